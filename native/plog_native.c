@@ -1,0 +1,453 @@
+/*
+ * plog_native: the small part of plog that Node core cannot do.
+ *
+ *  - AF_UNIX sockets of type SOCK_DGRAM (and SOCK_STREAM for syslog's
+ *    fallback), non-blocking, close-on-exec, with SO_PASSCRED so that every
+ *    datagram received carries the sender's kernel-checked uid/gid/pid;
+ *  - readiness of such a socket through the event loop (uv_poll), so that no
+ *    call here ever blocks;
+ *  - peer credentials of a connected stream socket (SO_PEERCRED);
+ *  - a POSIX record lock on an open file (fcntl F_SETLK), as APUE's
+ *    already_running() uses.
+ *
+ * Errors come back as negative errno values, not exceptions: the hot paths
+ * (a full syslog queue returns EAGAIN thousands of times a second) should not
+ * pay for building an Error, and the TypeScript side chooses which to throw.
+ */
+#define _GNU_SOURCE
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      napi_throw_error(env, NULL, "plog_native: " #call " failed");            \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+/* A receive buffer shared by every socket: the event loop is one thread and
+ * recv() copies out what it read before returning. 64 KiB + 1 so that a
+ * datagram of exactly the maximum size is seen whole. */
+static char rbuf[65536 + 1];
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  if (napi_create_int64(env, v, &out) != napi_ok) return NULL;
+  return out;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
+}
+
+/* Fill a sockaddr_un from a JS string. A leading '@' names the abstract
+ * namespace (as systemd's NOTIFY_SOCKET does). Returns the address length or
+ * -errno. */
+static int get_addr(napi_env env, napi_value v, struct sockaddr_un *sa) {
+  size_t len = 0;
+  char path[sizeof sa->sun_path + 2];
+  if (napi_get_value_string_utf8(env, v, path, sizeof path, &len) != napi_ok) return -EINVAL;
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (len == 0) return -EINVAL;
+  if (len >= sizeof sa->sun_path) return -ENAMETOOLONG;
+  memcpy(sa->sun_path, path, len);
+  if (path[0] == '@') {
+    sa->sun_path[0] = '\0';
+    return (int)(offsetof(struct sockaddr_un, sun_path) + len);
+  }
+  return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+/* socket(stream) -> fd | -errno */
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool stream = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc > 0) napi_get_value_bool(env, argv[0], &stream);
+  int fd = socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_int(env, -errno);
+  int on = 1;
+  /* SO_PASSCRED: every message received carries SCM_CREDENTIALS filled in by
+   * the kernel, whether or not the sender attached them. */
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+    int e = errno;
+    close(fd);
+    return make_int(env, -e);
+  }
+  return make_int(env, fd);
+}
+
+static napi_value bind_or_connect(napi_env env, napi_callback_info info, int do_bind) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  struct sockaddr_un sa;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
+  int alen = get_addr(env, argv[1], &sa);
+  if (alen < 0) return make_int(env, alen);
+  int r = do_bind ? bind(fd, (struct sockaddr *)&sa, (socklen_t)alen)
+                  : connect(fd, (struct sockaddr *)&sa, (socklen_t)alen);
+  return make_int(env, r < 0 ? -errno : 0);
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) { return bind_or_connect(env, info, 1); }
+static napi_value js_connect(napi_env env, napi_callback_info info) { return bind_or_connect(env, info, 0); }
+
+/* send(fd, buffer, offset, length, path|null) -> bytes | -errno. Never
+ * blocks (MSG_DONTWAIT) and never raises SIGPIPE (MSG_NOSIGNAL). */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd, off, len;
+  void *data;
+  size_t blen;
+  struct sockaddr_un sa;
+  int alen = 0;
+  napi_valuetype t;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4 || get_int(env, argv[0], &fd) < 0 || get_int(env, argv[2], &off) < 0 ||
+      get_int(env, argv[3], &len) < 0)
+    return make_int(env, -EINVAL);
+  if (napi_get_buffer_info(env, argv[1], &data, &blen) != napi_ok) return make_int(env, -EINVAL);
+  if (off < 0 || len < 0 || (size_t)off + (size_t)len > blen) return make_int(env, -EINVAL);
+  if (argc > 4 && napi_typeof(env, argv[4], &t) == napi_ok && t == napi_string) {
+    alen = get_addr(env, argv[4], &sa);
+    if (alen < 0) return make_int(env, alen);
+  }
+  ssize_t n;
+  do {
+    n = sendto(fd, (char *)data + off, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+               alen ? (struct sockaddr *)&sa : NULL, (socklen_t)alen);
+  } while (n < 0 && errno == EINTR);
+  return make_int(env, n < 0 ? -errno : n);
+}
+
+static napi_value set_int_prop(napi_env env, napi_value obj, const char *name, int64_t v) {
+  napi_value n = make_int(env, v);
+  if (n == NULL || napi_set_named_property(env, obj, name, n) != napi_ok) return NULL;
+  return obj;
+}
+
+/* recv(fd, maxlen) -> { data, size, path, uid, gid, pid } | -errno.
+ * size is the datagram's real length (MSG_TRUNC), which may exceed
+ * data.length when the sender sent more than maxlen. */
+static napi_value js_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, maxlen = 65536;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
+  if (argc > 1) get_int(env, argv[1], &maxlen);
+  if (maxlen < 0 || (size_t)maxlen > sizeof rbuf) maxlen = (int32_t)sizeof rbuf;
+
+  struct sockaddr_un from;
+  union {
+    char buf[CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = { rbuf, (size_t)maxlen };
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  memset(&from, 0, sizeof from);
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl.buf;
+  msg.msg_controllen = sizeof ctl.buf;
+
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return make_int(env, errno == EWOULDBLOCK ? -EAGAIN : -errno);
+
+  size_t got = (size_t)n < (size_t)maxlen ? (size_t)n : (size_t)maxlen;
+  struct ucred cred = { -1, (uid_t)-1, (gid_t)-1 };
+  int have_cred = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+        c->cmsg_len >= CMSG_LEN(sizeof cred)) {
+      memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      have_cred = 1;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      /* Nobody asked for descriptors: close any a sender pushed at us so a
+       * hostile client cannot exhaust our descriptor table. */
+      int *fds = (int *)CMSG_DATA(c);
+      size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < nfds; i++) close(fds[i]);
+    }
+  }
+
+  napi_value obj, buf, path;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_buffer_copy(env, got, rbuf, NULL, &buf));
+  CHECK(napi_set_named_property(env, obj, "data", buf));
+  if (!set_int_prop(env, obj, "size", n)) return NULL;
+
+  size_t plen = msg.msg_namelen > offsetof(struct sockaddr_un, sun_path)
+                    ? msg.msg_namelen - offsetof(struct sockaddr_un, sun_path)
+                    : 0;
+  if (plen == 0) {
+    CHECK(napi_get_null(env, &path));
+  } else if (from.sun_path[0] == '\0') {
+    char abs[sizeof from.sun_path + 1];
+    abs[0] = '@';
+    memcpy(abs + 1, from.sun_path + 1, plen - 1);
+    CHECK(napi_create_string_utf8(env, abs, plen, &path));
+  } else {
+    CHECK(napi_create_string_utf8(env, from.sun_path, strnlen(from.sun_path, plen), &path));
+  }
+  CHECK(napi_set_named_property(env, obj, "path", path));
+  if (!set_int_prop(env, obj, "uid", have_cred ? (int64_t)cred.uid : -1)) return NULL;
+  if (!set_int_prop(env, obj, "gid", have_cred ? (int64_t)cred.gid : -1)) return NULL;
+  if (!set_int_prop(env, obj, "pid", have_cred ? (int64_t)cred.pid : -1)) return NULL;
+  return obj;
+}
+
+/* peercred(fd) -> { uid, gid, pid } | -errno */
+static napi_value js_peercred(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], obj;
+  int32_t fd;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return make_int(env, -errno);
+  CHECK(napi_create_object(env, &obj));
+  if (!set_int_prop(env, obj, "uid", cred.uid) || !set_int_prop(env, obj, "gid", cred.gid) ||
+      !set_int_prop(env, obj, "pid", cred.pid))
+    return NULL;
+  return obj;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
+  /* Linux closes the descriptor even when close() reports EINTR: never retry. */
+  return make_int(env, close(fd) < 0 && errno != EINTR ? -errno : 0);
+}
+
+/* lock(fd, exclusive, wait) -> 0 | -errno (EAGAIN/EACCES: held elsewhere) */
+static napi_value js_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  bool excl = true, wait = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
+  if (argc > 1) napi_get_value_bool(env, argv[1], &excl);
+  if (argc > 2) napi_get_value_bool(env, argv[2], &wait);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = excl ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  int r;
+  do {
+    r = fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl);
+  } while (r < 0 && errno == EINTR && wait);
+  return make_int(env, r < 0 ? -errno : 0);
+}
+
+/* ---- Poller: uv_poll_t on a descriptor, calling back into JS ---- */
+
+typedef struct {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref callback;    /* the JS function (status, events) */
+  napi_ref self;        /* the wrapper: held strongly while polling */
+  napi_async_context async;
+  int started;
+  int closing;
+  int closed;
+  int finalized;
+} poller_t;
+
+static void poller_free_if_done(poller_t *p) {
+  if (p->closed && p->finalized) free(p);
+}
+
+static void on_close(uv_handle_t *h) {
+  poller_t *p = (poller_t *)h->data;
+  p->closed = 1;
+  poller_free_if_done(p);
+}
+
+static void poller_close(poller_t *p) {
+  if (p->closing) return;
+  p->closing = 1;
+  uv_poll_stop(&p->handle);
+  if (p->started && p->self) napi_reference_unref(p->env, p->self, NULL);
+  p->started = 0;
+  uv_close((uv_handle_t *)&p->handle, on_close);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  poller_t *p = (poller_t *)h->data;
+  if (p->closing) return;
+  napi_env env = p->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[2], result;
+  if (napi_get_reference_value(env, p->callback, &cb) == napi_ok && cb != NULL &&
+      napi_get_reference_value(env, p->self, &recv) == napi_ok && recv != NULL) {
+    int ev = (events & UV_READABLE ? 1 : 0) | (events & UV_WRITABLE ? 2 : 0);
+    argv[0] = make_int(env, status);
+    argv[1] = make_int(env, ev);
+    /* napi_make_callback, not napi_call_function: it runs the microtask
+     * queue afterwards and routes a throw to 'uncaughtException', as any
+     * other event-loop callback in Node does. */
+    napi_make_callback(env, p->async, recv, cb, 2, argv, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void poller_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  poller_t *p = (poller_t *)data;
+  p->finalized = 1;
+  if (p->callback) napi_delete_reference(env, p->callback);
+  if (p->async) napi_async_destroy(env, p->async);
+  p->callback = NULL;
+  p->async = NULL;
+  if (p->self) napi_delete_reference(env, p->self);
+  p->self = NULL;
+  if (!p->closing) poller_close(p);
+  poller_free_if_done(p);
+}
+
+static napi_value poller_new(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], self, name;
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  if (argc < 2 || get_int(env, argv[0], &fd) < 0) {
+    napi_throw_type_error(env, NULL, "Poller(fd, callback)");
+    return NULL;
+  }
+  poller_t *p = calloc(1, sizeof *p);
+  if (!p) {
+    napi_throw_error(env, "ENOMEM", "Poller: out of memory");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  int r = uv_poll_init(loop, &p->handle, fd);
+  if (r < 0) {
+    free(p);
+    napi_throw_error(env, uv_err_name(r), uv_strerror(r));
+    return NULL;
+  }
+  p->handle.data = p;
+  p->env = env;
+  CHECK(napi_create_reference(env, argv[1], 1, &p->callback));
+  CHECK(napi_create_string_utf8(env, "plog:poll", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, self, name, &p->async));
+  CHECK(napi_wrap(env, self, p, poller_finalize, NULL, &p->self));
+  return self;
+}
+
+static poller_t *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *p = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &p) != napi_ok) return NULL;
+  return (poller_t *)p;
+}
+
+static napi_value poller_start(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t ev = 1;
+  poller_t *p = unwrap(env, info, &argc, argv);
+  if (!p || p->closing) return NULL;
+  if (argc > 0) get_int(env, argv[0], &ev);
+  int uvev = (ev & 1 ? UV_READABLE : 0) | (ev & 2 ? UV_WRITABLE : 0);
+  int r = uv_poll_start(&p->handle, uvev, on_poll);
+  if (r < 0) {
+    napi_throw_error(env, uv_err_name(r), uv_strerror(r));
+    return NULL;
+  }
+  if (!p->started) napi_reference_ref(env, p->self, NULL);
+  p->started = 1;
+  return NULL;
+}
+
+static napi_value poller_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  poller_t *p = unwrap(env, info, &argc, NULL);
+  if (!p || p->closing) return NULL;
+  uv_poll_stop(&p->handle);
+  if (p->started) napi_reference_unref(env, p->self, NULL);
+  p->started = 0;
+  return NULL;
+}
+
+/* ref(bool): whether an active poll keeps the event loop alive. */
+static napi_value poller_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = true;
+  poller_t *p = unwrap(env, info, &argc, argv);
+  if (!p || p->closing) return NULL;
+  if (argc > 0) napi_get_value_bool(env, argv[0], &on);
+  if (on) uv_ref((uv_handle_t *)&p->handle);
+  else uv_unref((uv_handle_t *)&p->handle);
+  return NULL;
+}
+
+static napi_value poller_close_js(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  poller_t *p = unwrap(env, info, &argc, NULL);
+  if (p) poller_close(p);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+    { "socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL },
+    { "bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL },
+    { "connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL },
+    { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
+    { "recv", NULL, js_recv, NULL, NULL, NULL, napi_default, NULL },
+    { "peercred", NULL, js_peercred, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
+    { "lock", NULL, js_lock, NULL, NULL, NULL, napi_default, NULL },
+  };
+  if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
+
+  napi_property_descriptor methods[] = {
+    { "start", NULL, poller_start, NULL, NULL, NULL, napi_default, NULL },
+    { "stop", NULL, poller_stop, NULL, NULL, NULL, napi_default, NULL },
+    { "ref", NULL, poller_ref, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, poller_close_js, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_value cls;
+  if (napi_define_class(env, "Poller", NAPI_AUTO_LENGTH, poller_new, NULL,
+                        sizeof methods / sizeof methods[0], methods, &cls) != napi_ok)
+    return NULL;
+  if (napi_set_named_property(env, exports, "Poller", cls) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,254 @@
+// The one place that loads the C addon (native/plog_native.c) and gives it a
+// TypeScript face. Node core has no AF_UNIX SOCK_DGRAM sockets, no peer
+// credentials and no file locks; the addon covers exactly those, and nothing
+// else, so that every other part of the project stays TypeScript.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+
+export interface Credentials {
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+/** One datagram as received: its bytes, the sender's bound path (null when
+ * the sender is unbound) and the kernel-checked credentials (SCM_CREDENTIALS). */
+export interface Datagram extends Credentials {
+  data: Buffer;
+  /** The datagram's real length: larger than data.length when it was cut. */
+  size: number;
+  path: string | null;
+}
+
+interface Binding {
+  socket(stream: boolean): number;
+  bind(fd: number, path: string): number;
+  connect(fd: number, path: string): number;
+  send(fd: number, data: Buffer, offset: number, length: number, path: string | null): number;
+  recv(fd: number, maxlen: number): Datagram | number;
+  peercred(fd: number): Credentials | number;
+  close(fd: number): number;
+  lock(fd: number, exclusive: boolean, wait: boolean): number;
+  Poller: new (fd: number, cb: (status: number, events: number) => void) => RawPoller;
+}
+
+interface RawPoller {
+  start(events: number): void;
+  stop(): void;
+  ref(on: boolean): void;
+  close(): void;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+// dist/src/native.js -> package root is two levels up; src/native.ts (tests
+// run from dist) likewise.
+const root = join(here, '..', '..');
+const require = createRequire(import.meta.url);
+const binding: Binding = (require('node-gyp-build') as (dir: string) => Binding)(root);
+
+export const READABLE = 1;
+export const WRITABLE = 2;
+
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(osConstants.errno)) errnoNames.set(num as number, name);
+
+/** An Error shaped like Node's own system errors: code, errno, syscall, path. */
+export class SystemError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  constructor(errno: number, syscall: string, path?: string) {
+    const code = errnoNames.get(errno) ?? `E${errno}`;
+    super(`${syscall}${path ? ` ${path}` : ''}: ${strerror(errno)}`);
+    this.name = 'SystemError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+// strerror() words for the errnos this project reports; the C library's text,
+// so that messages read like the original C programs'.
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', ESRCH: 'No such process',
+  EINTR: 'Interrupted system call', EIO: 'Input/output error', ENXIO: 'No such device or address',
+  E2BIG: 'Argument list too long', EBADF: 'Bad file descriptor', ECHILD: 'No child processes',
+  EAGAIN: 'Resource temporarily unavailable', ENOMEM: 'Cannot allocate memory', EACCES: 'Permission denied',
+  EFAULT: 'Bad address', EBUSY: 'Device or resource busy', EEXIST: 'File exists', EXDEV: 'Invalid cross-device link',
+  ENODEV: 'No such device', ENOTDIR: 'Not a directory', EISDIR: 'Is a directory', EINVAL: 'Invalid argument',
+  ENFILE: 'Too many open files in system', EMFILE: 'Too many open files', ENOTTY: 'Inappropriate ioctl for device',
+  EFBIG: 'File too large', ENOSPC: 'No space left on device', ESPIPE: 'Illegal seek', EROFS: 'Read-only file system',
+  EMLINK: 'Too many links', EPIPE: 'Broken pipe', ERANGE: 'Numerical result out of range',
+  EDEADLK: 'Resource deadlock avoided', ENAMETOOLONG: 'File name too long', ENOLCK: 'No locks available',
+  ENOSYS: 'Function not implemented', ENOTEMPTY: 'Directory not empty', ELOOP: 'Too many levels of symbolic links',
+  ENOTSOCK: 'Socket operation on non-socket', EDESTADDRREQ: 'Destination address required',
+  EMSGSIZE: 'Message too long', EPROTOTYPE: 'Protocol wrong type for socket', ENOPROTOOPT: 'Protocol not available',
+  EPROTONOSUPPORT: 'Protocol not supported', EOPNOTSUPP: 'Operation not supported', EAFNOSUPPORT: 'Address family not supported by protocol',
+  EADDRINUSE: 'Address already in use', EADDRNOTAVAIL: 'Cannot assign requested address', ENETDOWN: 'Network is down',
+  ENETUNREACH: 'Network is unreachable', ECONNABORTED: 'Software caused connection abort', ECONNRESET: 'Connection reset by peer',
+  ENOBUFS: 'No buffer space available', EISCONN: 'Transport endpoint is already connected',
+  ENOTCONN: 'Transport endpoint is not connected', ETIMEDOUT: 'Connection timed out', ECONNREFUSED: 'Connection refused',
+  EHOSTUNREACH: 'No route to host', EALREADY: 'Operation already in progress', EINPROGRESS: 'Operation now in progress',
+  EDQUOT: 'Disk quota exceeded',
+};
+
+/** The C library's words for an errno number or code (`strerror(3)`). */
+export function strerror(errno: number | string): string {
+  const code = typeof errno === 'number' ? errnoNames.get(errno) : errno;
+  if (code !== undefined && STRERROR[code]) return STRERROR[code];
+  return typeof errno === 'number' ? `Unknown error ${errno}` : `Unknown error ${errno}`;
+}
+
+/** errno number of a code such as 'ENOENT' (0 when unknown). */
+export function errnoOf(code: string): number {
+  return (osConstants.errno as Record<string, number>)[code] ?? 0;
+}
+
+function check(ret: number, syscall: string, path?: string): number {
+  if (ret < 0) throw new SystemError(-ret, syscall, path);
+  return ret;
+}
+
+/**
+ * A non-blocking AF_UNIX socket (SOCK_DGRAM by default, SOCK_STREAM on
+ * request) with SO_PASSCRED on, close-on-exec, driven by the event loop
+ * through uv_poll. Paths beginning with '@' are in the abstract namespace.
+ */
+export class UnixSocket {
+  readonly fd: number;
+  readonly stream: boolean;
+  private poller: RawPoller | null = null;
+  private events = 0;
+  private onReadable: (() => void) | null = null;
+  private onWritable: (() => void) | null = null;
+  private onError: ((err: SystemError) => void) | null = null;
+  private closed = false;
+  private refed = true;
+
+  constructor(opts: { stream?: boolean } = {}) {
+    this.stream = !!opts.stream;
+    this.fd = check(binding.socket(this.stream), 'socket');
+  }
+
+  bind(path: string): void {
+    check(binding.bind(this.fd, path), 'bind', path);
+  }
+
+  connect(path: string): void {
+    check(binding.connect(this.fd, path), 'connect', path);
+  }
+
+  /**
+   * Send without blocking. Returns the bytes sent, or -errno for EAGAIN /
+   * EWOULDBLOCK / ENOBUFS (queue full: the caller decides to queue or drop).
+   * Throws SystemError for every other failure.
+   */
+  trySend(data: Buffer, path: string | null = null, offset = 0, length = data.length - offset): number {
+    const r = binding.send(this.fd, data, offset, length, path);
+    if (r >= 0) return r;
+    const code = errnoNames.get(-r);
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'ENOBUFS') return r;
+    throw new SystemError(-r, 'sendto', path ?? undefined);
+  }
+
+  /** Receive one datagram, or null when none is waiting (EAGAIN). */
+  recv(maxlen = 65536): Datagram | null {
+    const r = binding.recv(this.fd, maxlen);
+    if (typeof r === 'number') {
+      if (r === -errnoOf('EAGAIN')) return null;
+      throw new SystemError(-r, 'recvmsg');
+    }
+    return r;
+  }
+
+  /** Peer credentials of a connected stream socket (SO_PEERCRED). */
+  peercred(): Credentials {
+    const r = binding.peercred(this.fd);
+    if (typeof r === 'number') throw new SystemError(-r, 'getsockopt');
+    return r;
+  }
+
+  /** Call fn whenever the socket is readable (until close or setReadable(null)). */
+  setReadable(fn: (() => void) | null): void {
+    this.onReadable = fn;
+    this.update();
+  }
+
+  /** Call fn when the socket becomes writable (used to drain a send queue). */
+  setWritable(fn: (() => void) | null): void {
+    this.onWritable = fn;
+    this.update();
+  }
+
+  /** Poll errors (POLLERR from uv_poll) are reported here. */
+  setErrorHandler(fn: ((err: SystemError) => void) | null): void {
+    this.onError = fn;
+  }
+
+  private update(): void {
+    if (this.closed) return;
+    const want = (this.onReadable ? READABLE : 0) | (this.onWritable ? WRITABLE : 0);
+    if (want === this.events) return;
+    this.events = want;
+    if (want === 0) {
+      this.poller?.stop();
+      return;
+    }
+    if (!this.poller) {
+      this.poller = new binding.Poller(this.fd, (status, events) => this.dispatch(status, events));
+      if (!this.refed) this.poller.ref(false);
+    }
+    this.poller.start(want);
+  }
+
+  private dispatch(status: number, events: number): void {
+    if (status < 0) {
+      const err = new SystemError(-status, 'poll');
+      if (this.onError) this.onError(err);
+      return;
+    }
+    if (events & WRITABLE && this.onWritable) this.onWritable();
+    if (events & READABLE && this.onReadable && !this.closed) this.onReadable();
+  }
+
+  /** Whether waiting on this socket keeps the process alive (as net.Socket's ref/unref). */
+  ref(on = true): void {
+    this.refed = on;
+    this.poller?.ref(on);
+  }
+
+  unref(): void {
+    this.ref(false);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onReadable = this.onWritable = null;
+    if (this.poller) {
+      this.poller.close(); // uv_close; the fd is closed after the handle is
+      this.poller = null;
+    }
+    binding.close(this.fd);
+  }
+}
+
+/**
+ * A POSIX record lock over the whole of an open file (fcntl F_SETLK/F_SETLKW),
+ * as APUE's already_running(). Returns false when another process holds it.
+ */
+export function lockFile(fd: number, opts: { exclusive?: boolean; wait?: boolean } = {}): boolean {
+  const r = binding.lock(fd, opts.exclusive !== false, !!opts.wait);
+  if (r === 0) return true;
+  const code = errnoNames.get(-r);
+  if (code === 'EAGAIN' || code === 'EACCES') return false;
+  throw new SystemError(-r, 'fcntl');
+}
