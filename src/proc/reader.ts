@@ -1,0 +1,285 @@
+/**
+ * The I/O edge of src/proc: reads one process's /proc files and hands the
+ * text to the pure parsers.
+ *
+ * A ProcessReader opens /proc/PID/{stat,statm,smaps_rollup|smaps,maps} once
+ * and keeps the descriptors (Node opens them O_CLOEXEC). Each sample() reads
+ * every file from offset 0 with pread(2), so no lseek and no reopen.
+ *
+ * These are seq_file files: one read(2) returns at most about one page
+ * (the kernel's seq buffer), not the whole file, so a file is read by
+ * successive preads at the running offset until one returns 0. The first
+ * pread at offset 0 restarts the kernel's walk; the following ones continue
+ * it without re-walking (their offset is where the last one stopped).
+ *
+ * Once the process has exited and been reaped, reads on the kept
+ * descriptors fail with ESRCH, even if the pid has been reused by a new
+ * process: logging then stops with `Can't read 'stat': No such process`.
+ * (A zombie's stat still reads, with state Z.)
+ *
+ * Text is decoded as latin1, one character per byte: the files are ASCII
+ * except for names (comm, paths), whose bytes are thus kept exactly.
+ */
+import * as fs from 'node:fs';
+import { ProcReadError, errCode } from './errors.js';
+import { parseStat, type ProcStat } from './stat.js';
+import { parseStatm, type Statm } from './statm.js';
+import { parseSmaps, type SmapsSummary } from './smaps.js';
+import { privateWritableKb, type MapsSummary } from './maps.js';
+import { parseStatusIds, type StatusIds } from './status.js';
+
+export interface RawSample {
+  /** Date.now() when the sample was taken (just before reading). */
+  timeMs: number;
+  stat: ProcStat;
+  statm: Statm;
+  /** From smaps_rollup (else smaps); null when unreadable (e.g. EACCES: another user's process). */
+  smaps: SmapsSummary | null;
+  /** null when unreadable; `complete: false` after a short read. */
+  maps: MapsSummary | null;
+  /** Why smaps is null (the seed's wording, `Can't read 'smaps_rollup': ...`), else null. */
+  smapsError?: ProcReadError | null;
+  /** Why maps is null, `Can't read 'maps': ...`, else null. */
+  mapsError?: ProcReadError | null;
+}
+
+/** Files larger than this are treated as unreadable (EFBIG); full smaps of 20,000 mappings is ~20 MiB. */
+export const MAX_PROC_FILE = 256 * 1024 * 1024;
+const INITIAL_BUFFER = 64 * 1024;
+
+/**
+ * One scratch buffer for every reader. Safe because every read here is
+ * synchronous and its bytes are decoded to a string before the next read;
+ * it grows (doubling) to the largest file seen and is kept for reuse.
+ */
+let scratch: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
+
+/** Read a whole /proc file from offset 0 into the scratch buffer; returns its length. */
+function preadAll(fd: number): number {
+  let pos = 0;
+  for (;;) {
+    if (pos === scratch.length) {
+      if (scratch.length >= MAX_PROC_FILE) {
+        throw Object.assign(new Error('File too large'), { code: 'EFBIG' });
+      }
+      const bigger = Buffer.allocUnsafe(scratch.length * 2);
+      scratch.copy(bigger, 0, 0, pos);
+      scratch = bigger;
+    }
+    const n = fs.readSync(fd, scratch, pos, scratch.length - pos, pos);
+    if (n === 0) return pos;
+    pos += n;
+  }
+}
+
+/** Decode /proc bytes as latin1 (one char per byte). */
+export function decodeProc(buf: Uint8Array, length = buf.length): string {
+  return Buffer.from(buf.buffer, buf.byteOffset, length).toString('latin1');
+}
+
+function readText(fd: number): string {
+  const n = preadAll(fd);
+  return scratch.toString('latin1', 0, n);
+}
+
+/** Read a whole small file by path (opened and closed here). */
+function readPath(path: string, file: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY);
+  } catch (e) {
+    throw new ProcReadError(file, e);
+  }
+  try {
+    const n = preadAll(fd);
+    return Buffer.from(scratch.subarray(0, n));
+  } catch (e) {
+    throw new ProcReadError(file, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function checkPid(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) {
+    throw new RangeError(`Bad pid ${pid}`);
+  }
+}
+
+export interface ProcessReaderOptions {
+  /** Where proc is mounted (tests); default '/proc'. */
+  procRoot?: string;
+}
+
+export class ProcessReader {
+  readonly pid: number;
+  /** '/proc/PID' */
+  readonly dir: string;
+  /** Which file gives the smaps summary, or null when neither could be opened. */
+  readonly smapsFile: 'smaps_rollup' | 'smaps' | null;
+  /** Why smaps could not be opened (null if it was). */
+  readonly smapsOpenError: ProcReadError | null = null;
+  /** Why maps could not be opened (null if it was). */
+  readonly mapsOpenError: ProcReadError | null = null;
+
+  private statFd: number;
+  private statmFd: number;
+  private smapsFd: number | null = null;
+  private mapsFd: number | null = null;
+  private closed = false;
+
+  /**
+   * Open the files of /proc/PID. Throws a ProcReadError
+   * `Can't read 'stat': No such file or directory` when /proc/PID does not
+   * exist (likewise for statm). smaps_rollup (else smaps, for kernels before
+   * 4.14) and maps may fail to open (EACCES for another user's process when
+   * not root): their values are then null in every sample.
+   */
+  constructor(pid: number, opts: ProcessReaderOptions = {}) {
+    checkPid(pid);
+    this.pid = pid;
+    this.dir = `${opts.procRoot ?? '/proc'}/${pid}`;
+    const ro = fs.constants.O_RDONLY;
+    try {
+      this.statFd = fs.openSync(`${this.dir}/stat`, ro);
+    } catch (e) {
+      throw new ProcReadError('stat', e);
+    }
+    try {
+      this.statmFd = fs.openSync(`${this.dir}/statm`, ro);
+    } catch (e) {
+      fs.closeSync(this.statFd);
+      throw new ProcReadError('statm', e);
+    }
+    let smapsFile: 'smaps_rollup' | 'smaps' | null = 'smaps_rollup';
+    try {
+      this.smapsFd = fs.openSync(`${this.dir}/smaps_rollup`, ro);
+    } catch (e) {
+      smapsFile = null;
+      this.smapsOpenError = new ProcReadError('smaps_rollup', e);
+      if (errCode(e) === 'ENOENT') {
+        try {
+          this.smapsFd = fs.openSync(`${this.dir}/smaps`, ro);
+          smapsFile = 'smaps';
+          this.smapsOpenError = null;
+        } catch (e2) {
+          this.smapsOpenError = new ProcReadError('smaps', e2);
+        }
+      }
+    }
+    this.smapsFile = smapsFile;
+    try {
+      this.mapsFd = fs.openSync(`${this.dir}/maps`, ro);
+    } catch (e) {
+      this.mapsOpenError = new ProcReadError('maps', e);
+    }
+  }
+
+  /** Same as `new ProcessReader(pid, opts)`. */
+  static open(pid: number, opts: ProcessReaderOptions = {}): ProcessReader {
+    return new ProcessReader(pid, opts);
+  }
+
+  /**
+   * Read and parse everything. Throws ProcReadError (`Can't read 'stat': ...`
+   * or `Can't read 'statm': ...`) when stat or statm cannot be read or parsed:
+   * the caller stops logging. smaps and maps failures give null instead.
+   */
+  sample(): RawSample {
+    if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
+    const timeMs = Date.now();
+    let stat: ProcStat;
+    let statm: Statm;
+    try {
+      stat = parseStat(readText(this.statFd));
+    } catch (e) {
+      throw new ProcReadError('stat', e);
+    }
+    try {
+      statm = parseStatm(readText(this.statmFd));
+    } catch (e) {
+      throw new ProcReadError('statm', e);
+    }
+    let smaps: SmapsSummary | null = null;
+    let smapsError: ProcReadError | null = this.smapsOpenError;
+    if (this.smapsFd !== null) {
+      try {
+        smaps = parseSmaps(readText(this.smapsFd));
+      } catch (e) {
+        smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
+      }
+    }
+    let maps: MapsSummary | null = null;
+    let mapsError: ProcReadError | null = this.mapsOpenError;
+    if (this.mapsFd !== null) {
+      try {
+        maps = privateWritableKb(readText(this.mapsFd));
+      } catch (e) {
+        mapsError = new ProcReadError('maps', e);
+      }
+    }
+    return { timeMs, stat, statm, smaps, maps, smapsError, mapsError };
+  }
+
+  /** stat only (e.g. to compare starttime against pid reuse). Throws like sample(). */
+  readStat(): ProcStat {
+    if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
+    try {
+      return parseStat(readText(this.statFd));
+    } catch (e) {
+      throw new ProcReadError('stat', e);
+    }
+  }
+
+  /**
+   * The raw bytes of /proc/PID/cmdline (read now, by path; format with
+   * formatCmdline()). Throws ProcReadError `Can't read 'cmdline': ...`.
+   */
+  readCmdline(): Buffer {
+    return readPath(`${this.dir}/cmdline`, 'cmdline');
+  }
+
+  /** The ids of /proc/PID/status (read now, by path). Throws ProcReadError `Can't read 'status': ...`. */
+  readStatus(): StatusIds {
+    const buf = readPath(`${this.dir}/status`, 'status');
+    try {
+      return parseStatusIds(decodeProc(buf));
+    } catch (e) {
+      throw new ProcReadError('status', e);
+    }
+  }
+
+  /** Close every descriptor. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [this.statFd, this.statmFd, this.smapsFd, this.mapsFd]) {
+      if (fd !== null) {
+        try { fs.closeSync(fd); } catch { /* already gone */ }
+      }
+    }
+    this.smapsFd = null;
+    this.mapsFd = null;
+  }
+
+  /** Read and parse /proc/PID/stat once, by path. Throws ProcReadError. */
+  static readStat(pid: number, opts: ProcessReaderOptions = {}): ProcStat {
+    checkPid(pid);
+    const buf = readPath(`${opts.procRoot ?? '/proc'}/${pid}/stat`, 'stat');
+    try {
+      return parseStat(decodeProc(buf));
+    } catch (e) {
+      throw new ProcReadError('stat', e);
+    }
+  }
+
+  /** stat field 22 of a pid, in clock ticks since boot (pid-reuse guard). Throws ProcReadError. */
+  static readStartTime(pid: number, opts: ProcessReaderOptions = {}): number {
+    return ProcessReader.readStat(pid, opts).starttime;
+  }
+
+  /** Current size of the shared read buffer, in bytes (for tests and diagnostics). */
+  static get bufferSize(): number {
+    return scratch.length;
+  }
+}
