@@ -33,7 +33,8 @@ const C_NL = 0x0a;
  * so `Pss:` never matches `Pss_Anon:`/`Pss_File:`/`Pss_Dirty:` and `Swap:` never
  * matches `SwapPss:`. Empty text (a kernel thread has no mappings) gives zeros.
  * Throws ProcParseError when a value is not "N kB" (garbage, or a short read
- * that cut a line) or when non-empty text has no `Rss:` line at all.
+ * that cut a line), when non-empty text has no `Rss:` line at all, or when
+ * it does not end with '\n' (truncated).
  */
 export function parseSmaps(text: string): SmapsSummary {
   const r: SmapsSummary = {
@@ -85,5 +86,6 @@ export function parseSmaps(text: string): SmapsSummary {
     pos = nl + 1;
   }
   if (len > 0 && !sawRss) throw new ProcParseError('smaps', 'no Rss: line');
+  if (len > 0 && text.charCodeAt(len - 1) !== C_NL) throw new ProcParseError('smaps', 'truncated (no final newline)');
   return r;
 }
