@@ -1,0 +1,50 @@
+/**
+ * plog/daemon: what a Node program needs to be a proper Unix daemon
+ * (W. R. Stevens and S. Rago, APUE chapter 13), without fork().
+ *
+ * ```ts
+ * import { detach, notifyReady, notifyFailure, acquireLock, onShutdown, createReporter } from 'plog/daemon';
+ *
+ * // (parse and check the arguments: errors here go straight to the user)
+ * await detach({ name: 'mydaemon', runtimeDir: dir, foreground, keepFds: verbose ? [1] : [] });
+ * // from here on: the daemon (or the foreground program)
+ * const l = acquireLock(`${dir}/mydaemon.pid`);
+ * if (!l.acquired) notifyFailure(12, `mydaemon: already running (pid ${l.pid})`);
+ * onShutdown(() => { unlinkSync(sock); l.lock.release(); });
+ * // ... bind the socket, then:
+ * notifyReady(); // the launcher exits 0 now
+ * ```
+ *
+ * The launcher returns only once the daemon is ready, or with the daemon's
+ * own message and exit code when its start failed. The daemon runs in a new
+ * session without being its leader (the System V double fork), has no
+ * controlling terminal, its runtime directory as cwd, a known umask, stdin on
+ * /dev/null, stdout/stderr on /dev/null unless kept (files and pipes only,
+ * never a terminal), and no inherited descriptors.
+ *
+ * Module layout: detach.ts (launcher and readiness), session.ts (the middle
+ * process), fds.ts, lock.ts, signals.ts, report.ts; syslog-sink.ts connects a
+ * reporter to plog/syslog and is imported on its own.
+ */
+export {
+  detach,
+  startDaemon,
+  isDaemonChild,
+  isReady,
+  notifyReady,
+  notifyWarning,
+  notifyFailure,
+  type DetachOptions,
+  type StartResult,
+} from './detach.js';
+export { closeInheritedFds, isKeepableOutput } from './fds.js';
+export { acquireLock, type PidLock, type LockResult } from './lock.js';
+export { onShutdown, shutdown, isShuttingDown, onSignal, onReload, type Cleanup } from './signals.js';
+export {
+  createReporter,
+  timestamp,
+  type Reporter,
+  type ReporterOptions,
+  type ErrorDest,
+  type SyslogSink,
+} from './report.js';

@@ -1,0 +1,101 @@
+// Single-instance daemons (APUE 13.5, already_running()): a whole-file write
+// lock on a pid file.
+import { closeSync, constants as fsConstants, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { lockFile } from '../native.js';
+import { sleepSync } from './io.js';
+import { constants as osConstants } from 'node:os';
+
+const { EAGAIN, EACCES } = osConstants.errno;
+
+/** A held lock file (the pid file of the running instance). */
+export interface PidLock {
+  /** The lock file's path as given. */
+  readonly path: string;
+  /** The open descriptor that holds the lock (close-on-exec). */
+  readonly fd: number;
+  /**
+   * Empty the file and drop the lock (at shutdown). The file itself is not
+   * removed: unlinking a lock file lets two instances lock two different
+   * files. Exiting drops the lock as well.
+   */
+  release(): void;
+}
+
+/** What {@link acquireLock} found. */
+export type LockResult =
+  | { acquired: true; lock: PidLock }
+  | {
+      acquired: false;
+      /** The pid written by the instance that holds the lock (null if unreadable). */
+      pid: number | null;
+      path: string;
+    };
+
+/**
+ * Take the single-instance lock: open `path` (created O_RDWR|O_CREAT with
+ * `mode`, default 0644, subject to the umask), take a write lock on the whole
+ * file without waiting (fcntl F_SETLK), and write our pid in it (truncating
+ * what was there). If another process holds the lock, return its pid as read
+ * from the file instead. Throws a system error if the file cannot be opened
+ * or locked for another reason.
+ *
+ * Record locks belong to the process and are lost when ANY descriptor of the
+ * file is closed by it: do not open the lock file elsewhere in the daemon.
+ * Take the lock in the daemon, after `detach`, not in the launcher.
+ */
+export function acquireLock(path: string, opts: { mode?: number } = {}): LockResult {
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, opts.mode ?? 0o644);
+  return finish(fd, path);
+}
+
+function finish(fd: number, path: string): LockResult {
+  let locked: boolean;
+  try {
+    locked = lockFile(fd, { exclusive: true, wait: false });
+  } catch (err) {
+    // native.lockFile maps errno 11 to 'EWOULDBLOCK', not 'EAGAIN', and so
+    // throws for a lock held elsewhere: treat EAGAIN/EACCES as "held" here.
+    const errno = Math.abs((err as { errno?: number }).errno ?? 0);
+    if (errno === EAGAIN || errno === EACCES) {
+      locked = false;
+    } else {
+      closeSync(fd);
+      throw err;
+    }
+  }
+  if (!locked) {
+    const pid = readPid(fd);
+    closeSync(fd);
+    return { acquired: false, pid, path };
+  }
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
+  let held = true;
+  const lock: PidLock = {
+    path,
+    fd,
+    release() {
+      if (!held) return;
+      held = false;
+      try {
+        ftruncateSync(fd, 0);
+      } catch {
+        // read-only file system or the like: the lock still goes
+      }
+      closeSync(fd);
+    },
+  };
+  return { acquired: true, lock };
+}
+
+/** The holder may have locked the file and not yet written its pid: retry briefly. */
+function readPid(fd: number): number | null {
+  const buf = Buffer.alloc(32);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const m = /^\s*(\d+)/.exec(buf.toString('latin1', 0, n));
+    if (m) return Number(m[1]);
+    sleepSync(10);
+  }
+  return null;
+}

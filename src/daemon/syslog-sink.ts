@@ -1,0 +1,20 @@
+// A SyslogSink backed by this project's syslog library (plog/syslog). Kept
+// apart from the rest of the kit so that the kit does not depend on it.
+import { Logger, LOG_DAEMON, LOG_ERR, LOG_PID } from '../syslog/index.js';
+import type { SyslogSink } from './report.js';
+
+/**
+ * A sink for createReporter() that logs to syslog as `program[PID]`, facility
+ * LOG_DAEMON, level LOG_ERR (the seed's default for a background plogsrvd).
+ */
+export function syslogSink(program: string): SyslogSink {
+  const logger = new Logger({ ident: program, option: LOG_PID, facility: LOG_DAEMON });
+  return {
+    error(msg: string): void {
+      logger.syslog(LOG_ERR, '%s', msg);
+    },
+    close(): void {
+      logger.close();
+    },
+  };
+}
