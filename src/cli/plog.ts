@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// plog(1): the client of plogsrvd. Argument parsing, messages and exit codes;
+// the exchange itself is src/plog/client.ts.
+import { parseArgs } from 'node:util';
+import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
+import { request, RequestError, type RequestFailure } from '../plog/client.js';
+import { resolveRunDir } from '../plog/rundir.js';
+import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DIR, Q_LIST, Q_PID, UNRECOGNIZED } from '../plog/protocol.js';
+import { version } from '../version.js';
+
+const PROG = 'plog';
+
+export function usage(): string {
+  const codes = Object.values(CLIENT as Record<string, ExitCode>)
+    .map((c) => `  ${String(c.code === 100 ? '100+' : c.code).padStart(4)}  ${c.meaning}`)
+    .join('\n');
+  return `plog ${version()} - ask plogsrvd to log a process's resource use
+
+Usage:
+  plog -p PID -i INTERVAL [-d DIR] [-t SECONDS]   log PID every INTERVAL
+  plog -x PID [-d DIR] [-t SECONDS]               stop logging PID (keeps the log)
+  plog -l [-d DIR] [-t SECONDS]                   list the log files being written
+  plog -q pid|dir [-d DIR] [-t SECONDS]           the server's pid or runtime directory
+  plog -h | --help | --version
+
+Options:
+  -p PID        the process to log
+  -i INTERVAL   sampling interval: a bare number is minutes (as plog 0.1.0);
+                with a unit: 500ms, 10s, 2m, 1h (from 10ms)
+  -x PID        stop logging PID
+  -l            list the log files being written, one a line
+  -q pid|dir    print the server's pid, or its runtime directory
+  -d DIR        runtime directory (default $PLOGDIR, else /var/local/plog)
+  -t SECONDS    how long to wait for the server's reply, 1 to 300 (default 3)
+  -h, --help    this text
+  --version     the version
+
+Exit status:
+${codes}
+`;
+}
+
+function die(exit: ExitCode | number, message: string): never {
+  throw new ExitError(exit, message);
+}
+
+const REASON_EXIT: Record<RequestFailure, ExitCode> = {
+  socket: CLIENT.SOCKET,
+  bind: CLIENT.BIND,
+  'tmp-sockets': CLIENT.TMP_SOCKETS,
+  'no-server': CLIENT.NO_SERVER,
+  stale: CLIENT.STALE,
+  access: CLIENT.ACCESS,
+  send: CLIENT.SEND_ERRNO,
+  recv: CLIENT.RECV,
+  timeout: CLIENT.TIMEOUT,
+};
+
+type Action =
+  | { kind: 'log'; pid: number; intervalMs: number }
+  | { kind: 'stop'; pid: number }
+  | { kind: 'list' }
+  | { kind: 'query'; what: 'pid' | 'dir' }
+  | { kind: 'help' }
+  | { kind: 'version' };
+
+export interface Parsed {
+  action: Action;
+  dir?: string;
+  timeoutMs: number;
+}
+
+function parsePid(text: string, opt: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 0x7fffffff) die(CLIENT.USAGE, `-${opt}: not a process id: '${text}'`);
+  return Number(text);
+}
+
+/** Parse plog's arguments (pure: no I/O); throws ExitError(USAGE). */
+export function parse(argv: string[]): Parsed {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        p: { type: 'string', short: 'p' },
+        i: { type: 'string', short: 'i' },
+        x: { type: 'string', short: 'x' },
+        l: { type: 'boolean', short: 'l' },
+        q: { type: 'string', short: 'q' },
+        d: { type: 'string', short: 'd' },
+        t: { type: 'string', short: 't' },
+        h: { type: 'boolean', short: 'h' },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    die(CLIENT.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+  }
+  if (values.h || values.help) return { action: { kind: 'help' }, timeoutMs: 3000 };
+  if (values.version) return { action: { kind: 'version' }, timeoutMs: 3000 };
+
+  let timeoutMs = 3000;
+  if (values.t !== undefined) {
+    const t = String(values.t);
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 300) die(CLIENT.USAGE, `-t: the timeout is 1 to 300 seconds, not '${t}'`);
+    timeoutMs = Number(t) * 1000;
+  }
+  const modes = [values.p !== undefined || values.i !== undefined, values.x !== undefined, !!values.l, values.q !== undefined].filter(Boolean);
+  if (modes.length === 0) die(CLIENT.USAGE, 'nothing to do: give -p PID -i INTERVAL, -x PID, -l or -q pid|dir (see plog --help)');
+  if (modes.length > 1) die(CLIENT.USAGE, '-p/-i, -x, -l and -q exclude each other');
+  const dir = values.d === undefined ? undefined : String(values.d);
+  let action: Action;
+  if (values.p !== undefined || values.i !== undefined) {
+    if (values.p === undefined) die(CLIENT.USAGE, '-i needs -p PID');
+    if (values.i === undefined) die(CLIENT.USAGE, '-p needs -i INTERVAL');
+    const pid = parsePid(String(values.p), 'p');
+    const ms = parseInterval(String(values.i));
+    if (ms === null) die(CLIENT.USAGE, `-i: not an interval: '${values.i}' (minutes, or with a unit: 500ms, 10s, 2m, 1h; at least 10ms)`);
+    action = { kind: 'log', pid, intervalMs: ms };
+  } else if (values.x !== undefined) {
+    action = { kind: 'stop', pid: parsePid(String(values.x), 'x') };
+  } else if (values.l) {
+    action = { kind: 'list' };
+  } else {
+    const q = String(values.q);
+    if (q !== 'pid' && q !== 'dir') die(CLIENT.USAGE, `-q takes 'pid' or 'dir', not '${q}'`);
+    action = { kind: 'query', what: q };
+  }
+  return { action, dir, timeoutMs };
+}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { action, dir: dirOpt, timeoutMs } = parse(argv);
+  if (action.kind === 'help') {
+    out(usage());
+    return 0;
+  }
+  if (action.kind === 'version') {
+    out(`plog ${version()}`);
+    return 0;
+  }
+  const rd = resolveRunDir(dirOpt);
+  if (!rd.ok) die(CLIENT.PATH_TOO_LONG, rd.message);
+  const dir = rd.dir;
+
+  const ask = async (req: Buffer, list = false): Promise<string[]> => {
+    try {
+      return await request(dir, req, { timeoutMs, list });
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      const exit = REASON_EXIT[err.reason];
+      die(err.reason === 'send' ? 100 + err.errno : exit, err.message);
+    }
+  };
+
+  switch (action.kind) {
+    case 'list': {
+      for (const name of await ask(encodeQuery(Q_LIST), true)) out(name);
+      return 0;
+    }
+    case 'query': {
+      const [reply] = await ask(encodeQuery(action.what === 'pid' ? Q_PID : Q_DIR));
+      out(reply);
+      return 0;
+    }
+    case 'log': {
+      const req = encodeLog(action.pid, action.intervalMs);
+      const [reply] = await ask(req);
+      if (reply === UNRECOGNIZED) {
+        // Only an extension request can be unrecognized: a sub-minute interval.
+        die(
+          CLIENT.OLD_SERVER,
+          `the plogsrvd on ${dir} speaks only the plog 0.1.0 protocol: it cannot log at an interval of ${formatInterval(action.intervalMs)}. Give -i in whole minutes (e.g. -i 1).`,
+        );
+      }
+      if (!reply.startsWith('Log file: ')) die(CLIENT.REFUSED, reply);
+      out(reply);
+      return 0;
+    }
+    case 'stop': {
+      const [reply] = await ask(encodeStop(action.pid));
+      if (reply === UNRECOGNIZED) {
+        die(
+          CLIENT.OLD_SERVER,
+          `the plogsrvd on ${dir} speaks only the plog 0.1.0 protocol: it cannot stop a log on request. Delete the log file to stop it (see plog -l).`,
+        );
+      }
+      if (!reply.startsWith('Stopped logging')) die(CLIENT.REFUSED, reply);
+      out(reply);
+      return 0;
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    process.exitCode = await run(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ExitError) {
+      process.stderr.write(`${PROG}: ${err.message}\n`);
+      if (err.exitCode === CLIENT.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    // A bug of ours, not a user's mistake: say so, with the stack.
+    process.stderr.write(`${PROG}: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = CLIENT.INTERNAL.code;
+  }
+}
+
+await main();

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
+// a daemon (src/daemon), then the server (src/plog/server.ts).
+import { parseArgs } from 'node:util';
+import { statSync } from 'node:fs';
+import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
+import { resolveRunDir } from '../plog/rundir.js';
+import { PlogServer } from '../plog/server.js';
+import { version } from '../version.js';
+import {
+  createReporter,
+  detach,
+  isDaemonChild,
+  notifyReady,
+  notifyWarning,
+  onShutdown,
+  onSignal,
+  shutdown,
+  type ErrorDest,
+} from '../daemon/index.js';
+
+const PROG = 'plogsrvd';
+
+export function usage(): string {
+  const codes = Object.values(SERVER as Record<string, ExitCode>)
+    .map((c) => `  ${String(c.code).padStart(3)}  ${c.meaning}`)
+    .join('\n');
+  return `plogsrvd ${version()} - process logger daemon
+
+Usage:
+  plogsrvd -h | [-f] [-v] [-e stderr|both|none] [-d DIR] [-m world|owner]
+
+Options:
+  -f            run in the foreground (implies -e stderr unless -e is given)
+  -v            verbose: timestamped non-error messages on stdout
+  -e WHERE      where runtime errors go: stderr, both (syslog and stderr) or
+                none; the default in the background is syslog (facility daemon)
+  -d DIR        runtime directory: its socket plogd_sock and the logs
+                (default $PLOGDIR, else /var/local/plog)
+  -m MODE       socket mode: world (777), owner (700); the default is 770 with
+                the group 'plog' ('any' and 'group' as plog 0.1.0 said)
+  -h, --help    this text
+  --version     the version
+
+Signals: SIGTERM, SIGINT or SIGQUIT remove the socket and exit 0.
+
+Exit status:
+${codes}
+`;
+}
+
+interface Options {
+  foreground: boolean;
+  verbose: boolean;
+  dest: ErrorDest;
+  dir: string;
+  mode: number;
+}
+
+function parse(argv: string[]): Options | 'help' | 'version' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        f: { type: 'boolean', short: 'f' },
+        v: { type: 'boolean', short: 'v' },
+        e: { type: 'string', short: 'e' },
+        d: { type: 'string', short: 'd' },
+        m: { type: 'string', short: 'm' },
+        h: { type: 'boolean', short: 'h' },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new ExitError(SERVER.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+  }
+  if (values.h || values.help) return 'help';
+  if (values.version) return 'version';
+  const foreground = !!values.f;
+  let dest: ErrorDest = foreground ? 'stderr' : 'syslog';
+  if (values.e !== undefined) {
+    const e = String(values.e);
+    if (e !== 'stderr' && e !== 'both' && e !== 'none' && e !== 'syslog') {
+      throw new ExitError(SERVER.USAGE, `-e takes stderr, both or none, not '${e}'`);
+    }
+    dest = e;
+  }
+  let mode = 0o770;
+  if (values.m !== undefined) {
+    const m = String(values.m);
+    if (m === 'world' || m === 'any') mode = 0o777;
+    else if (m === 'owner') mode = 0o700;
+    else if (m === 'group') mode = 0o770;
+    else throw new ExitError(SERVER.USAGE, `-m takes world or owner, not '${m}'`);
+  }
+  const rd = resolveRunDir(values.d === undefined ? undefined : String(values.d));
+  if (!rd.ok) throw new ExitError(rd.problem === 'too-long' ? SERVER.PATH_TOO_LONG : SERVER.NOT_ABSOLUTE, rd.message);
+  return { foreground, verbose: !!values.v, dest, dir: rd.dir, mode };
+}
+
+function checkDir(dir: string): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
+    process.chdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'ENOTDIR' ? 'Not a directory' : code === 'EACCES' ? 'Permission denied' : (err as Error).message;
+    throw new ExitError(SERVER.CHDIR, `Could not change directory to ${dir}: ${why}.`);
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: Options | 'help' | 'version';
+  try {
+    opts = parse(process.argv.slice(2));
+    if (opts === 'help') {
+      process.stdout.write(usage());
+      return;
+    }
+    if (opts === 'version') {
+      process.stdout.write(`plogsrvd ${version()}\n`);
+      return;
+    }
+    // Checked in the launcher too, so that these errors reach the user even
+    // before there is a daemon to report them.
+    checkDir(opts.dir);
+  } catch (err) {
+    if (err instanceof ExitError) {
+      process.stderr.write(`${PROG}: ${err.message}\n`);
+      if (err.exitCode === SERVER.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  const { foreground, verbose, dest, dir, mode } = opts;
+
+  // Keep stdout for -v and stderr for -e stderr|both, where the launcher
+  // pointed them (a file or a pipe; never a terminal: the kit checks).
+  const keepFds: number[] = [];
+  if (verbose) keepFds.push(1);
+  if (dest === 'stderr' || dest === 'both') keepFds.push(2);
+  try {
+    await detach({ name: PROG, runtimeDir: dir, foreground, keepFds, failCode: SERVER.FORK.code });
+  } catch (err) {
+    process.stderr.write(`${PROG}: Failed to fork: ${(err as Error).message}\n`);
+    process.exit(SERVER.FORK.code);
+  }
+  if (isDaemonChild()) process.chdir(dir);
+
+  const needsSyslog = dest === 'syslog' || dest === 'both';
+  const sink = needsSyslog ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
+  const report = createReporter({ program: PROG, dest, verbose, syslog: sink });
+
+  const server = new PlogServer({
+    dir,
+    mode,
+    plogGroup: mode === 0o770,
+    report,
+    warn: (msg) => notifyWarning(`${PROG}: ${msg}`),
+    version: version(),
+  });
+  onShutdown((signal) => {
+    if (signal) report.info(`caught ${signal}: shutting down`);
+    server.stop();
+    report.close();
+  });
+  server.onFatal = (err) => {
+    void report.fatal(err.exitCode, err.message);
+  };
+  if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
+
+  try {
+    await server.start();
+  } catch (err) {
+    if (err instanceof ExitError) await report.fatal(err.exitCode, err.message);
+    await report.fatal(SERVER.SERVER.code, `Could not create server: ${(err as Error).message}`);
+  }
+  report.info(`started on ${server.socketPath} (mode ${mode.toString(8)}), pid ${process.pid}`);
+  notifyReady();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  void shutdown(SERVER.INTERNAL.code);
+});

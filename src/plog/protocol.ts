@@ -1,0 +1,159 @@
+// The wire protocol of plogsrvd, compatible with plog 0.1.0 (spec section 4),
+// as pure functions from bytes to typed values and back.
+//
+// A legacy request is exactly two signed 32-bit integers in host byte order.
+// This project's extensions start with {0, opcode >= 16}, which plog 0.1.0
+// answers with "Unrecognized request.", so that a new client can tell an old
+// server apart and say what it cannot do.
+import { endianness } from 'node:os';
+
+export const LE = endianness() === 'LE';
+export const LEGACY_SIZE = 8;
+export const MAX_REPLY = 1024;
+/** Largest datagram the server reads; anything longer is malformed. */
+export const MAX_REQUEST = 64;
+
+export const Q_LIST = 1;
+export const Q_PID = 2;
+export const Q_DIR = 3;
+/** Extension opcodes. */
+export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
+export const OP_STOP = 17; // {0, 17, pid}
+export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
+
+export const LIST_END = '0000';
+export const UNRECOGNIZED = 'Unrecognized request.';
+/** Protocol revision of this project's extensions, answered to OP_HELLO. */
+export const PROTO_EXT = 1;
+
+/** The bounds this server accepts for an interval, in milliseconds. */
+export const MIN_INTERVAL_MS = 10;
+export const MAX_INTERVAL_MS = 0xffffffff;
+
+export type Request =
+  | { kind: 'log'; pid: number; intervalMs: number; legacy: boolean }
+  | { kind: 'list' }
+  | { kind: 'pid' }
+  | { kind: 'dir' }
+  | { kind: 'stop'; pid: number }
+  | { kind: 'hello' }
+  | { kind: 'unrecognized' }
+  /** Too short, too long or inconsistent: answered with a reason (or ignored). */
+  | { kind: 'malformed'; reason: string };
+
+function i32(buf: Buffer, off: number): number {
+  return LE ? buf.readInt32LE(off) : buf.readInt32BE(off);
+}
+function u32(buf: Buffer, off: number): number {
+  return LE ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+}
+
+/** Decode one request datagram. `size` is its real length (it may exceed
+ * buf.length when it was cut at receive time). Never throws. */
+export function decodeRequest(buf: Buffer, size = buf.length): Request {
+  if (size < LEGACY_SIZE || buf.length < LEGACY_SIZE) {
+    return { kind: 'malformed', reason: `short request (${size} bytes)` };
+  }
+  const a = i32(buf, 0);
+  const b = i32(buf, 4);
+  if (a !== 0) {
+    // plog 0.1.0 read the first 8 bytes of whatever came; a longer datagram
+    // with a pid in front is still a log request, as it was for the original.
+    if (size > MAX_REQUEST) return { kind: 'malformed', reason: `long request (${size} bytes)` };
+    // interval in minutes; the server checks the range.
+    return { kind: 'log', pid: a, intervalMs: b * 60_000, legacy: true };
+  }
+  switch (b) {
+    case Q_LIST:
+      return { kind: 'list' };
+    case Q_PID:
+      return { kind: 'pid' };
+    case Q_DIR:
+      return { kind: 'dir' };
+    case OP_LOG_MS:
+      if (size !== 16 || buf.length < 16) return { kind: 'malformed', reason: `bad size ${size} for a log request` };
+      return { kind: 'log', pid: i32(buf, 8), intervalMs: u32(buf, 12), legacy: false };
+    case OP_STOP:
+      if (size !== 12 || buf.length < 12) return { kind: 'malformed', reason: `bad size ${size} for a stop request` };
+      return { kind: 'stop', pid: i32(buf, 8) };
+    case OP_HELLO:
+      return { kind: 'hello' };
+    default:
+      return { kind: 'unrecognized' };
+  }
+}
+
+/** Pack 32-bit integers in host byte order; a number above INT32_MAX is
+ * written unsigned (the extension's interval in ms is a uint32). */
+function ints(...vals: number[]): Buffer {
+  const buf = Buffer.alloc(vals.length * 4);
+  vals.forEach((v, i) => {
+    if (v > 0x7fffffff) {
+      if (LE) buf.writeUInt32LE(v, i * 4);
+      else buf.writeUInt32BE(v, i * 4);
+    } else if (LE) buf.writeInt32LE(v, i * 4);
+    else buf.writeInt32BE(v, i * 4);
+  });
+  return buf;
+}
+
+/** {pid, minutes}: the request plog 0.1.0 sends. */
+export function encodeLegacyLog(pid: number, minutes: number): Buffer {
+  return ints(pid, minutes);
+}
+export function encodeQuery(q: typeof Q_LIST | typeof Q_PID | typeof Q_DIR): Buffer {
+  return ints(0, q);
+}
+export function encodeLogMs(pid: number, intervalMs: number): Buffer {
+  return ints(0, OP_LOG_MS, pid, intervalMs);
+}
+export function encodeStop(pid: number): Buffer {
+  return ints(0, OP_STOP, pid);
+}
+export function encodeHello(): Buffer {
+  return ints(0, OP_HELLO);
+}
+
+/**
+ * The request a client sends to log pid every intervalMs: the legacy one
+ * whenever the interval is whole minutes (so that plog 0.1.0 servers
+ * understand it), the extension otherwise.
+ */
+export function encodeLog(pid: number, intervalMs: number): Buffer {
+  if (intervalMs % 60_000 === 0 && intervalMs / 60_000 <= 0x7fffffff) return encodeLegacyLog(pid, intervalMs / 60_000);
+  return encodeLogMs(pid, intervalMs);
+}
+
+/** A reply: NUL-terminated text of at most MAX_REPLY bytes in all. */
+export function encodeReply(text: string): Buffer {
+  let body = Buffer.from(text, 'utf8');
+  if (body.length > MAX_REPLY - 1) body = body.subarray(0, MAX_REPLY - 1);
+  return Buffer.concat([body, Buffer.from([0])]);
+}
+
+/** The text of a reply: up to the first NUL (a reply without one is taken whole). */
+export function decodeReply(buf: Buffer): string {
+  const nul = buf.indexOf(0);
+  return buf.subarray(0, nul < 0 ? buf.length : nul).toString('utf8');
+}
+
+/** Parse an interval as plog's -i takes it: a bare number is minutes (as in
+ * plog 0.1.0); suffixes ms, s, m, h. Returns milliseconds, or null. */
+export function parseInterval(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'm';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
+  const ms = Math.round(n * factor);
+  if (!Number.isFinite(ms) || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) return null;
+  return ms;
+}
+
+/** An interval in the words a person would use: 500ms, 10s, 2m, 1h, 90s. */
+export function formatInterval(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

@@ -1,0 +1,506 @@
+// plogsrvd's engine: the request socket, the registrations and their
+// sampling schedules. The program around it (src/cli/plogsrvd.ts) parses
+// options and makes the process a daemon; this module never exits the
+// process itself: fatal conditions are thrown or handed to onFatal.
+import { chmodSync, chownSync, closeSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { UnixSocket, SystemError, type Datagram } from '../native.js';
+import { ProcessReader, type RawSample } from '../proc/reader.js';
+import { errCode, errnoWords } from '../proc/errors.js';
+import { CLK_TCK, pageSizeKb } from '../proc/system.js';
+import { formatCmdline } from '../proc/cmdline.js';
+import { formatHeader, formatLine, logBaseName } from './logline.js';
+import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
+import { ExitError, SERVER } from './exitcodes.js';
+import { request, RequestError, SOCKET_NAME } from './client.js';
+import {
+  decodeRequest,
+  encodeQuery,
+  encodeReply,
+  formatInterval,
+  LIST_END,
+  MAX_INTERVAL_MS,
+  MAX_REQUEST,
+  MIN_INTERVAL_MS,
+  PROTO_EXT,
+  Q_PID,
+  UNRECOGNIZED,
+} from './protocol.js';
+
+export interface Reporter {
+  /** A runtime error (to syslog/stderr as -e says). */
+  error(message: string): void;
+  /** A timestamped non-error message, shown with -v. */
+  info(message: string): void;
+}
+
+export interface ServerOptions {
+  /** The runtime directory: absolute, already checked. */
+  dir: string;
+  /** Mode of the socket: 0o770 (default), 0o777 (-m world) or 0o700 (-m owner). */
+  mode?: number;
+  /** Give the socket the group 'plog' (with the default mode). */
+  plogGroup?: boolean;
+  report: Reporter;
+  /** Non-fatal start-up warnings, shown on stderr before the daemon detaches. */
+  warn?: (message: string) => void;
+  version: string;
+  /** How long the start-up query of an existing socket waits for an answer. */
+  queryTimeoutMs?: number;
+}
+
+/** One registration: a process logged to one file at one interval. */
+interface Target {
+  id: number;
+  pid: number;
+  starttime: number;
+  reader: ProcessReader;
+  log: LogFile;
+  intervalMs: number;
+  withSeconds: boolean;
+  prev: RawSample;
+  /** Monotonic time (performance.now()) of the next sample. */
+  due: number;
+  timer: NodeJS.Timeout | null;
+  /** uid of whoever registered it: who may stop it. */
+  ownerUid: number;
+}
+
+/** Replies waiting for room in a client's receive queue (unix datagram
+ * sockets queue only max_dgram_qlen messages, often 10: a long list fills it). */
+interface Outbox {
+  items: Buffer[];
+  timer: NodeJS.Timeout | null;
+  deadline: number;
+  delay: number;
+}
+
+const OUTBOX_PATIENCE_MS = 5000;
+const OUTBOX_MAX_ITEMS = 10_000;
+/** setTimeout's limit; longer waits are chained. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+export class PlogServer {
+  readonly dir: string;
+  readonly socketPath: string;
+  /** Called with the error that ends the server at run time (socket gone, poll failure). */
+  onFatal: (err: ExitError) => void = (err) => {
+    throw err;
+  };
+
+  private readonly opts: ServerOptions;
+  private sock: UnixSocket | null = null;
+  private socketIno = 0;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private readonly targets = new Map<number, Target>();
+  private readonly outboxes = new Map<string, Outbox>();
+  private nextId = 1;
+  private readonly pageKb: number;
+  private stopped = false;
+
+  constructor(opts: ServerOptions) {
+    this.opts = opts;
+    this.dir = opts.dir;
+    this.socketPath = join(opts.dir, SOCKET_NAME);
+    this.pageKb = pageSizeKb();
+  }
+
+  /** Names of the log files being written (what `plog -l` lists). */
+  get logs(): string[] {
+    return [...this.targets.values()].map((t) => t.log.name);
+  }
+
+  /**
+   * Take over DIR/plogd_sock: if a socket file is already there, ask it for
+   * its pid as a client would; an answer means another plogsrvd runs there,
+   * a refused connection means it is stale and is removed.
+   */
+  async start(): Promise<void> {
+    await this.clearStaleSocket();
+    let sock: UnixSocket;
+    try {
+      sock = new UnixSocket();
+    } catch (err) {
+      throw new ExitError(SERVER.SOCKET, `Could not create socket: ${words(err)}`);
+    }
+    try {
+      sock.bind(this.socketPath);
+    } catch (err) {
+      sock.close();
+      if (errCode(err) === 'EADDRINUSE') {
+        // Someone bound it between our check and our bind.
+        throw new ExitError(SERVER.RUNNING, `Plogsrvd already running on ${this.socketPath}.`);
+      }
+      throw new ExitError(SERVER.BIND, `Bind ${this.socketPath} failed: ${words(err)}`);
+    }
+    this.sock = sock;
+    this.socketIno = lstatSync(this.socketPath).ino;
+    this.setSocketMode();
+    sock.setErrorHandler((err) => this.fatal(new ExitError(SERVER.POLL, `Poll() failed: ${err.message.replace(/^poll: /, '')}`)));
+    sock.setReadable(() => this.drain());
+    // Deleting the socket ends the server, with an error (the seed). A stat
+    // a second is cheap and, unlike inotify on the directory, is not woken
+    // by every line appended to every log.
+    this.watchTimer = setInterval(() => this.checkSocket(), 1000);
+  }
+
+  private async clearStaleSocket(): Promise<void> {
+    let exists = true;
+    try {
+      lstatSync(this.socketPath);
+    } catch {
+      exists = false;
+    }
+    if (!exists) return;
+    try {
+      await request(this.dir, encodeQuery(Q_PID), { timeoutMs: this.opts.queryTimeoutMs ?? 2000 });
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      switch (err.reason) {
+        case 'stale':
+          try {
+            unlinkSync(this.socketPath);
+          } catch (e) {
+            throw new ExitError(SERVER.REMOVE_STALE, `Could not remove stale socket ${this.socketPath}: ${words(e)}`);
+          }
+          return;
+        case 'no-server':
+          return; // it went away meanwhile
+        case 'access':
+          throw new ExitError(SERVER.RUNNING, 'Query existing server failed.');
+        case 'timeout':
+          throw new ExitError(SERVER.RUNNING, `Query existing server failed: no answer from ${this.socketPath}.`);
+        case 'tmp-sockets':
+          throw new ExitError(SERVER.TMP_SOCKETS, err.message);
+        case 'bind':
+          throw new ExitError(SERVER.BIND, err.message);
+        case 'socket':
+          throw new ExitError(SERVER.SOCKET, err.message);
+        default:
+          throw new ExitError(SERVER.RUNNING, `Query existing server failed: ${err.message}`);
+      }
+    }
+    throw new ExitError(SERVER.RUNNING, `Plogsrvd already running on ${this.socketPath}.`);
+  }
+
+  private setSocketMode(): void {
+    const mode = this.opts.mode ?? 0o770;
+    try {
+      chmodSync(this.socketPath, mode);
+    } catch (err) {
+      this.opts.warn?.(`Set mode on socket failed: ${words(err)}`);
+    }
+    if (!this.opts.plogGroup) return;
+    const gid = groupId('plog');
+    if (gid === null) {
+      this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': no such group; only uid ${process.getuid?.()} and its group can use it.`);
+      return;
+    }
+    try {
+      chownSync(this.socketPath, -1, gid);
+    } catch (err) {
+      this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': ${words(err)}`);
+    }
+  }
+
+  private checkSocket(): void {
+    let ino = 0;
+    try {
+      ino = lstatSync(this.socketPath).ino;
+    } catch {
+      /* gone */
+    }
+    if (ino !== this.socketIno) this.fatal(new ExitError(SERVER.SOCKET_GONE, `${this.socketPath} is gone.`));
+  }
+
+  private fatal(err: ExitError): void {
+    if (this.stopped) return;
+    this.stop();
+    this.onFatal(err);
+  }
+
+  /** End every registration, close and remove the socket. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    for (const t of this.targets.values()) this.end(t);
+    for (const box of this.outboxes.values()) if (box.timer) clearTimeout(box.timer);
+    this.outboxes.clear();
+    if (this.sock) {
+      this.sock.close();
+      this.sock = null;
+      // Remove our socket, but not one that a successor bound in its place.
+      try {
+        if (lstatSync(this.socketPath).ino === this.socketIno) unlinkSync(this.socketPath);
+      } catch (err) {
+        if (errCode(err) !== 'ENOENT') this.opts.report.error(`Could not remove ${this.socketPath}: ${words(err)}`);
+      }
+    }
+  }
+
+  private drain(): void {
+    const sock = this.sock;
+    while (sock && !this.stopped) {
+      let d: Datagram | null;
+      try {
+        d = sock.recv(MAX_REQUEST + 1);
+      } catch (err) {
+        this.opts.report.error(`recvfrom() failed: ${words(err)}`);
+        return;
+      }
+      if (!d) return;
+      try {
+        this.handle(d);
+      } catch (err) {
+        // A client's request never takes the daemon down.
+        this.opts.report.error(`request from pid ${d.pid}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private handle(d: Datagram): void {
+    const req = decodeRequest(d.data, d.size);
+    const to = d.path;
+    const reply = (text: string): void => {
+      if (to) this.send(to, text);
+    };
+    switch (req.kind) {
+      case 'list':
+        if (!to) return;
+        for (const name of this.logs) this.send(to, name);
+        this.send(to, LIST_END);
+        return;
+      case 'pid':
+        return reply(String(process.pid));
+      case 'dir':
+        return reply(this.dir);
+      case 'hello':
+        return reply(`plogsrvd ${this.opts.version} ext ${PROTO_EXT}`);
+      case 'unrecognized':
+        return reply(UNRECOGNIZED);
+      case 'malformed':
+        this.opts.report.info(`ignored a malformed request from pid ${d.pid}: ${req.reason}`);
+        return reply(`Malformed request: ${req.reason}.`);
+      case 'stop':
+        return reply(this.stopRequest(req.pid, d.uid));
+      case 'log':
+        return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid));
+    }
+  }
+
+  /** Register pid for logging; returns the reply text. */
+  register(pid: number, intervalMs: number, uid: number, gid: number): string {
+    if (!Number.isInteger(pid) || pid <= 0) return `No such process (${pid}).`;
+    if (!(intervalMs >= MIN_INTERVAL_MS && intervalMs <= MAX_INTERVAL_MS)) {
+      return `Invalid interval (${intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms.`;
+    }
+    try {
+      lstatSync(`/proc/${pid}`);
+    } catch (err) {
+      return errCode(err) === 'ENOENT' ? `No such process (${pid}).` : `pid ${pid}: ${words(err)}`;
+    }
+    let reader: ProcessReader;
+    try {
+      reader = ProcessReader.open(pid);
+    } catch (err) {
+      if (errCode(err) === 'ENOENT' || errCode(err) === 'ESRCH') return `No such process (${pid}).`;
+      return `Problem logging to ${pid} -- ${(err as Error).message}`;
+    }
+    let log: LogFile | null = null;
+    try {
+      // Who asks: root may log anything, anyone else only their own processes.
+      const ids = reader.readStatus();
+      if (uid !== 0 && uid !== ids.uid[0] && uid !== ids.uid[1]) {
+        reader.close();
+        return `pid ${pid}: ${errnoWords({ code: 'EPERM' })}`;
+      }
+      const first = reader.sample();
+      const comm = first.stat.comm;
+      const base = `${logBaseName(comm)}.${pid}`;
+      // A root server hands the log to the requester, who can then stop it by
+      // deleting it even in a sticky directory.
+      const owner = process.getuid?.() === 0 && uid > 0 ? { uid, gid } : undefined;
+      try {
+        log = createLogFile(this.dir, base, owner);
+      } catch (err) {
+        reader.close();
+        return `Problem logging to ${base} -- ${(err as Error).message}`;
+      }
+      const withSeconds = intervalMs < 60_000;
+      const head = `${formatCmdline(reader.readCmdline(), comm)}\n${formatHeader(withSeconds)}`;
+      appendLine(log.fd, Buffer.from(head));
+      appendLine(log.fd, Buffer.from(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
+      const t: Target = {
+        id: this.nextId++,
+        pid,
+        starttime: first.stat.starttime,
+        reader,
+        log,
+        intervalMs,
+        withSeconds,
+        prev: first,
+        due: performance.now() + intervalMs,
+        timer: null,
+        ownerUid: uid,
+      };
+      this.targets.set(t.id, t);
+      this.schedule(t);
+      this.opts.report.info(`now logging ${log.name} (pid ${pid}, every ${formatInterval(intervalMs)}, for uid ${uid})`);
+      return `Log file: ${log.path}`;
+    } catch (err) {
+      reader.close();
+      if (log) {
+        closeQuietly(log.fd);
+        // Remove the half-made log so that its name is free again.
+        try {
+          unlinkSync(log.path);
+        } catch {
+          /* leave it */
+        }
+      }
+      return `Problem logging to ${log?.name ?? pid} -- ${(err as Error).message}`;
+    }
+  }
+
+  private stopRequest(pid: number, uid: number): string {
+    const mine = [...this.targets.values()].filter((t) => t.pid === pid);
+    if (mine.length === 0) return `Not logging ${pid}.`;
+    const allowed = mine.filter((t) => uid === 0 || t.ownerUid === uid);
+    if (allowed.length === 0) return `pid ${pid}: ${errnoWords({ code: 'EPERM' })}`;
+    for (const t of allowed) this.finish(t, `stopped logging ${t.log.name} on request of uid ${uid}`, false);
+    return allowed.map((t) => `Stopped logging to ${t.log.path}`).join('\n');
+  }
+
+  /** Drift-free: the Nth sample is due at start + N x interval, whatever the
+   * time each sample took; a sample more than an interval late is skipped. */
+  private schedule(t: Target): void {
+    const wait = Math.max(0, t.due - performance.now());
+    t.timer = setTimeout(() => this.tick(t), Math.min(wait, MAX_TIMER_MS));
+  }
+
+  private tick(t: Target): void {
+    t.timer = null;
+    if (!this.targets.has(t.id)) return;
+    const now = performance.now();
+    if (now < t.due - 1) return this.schedule(t); // a chained long wait
+    const there = logStillThere(t.log.fd);
+    if (there === 'gone') return this.finish(t, `Can't find log ${t.log.path}`, true);
+    if (there !== 'yes') return this.finish(t, `Error checking files ${t.log.path}: ${there.error}`, true);
+    let s: RawSample;
+    try {
+      s = t.reader.sample();
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ESRCH' || code === 'ENOENT') return this.finish(t, `pid ${t.pid} ended; stopped logging ${t.log.name}`, false);
+      return this.finish(t, `${(err as Error).message} (pid ${t.pid}, ${t.log.name})`, true);
+    }
+    if (s.stat.starttime !== t.starttime) {
+      return this.finish(t, `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, false);
+    }
+    try {
+      appendLine(t.log.fd, Buffer.from(formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
+    } catch (err) {
+      return this.finish(t, `${(err as Error).message} (${t.log.path})`, true);
+    }
+    t.prev = s;
+    if (s.stat.state === 'Z' || s.stat.state === 'X') {
+      return this.finish(t, `pid ${t.pid} ended (zombie); stopped logging ${t.log.name}`, false);
+    }
+    t.due += t.intervalMs;
+    const after = performance.now();
+    if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
+    this.schedule(t);
+  }
+
+  private finish(t: Target, why: string, isError: boolean): void {
+    if (isError) this.opts.report.error(why);
+    else this.opts.report.info(why);
+    this.end(t);
+  }
+
+  private end(t: Target): void {
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = null;
+    this.targets.delete(t.id);
+    t.reader.close();
+    closeQuietly(t.log.fd);
+  }
+
+  private send(path: string, text: string): void {
+    const box = this.outboxes.get(path);
+    const data = encodeReply(text);
+    if (box) {
+      if (box.items.length < OUTBOX_MAX_ITEMS) box.items.push(data);
+      return;
+    }
+    if (this.trySend(path, data) === 'full') {
+      const fresh: Outbox = { items: [data], timer: null, deadline: Date.now() + OUTBOX_PATIENCE_MS, delay: 1 };
+      this.outboxes.set(path, fresh);
+      this.retry(path, fresh);
+    }
+  }
+
+  /** 'sent', 'full' (the client's queue is full: try later) or 'failed'. */
+  private trySend(path: string, data: Buffer): 'sent' | 'full' | 'failed' {
+    if (!this.sock) return 'failed';
+    try {
+      return this.sock.trySend(data, path) >= 0 ? 'sent' : 'full';
+    } catch (err) {
+      this.opts.report.error(`sendto(${path}) failed: ${words(err)}`);
+      return 'failed';
+    }
+  }
+
+  private retry(path: string, box: Outbox): void {
+    box.timer = setTimeout(() => {
+      box.timer = null;
+      while (box.items.length > 0) {
+        const r = this.trySend(path, box.items[0]);
+        if (r === 'full') break;
+        box.items.shift();
+        if (r === 'failed') box.items.length = 0;
+      }
+      if (box.items.length === 0) {
+        this.outboxes.delete(path);
+        return;
+      }
+      if (Date.now() > box.deadline) {
+        this.opts.report.error(`sendto(${path}) failed: the client does not read; ${box.items.length} replies dropped`);
+        this.outboxes.delete(path);
+        return;
+      }
+      box.delay = Math.min(box.delay * 2, 50);
+      this.retry(path, box);
+    }, box.delay);
+  }
+}
+
+function words(err: unknown): string {
+  if (err instanceof SystemError) return err.message.replace(/^.*?: /, '');
+  return errnoWords(err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+}
+
+/** The gid of a group by name, from /etc/group (Node has no getgrnam). */
+export function groupId(name: string, groupFile = '/etc/group'): number | null {
+  let text: string;
+  try {
+    text = readFileSync(groupFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 3 && /^\d+$/.test(f[2])) return Number(f[2]);
+  }
+  return null;
+}
