@@ -32,13 +32,21 @@ export function logBaseName(comm: string): string {
 
 /**
  * A size given in kB: `NkB` below 4096 kB, `N.NNMB` below 4096 MB, `N.NNGB`
- * above (1 MB = 1024 kB). The input is rounded down to an integer kB.
+ * above (1 MB = 1024 kB), the decimals rounded down. The input is rounded
+ * down to an integer kB.
  */
 export function formatSize(kb: number): string {
   const k = Math.max(0, Math.floor(kb));
   if (k < 4096) return `${k}kB`;
-  if (k < 4096 * 1024) return `${(k / 1024).toFixed(2)}MB`;
-  return `${(k / (1024 * 1024)).toFixed(2)}GB`;
+  // Hundredths rounded down, so a value never shows as the next unit's
+  // threshold (4194303 kB is 4095.99MB, not 4096.00MB).
+  if (k < 4096 * 1024) return `${hundredths(k, 1024)}MB`;
+  return `${hundredths(k, 1024 * 1024)}GB`;
+}
+
+function hundredths(k: number, unit: number): string {
+  const h = Math.floor((k * 100) / unit);
+  return `${Math.floor(h / 100)}.${String(h % 100).padStart(2, '0')}`;
 }
 
 /**
