@@ -1,0 +1,341 @@
+// The Logger: one ident, option set, facility, mask and transport, with the
+// POSIX functions as methods. index.ts puts one shared instance behind the
+// process-global openlog()/syslog()/... ; libraries that must not touch that
+// global state make their own.
+
+import { Buffer } from 'node:buffer';
+import { openSync, writeSync, closeSync, constants as fsc } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { basename, extname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type tls from 'node:tls';
+import {
+  LOG_CONS,
+  LOG_DEBUG,
+  LOG_ALERT,
+  LOG_CRIT,
+  LOG_EMERG,
+  LOG_ERR,
+  LOG_FACMASK,
+  LOG_INFO,
+  LOG_MASK,
+  LOG_NDELAY,
+  LOG_NOTICE,
+  LOG_PERROR,
+  LOG_PID,
+  LOG_PRI,
+  LOG_PRIMASK,
+  LOG_USER,
+  LOG_WARNING,
+} from './constants.js';
+import { consoleLine, formatRfc3164, formatRfc5424, perrorLine, type StructuredData, type SyslogMessage } from './format.js';
+import { format } from './printf.js';
+import type { DropReason, QueueLimits, Transport, TransportHooks } from './transport.js';
+import { defaultSocketPath, UnixTransport } from './transport-unix.js';
+import { StreamTransport, UdpTransport, type NetTarget } from './transport-net.js';
+
+export type RemoteFormat = 'rfc3164' | 'rfc5424';
+
+export interface LoggerOptions {
+  /** The tag; default: the program's name (see defaultIdent()). */
+  ident?: string;
+  /** openlog() options: LOG_PID | LOG_CONS | LOG_NDELAY | LOG_PERROR ... */
+  option?: number;
+  /** Default facility for priorities without one (default LOG_USER). */
+  facility?: number;
+  /** Initial setlogmask() mask (default 0xff: everything). */
+  mask?: number;
+  /** Local socket path (default $PLOG_SYSLOG_SOCKET, else /dev/log). */
+  path?: string;
+  /** Destination: unix:///dev/log, udp://host:514, tcp://host:601, tls://host:6514. */
+  url?: string;
+  /** Wire format for udp/tcp/tls (default rfc5424). The local socket always
+   * gets glibc's line, which every local receiver parses. */
+  format?: RemoteFormat;
+  /** HOSTNAME for remote formats (default os.hostname()). */
+  hostname?: string;
+  /** RFC 5424: prefix MSG with a UTF-8 BOM. */
+  bom?: boolean;
+  /** TLS options for tls:// (ca, cert, key, servername, rejectUnauthorized...). */
+  tls?: tls.ConnectionOptions;
+  /** Queue bounds and the stall timeout, see QueueLimits. */
+  queueMessages?: number;
+  queueBytes?: number;
+  stallTimeout?: number;
+  /** Where LOG_CONS writes (default /dev/console). */
+  console?: string;
+  /** Where LOG_PERROR writes (default process.stderr). */
+  stderr?: { write(s: string): unknown };
+}
+
+/** Extra fields for Logger#log (RFC 5424 only; other formats ignore them). */
+export interface LogMeta {
+  msgid?: string;
+  structuredData?: StructuredData;
+}
+
+/** What %m prints, as vsyslog's fourth argument: an errno number, a code
+ * ('ENOENT') or an Error (its code/errno, else its message). */
+export type ErrnoLike = number | string | Error | null | undefined;
+
+/** glibc's default ident is program_invocation_short_name; for Node the
+ * script's base name without extension (`plogsrvd` for
+ * dist/src/cli/plogsrvd.js), else process.title. */
+export function defaultIdent(): string {
+  const script = process.argv[1];
+  if (script) {
+    const b = basename(script);
+    const ext = extname(b);
+    return ext ? b.slice(0, -ext.length) : b;
+  }
+  return process.title;
+}
+
+/** A parsed destination. */
+export type Destination = { protocol: 'unix'; path: string } | NetTarget;
+
+const DEFAULT_PORTS = { udp: 514, tcp: 601, tls: 6514 } as const;
+
+/** Parse unix:///path, udp://host[:port], tcp://host[:port], tls://host[:port]. */
+export function parseDestination(url: string): Destination {
+  const m = /^([a-z]+):\/\/(.*)$/i.exec(url);
+  if (!m) throw new TypeError(`syslog: not a destination URL: ${url}`);
+  const protocol = m[1]!.toLowerCase();
+  if (protocol === 'unix') {
+    const path = decodeURIComponent(m[2]!);
+    if (!path) throw new TypeError(`syslog: no socket path in ${url}`);
+    return { protocol: 'unix', path };
+  }
+  if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'tls') {
+    throw new TypeError(`syslog: unknown protocol in ${url} (unix, udp, tcp, tls)`);
+  }
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new TypeError(`syslog: no host in ${url}`);
+  const port = u.port ? Number(u.port) : DEFAULT_PORTS[protocol];
+  return { protocol, host, port };
+}
+
+const INTERNALLOG = LOG_ERR | LOG_CONS | LOG_PERROR | LOG_PID;
+
+export class Logger {
+  private ident: string | null;
+  private readonly initialIdent: string | null;
+  private option: number;
+  private facility: number;
+  private mask: number;
+  private transport: Transport | null = null;
+  private readonly closing = new Set<Promise<void>>();
+  private drops = 0;
+  private readonly dropsBy: Record<DropReason, number> = { overflow: 0, undeliverable: 0, stalled: 0, closed: 0 };
+  private readonly opts: LoggerOptions;
+  private readonly hooks: TransportHooks;
+
+  constructor(opts: LoggerOptions = {}) {
+    this.opts = { ...opts };
+    this.initialIdent = opts.ident ?? null;
+    this.ident = this.initialIdent;
+    this.option = opts.option ?? 0;
+    this.facility = LOG_USER;
+    if (opts.facility !== undefined) this.setFacility(opts.facility);
+    this.mask = opts.mask || 0xff;
+    if (opts.url !== undefined) parseDestination(opts.url); // fail early on a bad URL
+    this.hooks = { drop: (m, reason) => this.onDrop(m, reason) };
+    if (this.option & LOG_NDELAY) this.getTransport().connect();
+  }
+
+  /** Messages that never reached the receiver, since this Logger was made. */
+  get dropped(): number {
+    return this.drops;
+  }
+
+  /** The same, by reason: overflow (queue full), undeliverable (no receiver
+   * or send failed after one reconnect), stalled, closed. */
+  get droppedBy(): Readonly<Record<DropReason, number>> {
+    return { ...this.dropsBy };
+  }
+
+  /** Messages waiting in the queue for the receiver. */
+  get queued(): number {
+    return this.transport?.queued ?? 0;
+  }
+
+  /** openlog(3): ident (undefined/null keeps the current one), options,
+   * default facility (0 or a value with bits outside LOG_FACMASK keeps the
+   * current one, as POSIX and BSD say; glibc 2.36 alone takes 0 as LOG_KERN). */
+  openlog(ident?: string | null, option = 0, facility = 0): void {
+    if (ident !== undefined && ident !== null) this.ident = String(ident);
+    this.option = option;
+    this.setFacility(facility);
+    if (this.option & LOG_NDELAY) this.getTransport().connect();
+  }
+
+  /** setlogmask(3): returns the previous mask; 0 leaves it unchanged. */
+  setlogmask(mask: number): number {
+    const old = this.mask;
+    if (mask !== 0) this.mask = mask;
+    return old;
+  }
+
+  /** closelog(3): let the connection go. What is still queued is delivered in
+   * the background (within stallTimeout); the next syslog() reconnects. The
+   * ident goes back to this Logger's initial one (glibc: the program name). */
+  closelog(): void {
+    void this.close();
+  }
+
+  /** closelog(), resolving when the old connection is closed. */
+  close(): Promise<void> {
+    this.ident = this.initialIdent;
+    const t = this.transport;
+    this.transport = null;
+    if (!t) return Promise.all(this.closing).then(() => undefined);
+    const p = t.close().finally(() => this.closing.delete(p));
+    this.closing.add(p);
+    return Promise.all(this.closing).then(() => undefined);
+  }
+
+  /** Close at once; queued messages are dropped (and counted). */
+  destroy(): void {
+    this.ident = this.initialIdent;
+    this.transport?.destroy();
+    this.transport = null;
+  }
+
+  /** Resolves when every message so far has been handed to the kernel or dropped. */
+  async flush(): Promise<void> {
+    await Promise.all([this.transport?.flush(), ...this.closing]);
+  }
+
+  /** syslog(3). %m prints the error in force: the first Error among `args`
+   * (it may also be consumed by another conversion), else "Success". */
+  syslog(priority: number, fmt: string, ...args: unknown[]): void {
+    this.vsyslog(priority, fmt, args, args.find((a) => a instanceof Error) as Error | undefined);
+  }
+
+  /** vsyslog(3): the arguments as an array; `errno` is what %m prints. */
+  vsyslog(priority: number, fmt: string, args: readonly unknown[] = [], errno?: ErrnoLike): void {
+    let pri = Math.trunc(Number(priority)) | 0;
+    // glibc: report invalid bits (at LOG_ERR|LOG_CONS|LOG_PERROR|LOG_PID used
+    // as a priority, i.e. auth.err: the option bits land in the facility),
+    // then mask them off and go on.
+    if (pri & ~(LOG_PRIMASK | LOG_FACMASK)) {
+      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %x', [pri]);
+      pri &= LOG_PRIMASK | LOG_FACMASK;
+    }
+    if ((LOG_MASK(LOG_PRI(pri)) & this.mask) === 0) return;
+    this.emit(pri, format(String(fmt), args, errno));
+  }
+
+  /** A message as is, without printf formatting, with RFC 5424 extras. */
+  log(priority: number, message: string, meta: LogMeta = {}): void {
+    let pri = Math.trunc(Number(priority)) | 0;
+    if (pri & ~(LOG_PRIMASK | LOG_FACMASK)) {
+      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %x', [pri]);
+      pri &= LOG_PRIMASK | LOG_FACMASK;
+    }
+    if ((LOG_MASK(LOG_PRI(pri)) & this.mask) === 0) return;
+    this.emit(pri, String(message), meta);
+  }
+
+  emerg(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_EMERG, fmt, ...args);
+  }
+  alert(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_ALERT, fmt, ...args);
+  }
+  crit(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_CRIT, fmt, ...args);
+  }
+  err(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_ERR, fmt, ...args);
+  }
+  warning(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_WARNING, fmt, ...args);
+  }
+  notice(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_NOTICE, fmt, ...args);
+  }
+  info(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_INFO, fmt, ...args);
+  }
+  debug(fmt: string, ...args: unknown[]): void {
+    this.syslog(LOG_DEBUG, fmt, ...args);
+  }
+
+  // ---- internals ----
+
+  private setFacility(facility: number): void {
+    if (facility !== 0 && (facility & ~LOG_FACMASK) === 0) this.facility = facility;
+  }
+
+  private emit(pri: number, msg: string, meta: LogMeta = {}): void {
+    if ((pri & LOG_FACMASK) === 0) pri |= this.facility;
+    const m: SyslogMessage = {
+      pri,
+      // Microseconds for RFC 5424; the local line shows whole seconds.
+      time: performance.timeOrigin + performance.now(),
+      ident: this.ident ?? defaultIdent(),
+      pid: this.option & LOG_PID ? process.pid : undefined,
+      msg,
+      msgid: meta.msgid,
+      structuredData: meta.structuredData,
+    };
+    if (this.option & LOG_PERROR) {
+      try {
+        (this.opts.stderr ?? process.stderr).write(perrorLine(m));
+      } catch {
+        // stderr closed (a daemon): nothing to do, as glibc's dprintf.
+      }
+    }
+    this.getTransport().send(m);
+  }
+
+  private getTransport(): Transport {
+    if (this.transport) return this.transport;
+    const o = this.opts;
+    const limits: Partial<QueueLimits> = {};
+    if (o.queueMessages !== undefined) limits.queueMessages = o.queueMessages;
+    if (o.queueBytes !== undefined) limits.queueBytes = o.queueBytes;
+    if (o.stallTimeout !== undefined) limits.stallTimeout = o.stallTimeout;
+    const dest: Destination = o.url
+      ? parseDestination(o.url)
+      : { protocol: 'unix', path: o.path ?? defaultSocketPath() };
+    if (dest.protocol === 'unix') {
+      this.transport = new UnixTransport(dest.path, this.hooks, limits);
+    } else {
+      const host = o.hostname ?? osHostname();
+      const fmt = o.format ?? 'rfc5424';
+      const render = (m: SyslogMessage): Buffer =>
+        Buffer.from(fmt === 'rfc3164' ? formatRfc3164(m, host) : formatRfc5424(m, { hostname: host, bom: !!o.bom }));
+      this.transport =
+        dest.protocol === 'udp'
+          ? new UdpTransport(dest, render, this.hooks, limits)
+          : new StreamTransport(dest, render, this.hooks, limits, { tls: o.tls });
+    }
+    return this.transport;
+  }
+
+  private onDrop(m: SyslogMessage, reason: DropReason): void {
+    this.drops++;
+    this.dropsBy[reason]++;
+    // LOG_CONS is for a receiver that is not there, as in glibc; a receiver
+    // that is merely slow (overflow) must not turn into a console flood.
+    if (reason === 'undeliverable' && this.option & LOG_CONS) writeConsole(this.opts.console ?? '/dev/console', consoleLine(m));
+  }
+}
+
+/** glibc's LOG_CONS write: open the console O_WRONLY|O_NOCTTY (never becoming
+ * our controlling terminal; libuv adds O_CLOEXEC) and, unlike glibc, O_NONBLOCK so that a stuck
+ * console cannot block the event loop either; a short write is not retried. */
+function writeConsole(path: string, line: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(path, fsc.O_WRONLY | fsc.O_NOCTTY | fsc.O_NONBLOCK | fsc.O_APPEND);
+    writeSync(fd, line);
+  } catch {
+    // No console either: the message is lost, and already counted.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}

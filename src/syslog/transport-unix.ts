@@ -1,0 +1,282 @@
+// The local transport: glibc's wire format to /dev/log over the project's
+// own AF_UNIX socket (src/native.ts), because Node core has no SOCK_DGRAM
+// unix sockets.
+//
+// Behaviour, following glibc's __vsyslog_internal where it has one:
+// - connect as SOCK_DGRAM; when connect() says EPROTOTYPE the receiver is a
+//   stream socket, so reconnect as SOCK_STREAM and end each record with NUL;
+// - on a send error, close, reconnect and retry once, so that a restarted
+//   receiver gets the very next message; if that fails too the message is
+//   undeliverable (LOG_CONS territory) and the socket is reopened next time;
+// - EMSGSIZE (a datagram larger than the socket allows, ~208 KiB with
+//   default buffers) is a property of the message, not of the connection:
+//   no reconnect, the message is undeliverable, as with glibc. Messages are
+//   never truncated; 64 KiB datagrams go through when the receiver's own
+//   size limit allows them (rsyslog: global(maxMessageSize=...));
+// - where glibc would block (receiver's queue full: EAGAIN), keep the
+//   message in a bounded queue drained when the socket turns writable. When
+//   the queue is full the NEWEST message is dropped: the first messages of a
+//   burst usually say what went wrong, the queue keeps its order, and a
+//   half-written stream record at its head is never cut. Drops are counted.
+
+import { Buffer } from 'node:buffer';
+import { formatLocal, nulFrame, type SyslogMessage } from './format.js';
+import { DEFAULT_LIMITS, Waiters, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
+
+type Native = typeof import('../native.js');
+
+// Loaded here, not statically, so that the pure modules and the network
+// transports still work where the addon is not built.
+let native: Native | null = null;
+let nativeError: unknown = null;
+try {
+  native = await import('../native.js');
+} catch (err) {
+  nativeError = err;
+}
+
+/** The default local socket: $PLOG_SYSLOG_SOCKET, else /dev/log. */
+export function defaultSocketPath(): string {
+  return process.env.PLOG_SYSLOG_SOCKET || '/dev/log';
+}
+
+interface Item {
+  m: SyslogMessage;
+  line: Buffer;
+  /** Bytes as framed for the socket the first byte went to (NUL added on a
+   * stream), fixed once sending started. */
+  wire: Buffer | null;
+  offset: number;
+}
+
+type Outcome = 'sent' | 'again' | 'failed';
+
+export class UnixTransport implements Transport {
+  readonly path: string;
+  private sock: InstanceType<Native['UnixSocket']> | null = null;
+  private stream = false;
+  private q: Item[] = [];
+  private qBytes = 0;
+  private armed: object | null = null;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private drained = new Waiters();
+  private closing = false;
+  private closed = false;
+  private readonly limits: QueueLimits;
+
+  constructor(path: string, private readonly hooks: TransportHooks, limits: Partial<QueueLimits> = {}) {
+    this.path = path;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** Whether the connected socket is SOCK_STREAM (the NUL-framed fallback). */
+  get isStream(): boolean {
+    return this.stream;
+  }
+
+  get queued(): number {
+    return this.q.length;
+  }
+
+  connect(): void {
+    if (this.sock || this.closed) return;
+    try {
+      this.open();
+    } catch {
+      // LOG_NDELAY: glibc ignores a failed connect; the next syslog() retries.
+    }
+  }
+
+  send(m: SyslogMessage): void {
+    const item: Item = { m, line: Buffer.from(formatLocal(m)), wire: null, offset: 0 };
+    if (this.closed) {
+      this.hooks.drop(m, 'closed');
+      return;
+    }
+    // Order is kept: nothing jumps a non-empty queue.
+    if (this.q.length > 0) {
+      this.enqueue(item);
+      return;
+    }
+    const r = this.deliver(item);
+    if (r === 'again') this.enqueue(item, true);
+  }
+
+  flush(): Promise<void> {
+    if (this.q.length === 0) return Promise.resolve();
+    return this.drained.wait();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.flush();
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const left = this.q;
+    this.q = [];
+    this.qBytes = 0;
+    this.clearStall();
+    this.closeSocket();
+    for (const it of left) this.hooks.drop(it.m, 'closed');
+    this.drained.wake();
+  }
+
+  // ---- internals ----
+
+  private open(): void {
+    if (!native) {
+      const e = new Error(`syslog: the native addon is not available for ${this.path}: ${String(nativeError)}`);
+      throw e;
+    }
+    const dgram = new native.UnixSocket();
+    try {
+      dgram.connect(this.path);
+      this.sock = dgram;
+      this.stream = false;
+      return;
+    } catch (err) {
+      dgram.close();
+      if ((err as { code?: string }).code !== 'EPROTOTYPE') throw err;
+    }
+    // The receiver is a SOCK_STREAM socket (some syslogds, some containers).
+    const s = new native.UnixSocket({ stream: true });
+    try {
+      s.connect(this.path);
+    } catch (err) {
+      s.close();
+      throw err;
+    }
+    this.sock = s;
+    this.stream = true;
+  }
+
+  private closeSocket(): void {
+    if (this.sock) {
+      this.sock.close();
+      this.sock = null;
+      this.armed = null;
+    }
+  }
+
+  /** One non-blocking send of what is left of `item`. Throws SystemError. */
+  private attempt(item: Item): Outcome {
+    if (!this.sock) this.open();
+    const sock = this.sock!;
+    if (item.wire === null) item.wire = this.stream ? nulFrame(item.line) : item.line;
+    const r = sock.trySend(item.wire, null, item.offset);
+    if (r < 0) return 'again';
+    if (this.stream) {
+      item.offset += r;
+      if (item.offset < item.wire.length) return 'again';
+    }
+    return 'sent';
+  }
+
+  /** Send with glibc's one reconnect-and-retry; report what could not go. */
+  private deliver(item: Item): Outcome {
+    try {
+      return this.attempt(item);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EMSGSIZE') {
+        this.hooks.drop(item.m, 'undeliverable', err as Error);
+        return 'failed';
+      }
+      this.closeSocket();
+      // A record half-written to the old stream is lost there; the new
+      // connection gets it whole, framed for whatever the new socket is.
+      item.wire = null;
+      item.offset = 0;
+      try {
+        return this.attempt(item);
+      } catch (err2) {
+        this.closeSocket();
+        this.hooks.drop(item.m, 'undeliverable', err2 as Error);
+        return 'failed';
+      }
+    }
+  }
+
+  private enqueue(item: Item, head = false): void {
+    const len = item.line.length + 1;
+    // A message already partly written must stay, whatever the limits.
+    const partial = head && item.offset > 0;
+    if (!partial && (this.q.length >= this.limits.queueMessages || this.qBytes + len > this.limits.queueBytes)) {
+      this.hooks.drop(item.m, 'overflow');
+      return;
+    }
+    this.q.push(item);
+    this.qBytes += len;
+    this.arm();
+  }
+
+  /** Ask to be called when the socket is writable; the native poller keeps
+   * the process alive only while this interest is registered. */
+  private arm(): void {
+    if (this.sock && this.armed !== this.sock) {
+      this.armed = this.sock;
+      this.sock.setWritable(() => this.drain());
+    }
+    if (!this.stallTimer) this.startStall();
+  }
+
+  private disarm(): void {
+    if (this.sock && this.armed === this.sock) this.sock.setWritable(null);
+    this.armed = null;
+    this.clearStall();
+  }
+
+  private drain(): void {
+    let progress = false;
+    while (this.q.length > 0) {
+      const item = this.q[0]!;
+      const before = item.offset;
+      const r = this.deliver(item);
+      if (r === 'again') {
+        if (item.offset !== before) progress = true;
+        break;
+      }
+      this.q.shift();
+      this.qBytes -= item.line.length + 1;
+      progress = true;
+    }
+    if (this.q.length === 0) {
+      this.disarm();
+      this.drained.wake();
+      if (this.closing) this.destroy();
+      return;
+    }
+    if (progress) this.startStall();
+    // deliver() may have reconnected: register on the socket in use now,
+    // or, with no socket at all, retry on the stall timer's schedule.
+    this.arm();
+  }
+
+  private startStall(): void {
+    this.clearStall();
+    this.stallTimer = setTimeout(() => this.onStall(), this.limits.stallTimeout);
+    // The timer alone must not keep the process alive.
+    this.stallTimer.unref();
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
+  private onStall(): void {
+    this.stallTimer = null;
+    const left = this.q;
+    this.q = [];
+    this.qBytes = 0;
+    this.disarm();
+    // Never leave half a record on a stream: the next one would be glued to it.
+    if (left[0] && left[0].offset > 0) this.closeSocket();
+    for (const it of left) this.hooks.drop(it.m, 'stalled');
+    this.drained.wake();
+    if (this.closing) this.destroy();
+  }
+}
