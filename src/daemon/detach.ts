@@ -202,6 +202,7 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
       throw new RangeError(`detach: cannot keep descriptor ${fd}`);
     }
   }
+  // no holes: child_process skips them, which would renumber what follows
   for (let i = 4; i < stdio.length; i++) if (stdio[i] === undefined) stdio[i] = 'ignore';
 
   const argv = [process.execPath, ...process.execArgv, resolve(script), ...(opts.args ?? process.argv.slice(2))];

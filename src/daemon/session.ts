@@ -35,6 +35,8 @@ function main(): void {
 
   const stdio: StdioOptions = [0, 1, 2, 'pipe'];
   for (const fd of cfg.keep) stdio[fd] = fd;
+  // no holes: child_process skips them, which would renumber what follows
+  for (let i = 4; i < stdio.length; i++) if (stdio[i] === undefined) stdio[i] = 'ignore';
 
   const [file, ...args] = cfg.argv;
   const child = spawn(file, args, { stdio, detached: false });
