@@ -347,7 +347,9 @@ function hexFloat(spec: Spec, x: number): string {
     const unit = 1n << drop;
     let q = frac >> drop;
     const r2 = (frac & (unit - 1n)) * 2n;
-    if (r2 > unit || (r2 === unit && (q & 1n) === 1n)) q += 1n;
+    // Half to even; with no digits kept, the digit that decides is the lead.
+    const odd = spec.precision === 0 ? (lead & 1n) === 1n : (q & 1n) === 1n;
+    if (r2 > unit || (r2 === unit && odd)) q += 1n;
     if (q >> BigInt(spec.precision * 4) !== 0n) {
       lead += 1n;
       q &= (1n << BigInt(spec.precision * 4)) - 1n;
