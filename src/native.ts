@@ -51,8 +51,11 @@ const binding: Binding = (require('node-gyp-build') as (dir: string) => Binding)
 export const READABLE = 1;
 export const WRITABLE = 2;
 
+// errno number -> name. Several names share a number (EAGAIN/EWOULDBLOCK,
+// EDEADLK/EDEADLOCK, ENOTSUP/EOPNOTSUPP): the first listed, the one glibc's
+// strerror and Node's own errors use, wins.
 const errnoNames = new Map<number, string>();
-for (const [name, num] of Object.entries(osConstants.errno)) errnoNames.set(num as number, name);
+for (const [name, num] of Object.entries(osConstants.errno)) if (!errnoNames.has(num as number)) errnoNames.set(num as number, name);
 
 /** An Error shaped like Node's own system errors: code, errno, syscall, path. */
 export class SystemError extends Error {
