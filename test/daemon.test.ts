@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
+import { acquireLock } from '../src/daemon/index.js';
 
 const TESTD = fileURLToPath(new URL('./fixtures/daemon/testd.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -362,9 +363,21 @@ test('the launcher does not hang when the daemon dies before ready', async (t) =
     const dir = tempDir();
     const r = await testd(['--dir', dir, '--hang', '--timeout', '500'], { limit: 5000 });
     assert.equal(r.code, 4);
-    const m = /^testd: the daemon \(pid (\d+)\) was not ready after 0.5 s; stopped it\n$/.exec(r.stderr);
+    const m = /^testd: the daemon was not ready after 0.5 s; stopped the daemon \(pid (\d+)\)\n$/.exec(r.stderr);
     assert.ok(m, r.stderr);
     await waitGone(Number(m[1]));
+    assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), 'SIGTERM start\nSIGTERM done\n');
+  });
+  await t.test('the session leader killed during the start', async () => {
+    const dir = tempDir();
+    const launcher = testd(['--dir', dir, '--delay', '3000'], { limit: 5000 });
+    await waitFor(() => existsSync(join(dir, 'testd.pid')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
+    const pid = daemonPid(dir);
+    process.kill(stat(pid)!.session, 'SIGKILL');
+    const r = await launcher;
+    assert.equal(r.code, 4);
+    assert.equal(r.stderr, `testd: the daemon's start was interrupted (its session leader died); stopped the daemon (pid ${pid})\n`);
+    await waitGone(pid);
     assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), 'SIGTERM start\nSIGTERM done\n');
   });
   await t.test('a missing runtime directory', async () => {
@@ -456,4 +469,32 @@ test('a stale pid file (no lock held) is taken over', async () => {
   assert.equal(readFileSync(join(dir, 'testd.pid'), 'utf8'), `${pid}\n`);
   process.kill(pid, 'SIGTERM');
   await waitGone(pid);
+});
+
+test('the stage marker alone does not make a daemon copy', async () => {
+  const dir = tempDir();
+  const child = spawn(process.execPath, [TESTD, '--dir', dir, '-f'], {
+    stdio: 'ignore',
+    env: { ...process.env, PLOG_DAEMON_STAGE: 'daemon' },
+  });
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  await waitFor(() => existsSync(join(dir, 'state.json')));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon, false);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+test('acquireLock in another process reports the holder', async () => {
+  const { dir, pid } = await startDaemon();
+  const r = acquireLock(join(dir, 'testd.pid'));
+  assert.equal(r.acquired, false);
+  assert.equal(!r.acquired && r.pid, pid);
+  process.kill(pid, 'SIGTERM');
+  await waitGone(pid);
+  const r2 = acquireLock(join(dir, 'testd.pid'));
+  assert.equal(r2.acquired, true);
+  if (r2.acquired) {
+    assert.equal(readFileSync(join(dir, 'testd.pid'), 'utf8'), `${process.pid}\n`);
+    r2.lock.release();
+  }
 });

@@ -37,8 +37,9 @@ export interface DetachOptions {
   script?: string;
   /** Environment of the daemon. Default: process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Give up waiting for readiness after this many milliseconds (the daemon
-   * is then sent SIGTERM). Default 0: wait as long as the daemon lives. */
+  /** Give up waiting for readiness after this many milliseconds. Default 0:
+   * wait as long as the daemon lives. A daemon that is still starting when
+   * the launcher gives up (timeout, session leader killed) is sent SIGTERM. */
   timeout?: number;
   /** Exit code for a start that failed without a code of the daemon's own
    * (it could not be started, it exited 0 or vanished unready). Default 1. */
@@ -266,20 +267,24 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
     chan.setEncoding('utf8');
     chan.on('data', (chunk: string) => reader.push(chunk).forEach(onWord));
     chan.on('error', () => {});
-    chan.on('close', () =>
-      settle(fail(failCode, `${name}: the daemon's start was interrupted (its session leader died)`, daemonPid)),
-    );
+    // A start that fails leaves no daemon behind: one that is still starting
+    // when we give up is sent SIGTERM.
+    const stop = (): string => {
+      if (daemonPid === null) return '';
+      try {
+        process.kill(daemonPid, 'SIGTERM');
+        return `; stopped the daemon (pid ${daemonPid})`;
+      } catch {
+        return '';
+      }
+    };
+    chan.on('close', () => {
+      if (!settled) settle(fail(failCode, `${name}: the daemon's start was interrupted (its session leader died)${stop()}`, daemonPid));
+    });
     if (opts.timeout && opts.timeout > 0) {
       const secs = opts.timeout / 1000;
       timer = setTimeout(() => {
-        if (daemonPid !== null) {
-          try {
-            process.kill(daemonPid, 'SIGTERM');
-          } catch {
-            // gone already
-          }
-        }
-        settle(fail(failCode, `${name}: the daemon${daemonPid ? ` (pid ${daemonPid})` : ''} was not ready after ${secs} s; stopped it`, daemonPid));
+        if (!settled) settle(fail(failCode, `${name}: the daemon was not ready after ${secs} s${stop()}`, daemonPid));
       }, opts.timeout);
     }
   });
