@@ -2,7 +2,7 @@
 // daemon (fixtures/daemon/testd.ts) is launched and inspected through /proc.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,7 +259,9 @@ test('stdout is kept when asked and it is a socket; not kept when not asked', as
   child.stderr.destroy();
 });
 
-test('a terminal is never kept', async () => {
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+test('a terminal is never kept', { skip: hasScript ? false : 'script(1) from util-linux is not installed' }, async () => {
   const dir = tempDir();
   // script(1) gives the launcher a pseudo-terminal as controlling terminal and stdio
   const cmd = `'${process.execPath}' '${TESTD}' --dir '${dir}' -v --keep 1,2 --report-tty`;

@@ -57,12 +57,20 @@ export type StartResult =
 /** The readiness channel while it is open (daemon copy only). */
 let channel: number | null = null;
 let ready = false;
+/** What the launcher told the daemon copy: its umask and the extra fds it keeps. */
+let stageUmask: number | null = null;
+let stageKeep: number[] = [];
 const daemonChild = detectStage();
 
 function detectStage(): boolean {
   if (process.env[STAGE_ENV] !== 'daemon') return false;
+  const mask = process.env[UMASK_ENV];
+  if (mask !== undefined && /^[0-7]{1,4}$/.test(mask)) stageUmask = parseInt(mask, 8);
+  stageKeep = (process.env[KEEP_ENV] ?? '').split(',').filter(Boolean).map(Number).filter(Number.isInteger);
   // Our own children must not believe they are daemon copies.
   delete process.env[STAGE_ENV];
+  delete process.env[UMASK_ENV];
+  delete process.env[KEEP_ENV];
   try {
     const st = fstatSync(READY_FD);
     if (!st.isSocket() && !st.isFIFO()) return false;
@@ -147,11 +155,11 @@ export function sendFailure(code: number, message: string): void {
 }
 
 function daemonSide(opts: DetachOptions): void {
-  const envMask = process.env[UMASK_ENV];
-  process.umask(envMask !== undefined ? parseInt(envMask, 8) : opts.umask ?? 0o022);
-  const keep = (process.env[KEEP_ENV] ?? '').split(',').filter(Boolean).map(Number);
-  delete process.env[UMASK_ENV];
-  delete process.env[KEEP_ENV];
+  // The session leader set it already; the launcher's word wins over this
+  // copy's options (they are the same unless the program computes them
+  // differently in the two processes).
+  process.umask(stageUmask ?? opts.umask ?? 0o022);
+  const keep = stageKeep;
   // The session leader closed them before starting us; this is for anything
   // the program itself inherited or opened without O_CLOEXEC since.
   closeInheritedFds({ keep: channel === null ? keep : [READY_FD, ...keep] });
@@ -170,7 +178,7 @@ function fail(code: number, message: string, pid: number | null = null): StartRe
 /**
  * Start the daemon and wait for its word, without exiting: the launcher half
  * of {@link detach}. Warnings the daemon sends are written to our stderr as
- * they come. Never rejects.
+ * they come. Rejects only for invalid options (a `keepFds` entry of 0 or 3).
  */
 export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
   const name = opts.name;
