@@ -105,7 +105,7 @@ test('syslogSink sends LOG_DAEMON|LOG_ERR with ident[pid] to the syslog socket',
     for (let d = sock.recv(); d; d = sock.recv()) got.push(d.data.toString());
   });
   try {
-    const child = spawn(process.execPath, [SYSLOG_REPORTER], {
+    const child = spawn(process.execPath, [SYSLOG_REPORTER, 'run'], {
       env: { ...process.env, PLOG_SYSLOG_SOCKET: path },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
