@@ -1,0 +1,397 @@
+// plog/syslog against a real rsyslogd (test/helpers/rsyslog.ts): what the
+// library sends must come out of rsyslog as what glibc's syslog() sends does.
+// The glibc side is test/fixtures/syslog/ref.c run with /dev/log pointing at
+// rsyslog's socket (GlibcRef); util-linux logger -u is a second reference
+// that needs no namespace. Both sides go through the same receiver and the
+// parsed fields (%pri%, %syslogtag%, %programname%, %procid%, %msg%) are
+// compared, with only the process ids made equal.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findRsyslogd, hasGtls, Rsyslog, GlibcRef, type Parsed } from './helpers/rsyslog.js';
+import * as S from '../src/syslog/index.js';
+
+const skip = findRsyslogd() ? false : 'rsyslogd is not installed (Debian package rsyslog)';
+
+type Cmd = string[];
+
+/** The same commands as ref.c, on a fresh Logger. */
+async function runLibrary(socket: string, commands: Cmd[]): Promise<S.Logger> {
+  const l = new S.Logger({ path: socket });
+  for (const c of commands) {
+    const [op, a, b, c3, d] = c;
+    switch (op) {
+      case 'o':
+        l.openlog(a === '@null' ? null : a!, Number(b), Number(c3));
+        break;
+      case 'm':
+        l.setlogmask(Number(a));
+        break;
+      case 's':
+        l.vsyslog(Number(a), c3!, [], Number(b));
+        break;
+      case 'S':
+        l.vsyslog(Number(a), c3!, [d], Number(b));
+        break;
+      case 'd':
+        l.vsyslog(Number(a), b!, [Number(c3)]);
+        break;
+      case 'c':
+        l.closelog();
+        break;
+      default:
+        throw new Error(`bad command ${op}`);
+    }
+  }
+  await l.close();
+  return l;
+}
+
+/** Process ids differ between the two sides; nothing else may. */
+function normalize(p: Parsed): string {
+  const pid = /^\d+$/.test(p.procid) ? 'PID' : p.procid;
+  return [p.pri, p.syslogtag.replace(/\[\d+\]:$/, '[PID]:'), p.programname, pid, p.msg].join('|');
+}
+
+describe('plog/syslog through rsyslog', { skip }, () => {
+  let r: Rsyslog;
+  let ref: GlibcRef | string;
+  let refDir: string;
+  let seq = 0;
+
+  before(async () => {
+    r = await Rsyslog.start({ tls: hasGtls() });
+    refDir = mkdtempSync(join(tmpdir(), 'plog-ref-'));
+    // The reference binary gets the name the library's default ident has
+    // here (the test file's base name), so "default ident" compares equal.
+    ref = GlibcRef.make(refDir, S.defaultIdent());
+  });
+
+  after(async () => {
+    await r?.stop();
+    if (refDir) rmSync(refDir, { recursive: true, force: true });
+  });
+
+  /** Lines produced by `run`, up to a sentinel it is made to send last. */
+  async function capture(run: (sentinel: Cmd[]) => Promise<unknown> | unknown): Promise<Parsed[]> {
+    const mark = `plog-sentinel-${process.pid}-${++seq}`;
+    const before = r.lines().length;
+    await run([['m', '0xff'], ['s', String(S.LOG_USER | S.LOG_INFO), '0', mark]]);
+    await r.waitFor(mark);
+    const lines = r.lines().slice(before);
+    return lines.slice(0, lines.findIndex((l) => l.msg.includes(mark)));
+  }
+
+  /** Compare glibc and the library on one list of commands; returns the lines. */
+  async function compare(t: { skip(msg: string): void }, commands: Cmd[]): Promise<Parsed[] | null> {
+    if (typeof ref === 'string') {
+      t.skip(ref);
+      return null;
+    }
+    const g = ref;
+    const fromGlibc = await capture((end) => g.run(r.socket, [...commands, ...end]));
+    const fromLib = await capture((end) => runLibrary(r.socket, [...commands, ...end]));
+    assert.deepEqual(fromLib.map(normalize), fromGlibc.map(normalize));
+    return fromLib;
+  }
+
+  test('default ident: the program name', async (t) => {
+    const lines = await compare(t, [['s', '6', '0', 'hello from the default ident']]);
+    if (lines) {
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]!.syslogtag, `${S.defaultIdent()}:`);
+      assert.equal(lines[0]!.pri, S.LOG_USER | S.LOG_INFO);
+    }
+  });
+
+  test('empty ident, with and without LOG_PID', async (t) => {
+    const lines = await compare(t, [
+      ['o', '', '0', '8'],
+      ['s', '6', '0', 'empty ident'],
+      ['o', '', String(S.LOG_PID), '8'],
+      ['s', '6', '0', 'empty ident with pid'],
+    ]);
+    if (lines) assert.equal(lines.length, 2);
+  });
+
+  test('long idents', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'x'.repeat(33), '0', '8'],
+      ['s', '6', '0', '33'],
+      ['o', 'y'.repeat(300), String(S.LOG_PID), '8'],
+      ['s', '6', '0', '300 with pid'],
+      ['o', 'with space', '0', '8'],
+      ['s', '6', '0', 'space'],
+    ]);
+    if (lines) assert.equal(lines.length, 3);
+  });
+
+  test('LOG_PID and the default facility from openlog', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'refpid', String(S.LOG_PID), String(S.LOG_DAEMON)],
+      ['s', String(S.LOG_ERR), '0', 'daemon error'],
+      ['s', String(S.LOG_MAIL | S.LOG_NOTICE), '0', 'explicit facility wins'],
+      ['o', 'refpid', '0', String(S.LOG_LOCAL4)],
+      ['s', String(S.LOG_INFO), '0', 'local4 now, no pid'],
+      ['o', '@null', String(S.LOG_PID), '0x401'],
+      ['s', String(S.LOG_INFO), '0', 'NULL ident keeps it, bad facility is ignored'],
+      ['c'],
+      ['s', String(S.LOG_INFO), '0', 'closelog forgets the ident'],
+    ]);
+    if (lines) {
+      assert.equal(lines[0]!.pri, 27);
+      assert.equal(lines[0]!.procid, String(process.pid));
+      assert.equal(lines[2]!.pri, S.LOG_LOCAL4 | S.LOG_INFO);
+    }
+  });
+
+  test('%m: the words of errno', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'errs', '0', '8'],
+      ['s', '3', '2', 'open: %m'],
+      ['s', '3', '13', '%m at the start'],
+      ['S', '3', '111', 'connect %s: %m', '127.0.0.1'],
+      ['s', '3', '0', 'errno 0: %m'],
+      ['s', '3', '4242', 'unknown: %m'],
+      ['s', '3', '2', '100%% %m'],
+    ]);
+    if (lines) assert.equal(lines[0]!.msg.trim(), 'open: No such file or directory');
+  });
+
+  test('%m from an Error argument (syslog) matches errno (glibc)', async () => {
+    const before = r.lines().length;
+    const l = new S.Logger({ path: r.socket, ident: 'errarg' });
+    const err = Object.assign(new Error('x'), { code: 'ENOENT', errno: -2 });
+    l.syslog(S.LOG_ERR, 'open %s: %m', '/nope', err);
+    await l.close();
+    const [line] = await r.waitLines(before, 1);
+    assert.equal(line!.msg, ' open /nope: No such file or directory');
+  });
+
+  test('embedded and trailing newlines, empty message', async (t) => {
+    await compare(t, [
+      ['o', 'nl', '0', '8'],
+      ['s', '6', '0', 'a\nb'],
+      ['s', '6', '0', 'trailing\n'],
+      ['s', '6', '0', 'two\n\n'],
+      ['s', '6', '0', '\n'],
+      ['s', '6', '0', ''],
+      ['s', '6', '0', 'tab\there'],
+    ]);
+  });
+
+  test('every facility and every level', async (t) => {
+    const cmds: Cmd[] = [['o', 'every', '0', '8']];
+    for (let f = 0; f < S.LOG_NFACILITIES; f++) {
+      for (let l = 0; l <= S.LOG_DEBUG; l++) cmds.push(['s', String((f << 3) | l), '0', `f${f} l${l}`]);
+    }
+    const lines = await compare(t, cmds);
+    if (lines) {
+      assert.equal(lines.length, 24 * 8);
+      // Facility 0 means "none" to syslog(): the default (LOG_USER) is
+      // added, so LOG_KERN cannot be sent from user space.
+      lines.forEach((p, i) => assert.equal(p.pri, i < 8 ? S.LOG_USER | i : i));
+    }
+  });
+
+  test('mask filtering', async (t) => {
+    const cmds: Cmd[] = [['o', 'mask', '0', '8'], ['m', String(S.LOG_UPTO(S.LOG_WARNING))]];
+    for (let l = 0; l <= 7; l++) cmds.push(['s', String(l), '0', `level ${l}`]);
+    cmds.push(['m', '0'], ['s', '7', '0', 'setlogmask(0) changed nothing']);
+    cmds.push(['m', String(S.LOG_MASK(S.LOG_ERR))], ['s', '3', '0', 'only err'], ['s', '6', '0', 'not info']);
+    cmds.push(['m', String(S.LOG_MASK(S.LOG_DEBUG) | S.LOG_MASK(S.LOG_EMERG))], ['s', String(S.LOG_LOCAL0 | 7), '0', 'debug'], ['s', '0', '0', 'emerg']);
+    const lines = await compare(t, cmds);
+    if (lines) assert.deepEqual(lines.map((l) => l.pri), [8, 9, 10, 11, 12, 11, 135, 8]);
+  });
+
+  test('invalid priority bits: reported at auth.err, then masked', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'inv', '0', '8'],
+      ['s', String(0x400 | 6), '0', 'bad bits'],
+      ['s', '-1', '0', 'all bits'],
+      ['m', String(S.LOG_MASK(S.LOG_INFO))],
+      ['s', String(0x400 | 6), '0', 'report masked, message not'],
+      ['m', String(S.LOG_MASK(S.LOG_ERR))],
+      ['s', String(0x400 | 6), '0', 'message masked, report not'],
+      ['m', '0xff'],
+      ['o', 'inv', String(S.LOG_PID), '8'],
+      ['s', String(0x800 | S.LOG_LOCAL1 | 3), '0', 'with pid'],
+    ]);
+    if (lines) {
+      assert.equal(lines[0]!.pri, 35);
+      assert.equal(lines[0]!.msg, ' syslog: unknown facility/priority: 406');
+      assert.equal(lines[1]!.pri, 14);
+    }
+  });
+
+  test('printf conversions', async (t) => {
+    await compare(t, [
+      ['o', 'fmt', '0', '8'],
+      ['d', '6', '%5d|', '42'],
+      ['d', '6', '%-5d|', '42'],
+      ['d', '6', '%05x|', '42'],
+      ['d', '6', '%+d', '42'],
+      ['d', '6', '%#o', '42'],
+      ['d', '6', '%u', '-1'],
+      ['d', '6', '%x', '-1'],
+      ['d', '6', '%.3d', '-7'],
+      ['S', '6', '0', '%10s|', 'abc'],
+      ['S', '6', '0', '%-10.2s|', 'abcdef'],
+      ['S', '6', '0', '[%s]', 'a|b'],
+    ]);
+  });
+
+  test('1 KB and 64 KB messages', async (t) => {
+    const kb = 'k'.repeat(1024);
+    let big = '';
+    for (let i = 0; big.length < 65536; i++) big += `${i.toString(16).padStart(6, '0')}:`;
+    big = big.slice(0, 65536);
+    const lines = await compare(t, [
+      ['o', 'big', String(S.LOG_PID), '8'],
+      ['S', '6', '0', '%s', kb],
+      ['S', '6', '0', '%s', big],
+    ]);
+    if (lines) {
+      assert.equal(lines[0]!.msg, ' ' + kb);
+      assert.equal(lines[1]!.msg, ' ' + big);
+    }
+  });
+
+  test('same wire format as util-linux logger -u', async () => {
+    // logger needs no namespace; it writes glibc's local format itself.
+    const cases: { tag: string; pri: number; msg: string; pid: boolean }[] = [
+      { tag: 'lgr', pri: S.LOG_DAEMON | S.LOG_ERR, msg: 'plain', pid: false },
+      { tag: 'lgr', pri: S.LOG_LOCAL7 | S.LOG_DEBUG, msg: 'with pid', pid: true },
+      { tag: 'lgr', pri: S.LOG_AUTHPRIV | S.LOG_NOTICE, msg: 'a\nb', pid: true },
+      { tag: 'z'.repeat(40), pri: S.LOG_USER | S.LOG_WARNING, msg: 'long tag', pid: false },
+    ];
+    const facName = (p: number) => S.FACILITY_NAMES[S.LOG_FAC(p)]!;
+    const lvlName = (p: number) => S.LEVEL_NAMES[S.LOG_PRI(p)]!;
+    // Run each case through logger and the library and compare.
+    for (const c of cases) {
+      const mark = `plog-lgr-${++seq}`;
+      const before = r.lines().length;
+      execFileSync('logger', ['-u', r.socket, '-t', c.tag, ...(c.pid ? ['-i'] : []), '-p', `${facName(c.pri)}.${lvlName(c.pri)}`, '--', c.msg + mark]);
+      const l = new S.Logger({ path: r.socket, ident: c.tag, option: c.pid ? S.LOG_PID : 0 });
+      l.syslog(c.pri, '%s', c.msg + mark);
+      await l.close();
+      const got = await r.waitLines(before, 2);
+      assert.equal(normalize(got[1]!), normalize(got[0]!), `${c.tag} ${c.msg}`);
+    }
+  });
+
+  test('the receiver restarting between two messages', async () => {
+    const l = new S.Logger({ path: r.socket, ident: 'restart', option: S.LOG_PID });
+    l.syslog(S.LOG_ERR, 'before the restart');
+    await r.waitFor('before the restart');
+    await r.restart();
+    l.syslog(S.LOG_ERR, 'after the restart');
+    const line = await r.waitFor('after the restart');
+    assert.equal(line.syslogtag, `restart[${process.pid}]:`);
+    assert.equal(l.dropped, 0);
+    await l.close();
+  });
+
+  test('the process-global functions and PLOG_SYSLOG_SOCKET', async () => {
+    const old = process.env.PLOG_SYSLOG_SOCKET;
+    process.env.PLOG_SYSLOG_SOCKET = r.socket;
+    try {
+      S.openlog('globalfn', S.LOG_PID, S.LOG_LOCAL5);
+      assert.equal(S.setlogmask(S.LOG_UPTO(S.LOG_NOTICE)), 0xff);
+      S.syslog(S.LOG_DEBUG, 'global debug is masked out');
+      S.syslog(S.LOG_NOTICE, 'global %s %d', 'syslog', 7);
+      S.vsyslog(S.LOG_WARNING, 'global vsyslog %s: %m', ['x'], 'EACCES');
+      S.closelog();
+      await S.defaultLogger().flush();
+      const a = await r.waitFor('global syslog 7');
+      const b = await r.waitFor('global vsyslog x: Permission denied');
+      assert.equal(a.pri, S.LOG_LOCAL5 | S.LOG_NOTICE);
+      assert.equal(b.syslogtag, `globalfn[${process.pid}]:`);
+      assert.ok(!r.lines().some((p) => p.msg.includes('global debug')));
+      S.setlogmask(0xff);
+    } finally {
+      if (old === undefined) delete process.env.PLOG_SYSLOG_SOCKET;
+      else process.env.PLOG_SYSLOG_SOCKET = old;
+    }
+  });
+
+  test("the daemons' use: plogsrvd PID: message at daemon.err", async () => {
+    const logger = new S.Logger({ ident: 'plogsrvd', option: S.LOG_PID, facility: S.LOG_DAEMON, path: r.socket });
+    logger.syslog(S.LOG_ERR, '%s', 'cannot open /proc/1/stat: Permission denied');
+    await logger.close();
+    const line = await r.waitFor('cannot open /proc/1/stat');
+    assert.equal(line.pri, 27);
+    assert.equal(line.syslogtag, `plogsrvd[${process.pid}]:`);
+    assert.equal(line.programname, 'plogsrvd');
+    assert.equal(line.procid, String(process.pid));
+    assert.equal(line.msg, ' cannot open /proc/1/stat: Permission denied');
+  });
+
+  // ---- remote ----
+
+  const remotes: ('udp' | 'tcp' | 'tls')[] = ['udp', 'tcp', 'tls'];
+  for (const proto of remotes) {
+    for (const fmt of ['rfc3164', 'rfc5424'] as const) {
+      test(`remote ${proto}:// in ${fmt}`, async (t) => {
+        if (proto === 'tls' && !r.certs) return t.skip('rsyslog-gnutls is not installed (no gtls driver)');
+        const port = proto === 'udp' ? r.udpPort : proto === 'tcp' ? r.tcpPort : r.tlsPort;
+        const logger = new S.Logger({
+          url: `${proto}://127.0.0.1:${port}`,
+          format: fmt,
+          hostname: 'plogtest-host.example.org',
+          ident: 'remote',
+          option: S.LOG_PID,
+          facility: S.LOG_LOCAL2,
+          tls: r.certs ? { ca: readFileSync(r.certs.ca), servername: 'localhost' } : undefined,
+        });
+        const mark = `${proto}-${fmt}-${Date.now()}`;
+        logger.log(S.LOG_NOTICE, `first ${mark} caf\u00e9`, {
+          msgid: 'ID47',
+          structuredData: { 'exampleSDID@32473': { iut: 3, eventSource: 'App"li]ca\\tion' } },
+        });
+        logger.syslog(S.LOG_ERR, 'second %s %d', mark, 2);
+        for (let i = 0; i < 50; i++) logger.syslog(S.LOG_DEBUG, 'burst %s %d', mark, i);
+        await logger.close();
+        assert.equal(logger.dropped, 0);
+        const first = await r.waitFor(`first ${mark}`);
+        const second = await r.waitFor(`second ${mark} 2`);
+        await r.waitFor(`burst ${mark} 49`);
+        assert.equal(first.pri, S.LOG_LOCAL2 | S.LOG_NOTICE);
+        assert.equal(second.pri, S.LOG_LOCAL2 | S.LOG_ERR);
+        assert.equal(first.procid, String(process.pid));
+        assert.equal(first.programname, 'remote');
+        if (fmt === 'rfc5424') {
+          assert.equal(first.hostname, 'plogtest-host.example.org');
+          assert.equal(first.appname, 'remote');
+          assert.equal(first.msgid, 'ID47');
+          assert.equal(first.sd, '[exampleSDID@32473 iut="3" eventSource="App\\"li\\]ca\\\\tion"]');
+          assert.equal(first.msg, `first ${mark} caf\u00e9`);
+        } else {
+          assert.equal(first.hostname, 'plogtest-host');
+          assert.equal(first.syslogtag, `remote[${process.pid}]:`);
+          assert.equal(first.msg, ` first ${mark} caf\u00e9`);
+        }
+        // Every burst line arrived, in order.
+        const bursts = r.lines().filter((l) => l.msg.includes(`burst ${mark} `)).map((l) => Number(l.msg.trim().split(' ').pop()));
+        assert.deepEqual(bursts, Array.from({ length: 50 }, (_, i) => i));
+      });
+    }
+  }
+
+  test('remote tcp:// reconnects after the receiver restarts', async () => {
+    const logger = new S.Logger({ url: `tcp://127.0.0.1:${r.tcpPort}`, ident: 'tcprestart', format: 'rfc5424' });
+    logger.syslog(S.LOG_ERR, 'tcp before');
+    await r.waitFor('tcp before');
+    await r.restart();
+    // Let the close of the old connection reach us, as it would in a daemon.
+    await sleep(100);
+    logger.syslog(S.LOG_ERR, 'tcp after');
+    await r.waitFor('tcp after');
+    await logger.close();
+    assert.equal(logger.dropped, 0);
+  });
+});
