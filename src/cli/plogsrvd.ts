@@ -3,11 +3,13 @@
 // a daemon (src/daemon), then the server (src/plog/server.ts).
 import { parseArgs } from 'node:util';
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server.js';
 import { version } from '../version.js';
 import {
+  acquireLock,
   createReporter,
   detach,
   isDaemonChild,
@@ -17,6 +19,7 @@ import {
   onSignal,
   shutdown,
   type ErrorDest,
+  type PidLock,
 } from '../daemon/index.js';
 
 const PROG = 'plogsrvd';
@@ -163,16 +166,35 @@ async function main(): Promise<void> {
     warn: (msg) => notifyWarning(`${PROG}: ${msg}`),
     version: version(),
   });
+  let pidLock: PidLock | null = null;
   onShutdown((signal) => {
     if (signal) report.info(`caught ${signal}: shutting down`);
     server.stop();
+    pidLock?.release();
     report.close();
   });
+  const takeLock = (path: string): 'held' | 'taken' | 'skipped' => {
+    try {
+      const r = acquireLock(path);
+      if (!r.acquired) return 'held';
+      pidLock = r.lock;
+      return 'taken';
+    } catch (err) {
+      report.error(`not using the lock file ${path}: ${(err as Error).message}`);
+      return 'skipped';
+    }
+  };
   server.onFatal = (err) => {
     void report.fatal(err.exitCode, err.message);
   };
   if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
 
+  // One plogsrvd per directory (APUE's already_running()): the lock closes
+  // the window in which two servers starting together could both find a
+  // stale socket, remove it and bind. A lock file we cannot use (another
+  // user's, in a shared directory) leaves the decision to the socket query.
+  const lock = takeLock(join(dir, 'plogsrvd.pid'));
+  if (lock === 'held') await report.fatal(SERVER.RUNNING.code, `Plogsrvd already running on ${server.socketPath}.`);
   try {
     await server.start();
   } catch (err) {

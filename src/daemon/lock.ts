@@ -1,6 +1,6 @@
 // Single-instance daemons (APUE 13.5, already_running()): a whole-file write
 // lock on a pid file.
-import { closeSync, constants as fsConstants, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { lockFile } from '../native.js';
 import { sleepSync } from './io.js';
 import { constants as osConstants } from 'node:os';
@@ -33,7 +33,8 @@ export type LockResult =
 
 /**
  * Take the single-instance lock: open `path` (created O_RDWR|O_CREAT with
- * `mode`, default 0644, subject to the umask), take a write lock on the whole
+ * `mode`, default 0644, subject to the umask; O_NOFOLLOW, and it must be a
+ * regular file of ours with one link, else an error with code 'EUNSAFE'), take a write lock on the whole
  * file without waiting (fcntl F_SETLK), and write our pid in it (truncating
  * what was there). If another process holds the lock, return its pid as read
  * from the file instead. Throws a system error if the file cannot be opened
@@ -44,7 +45,17 @@ export type LockResult =
  * Take the lock in the daemon, after `detach`, not in the launcher.
  */
 export function acquireLock(path: string, opts: { mode?: number } = {}): LockResult {
-  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, opts.mode ?? 0o644);
+  // Runtime directories are often world-writable (1777): never follow a link
+  // planted at the name, and never write into a file that is not our own
+  // plain file (a FIFO, a device, a hard link to something else).
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, opts.mode ?? 0o644);
+  const st = fstatSync(fd);
+  const euid = process.geteuid?.() ?? st.uid;
+  if (!st.isFile() || st.nlink !== 1 || st.uid !== euid) {
+    closeSync(fd);
+    const why = !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? 'it has other links' : `owned by uid ${st.uid}`;
+    throw Object.assign(new Error(`unsafe lock file ${path}: ${why}`), { code: 'EUNSAFE' });
+  }
   return finish(fd, path);
 }
 
