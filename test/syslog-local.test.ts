@@ -1,0 +1,344 @@
+// The local transport without rsyslog: receivers of the test's own (the
+// native datagram socket, a Node stream server) for what rsyslog cannot
+// show: the SOCK_STREAM fallback, a receiver that never reads, LOG_CONS,
+// LOG_PERROR, oversized datagrams, and that an idle logger lets the process
+// exit.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
+import { UnixSocket } from '../src/native.js';
+import { GlibcRef } from './helpers/rsyslog.js';
+import * as S from '../src/syslog/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const indexJs = join(here, '..', 'src', 'syslog', 'index.js');
+let dir: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'plog-syslog-local-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A SOCK_STREAM receiver on a unix path collecting NUL-terminated records. */
+async function streamReceiver(path: string): Promise<{ records: () => string[]; close: () => Promise<void> }> {
+  let data = Buffer.alloc(0);
+  const conns = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    conns.add(c);
+    c.on('data', (d) => (data = Buffer.concat([data, d])));
+    c.on('close', () => conns.delete(c));
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    records: () => {
+      const s = data.toString('utf8');
+      const parts = s.split('\0');
+      return parts.slice(0, -1); // only complete records
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of conns) c.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function until(cond: () => boolean, what: string, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Timestamps and process ids differ between runs; the rest may not. */
+const norm = (rec: string) => rec.replace(/^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '<$1>TS ').replace(/\[\d+\]: /, '[PID]: ');
+
+test('SOCK_STREAM receiver: falls back to a stream with NUL-terminated records, as glibc', async (t) => {
+  const path = join(dir, 'stream.sock');
+  const rx = await streamReceiver(path);
+  t.after(() => rx.close());
+  const l = new S.Logger({ path, ident: 'streamer', option: S.LOG_PID, facility: S.LOG_LOCAL1 });
+  l.syslog(S.LOG_INFO, 'one');
+  l.syslog(S.LOG_ERR, 'two\nlines');
+  l.syslog(S.LOG_DEBUG, '%s', 'x'.repeat(100000)); // larger than one socket write
+  await l.flush();
+  await until(() => rx.records().length === 3, 'three records');
+  const recs = rx.records();
+  assert.match(recs[0]!, /^<142>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d streamer\[\d+\]: one$/);
+  assert.equal(norm(recs[1]!), '<139>TS streamer[PID]: two\nlines');
+  assert.equal(norm(recs[2]!), '<143>TS streamer[PID]: ' + 'x'.repeat(100000));
+  assert.equal(l.dropped, 0);
+  await l.close();
+
+  // glibc through the same kind of receiver, when its reference can run.
+  const ref = GlibcRef.make(dir, 'streamref');
+  if (typeof ref === 'string') return t.diagnostic(`glibc comparison skipped: ${ref}`);
+  const path2 = join(dir, 'stream2.sock');
+  const rx2 = await streamReceiver(path2);
+  t.after(() => rx2.close());
+  ref.run(path2, [
+    ['o', 'streamer', String(S.LOG_PID), String(S.LOG_LOCAL1)],
+    ['s', String(S.LOG_INFO), '0', 'one'],
+    ['s', String(S.LOG_ERR), '0', 'two\nlines'],
+    ['S', String(S.LOG_DEBUG), '0', '%s', 'x'.repeat(100000)],
+  ]);
+  await until(() => rx2.records().length === 3, 'three glibc records');
+  assert.deepEqual(rx2.records().map(norm), recs.map(norm));
+});
+
+test('a receiver that never reads: the event loop runs on, drops are counted exactly', async () => {
+  const path = join(dir, 'deaf.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'flood', queueMessages: 200 });
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 1);
+    const N = 5000;
+    let worst = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < N; i++) {
+      const a = performance.now();
+      l.syslog(S.LOG_INFO, 'message %d', i);
+      worst = Math.max(worst, performance.now() - a);
+      if (i % 250 === 249) await tick(); // let timers in between batches
+    }
+    // Keep going a while: the loop must stay responsive with the queue full.
+    const ticksBefore = ticks;
+    await sleep(50);
+    clearInterval(iv);
+    assert.ok(ticks > ticksBefore, `timer fired ${ticks - ticksBefore} times during 50 ms`);
+    assert.ok(worst < 50, `one syslog() call took ${worst} ms`);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.equal(l.queued, 200, 'the queue is full');
+    assert.ok(l.droppedBy.overflow > 0);
+    // Close: what is still queued is dropped too, and counted.
+    l.destroy();
+    let received = 0;
+    const seen: number[] = [];
+    for (let d = rx.recv(); d; d = rx.recv()) {
+      received++;
+      seen.push(Number(/message (\d+)$/.exec(d.data.toString())![1]));
+    }
+    assert.ok(received > 0);
+    assert.equal(received + l.dropped, N, `received ${received} + dropped ${l.dropped} = ${N}`);
+    assert.equal(l.droppedBy.overflow + l.droppedBy.closed, l.dropped);
+    // Dropping the newest keeps what arrives a gapless prefix.
+    assert.deepEqual(seen, Array.from({ length: received }, (_, i) => i));
+  } finally {
+    rx.close();
+  }
+});
+
+test('a slow receiver: the queue drains when it reads, nothing dropped', async () => {
+  const path = join(dir, 'slow.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'slow' });
+    const N = 800;
+    for (let i = 0; i < N; i++) l.syslog(S.LOG_INFO, 'm%d', i);
+    assert.ok(l.queued > 0, 'the kernel queue filled up');
+    const got: string[] = [];
+    const done = l.flush();
+    while (got.length < N) {
+      for (let d = rx.recv(); d; d = rx.recv()) got.push(d.data.toString().replace(/^.*: /, ''));
+      await sleep(1);
+    }
+    await done;
+    assert.equal(l.dropped, 0);
+    assert.deepEqual(got, Array.from({ length: N }, (_, i) => `m${i}`));
+    await l.close();
+  } finally {
+    rx.close();
+  }
+});
+
+test('no receiver: undeliverable messages are counted, LOG_CONS writes them to the console', async () => {
+  const consoleFile = join(dir, 'console');
+  writeFileSync(consoleFile, '');
+  const l = new S.Logger({ path: join(dir, 'nobody.sock'), ident: 'lonely', option: S.LOG_CONS | S.LOG_PID, console: consoleFile });
+  l.syslog(S.LOG_CRIT, 'nobody %s', 'listens');
+  l.syslog(S.LOG_CRIT, 'second');
+  assert.equal(l.dropped, 2);
+  assert.equal(l.droppedBy.undeliverable, 2);
+  assert.equal(readFileSync(consoleFile, 'utf8'), `lonely[${process.pid}]: nobody listens\r\nlonely[${process.pid}]: second\r\n`);
+  // Without LOG_CONS nothing goes there.
+  const q = new S.Logger({ path: join(dir, 'nobody.sock'), ident: 'quiet', console: consoleFile });
+  q.syslog(S.LOG_CRIT, 'not on the console');
+  assert.equal(q.dropped, 1);
+  assert.ok(!readFileSync(consoleFile, 'utf8').includes('not on the console'));
+  await l.close();
+  await q.close();
+});
+
+test('LOG_PERROR: ident[pid]: message and one newline on stderr', async () => {
+  const out: string[] = [];
+  const l = new S.Logger({ path: join(dir, 'nobody.sock'), ident: 'perr', option: S.LOG_PERROR | S.LOG_PID, stderr: { write: (s: string) => out.push(s) } });
+  l.syslog(S.LOG_ERR, 'to stderr %d', 1);
+  l.syslog(S.LOG_ERR, 'ends with newline\n');
+  l.setlogmask(S.LOG_MASK(S.LOG_EMERG));
+  l.syslog(S.LOG_ERR, 'masked: not on stderr either');
+  assert.deepEqual(out, [`perr[${process.pid}]: to stderr 1\n`, `perr[${process.pid}]: ends with newline\n`]);
+  await l.close();
+});
+
+test('LOG_PERROR goes to the real stderr of a process', async () => {
+  const script = join(dir, 'perror.mjs');
+  writeFileSync(
+    script,
+    `import * as S from ${JSON.stringify(indexJs)};\n` +
+      `S.openlog('childp', S.LOG_PERROR, S.LOG_USER);\nS.syslog(S.LOG_WARNING, 'hello %s', 'stderr');\nS.closelog();\n`,
+  );
+  const r = await runNode(script, { PLOG_SYSLOG_SOCKET: join(dir, 'nobody.sock') });
+  assert.equal(r.stderr, 'childp: hello stderr\n');
+  assert.equal(r.code, 0);
+});
+
+test('a datagram larger than the socket allows: EMSGSIZE, counted, the next one goes', async () => {
+  const path = join(dir, 'big.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'big' });
+    l.syslog(S.LOG_INFO, '%s', 'h'.repeat(64 * 1024)); // fits
+    l.syslog(S.LOG_INFO, '%s', 'H'.repeat(1024 * 1024)); // more than SO_SNDBUF
+    l.syslog(S.LOG_INFO, 'after');
+    await l.flush();
+    assert.equal(l.dropped, 1);
+    assert.equal(l.droppedBy.undeliverable, 1);
+    const a = rx.recv(1 << 20)!;
+    const b = rx.recv(1 << 20)!;
+    // The addon's recv() buffer is 64 KiB + 1, so compare the datagram's real
+    // size (MSG_TRUNC) where it reports one; the rsyslog test shows the whole
+    // 64 KiB arriving.
+    const header = a.data.toString().slice(0, a.data.indexOf(': ') + 2);
+    assert.match(header, /^<14>.* big: $/);
+    const size = (a as { size?: number }).size;
+    if (size !== undefined) assert.equal(size, Buffer.byteLength(header) + 64 * 1024);
+    assert.ok(b.data.toString().endsWith(': after'));
+    assert.equal(rx.recv(), null);
+    await l.close();
+  } finally {
+    rx.close();
+  }
+});
+
+test('receiver replaced between two messages (new socket at the same path)', async () => {
+  const path = join(dir, 'replaced.sock');
+  let rx = new UnixSocket();
+  rx.bind(path);
+  const l = new S.Logger({ path, ident: 'rep' });
+  l.syslog(S.LOG_INFO, 'first');
+  assert.match(rx.recv()!.data.toString(), /first$/);
+  rx.close();
+  rmSync(path);
+  rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    l.syslog(S.LOG_INFO, 'second');
+    assert.match(rx.recv()!.data.toString(), /second$/);
+    assert.equal(l.dropped, 0);
+    await l.close();
+  } finally {
+    rx.close();
+  }
+});
+
+test('an idle logger does not keep the process alive', async () => {
+  const path = join(dir, 'idle.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const script = join(dir, 'idle.mjs');
+    writeFileSync(
+      script,
+      `import { Logger, LOG_INFO, LOG_NDELAY } from ${JSON.stringify(indexJs)};\n` +
+        `const l = new Logger({ path: ${JSON.stringify(path)}, ident: 'idle', option: LOG_NDELAY });\n` +
+        `l.syslog(LOG_INFO, 'then nothing');\n`,
+    );
+    const t0 = Date.now();
+    const r = await runNode(script);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 3000);
+    assert.match(rx.recv()!.data.toString(), /idle: then nothing$/);
+  } finally {
+    rx.close();
+  }
+});
+
+test('a stuck receiver keeps the process alive at most stallTimeout, then drops are counted', async () => {
+  const path = join(dir, 'stuck.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const script = join(dir, 'stuck.mjs');
+    writeFileSync(
+      script,
+      `import { Logger, LOG_INFO } from ${JSON.stringify(indexJs)};\n` +
+        `const l = new Logger({ path: ${JSON.stringify(path)}, ident: 'stuck', stallTimeout: 300 });\n` +
+        `for (let i = 0; i < 100; i++) l.syslog(LOG_INFO, 'm%d', i);\n` +
+        `process.on('exit', () => console.log(JSON.stringify({ dropped: l.dropped, by: l.droppedBy })));\n`,
+    );
+    const t0 = Date.now();
+    const r = await runNode(script);
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(took >= 250 && took < 4000, `exited after ${took} ms`);
+    const { dropped, by } = JSON.parse(r.stdout);
+    let received = 0;
+    while (rx.recv()) received++;
+    assert.equal(received + dropped, 100);
+    assert.equal(by.stalled, dropped);
+  } finally {
+    rx.close();
+  }
+});
+
+test('PLOG_SYSLOG_SOCKET and unix:// URLs choose the socket', async () => {
+  const path = join(dir, 'env.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  const old = process.env.PLOG_SYSLOG_SOCKET;
+  try {
+    process.env.PLOG_SYSLOG_SOCKET = path;
+    assert.equal(S.defaultSocketPath(), path);
+    const a = new S.Logger({ ident: 'envsock' });
+    a.syslog(S.LOG_INFO, 'via env');
+    const b = new S.Logger({ ident: 'urlsock', url: `unix://${path}`, path: '/ignored' });
+    b.syslog(S.LOG_INFO, 'via url');
+    assert.match(rx.recv()!.data.toString(), /envsock: via env$/);
+    assert.match(rx.recv()!.data.toString(), /urlsock: via url$/);
+    delete process.env.PLOG_SYSLOG_SOCKET;
+    assert.equal(S.defaultSocketPath(), '/dev/log');
+    await a.close();
+    await b.close();
+  } finally {
+    if (old === undefined) delete process.env.PLOG_SYSLOG_SOCKET;
+    else process.env.PLOG_SYSLOG_SOCKET = old;
+    rx.close();
+  }
+});
+
+function runNode(script: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const kill = setTimeout(() => p.kill('SIGKILL'), 10000);
+    p.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
