@@ -342,3 +342,24 @@ function runNode(script: string, env: Record<string, string> = {}): Promise<{ co
   });
 }
 
+
+test('remote receivers that are not there: counted, never thrown, the process exits', async () => {
+  // A port nobody listens on: bind one, note it, close it.
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const tcp = new S.Logger({ url: `tcp://127.0.0.1:${port}`, ident: 'nobody' });
+  for (let i = 0; i < 5; i++) tcp.syslog(S.LOG_ERR, 'lost %d', i);
+  await tcp.flush();
+  assert.equal(tcp.dropped, 5);
+  assert.equal(tcp.droppedBy.undeliverable, 5);
+  await tcp.close();
+  const dns = new S.Logger({ url: 'udp://no-such-host.invalid:514', ident: 'nobody' });
+  dns.syslog(S.LOG_ERR, 'lost');
+  await dns.flush();
+  assert.equal(dns.dropped, 1);
+  await dns.close();
+});

@@ -98,18 +98,26 @@ export class UdpTransport implements Transport {
     this.sock = sock;
     this.ready = false;
     sock.unref();
-    sock.on('error', (err) => {
-      // connect() failures (DNS) land here: what waited cannot go.
+    const fail = (err: Error): void => {
+      // connect() failures (DNS) land here: what waited cannot go, and the
+      // next message tries afresh.
       if (this.sock !== sock) return;
       this.sock = null;
       this.ready = false;
-      sock.close();
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
       const left = this.pending;
       this.pending = [];
       for (const it of left) this.hooks.drop(it.m, 'undeliverable', err);
       this.checkIdle();
-    });
-    sock.connect(this.target.port, host, () => {
+    };
+    sock.on('error', fail);
+    // Node calls back with the lookup error, or emits it: handle both.
+    sock.connect(this.target.port, host, (err?: Error) => {
+      if (err) return fail(err);
       if (this.sock !== sock) return;
       this.ready = true;
       const left = this.pending;
