@@ -12,7 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findRsyslogd, hasGtls, Rsyslog, GlibcRef, type Parsed } from './helpers/rsyslog.js';
+import tls from 'node:tls';
+import { spawnSync } from 'node:child_process';
+import { findRsyslogd, hasGtls, makeCerts, Rsyslog, GlibcRef, type Parsed } from './helpers/rsyslog.js';
 import * as S from '../src/syslog/index.js';
 
 const skip = findRsyslogd() ? false : 'rsyslogd is not installed (Debian package rsyslog)';
@@ -64,7 +66,8 @@ describe('plog/syslog through rsyslog', { skip }, () => {
   let seq = 0;
 
   before(async () => {
-    r = await Rsyslog.start({ tls: hasGtls() });
+    // PLOG_TEST_NO_GTLS=1 exercises the node:tls fallback where gtls exists.
+    r = await Rsyslog.start({ tls: hasGtls() && !process.env.PLOG_TEST_NO_GTLS });
     refDir = mkdtempSync(join(tmpdir(), 'plog-ref-'));
     // The reference binary gets the name the library's default ident has
     // here (the test file's base name), so "default ident" compares equal.
@@ -337,7 +340,7 @@ describe('plog/syslog through rsyslog', { skip }, () => {
   for (const proto of remotes) {
     for (const fmt of ['rfc3164', 'rfc5424'] as const) {
       test(`remote ${proto}:// in ${fmt}`, async (t) => {
-        if (proto === 'tls' && !r.certs) return t.skip('rsyslog-gnutls is not installed (no gtls driver)');
+        if (proto === 'tls' && !r.certs) return tlsWithoutGtls(t, fmt);
         const port = proto === 'udp' ? r.udpPort : proto === 'tcp' ? r.tcpPort : r.tlsPort;
         const logger = new S.Logger({
           url: `${proto}://127.0.0.1:${port}`,
@@ -395,3 +398,59 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     assert.equal(logger.dropped, 0);
   });
 });
+
+/** Without rsyslog's gtls driver (package rsyslog-gnutls): a node:tls
+ * receiver of the test's own checks the octet-counted RFC 5425 stream. */
+async function tlsWithoutGtls(t: { skip(msg: string): void; diagnostic(msg: string): void }, fmt: 'rfc3164' | 'rfc5424'): Promise<void> {
+  if (spawnSync('openssl', ['version']).status !== 0) return t.skip('neither rsyslog-gnutls nor openssl is installed');
+  t.diagnostic('rsyslog-gnutls is not installed: TLS checked against a node:tls receiver');
+  const dir = mkdtempSync(join(tmpdir(), 'plog-tls-'));
+  const certs = makeCerts(dir);
+  let data = Buffer.alloc(0);
+  const server = tls.createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, (c) => {
+    c.on('data', (d) => (data = Buffer.concat([data, d])));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const logger = new S.Logger({
+      url: `tls://127.0.0.1:${port}`,
+      format: fmt,
+      hostname: 'plogtest-host',
+      ident: 'remote',
+      option: S.LOG_PID,
+      facility: S.LOG_LOCAL2,
+      tls: { ca: readFileSync(certs.ca), servername: 'localhost' },
+    });
+    logger.log(S.LOG_NOTICE, 'first caf\u00e9', { msgid: 'ID47', structuredData: { 'x@1': { a: 'q"]' } } });
+    logger.syslog(S.LOG_ERR, 'second\nline');
+    await logger.flush();
+    const frames: string[] = [];
+    const deadline = Date.now() + 5000;
+    while (frames.length < 2 && Date.now() < deadline) {
+      await sleep(10);
+      frames.length = 0;
+      let rest = data;
+      for (;;) {
+        const sp = rest.indexOf(0x20);
+        if (sp < 0) break;
+        const len = Number(rest.subarray(0, sp).toString());
+        if (rest.length < sp + 1 + len) break;
+        frames.push(rest.subarray(sp + 1, sp + 1 + len).toString());
+        rest = rest.subarray(sp + 1 + len);
+      }
+    }
+    await logger.close();
+    assert.equal(frames.length, 2);
+    const pid = process.pid;
+    if (fmt === 'rfc5424') {
+      assert.match(frames[0]!, new RegExp(`^<149>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}(Z|[+-]\\d\\d:\\d\\d) plogtest-host remote ${pid} ID47 \\[x@1 a="q\\\\"\\\\]"\\] first caf\u00e9$`));
+      assert.match(frames[1]!, new RegExp(`^<147>1 \\S+ plogtest-host remote ${pid} - - second\nline$`));
+    } else {
+      assert.match(frames[0]!, new RegExp(`^<149>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d plogtest-host remote\\[${pid}\\]: first caf\u00e9$`));
+    }
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -151,6 +151,12 @@ template(name="plogtest" type="string"
     this.stderr = '';
     const proc = spawn(this.bin, ['-n', '-f', this.conf, '-i', this.pidfile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
+    // Never leave an rsyslogd behind if the test process dies without after().
+    const reap = (): void => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    };
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
     proc.stdout!.on('data', (d) => (this.stderr += d));
     proc.stderr!.on('data', (d) => (this.stderr += d));
     const deadline = Date.now() + 15000;
