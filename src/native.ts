@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import { errnoFromCode, strerror } from './errno.js';
 
 export interface Credentials {
   uid: number;
@@ -74,41 +75,12 @@ export class SystemError extends Error {
   }
 }
 
-// strerror() words for the errnos this project reports; the C library's text,
-// so that messages read like the original C programs'.
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', ESRCH: 'No such process',
-  EINTR: 'Interrupted system call', EIO: 'Input/output error', ENXIO: 'No such device or address',
-  E2BIG: 'Argument list too long', EBADF: 'Bad file descriptor', ECHILD: 'No child processes',
-  EAGAIN: 'Resource temporarily unavailable', ENOMEM: 'Cannot allocate memory', EACCES: 'Permission denied',
-  EFAULT: 'Bad address', EBUSY: 'Device or resource busy', EEXIST: 'File exists', EXDEV: 'Invalid cross-device link',
-  ENODEV: 'No such device', ENOTDIR: 'Not a directory', EISDIR: 'Is a directory', EINVAL: 'Invalid argument',
-  ENFILE: 'Too many open files in system', EMFILE: 'Too many open files', ENOTTY: 'Inappropriate ioctl for device',
-  EFBIG: 'File too large', ENOSPC: 'No space left on device', ESPIPE: 'Illegal seek', EROFS: 'Read-only file system',
-  EMLINK: 'Too many links', EPIPE: 'Broken pipe', ERANGE: 'Numerical result out of range',
-  EDEADLK: 'Resource deadlock avoided', ENAMETOOLONG: 'File name too long', ENOLCK: 'No locks available',
-  ENOSYS: 'Function not implemented', ENOTEMPTY: 'Directory not empty', ELOOP: 'Too many levels of symbolic links',
-  ENOTSOCK: 'Socket operation on non-socket', EDESTADDRREQ: 'Destination address required',
-  EMSGSIZE: 'Message too long', EPROTOTYPE: 'Protocol wrong type for socket', ENOPROTOOPT: 'Protocol not available',
-  EPROTONOSUPPORT: 'Protocol not supported', EOPNOTSUPP: 'Operation not supported', EAFNOSUPPORT: 'Address family not supported by protocol',
-  EADDRINUSE: 'Address already in use', EADDRNOTAVAIL: 'Cannot assign requested address', ENETDOWN: 'Network is down',
-  ENETUNREACH: 'Network is unreachable', ECONNABORTED: 'Software caused connection abort', ECONNRESET: 'Connection reset by peer',
-  ENOBUFS: 'No buffer space available', EISCONN: 'Transport endpoint is already connected',
-  ENOTCONN: 'Transport endpoint is not connected', ETIMEDOUT: 'Connection timed out', ECONNREFUSED: 'Connection refused',
-  EHOSTUNREACH: 'No route to host', EALREADY: 'Operation already in progress', EINPROGRESS: 'Operation now in progress',
-  EDQUOT: 'Disk quota exceeded',
-};
-
 /** The C library's words for an errno number or code (`strerror(3)`). */
-export function strerror(errno: number | string): string {
-  const code = typeof errno === 'number' ? errnoNames.get(errno) : errno;
-  if (code !== undefined && STRERROR[code]) return STRERROR[code];
-  return typeof errno === 'number' ? `Unknown error ${errno}` : `Unknown error ${errno}`;
-}
+export { strerror };
 
 /** errno number of a code such as 'ENOENT' (0 when unknown). */
 export function errnoOf(code: string): number {
-  return (osConstants.errno as Record<string, number>)[code] ?? 0;
+  return errnoFromCode(code) ?? 0;
 }
 
 function check(ret: number, syscall: string, path?: string): number {

@@ -1,10 +1,11 @@
 /**
  * Errors shared by the /proc parsers and the reader.
  *
- * src/proc is kept independent of the native addon: the few errno words the
- * daemon needs for its messages ("Can't read 'stat': No such process") come
- * from the small table below, which follows glibc's strerror() wording.
+ * src/proc is kept independent of the native addon: the errno words of its
+ * messages ("Can't read 'stat': No such process") come from the project's
+ * pure errno table (src/errno.ts), glibc's strerror() wording.
  */
+import { errnoFromCode, strerror } from '../errno.js';
 
 /** Thrown by the pure parsers when a /proc file's text is not what Linux writes. */
 export class ProcParseError extends Error {
@@ -17,39 +18,6 @@ export class ProcParseError extends Error {
   }
 }
 
-/** glibc strerror() words for the error codes a read of /proc can give. */
-const ERRNO_WORDS: Readonly<Record<string, string>> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  ESRCH: 'No such process',
-  EINTR: 'Interrupted system call',
-  EIO: 'Input/output error',
-  ENXIO: 'No such device or address',
-  E2BIG: 'Argument list too long',
-  EBADF: 'Bad file descriptor',
-  EAGAIN: 'Resource temporarily unavailable',
-  ENOMEM: 'Cannot allocate memory',
-  EACCES: 'Permission denied',
-  EFAULT: 'Bad address',
-  EBUSY: 'Device or resource busy',
-  EEXIST: 'File exists',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  EINVAL: 'Invalid argument',
-  ENFILE: 'Too many open files in system',
-  EMFILE: 'Too many open files',
-  EFBIG: 'File too large',
-  ENOSPC: 'No space left on device',
-  ESPIPE: 'Illegal seek',
-  EROFS: 'Read-only file system',
-  ERANGE: 'Numerical result out of range',
-  ENAMETOOLONG: 'File name too long',
-  ELOOP: 'Too many levels of symbolic links',
-  EOVERFLOW: 'Value too large for defined data type',
-  ENOTSUP: 'Operation not supported',
-  EOPNOTSUPP: 'Operation not supported',
-};
-
 /**
  * strerror()-style words for a Node system error (its `code`), e.g.
  * 'ESRCH' -> 'No such process'. Unknown codes give the error's own message
@@ -57,7 +25,7 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
  */
 export function errnoWords(err: unknown): string {
   const code = errCode(err);
-  if (code !== undefined && ERRNO_WORDS[code] !== undefined) return ERRNO_WORDS[code];
+  if (code !== undefined && errnoFromCode(code) !== undefined) return strerror(code);
   if (code !== undefined) return code;
   if (err instanceof Error) return err.message;
   return String(err);

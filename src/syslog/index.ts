@@ -7,7 +7,7 @@ import { Logger } from './logger.js';
 
 export * from './constants.js';
 export { format } from './printf.js';
-export { strerror, errorText, errnoFromCode } from './strerror.js';
+export { strerror, errorText, errnoFromCode } from '../errno.js';
 export {
   formatLocal,
   formatRfc3164,

@@ -22,7 +22,7 @@
 // - Missing arguments print as 0 / "(null)"; an unknown conversion is copied
 //   through literally, as glibc does.
 
-import { errorText } from './strerror.js';
+import { errorText } from '../errno.js';
 
 interface Spec {
   flags: string;

@@ -1,9 +1,9 @@
-// strerror(3) for %m: the words glibc prints for each errno, so that a
-// message formatted here reads exactly like one from a C daemon. Node's
-// os.constants.errno knows only ~80 codes and no words, hence this table
-// (generated from glibc 2.36 strerror()/strerrorname_np() on Linux x86_64).
-// Kept apart from src/native.ts so that the pure formatting code, and the
-// UDP/TCP/TLS transports, work even where the native addon is not built.
+// strerror(3): the words glibc prints for each errno, so that every message
+// of this project (syslog's %m, plogsrvd's replies, the daemons' errors)
+// reads exactly like one from a C program. Node's os.constants.errno knows
+// only ~80 codes and no words, hence this table (generated from glibc 2.36
+// strerror()/strerrorname_np() on Linux x86_64). One table for the whole
+// project; pure, so that it works even where the native addon is not built.
 
 const TABLE: readonly [number, string, string][] = [
   [1, 'EPERM', 'Operation not permitted'],
