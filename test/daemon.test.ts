@@ -323,7 +323,7 @@ test("a failed start gives the daemon's message and exit code", async () => {
 test('a fatal error before ready goes to stderr, runs the cleanup, and gives its code', async () => {
   const dir = tempDir();
   const r = await testd(['--dir', dir, '--fatal']);
-  assert.equal(r.code, 9);
+  assert.equal(r.code, 9, `launcher stderr: ${r.stderr}`);
   assert.equal(r.stderr, 'testd: cannot bind\n');
   await waitFor(() => existsSync(join(dir, 'cleanup')) && readFileSync(join(dir, 'cleanup'), 'utf8').includes('done'));
   assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), 'null start\nnull done\n');
