@@ -100,7 +100,11 @@ export interface RunOptions {
   limit?: number;
   cwd?: string;
   /** Where stdout goes: collected (default) or an open file descriptor. */
-  stdout?: number;
+  stdout?: number | 'ignore';
+  /** Where stderr goes: collected (default) or an open file descriptor. */
+  stderr?: number | 'ignore';
+  /** Descriptors 3, 4, ... of the command (e.g. to check that a daemon does not inherit them). */
+  extraFds?: Array<number | 'ignore'>;
 }
 
 export interface RunResult {
@@ -122,16 +126,16 @@ function command(cmd: string, args: string[], asNobody?: boolean): [string, stri
  */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [c, a] = command(cmd, args, opts.asNobody);
-  const stdio: StdioOptions = ['ignore', opts.stdout ?? 'pipe', 'pipe'];
+  const stdio: StdioOptions = ['ignore', opts.stdout ?? 'pipe', opts.stderr ?? 'pipe', ...(opts.extraFds ?? [])];
   const child = spawn(c, a, { stdio, env: testEnv(opts.env), cwd: opts.cwd });
   let stdout = '';
   let stderr = '';
   let outDone = !child.stdout;
-  let errDone = false;
+  let errDone = !child.stderr;
   (child.stdout as Readable | null)?.on('data', (d: Buffer) => (stdout += d));
   (child.stdout as Readable | null)?.on('end', () => (outDone = true));
-  (child.stderr as Readable).on('data', (d: Buffer) => (stderr += d));
-  (child.stderr as Readable).on('end', () => (errDone = true));
+  (child.stderr as Readable | null)?.on('data', (d: Buffer) => (stderr += d));
+  (child.stderr as Readable | null)?.on('end', () => (errDone = true));
   const limit = opts.limit ?? 20_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -485,6 +489,15 @@ export class Server {
       srv.pid = Number(await raw().ask(srv.dir, ints(0, 2)));
       if (!(srv.pid > 0)) throw new Error(`plogsrvd on ${srv.dir}: bad pid reply`);
     }
+    return srv;
+  }
+
+  /** A daemon started some other way, found by its directory (killed after the tests). */
+  static async adopt(dir: string): Promise<Server> {
+    const srv = new Server(dir);
+    srv.pid = Number(await raw().ask(dir, ints(0, 2)));
+    if (!(srv.pid > 0)) throw new Error(`no plogsrvd answers on ${dir}`);
+    servers.add(srv);
     return srv;
   }
 
