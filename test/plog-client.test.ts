@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, endianness } from 'node:os';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
@@ -366,4 +366,14 @@ test('plog ignores datagrams that do not come from the server', async () => {
   }
   const r = await p;
   assert.deepEqual([r.code, r.stdout], [8, '']);
+});
+
+test('clients racing for the /tmp/.plog names all succeed, and leave nothing behind', async () => {
+  const srv = await Server.start();
+  const t = tempDir(0o1777);
+  const runs = await Promise.all(
+    Array.from({ length: 16 }, (_, i) => plog(['-d', srv.dir, ...(i % 2 ? ['-q', 'pid'] : ['-l'])], { env: { PLOG_TMPDIR: t } })),
+  );
+  runs.forEach((r, i) => assert.deepEqual([r.code, r.stdout, r.stderr], [0, i % 2 ? `${srv.pid}\n` : '', ''], `client ${i}`));
+  assert.deepEqual(readdirSync(t), []);
 });

@@ -2,7 +2,7 @@
 // sticky world-writable directory, clients running as nobody.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   alive,
@@ -131,4 +131,30 @@ test("a server run by nobody logs root's process for root, with '-' where /proc 
   // smaps_rollup of another user's process is unreadable: Proportion and Swap are '-'.
   assert.deepEqual([f[12], f[13]], ['-', '-']);
   assert.match(f[9], /^\d+(kB|\.\d\dMB)$/);
+});
+
+test('"Problem logging to NAME -- Too many files!" past NAME.PID.999; .999 is the last', async () => {
+  const child = spawnSleep();
+  const base = join(srv.dir, `sleep.${child.pid}`);
+  writeFileSync(base, '');
+  for (let n = 2; n <= 998; n++) writeFileSync(`${base}.${n}`, '');
+  let r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '1']);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Log file: ${base}.999\n`, '']);
+  r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '1']);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [15, '', `plog: Problem logging to sleep.${child.pid} -- Too many files!\n`]);
+  assert.equal(present(`${base}.1000`), false);
+});
+
+test('"Problem logging to NAME -- Can\'t create logfile: ..." when the directory is not writable', async () => {
+  const dir = join(tempDir(0o755), 'run');
+  mkdirSync(dir);
+  chownSync(dir, NOBODY, NOBODY);
+  const own = await Server.start({ dir, asNobody: true, foreground: true, args: ['-m', 'world'] });
+  const child = spawnSleep({ asNobody: true });
+  await waitFor('sleep as nobody', () => readFileSync(`/proc/${child.pid}/comm`, 'utf8') === 'sleep\n');
+  chmodSync(dir, 0o555);
+  const r = await plog(['-d', dir, '-p', String(child.pid), '-i', '1']);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [15, '', `plog: Problem logging to sleep.${child.pid} -- Can't create logfile: Permission denied\n`]);
+  assert.deepEqual((await plog(['-d', dir, '-l'])).stdout, '');
+  assert.ok(alive(own.pid));
 });
