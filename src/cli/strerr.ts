@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+// strerr(8): the STREAMS error logger. Registers with strlogd as the error
+// logger and appends each message to DIR/error.MM-DD (the message's day),
+// mailing the administrator the N (SL_NOTIFY) ones.
+import { parseArgs } from 'node:util';
+import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LogStream } from '../strlog/client.js';
+import { DEFAULT_LOGDIR, SL_NOTIFY } from '../strlog/constants.js';
+import { ExitError, exitStatusHelp, STRERR } from '../strlog/exitcodes.js';
+import { errLine, errorFileName, seq6 } from '../strlog/lines.js';
+import { findMailer, MailQueue, parseMailer, type Mailer } from '../strlog/mailer.js';
+import { resolveRunDir } from '../strlog/rundir.js';
+import type { LogMessage } from '../strlog/wire.js';
+import { version } from '../version.js';
+import { createReporter, detach, isShuttingDown, notifyFailure, notifyReady, onShutdown, shutdown, type Reporter } from '../daemon/index.js';
+
+const PROG = 'strerr';
+export const EXISTS_MESSAGE = 'ERROR: error logger already exists';
+
+export function usage(): string {
+  return `strerr ${version()} - STREAMS error logger
+
+Usage:
+  strerr [-d LOGDIR] [-a ADDR] [--mailer CMD] [--rundir DIR] [--daemon]
+  strerr -h | --help | --version
+
+Registers with strlogd as the error logger and appends each message to
+LOGDIR/error.MM-DD (MM-DD: the message's local day) as
+  SEQ TIME TICKS FLAGS MID SID TEXT
+FLAGS: F fatal, N notify (the line is also mailed), T also sent to a tracer.
+
+Options:
+  -d LOGDIR     the log directory (default ${DEFAULT_LOGDIR}; created if missing)
+  -a ADDR       who gets the mail of N messages (default root)
+  --mailer CMD  the mailer: words separated by blanks; a command named
+                mail or mailx gets -s SUBJECT ADDR and the line, any other
+                (sendmail style) ADDR and a message with To and Subject
+                (default: sendmail -oi, else mail, else none)
+  --rundir DIR  strlogd's runtime directory (default $STRLOGDIR, else /run/strlog)
+  --daemon      detach into the background (errors then go to syslog)
+  -h, --help    this text
+  --version     the version
+
+Exit status:
+${exitStatusHelp(STRERR)}
+`;
+}
+
+interface Options {
+  logdir: string;
+  to: string;
+  mailer: Mailer | null;
+  rundir: string;
+  daemon: boolean;
+}
+
+function parse(argv: string[]): Options | 'help' | 'version' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        d: { type: 'string', short: 'd' },
+        a: { type: 'string', short: 'a' },
+        mailer: { type: 'string' },
+        rundir: { type: 'string' },
+        daemon: { type: 'boolean' },
+        h: { type: 'boolean', short: 'h' },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new ExitError(STRERR.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+  }
+  if (values.h || values.help) return 'help';
+  if (values.version) return 'version';
+  const to = values.a === undefined ? 'root' : String(values.a);
+  if (to === '' || to.startsWith('-') || /\s/.test(to)) throw new ExitError(STRERR.USAGE, `-a takes a mail address, not '${to}'`);
+  let mailer: Mailer | null;
+  if (values.mailer !== undefined) {
+    mailer = parseMailer(String(values.mailer));
+    if (!mailer) throw new ExitError(STRERR.USAGE, '--mailer takes a command');
+  } else {
+    mailer = findMailer();
+  }
+  const rd = resolveRunDir(values.rundir === undefined ? undefined : String(values.rundir));
+  if (!rd.ok) throw new ExitError(STRERR.USAGE, rd.message);
+  const d = values.d === undefined ? DEFAULT_LOGDIR : String(values.d);
+  if (d === '') throw new ExitError(STRERR.USAGE, '-d takes a directory');
+  return { logdir: resolve(d), to, mailer, rundir: rd.dir, daemon: !!values.daemon };
+}
+
+function prepareLogDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, fsc.W_OK | fsc.X_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ExitError(STRERR.LOGDIR, `cannot use the log directory ${dir}: ${e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'not a directory' : e.message}`);
+  }
+}
+
+/**
+ * The log files: one open at a time, chosen by each message's day. Files
+ * are opened O_APPEND|O_CREAT|O_NOFOLLOW and must be our own plain file with
+ * one link (the directory may be shared): nothing planted at a log's name
+ * is ever written to.
+ */
+class ErrorLog {
+  private fd = -1;
+  private name = '';
+  private complained = new Set<string>();
+  private writeFailing = false;
+  constructor(
+    private readonly dir: string,
+    private readonly report: Reporter,
+  ) {}
+
+  /** Append lines to the file `name`; false when they could not be written. */
+  append(name: string, text: string): boolean {
+    if (name !== this.name) {
+      this.close();
+      const path = join(this.dir, name);
+      try {
+        const fd = openSync(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+        const st = fstatSync(fd);
+        const euid = process.geteuid?.() ?? st.uid;
+        if (!st.isFile() || st.nlink !== 1 || st.uid !== euid) {
+          closeSync(fd);
+          throw new Error(!st.isFile() ? 'not a regular file' : st.nlink !== 1 ? 'it has other links' : `owned by uid ${st.uid}`);
+        }
+        this.fd = fd;
+        this.name = name;
+        this.complained.delete(name);
+      } catch (err) {
+        if (!this.complained.has(name)) this.report.error(`cannot open ${path}: ${(err as Error).message}; its messages are lost`);
+        this.complained.add(name);
+        return false;
+      }
+    }
+    const buf = Buffer.from(text);
+    let off = 0;
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off);
+      this.writeFailing = false;
+      return true;
+    } catch (err) {
+      if (!this.writeFailing) this.report.error(`cannot write to ${join(this.dir, this.name)}: ${(err as Error).message}; messages are lost`);
+      this.writeFailing = true;
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.name = '';
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: Options | 'help' | 'version';
+  try {
+    opts = parse(process.argv.slice(2));
+    if (opts === 'help') {
+      process.stdout.write(usage());
+      return;
+    }
+    if (opts === 'version') {
+      process.stdout.write(`strerr ${version()}\n`);
+      return;
+    }
+    prepareLogDir(opts.logdir);
+  } catch (err) {
+    if (err instanceof ExitError) {
+      process.stderr.write(`${PROG}: ${err.message}\n`);
+      if (err.exitCode === STRERR.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  const o = opts;
+  if (o.daemon) {
+    try {
+      await detach({ name: PROG, runtimeDir: o.logdir, failCode: STRERR.FORK.code });
+    } catch (err) {
+      process.stderr.write(`${PROG}: could not detach: ${(err as Error).message}\n`);
+      process.exit(STRERR.FORK.code);
+    }
+  }
+  const sink = o.daemon ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
+  const report = createReporter({ program: PROG, dest: o.daemon ? 'syslog' : 'stderr', syslog: sink });
+
+  let stream: LogStream;
+  try {
+    stream = await LogStream.open('error', { rundir: o.rundir });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The seed's words, alone on the line, status 1.
+    if (code === 'EBUSY') notifyFailure(STRERR.EXISTS.code, EXISTS_MESSAGE);
+    if (code === 'EPERM') return report.fatal(STRERR.REFUSED.code, `strlogd refused the error logger: ${(err as Error).message} (root or strlogd's module group only)`);
+    return report.fatal(STRERR.NO_DRIVER.code, `cannot connect to strlogd in ${o.rundir}: ${(err as Error).message}`);
+  }
+
+  const log = new ErrorLog(o.logdir, report);
+  const mail = new MailQueue({ mailer: o.mailer, to: o.to, report: (m) => report.error(m) });
+  const host = hostname();
+  onShutdown(async () => {
+    stream.close();
+    log.close();
+    await mail.idle(2000);
+    report.close();
+  });
+
+  stream.on('messages', (batch: LogMessage[]) => {
+    // One write per file per batch; mail after the lines are written.
+    let name = '';
+    let text = '';
+    let notify: { m: LogMessage; line: string; file: string }[] | null = null;
+    for (const m of batch) {
+      const file = errorFileName(m.ttime);
+      if (file !== name) {
+        if (text) log.append(name, text);
+        name = file;
+        text = '';
+      }
+      const line = errLine(m);
+      text += line;
+      if (m.flags & SL_NOTIFY) (notify ??= []).push({ m, line, file });
+    }
+    if (text) log.append(name, text);
+    if (notify) {
+      for (const n of notify) {
+        mail.send(`STREAMS error ${seq6(n.m.seq)} on ${host} (mid ${n.m.mid} sid ${n.m.sid})`, `${n.line}\n(${join(o.logdir, n.file)})\n`);
+      }
+    }
+  });
+  stream.on('close', () => {
+    if (isShuttingDown()) return;
+    void report.fatal(STRERR.DRIVER_GONE.code, `strlogd closed the connection (${o.rundir})`);
+  });
+  notifyReady();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  void shutdown(STRERR.INTERNAL.code);
+});

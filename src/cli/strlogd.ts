@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// strlogd(8): the STREAMS log driver in user space. Options, start-up
+// checks, becoming a daemon (src/daemon), then the sockets
+// (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
+import { parseArgs } from 'node:util';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
+import { groupId } from '../strlog/creds.js';
+import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
+import { resolveRunDir } from '../strlog/rundir.js';
+import { StartError, StrlogServer } from '../strlog/server.js';
+import { parseBytes } from '../strlog/options.js';
+import { version } from '../version.js';
+import {
+  acquireLock,
+  createReporter,
+  detach,
+  isDaemonChild,
+  notifyReady,
+  onShutdown,
+  onSignal,
+  shutdown,
+  type ErrorDest,
+  type PidLock,
+} from '../daemon/index.js';
+
+const PROG = 'strlogd';
+
+export function usage(): string {
+  return `strlogd ${version()} - the STREAMS log driver, in user space
+
+Usage:
+  strlogd -h | [-f] [-v] [-e stderr|both|none] [-d DIR] [-g GROUP]
+          [-q BYTES] [-b BYTES] [-n]
+
+Options:
+  -f            run in the foreground (implies -e stderr unless -e is given)
+  -v            verbose: timestamped non-error messages on stdout
+  -e WHERE      where runtime errors go: stderr, both (syslog and stderr) or
+                none; the default in the background is syslog (facility daemon)
+  -d DIR        runtime directory: the sockets submit and logger, the lock
+                file strlogd.pid (default $STRLOGDIR, else /run/strlog;
+                created if missing)
+  -g GROUP      the module group: its members (and root) may use the module
+                interface (mid and sid as given) and register loggers
+                (default ${DEFAULT_GROUP}; root only if it does not exist)
+  -q BYTES      bound of each logger's queue; when full, its oldest messages
+                are dropped (default ${DEFAULT_QUEUE_BYTES / 1024}k; k and m suffixes)
+  -b BYTES      bound of the console backlog kept for the first console
+                logger (default ${DEFAULT_BACKLOG_BYTES / 1024}k)
+  -n            do not forward console messages to syslog (strlogd is then
+                not a console logger itself: they wait in the backlog)
+  -h, --help    this text
+  --version     the version
+
+Signals: SIGTERM, SIGINT or SIGQUIT remove the sockets and exit 0.
+
+Exit status:
+${exitStatusHelp(STRLOGD)}
+`;
+}
+
+interface Options {
+  foreground: boolean;
+  verbose: boolean;
+  dest: ErrorDest;
+  dir: string;
+  group: string;
+  groupGiven: boolean;
+  queueBytes: number;
+  backlogBytes: number;
+  forward: boolean;
+}
+
+function parse(argv: string[]): Options | 'help' | 'version' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        f: { type: 'boolean', short: 'f' },
+        v: { type: 'boolean', short: 'v' },
+        e: { type: 'string', short: 'e' },
+        d: { type: 'string', short: 'd' },
+        g: { type: 'string', short: 'g' },
+        q: { type: 'string', short: 'q' },
+        b: { type: 'string', short: 'b' },
+        n: { type: 'boolean', short: 'n' },
+        h: { type: 'boolean', short: 'h' },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new ExitError(STRLOGD.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+  }
+  if (values.h || values.help) return 'help';
+  if (values.version) return 'version';
+  const foreground = !!values.f;
+  let dest: ErrorDest = foreground ? 'stderr' : 'syslog';
+  if (values.e !== undefined) {
+    const e = String(values.e);
+    if (e !== 'stderr' && e !== 'both' && e !== 'none' && e !== 'syslog') throw new ExitError(STRLOGD.USAGE, `-e takes stderr, both or none, not '${e}'`);
+    dest = e;
+  }
+  const bytes = (opt: string, v: string | boolean | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const n = parseBytes(String(v));
+    if (n === null || n < 1024) throw new ExitError(STRLOGD.USAGE, `-${opt} takes a size of at least 1k (bytes, or with k or m), not '${String(v)}'`);
+    return n;
+  };
+  const rd = resolveRunDir(values.d === undefined ? undefined : String(values.d));
+  if (!rd.ok) throw new ExitError(STRLOGD.RUNDIR, rd.message);
+  return {
+    foreground,
+    verbose: !!values.v,
+    dest,
+    dir: rd.dir,
+    group: values.g === undefined ? DEFAULT_GROUP : String(values.g),
+    groupGiven: values.g !== undefined,
+    queueBytes: bytes('q', values.q, DEFAULT_QUEUE_BYTES),
+    backlogBytes: bytes('b', values.b, DEFAULT_BACKLOG_BYTES),
+    forward: !values.n,
+  };
+}
+
+/** Create the runtime directory if it is missing (its parent must exist), then enter it. */
+function enterDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ExitError(STRLOGD.RUNDIR, `cannot create ${dir}: ${(err as Error).message}`);
+  }
+  try {
+    if (!statSync(dir).isDirectory()) throw new ExitError(STRLOGD.RUNDIR, `${dir} is not a directory`);
+    process.chdir(dir);
+  } catch (err) {
+    if (err instanceof ExitError) throw err;
+    throw new ExitError(STRLOGD.RUNDIR, `cannot change directory to ${dir}: ${(err as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: Options | 'help' | 'version';
+  let gid: number | null;
+  try {
+    opts = parse(process.argv.slice(2));
+    if (opts === 'help') {
+      process.stdout.write(usage());
+      return;
+    }
+    if (opts === 'version') {
+      process.stdout.write(`strlogd ${version()}\n`);
+      return;
+    }
+    gid = groupId(opts.group);
+    if (gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
+    enterDir(opts.dir);
+  } catch (err) {
+    if (err instanceof ExitError) {
+      process.stderr.write(`${PROG}: ${err.message}\n`);
+      if (err.exitCode === STRLOGD.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  const { foreground, verbose, dest, dir } = opts;
+
+  const keepFds: number[] = [];
+  if (verbose) keepFds.push(1);
+  if (dest === 'stderr' || dest === 'both') keepFds.push(2);
+  try {
+    await detach({ name: PROG, runtimeDir: dir, foreground, keepFds, failCode: STRLOGD.FORK.code });
+  } catch (err) {
+    process.stderr.write(`${PROG}: could not detach: ${(err as Error).message}\n`);
+    process.exit(STRLOGD.FORK.code);
+  }
+  if (isDaemonChild()) process.chdir(dir);
+
+  const needsSyslog = dest === 'syslog' || dest === 'both';
+  const sink = needsSyslog ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
+  const report = createReporter({ program: PROG, dest, verbose, syslog: sink });
+
+  const server = new StrlogServer({
+    dir,
+    queueBytes: opts.queueBytes,
+    backlogBytes: opts.backlogBytes,
+    group: gid,
+    forward: opts.forward,
+    report,
+  });
+  let pidLock: PidLock | null = null;
+  onShutdown((signal) => {
+    if (signal) report.info(`caught ${signal}: shutting down`);
+    server.stop();
+    pidLock?.release();
+    report.close();
+  });
+  if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
+
+  // One driver per directory: the lock also makes removing a stale socket safe.
+  const lockPath = join(dir, PID_FILE);
+  try {
+    const r = acquireLock(lockPath);
+    if (!r.acquired) await report.fatal(STRLOGD.RUNNING.code, `already running on ${dir}${r.pid ? ` (pid ${r.pid})` : ''}`);
+    else pidLock = r.lock;
+  } catch (err) {
+    await report.fatal(STRLOGD.RUNDIR.code, `cannot take the lock file ${lockPath}: ${(err as Error).message}`);
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    if (err instanceof StartError) await report.fatal(STRLOGD.SOCKET.code, err.message);
+    throw err;
+  }
+  report.info(
+    `started on ${dir}, pid ${process.pid}; module group ${gid === null ? 'none (root only)' : `${opts.group} (${gid})`}; ` +
+      `queues ${opts.queueBytes} bytes, backlog ${opts.backlogBytes}; console to syslog ${opts.forward ? 'on' : 'off'}`,
+  );
+  notifyReady();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  void shutdown(STRLOGD.INTERNAL.code);
+});

@@ -1,0 +1,455 @@
+// The two kinds of client of strlogd: a Submitter sends messages (strlog()
+// and the strlog command), a LogStream is a logger (strerr, strtrace, a
+// console logger) or a one-off STATS question.
+import { EventEmitter } from 'node:events';
+import { createConnection, type Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { SystemError, UnixSocket } from '../native.js';
+import { MAX_DATAGRAM } from './constants.js';
+import type { DriverStats } from './driver.js';
+import { loggerPath, resolveRunDir, submitPath } from './rundir.js';
+import {
+  decodeAck,
+  decodeDelivery,
+  decodeReply,
+  encodeRegister,
+  F_DELIVERY,
+  F_REPLY,
+  F_STATS,
+  F_STATS_REPLY,
+  frame,
+  FrameReader,
+  MAX_DELIVERY,
+  type Ack,
+  type LogMessage,
+  type Role,
+  type TraceId,
+} from './wire.js';
+
+/** The runtime directory from an option or the environment; throws when unusable. */
+export function runDirOf(rundir?: string): string {
+  const r = resolveRunDir(rundir);
+  if (!r.ok) throw new RangeError(`strlog: ${r.message}`);
+  return r.dir;
+}
+
+export interface SubmitterOptions {
+  /** The driver's runtime directory (default $STRLOGDIR, else /run/strlog). */
+  rundir?: string;
+  /** Bytes of messages kept in the process while the driver's socket is
+   * full (default 1 MiB); past that, messages are dropped and counted. */
+  queueBytes?: number;
+  /** Drop what is queued when the driver took nothing for this long, so that
+   * a stuck driver cannot keep the process alive (default 5000 ms). */
+  stallTimeout?: number;
+}
+
+interface PendingAck {
+  resolve: (a: Ack | null) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Sends submission records to DIR/submit without ever blocking: a datagram
+ * the driver's socket cannot take now is queued in the process (bounded)
+ * and sent, packed with the others, when the socket turns writable; what
+ * does not fit, or finds no driver, is dropped and counted (`dropped`).
+ * Order is kept. Those losses happen before the driver numbers a message,
+ * so they are not gaps in any logger's sequence: the sender counts them.
+ */
+export class Submitter {
+  readonly path: string;
+  private sock: UnixSocket | null = null;
+  private q: Buffer[] = [];
+  private qHead = 0;
+  private qBytes = 0;
+  private armed = false;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private readonly acks = new Map<number, PendingAck>();
+  private nextToken = 1 + Math.floor(Math.random() * 0x7fffffff);
+  private readonly queueBytes: number;
+  private readonly stallTimeout: number;
+  private closed = false;
+  /** Messages handed to the driver's socket, and messages dropped here. */
+  sent = 0;
+  dropped = 0;
+  /** The last error that made a message undeliverable (no driver...). */
+  lastError: Error | null = null;
+
+  constructor(opts: SubmitterOptions = {}) {
+    this.path = submitPath(runDirOf(opts.rundir));
+    this.queueBytes = opts.queueBytes ?? 1 << 20;
+    this.stallTimeout = opts.stallTimeout ?? 5000;
+  }
+
+  /** Messages waiting in this process for the driver. */
+  get queued(): number {
+    return this.q.length - this.qHead;
+  }
+
+  /** Send (or queue) one record; false when it was dropped. */
+  send(record: Buffer): boolean {
+    if (this.closed) return this.drop(new Error('strlog: the submitter is closed'));
+    if (this.queued > 0) return this.enqueue(record);
+    let r: number;
+    try {
+      r = this.trySend(record);
+    } catch (err) {
+      return this.drop(err as Error);
+    }
+    if (r >= 0) {
+      this.sent++;
+      return true;
+    }
+    return this.enqueue(record);
+  }
+
+  /** A fresh token for a record whose acknowledgement is wanted. */
+  token(): number {
+    const t = this.nextToken;
+    this.nextToken = (this.nextToken % 0xfffffffe) + 1;
+    return t;
+  }
+
+  /**
+   * Send a record carrying `token` and wait for the driver's
+   * acknowledgement; null when the record was dropped or no answer came
+   * within `timeout` ms.
+   */
+  request(record: Buffer, token: number, timeout = 5000): Promise<Ack | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.settle(token, null), timeout);
+      this.acks.set(token, { resolve, timer });
+      this.listen();
+      if (!this.send(record)) this.settle(token, null);
+    });
+  }
+
+  /** Resolves when nothing is queued here any more (sent or dropped). */
+  async flush(): Promise<void> {
+    while (this.queued > 0 && !this.closed) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Drop what is queued and close the socket. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropped += this.queued;
+    this.q = [];
+    this.qHead = 0;
+    this.qBytes = 0;
+    this.clearStall();
+    for (const t of [...this.acks.keys()]) this.settle(t, null);
+    this.closeSocket();
+  }
+
+  // ---- internals ----
+
+  private open(): UnixSocket {
+    if (this.sock) return this.sock;
+    const s = new UnixSocket();
+    try {
+      // SO_PASSCRED makes connect() autobind an abstract address: the
+      // driver answers requests there, and only the driver can.
+      s.connect(this.path);
+    } catch (err) {
+      s.close();
+      throw err;
+    }
+    this.sock = s;
+    this.armed = false;
+    if (this.acks.size > 0) this.listen();
+    return s;
+  }
+
+  private closeSocket(): void {
+    this.sock?.close();
+    this.sock = null;
+    this.armed = false;
+  }
+
+  /** One non-blocking send, reconnecting once when the driver went away. */
+  private trySend(buf: Buffer): number {
+    try {
+      return this.open().trySend(buf);
+    } catch (err) {
+      this.closeSocket();
+      const code = (err as { code?: string }).code;
+      if (code === 'EMSGSIZE') throw err;
+      return this.open().trySend(buf);
+    }
+  }
+
+  private drop(err: Error | null): false {
+    this.dropped++;
+    if (err) this.lastError = err;
+    return false;
+  }
+
+  private enqueue(record: Buffer): boolean {
+    if (this.qBytes + record.length > this.queueBytes) return this.drop(null);
+    this.q.push(record);
+    this.qBytes += record.length;
+    this.arm();
+    return true;
+  }
+
+  private arm(): void {
+    if (!this.sock) {
+      try {
+        this.open();
+      } catch (err) {
+        this.dropQueue(err as Error);
+        return;
+      }
+    }
+    if (!this.armed) {
+      this.armed = true;
+      this.sock!.setWritable(() => this.drain());
+    }
+    if (!this.stallTimer) this.startStall();
+  }
+
+  private drain(): void {
+    let progress = false;
+    while (this.queued > 0) {
+      // Pack as many queued records as fit in one datagram.
+      let n = 0;
+      let bytes = 0;
+      for (;;) {
+        const r = this.q[this.qHead + n];
+        if (!r || bytes + r.length > MAX_DATAGRAM) break;
+        bytes += r.length;
+        n++;
+      }
+      const batch = this.q.slice(this.qHead, this.qHead + n);
+      const buf = n === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+      let r: number;
+      try {
+        r = this.trySend(buf);
+      } catch (err) {
+        this.dropQueue(err as Error);
+        return;
+      }
+      if (r < 0) break;
+      for (let i = 0; i < n; i++) this.q[this.qHead + i] = EMPTY;
+      this.qHead += n;
+      this.qBytes -= bytes;
+      this.sent += n;
+      progress = true;
+    }
+    if (this.qHead > 1024 || this.qHead === this.q.length) {
+      this.q = this.q.slice(this.qHead);
+      this.qHead = 0;
+    }
+    if (this.queued === 0) {
+      this.disarm();
+      return;
+    }
+    if (progress) this.startStall();
+  }
+
+  private disarm(): void {
+    if (this.sock && this.armed) this.sock.setWritable(null);
+    this.armed = false;
+    this.clearStall();
+  }
+
+  private dropQueue(err: Error): void {
+    this.dropped += this.queued;
+    this.lastError = err;
+    this.q = [];
+    this.qHead = 0;
+    this.qBytes = 0;
+    this.disarm();
+    this.closeSocket();
+  }
+
+  private startStall(): void {
+    this.clearStall();
+    this.stallTimer = setTimeout(() => this.dropQueue(new Error('strlog: strlogd took nothing for a while')), this.stallTimeout);
+    this.stallTimer.unref();
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
+  private listen(): void {
+    if (!this.sock) return;
+    this.sock.setReadable(() => {
+      for (;;) {
+        let d;
+        try {
+          d = this.sock?.recv(64);
+        } catch {
+          d = null;
+        }
+        if (!d) break;
+        const a = decodeAck(d.data);
+        if (a) this.settle(a.token, a);
+      }
+    });
+  }
+
+  private settle(token: number, a: Ack | null): void {
+    const p = this.acks.get(token);
+    if (!p) return;
+    this.acks.delete(token);
+    clearTimeout(p.timer);
+    if (this.acks.size === 0) this.sock?.setReadable(null);
+    p.resolve(a);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+// ---------------------------------------------------------------------------
+// Loggers.
+
+export interface LogStreamOptions {
+  rundir?: string;
+  /** For 'trace': the filters (one or more). */
+  ids?: readonly TraceId[];
+}
+
+/** The errno name of a refused registration, on the error LogStream.open rejects with. */
+function refusal(errno: number, role: Role): SystemError {
+  return new SystemError(errno, role === 'error' ? 'I_ERRLOG' : role === 'trace' ? 'I_TRCLOG' : 'I_CONSLOG');
+}
+
+/**
+ * A logger's connection to strlogd. Events: 'messages' (LogMessage[], in
+ * sequence, one array per chunk read), 'close' (the driver closed the
+ * connection or close() was called).
+ */
+export class LogStream extends EventEmitter {
+  /** Deliveries that could not be decoded (never expected). */
+  malformed = 0;
+  private constructor(
+    readonly socket: Socket,
+    readonly role: Role,
+  ) {
+    super();
+  }
+
+  /**
+   * Connect and register. Rejects with a SystemError: ENOENT or
+   * ECONNREFUSED (no driver), or the driver's refusal: EBUSY (an error
+   * logger exists), EINVAL (no complete trace_ids), EPERM (not allowed).
+   */
+  static open(role: Role, opts: LogStreamOptions = {}): Promise<LogStream> {
+    const path = loggerPath(runDirOf(opts.rundir));
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(path);
+      const reader = new FrameReader(MAX_DELIVERY);
+      let ls: LogStream | null = null;
+      const fail = (err: Error): void => {
+        sock.destroy();
+        reject(err);
+      };
+      sock.once('error', fail);
+      sock.once('close', () => {
+        if (!ls) fail(new SystemError(osConstants.errno.ECONNRESET, 'register', path));
+      });
+      sock.on('connect', () => sock.write(encodeRegister(role, opts.ids ?? [])));
+      sock.on('data', (chunk: Buffer) => {
+        const frames = reader.push(chunk);
+        if (reader.error) {
+          sock.destroy();
+          if (!ls) reject(new Error(`strlog: ${path}: ${reader.error}`));
+          return;
+        }
+        let batch: LogMessage[] | null = null;
+        for (const f of frames) {
+          if (!ls) {
+            const errno = f.type === F_REPLY ? decodeReply(f.body) : null;
+            if (errno === null) return fail(new Error(`strlog: ${path}: unexpected answer to a registration`));
+            if (errno !== 0) return fail(refusal(errno, role));
+            ls = new LogStream(sock, role);
+            sock.off('error', fail);
+            sock.on('error', () => {});
+            sock.on('close', () => ls!.emit('close'));
+            resolve(ls);
+            continue;
+          }
+          if (f.type !== F_DELIVERY) continue;
+          const m = decodeDelivery(f.body);
+          if (!m) {
+            ls.malformed++;
+            continue;
+          }
+          (batch ??= []).push(m);
+        }
+        if (batch && ls) ls.deliver(batch);
+      });
+    });
+  }
+
+  private early: LogMessage[][] | null = null;
+
+  /** Emit a batch; batches that come before anyone listens (in the chunk
+   * that carried the registration's reply) wait, in order, for a turn of
+   * the event loop so that the caller of open() can add its listener. */
+  private deliver(batch: LogMessage[]): void {
+    if (this.early) {
+      this.early.push(batch);
+      return;
+    }
+    if (this.listenerCount('messages') > 0) {
+      this.emit('messages', batch);
+      return;
+    }
+    this.early = [batch];
+    setImmediate(() => {
+      const e = this.early!;
+      this.early = null;
+      for (const b of e) this.emit('messages', b);
+    });
+  }
+
+  /** Stop reading (the driver's queue for us fills, then drops). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Ask strlogd for its counters (the STATS request). */
+export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStats> {
+  const path = loggerPath(runDirOf(rundir));
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    const reader = new FrameReader(16 << 20);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`strlog: no STATS answer from ${path} within ${timeout} ms`));
+    }, timeout);
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on('connect', () => sock.write(frame(F_STATS)));
+    sock.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        if (f.type !== F_STATS_REPLY) continue;
+        clearTimeout(timer);
+        sock.destroy();
+        try {
+          resolve(JSON.parse(f.body.toString('utf8')) as DriverStats);
+        } catch (err) {
+          reject(err as Error);
+        }
+        return;
+      }
+    });
+  });
+}

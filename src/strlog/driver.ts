@@ -1,0 +1,379 @@
+// strlogd's engine: registrations, the three sequence numbers, the classes a
+// message goes to, per-logger bounded byte queues that drop their oldest
+// frames, and the console backlog. No sockets here: server.ts feeds it
+// decoded submissions and writes the queues out; the engine only says which
+// queue got what (LoggerSlot.wake) and counts what was dropped.
+//
+// Loss accounting, the point of the design: a message is "lost" for a logger
+// only once the engine has given it that logger's class sequence number;
+// from then on it is either written to the logger's connection or dropped
+// from its queue (or from the console backlog) and counted there. So the
+// gaps a logger sees in its sequence numbers are exactly its drops. What a
+// sender could not hand to the driver (its queue full, no driver) and what
+// the driver could not decode never got a number: those are counted by the
+// sender and as `malformed` here, and leave no gap.
+//
+// One caveat is in the nature of strlog(7): the trace sequence is shared by
+// all tracers, so a tracer whose filters are narrower than another's also
+// sees as gaps the messages only the other one took. With one tracer (or
+// tracers with the same filters) its gaps are its losses.
+
+import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_NOTICE, LOG_USER, LOG_WARNING } from '../syslog/constants.js';
+import {
+  HZ,
+  LOG_MID,
+  SL_ALL,
+  SL_CLASSES,
+  SL_CONSOLE,
+  SL_ERROR,
+  SL_FATAL,
+  SL_NOTE,
+  SL_TRACE,
+  SL_WARN,
+  type LogClass,
+} from './constants.js';
+import { matches } from './filter.js';
+import { encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type Role, type Submission, type TraceId } from './wire.js';
+
+/**
+ * A bounded FIFO of frames, bounded in bytes. Pushing past the bound drops
+ * the oldest frames first; a frame larger than the bound on its own is
+ * dropped itself.
+ */
+export class ByteQueue {
+  private items: Buffer[] = [];
+  private head = 0;
+  bytes = 0;
+  constructor(public limit: number) {}
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Add a frame; returns how many frames were dropped to make room (the
+   * new one included when it alone exceeds the limit). */
+  push(frame: Buffer): number {
+    if (frame.length > this.limit) return 1;
+    let dropped = 0;
+    while (this.bytes + frame.length > this.limit && this.length > 0) {
+      this.bytes -= this.items[this.head]!.length;
+      this.items[this.head++] = EMPTY;
+      dropped++;
+    }
+    this.items.push(frame);
+    this.bytes += frame.length;
+    this.compact();
+    return dropped;
+  }
+
+  /** Take frames from the head, at least one, up to about maxBytes. */
+  take(maxBytes: number): Buffer[] {
+    const out: Buffer[] = [];
+    let n = 0;
+    while (this.length > 0 && (out.length === 0 || n + this.items[this.head]!.length <= maxBytes)) {
+      const f = this.items[this.head]!;
+      this.items[this.head++] = EMPTY;
+      n += f.length;
+      this.bytes -= f.length;
+      out.push(f);
+    }
+    this.compact();
+    return out;
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    } else if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Who a logger connection belongs to (its peer credentials). */
+export interface Peer {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** A logger connection as the engine sees it. */
+export class LoggerSlot {
+  role: Role | null = null;
+  ids: TraceId[] = [];
+  readonly queue: ByteQueue;
+  /** Frames put in the queue, written to the connection, dropped from the queue. */
+  enqueued = 0;
+  written = 0;
+  dropped = 0;
+  constructor(
+    readonly id: number,
+    readonly peer: Peer,
+    queueBytes: number,
+    /** Called when frames were added to the queue. */
+    readonly wake: () => void,
+  ) {
+    this.queue = new ByteQueue(queueBytes);
+  }
+
+  /** Queue one frame, counting what the queue dropped. */
+  put(frame: Buffer): void {
+    this.enqueued++;
+    this.dropped += this.queue.push(frame);
+    this.wake();
+  }
+}
+
+/** What a console message is when strlogd forwards it to syslog itself. */
+export interface ConsoleMessage {
+  pri: number;
+  mid: number;
+  sid: number;
+  level: number;
+  flags: number;
+  seq: number;
+  /** Milliseconds since 1970 (the submission's time). */
+  time: number;
+  data: Buffer;
+}
+
+/** Whether a submission may use the module interface (mid and sid as given). */
+export interface Origin {
+  pid: number;
+  privileged: boolean;
+}
+
+/** errno names a registration can be refused with. */
+export type RefuseReason = 'EBUSY' | 'EINVAL' | 'EPERM';
+
+export interface EngineOptions {
+  /** Bound of each logger's queue, bytes. */
+  queueBytes: number;
+  /** Bound of the console backlog, bytes. */
+  backlogBytes: number;
+  /** strlogd as the console logger: console messages go here (to syslog). */
+  forward?: ((m: ConsoleMessage) => void) | null;
+  /** The clock, ms since 1970 (tests of the engine pass their own). */
+  now?: () => number;
+}
+
+/** The console priority of a message's flags: the first of FATAL, ERROR, WARN, NOTE, TRACE. */
+export function consoleLevel(flags: number): number {
+  if (flags & SL_FATAL) return LOG_CRIT;
+  if (flags & SL_ERROR) return LOG_ERR;
+  if (flags & SL_WARN) return LOG_WARNING;
+  if (flags & SL_NOTE) return LOG_NOTICE;
+  if (flags & SL_TRACE) return LOG_DEBUG;
+  return LOG_INFO;
+}
+
+export class Engine {
+  /** ms since 1970 when the driver started: ltime counts ticks from here. */
+  readonly started: number;
+  readonly seq: Record<LogClass, number> = { error: 0, trace: 0, console: 0 };
+  /** Records decoded and handled; records not logged (no class left). */
+  records = 0;
+  notLogged = 0;
+  /** Records or datagrams that could not be decoded (counted by server.ts too). */
+  malformed = 0;
+  /** Submissions that asked for the module interface and were not allowed it. */
+  demoted = 0;
+  errorLogger: LoggerSlot | null = null;
+  readonly tracers: LoggerSlot[] = [];
+  readonly consoles: LoggerSlot[] = [];
+  readonly backlog: ByteQueue;
+  backlogDropped = 0;
+  forwarded = 0;
+  private readonly forward: ((m: ConsoleMessage) => void) | null;
+  private readonly now: () => number;
+  private nextId = 1;
+  readonly queueBytes: number;
+
+  constructor(opts: EngineOptions) {
+    this.now = opts.now ?? Date.now;
+    this.started = this.now();
+    this.queueBytes = opts.queueBytes;
+    this.backlog = new ByteQueue(opts.backlogBytes);
+    this.forward = opts.forward ?? null;
+  }
+
+  /** A new logger connection (not yet registered). */
+  connect(peer: Peer, wake: () => void): LoggerSlot {
+    return new LoggerSlot(this.nextId++, peer, this.queueBytes, wake);
+  }
+
+  /**
+   * Register a connection as a logger. A connection has one role for its
+   * life: a second registration is EBUSY, as is a second error logger.
+   * `privileged` is whether the peer may be a logger at all.
+   */
+  register(slot: LoggerSlot, role: Role, ids: TraceId[], privileged: boolean): 0 | RefuseReason {
+    if (slot.role !== null) return 'EBUSY';
+    if (!privileged) return 'EPERM';
+    if (role === 'trace' && ids.length === 0) return 'EINVAL';
+    if (role === 'error') {
+      if (this.errorLogger) return 'EBUSY';
+      this.errorLogger = slot;
+    } else if (role === 'trace') {
+      this.tracers.push(slot);
+    } else {
+      const first = this.consoles.length === 0 && !this.forward;
+      this.consoles.push(slot);
+      if (first) this.giveBacklog(slot);
+    }
+    slot.role = role;
+    slot.ids = ids;
+    return 0;
+  }
+
+  /** The connection is gone. */
+  disconnect(slot: LoggerSlot): void {
+    if (this.errorLogger === slot) this.errorLogger = null;
+    remove(this.tracers, slot);
+    remove(this.consoles, slot);
+  }
+
+  private giveBacklog(slot: LoggerSlot): void {
+    while (this.backlog.length > 0) for (const f of this.backlog.take(Infinity)) slot.put(f);
+  }
+
+  /**
+   * Handle one submission: clear the class bits nobody takes, number the
+   * message in each class that remains, queue a copy for each taker.
+   */
+  submit(sub: Submission, from: Origin): Ack {
+    this.records++;
+    const now = this.now();
+    const user = sub.iface === IFACE_USER || !from.privileged;
+    if (sub.iface === IFACE_MODULE && !from.privileged) this.demoted++;
+    const mid = user ? LOG_MID : sub.mid;
+    const sid = user ? from.pid : sub.sid;
+    const level = sub.level;
+    const fac = sub.facility > 0 && sub.facility < 24 ? sub.facility << 3 : user ? LOG_USER : LOG_KERN;
+    let flags = sub.flags & SL_ALL;
+    const ack: Ack = { token: sub.token, result: 0, iface: user ? IFACE_USER : IFACE_MODULE, flags: 0, mid, sid, seq: { error: 0, trace: 0, console: 0 } };
+
+    if (!(flags & SL_CLASSES)) {
+      this.notLogged++;
+      ack.flags = flags;
+      return ack;
+    }
+    if (flags & SL_ERROR && !this.errorLogger) flags &= ~SL_ERROR;
+    let takers: LoggerSlot[] = NONE;
+    if (flags & SL_TRACE) {
+      for (const t of this.tracers) {
+        if (matches(t.ids, mid, sid, level)) {
+          if (takers === NONE) takers = [];
+          takers.push(t);
+        }
+      }
+      if (takers === NONE) flags &= ~SL_TRACE;
+    }
+    ack.flags = flags;
+    if (!(flags & SL_CLASSES)) {
+      this.notLogged++;
+      return ack;
+    }
+    const ltime = Math.floor(((now - this.started) * HZ) / 1000) >>> 0;
+    const ttime = Math.floor(now / 1000);
+    const base = { flags, mid, sid, level, ltime, ttime };
+    if (flags & SL_ERROR) {
+      const seq = (this.seq.error = (this.seq.error + 1) >>> 0);
+      ack.seq.error = seq;
+      this.errorLogger!.put(encodeDelivery({ ...base, cls: 'error', pri: fac | LOG_ERR, seq }, sub.data));
+    }
+    if (flags & SL_TRACE) {
+      const seq = (this.seq.trace = (this.seq.trace + 1) >>> 0);
+      ack.seq.trace = seq;
+      const f = encodeDelivery({ ...base, cls: 'trace', pri: fac | LOG_DEBUG, seq }, sub.data);
+      for (const t of takers) t.put(f);
+    }
+    if (flags & SL_CONSOLE) {
+      const seq = (this.seq.console = (this.seq.console + 1) >>> 0);
+      ack.seq.console = seq;
+      const pri = fac | consoleLevel(flags);
+      if (this.forward) {
+        this.forwarded++;
+        this.forward({ pri, mid, sid, level, flags, seq, time: now, data: sub.data });
+      }
+      if (this.consoles.length > 0 || !this.forward) {
+        const f = encodeDelivery({ ...base, cls: 'console', pri, seq }, sub.data);
+        if (this.consoles.length > 0) for (const c of this.consoles) c.put(f);
+        else this.backlogDropped += this.backlog.push(f);
+      }
+    }
+    ack.result = 1;
+    return ack;
+  }
+
+  /** Counters for the STATS request and strlogd -v. */
+  stats(): DriverStats {
+    const slot = (s: LoggerSlot): LoggerStats => ({
+      id: s.id,
+      role: s.role,
+      pid: s.peer.pid,
+      uid: s.peer.uid,
+      ids: s.ids,
+      queuedFrames: s.queue.length,
+      queuedBytes: s.queue.bytes,
+      queueLimit: s.queue.limit,
+      enqueued: s.enqueued,
+      written: s.written,
+      dropped: s.dropped,
+    });
+    return {
+      started: this.started,
+      seq: { ...this.seq },
+      records: this.records,
+      notLogged: this.notLogged,
+      malformed: this.malformed,
+      demoted: this.demoted,
+      loggers: [...(this.errorLogger ? [this.errorLogger] : []), ...this.tracers, ...this.consoles].map(slot),
+      backlog: { frames: this.backlog.length, bytes: this.backlog.bytes, limit: this.backlog.limit, dropped: this.backlogDropped },
+      forwarded: this.forwarded,
+    };
+  }
+}
+
+const NONE: LoggerSlot[] = [];
+
+function remove<T>(list: T[], x: T): void {
+  const i = list.indexOf(x);
+  if (i >= 0) list.splice(i, 1);
+}
+
+export interface LoggerStats {
+  id: number;
+  role: Role | null;
+  pid: number;
+  uid: number;
+  ids: TraceId[];
+  queuedFrames: number;
+  queuedBytes: number;
+  queueLimit: number;
+  enqueued: number;
+  written: number;
+  dropped: number;
+}
+
+/** The driver's counters (the STATS reply, JSON). */
+export interface DriverStats {
+  started: number;
+  seq: Record<LogClass, number>;
+  records: number;
+  notLogged: number;
+  malformed: number;
+  demoted: number;
+  loggers: LoggerStats[];
+  backlog: { frames: number; bytes: number; limit: number; dropped: number };
+  forwarded: number;
+  /** Added by the server: datagrams received, acks sent, console lines syslog dropped. */
+  datagrams?: number;
+  acks?: number;
+  syslogDropped?: number;
+  pid?: number;
+}

@@ -1,0 +1,95 @@
+// strlog formats: which printf conversions a message may use, and their
+// expansion by the loggers. Pure functions.
+//
+// A strlog format takes %d %i %u %o %x %X %c %s, each with flags (- + space
+// # 0), a decimal width, a decimal precision and the length modifier l, and
+// %% for a percent sign. No floating point, no * width or precision, no
+// positional arguments, no %n %p %m: the driver drops a message whose format
+// has anything else (it is malformed). The expansion itself is the syslog
+// library's printf (src/syslog/printf.ts), which prints these conversions as
+// glibc does for C's int and long.
+
+import { format as printf } from '../syslog/printf.js';
+
+/** One argument of a message: an integer (int64) or a string. */
+export type StrlogArg = number | bigint | string;
+
+export type FormatCheck = { ok: true; conversions: number } | { ok: false; error: string };
+
+const SPEC = /%([-+ #0]*)(\d*)(?:\.(\d*))?(l?)(.?)/y;
+const CONVERSIONS = 'diuoxXcs';
+
+/**
+ * Check a format: only the conversions above. Returns how many arguments it
+ * converts, or what is wrong with it (with its position).
+ */
+export function checkFormat(fmt: string): FormatCheck {
+  let n = 0;
+  let i = 0;
+  for (;;) {
+    const pct = fmt.indexOf('%', i);
+    if (pct < 0) return { ok: true, conversions: n };
+    if (fmt[pct + 1] === '%') {
+      i = pct + 2;
+      continue;
+    }
+    SPEC.lastIndex = pct;
+    const m = SPEC.exec(fmt)!;
+    const conv = m[5]!;
+    if (conv === '') return { ok: false, error: `incomplete conversion at the end of the format (use %% for a percent sign)` };
+    if (!CONVERSIONS.includes(conv)) {
+      const what = /[eEfFgGaA]/.test(conv) ? ' (no floating point)' : conv === '*' ? ' (no * width or precision)' : '';
+      return { ok: false, error: `unsupported conversion %${m[1]}${m[2]}${m[3] !== undefined ? '.' + m[3] : ''}${m[4]}${conv} at offset ${pct}${what}: strlog takes %d %i %u %o %x %X %c %s (with l, flags, width, precision) and %%` };
+    }
+    if (m[2]!.length > 4 || (m[3]?.length ?? 0) > 4) return { ok: false, error: `width or precision too large at offset ${pct}` };
+    n++;
+    i = SPEC.lastIndex;
+  }
+}
+
+/** Whether an argument is one a strlog message can carry. */
+export function isStrlogArg(a: unknown): a is StrlogArg {
+  return typeof a === 'string' || typeof a === 'bigint' || (typeof a === 'number' && Number.isInteger(a));
+}
+
+const checked = new Map<string, boolean>();
+
+/** checkFormat(fmt).ok, remembered (formats repeat: a program has few). */
+export function formatOk(fmt: string): boolean {
+  let ok = checked.get(fmt);
+  if (ok === undefined) {
+    ok = checkFormat(fmt).ok;
+    if (checked.size >= 4096) checked.clear();
+    checked.set(fmt, ok);
+  }
+  return ok;
+}
+
+/**
+ * The text of a message: its format expanded with its arguments. Missing
+ * arguments print as 0 or "(null)", extra ones are ignored, a string given
+ * to %d prints its numeric value (0 when it has none) and a number given to
+ * %s its decimal digits. A format that is not a strlog format (the driver
+ * never delivers one) is returned as it is.
+ */
+export function expand(fmt: string, args: readonly StrlogArg[]): string {
+  if (!formatOk(fmt)) return fmt;
+  if (args.length === 0 && !fmt.includes('%')) return fmt;
+  return printf(fmt, args);
+}
+
+/**
+ * The text as a logger writes it on one line: one trailing newline removed
+ * (C programs end their formats with one), then every other control
+ * character shown as ^X (newline ^J, DEL ^?), tab kept, so that a message
+ * can never forge a second line in a log.
+ */
+export function oneLine(text: string): string {
+  let t = text.endsWith('\n') ? text.slice(0, -1) : text;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(t)) {
+    // eslint-disable-next-line no-control-regex
+    t = t.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => (c === '\x7f' ? '^?' : '^' + String.fromCharCode(c.charCodeAt(0) + 64)));
+  }
+  return t;
+}

@@ -1,0 +1,312 @@
+// strlogd's sockets around the engine (driver.ts): DIR/submit, a datagram
+// socket every local process may send to; DIR/logger, a stream socket on
+// which loggers register and receive their messages, and anyone may ask for
+// the counters. Who sends is known from the kernel (SCM_CREDENTIALS on
+// datagrams, SO_PEERCRED on connections), never from what is sent.
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import type { Reporter } from '../daemon/index.js';
+import { UnixSocket, type Datagram } from '../native.js';
+import { defaultSocketPath, UnixTransport } from '../syslog/index.js';
+import { MAX_DATAGRAM, MAX_REQUEST } from './constants.js';
+import { peerCredentials, Privileges } from './creds.js';
+import { Engine, type ConsoleMessage, type DriverStats, type LoggerSlot } from './driver.js';
+import { expand, oneLine } from './format.js';
+import { loggerPath, submitPath } from './rundir.js';
+import {
+  decodeData,
+  decodeRecord,
+  decodeRegister,
+  encodeAck,
+  encodeReply,
+  F_REGISTER,
+  F_STATS,
+  F_STATS_REPLY,
+  frame,
+  FrameReader,
+} from './wire.js';
+
+export interface ServerOptions {
+  dir: string;
+  /** Bound of each logger's queue, bytes. */
+  queueBytes: number;
+  /** Bound of the console backlog, bytes. */
+  backlogBytes: number;
+  /** The module group's gid, or null for root only. */
+  group: number | null;
+  /** Act as the console logger: forward console messages to syslog. */
+  forward: boolean;
+  report: Reporter;
+}
+
+/** Why start() failed, for the exit code. */
+export class StartError extends Error {
+  constructor(
+    readonly stage: 'socket',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Conn {
+  sock: Socket;
+  slot: LoggerSlot;
+  reader: FrameReader;
+  inflight: boolean;
+  closed: boolean;
+  lastDropReport: number;
+  droppedReported: number;
+}
+
+const errno = osConstants.errno;
+/** Bytes written to a logger at once. */
+const BATCH = 256 << 10;
+/** Datagrams read per readiness callback before letting other events in. */
+const BURST = 256;
+
+export class StrlogServer {
+  readonly engine: Engine;
+  readonly submitPath: string;
+  readonly loggerPath: string;
+  private dgram: UnixSocket | null = null;
+  private server: Server | null = null;
+  private readonly conns = new Set<Conn>();
+  private readonly dirty = new Set<Conn>();
+  private flushScheduled = false;
+  private readonly privileges: Privileges;
+  private syslog: UnixTransport | null = null;
+  private datagrams = 0;
+  private acks = 0;
+  private syslogDropped = 0;
+  private stopped = false;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.submitPath = submitPath(opts.dir);
+    this.loggerPath = loggerPath(opts.dir);
+    this.privileges = new Privileges(opts.group);
+    if (opts.forward) this.syslog = new UnixTransport(defaultSocketPath(), { drop: () => this.syslogDropped++ });
+    this.engine = new Engine({
+      queueBytes: opts.queueBytes,
+      backlogBytes: opts.backlogBytes,
+      forward: opts.forward ? (m) => this.forward(m) : null,
+    });
+  }
+
+  /** Bind both sockets (removing stale ones: the caller holds the pid lock). */
+  async start(): Promise<void> {
+    for (const p of [this.submitPath, this.loggerPath]) removeStale(p);
+    const d = new UnixSocket();
+    try {
+      d.bind(this.submitPath);
+      chmodSync(this.submitPath, 0o666);
+    } catch (err) {
+      d.close();
+      throw new StartError('socket', `cannot bind ${this.submitPath}: ${(err as Error).message}`);
+    }
+    this.dgram = d;
+    d.setReadable(() => this.onDatagrams());
+    d.setErrorHandler((err) => this.opts.report.error(`${this.submitPath}: ${err.message}`));
+
+    const srv = createServer({ allowHalfOpen: false }, (s) => this.onConnection(s));
+    srv.maxConnections = 1024;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', (err) => reject(new StartError('socket', `cannot bind ${this.loggerPath}: ${err.message}`)));
+      srv.listen(this.loggerPath, () => resolve());
+    });
+    srv.on('error', (err) => this.opts.report.error(`${this.loggerPath}: ${err.message}`));
+    try {
+      chmodSync(this.loggerPath, 0o666);
+    } catch (err) {
+      throw new StartError('socket', `cannot set the mode of ${this.loggerPath}: ${(err as Error).message}`);
+    }
+    this.server = srv;
+  }
+
+  /** Close everything and remove the sockets. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.dgram?.close();
+    this.server?.close();
+    for (const c of this.conns) c.sock.destroy();
+    for (const p of [this.submitPath, this.loggerPath]) {
+      try {
+        if (lstatSync(p).isSocket()) unlinkSync(p);
+      } catch {
+        // already gone
+      }
+    }
+    this.syslog?.destroy();
+  }
+
+  stats(): DriverStats {
+    return { ...this.engine.stats(), datagrams: this.datagrams, acks: this.acks, syslogDropped: this.syslogDropped, pid: process.pid };
+  }
+
+  // ---- submissions ----
+
+  private onDatagrams(): void {
+    const d = this.dgram;
+    if (!d) return;
+    for (let i = 0; i < BURST; i++) {
+      let g: Datagram | null;
+      try {
+        g = d.recv(MAX_DATAGRAM + 1);
+      } catch (err) {
+        this.opts.report.error(`receiving on ${this.submitPath}: ${(err as Error).message}`);
+        return;
+      }
+      if (!g) return;
+      this.datagrams++;
+      this.onDatagram(g);
+    }
+  }
+
+  private onDatagram(g: Datagram): void {
+    const e = this.engine;
+    if (g.size > g.data.length || g.pid <= 0) {
+      e.malformed++;
+      return;
+    }
+    const origin = { pid: g.pid, privileged: this.privileges.check(g) };
+    const buf = g.data;
+    let off = 0;
+    while (off < buf.length) {
+      const r = decodeRecord(buf, off);
+      if (!r.ok) {
+        e.malformed++;
+        if (r.next < 0) return;
+        off = r.next;
+        continue;
+      }
+      off = r.next;
+      const ack = e.submit(r.sub, origin);
+      if (r.sub.token !== 0 && g.path) {
+        try {
+          if (this.dgram!.trySend(encodeAck(ack), g.path) >= 0) this.acks++;
+        } catch {
+          // the sender is gone: nobody to tell
+        }
+      }
+    }
+  }
+
+  private forward(m: ConsoleMessage): void {
+    const d = decodeData(m.data);
+    const text = d ? oneLine(expand(d.fmt, d.args)) : '';
+    this.syslog?.send({ pri: m.pri, time: m.time, ident: 'strlog', msg: `mid ${m.mid} sid ${m.sid}: ${text}` });
+  }
+
+  // ---- loggers ----
+
+  private onConnection(sock: Socket): void {
+    const cred = peerCredentials(sock) ?? { pid: -1, uid: -1, gid: -1 };
+    const c: Conn = {
+      sock,
+      slot: null as unknown as LoggerSlot,
+      reader: new FrameReader(MAX_REQUEST),
+      inflight: false,
+      closed: false,
+      lastDropReport: 0,
+      droppedReported: 0,
+    };
+    c.slot = this.engine.connect(cred, () => this.schedule(c));
+    this.conns.add(c);
+    sock.on('data', (chunk: Buffer) => this.onRequests(c, chunk));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      c.closed = true;
+      this.conns.delete(c);
+      this.dirty.delete(c);
+      const s = c.slot;
+      if (s.role) {
+        this.engine.disconnect(s);
+        this.opts.report.info(`${s.role} logger ${s.id} (pid ${s.peer.pid}) gone: ${s.written} written, ${s.dropped} dropped`);
+      }
+    });
+  }
+
+  private onRequests(c: Conn, chunk: Buffer): void {
+    for (const f of c.reader.push(chunk)) {
+      if (f.type === F_REGISTER) {
+        let r: number;
+        if (c.slot.role !== null) r = errno.EBUSY;
+        else {
+          const reg = decodeRegister(f.body);
+          if (!reg.ok) r = errno.EINVAL;
+          else {
+            const why = this.engine.register(c.slot, reg.role, reg.ids, this.privileges.check(c.slot.peer, Date.now()));
+            r = why === 0 ? 0 : errno[why];
+            const who = `pid ${c.slot.peer.pid}, uid ${c.slot.peer.uid}`;
+            if (why === 0) this.opts.report.info(`${reg.role} logger ${c.slot.id} registered (${who})`);
+            else this.opts.report.info(`${reg.role} logger refused (${who}): ${why}`);
+          }
+        }
+        c.sock.write(encodeReply(r));
+      } else if (f.type === F_STATS) {
+        c.sock.write(frame(F_STATS_REPLY, Buffer.from(JSON.stringify(this.stats()))));
+      } else {
+        c.sock.write(encodeReply(errno.EINVAL));
+      }
+    }
+    // Not this protocol, or a peer that asks without reading the answers.
+    if (c.reader.error || c.sock.writableLength > 1 << 20) c.sock.destroy();
+  }
+
+  private schedule(c: Conn): void {
+    if (c.inflight) return;
+    this.dirty.add(c);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      for (const x of this.dirty) this.flush(x);
+      this.dirty.clear();
+    });
+  }
+
+  /** Write one batch of a logger's queue; the next when the kernel took it. */
+  private flush(c: Conn): void {
+    if (c.inflight || c.closed) return;
+    this.noteDrops(c);
+    const frames = c.slot.queue.take(BATCH);
+    if (frames.length === 0) return;
+    c.inflight = true;
+    const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    c.sock.write(buf, (err) => {
+      c.inflight = false;
+      if (err) return;
+      c.slot.written += frames.length;
+      this.flush(c);
+    });
+  }
+
+  /** Say (at most every 10 s per logger) that a logger is too slow. */
+  private noteDrops(c: Conn): void {
+    const s = c.slot;
+    if (s.dropped === c.droppedReported) return;
+    const now = Date.now();
+    if (now - c.lastDropReport < 10_000) return;
+    this.opts.report.error(`${s.role} logger ${s.id} (pid ${s.peer.pid}) is too slow: ${s.dropped - c.droppedReported} messages dropped (${s.dropped} in all)`);
+    c.lastDropReport = now;
+    c.droppedReported = s.dropped;
+  }
+}
+
+/** Remove a socket left by a strlogd that died; refuse anything else. */
+function removeStale(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new StartError('socket', `${path} exists and is not a socket`);
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    throw new StartError('socket', `cannot remove the stale socket ${path}: ${(err as Error).message}`);
+  }
+}

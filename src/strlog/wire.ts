@@ -1,0 +1,449 @@
+// The wire format between strlog() callers, strlogd and the loggers: pure
+// encoders and decoders, documented in strlogd(8) (WIRE FORMAT). Every
+// integer is little-endian. Decoders never throw on bad input: they say what
+// is wrong, and the driver drops (and counts) what it cannot decode.
+//
+// Submissions (senders -> DIR/submit, SOCK_DGRAM): a datagram holds one or
+// more records back to back (a sender packs what it had to queue):
+//
+//   off size  record
+//   0   u16   length of the whole record
+//   2   u8    version (1)
+//   3   u8    interface: 1 module (strlog()), 2 user (putmsg)
+//   4   u16   flags (SL_*)
+//   6   i16   mid
+//   8   i16   sid
+//   10  i8    level
+//   11  u8    facility number, 0 for the default (kern or user)
+//   12  u32   ack token: 0, or the driver answers the sender's address
+//   16  ...   data part
+//
+//   data part: u16 format length, the format (UTF-8, no NUL), u8 argument
+//   count, then per argument u8 type (1: i64 integer; 2: u16 length and
+//   UTF-8 bytes of a string).
+//
+// Acknowledgement (driver -> the sender's bound address), 32 bytes:
+//   u8 version, u8 type (2), u8 result (0 or 1), u8 interface used, u32
+//   token, u16 flags as delivered, u16 0, i32 mid, i32 sid, u32 error seq,
+//   u32 trace seq, u32 console seq (0: not in that class).
+//
+// Frames on a logger's connection (DIR/logger, SOCK_STREAM), both ways:
+//   u32 length of what follows, u8 type, body.
+//   logger -> driver: 1 REGISTER (u8 role: 1 I_TRCLOG, 2 I_ERRLOG,
+//     3 I_CONSLOG; for I_TRCLOG one or more trace_ids of i32 mid, i32 sid,
+//     i32 level), 2 STATS (no body).
+//   driver -> logger: 0x81 REPLY (i32 errno, 0 for success), 0x82 DELIVERY
+//     (log_ctl below, then the data part as submitted), 0x83 STATS (JSON).
+//
+//   log_ctl: u8 class (1 trace, 2 error, 3 console), u16 flags, i32 mid,
+//   i32 sid, i8 level, u8 0, u16 pri, u32 seq_no, u32 ltime (ticks),
+//   u32 ttime low and u32 ttime high (seconds since 1970).
+
+import { Buffer } from 'node:buffer';
+import { MAX_ARGS, MAX_FORMAT, MAX_REQUEST, MAX_STRING, MAX_TRACE_IDS, type LogClass } from './constants.js';
+import { formatOk, type StrlogArg } from './format.js';
+
+export const VERSION = 1;
+export const IFACE_MODULE = 1;
+export const IFACE_USER = 2;
+
+export const SUB_HEADER = 16;
+export const ACK_SIZE = 32;
+export const ACK_TYPE = 2;
+
+export const F_REGISTER = 1;
+export const F_STATS = 2;
+export const F_REPLY = 0x81;
+export const F_DELIVERY = 0x82;
+export const F_STATS_REPLY = 0x83;
+
+/** Wire role byte of a registration (the low byte of I_TRCLOG & co). */
+export const ROLE_TRACE = 1;
+export const ROLE_ERROR = 2;
+export const ROLE_CONSOLE = 3;
+
+export const CLASS_BYTE: Record<LogClass, number> = { trace: ROLE_TRACE, error: ROLE_ERROR, console: ROLE_CONSOLE };
+const CLASS_OF: Record<number, LogClass> = { [ROLE_TRACE]: 'trace', [ROLE_ERROR]: 'error', [ROLE_CONSOLE]: 'console' };
+
+const ARG_INT = 1;
+const ARG_STRING = 2;
+
+/** Bytes of the log_ctl part of a delivery (after the frame's length and type). */
+export const CTL_SIZE = 31;
+/** Bytes before the data part in a delivery frame. */
+export const DELIVERY_HEADER = 5 + CTL_SIZE;
+
+// ---------------------------------------------------------------------------
+// Submissions.
+
+export interface SubmissionHeader {
+  iface: number;
+  flags: number;
+  mid: number;
+  sid: number;
+  level: number;
+  facility: number;
+  token: number;
+}
+
+/**
+ * Encode the data part: the format and its arguments. Throws TypeError or
+ * RangeError for what the sender must not send (an argument that is not an
+ * integer or a string, sizes over the limits); the format is not checked
+ * here (see checkFormat).
+ */
+export function encodeData(fmt: string, args: readonly unknown[]): Buffer {
+  if (args.length > MAX_ARGS) throw new RangeError(`strlog: at most ${MAX_ARGS} arguments, not ${args.length}`);
+  const f = Buffer.from(fmt, 'utf8');
+  if (f.length > MAX_FORMAT) throw new RangeError(`strlog: the format is ${f.length} bytes, more than ${MAX_FORMAT}`);
+  let size = 3 + f.length;
+  const parts: (Buffer | bigint)[] = [];
+  for (const a of args) {
+    if (typeof a === 'string') {
+      const s = Buffer.from(a, 'utf8');
+      if (s.length > MAX_STRING) throw new RangeError(`strlog: a string argument is ${s.length} bytes, more than ${MAX_STRING}`);
+      parts.push(s);
+      size += 3 + s.length;
+    } else if (typeof a === 'bigint' || (typeof a === 'number' && Number.isInteger(a))) {
+      const v = BigInt(a);
+      if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`strlog: integer argument ${v} does not fit in 64 bits`);
+      parts.push(BigInt.asIntN(64, v));
+      size += 9;
+    } else {
+      throw new TypeError(`strlog: arguments are integers or strings, not ${typeof a === 'number' ? String(a) : typeof a}`);
+    }
+  }
+  const b = Buffer.allocUnsafe(size);
+  b.writeUInt16LE(f.length, 0);
+  f.copy(b, 2);
+  let o = 2 + f.length;
+  b[o++] = args.length;
+  for (const p of parts) {
+    if (typeof p === 'bigint') {
+      b[o++] = ARG_INT;
+      b.writeBigInt64LE(p, o);
+      o += 8;
+    } else {
+      b[o++] = ARG_STRING;
+      b.writeUInt16LE(p.length, o);
+      p.copy(b, o + 2);
+      o += 2 + p.length;
+    }
+  }
+  return b;
+}
+
+/** One submission record: header and data part. */
+export function encodeSubmission(h: SubmissionHeader, data: Buffer): Buffer {
+  const len = SUB_HEADER + data.length;
+  if (len > 0xffff) throw new RangeError(`strlog: message of ${len} bytes is too long`);
+  const b = Buffer.allocUnsafe(len);
+  b.writeUInt16LE(len, 0);
+  b[2] = VERSION;
+  b[3] = h.iface;
+  b.writeUInt16LE(h.flags & 0xffff, 4);
+  b.writeInt16LE(h.mid, 6);
+  b.writeInt16LE(h.sid, 8);
+  b.writeInt8(h.level, 10);
+  b[11] = h.facility;
+  b.writeUInt32LE(h.token >>> 0, 12);
+  data.copy(b, SUB_HEADER);
+  return b;
+}
+
+/** What the decoder found in a data part. */
+export interface DataPart {
+  fmt: string;
+  args: StrlogArg[];
+}
+
+/**
+ * Decode a data part that must fill buf[start, end) exactly. Returns null
+ * when it is malformed (sizes, types, trailing bytes, or a format that is
+ * not a strlog format).
+ */
+export function decodeData(buf: Buffer, start = 0, end = buf.length): DataPart | null {
+  if (end - start < 3) return null;
+  const flen = buf.readUInt16LE(start);
+  if (flen > MAX_FORMAT) return null;
+  let o = start + 2 + flen;
+  if (o + 1 > end) return null;
+  const fmt = buf.toString('utf8', start + 2, o);
+  const n = buf[o++]!;
+  if (n > MAX_ARGS) return null;
+  const args: StrlogArg[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (o >= end) return null;
+    const t = buf[o++];
+    if (t === ARG_INT) {
+      if (o + 8 > end) return null;
+      const lo = buf.readUInt32LE(o);
+      const hi = buf.readInt32LE(o + 4);
+      // Safe integers without a BigInt; the rest exactly as bigint.
+      args[i] = hi >= -0x200000 && hi < 0x200000 ? hi * 0x100000000 + lo : buf.readBigInt64LE(o);
+      o += 8;
+    } else if (t === ARG_STRING) {
+      if (o + 2 > end) return null;
+      const slen = buf.readUInt16LE(o);
+      if (slen > MAX_STRING || o + 2 + slen > end) return null;
+      args[i] = buf.toString('utf8', o + 2, o + 2 + slen);
+      o += 2 + slen;
+    } else {
+      return null;
+    }
+  }
+  if (o !== end) return null;
+  if (!formatOk(fmt)) return null;
+  return { fmt, args };
+}
+
+/** A record as the driver found it in a datagram. */
+export interface Submission extends SubmissionHeader {
+  /** The data part, within the datagram (forwarded to loggers as it is). */
+  data: Buffer;
+}
+
+/** Result of taking one record off a datagram. */
+export type RecordResult =
+  | { ok: true; sub: Submission; next: number }
+  /** A bad record; next is where the following one starts, or -1 when the
+   * rest of the datagram cannot be split into records any more. */
+  | { ok: false; next: number };
+
+/** Decode the record at `off` of a submission datagram. */
+export function decodeRecord(buf: Buffer, off: number): RecordResult {
+  if (buf.length - off < 2) return { ok: false, next: -1 };
+  const len = buf.readUInt16LE(off);
+  if (len < SUB_HEADER + 3 || off + len > buf.length) return { ok: false, next: -1 };
+  const next = off + len;
+  if (buf[off + 2] !== VERSION) return { ok: false, next };
+  const iface = buf[off + 3]!;
+  if (iface !== IFACE_MODULE && iface !== IFACE_USER) return { ok: false, next };
+  if (!decodeData(buf, off + SUB_HEADER, next)) return { ok: false, next };
+  return {
+    ok: true,
+    next,
+    sub: {
+      iface,
+      flags: buf.readUInt16LE(off + 4),
+      mid: buf.readInt16LE(off + 6),
+      sid: buf.readInt16LE(off + 8),
+      level: buf.readInt8(off + 10),
+      facility: buf[off + 11]!,
+      token: buf.readUInt32LE(off + 12),
+      data: buf.subarray(off + SUB_HEADER, next),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Acknowledgements.
+
+export interface Ack {
+  token: number;
+  result: 0 | 1;
+  iface: number;
+  flags: number;
+  mid: number;
+  sid: number;
+  seq: { error: number; trace: number; console: number };
+}
+
+export function encodeAck(a: Ack): Buffer {
+  const b = Buffer.alloc(ACK_SIZE);
+  b[0] = VERSION;
+  b[1] = ACK_TYPE;
+  b[2] = a.result;
+  b[3] = a.iface;
+  b.writeUInt32LE(a.token >>> 0, 4);
+  b.writeUInt16LE(a.flags, 8);
+  b.writeInt32LE(a.mid, 12);
+  b.writeInt32LE(a.sid, 16);
+  b.writeUInt32LE(a.seq.error >>> 0, 20);
+  b.writeUInt32LE(a.seq.trace >>> 0, 24);
+  b.writeUInt32LE(a.seq.console >>> 0, 28);
+  return b;
+}
+
+export function decodeAck(b: Buffer): Ack | null {
+  if (b.length !== ACK_SIZE || b[0] !== VERSION || b[1] !== ACK_TYPE || b[2]! > 1) return null;
+  return {
+    result: b[2] as 0 | 1,
+    iface: b[3]!,
+    token: b.readUInt32LE(4),
+    flags: b.readUInt16LE(8),
+    mid: b.readInt32LE(12),
+    sid: b.readInt32LE(16),
+    seq: { error: b.readUInt32LE(20), trace: b.readUInt32LE(24), console: b.readUInt32LE(28) },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Frames on a logger's connection.
+
+/** A frame: its type and body (a view into the received bytes). */
+export interface Frame {
+  type: number;
+  body: Buffer;
+}
+
+/** Frame a body: u32 length, u8 type, body. */
+export function frame(type: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  const b = Buffer.allocUnsafe(5 + body.length);
+  b.writeUInt32LE(1 + body.length, 0);
+  b[4] = type;
+  body.copy(b, 5);
+  return b;
+}
+
+/**
+ * Splits a byte stream into frames. push() returns the complete frames so
+ * far; a length of 0 or over `max` makes the stream bad (error set, nothing
+ * more returned): the peer is not speaking this protocol.
+ */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  error: string | null = null;
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): Frame[] {
+    if (this.error) return [];
+    const b = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: Frame[] = [];
+    let o = 0;
+    while (b.length - o >= 4) {
+      const len = b.readUInt32LE(o);
+      if (len < 1 || len > this.max) {
+        this.error = `bad frame length ${len}`;
+        this.buf = Buffer.alloc(0);
+        return out;
+      }
+      if (b.length - o - 4 < len) break;
+      out.push({ type: b[o + 4]!, body: b.subarray(o + 5, o + 4 + len) });
+      o += 4 + len;
+    }
+    // Keep the partial frame in a buffer of its own (not a view pinning a
+    // large chunk).
+    this.buf = o === b.length ? Buffer.alloc(0) : Buffer.from(b.subarray(o));
+    return out;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pending(): number {
+    return this.buf.length;
+  }
+}
+
+/** One trace_ids: -1 in a field matches any value. */
+export interface TraceId {
+  mid: number;
+  sid: number;
+  level: number;
+}
+
+export type Role = 'error' | 'trace' | 'console';
+
+export function encodeRegister(role: Role, ids: readonly TraceId[] = []): Buffer {
+  const body = Buffer.alloc(1 + 12 * ids.length);
+  body[0] = CLASS_BYTE[role];
+  ids.forEach((t, i) => {
+    body.writeInt32LE(t.mid, 1 + 12 * i);
+    body.writeInt32LE(t.sid, 5 + 12 * i);
+    body.writeInt32LE(t.level, 9 + 12 * i);
+  });
+  return frame(F_REGISTER, body);
+}
+
+/** A registration as decoded, or the errno name it is refused with. */
+export type Registration = { ok: true; role: Role; ids: TraceId[] } | { ok: false; errno: 'EINVAL' };
+
+/**
+ * Decode a REGISTER body. I_TRCLOG needs one or more whole trace_ids (no
+ * partial one); I_ERRLOG and I_CONSLOG take no data; anything else is EINVAL
+ * (an ioctl that cannot be recognized).
+ */
+export function decodeRegister(body: Buffer): Registration {
+  if (body.length < 1) return { ok: false, errno: 'EINVAL' };
+  const role = CLASS_OF[body[0]!];
+  if (!role) return { ok: false, errno: 'EINVAL' };
+  const rest = body.length - 1;
+  if (role !== 'trace') return rest === 0 ? { ok: true, role, ids: [] } : { ok: false, errno: 'EINVAL' };
+  if (rest === 0 || rest % 12 !== 0 || rest / 12 > MAX_TRACE_IDS) return { ok: false, errno: 'EINVAL' };
+  const ids: TraceId[] = [];
+  for (let o = 1; o < body.length; o += 12) ids.push({ mid: body.readInt32LE(o), sid: body.readInt32LE(o + 4), level: body.readInt32LE(o + 8) });
+  return { ok: true, role, ids };
+}
+
+export function encodeReply(errno: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(errno, 0);
+  return frame(F_REPLY, b);
+}
+
+export function decodeReply(body: Buffer): number | null {
+  return body.length === 4 ? body.readInt32LE(0) : null;
+}
+
+/** The log_ctl of a delivered message. */
+export interface LogCtl {
+  cls: LogClass;
+  flags: number;
+  mid: number;
+  sid: number;
+  level: number;
+  pri: number;
+  seq: number;
+  /** Ticks (1/100 s) since the driver started. */
+  ltime: number;
+  /** Seconds since 1970. */
+  ttime: number;
+}
+
+/** A delivery frame: header, then the data part as it was submitted. */
+export function encodeDelivery(c: LogCtl, data: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(DELIVERY_HEADER + data.length);
+  b.writeUInt32LE(1 + CTL_SIZE + data.length, 0);
+  b[4] = F_DELIVERY;
+  b[5] = CLASS_BYTE[c.cls];
+  b.writeUInt16LE(c.flags, 6);
+  b.writeInt32LE(c.mid, 8);
+  b.writeInt32LE(c.sid, 12);
+  b.writeInt8(c.level, 16);
+  b[17] = 0;
+  b.writeUInt16LE(c.pri, 18);
+  b.writeUInt32LE(c.seq >>> 0, 20);
+  b.writeUInt32LE(c.ltime >>> 0, 24);
+  b.writeUInt32LE(c.ttime % 0x100000000, 28);
+  b.writeUInt32LE(Math.floor(c.ttime / 0x100000000), 32);
+  data.copy(b, DELIVERY_HEADER);
+  return b;
+}
+
+/** A delivered message: log_ctl and the decoded data part. */
+export interface LogMessage extends LogCtl, DataPart {}
+
+/** Decode a DELIVERY body (the frame without its length and type). */
+export function decodeDelivery(body: Buffer): LogMessage | null {
+  if (body.length < CTL_SIZE + 3) return null;
+  const cls = CLASS_OF[body[0]!];
+  if (!cls) return null;
+  const data = decodeData(body, CTL_SIZE, body.length);
+  if (!data) return null;
+  return {
+    cls,
+    flags: body.readUInt16LE(1),
+    mid: body.readInt32LE(3),
+    sid: body.readInt32LE(7),
+    level: body.readInt8(11),
+    pri: body.readUInt16LE(13),
+    seq: body.readUInt32LE(15),
+    ltime: body.readUInt32LE(19),
+    ttime: body.readUInt32LE(23) + body.readUInt32LE(27) * 0x100000000,
+    fmt: data.fmt,
+    args: data.args,
+  };
+}
+
+/** Largest frame a logger accepts from the driver. */
+export const MAX_DELIVERY = 1 + CTL_SIZE + 0x10000;
+export { MAX_REQUEST };
