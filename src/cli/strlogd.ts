@@ -143,6 +143,18 @@ function enterDir(dir: string): void {
   }
 }
 
+/** $STRLOGD_CLOCK_OFFSET: seconds added to the time messages are stamped
+ * with (tests of strerr's day switch; see ENVIRONMENT in strlogd(8)). */
+function clockOffset(report: { error(msg: string): void }): number {
+  const v = process.env.STRLOGD_CLOCK_OFFSET;
+  if (v === undefined || v === '') return 0;
+  if (!/^[-+]?\d+(\.\d+)?$/.test(v)) {
+    report.error(`ignoring STRLOGD_CLOCK_OFFSET='${v}' (not a number of seconds)`);
+    return 0;
+  }
+  return Math.round(Number(v) * 1000);
+}
+
 async function main(): Promise<void> {
   let opts: Options | 'help' | 'version';
   let gid: number | null;
@@ -191,6 +203,7 @@ async function main(): Promise<void> {
     group: gid,
     forward: opts.forward,
     report,
+    clockOffset: clockOffset(report),
   });
   let pidLock: PidLock | null = null;
   onShutdown((signal) => {

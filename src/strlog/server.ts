@@ -38,6 +38,9 @@ export interface ServerOptions {
   /** Act as the console logger: forward console messages to syslog. */
   forward: boolean;
   report: Reporter;
+  /** Added to the clock that stamps messages (ttime), in ms: for tests of
+   * what happens at midnight, from $STRLOGD_CLOCK_OFFSET. Default 0. */
+  clockOffset?: number;
 }
 
 /** Why start() failed, for the exit code. */
@@ -91,6 +94,7 @@ export class StrlogServer {
       queueBytes: opts.queueBytes,
       backlogBytes: opts.backlogBytes,
       forward: opts.forward ? (m) => this.forward(m) : null,
+      now: opts.clockOffset ? () => Date.now() + opts.clockOffset! : Date.now,
     });
   }
 

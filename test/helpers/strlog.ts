@@ -1,0 +1,380 @@
+// Helpers for the strlog integration tests: real strlogd, strerr and
+// strtrace processes in short temporary directories, the real strlog
+// command, in-process clients and loggers (plog/strlog), polling with
+// timeouts, and cleanup of everything a test file started.
+import { after } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
+import { UnixSocket, type Datagram } from '../../src/native.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
+export const STRLOGD = bin('strlogd');
+export const STRERR = bin('strerr');
+export const STRTRACE = bin('strtrace');
+export const STRCLEAN = bin('strclean');
+export const STRLOG = bin('strlog');
+export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** How to run a command as nobody:nogroup with no supplementary groups. */
+export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const dirs: string[] = [];
+const children = new Set<ChildProcess>();
+const cleanups: (() => void | Promise<void>)[] = [];
+
+/** A fresh directory under /tmp with a short name (sockets fit in sockaddr_un). */
+export function tempDir(mode?: number): string {
+  const d = mkdtempSync('/tmp/sl-');
+  dirs.push(d);
+  if (mode !== undefined) chmodSync(d, mode);
+  return d;
+}
+
+/** Run fn after this file's tests. */
+export function atEnd(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
+
+after(async () => {
+  for (const f of cleanups.splice(0)) await f();
+  for (const c of [...children]) await killChild(c);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+export async function killChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (c.exitCode === null && c.signalCode === null) {
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    try {
+      c.kill('SIGCONT');
+      c.kill(signal);
+    } catch {
+      /* gone */
+    }
+    await Promise.race([gone, sleep(5000)]);
+  }
+  children.delete(c);
+}
+
+/** The environment of the programs under test: no STRLOGDIR, no TZ games, plus env. */
+export function testEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env };
+  delete e.STRLOGDIR;
+  delete e.STRLOGD_CLOCK_OFFSET;
+  delete e.NODE_TEST_CONTEXT;
+  delete e.PLOG_SYSLOG_SOCKET;
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete e[k];
+    else e[k] = v;
+  }
+  return e;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  asNobody?: boolean;
+  /** Extra setpriv arguments (run as someone else), instead of asNobody. */
+  as?: string[];
+  limit?: number;
+}
+
+function command(cmd: string, args: string[], o: RunOptions): [string, string[]] {
+  const as = o.as ?? (o.asNobody ? AS_NOBODY : null);
+  return as ? [as[0]!, [...as.slice(1), cmd, ...args]] : [cmd, args];
+}
+
+/** Run a command to its exit (not to the close of its pipes: a daemon may keep them). */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const [c, a] = command(cmd, args, opts);
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) });
+  let stdout = '';
+  let stderr = '';
+  let outDone = false;
+  let errDone = false;
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stdout.on('end', () => (outDone = true));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  child.stderr.on('end', () => (errDone = true));
+  const limit = opts.limit ?? 20_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')}: still running after ${limit} ms`));
+    }, limit);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', async (code, signal) => {
+      clearTimeout(timer);
+      for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
+    });
+  });
+}
+
+export const node = (script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> => run(process.execPath, [script, ...args], opts);
+
+/** The strlog command against a runtime directory. */
+export function strlogCmd(dir: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return node(STRLOG, ['--rundir', dir, ...args], opts);
+}
+
+/** Poll cond until it returns a truthy value; throw after timeout. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeout = 15_000, interval = 25): Promise<NonNullable<T>> {
+  const end = Date.now() + timeout;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${String(last)})`);
+    await sleep(interval);
+  }
+}
+
+/** The lines of a file ([] when missing). */
+export function lines(path: string): string[] {
+  try {
+    const t = readFileSync(path, 'utf8');
+    return t === '' ? [] : t.replace(/\n$/, '').split('\n');
+  } catch {
+    return [];
+  }
+}
+
+export function waitLines(path: string, n: number, timeout?: number): Promise<string[]> {
+  return waitFor(`${n} lines in ${path}`, () => {
+    const l = lines(path);
+    return l.length >= n ? l : null;
+  }, timeout);
+}
+
+// ---------------------------------------------------------------------------
+// strlogd.
+
+export interface DriverOptions {
+  /** Extra strlogd options (-n, -q 4k, -g GROUP...). */
+  args?: string[];
+  env?: Record<string, string | undefined>;
+  /** A runtime directory to use (default: a fresh one). */
+  dir?: string;
+}
+
+/** A strlogd in the foreground (-f), as a child of the test. */
+export class Driver {
+  readonly child: ChildProcess;
+  stderr = '';
+  stdout = '';
+  private constructor(
+    readonly dir: string,
+    child: ChildProcess,
+  ) {
+    this.child = child;
+    (child.stderr as Readable).on('data', (d: Buffer) => (this.stderr += d));
+    (child.stdout as Readable).on('data', (d: Buffer) => (this.stdout += d));
+  }
+
+  /** Start it and wait until it answers a STATS request. */
+  static async start(o: DriverOptions = {}): Promise<Driver> {
+    // 755: processes of other users (setpriv) reach the sockets.
+    const dir = o.dir ?? tempDir(0o755);
+    const env = { PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog'), ...o.env };
+    const child = spawn(process.execPath, [STRLOGD, '-f', '-v', '-d', dir, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(env) });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    const d = new Driver(dir, child);
+    await waitFor(`strlogd on ${dir}`, async () => {
+      if (child.exitCode !== null) throw new Error(`strlogd exited ${child.exitCode}: ${d.stderr}`);
+      return d.stdout.includes(' started on ') && (await driverStats(dir).then(() => true, () => false));
+    });
+    return d;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  stats(): Promise<DriverStats> {
+    return driverStats(this.dir);
+  }
+
+  /** The stats of the logger with that pid (and role), once registered. */
+  async logger(pid: number, role?: Role): Promise<LoggerStats | undefined> {
+    return (await this.stats()).loggers.find((l) => l.pid === pid && (!role || l.role === role));
+  }
+
+  /** Wait until a process of that pid is registered (as role). */
+  waitLogger(pid: number, role?: Role): Promise<LoggerStats> {
+    return waitFor(`logger pid ${pid} registered`, () => this.logger(pid, role));
+  }
+
+  client(): StrlogClient {
+    const c = new StrlogClient({ rundir: this.dir });
+    atEnd(() => c.close());
+    return c;
+  }
+
+  /** An in-process logger collecting what it gets. */
+  async open(role: Role, ids?: TraceId[]): Promise<Collector> {
+    const ls = await LogStream.open(role, { rundir: this.dir, ids });
+    atEnd(() => ls.close());
+    return new Collector(ls);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return { code: this.child.exitCode, signal: this.child.signalCode };
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => this.child.once('exit', (code, sig) => r({ code, signal: sig })));
+    this.child.kill(signal);
+    return done;
+  }
+}
+
+/** An in-process logger (plog/strlog LogStream) keeping every message. */
+export class Collector {
+  readonly messages: LogMessage[] = [];
+  constructor(readonly stream: LogStream) {
+    stream.on('messages', (b: LogMessage[]) => this.messages.push(...b));
+  }
+
+  wait(n: number, timeout?: number): Promise<LogMessage[]> {
+    return waitFor(`${n} messages for the ${this.stream.role} logger`, () => (this.messages.length >= n ? this.messages : null), timeout);
+  }
+
+  close(): void {
+    this.stream.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Loggers as processes.
+
+/** A long-running program (strerr, strtrace) started by the test. */
+export class Proc {
+  stdout = '';
+  stderr = '';
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  constructor(readonly child: ChildProcess) {
+    children.add(child);
+    (child.stdout as Readable | null)?.on('data', (d: Buffer) => (this.stdout += d));
+    (child.stderr as Readable | null)?.on('data', (d: Buffer) => (this.stderr += d));
+    this.exit = new Promise((r) =>
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        r({ code, signal });
+      }),
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Complete lines printed so far. */
+  lines(): string[] {
+    const i = this.stdout.lastIndexOf('\n');
+    return i < 0 ? [] : this.stdout.slice(0, i).split('\n');
+  }
+
+  waitLines(n: number, timeout?: number): Promise<string[]> {
+    return waitFor(`${n} lines from pid ${this.pid}`, () => {
+      const l = this.lines();
+      return l.length >= n ? l : null;
+    }, timeout);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    try {
+      this.child.kill('SIGCONT');
+      this.child.kill(signal);
+    } catch {
+      /* gone */
+    }
+    return this.exit;
+  }
+}
+
+export function spawnProc(cmd: string, args: string[], opts: RunOptions & { stdout?: 'pipe' | 'ignore' } = {}): Proc {
+  const [c, a] = command(cmd, args, opts);
+  return new Proc(spawn(c, a, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], env: testEnv(opts.env) }));
+}
+
+/** A registered strerr writing to logdir (mailer: --mailer, if given). */
+export async function startStrerr(d: Driver, logdir: string, args: string[] = [], opts: RunOptions = {}): Promise<Proc> {
+  const p = spawnProc(process.execPath, [STRERR, '--rundir', d.dir, '-d', logdir, ...args], opts);
+  await waitFor('strerr registered', async () => {
+    if (p.child.exitCode !== null) throw new Error(`strerr exited ${p.child.exitCode}: ${p.stderr}`);
+    return d.logger(p.pid, 'error');
+  });
+  return p;
+}
+
+/** A registered strtrace with the given triples. */
+export async function startStrtrace(d: Driver, triples: string[] = [], opts: RunOptions = {}): Promise<Proc> {
+  const p = spawnProc(process.execPath, [STRTRACE, '--rundir', d.dir, ...triples], opts);
+  await waitFor('strtrace registered', async () => {
+    if (p.child.exitCode !== null) throw new Error(`strtrace exited ${p.child.exitCode}: ${p.stderr}`);
+    return d.logger(p.pid, 'trace');
+  });
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// A syslog receiver (PLOG_SYSLOG_SOCKET).
+
+export class SyslogSink {
+  readonly sock = new UnixSocket();
+  readonly got: Datagram[] = [];
+  constructor(readonly path: string) {
+    this.sock.bind(path);
+    this.sock.setReadable(() => {
+      for (;;) {
+        const d = this.sock.recv();
+        if (!d) break;
+        this.got.push(d);
+      }
+    });
+    atEnd(() => this.sock.close());
+  }
+
+  texts(): string[] {
+    return this.got.map((d) => d.data.toString('utf8'));
+  }
+
+  wait(n: number): Promise<string[]> {
+    return waitFor(`${n} syslog lines at ${this.path}`, () => (this.got.length >= n ? this.texts() : null));
+  }
+}
+
+/** Parse a strerr line. */
+export function parseErrLine(l: string): { seq: number; time: string; ticks: string; flags: string; mid: number; sid: number; text: string } {
+  const m = /^(\d{6,}) (\d\d:\d\d:\d\d) ([0-9a-f]{8}) ([F.][N.][T.]) (-?\d+) (-?\d+) (.*)$/.exec(l);
+  if (!m) throw new Error(`not a strerr line: ${JSON.stringify(l)}`);
+  return { seq: Number(m[1]), time: m[2]!, ticks: m[3]!, flags: m[4]!, mid: Number(m[5]), sid: Number(m[6]), text: m[7]! };
+}
+
+/** Parse a strtrace line. */
+export function parseTraceLine(l: string): { seq: number; time: string; ticks: string; level: number; flags: string; mid: number; sid: number; text: string } {
+  const m = /^(\d{6,}) (\d\d:\d\d:\d\d) ([0-9a-f]{8}) (-?\d+) ([F.][N.][E.]) (-?\d+) (-?\d+) (.*)$/.exec(l);
+  if (!m) throw new Error(`not a strtrace line: ${JSON.stringify(l)}`);
+  return { seq: Number(m[1]), time: m[2]!, ticks: m[3]!, level: Number(m[4]), flags: m[5]!, mid: Number(m[6]), sid: Number(m[7]), text: m[8]! };
+}
