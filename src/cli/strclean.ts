@@ -45,9 +45,19 @@ interface Options {
 
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
+  // As getopt: -a and -d take the next word whatever it is (-a -3 is an age).
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if ((w === '-a' || w === '-d') && i + 1 < argv.length) args.push(w + argv[++i]!);
+    else if (w === '--') {
+      args.push(...argv.slice(i));
+      break;
+    } else args.push(w);
+  }
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args,
       strict: true,
       allowPositionals: false,
       options: {
