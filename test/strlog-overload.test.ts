@@ -25,8 +25,9 @@ async function overload(d: Driver, c: StrlogClient, pid: number, flags: number):
       const t = performance.now();
       assert.equal(c.strlog(9, 9, 0, flags, 'overload %d', sent++), 1);
       slowest = Math.max(slowest, performance.now() - t);
-      // Let the event loop drain the in-process queue now and then.
-      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+      // About 20,000 a second: a logger that reads keeps up even on a busy
+      // machine; one that does not read falls behind all the same.
+      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 10));
     }
     await c.flush();
     await waitFor('the driver to take every message', async () => (await d.stats()).records === sent, 30_000);
@@ -65,9 +66,10 @@ function checkGaps(seqs: number[], texts: string[], last: number, l: LoggerStats
 test('a tracer whose output nobody reads: its gaps are exactly its drops; the sender never waits', async (t) => {
   // Queues big enough for any burst: the drops come from the reader that
   // stopped, not from the rate (a tracer that reads loses nothing).
-  const d = await Driver.start({ args: ['-n', '-q', '512k'] });
+  const d = await Driver.start({ args: ['-n', '-q', '1m'] });
   const tracer = await startStrtrace(d);
-  const control = await d.open('trace', [{ mid: -1, sid: -1, level: -1 }]);
+  // The control: a strtrace writing to /dev/null, which keeps up.
+  const control = await startStrtrace(d, [], { stdout: 'ignore' });
   const out = tracer.child.stdout as Readable;
   out.pause();
   const c = new StrlogClient({ rundir: d.dir, queueBytes: 64 << 20 });
@@ -82,9 +84,8 @@ test('a tracer whose output nobody reads: its gaps are exactly its drops; the se
     const l = (await d.logger(tracer.pid))!;
     const p = tracer.lines().map(parseTraceLine);
     t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));
-    await control.wait(last);
-    assert.deepEqual(control.messages.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), 'the tracer that reads has no gap');
-    assert.equal((await d.logger(process.pid))!.dropped, 0);
+    const ok = (await d.logger(control.pid))!;
+    assert.deepEqual([ok.enqueued, ok.dropped], [last, 0], 'the tracer that keeps up lost nothing');
   } finally {
     c.close();
   }

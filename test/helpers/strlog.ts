@@ -329,7 +329,7 @@ export async function startStrerr(d: Driver, logdir: string, args: string[] = []
 }
 
 /** A registered strtrace with the given triples. */
-export async function startStrtrace(d: Driver, triples: string[] = [], opts: RunOptions = {}): Promise<Proc> {
+export async function startStrtrace(d: Driver, triples: string[] = [], opts: RunOptions & { stdout?: 'pipe' | 'ignore' } = {}): Promise<Proc> {
   const p = spawnProc(process.execPath, [STRTRACE, '--rundir', d.dir, ...triples], opts);
   await waitFor('strtrace registered', async () => {
     if (p.child.exitCode !== null) throw new Error(`strtrace exited ${p.child.exitCode}: ${p.stderr}`);
