@@ -281,8 +281,15 @@ test('plog exit 100+errno: the server socket is a stream socket (EPROTOTYPE)', a
  * anything else; it records what it received. */
 function oldServer(dir: string): { got: Buffer[]; close: () => void } {
   const sock = new UnixSocket();
-  const path = join(dir, 'plogd_sock');
-  sock.bind(path);
+  // Bound as plog 0.1.0's server did it: chdir to the directory, bind the
+  // relative name (so its replies come from "plogd_sock", not a full path).
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    sock.bind('plogd_sock');
+  } finally {
+    process.chdir(cwd);
+  }
   const got: Buffer[] = [];
   const reply = (to: string, t: string): void => void sock.trySend(Buffer.from(t + '\0'), to);
   sock.setReadable(() => {

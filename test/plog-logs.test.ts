@@ -163,12 +163,13 @@ test('a busy process: CPU% near 100 and CPU_time growing', async () => {
 
 test('a zombie: the log ends with its Z line', async () => {
   // The background sleep's parent execs another sleep and never reaps it.
-  const parent = spawnChild('sh', ['-c', 'sleep 0.7 & echo $!; exec sleep 300'], { stdout: true });
+  const parent = spawnChild('sh', ['-c', 'sleep 1.5 & echo $!; exec sleep 300'], { stdout: true });
   const pid = await new Promise<number>((res) => (parent.stdout as Readable).once('data', (d: Buffer) => res(Number(String(d).trim()))));
   assert.ok(pid > 0 && alive(pid));
   const log = join(srv.dir, `sleep.${pid}`);
   const r = await plog(['-d', srv.dir, '-p', String(pid), '-i', '200ms']);
   assert.deepEqual([r.code, r.stdout], [0, `Log file: ${log}\n`]);
+  assert.equal(lines(log)[0], 'sleep 1.5', 'registered before it died');
   await waitFor('the zombie', () => procStat(pid)?.rest[0] === 'Z');
   await srv.waitOutput('stdout', `pid ${pid} ended (zombie); stopped logging sleep.${pid}`);
   const n = await waitStable(log, 1000);

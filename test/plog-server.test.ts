@@ -8,6 +8,7 @@ import { SERVER } from '../src/plog/exitcodes.js';
 import { groupId } from '../src/plog/server.js';
 import {
   alive,
+  fdTarget,
   gone,
   isSocket,
   ints,
@@ -177,6 +178,7 @@ test('plogsrvd exit 0: SIGTERM, SIGINT and SIGQUIT remove the socket', async () 
 
 test('plogsrvd -v: timestamped messages on stdout, trapped signals; none without -v', async () => {
   const srv = await Server.start({ foreground: true, args: ['-v', '-m', 'world'] });
+  assert.equal(fdTarget(srv.pid, 'cwd'), srv.dir, 'a foreground server works in its directory too');
   srv.signal('SIGPIPE');
   await srv.waitOutput('stdout', new RegExp(`^${STAMP} plogsrvd\\[${srv.pid}\\]: trapped SIGPIPE$`, 'm'));
   const child = spawnSleep();
