@@ -54,7 +54,8 @@ Options:
   -h, --help    this text
   --version     the version
 
-Signals: SIGTERM, SIGINT or SIGQUIT remove the sockets and exit 0.
+Signals: SIGTERM, SIGINT or SIGQUIT remove the sockets and exit 0; SIGHUP
+is ignored.
 
 Exit status:
 ${exitStatusHelp(STRLOGD)}
@@ -213,6 +214,8 @@ async function main(): Promise<void> {
     report.close();
   });
   if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
+  // No configuration to reload; a hangup (of the terminal of -f) changes nothing.
+  onSignal(['SIGHUP'], () => report.info('SIGHUP ignored'));
 
   // One driver per directory: the lock also makes removing a stale socket safe.
   const lockPath = join(dir, PID_FILE);

@@ -84,6 +84,8 @@ export class StrlogServer {
   private acks = 0;
   private syslogDropped = 0;
   private stopped = false;
+  /** The socket paths this server bound (the only ones stop() removes). */
+  private readonly bound: string[] = [];
 
   constructor(private readonly opts: ServerOptions) {
     this.submitPath = submitPath(opts.dir);
@@ -104,6 +106,7 @@ export class StrlogServer {
     const d = new UnixSocket();
     try {
       d.bind(this.submitPath);
+      this.bound.push(this.submitPath);
       chmodSync(this.submitPath, 0o666);
     } catch (err) {
       d.close();
@@ -119,6 +122,7 @@ export class StrlogServer {
       srv.once('error', (err) => reject(new StartError('socket', `cannot bind ${this.loggerPath}: ${err.message}`)));
       srv.listen(this.loggerPath, () => resolve());
     });
+    this.bound.push(this.loggerPath);
     srv.on('error', (err) => this.opts.report.error(`${this.loggerPath}: ${err.message}`));
     try {
       chmodSync(this.loggerPath, 0o666);
@@ -128,14 +132,15 @@ export class StrlogServer {
     this.server = srv;
   }
 
-  /** Close everything and remove the sockets. */
+  /** Close everything and remove the sockets it bound (a strlogd that did
+   * not start must not remove those of the one running). */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.dgram?.close();
     this.server?.close();
     for (const c of this.conns) c.sock.destroy();
-    for (const p of [this.submitPath, this.loggerPath]) {
+    for (const p of this.bound) {
       try {
         if (lstatSync(p).isSocket()) unlinkSync(p);
       } catch {
