@@ -129,7 +129,7 @@ test("a server run by nobody logs root's process for root, with '-' where /proc 
   const f = lines(log)[2].split(/ +/);
   assert.equal(f.length, 16);
   // smaps_rollup of another user's process is unreadable: Proportion and Swap are '-'.
-  assert.deepEqual([f[12], f[13]], ['-', '-']);
+  assert.deepEqual([f[12], f[13], f[15]], ['-', '-', '-']); // and maps: Priv&Write
   assert.match(f[9], /^\d+(kB|\.\d\dMB)$/);
 });
 
