@@ -405,3 +405,16 @@ test('strlog() never waits: with no driver, or a stopped one, calls return at on
   assert.ok(idx.every((v, i) => i === 0 || v > idx[i - 1]!), 'in order');
   s.close();
 });
+
+test('a client keeps working across a restart of strlogd (new socket, numbers from 1 again)', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const c = d.client();
+  assert.equal((await c.strlogWait(1, 1, 0, SL_CONSOLE, 'before'))?.seq.console, 1);
+  assert.equal((await c.strlogWait(1, 1, 0, SL_CONSOLE, 'before'))?.seq.console, 2);
+  await d.stop();
+  assert.equal(c.strlog(1, 1, 0, SL_CONSOLE, 'no driver'), 0);
+  const d2 = await Driver.start({ dir: d.dir, args: ['-n'] });
+  const a = await c.strlogWait(1, 1, 0, SL_CONSOLE, 'after');
+  assert.deepEqual([a?.result, a?.seq.console], [1, 1]);
+  assert.equal((await d2.stats()).records, 1);
+});

@@ -33,7 +33,7 @@ import {
   type LogClass,
 } from './constants.js';
 import { matches } from './filter.js';
-import { encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type Role, type Submission, type TraceId } from './wire.js';
+import { encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type TraceId } from './wire.js';
 
 /**
  * A bounded FIFO of frames, bounded in bytes. Pushing past the bound drops
@@ -280,28 +280,33 @@ export class Engine {
     }
     const ltime = Math.floor(((now - this.started) * HZ) / 1000) >>> 0;
     const ttime = Math.floor(now / 1000);
-    const base = { flags, mid, sid, level, ltime, ttime };
+    // One log_ctl, its class, pri and seq set for each class in turn.
+    const ctl: LogCtl = { cls: 'error', flags, mid, sid, level, pri: 0, seq: 0, ltime, ttime };
     if (flags & SL_ERROR) {
-      const seq = (this.seq.error = (this.seq.error + 1) >>> 0);
-      ack.seq.error = seq;
-      this.errorLogger!.put(encodeDelivery({ ...base, cls: 'error', pri: fac | LOG_ERR, seq }, sub.data));
+      ctl.seq = ack.seq.error = this.seq.error = (this.seq.error + 1) >>> 0;
+      ctl.pri = fac | LOG_ERR;
+      this.errorLogger!.put(encodeDelivery(ctl, sub.data));
     }
     if (flags & SL_TRACE) {
-      const seq = (this.seq.trace = (this.seq.trace + 1) >>> 0);
-      ack.seq.trace = seq;
-      const f = encodeDelivery({ ...base, cls: 'trace', pri: fac | LOG_DEBUG, seq }, sub.data);
+      ctl.cls = 'trace';
+      ctl.seq = ack.seq.trace = this.seq.trace = (this.seq.trace + 1) >>> 0;
+      ctl.pri = fac | LOG_DEBUG;
+      const f = encodeDelivery(ctl, sub.data);
       for (const t of takers) t.put(f);
     }
     if (flags & SL_CONSOLE) {
       const seq = (this.seq.console = (this.seq.console + 1) >>> 0);
       ack.seq.console = seq;
       const pri = fac | consoleLevel(flags);
+      ctl.cls = 'console';
+      ctl.seq = seq;
+      ctl.pri = pri;
       if (this.forward) {
         this.forwarded++;
         this.forward({ pri, mid, sid, level, flags, seq, time: now, data: sub.data });
       }
       if (this.consoles.length > 0 || !this.forward) {
-        const f = encodeDelivery({ ...base, cls: 'console', pri, seq }, sub.data);
+        const f = encodeDelivery(ctl, sub.data);
         if (this.consoles.length > 0) for (const c of this.consoles) c.put(f);
         else this.backlogDropped += this.backlog.push(f);
       }

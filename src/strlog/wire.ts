@@ -197,6 +197,34 @@ export function decodeData(buf: Buffer, start = 0, end = buf.length): DataPart |
   return { fmt, args };
 }
 
+/**
+ * Whether buf[start, end) is a well-formed data part, as decodeData would
+ * find it, without building the arguments (the driver forwards the bytes
+ * as they are and only needs to know they are good).
+ */
+export function validData(buf: Buffer, start: number, end: number): boolean {
+  if (end - start < 3) return false;
+  const flen = buf.readUInt16LE(start);
+  if (flen > MAX_FORMAT) return false;
+  let o = start + 2 + flen;
+  if (o + 1 > end) return false;
+  const n = buf[o++]!;
+  if (n > MAX_ARGS) return false;
+  for (let i = 0; i < n; i++) {
+    if (o >= end) return false;
+    const t = buf[o++];
+    if (t === ARG_INT) o += 8;
+    else if (t === ARG_STRING) {
+      if (o + 2 > end) return false;
+      const slen = buf.readUInt16LE(o);
+      if (slen > MAX_STRING) return false;
+      o += 2 + slen;
+    } else return false;
+    if (o > end) return false;
+  }
+  return o === end && formatOk(buf.toString('utf8', start + 2, start + 2 + flen));
+}
+
 /** A record as the driver found it in a datagram. */
 export interface Submission extends SubmissionHeader {
   /** The data part, within the datagram (forwarded to loggers as it is). */
@@ -219,7 +247,7 @@ export function decodeRecord(buf: Buffer, off: number): RecordResult {
   if (buf[off + 2] !== VERSION) return { ok: false, next };
   const iface = buf[off + 3]!;
   if (iface !== IFACE_MODULE && iface !== IFACE_USER) return { ok: false, next };
-  if (!decodeData(buf, off + SUB_HEADER, next)) return { ok: false, next };
+  if (!validData(buf, off + SUB_HEADER, next)) return { ok: false, next };
   return {
     ok: true,
     next,
