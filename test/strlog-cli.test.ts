@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { STRCLEAN, STRERR, STRLOG, STRLOGD, STRTRACE, type ExitCode } from '../src/strlog/exitcodes.js';
 import { driverStats, SL_TRACE } from '../src/strlog/index.js';
@@ -147,4 +148,16 @@ test('strtrace: malformed triples (1), no driver (2), driver gone (4), output cl
   const e2 = await t2.exit;
   assert.equal(e2.code, STRTRACE.DRIVER_GONE.code);
   assert.match(t2.stderr, /strlogd closed the connection/);
+});
+
+test('strlogd: a connection that does not register within 10 s is closed; a logger stays', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const logger = await d.open('console');
+  const idle = createConnection(join(d.dir, 'logger'));
+  const t0 = Date.now();
+  await new Promise((r) => idle.once('close', r));
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 9_000 && waited < 20_000, `closed after ${waited} ms`);
+  assert.equal(logger.stream.socket.destroyed, false);
+  assert.equal((await d.stats()).loggers.length, 1);
 });

@@ -44,12 +44,13 @@ test('checkFormat: the strlog conversions and nothing else', () => {
     ['plain', 0],
     ['%d %i %u %o %x %X %c %s', 8],
     ['%ld %lu %lx %-8s %08d %+d % d %#x %.3s %5.2d', 10],
+    ['%999d %.999s', 2],
     ['100%% sure', 0],
     ['%%d', 0],
   ] as const) {
     assert.deepEqual(checkFormat(f), { ok: true, conversions: n }, f);
   }
-  for (const f of ['%f', '%e', '%g', '%a', '%p', '%n', '%m', '%*d', '%.*s', '%1$d', '%lld', '%hd', '%q', 'end %', '%-', '%99999d', '%zu']) {
+  for (const f of ['%f', '%e', '%g', '%a', '%p', '%n', '%m', '%*d', '%.*s', '%1$d', '%lld', '%hd', '%q', 'end %', '%-', '%1000d', '%.1000s', '%zu']) {
     const r = checkFormat(f);
     assert.equal(r.ok, false, f);
   }

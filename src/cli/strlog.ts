@@ -20,9 +20,10 @@ Usage:
          [--rundir DIR] [--] FORMAT [ARG...]
   strlog -h | --help | --version
 
-FORMAT is a printf format with %d %i %u %o %x %X %c %s (flags, width,
-precision, l) and %%; each ARG that is an integer (decimal, or 0x hex) is
-passed as an integer, any other as a string. The loggers expand them.
+FORMAT is a printf format with %d %i %u %o %x %X %c %s (flags, width and
+precision up to 999, l) and %%; each ARG that is an integer (decimal, or
+0x hex) is passed as an integer, any other as a string. The loggers
+expand them.
 
 Options:
   -m MID        module id (-32768..32767): with -m or -s the message uses the

@@ -41,7 +41,8 @@ export function checkFormat(fmt: string): FormatCheck {
       const what = /[eEfFgGaA]/.test(conv) ? ' (no floating point)' : conv === '*' ? ' (no * width or precision)' : '';
       return { ok: false, error: `unsupported conversion %${m[1]}${m[2]}${m[3] !== undefined ? '.' + m[3] : ''}${m[4]}${conv} at offset ${pct}${what}: strlog takes %d %i %u %o %x %X %c %s (with l, flags, width, precision) and %%` };
     }
-    if (m[2]!.length > 4 || (m[3]?.length ?? 0) > 4) return { ok: false, error: `width or precision too large at offset ${pct}` };
+    // At most 999: a message cannot grow into a huge line (32 conversions).
+    if (m[2]!.length > 3 || (m[3]?.length ?? 0) > 3) return { ok: false, error: `width or precision over 999 at offset ${pct}` };
     n++;
     i = SPEC.lastIndex;
   }

@@ -66,6 +66,8 @@ interface Conn {
 const errno = osConstants.errno;
 /** Bytes written to a logger at once. */
 const BATCH = 256 << 10;
+/** How long a connection may stay without registering. */
+const IDLE_MS = 10_000;
 /** Datagrams read per readiness callback before letting other events in. */
 const BURST = 256;
 
@@ -192,7 +194,10 @@ export class StrlogServer {
       }
       off = r.next;
       const ack = e.submit(r.sub, origin);
-      if (r.sub.token !== 0 && g.path) {
+      // Answers go to abstract addresses only (what a connecting client is
+      // given): a path could be a link the sender planted to make root send
+      // to someone else's socket.
+      if (r.sub.token !== 0 && g.path !== null && g.path.startsWith('@')) {
         try {
           if (this.dgram!.trySend(encodeAck(ack), g.path) >= 0) this.acks++;
         } catch {
@@ -223,6 +228,11 @@ export class StrlogServer {
     };
     c.slot = this.engine.connect(cred, () => this.schedule(c));
     this.conns.add(c);
+    // A connection that neither registers nor asks is closed, so that idle
+    // ones cannot use up the connections (1024) a real logger needs.
+    sock.setTimeout(IDLE_MS, () => {
+      if (c.slot.role === null) sock.destroy();
+    });
     sock.on('data', (chunk: Buffer) => this.onRequests(c, chunk));
     sock.on('error', () => {});
     sock.on('close', () => {
@@ -254,6 +264,7 @@ export class StrlogServer {
           }
         }
         c.sock.write(encodeReply(r));
+        if (r === 0) c.sock.setTimeout(0);
       } else if (f.type === F_STATS) {
         c.sock.write(frame(F_STATS_REPLY, Buffer.from(JSON.stringify(this.stats()))));
       } else {
