@@ -61,17 +61,19 @@ test('plogsrvd --version', async () => {
 test('plogsrvd exit 1: usage errors', async () => {
   const d = tempDir();
   const cases: Array<[string[], string]> = [
-    [['-z'], "Unknown option '-z'"],
-    [['--verbose'], "Unknown option '--verbose'"],
+    [['-z'], "unknown option '-z'"],
+    [['--verbose'], "unknown option '--verbose'"],
+    [['--f'], "unknown option '--f'"],
+    [['-m', 'world', '-m', 'owner'], 'option -m given more than once'],
     [['extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
     [['-f', '-d', d, 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
     [['-e', 'foo', '-d', d], "-e takes stderr, both or none, not 'foo'"],
     [['-e', '', '-d', d], "-e takes stderr, both or none, not ''"],
     [['-m', 'foo', '-d', d], "-m takes world or owner, not 'foo'"],
     [['-m', '777', '-d', d], "-m takes world or owner, not '777'"],
-    [['-d'], "Option '-d, --d <value>' argument missing"],
-    [['-d', d, '-e'], "Option '-e, --e <value>' argument missing"],
-    [['-d', d, '-m'], "Option '-m, --m <value>' argument missing"],
+    [['-d'], "option '-d' needs a value"],
+    [['-d', d, '-e'], "option '-e' needs a value"],
+    [['-d', d, '-m'], "option '-m' needs a value"],
   ];
   for (const [args, msg] of cases) {
     const r = await plogsrvd(args);

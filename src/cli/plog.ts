@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // plog(1): the client of plogsrvd. Argument parsing, messages and exit codes;
 // the exchange itself is src/plog/client.ts.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
@@ -79,25 +79,20 @@ function parsePid(text: string, opt: string): number {
 export function parse(argv: string[]): Parsed {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        p: { type: 'string', short: 'p' },
-        i: { type: 'string', short: 'i' },
-        x: { type: 'string', short: 'x' },
-        l: { type: 'boolean', short: 'l' },
-        q: { type: 'string', short: 'q' },
-        d: { type: 'string', short: 'd' },
-        t: { type: 'string', short: 't' },
-        h: { type: 'boolean', short: 'h' },
-        help: { type: 'boolean' },
-        version: { type: 'boolean' },
-      },
+    ({ values } = parseOptions(argv, {
+      p: { type: 'string', short: 'p' },
+      i: { type: 'string', short: 'i' },
+      x: { type: 'string', short: 'x' },
+      l: { type: 'boolean', short: 'l' },
+      q: { type: 'string', short: 'q' },
+      d: { type: 'string', short: 'd' },
+      t: { type: 'string', short: 't' },
+      h: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
     }));
   } catch (err) {
-    die(CLIENT.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+    throw new ExitError(CLIENT.USAGE, (err as Error).message);
   }
   if (values.h || values.help) return { action: { kind: 'help' }, timeoutMs: 3000 };
   if (values.version) return { action: { kind: 'version' }, timeoutMs: 3000 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server.ts).
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
@@ -63,23 +63,18 @@ interface Options {
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        f: { type: 'boolean', short: 'f' },
-        v: { type: 'boolean', short: 'v' },
-        e: { type: 'string', short: 'e' },
-        d: { type: 'string', short: 'd' },
-        m: { type: 'string', short: 'm' },
-        h: { type: 'boolean', short: 'h' },
-        help: { type: 'boolean' },
-        version: { type: 'boolean' },
-      },
+    ({ values } = parseOptions(argv, {
+      f: { type: 'boolean', short: 'f' },
+      v: { type: 'boolean', short: 'v' },
+      e: { type: 'string', short: 'e' },
+      d: { type: 'string', short: 'd' },
+      m: { type: 'string', short: 'm' },
+      h: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
     }));
   } catch (err) {
-    throw new ExitError(SERVER.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+    throw new ExitError(SERVER.USAGE, (err as Error).message);
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';
@@ -180,7 +175,12 @@ async function main(): Promise<void> {
       pidLock = r.lock;
       return 'taken';
     } catch (err) {
-      report.error(`not using the lock file ${path}: ${(err as Error).message}`);
+      // A directory we cannot write fails at the bind with its own message;
+      // a planted link or someone else's file is worth an error of its own.
+      const code = (err as NodeJS.ErrnoException).code;
+      const msg = `not using the lock file ${path}: ${(err as Error).message}`;
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') report.info(msg);
+      else report.error(msg);
       return 'skipped';
     }
   };

@@ -2,7 +2,7 @@
 // /tmp/.plog (or .plog-2, .plog-3, ...), send one request to DIR/plogd_sock,
 // read the replies, close and unlink. plog(1) uses it, and so does plogsrvd to
 // ask whether a socket file it finds at start-up still has a server.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
 import { LIST_END, decodeReply } from './protocol.js';
@@ -92,11 +92,18 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
   const server = join(dir, SOCKET_NAME);
   let owner: number;
   try {
-    owner = lstatSync(server).uid;
+    owner = statSync(server).uid;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new RequestError('no-server', `No plog server found: no socket ${server}.`);
     throw new RequestError('send', `Cannot reach ${server}: ${e.message}`, Math.abs(e.errno ?? 0));
+  }
+  // Replies come from the socket's real path: DIR may go through a symlink.
+  let real = server;
+  try {
+    real = realpathSync(server);
+  } catch {
+    /* answered by the send below */
   }
   const { sock, path } = bindTmpSocket();
   const cleanup = (): void => {
@@ -125,7 +132,7 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
     // socket's owner (or root): our socket is world-writable so that a server
     // of another uid can answer, and nobody else may answer for it.
     const fromServer = (d: Datagram): boolean =>
-      (d.path === server || d.path === SOCKET_NAME) && (d.uid === owner || d.uid === 0 || d.uid === -1);
+      (d.path === server || d.path === real || d.path === SOCKET_NAME) && (d.uid === owner || d.uid === 0 || d.uid === -1);
     sock.setErrorHandler((err) => finish(new RequestError('recv', `Poll error: ${err.message}`, err.errno)));
     sock.setReadable(() => {
       for (;;) {

@@ -146,8 +146,22 @@ export function parseInterval(text: string): number | null {
   const unit = m[2] ?? 'm';
   const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
   const ms = Math.round(n * factor);
-  if (!Number.isFinite(ms) || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) return null;
-  return ms;
+  return intervalOk(ms) ? ms : null;
+}
+
+/** Whole minutes up to INT32_MAX travel as plog 0.1.0's request; any other
+ * interval as the extension's uint32 milliseconds. */
+export function intervalOk(ms: number): boolean {
+  if (!Number.isFinite(ms) || ms < MIN_INTERVAL_MS) return false;
+  if (ms <= MAX_INTERVAL_MS) return true;
+  return ms % 60_000 === 0 && ms / 60_000 <= 0x7fffffff;
+}
+
+/** Whether log lines carry seconds: whenever the interval is not whole
+ * minutes (the spec's "sub-minute" case, and 90 s, whose times would
+ * otherwise read 0:00, 0:01, 0:03). */
+export function timesWithSeconds(intervalMs: number): boolean {
+  return intervalMs % 60_000 !== 0;
 }
 
 /** An interval in the words a person would use: 500ms, 10s, 2m, 1h, 90s. */

@@ -20,9 +20,11 @@ import {
   encodeReply,
   formatInterval,
   LIST_END,
+  intervalOk,
   MAX_INTERVAL_MS,
   MAX_REQUEST,
   MIN_INTERVAL_MS,
+  timesWithSeconds,
   PROTO_EXT,
   Q_PID,
   UNRECOGNIZED,
@@ -293,8 +295,8 @@ export class PlogServer {
   /** Register pid for logging; returns the reply text. */
   register(pid: number, intervalMs: number, uid: number, gid: number): string {
     if (!Number.isInteger(pid) || pid <= 0) return `No such process (${pid}).`;
-    if (!(intervalMs >= MIN_INTERVAL_MS && intervalMs <= MAX_INTERVAL_MS)) {
-      return `Invalid interval (${intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms.`;
+    if (!intervalOk(intervalMs)) {
+      return `Invalid interval (${intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms, or whole minutes.`;
     }
     try {
       lstatSync(`/proc/${pid}`);
@@ -328,7 +330,7 @@ export class PlogServer {
         reader.close();
         return `Problem logging to ${base} -- ${(err as Error).message}`;
       }
-      const withSeconds = intervalMs < 60_000;
+      const withSeconds = timesWithSeconds(intervalMs);
       const head = `${formatCmdline(reader.readCmdline(), comm)}\n${formatHeader(withSeconds)}`;
       appendLine(log.fd, Buffer.from(head));
       appendLine(log.fd, Buffer.from(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
