@@ -42,7 +42,7 @@ function num(name: string, dflt: number): number {
 
 const SECONDS = num('seconds', 5);
 const GOAL = num('goal', 50_000);
-const RATES = (opt('rates') ?? '75000,100000,125000,150000,200000,300000').split(',').map(Number);
+const RATES = (opt('rates') ?? '75000,100000,150000,200000,300000,400000,500000').split(',').map(Number);
 const WARMUP = 20_000;
 const FMT = 'bench message %d from %s: %s';
 
