@@ -8,6 +8,8 @@ import { SERVER } from '../src/plog/exitcodes.js';
 import { groupId } from '../src/plog/server.js';
 import {
   alive,
+  PLOG,
+  run,
   fdTarget,
   gone,
   isSocket,
@@ -300,4 +302,39 @@ test('a stale socket is recovered: a server killed with SIGKILL, then a new one'
   staleSocket(join(d, 'plogd_sock'));
   const s2 = await Server.start({ dir: d });
   assert.equal((await plog(['-d', d, '-q', 'pid'])).stdout, `${s2.pid}\n`);
+});
+
+test("the default mode 770 gives the socket the group 'plog': its members may ask, others may not", async (t) => {
+  // A real group, made for this test when the machine has none (and removed
+  // afterwards). Runs in this file only: the -m test above reads groupId too.
+  let gid = groupId('plog');
+  let made = false;
+  if (gid === null) {
+    const g = await run('groupadd', ['--system', 'plog']);
+    if (g.code !== 0) return t.skip(`cannot create the group plog: ${g.stderr.trim()}`);
+    made = true;
+    gid = groupId('plog');
+  }
+  t.after(async () => {
+    if (made) await run('groupdel', ['plog']);
+  });
+  assert.ok(gid !== null);
+  const srv = await Server.start({ args: [], dir: tempDir(0o755) });
+  assert.equal(srv.launch!.stderr, '', 'no warning when the group exists');
+  const st = lstatSync(srv.sock);
+  assert.equal(st.mode & 0o777, 0o770);
+  assert.equal(st.gid, gid);
+  const member = await run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${gid}`, process.execPath, PLOG, '-d', srv.dir, '-q', 'pid']);
+  assert.equal(member.code, 0, member.stderr);
+  assert.equal(member.stdout, `${srv.pid}\n`);
+  const stranger = await plog(['-d', srv.dir, '-q', 'pid'], { asNobody: true });
+  assert.equal(stranger.code, 6, stranger.stderr);
+  assert.match(stranger.stderr, /^plog: Permission denied on \S+plogd_sock \(the server's -m mode or group keeps you out\)\.\n$/);
+  // A directory the client cannot enter is a permission problem too (exit 6).
+  chmodSync(srv.dir, 0o700);
+  const outside = await run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${gid}`, process.execPath, PLOG, '-d', srv.dir, '-q', 'pid']);
+  assert.equal(outside.code, 6, outside.stderr);
+  assert.equal(outside.stderr, `plog: Permission denied on ${srv.sock} (its directory keeps you out).\n`);
+  chmodSync(srv.dir, 0o755);
+  await srv.kill();
 });

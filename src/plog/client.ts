@@ -96,6 +96,7 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new RequestError('no-server', `No plog server found: no socket ${server}.`);
+    if (e.code === 'EACCES') throw new RequestError('access', `Permission denied on ${server} (its directory keeps you out).`, 13);
     throw new RequestError('send', `Cannot reach ${server}: ${e.message}`, Math.abs(e.errno ?? 0));
   }
   // Replies come from the socket's real path: DIR may go through a symlink.
