@@ -24,16 +24,10 @@ import {
   SyslogSink,
   tempDir,
   waitFor,
-  waitLines,
+  waitErrorLog,
 } from './helpers/strlog.js';
 
 const { EBUSY, EINVAL } = osConstants.errno;
-
-/** Today's strerr file in logdir (messages are stamped now). */
-const todayFile = (logdir: string): string => {
-  const d = new Date();
-  return join(logdir, `error.${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`);
-};
 
 test('each class numbers from 1; no error number is used while no error logger is registered', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -55,7 +49,7 @@ test('each class numbers from 1; no error number is used while no error logger i
   assert.deepEqual(a2?.seq, { error: 0, trace: 1, console: 0 });
   const a3 = await c.strlogWait(1, 2, 0, SL_TRACE | SL_ERROR | SL_CONSOLE, 'all three');
   assert.deepEqual(a3?.seq, { error: 2, trace: 2, console: 4 });
-  const lines = (await waitLines(todayFile(logdir), 2)).map(parseErrLine);
+  const lines = (await waitErrorLog(logdir, 2)).map(parseErrLine);
   assert.deepEqual(lines.map((l) => [l.seq, l.text]), [[1, 'first error'], [2, 'all three']]);
   const traced = (await tracer.waitLines(2)).map(parseTraceLine);
   assert.deepEqual(traced.map((l) => [l.seq, l.text]), [[1, 'first trace'], [2, 'all three']]);
@@ -67,7 +61,7 @@ test('each class numbers from 1; no error number is used while no error logger i
   await startStrerr(d, logdir);
   const a5 = await c.strlogWait(1, 2, 0, SL_ERROR, 'third error');
   assert.equal(a5?.seq.error, 3);
-  const l3 = parseErrLine((await waitLines(todayFile(logdir), 3))[2]!);
+  const l3 = parseErrLine((await waitErrorLog(logdir, 3))[2]!);
   assert.deepEqual([l3.seq, l3.text], [3, 'third error']);
 });
 
@@ -82,7 +76,7 @@ test('T and E: each letter only when the other class really had a taker', async 
   await c.strlogWait(12, 3, 0, SL_ERROR | SL_TRACE | SL_FATAL | SL_NOTIFY, 'fatal, notify, both');
   await c.strlogWait(12, 3, 0, SL_ERROR, 'error only');
   await c.strlogWait(12, 3, 0, SL_TRACE, 'trace only');
-  const errs = (await waitLines(todayFile(logdir), 4)).map(parseErrLine);
+  const errs = (await waitErrorLog(logdir, 4)).map(parseErrLine);
   assert.deepEqual(
     errs.map((l) => [l.seq, l.flags, l.mid, l.sid, l.text]),
     [

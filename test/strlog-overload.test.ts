@@ -5,10 +5,9 @@
 // reading) and strerr (stopped with SIGSTOP).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SL_ERROR, SL_TRACE, StrlogClient, type LoggerStats } from '../src/strlog/index.js';
-import { Driver, lines, parseErrLine, parseTraceLine, startStrerr, startStrtrace, tempDir, waitFor } from './helpers/strlog.js';
+import { Driver, errorLog, parseErrLine, parseTraceLine, startStrerr, startStrtrace, tempDir, waitFor } from './helpers/strlog.js';
 
 const ROUND = 10_000;
 
@@ -103,12 +102,9 @@ test('a stopped strerr: the gaps in its file are exactly what strlogd dropped fo
     const last = (await d.stats()).seq.error;
     assert.equal(last, sent);
     strerr.child.kill('SIGCONT');
-    const now = new Date();
-    const file = join(logdir, `error.${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`);
-    // (A run across midnight would split the file; the test then waits in vain.)
-    await waitFor(`strerr to write seq ${last}`, () => lines(file).at(-1)?.endsWith(` overload ${last - 1}`), 30_000);
+    await waitFor(`strerr to write seq ${last}`, () => errorLog(logdir).at(-1)?.endsWith(` overload ${last - 1}`), 30_000);
     const l = (await d.logger(strerr.pid))!;
-    const p = lines(file).map(parseErrLine);
+    const p = errorLog(logdir).map(parseErrLine);
     t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));
   } finally {
     c.close();

@@ -4,7 +4,7 @@
 // timeouts, and cleanup of everything a test file started.
 import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -160,6 +160,29 @@ export function lines(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Every line of strerr's files in logdir (error.MM-DD), in sequence order: a
+ * test that runs across midnight finds its lines in two files.
+ */
+export function errorLog(logdir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(logdir).filter((f) => /^error\.\d\d-\d\d$/.test(f));
+  } catch {
+    return [];
+  }
+  const all = names.flatMap((f) => lines(join(logdir, f)));
+  return all.sort((a, b) => Number(a.slice(0, a.indexOf(' '))) - Number(b.slice(0, b.indexOf(' '))));
+}
+
+/** Wait until strerr's files in logdir have at least n lines; returns them in order. */
+export function waitErrorLog(logdir: string, n: number, timeout?: number): Promise<string[]> {
+  return waitFor(`${n} lines in ${logdir}/error.*`, () => {
+    const l = errorLog(logdir);
+    return l.length >= n ? l : null;
+  }, timeout);
 }
 
 export function waitLines(path: string, n: number, timeout?: number): Promise<string[]> {
