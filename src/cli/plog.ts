@@ -23,6 +23,12 @@ Usage:
   plog -q pid|dir [-d DIR] [-t SECONDS]           the server's pid or runtime directory
   plog -h | --help | --version
 
+Reading logs (each has its own --help and exit codes):
+  plog show FILE...                               the log as charts in the terminal
+  plog plot FILE... -o OUT.svg|OUT.html           a chart for a bug report
+  plog report FILE...                             peak, mean and growth; leak verdict
+  plog export FILE --csv|--jsonl [-o OUT]         the log as CSV or JSON lines
+
 Options:
   -p PID        the process to log
   -i INTERVAL   sampling interval: a bare number is minutes (as plog 0.1.0);
@@ -194,7 +200,16 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** The readers of logs, loaded only when asked for, so that plain requests stay fast. */
+const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export']);
+
 async function main(): Promise<void> {
+  const sub = process.argv[2];
+  if (sub !== undefined && SUBCOMMANDS.has(sub)) {
+    const mod = (await import(`./plog-${sub}.js`)) as { main(argv: string[]): Promise<number> };
+    process.exitCode = await mod.main(process.argv.slice(3));
+    return;
+  }
   try {
     process.exitCode = await run(process.argv.slice(2));
   } catch (err) {
