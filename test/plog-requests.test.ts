@@ -102,7 +102,7 @@ test('{0,1} the list: one datagram per log, then "0000"; more than 10 all arrive
 });
 
 test('{0,other}: "Unrecognized request."', async () => {
-  for (const op of [0, 4, 5, 15, 19, 99, -1, 0x7fffffff]) {
+  for (const op of [0, 4, 5, 15, 20, 99, -1, 0x7fffffff]) {
     assert.equal(await r.ask(srv.dir, ints(0, op)), 'Unrecognized request.', `{0,${op}}`);
   }
 });
@@ -177,7 +177,7 @@ test('interval 0, negative or too small: an error reply and no log', async () =>
 });
 
 test('extensions: {0,16,pid,ms} logs in milliseconds, {0,17,pid} stops, {0,18} says hello', async () => {
-  assert.equal(await r.ask(srv.dir, ints(0, 18)), `plogsrvd ${VERSION} ext 1`);
+  assert.equal(await r.ask(srv.dir, ints(0, 18)), `plogsrvd ${VERSION} ext 2`);
   const child = spawnSleep();
   const log = join(srv.dir, `sleep.${child.pid}`);
   const start = Date.now();

@@ -20,11 +20,13 @@ export const Q_DIR = 3;
 export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
 export const OP_STOP = 17; // {0, 17, pid}
 export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
+export const OP_STATS = 19; // {0, 19} -> "plogsrvd stats pid=... logs=... ..."
 
 export const LIST_END = '0000';
 export const UNRECOGNIZED = 'Unrecognized request.';
-/** Protocol revision of this project's extensions, answered to OP_HELLO. */
-export const PROTO_EXT = 1;
+/** Protocol revision of this project's extensions, answered to OP_HELLO
+ * (1: log in ms, stop, hello; 2: stats). */
+export const PROTO_EXT = 2;
 
 /** The bounds this server accepts for an interval, in milliseconds. */
 export const MIN_INTERVAL_MS = 10;
@@ -37,6 +39,7 @@ export type Request =
   | { kind: 'dir' }
   | { kind: 'stop'; pid: number }
   | { kind: 'hello' }
+  | { kind: 'stats' }
   | { kind: 'unrecognized' }
   /** Too short, too long or inconsistent: answered with a reason (or ignored). */
   | { kind: 'malformed'; reason: string };
@@ -78,6 +81,8 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
       return { kind: 'stop', pid: i32(buf, 8) };
     case OP_HELLO:
       return { kind: 'hello' };
+    case OP_STATS:
+      return { kind: 'stats' };
     default:
       return { kind: 'unrecognized' };
   }
@@ -112,6 +117,21 @@ export function encodeStop(pid: number): Buffer {
 }
 export function encodeHello(): Buffer {
   return ints(0, OP_HELLO);
+}
+export function encodeStats(): Buffer {
+  return ints(0, OP_STATS);
+}
+
+/** The numbers of a stats reply ("plogsrvd stats k=v k=v ..."), or null. */
+export function parseStats(text: string): Record<string, number> | null {
+  if (!text.startsWith('plogsrvd stats ')) return null;
+  const out: Record<string, number> = {};
+  for (const kv of text.slice('plogsrvd stats '.length).split(' ')) {
+    const m = /^([a-z_]+)=(-?\d+)$/.exec(kv);
+    if (!m) return null;
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@
 // sampling schedules. The program around it (src/cli/plogsrvd.ts) parses
 // options and makes the process a daemon; this module never exits the
 // process itself: fatal conditions are thrown or handed to onFatal.
-import { chmodSync, chownSync, closeSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
@@ -26,6 +26,7 @@ import {
   MIN_INTERVAL_MS,
   timesWithSeconds,
   PROTO_EXT,
+  Q_LIST,
   Q_PID,
   UNRECOGNIZED,
 } from './protocol.js';
@@ -76,10 +77,49 @@ interface Outbox {
   timer: NodeJS.Timeout | null;
   deadline: number;
   delay: number;
+  /** Who asked: the replies queued count against this uid. */
+  uid: number;
 }
 
 const OUTBOX_PATIENCE_MS = 5000;
 const OUTBOX_MAX_ITEMS = 10_000;
+
+/**
+ * What one client can make the server hold or do (see REQUESTS in
+ * plogsrvd(1)). Every uid but root's has a token bucket of requests; root is
+ * not limited (it can stop or trace the daemon anyway), except by the cap on
+ * logs, which keeps a runaway root client from using up the descriptors.
+ */
+export const LIMITS = {
+  /** Requests per second per uid (root excepted), sustained ... */
+  ratePerSecond: 200,
+  /** ... and in a burst. */
+  burst: 1000,
+  /** Logs being written for one requester uid (root included). */
+  logsPerUid: 1024,
+  /** Replies queued for the clients of one uid (root excepted); more are dropped. */
+  queuedPerUid: 20_000,
+  /** Replies queued in all: over it the server stops reading requests until
+   * half of them are gone (nothing dropped: senders wait). */
+  queuedHigh: 100_000,
+  /** Datagrams handled in one go before timers (samples) get their turn. */
+  perDrain: 256,
+};
+
+/** Per-uid accounting of requests and queued replies. */
+interface UidState {
+  tokens: number;
+  /** performance.now() of the last refill. */
+  refilled: number;
+  /** Requests dropped by the rate limit since the last report. */
+  limited: number;
+  /** When the last "Rate limited" reply went to this uid (one per second). */
+  noticeAt: number;
+  /** Replies queued in outboxes for this uid's clients. */
+  queued: number;
+  /** Replies dropped over queuedPerUid since the last report. */
+  overflow: number;
+}
 /** setTimeout's limit; longer waits are chained. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -100,6 +140,12 @@ export class PlogServer {
   private nextId = 1;
   private readonly pageKb: number;
   private stopped = false;
+  private readonly uids = new Map<number, UidState>();
+  /** Replies waiting in all outboxes. */
+  private queued = 0;
+  /** Request reading paused because too many replies are queued. */
+  private paused = false;
+  private readonly counts = { requests: 0, limited: 0, repliesDropped: 0, pauses: 0, capped: 0 };
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
@@ -144,7 +190,10 @@ export class PlogServer {
     // Deleting the socket ends the server, with an error (the seed). A stat
     // a second is cheap and, unlike inotify on the directory, is not woken
     // by every line appended to every log.
-    this.watchTimer = setInterval(() => this.checkSocket(), 1000);
+    this.watchTimer = setInterval(() => {
+      this.checkSocket();
+      this.housekeeping();
+    }, 1000);
   }
 
   private async clearStaleSocket(): Promise<void> {
@@ -230,6 +279,7 @@ export class PlogServer {
     for (const t of this.targets.values()) this.end(t);
     for (const box of this.outboxes.values()) if (box.timer) clearTimeout(box.timer);
     this.outboxes.clear();
+    this.queued = 0;
     if (this.sock) {
       this.sock.close();
       this.sock = null;
@@ -244,7 +294,9 @@ export class PlogServer {
 
   private drain(): void {
     const sock = this.sock;
-    while (sock && !this.stopped) {
+    // A bounded batch: the socket is polled level-triggered, so what is left
+    // comes next turn, after the timers (a flood must not starve sampling).
+    for (let n = 0; sock && !this.stopped && !this.paused && n < LIMITS.perDrain; n++) {
       let d: Datagram | null;
       try {
         d = sock.recv(MAX_REQUEST + 1);
@@ -253,6 +305,8 @@ export class PlogServer {
         return;
       }
       if (!d) return;
+      this.counts.requests++;
+      if (!this.admit(d)) continue;
       try {
         this.handle(d);
       } catch (err) {
@@ -266,13 +320,13 @@ export class PlogServer {
     const req = decodeRequest(d.data, d.size);
     const to = d.path;
     const reply = (text: string): void => {
-      if (to) this.send(to, text);
+      if (to) this.send(to, text, d.uid);
     };
     switch (req.kind) {
       case 'list':
         if (!to) return;
-        for (const name of this.logs) this.send(to, name);
-        this.send(to, LIST_END);
+        for (const name of this.logs) this.send(to, name, d.uid);
+        this.send(to, LIST_END, d.uid);
         return;
       case 'pid':
         return reply(String(process.pid));
@@ -280,6 +334,8 @@ export class PlogServer {
         return reply(this.dir);
       case 'hello':
         return reply(`plogsrvd ${this.opts.version} ext ${PROTO_EXT}`);
+      case 'stats':
+        return reply(this.statsText());
       case 'unrecognized':
         return reply(UNRECOGNIZED);
       case 'malformed':
@@ -288,8 +344,96 @@ export class PlogServer {
       case 'stop':
         return reply(this.stopRequest(req.pid, d.uid));
       case 'log':
+        if (this.targets.size >= LIMITS.logsPerUid && this.logsOf(d.uid) >= LIMITS.logsPerUid) {
+          this.counts.capped++;
+          return reply(`Too many logs for uid ${d.uid} (${LIMITS.logsPerUid}): stop some first.`);
+        }
         return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid));
     }
+  }
+
+  private logsOf(uid: number): number {
+    let n = 0;
+    for (const t of this.targets.values()) if (t.ownerUid === uid) n++;
+    return n;
+  }
+
+  private uidState(uid: number): UidState {
+    let u = this.uids.get(uid);
+    if (!u) {
+      u = { tokens: LIMITS.burst, refilled: performance.now(), limited: 0, noticeAt: -Infinity, queued: 0, overflow: 0 };
+      this.uids.set(uid, u);
+    }
+    return u;
+  }
+
+  /** The rate limit: whether this datagram is handled. A dropped one is
+   * counted; its sender (if it has an address and did not ask for a list,
+   * whose replies would be taken for log names) hears why at most once a second. */
+  private admit(d: Datagram): boolean {
+    if (d.uid === 0) return true;
+    const u = this.uidState(d.uid);
+    const now = performance.now();
+    u.tokens = Math.min(LIMITS.burst, u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000);
+    u.refilled = now;
+    if (u.tokens >= 1) {
+      u.tokens -= 1;
+      return true;
+    }
+    u.limited++;
+    this.counts.limited++;
+    if (d.path && now - u.noticeAt >= 1000 && decodeRequest(d.data, d.size).kind !== 'list') {
+      u.noticeAt = now;
+      this.send(d.path, `Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`, d.uid);
+    }
+    return false;
+  }
+
+  /** Once a second: report what the limits dropped, forget idle uids. */
+  private housekeeping(): void {
+    const now = performance.now();
+    for (const [uid, u] of this.uids) {
+      if (u.limited > 0) {
+        this.opts.report.error(`rate limited uid ${uid}: ${u.limited} requests dropped (over ${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst})`);
+        u.limited = 0;
+      }
+      if (u.overflow > 0) {
+        this.opts.report.error(`uid ${uid} does not read its replies: ${u.overflow} dropped (over ${LIMITS.queuedPerUid} queued)`);
+        u.overflow = 0;
+      }
+      const full = u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000 >= LIMITS.burst;
+      if (full && u.queued === 0 && now - u.noticeAt >= 1000) this.uids.delete(uid);
+    }
+  }
+
+  /** {0, 19}: what the server holds, for monitoring and for the soak tests. */
+  statsText(): string {
+    let timers = this.watchTimer ? 1 : 0;
+    for (const t of this.targets.values()) if (t.timer) timers++;
+    for (const box of this.outboxes.values()) if (box.timer) timers++;
+    let fds = -1;
+    try {
+      fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir opened
+    } catch {
+      /* no /proc */
+    }
+    const v: Array<[string, number]> = [
+      ['pid', process.pid],
+      ['logs', this.targets.size],
+      ['timers', timers],
+      ['outboxes', this.outboxes.size],
+      ['queued', this.queued],
+      ['uids', this.uids.size],
+      ['requests', this.counts.requests],
+      ['rate_limited', this.counts.limited],
+      ['replies_dropped', this.counts.repliesDropped],
+      ['logs_refused', this.counts.capped],
+      ['pauses', this.counts.pauses],
+      ['paused', this.paused ? 1 : 0],
+      ['fds', fds],
+      ['rss_kb', Math.round(process.memoryUsage.rss() / 1024)],
+    ];
+    return `plogsrvd stats ${v.map(([k, n]) => `${k}=${n}`).join(' ')}`;
   }
 
   /** Register pid for logging; returns the reply text. */
@@ -430,17 +574,53 @@ export class PlogServer {
     closeQuietly(t.log.fd);
   }
 
-  private send(path: string, text: string): void {
+  private send(path: string, text: string, uid: number): void {
     const box = this.outboxes.get(path);
     const data = encodeReply(text);
     if (box) {
-      if (box.items.length < OUTBOX_MAX_ITEMS) box.items.push(data);
+      this.enqueue(box, data);
       return;
     }
     if (this.trySend(path, data) === 'full') {
-      const fresh: Outbox = { items: [data], timer: null, deadline: Date.now() + OUTBOX_PATIENCE_MS, delay: 1 };
+      const fresh: Outbox = { items: [], timer: null, deadline: Date.now() + OUTBOX_PATIENCE_MS, delay: 1, uid };
+      if (!this.enqueue(fresh, data)) return;
       this.outboxes.set(path, fresh);
       this.retry(path, fresh);
+    }
+  }
+
+  /** Queue a reply, within the bounds: per client path, per uid (root
+   * excepted) and in all (over queuedHigh, requests wait in the socket). */
+  private enqueue(box: Outbox, data: Buffer): boolean {
+    const u = box.uid === 0 ? null : this.uidState(box.uid);
+    if (box.items.length >= OUTBOX_MAX_ITEMS || (u && u.queued >= LIMITS.queuedPerUid)) {
+      this.counts.repliesDropped++;
+      if (u) u.overflow++;
+      return false;
+    }
+    box.items.push(data);
+    if (u) u.queued++;
+    this.queued++;
+    if (!this.paused && this.queued >= LIMITS.queuedHigh && this.sock) {
+      this.paused = true;
+      this.counts.pauses++;
+      this.sock.setReadable(null);
+    }
+    return true;
+  }
+
+  /** Forget n replies of a box (sent or dropped); read requests again once
+   * the queues are down to half the high-water mark. */
+  private dequeued(box: Outbox, n: number): void {
+    if (n <= 0) return;
+    this.queued -= n;
+    if (box.uid !== 0) {
+      const u = this.uids.get(box.uid);
+      if (u) u.queued = Math.max(0, u.queued - n);
+    }
+    if (this.paused && this.queued <= LIMITS.queuedHigh / 2 && this.sock && !this.stopped) {
+      this.paused = false;
+      this.sock.setReadable(() => this.drain());
     }
   }
 
@@ -458,18 +638,26 @@ export class PlogServer {
   private retry(path: string, box: Outbox): void {
     box.timer = setTimeout(() => {
       box.timer = null;
-      while (box.items.length > 0) {
-        const r = this.trySend(path, box.items[0]);
+      const before = box.items.length;
+      let sent = 0;
+      while (sent < box.items.length) {
+        const r = this.trySend(path, box.items[sent]);
         if (r === 'full') break;
-        box.items.shift();
-        if (r === 'failed') box.items.length = 0;
+        sent++;
+        if (r === 'failed') sent = box.items.length;
       }
+      // One splice, not a shift per reply: a long list is O(n), not O(n^2).
+      box.items.splice(0, sent);
+      this.dequeued(box, before - box.items.length);
       if (box.items.length === 0) {
         this.outboxes.delete(path);
         return;
       }
       if (Date.now() > box.deadline) {
         this.opts.report.error(`sendto(${path}) failed: the client does not read; ${box.items.length} replies dropped`);
+        this.counts.repliesDropped += box.items.length;
+        this.dequeued(box, box.items.length);
+        box.items.length = 0;
         this.outboxes.delete(path);
         return;
       }
