@@ -104,7 +104,15 @@ export const LIMITS = {
   queuedHigh: 100_000,
   /** Datagrams handled in one go before timers (samples) get their turn. */
   perDrain: 256,
+  /** A request that keeps the server busy longer costs one more request per
+   * this many milliseconds (so one uid gets at most about a fifth of the
+   * server's time). */
+  msPerRequest: 1,
 };
+
+function isList(d: Datagram): boolean {
+  return decodeRequest(d.data, d.size).kind === 'list';
+}
 
 /** Per-uid accounting of requests and queued replies. */
 interface UidState {
@@ -146,6 +154,8 @@ export class PlogServer {
   /** Request reading paused because too many replies are queued. */
   private paused = false;
   private readonly counts = { requests: 0, limited: 0, repliesDropped: 0, pauses: 0, capped: 0 };
+  private fds = -1;
+  private fdsAt = -Infinity;
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
@@ -307,12 +317,17 @@ export class PlogServer {
       if (!d) return;
       this.counts.requests++;
       if (!this.admit(d)) continue;
+      const t0 = performance.now();
       try {
         this.handle(d);
       } catch (err) {
         // A client's request never takes the daemon down.
         this.opts.report.error(`request from pid ${d.pid}: ${(err as Error).message}`);
       }
+      // What a request cost is the time it took: a long list, or a log
+      // name whose .2 ... .999 are all taken, costs as many requests as the
+      // milliseconds it kept the server busy.
+      if (d.uid !== 0) this.charge(d.uid, (performance.now() - t0) / LIMITS.msPerRequest - 1);
     }
   }
 
@@ -325,7 +340,9 @@ export class PlogServer {
     switch (req.kind) {
       case 'list':
         if (!to) return;
-        for (const name of this.logs) this.send(to, name, d.uid);
+        // Stop making replies once they are being dropped: the client
+        // would not get a complete list anyway.
+        for (const name of this.logs) if (!this.send(to, name, d.uid)) return;
         this.send(to, LIST_END, d.uid);
         return;
       case 'pid':
@@ -382,11 +399,17 @@ export class PlogServer {
     }
     u.limited++;
     this.counts.limited++;
-    if (d.path && now - u.noticeAt >= 1000 && decodeRequest(d.data, d.size).kind !== 'list') {
+    if (d.path && now - u.noticeAt >= 1000 && !isList(d)) {
       u.noticeAt = now;
       this.send(d.path, `Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`, d.uid);
     }
     return false;
+  }
+
+  private charge(uid: number, tokens: number): void {
+    if (tokens <= 0) return;
+    const u = this.uidState(uid);
+    u.tokens = Math.max(-LIMITS.burst, u.tokens - tokens);
   }
 
   /** Once a second: report what the limits dropped, forget idle uids. */
@@ -411,12 +434,17 @@ export class PlogServer {
     let timers = this.watchTimer ? 1 : 0;
     for (const t of this.targets.values()) if (t.timer) timers++;
     for (const box of this.outboxes.values()) if (box.timer) timers++;
-    let fds = -1;
-    try {
-      fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir opened
-    } catch {
-      /* no /proc */
+    // Counting descriptors reads a directory: at most 10 times a second.
+    const now = performance.now();
+    if (now - this.fdsAt >= 100) {
+      this.fdsAt = now;
+      try {
+        this.fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir opened
+      } catch {
+        this.fds = -1; // no /proc
+      }
     }
+    const fds = this.fds;
     const v: Array<[string, number]> = [
       ['pid', process.pid],
       ['logs', this.targets.size],
@@ -574,19 +602,19 @@ export class PlogServer {
     closeQuietly(t.log.fd);
   }
 
-  private send(path: string, text: string, uid: number): void {
+  /** Send a reply now or queue it; false when it was dropped. */
+  private send(path: string, text: string, uid: number): boolean {
     const box = this.outboxes.get(path);
     const data = encodeReply(text);
-    if (box) {
-      this.enqueue(box, data);
-      return;
-    }
-    if (this.trySend(path, data) === 'full') {
+    if (box) return this.enqueue(box, data);
+    const r = this.trySend(path, data);
+    if (r === 'full') {
       const fresh: Outbox = { items: [], timer: null, deadline: Date.now() + OUTBOX_PATIENCE_MS, delay: 1, uid };
-      if (!this.enqueue(fresh, data)) return;
+      if (!this.enqueue(fresh, data)) return false;
       this.outboxes.set(path, fresh);
       this.retry(path, fresh);
     }
+    return r !== 'failed';
   }
 
   /** Queue a reply, within the bounds: per client path, per uid (root
@@ -630,7 +658,13 @@ export class PlogServer {
     try {
       return this.sock.trySend(data, path) >= 0 ? 'sent' : 'full';
     } catch (err) {
-      this.opts.report.error(`sendto(${path}) failed: ${words(err)}`);
+      // A client that went away before its answer (its socket closed or
+      // removed) is the client's business, not an error of the server: said
+      // with -v only, so that no client can fill the error log.
+      const code = errCode(err);
+      const msg = `sendto(${path}) failed: ${words(err)}`;
+      if (code === 'ECONNREFUSED' || code === 'ENOENT') this.opts.report.info(msg);
+      else this.opts.report.error(msg);
       return 'failed';
     }
   }
