@@ -122,8 +122,12 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
   return new Promise<string[]>((resolve, reject) => {
     const replies: string[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let done = false;
     const finish = (err: Error | null): void => {
+      done = true;
       if (timer) clearTimeout(timer);
+      if (retry) clearTimeout(retry);
       process.removeListener('exit', onExit);
       cleanup();
       if (err) reject(err);
@@ -160,11 +164,25 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
         // An old server answers a request it does not know with one line.
       }
     });
-    try {
-      const r = sock.trySend(req, server);
-      if (r < 0) throw new SystemError(-r, 'sendto', server);
-    } catch (err) {
-      const e = err as SystemError;
+    // The server's receive queue is short (net.unix.max_dgram_qlen, often
+    // 10): while others fill it, sendto says EAGAIN. Try again, with a
+    // growing pause, until the reply timeout: a busy server is not an error.
+    let pause = 1;
+    const attempt = (): void => {
+      if (done) return;
+      let r: number;
+      try {
+        r = sock.trySend(req, server);
+      } catch (err) {
+        fail(err as SystemError);
+        return;
+      }
+      if (r < 0) {
+        retry = setTimeout(attempt, pause);
+        pause = Math.min(pause * 2, 50);
+      }
+    };
+    const fail = (e: SystemError): void => {
       const reason: RequestFailure =
         e.code === 'ECONNREFUSED' ? 'stale' : e.code === 'EACCES' || e.code === 'EPERM' ? 'access' : e.code === 'ENOENT' ? 'no-server' : 'send';
       const words = e.message.replace(/^.*?: /, '');
@@ -177,8 +195,9 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
               ? `No plog server found: no socket ${server}.`
               : `sendto(${server}) failed: ${words}`;
       finish(new RequestError(reason, message, e.errno));
-      return;
-    }
+    };
+    attempt();
+    if (done) return;
     timer = setTimeout(() => {
       finish(new RequestError('timeout', `No answer from ${server} within ${(opts.timeoutMs ?? 3000) / 1000}s: request timed out.`));
     }, opts.timeoutMs ?? 3000);
