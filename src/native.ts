@@ -216,6 +216,14 @@ export class UnixSocket {
   }
 }
 
+/** Peer credentials (SO_PEERCRED) of any connected unix stream socket by
+ * descriptor, e.g. a net.Socket's (its `_handle.fd`). */
+export function peercredOf(fd: number): Credentials {
+  const r = binding.peercred(fd);
+  if (typeof r === 'number') throw new SystemError(-r, 'getsockopt');
+  return r;
+}
+
 /**
  * A POSIX record lock over the whole of an open file (fcntl F_SETLK/F_SETLKW),
  * as APUE's already_running(). Returns false when another process holds it.

@@ -212,13 +212,16 @@ describe('formatCmdline', () => {
 
 describe('parseStatusIds', () => {
   test('real files', () => {
-    assert.deepEqual(parseStatusIds(text('init.status')), { uid: [0, 0, 0, 0], gid: [0, 0, 0, 0] });
-    assert.deepEqual(parseStatusIds(text('weird.status')), { uid: [0, 0, 0, 0], gid: [0, 0, 0, 0] });
+    assert.deepEqual(parseStatusIds(text('init.status')), { uid: [0, 0, 0, 0], gid: [0, 0, 0, 0], groups: [] });
+    assert.deepEqual(parseStatusIds(text('weird.status')), { uid: [0, 0, 0, 0], gid: [0, 0, 0, 0], groups: [] });
+    assert.deepEqual(parseStatusIds('Uid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nGroups:\t4 24 100 \n').groups, [4, 24, 100]);
+    assert.throws(() => parseStatusIds('Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\t4 x\n'), /bad Groups/);
+    assert.deepEqual(parseStatusIds('Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n').groups, []);
     assert.deepEqual(parseStatusIds(text('zombie.status')).uid, [0, 0, 0, 0]);
   });
   test('distinct ids', () => {
     const t = 'Name:\tx\nUid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\n';
-    assert.deepEqual(parseStatusIds(t), { uid: [1000, 1001, 1002, 1003], gid: [100, 101, 102, 103] });
+    assert.deepEqual(parseStatusIds(t), { uid: [1000, 1001, 1002, 1003], gid: [100, 101, 102, 103], groups: [] });
   });
   test('a process name cannot forge a Uid: line', () => {
     // status escapes the name: 'a\nUid:...' appears as 'a\\nUid:...'

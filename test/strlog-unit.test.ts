@@ -27,7 +27,7 @@ import {
 import { matches, matchOne, parseTriples } from '../src/strlog/filter.js';
 import { parseArg, parseBytes, parseFlags, parseInteger } from '../src/strlog/options.js';
 import { errFlags, errLine, errorFileName, hms, seq6, ticks8, traceFlags, traceLine } from '../src/strlog/lines.js';
-import { groupIdIn, parseStatusIds, Privileges } from '../src/strlog/creds.js';
+import { groupIdIn, Privileges } from '../src/strlog/creds.js';
 import { findMailer, mailCall, parseMailer } from '../src/strlog/mailer.js';
 import { ByteQueue, consoleLevel } from '../src/strlog/driver.js';
 import { resolveRunDir, MAX_RUNDIR } from '../src/strlog/rundir.js';
@@ -259,10 +259,6 @@ test('credentials: /etc/group and /proc/PID/status parsers, the module group dec
   assert.equal(groupIdIn('root:x:0:\n', 'adm'), null);
   assert.equal(groupIdIn('broken\nadm:x:notanumber:\n', 'adm'), null);
   const status = 'Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nGroups:\t4 27 1000 \n';
-  assert.deepEqual(parseStatusIds(status), { uids: [1000, 1000, 1000, 1000], gids: [100, 100, 100, 100], groups: [4, 27, 1000] });
-  assert.deepEqual(parseStatusIds(status.replace('Groups:\t4 27 1000 ', 'Groups:\t')), { uids: [1000, 1000, 1000, 1000], gids: [100, 100, 100, 100], groups: [] });
-  assert.equal(parseStatusIds('Uid:\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\n'), null);
-  assert.equal(parseStatusIds('garbage'), null);
 
   let reads = 0;
   const p = new Privileges(4, 1000, (pid) => (reads++, pid === 10 ? status : pid === 11 ? status.replace(/Groups:.*/, 'Groups:\t27') : null));
@@ -275,6 +271,8 @@ test('credentials: /etc/group and /proc/PID/status parsers, the module group dec
   assert.equal(reads, 2, 'for a while only');
   assert.equal(p.check({ uid: 1000, gid: 100, pid: 11 }, 0), false, 'not a member');
   assert.equal(p.check({ uid: 1001, gid: 100, pid: 10 }, 0), false, 'a reused pid (another uid) is not the member');
+  const bad = new Privileges(4, 1000, () => 'Uid:\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\n');
+  assert.equal(bad.check({ uid: 1, gid: 1, pid: 12 }), false, 'a malformed status is not privileged');
   assert.equal(p.check({ uid: 1000, gid: 100, pid: 12 }, 0), false, 'gone');
   assert.equal(new Privileges(null).check({ uid: 5, gid: 4, pid: 10 }), false, 'no module group: root only');
 });

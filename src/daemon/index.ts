@@ -39,6 +39,7 @@ export {
 } from './detach.js';
 export { closeInheritedFds, isKeepableOutput } from './fds.js';
 export { acquireLock, type PidLock, type LockResult } from './lock.js';
+export { groupId, groupIdIn } from './groups.js';
 export { onShutdown, shutdown, isShuttingDown, onSignal, onReload, type Cleanup } from './signals.js';
 export {
   createReporter,

@@ -7,6 +7,8 @@ export type IdQuad = [number, number, number, number];
 export interface StatusIds {
   uid: IdQuad;
   gid: IdQuad;
+  /** Supplementary groups (the Groups: line; empty when none). */
+  groups: number[];
 }
 
 function ids(text: string, key: 'Uid' | 'Gid'): IdQuad {
@@ -20,11 +22,21 @@ function ids(text: string, key: 'Uid' | 'Gid'): IdQuad {
 }
 
 /**
- * Uid: and Gid: lines of /proc/PID/status. The server uses uid[0] (the real
- * uid) to decide whether a non-root requester owns the process.
+ * Uid:, Gid: and Groups: lines of /proc/PID/status. plogsrvd uses uid[0]
+ * (the real uid) to decide whether a non-root requester owns the process;
+ * strlogd the groups to decide who belongs to its module group.
  */
 export function parseStatusIds(text: string): StatusIds {
-  return { uid: ids(text, 'Uid'), gid: ids(text, 'Gid') };
+  return { uid: ids(text, 'Uid'), gid: ids(text, 'Gid'), groups: groups(text) };
+}
+
+function groups(text: string): number[] {
+  // Every kernel since 2.6 writes it; without it there are none to report.
+  const v = statusField(text, 'Groups');
+  if (v === undefined) return [];
+  const f = v.split(/\s+/).filter(Boolean);
+  if (!f.every((s) => /^\d{1,10}$/.test(s))) throw new ProcParseError('status', `bad Groups: line ${JSON.stringify(v)}`);
+  return f.map(Number);
 }
 
 /**

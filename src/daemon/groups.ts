@@ -1,0 +1,23 @@
+// Group lookups for daemons (Node has no getgrnam): who may use a socket of
+// mode 770 (plogsrvd's group 'plog'), who belongs to a module group
+// (strlogd -g adm). The parser is pure; the lookup reads /etc/group.
+import { readFileSync } from 'node:fs';
+
+/** The gid of group `name` in the text of an /etc/group file, or null. */
+export function groupIdIn(etcGroup: string, name: string): number | null {
+  for (const line of etcGroup.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && f[0] === name && /^\d+$/.test(f[2])) return Number(f[2]);
+  }
+  return null;
+}
+
+/** The gid of a group by name (a number is taken as a gid), or null. */
+export function groupId(name: string, groupFile = '/etc/group'): number | null {
+  if (/^\d+$/.test(name)) return Number(name);
+  try {
+    return groupIdIn(readFileSync(groupFile, 'utf8'), name);
+  } catch {
+    return null;
+  }
+}
