@@ -520,7 +520,8 @@ export class LogError extends Error {
 
 const CHUNK = 1 << 20;
 
-function errnoText(err: unknown): string {
+/** A system error in words, as strerror(3) says it ('No such file or directory'). */
+export function errnoText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const words: Record<string, string> = {
     ENOENT: 'No such file or directory',
@@ -529,6 +530,10 @@ function errnoText(err: unknown): string {
     ENOTDIR: 'Not a directory',
     ELOOP: 'Too many levels of symbolic links',
     EIO: 'Input/output error',
+    ENOSPC: 'No space left on device',
+    EROFS: 'Read-only file system',
+    EDQUOT: 'Disk quota exceeded',
+    EFBIG: 'File too large',
   };
   return (e.code && words[e.code]) ?? e.message;
 }

@@ -25,6 +25,7 @@
  * but the log is too short to tell a leak from a warm-up.
  */
 import type { Log, Sample } from './logread.js';
+import { isoLocal } from './export.js';
 import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, sig3 } from './chart-scale.js';
 
 export type FigureKey = 'rss' | 'pss' | 'swap' | 'virtual' | 'data' | 'privWrite';
@@ -350,8 +351,8 @@ export function reportJson(r: Report): unknown {
     path: r.path,
     command: r.command,
     samples: r.samples,
-    start: r.startMs === null ? null : new Date(r.startMs).toISOString(),
-    end: r.endMs === null ? null : new Date(r.endMs).toISOString(),
+    start: r.startMs === null ? null : isoLocal(r.startMs),
+    end: r.endMs === null ? null : isoLocal(r.endMs),
     start_ms: r.startMs,
     end_ms: r.endMs,
     span_ms: r.spanMs,
@@ -360,7 +361,7 @@ export function reportJson(r: Report): unknown {
     bad_lines: r.badLineCount,
     partial_tail: r.partialTail,
     cpu: {
-      mean_percent: r.cpu.mean,
+      mean_percent: r.cpu.mean === null ? null : Math.round(r.cpu.mean * 100) / 100,
       peak_percent: r.cpu.peak,
       peak_ms: r.cpu.peakTimeMs,
       used_seconds: r.cpu.usedSeconds,
@@ -380,7 +381,7 @@ export function reportJson(r: Report): unknown {
           peak_ms: f.peakTimeMs,
           mean_bytes: Math.round(f.mean),
           slope_bytes_per_hour: f.fit ? Math.round(f.fit.slopePerHour) : null,
-          r2: f.fit ? f.fit.r2 : null,
+          r2: f.fit && f.fit.r2 !== null ? Math.round(f.fit.r2 * 10000) / 10000 : null,
           late_slope_bytes_per_hour: f.lateFit ? Math.round(f.lateFit.slopePerHour) : null,
           steady: f.steady,
         },
