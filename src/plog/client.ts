@@ -2,7 +2,7 @@
 // /tmp/.plog (or .plog-2, .plog-3, ...), send one request to DIR/plogd_sock,
 // read the replies, close and unlink. plog(1) uses it, and so does plogsrvd to
 // ask whether a socket file it finds at start-up still has a server.
-import { chmodSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { realpathSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
 import { LIST_END, decodeReply } from './protocol.js';
@@ -60,19 +60,21 @@ export function bindTmpSocket(dir = tmpSocketDir()): { sock: UnixSocket; path: s
   }
   for (let n = 1; n <= TMP_SOCKET_LIMIT; n++) {
     const path = tmpSocketPath(n, dir);
+    // The server may run as another user: it needs write permission on our
+    // socket to answer (replies are checked against the server's identity).
+    // The socket is born with mode 777 (umask 0 around the bind): a chmod by
+    // name afterwards would follow whatever is at the name by then, and in a
+    // directory others may write to (not a sticky /tmp: $PLOG_TMPDIR) that
+    // can be a symlink to any file.
+    const mask = process.umask(0);
     try {
       sock.bind(path);
     } catch (err) {
       if ((err as SystemError).code === 'EADDRINUSE') continue;
       sock.close();
       throw new RequestError('bind', `Bind ${path} socket failed: ${(err as SystemError).message.replace(/^.*?: /, '')}`, (err as SystemError).errno);
-    }
-    // The server may run as another user: it needs write permission on our
-    // socket to answer. Replies are checked against the server's identity.
-    try {
-      chmodSync(path, 0o777);
-    } catch {
-      /* best effort: a same-uid server still answers */
+    } finally {
+      process.umask(mask);
     }
     return { sock, path };
   }
