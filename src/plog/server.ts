@@ -2,7 +2,7 @@
 // sampling schedules. The program around it (src/cli/plogsrvd.ts) parses
 // options and makes the process a daemon; this module never exits the
 // process itself: fatal conditions are thrown or handed to onFatal.
-import { chmodSync, chownSync, closeSync, lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
@@ -128,6 +128,8 @@ interface UidState {
   /** Replies dropped over queuedPerUid since the last report. */
   overflow: number;
 }
+/** open(2)'s O_PATH (Linux; not in Node's constants): a descriptor that pins a file without opening it. */
+const O_PATH = 0o10000000;
 /** setTimeout's limit; longer waits are chained. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -182,6 +184,11 @@ export class PlogServer {
     } catch (err) {
       throw new ExitError(SERVER.SOCKET, `Could not create socket: ${words(err)}`);
     }
+    // The socket is born with its mode (the umask around the bind): a chmod
+    // by name afterwards would follow whatever is at the name by then, and
+    // in a runtime directory others may write to (one that is not sticky)
+    // that can be a symlink to any file.
+    const mask = process.umask(~(this.opts.mode ?? 0o770) & 0o777);
     try {
       sock.bind(this.socketPath);
     } catch (err) {
@@ -191,10 +198,11 @@ export class PlogServer {
         throw new ExitError(SERVER.RUNNING, `Plogsrvd already running on ${this.socketPath}.`);
       }
       throw new ExitError(SERVER.BIND, `Bind ${this.socketPath} failed: ${words(err)}`);
+    } finally {
+      process.umask(mask);
     }
     this.sock = sock;
-    this.socketIno = lstatSync(this.socketPath).ino;
-    this.setSocketMode();
+    this.socketIno = this.setSocketGroup();
     sock.setErrorHandler((err) => this.fatal(new ExitError(SERVER.POLL, `Poll() failed: ${err.message.replace(/^poll: /, '')}`)));
     sock.setReadable(() => this.drain());
     // Deleting the socket ends the server, with an error (the seed). A stat
@@ -245,23 +253,41 @@ export class PlogServer {
     throw new ExitError(SERVER.RUNNING, `Plogsrvd already running on ${this.socketPath}.`);
   }
 
-  private setSocketMode(): void {
-    const mode = this.opts.mode ?? 0o770;
+  /**
+   * Pin the socket file just bound with an O_PATH descriptor, check that it
+   * is still our socket, give it the group 'plog' through that descriptor
+   * (/proc/self/fd/N: a chown by name would follow a symlink put in its
+   * place) and return its inode, watched from now on.
+   */
+  private setSocketGroup(): number {
+    let fd: number;
     try {
-      chmodSync(this.socketPath, mode);
+      fd = openSync(this.socketPath, O_PATH | fsConstants.O_NOFOLLOW);
     } catch (err) {
-      this.opts.warn?.(`Set mode on socket failed: ${words(err)}`);
-    }
-    if (!this.opts.plogGroup) return;
-    const gid = groupId('plog');
-    if (gid === null) {
-      this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': no such group; only uid ${process.getuid?.()} and its group can use it.`);
-      return;
+      this.stop();
+      throw new ExitError(SERVER.SOCKET_GONE, `${this.socketPath} is gone: ${words(err)}`);
     }
     try {
-      chownSync(this.socketPath, -1, gid);
-    } catch (err) {
-      this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': ${words(err)}`);
+      const st = fstatSync(fd);
+      if (!st.isSocket() || st.uid !== process.geteuid?.()) {
+        this.stop();
+        throw new ExitError(SERVER.SOCKET_GONE, `${this.socketPath} is gone: replaced by another file right after the bind.`);
+      }
+      if (this.opts.plogGroup) {
+        const gid = groupId('plog');
+        if (gid === null) {
+          this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': no such group; only uid ${process.getuid?.()} and its group can use it.`);
+        } else {
+          try {
+            chownSync(`/proc/self/fd/${fd}`, -1, gid);
+          } catch (err) {
+            this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': ${words(err)}`);
+          }
+        }
+      }
+      return st.ino;
+    } finally {
+      closeSync(fd);
     }
   }
 
