@@ -18,8 +18,8 @@
  *   3. the slope is at least 1 % of the mean per hour (so that a very long
  *      log does not call a crawl a leak);
  *   4. it is still growing: the slope fitted over the later half of the log
- *      (by time) is at least a quarter of the whole slope (a warm-up that
- *      levels off is not a leak).
+ *      (by time) is at least half the whole slope (a warm-up that levels
+ *      off is not a leak; a steady leak keeps its slope, noise aside).
  * The verdict is "leak suspect" when a figure grows steadily over at least
  * 10 samples and 10 minutes; with fewer, it says the memory grows steadily
  * but the log is too short to tell a leak from a warm-up.
@@ -60,7 +60,7 @@ export const LEAK_RULE = {
   /** Slope per hour, as a share of the mean. */
   minSlopeOfMeanPerHour: 0.01,
   /** Slope over the later half, as a share of the whole slope. */
-  minLateSlopeRatio: 0.25,
+  minLateSlopeRatio: 0.5,
 } as const;
 
 /** A least-squares line through (hours since t0, value). */
