@@ -109,18 +109,20 @@ function timeLabel(ms: number, step: number, spanMs: number, withSeconds: boolea
 export function barChart(spec: ChartSpec, width: number, height: number, unicode: boolean, color: boolean): string[] {
   const ticks = spec.ticks;
   const top = ticks[ticks.length - 1];
+  // A label names the value at the top edge of its row: the top row's, and
+  // the row whose top edge is nearest half way (exactly half for even heights).
+  const midRow = Math.floor(height / 2) - 1;
   const labelTop = spec.label(top);
-  const labelMid = spec.label(top / 2);
+  const labelMid = midRow >= 0 ? spec.label((top * (midRow + 1)) / height) : '';
   const labelW = Math.max(labelTop.length, labelMid.length, 1);
   const cols = Math.max(1, width - labelW - 2);
   const colv = columnValues(spec.times, spec.values, cols, spec.agg);
   const esc = (code: number | string, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const lines: string[] = [];
-  const midRow = Math.floor(height / 2);
   for (let r = height - 1; r >= 0; r--) {
     let label = '';
     if (r === height - 1) label = labelTop;
-    else if (r === midRow - 1 + (height % 2) && height >= 3) label = labelMid;
+    else if (r === midRow) label = labelMid;
     const axis = label ? (unicode ? '┤' : '+') : unicode ? '│' : '|';
     let bars = '';
     for (let j = 0; j < cols; j++) {
@@ -226,7 +228,7 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   out.push('');
   const c = report.cpu;
   const cpuHead = c.mean === null ? 'not known yet (one sample)' : `mean ${c.mean.toFixed(1)}%, peak ${c.peak!.toFixed(1)}%, threads up to ${c.maxThreads}`;
-  out.push(`${bold('CPU%')}  ${cpuHead}`);
+  out.push(bold('CPU%') + truncate(`CPU%  ${cpuHead}`, width, unicode).slice(4));
   // From 0 to the peak (at least 10 %, so that idling does not look busy).
   const cpuTicks = niceTicks(0, Math.max(10, c.peak ?? 0), 2);
   out.push(...barChart({
