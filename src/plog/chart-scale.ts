@@ -53,6 +53,7 @@ export function formatBytesSigned(bytes: number): string {
 
 /** A duration for people: '45 s', '12 min 5 s', '3 h 20 min', '2 d 4 h'; under a second in ms. */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0 s';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;

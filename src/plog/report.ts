@@ -283,15 +283,6 @@ function when(ms: number, startMs: number, seconds: boolean): string {
   return formatDay(ms) === formatDay(startMs) ? formatClock(ms, seconds) : `${formatDay(ms)} ${formatClock(ms, seconds)}`;
 }
 
-function cpuTime(s: number): string {
-  const h = Math.floor(s / 3600);
-  const m = Math.floor(s / 60) % 60;
-  const ss = Math.round(s % 60);
-  if (h) return `${h}:${String(m).padStart(2, '0')}:${String(ss).padStart(2, '0')}`;
-  if (m) return `${m}:${String(ss).padStart(2, '0')}`;
-  return `${ss}s`;
-}
-
 function table(rows: string[][], right: boolean[]): string[] {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (right[c] ? cell.padStart(w[c]) : cell.padEnd(w[c]))).join('  ').trimEnd());
@@ -318,7 +309,7 @@ export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}
   const c = r.cpu;
   const cpuParts = [
     c.mean === null ? 'CPU% not known yet' : `mean ${c.mean.toFixed(1)}%, peak ${c.peak!.toFixed(1)}% at ${when(c.peakTimeMs!, r.startMs, sec)}`,
-    `${cpuTime(c.usedSeconds)} used during the log (${cpuTime(c.totalSeconds)} in all)`,
+    `CPU time ${formatDuration(c.usedSeconds * 1000)} during the log (${formatDuration(c.totalSeconds * 1000)} since the start)`,
     `threads up to ${c.maxThreads}`,
   ];
   out.push(`CPU:       ${cpuParts.join('; ')}`);
