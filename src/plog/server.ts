@@ -721,7 +721,14 @@ export class PlogServer {
         this.outboxes.delete(path);
         return;
       }
-      box.delay = Math.min(box.delay * 2, 50);
+      if (sent > 0) {
+        // The client reads: keep up with it (its queue holds only
+        // max_dgram_qlen replies), and the patience counts from now.
+        box.delay = 1;
+        box.deadline = Date.now() + OUTBOX_PATIENCE_MS;
+      } else {
+        box.delay = Math.min(box.delay * 2, 50);
+      }
       this.retry(path, box);
     }, box.delay);
   }
