@@ -53,16 +53,58 @@ export interface ServerOptions {
   queryTimeoutMs?: number;
 }
 
-/** One registration: a process logged to one file at one interval. */
-interface Target {
-  id: number;
+/** What taking one sample of a registration needs: the sampling path
+ * (sampleTarget), shared by the server's schedule and bench/sampler.ts. */
+export interface SampledTarget {
   pid: number;
+  /** stat's starttime at registration: a different one means the pid was reused. */
   starttime: number;
   reader: ProcessReader;
   log: LogFile;
-  intervalMs: number;
   withSeconds: boolean;
+  /** The previous sample (for CPU%). */
   prev: RawSample;
+}
+
+/** Why logging of a target ends after a sample, or null to go on. */
+export type SampleEnd = { why: string; isError: boolean } | null;
+
+/**
+ * Take one sample of t and append its line: check that the log is still
+ * linked, read /proc, check the pid was not reused, write the line, and
+ * stop after a zombie's line. Returns why logging ends, or null.
+ */
+export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
+  const there = logStillThere(t.log.fd);
+  if (there === 'gone') return { why: `Can't find log ${t.log.path}`, isError: true };
+  if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
+  let s: RawSample;
+  try {
+    s = t.reader.sample();
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ESRCH' || code === 'ENOENT') return { why: `pid ${t.pid} ended; stopped logging ${t.log.name}`, isError: false };
+    return { why: `${(err as Error).message} (pid ${t.pid}, ${t.log.name})`, isError: true };
+  }
+  if (s.stat.starttime !== t.starttime) {
+    return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
+  }
+  try {
+    appendLine(t.log.fd, Buffer.from(formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK })));
+  } catch (err) {
+    return { why: `${(err as Error).message} (${t.log.path})`, isError: true };
+  }
+  t.prev = s;
+  if (s.stat.state === 'Z' || s.stat.state === 'X') {
+    return { why: `pid ${t.pid} ended (zombie); stopped logging ${t.log.name}`, isError: false };
+  }
+  return null;
+}
+
+/** One registration: a process logged to one file at one interval. */
+interface Target extends SampledTarget {
+  id: number;
+  intervalMs: number;
   /** Monotonic time (performance.now()) of the next sample. */
   due: number;
   timer: NodeJS.Timeout | null;
@@ -585,29 +627,8 @@ export class PlogServer {
     if (!this.targets.has(t.id)) return;
     const now = performance.now();
     if (now < t.due - 1) return this.schedule(t); // a chained long wait
-    const there = logStillThere(t.log.fd);
-    if (there === 'gone') return this.finish(t, `Can't find log ${t.log.path}`, true);
-    if (there !== 'yes') return this.finish(t, `Error checking files ${t.log.path}: ${there.error}`, true);
-    let s: RawSample;
-    try {
-      s = t.reader.sample();
-    } catch (err) {
-      const code = errCode(err);
-      if (code === 'ESRCH' || code === 'ENOENT') return this.finish(t, `pid ${t.pid} ended; stopped logging ${t.log.name}`, false);
-      return this.finish(t, `${(err as Error).message} (pid ${t.pid}, ${t.log.name})`, true);
-    }
-    if (s.stat.starttime !== t.starttime) {
-      return this.finish(t, `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, false);
-    }
-    try {
-      appendLine(t.log.fd, Buffer.from(formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
-    } catch (err) {
-      return this.finish(t, `${(err as Error).message} (${t.log.path})`, true);
-    }
-    t.prev = s;
-    if (s.stat.state === 'Z' || s.stat.state === 'X') {
-      return this.finish(t, `pid ${t.pid} ended (zombie); stopped logging ${t.log.name}`, false);
-    }
+    const end = sampleTarget(t, this.pageKb);
+    if (end) return this.finish(t, end.why, end.isError);
     t.due += t.intervalMs;
     const after = performance.now();
     if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
