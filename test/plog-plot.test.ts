@@ -121,13 +121,15 @@ describe('the SVG', () => {
     assert.equal(elapsedLabel(3_600_000 + 120_000, true, false), '1:02');
     assert.equal(elapsedLabel(3_600_000 + 125_000, true, true), '1:02:05');
   });
-  test('HTML: the SVG inline and a summary row per log with the verdict', () => {
+  test('HTML: the SVG inline and a summary per log: span, command, a table of RSS/PSS/Swap/CPU, the verdict', () => {
     const h = renderHtml([leak, fixed]);
     assertWellFormed(h);
     assert.match(h, /<title>2 runs compared<\/title>/);
     assert.match(h, /<svg xmlns/);
-    assert.match(h, /<td title="\/var\/local\/plog\/node\.360">node\.360<\/td><td>360<\/td>/);
-    assert.match(h, /LEAK SUSPECT/);
+    assert.match(h, /<h2><span class="swatch" style="background:#1f60c4"><\/span>node\.360 <small>2024-01-15 9:30:00, 59 min 50 s, 360 samples every 10 s<\/small><\/h2>/);
+    assert.match(h, /<tr><td>RSS<\/td><td>[\d.]+ MiB<\/td>.*<td>\+[\d.]+ MiB\/h<\/td><td>(0\.\d\d|1\.00)<\/td><\/tr>/);
+    assert.match(h, /<p class="verdict leak">LEAK SUSPECT/);
+    assert.match(h, /<p class="verdict">no steady memory growth/);
   });
 });
 

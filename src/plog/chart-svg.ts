@@ -350,21 +350,37 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
 export function renderHtml(logs: readonly Log[], opts: PlotOptions = {}): string {
   const svg = renderSvg(logs, opts);
   const title = opts.title ?? (logs.length > 1 ? `${logs.length} runs compared` : logs[0].command || logs[0].name);
-  const rows: string[] = [];
-  for (const log of logs) {
+  const sections: string[] = [];
+  logs.forEach((log, i) => {
     const r = buildReport(log);
-    const f = (k: string): string => {
-      const x = r.figures.find((g) => g.key === k);
-      if (!x) return '<td>-</td><td>-</td><td>-</td>';
-      const g = x.fit ? `${formatBytesSigned(x.fit.slopePerHour)}/h${x.fit.r2 !== null ? ` (r² ${x.fit.r2.toFixed(2)})` : ''}` : '-';
-      return `<td>${formatBytes(x.peak)}</td><td>${formatBytes(x.mean)}</td><td>${escapeXml(g)}</td>`;
-    };
-    const cpu = r.cpu.mean === null ? '<td>-</td><td>-</td>' : `<td>${r.cpu.mean.toFixed(1)}</td><td>${r.cpu.peak!.toFixed(1)}</td>`;
-    rows.push(
-      `<tr><td title="${escapeXml(log.path)}">${escapeXml(log.name)}</td><td>${r.samples}</td><td>${escapeXml(formatDuration(r.spanMs))}</td>${f('rss')}${f('pss')}${f('swap')}${cpu}</tr>` +
-        `<tr class="verdict"><td colspan="14"><code>${escapeXml(log.command)}</code><br>${escapeXml(r.verdict.text)}</td></tr>`,
-    );
-  }
+    const withSeconds = log.withSeconds || log.format !== 'text';
+    const rows: string[] = [];
+    for (const f of r.figures.filter((x) => x.key === 'rss' || x.key === 'pss' || x.key === 'swap')) {
+      const g = f.fit ? `${formatBytesSigned(f.fit.slopePerHour)}/h` : '-';
+      const r2 = f.fit && f.fit.r2 !== null ? f.fit.r2.toFixed(2) : '-';
+      rows.push(
+        `<tr><td>${f.label}</td><td>${formatBytes(f.first)}</td><td>${formatBytes(f.last)}</td><td>${formatBytes(f.peak)}</td>` +
+          `<td>${escapeXml(formatStamp(f.peakTimeMs, withSeconds))}</td><td>${formatBytes(f.mean)}</td><td>${escapeXml(g)}</td><td>${r2}</td></tr>`,
+      );
+    }
+    const c = r.cpu;
+    if (c.mean !== null) {
+      rows.push(`<tr><td>CPU %</td><td></td><td></td><td>${c.peak!.toFixed(1)}</td><td>${escapeXml(formatStamp(c.peakTimeMs!, withSeconds))}</td><td>${c.mean.toFixed(1)}</td><td></td><td></td></tr>`);
+    }
+    const swatch = logs.length > 1 ? `<span class="swatch" style="background:${RUN_COLORS[i % RUN_COLORS.length]}"></span>` : '';
+    const span = r.startMs === null ? 'no samples' : `${formatStamp(r.startMs, withSeconds)}, ${formatDuration(r.spanMs)}, ${r.samples} samples${r.intervalMs ? ` every ${formatDuration(r.intervalMs)}` : ''}`;
+    sections.push(`<section>
+<h2>${swatch}${escapeXml(log.name)} <small>${escapeXml(span)}</small></h2>
+<p><code>${escapeXml(log.command)}</code></p>
+<table>
+<thead><tr><th></th><th>first</th><th>last</th><th>peak</th><th>peak at</th><th>mean</th><th>growth</th><th>r²</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+<p class="verdict${r.verdict.kind === 'leak-suspect' ? ' leak' : ''}">${escapeXml(r.verdict.text)}</p>
+</section>`);
+  });
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -373,23 +389,22 @@ export function renderHtml(logs: readonly Log[], opts: PlotOptions = {}): string
 <style>
 body { font-family: ${FONT}; margin: 0; padding: 0 0 24px; color: #222; background: #fff; }
 .chart svg { display: block; max-width: 100%; height: auto; }
-table { border-collapse: collapse; margin: 8px 24px; font-size: 13px; }
-th, td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #e2e2e8; }
-th:first-child, td:first-child { text-align: left; }
-tr.verdict td { text-align: left; color: #444; border-bottom: 2px solid #ccc; }
-code { font-size: 12px; word-break: break-all; }
+section { margin: 12px 24px 20px 84px; max-width: 1000px; }
+h2 { font-size: 15px; margin: 0 0 4px; }
+h2 small { font-weight: normal; color: #555; margin-left: 8px; }
+.swatch { display: inline-block; width: 26px; height: 4px; vertical-align: middle; margin-right: 8px; }
+code { font-size: 12px; word-break: break-all; color: #333; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { padding: 3px 12px; text-align: right; border-bottom: 1px solid #e2e2e8; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; padding-left: 0; }
+.verdict { font-size: 13px; color: #333; }
+.verdict.leak { color: #b00020; font-weight: bold; }
 </style>
 </head>
 <body>
 <div class="chart">
 ${svg}</div>
-<table>
-<thead><tr><th rowspan="2">log</th><th rowspan="2">samples</th><th rowspan="2">span</th><th colspan="3">RSS</th><th colspan="3">PSS</th><th colspan="3">Swap</th><th colspan="2">CPU %</th></tr>
-<tr><th>peak</th><th>mean</th><th>growth</th><th>peak</th><th>mean</th><th>growth</th><th>peak</th><th>mean</th><th>growth</th><th>mean</th><th>peak</th></tr></thead>
-<tbody>
-${rows.join('\n')}
-</tbody>
-</table>
+${sections.join('\n')}
 </body>
 </html>
 `;
