@@ -181,9 +181,16 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   let y = 30;
   el.push(`<text x="${M.left}" y="${y}" font-size="18" font-weight="bold" fill="#111">${escapeXml(fit(titleText, W - M.left - M.right, 18))}<title>${escapeXml(titleText)}</title></text>`);
   y += 22;
-  const all = runs.flatMap((r) => r.log.samples);
-  const startMs = Math.min(...all.map((s) => s.timeMs));
-  const endMs = Math.max(...all.map((s) => s.timeMs));
+  // Logs are in time order: the first and last samples bound each.
+  let startMs = Infinity;
+  let endMs = -Infinity;
+  for (const r of runs) {
+    const ss = r.log.samples;
+    if (!ss.length) continue;
+    startMs = Math.min(startMs, ss[0].timeMs);
+    endMs = Math.max(endMs, ss[ss.length - 1].timeMs);
+  }
+  if (!Number.isFinite(startMs)) startMs = endMs = Date.now();
   if (!multi) {
     const r = runs[0].report;
     const sameDay = formatDay(startMs) === formatDay(endMs);

@@ -59,7 +59,7 @@ export function columnValues(times: readonly number[], values: ReadonlyArray<num
   const t1 = pts[pts.length - 1][0];
   const span = t1 - t0;
   if (span <= 0) {
-    const v = agg === 'max' ? Math.max(...pts.map((p) => p[1])) : pts.reduce((a, p) => a + p[1], 0) / pts.length;
+    const v = agg === 'max' ? pts.reduce((a, p) => Math.max(a, p[1]), -Infinity) : pts.reduce((a, p) => a + p[1], 0) / pts.length;
     return out.fill(v);
   }
   const sum = new Array<number>(cols).fill(0);

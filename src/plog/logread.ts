@@ -208,10 +208,29 @@ function sampleFromFields(get: (name: string) => Value, names: readonly string[]
 // ---------------------------------------------------------------------------
 // Text logs: from a LogRecord to a Sample, and the dates placed in time.
 
-/** A text-log record with its line number (times assigned later). */
-interface TextRecord {
-  rec: LogRecord;
-  line: number;
+/** The wall-clock fields of a text-log line (a LogRecord has them). */
+export interface WallClock {
+  day: number;
+  month: number;
+  hour: number;
+  minute: number;
+  second: number | null;
+}
+
+/** A wall clock packed into one number (a parser keeps one per sample, not an object). */
+function packClock(r: WallClock): number {
+  return (((r.month * 32 + r.day) * 24 + r.hour) * 60 + r.minute) * 60 + (r.second ?? 0);
+}
+
+function unpackClock(k: number): WallClock {
+  const second = k % 60;
+  k = (k - second) / 60;
+  const minute = k % 60;
+  k = (k - minute) / 60;
+  const hour = k % 24;
+  k = (k - hour) / 24;
+  const day = k % 32;
+  return { month: (k - day) / 32, day, hour, minute, second };
 }
 
 const KB = 1024;
@@ -238,13 +257,13 @@ function sampleFromRecord(r: LogRecord, line: number, timeMs: number): Sample {
 }
 
 /** Day of the year, roughly (31 days a month): enough to compare dates of one year. */
-const dayKey = (r: LogRecord): number => r.month * 31 + r.day;
+const dayKey = (r: WallClock): number => r.month * 31 + r.day;
 
-function localMs(year: number, r: LogRecord): number {
+function localMs(year: number, r: WallClock): number {
   return new Date(year, r.month - 1, r.day, r.hour, r.minute, r.second ?? 0).getTime();
 }
 
-function sameWallClock(ms: number, r: LogRecord): boolean {
+function sameWallClock(ms: number, r: WallClock): boolean {
   const d = new Date(ms);
   return d.getDate() === r.day && d.getMonth() + 1 === r.month && d.getHours() === r.hour && d.getMinutes() === r.minute;
 }
@@ -272,13 +291,19 @@ function sameWallClock(ms: number, r: LogRecord): boolean {
  *   2 h later) is taken. Times that do not exist (clocks going forward)
  *   move forward, as JavaScript's Date does.
  */
-export function assignTimes(records: readonly LogRecord[], opts: TimeOptions = {}): number[] {
-  const n = records.length;
+export function assignTimes(records: readonly WallClock[], opts: TimeOptions = {}): number[] {
+  return assignPacked(records.map(packClock), opts);
+}
+
+function assignPacked(keys: readonly number[], opts: TimeOptions): number[] {
+  const n = keys.length;
+  // One record unpacked at a time: a long log keeps only its packed numbers.
+  const records = { at: (i: number): WallClock => unpackClock(keys[i]) };
   if (n === 0) return [];
   const yearOffset: number[] = new Array<number>(n);
   yearOffset[0] = 0;
   for (let i = 1; i < n; i++) {
-    const back = dayKey(records[i - 1]) - dayKey(records[i]);
+    const back = dayKey(records.at(i - 1)) - dayKey(records.at(i));
     yearOffset[i] = yearOffset[i - 1] + (back > 183 ? 1 : 0);
   }
   let firstYear: number;
@@ -287,15 +312,23 @@ export function assignTimes(records: readonly LogRecord[], opts: TimeOptions = {
   } else {
     const anchor = opts.anchorMs ?? Date.now();
     const limit = anchor + 86_400_000;
-    const last = records[n - 1];
+    const last = records.at(n - 1);
     let lastYear = new Date(anchor).getFullYear() + 1;
     while (localMs(lastYear, last) > limit) lastYear--;
     firstYear = lastYear - yearOffset[n - 1];
   }
   const out: number[] = new Array<number>(n);
+  // Local time of the minute, cached: a fast log has hundreds of samples a minute.
+  let cacheKey = NaN;
+  let cacheMs = 0;
   for (let i = 0; i < n; i++) {
-    const r = records[i];
-    let t = localMs(firstYear + yearOffset[i], r);
+    const r = records.at(i);
+    const minuteKey = (keys[i] - (r.second ?? 0)) * 10_000 + (firstYear + yearOffset[i]);
+    if (minuteKey !== cacheKey) {
+      cacheKey = minuteKey;
+      cacheMs = localMs(firstYear + yearOffset[i], { ...r, second: 0 });
+    }
+    let t = cacheMs + (r.second ?? 0) * 1000;
     if (i > 0 && t < out[i - 1]) {
       // The second pass of a repeated hour: the same wall clock, later.
       for (let k = 1; k <= 8; k++) {
@@ -335,7 +368,9 @@ export class LogParser {
   private command = '';
   private withSeconds = false;
   private csvNames: string[] = [];
-  private readonly text: TextRecord[] = [];
+  /** Text logs: the samples (times set by result()), and each one's wall clock, packed. */
+  private readonly text: Sample[] = [];
+  private readonly clocks: number[] = [];
   private readonly machine: Sample[] = [];
   private readonly badLines: Array<{ line: number; text: string }> = [];
   private badLineCount = 0;
@@ -397,7 +432,8 @@ export class LogParser {
         const r = parseLogLine(line);
         if (r === null) return this.bad(line);
         if (r.second !== null) this.withSeconds = true;
-        this.text.push({ rec: r, line: this.lineNo });
+        this.text.push(sampleFromRecord(r, this.lineNo, 0));
+        this.clocks.push(packClock(r));
         return;
       }
       case 'csv': {
@@ -448,6 +484,7 @@ export class LogParser {
   result(path: string, time: TimeOptions = {}): Log {
     let partialTail: string | null = null;
     const text = this.text.slice();
+    const clocks = this.clocks.slice();
     const machine = this.machine.slice();
     let withSeconds = this.withSeconds;
     const tail = this.pending.endsWith('\r') ? this.pending.slice(0, -1) : this.pending;
@@ -457,7 +494,8 @@ export class LogParser {
       if (this.format === 'text') {
         const r = wholeTextLine(tail);
         if (r) {
-          text.push({ rec: r, line });
+          text.push(sampleFromRecord(r, line, 0));
+          clocks.push(packClock(r));
           if (r.second !== null) withSeconds = true;
           whole = true;
         }
@@ -473,8 +511,10 @@ export class LogParser {
     let samples: Sample[];
     let yearSource: YearSource = 'absolute';
     if (this.format === 'text') {
-      const times = assignTimes(text.map((t) => t.rec), time);
-      samples = text.map((t, i) => sampleFromRecord(t.rec, t.line, times[i]));
+      const times = assignPacked(clocks, time);
+      // The parser's own samples get their times in place (the same for every result()).
+      for (let i = 0; i < text.length; i++) text[i].timeMs = times[i];
+      samples = text;
       yearSource = time.year !== undefined ? 'option' : (time.anchorSource ?? 'now');
     } else {
       samples = machine;
