@@ -336,7 +336,8 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   }
 
   // Axis title and footer.
-  const tz = utcOffset(startMs);
+  // The zone's offset; both when daylight saving time began or ended during the logs.
+  const tz = utcOffset(startMs) === utcOffset(endMs) ? utcOffset(startMs) : `${utcOffset(startMs)}, then ${utcOffset(endMs)}`;
   const axisTitle = mode === 'elapsed'
     ? `time since the first sample (${long ? (tickSec ? 'h:mm:ss' : 'h:mm') : 'm:ss'})`
     : `local time (${tz})`;
