@@ -3,7 +3,7 @@
 // (stat, statm, smaps_rollup and maps, opened and closed each time, one
 // write(2) per line) on the same targets in the same run, as ratios.
 //
-//   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--sizes small,medium,large]
+//   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--sizes small,medium,large] [--parts harness,e2e]
 //
 // Two measurements per size:
 // 1. harness: a fresh Node process runs the server's own sampling path
@@ -54,6 +54,7 @@ const REPS = numOpt('reps', 5);
 const CPU_S = numOpt('cpu', 1);
 const WINDOW_S = numOpt('window', 6);
 const SIZES = (opt('sizes') ?? 'small,medium,large').split(',');
+const PARTS = (opt('parts') ?? 'harness,e2e').split(',');
 
 /** procfloor -r over pids: µs of CPU per sample (its own getrusage). */
 function floorRun(pids: number[], rounds: number, out: string): { us: number; samples: number } {
@@ -231,11 +232,13 @@ async function main(): Promise<void> {
   const work = tempDir('plog-bench-sampler-');
   const sizes = [SMALL, MEDIUM, LARGE].filter((s) => SIZES.includes(s.name));
   const hr: HarnessResult[] = [];
-  for (const s of sizes) hr.push(await harnessSize(s, work));
+  if (PARTS.includes('harness')) for (const s of sizes) hr.push(await harnessSize(s, work));
   const configs: E2eConfig[] = [];
+  if (PARTS.includes('e2e')) {
   if (SIZES.includes('small')) configs.push({ size: SMALL, targets: 1, intervalMs: 10 }, { size: SMALL, targets: 100, intervalMs: 100 });
   if (SIZES.includes('medium')) configs.push({ size: MEDIUM, targets: 10, intervalMs: 100 });
   if (SIZES.includes('large')) configs.push({ size: LARGE, targets: 2, intervalMs: 250 });
+  }
   const er: E2eResult[] = [];
   for (const c of configs) er.push(await e2e(c, work));
 

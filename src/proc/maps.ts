@@ -25,68 +25,101 @@ export interface MapsSummary {
 
 const TWO32 = 4294967296;
 
-/** Value of a lower/upper-case hex digit, or -1. */
-function hexVal(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
+/** Value of each byte as a lower/upper-case hex digit, or -1. */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
 
-/** Sum private writable mappings of /proc/PID/maps text. Never throws. */
-export function privateWritableKb(text: string): MapsSummary {
-  const len = text.length;
+/** The value of the hex digits buf[a, b) as two halves: hi (digits above
+ * the last 8) and lo (the last 8), so that differences stay exact. */
+function hexHalves(buf: Uint8Array, a: number, b: number, out: Float64Array, at: number): void {
+  const split = Math.max(a, b - 8);
+  let hi = 0;
+  let lo = 0;
+  for (let i = a; i < split; i++) hi = hi * 16 + HEX[buf[i]!]!;
+  for (let i = split; i < b; i++) lo = lo * 16 + HEX[buf[i]!]!;
+  out[at] = hi;
+  out[at + 1] = lo;
+}
+const halves = new Float64Array(4);
+
+/**
+ * Sum the private writable mappings of /proc/PID/maps from its bytes
+ * (buf[0, length)), without making a string of them: per line, the two hex
+ * addresses and the permission bytes 'w' and 'p'; the rest of the line is
+ * skipped with a byte search. Addresses of up to 13 hex digits (52 bits:
+ * all of user space with 4-level paging) are summed as they are read, in
+ * one pass; longer ones (the vsyscall page, 5-level paging) in two halves.
+ * Never throws.
+ */
+export function privateWritableKbBytes(buf: Uint8Array, length = buf.length): MapsSummary {
+  const len = length;
   // Empty is a complete read: kernel threads and zombies have no mappings.
-  let complete = len === 0 || text.charCodeAt(len - 1) === 0x0a;
+  let complete = len === 0 || buf[len - 1] === 0x0a;
   let bytes = 0;
   let pos = 0;
   while (pos < len) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = len; // a cut last line: complete is already false
-    // start
+    // start: hex digits, '-'
     let p = pos;
-    let hi = 0;
-    let lo = 0;
-    let n = 0;
+    let start = 0;
     let d: number;
-    const s0 = p;
-    while (p < nl && (d = hexVal(text.charCodeAt(p))) >= 0) p++;
-    n = p - s0;
-    if (n === 0 || n > 16 || text.charCodeAt(p) !== 0x2d /* - */) {
+    while (p < len && (d = HEX[buf[p]!]!) >= 0) {
+      start = start * 16 + d;
+      p++;
+    }
+    const s1 = p;
+    if (s1 === pos || s1 - pos > 16 || p >= len || buf[p] !== 0x2d /* - */) {
       complete = false;
-      pos = nl + 1;
+      pos = nextLine(buf, pos, len);
       continue;
     }
-    const split = Math.max(s0, p - 8);
-    for (let i = s0; i < split; i++) hi = hi * 16 + hexVal(text.charCodeAt(i));
-    for (let i = split; i < p; i++) lo = lo * 16 + hexVal(text.charCodeAt(i));
-    const startHi = hi;
-    const startLo = lo;
-    // end
+    // end: hex digits, then ' ' and 4 permission bytes on the same line
     p++;
     const e0 = p;
-    while (p < nl && hexVal(text.charCodeAt(p)) >= 0) p++;
-    n = p - e0;
-    // then ' ' and 4 perm characters
-    if (n === 0 || n > 16 || p + 5 > nl || text.charCodeAt(p) !== 0x20) {
+    let end = 0;
+    while (p < len && (d = HEX[buf[p]!]!) >= 0) {
+      end = end * 16 + d;
+      p++;
+    }
+    const n = p - e0;
+    if (n === 0 || n > 16 || p + 5 > len || buf[p] !== 0x20 || !sameLine(buf, p + 1, p + 5)) {
       complete = false;
-      pos = nl + 1;
+      pos = nextLine(buf, pos, len);
       continue;
     }
-    hi = 0;
-    lo = 0;
-    const esplit = Math.max(e0, p - 8);
-    for (let i = e0; i < esplit; i++) hi = hi * 16 + hexVal(text.charCodeAt(i));
-    for (let i = esplit; i < p; i++) lo = lo * 16 + hexVal(text.charCodeAt(i));
-    if (text.charCodeAt(p + 2) === 0x77 /* w */ && text.charCodeAt(p + 4) === 0x70 /* p */) {
-      const size = (hi - startHi) * TWO32 + (lo - startLo);
+    if (buf[p + 2] === 0x77 /* w */ && buf[p + 4] === 0x70 /* p */) {
+      let size: number;
+      if (s1 - pos <= 13 && n <= 13) {
+        size = end - start;
+      } else {
+        hexHalves(buf, pos, s1, halves, 0);
+        hexHalves(buf, e0, p, halves, 2);
+        size = (halves[2]! - halves[0]!) * TWO32 + (halves[3]! - halves[1]!);
+      }
       if (size < 0) {
         complete = false;
       } else {
         bytes += size;
       }
     }
-    pos = nl + 1;
+    pos = nextLine(buf, p + 5, len);
   }
   return { kb: Math.floor(bytes / 1024), complete };
+}
+
+/** No '\n' in buf[a, b). */
+function sameLine(buf: Uint8Array, a: number, b: number): boolean {
+  for (let i = a; i < b; i++) if (buf[i] === 0x0a) return false;
+  return true;
+}
+
+/** The position after the next '\n' at or after pos (len when there is none). */
+function nextLine(buf: Uint8Array, pos: number, len: number): number {
+  const nl = buf.indexOf(0x0a, pos);
+  return nl < 0 || nl >= len ? len : nl + 1;
+}
+
+/** Sum private writable mappings of /proc/PID/maps text (latin1). Never throws. */
+export function privateWritableKb(text: string): MapsSummary {
+  return privateWritableKbBytes(Buffer.from(text, 'latin1'));
 }

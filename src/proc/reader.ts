@@ -1,6 +1,6 @@
 /**
  * The I/O edge of src/proc: reads one process's /proc files and hands the
- * text to the pure parsers.
+ * bytes to the pure parsers.
  *
  * A ProcessReader opens /proc/PID/{stat,statm,smaps_rollup|smaps,maps} once
  * and keeps the descriptors (Node opens them O_CLOEXEC). Each sample() reads
@@ -17,15 +17,17 @@
  * process: logging then stops with `Can't read 'stat': No such process`.
  * (A zombie's stat still reads, with state Z.)
  *
- * Text is decoded as latin1, one character per byte: the files are ASCII
- * except for names (comm, paths), whose bytes are thus kept exactly.
+ * The parsers read the bytes in the scratch buffer directly: no string is
+ * made of a whole file (a large process's maps is megabytes). The one name
+ * kept (stat's comm) is decoded as latin1, one character per byte, so its
+ * bytes are kept exactly.
  */
 import * as fs from 'node:fs';
 import { ProcReadError, errCode } from './errors.js';
-import { parseStat, type ProcStat } from './stat.js';
-import { parseStatm, type Statm } from './statm.js';
-import { parseSmaps, type SmapsSummary } from './smaps.js';
-import { privateWritableKb, type MapsSummary } from './maps.js';
+import { parseStatBytes, type ProcStat } from './stat.js';
+import { parseStatmBytes, type Statm } from './statm.js';
+import { parseSmapsBytes, type SmapsSummary } from './smaps.js';
+import { privateWritableKbBytes, type MapsSummary } from './maps.js';
 import { parseStatusIds, type StatusIds } from './status.js';
 
 export interface RawSample {
@@ -49,7 +51,7 @@ const INITIAL_BUFFER = 64 * 1024;
 
 /**
  * One scratch buffer for every reader. Safe because every read here is
- * synchronous and its bytes are decoded to a string before the next read;
+ * synchronous and its bytes are parsed before the next read;
  * it grows (doubling) to the largest file seen and is kept for reuse.
  */
 let scratch: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
@@ -77,10 +79,6 @@ export function decodeProc(buf: Uint8Array, length = buf.length): string {
   return Buffer.from(buf.buffer, buf.byteOffset, length).toString('latin1');
 }
 
-function readText(fd: number): string {
-  const n = preadAll(fd);
-  return scratch.toString('latin1', 0, n);
-}
 
 /** Read a whole small file by path (opened and closed here). */
 function readPath(path: string, file: string): Buffer {
@@ -191,12 +189,14 @@ export class ProcessReader {
     let stat: ProcStat;
     let statm: Statm;
     try {
-      stat = parseStat(readText(this.statFd));
+      const n = preadAll(this.statFd); // first: it may grow scratch
+      stat = parseStatBytes(scratch, n);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }
     try {
-      statm = parseStatm(readText(this.statmFd));
+      const n = preadAll(this.statmFd);
+      statm = parseStatmBytes(scratch, n);
     } catch (e) {
       throw new ProcReadError('statm', e);
     }
@@ -204,7 +204,8 @@ export class ProcessReader {
     let smapsError: ProcReadError | null = this.smapsOpenError;
     if (this.smapsFd !== null) {
       try {
-        smaps = parseSmaps(readText(this.smapsFd));
+        const n = preadAll(this.smapsFd);
+        smaps = parseSmapsBytes(scratch, n);
       } catch (e) {
         smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
       }
@@ -213,7 +214,8 @@ export class ProcessReader {
     let mapsError: ProcReadError | null = this.mapsOpenError;
     if (this.mapsFd !== null) {
       try {
-        maps = privateWritableKb(readText(this.mapsFd));
+        const n = preadAll(this.mapsFd);
+        maps = privateWritableKbBytes(scratch, n);
       } catch (e) {
         mapsError = new ProcReadError('maps', e);
       }
@@ -225,7 +227,8 @@ export class ProcessReader {
   readStat(): ProcStat {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
     try {
-      return parseStat(readText(this.statFd));
+      const n = preadAll(this.statFd);
+      return parseStatBytes(scratch, n);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }
@@ -267,7 +270,7 @@ export class ProcessReader {
     checkPid(pid);
     const buf = readPath(`${opts.procRoot ?? '/proc'}/${pid}/stat`, 'stat');
     try {
-      return parseStat(decodeProc(buf));
+      return parseStatBytes(buf);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }

@@ -1,5 +1,6 @@
 /** /proc/PID/statm (proc(5)): sizes in pages. */
 import { ProcParseError } from './errors.js';
+import { decimalAt } from './stat.js';
 
 export interface Statm {
   /** Total program size (same as VmSize in status), pages. */
@@ -14,18 +15,43 @@ export interface Statm {
   data: number;
 }
 
+const starts = new Int32Array(6);
+const ends = new Int32Array(6);
+const v = new Float64Array(6);
+
+/**
+ * Parse the bytes of /proc/PID/statm (buf[0, length)) without making a
+ * string of them. Throws ProcParseError on malformed text, as parseStatm().
+ */
+export function parseStatmBytes(buf: Uint8Array, length = buf.length): Statm {
+  let end = length;
+  if (end > 0 && buf[end - 1] === 0x0a) end--;
+  // size resident shared text lib data dt; lib and dt are always 0 since 2.6.
+  let n = 0;
+  let fs = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i === end || buf[i] === 0x20) {
+      if (n < 6) {
+        starts[n] = fs;
+        ends[n] = i;
+      }
+      n++;
+      fs = i + 1;
+    }
+  }
+  if (n < 6) throw new ProcParseError('statm', `too few fields (${n}, need 6)`);
+  for (let i = 0; i < 6; i++) {
+    const x = buf[starts[i]!] === 0x2d /* - */ ? NaN : decimalAt(buf, starts[i]!, ends[i]!);
+    if (Number.isNaN(x)) {
+      const f = Buffer.from(buf.buffer, buf.byteOffset + starts[i]!, ends[i]! - starts[i]!).toString('latin1');
+      throw new ProcParseError('statm', `field ${i + 1} is not a number: ${JSON.stringify(f)}`);
+    }
+    v[i] = x;
+  }
+  return { size: v[0]!, resident: v[1]!, shared: v[2]!, text: v[3]!, data: v[5]! };
+}
+
 /** Parse the text of /proc/PID/statm. Throws ProcParseError on malformed text. */
 export function parseStatm(text: string): Statm {
-  const t = text.endsWith('\n') ? text.slice(0, -1) : text;
-  const f = t.split(' ');
-  // size resident shared text lib data dt; lib and dt are always 0 since 2.6.
-  if (f.length < 6) throw new ProcParseError('statm', `too few fields (${f.length}, need 6)`);
-  const v: number[] = [];
-  for (let i = 0; i < 6; i++) {
-    if (!/^\d{1,20}$/.test(f[i])) {
-      throw new ProcParseError('statm', `field ${i + 1} is not a number: ${JSON.stringify(f[i])}`);
-    }
-    v.push(Number(f[i]));
-  }
-  return { size: v[0], resident: v[1], shared: v[2], text: v[3], data: v[5] };
+  return parseStatmBytes(Buffer.from(text, 'latin1'));
 }
