@@ -115,8 +115,11 @@ test('a receiver that never reads: the event loop runs on, drops are counted exa
     await sleep(50);
     clearInterval(iv);
     assert.ok(ticks > ticksBefore, `timer fired ${ticks - ticksBefore} times during 50 ms`);
-    assert.ok(worst < 50, `one syslog() call took ${worst} ms`);
-    assert.ok(Date.now() - t0 < 5000);
+    // A send that blocked would never return (the receiver never reads): the
+    // bounds only say "returned", generously, so that a loaded machine does
+    // not fail the test. How fast syslog() is, bench/ measures.
+    assert.ok(worst < 2000, `one syslog() call took ${worst} ms`);
+    assert.ok(Date.now() - t0 < 30_000);
     assert.equal(l.queued, 200, 'the queue is full');
     assert.ok(l.droppedBy.overflow > 0);
     // Close: what is still queued is dropped too, and counted.
