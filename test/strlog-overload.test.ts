@@ -75,7 +75,7 @@ test('a tracer whose output nobody reads: its gaps are exactly its drops; the se
   try {
     const { sent, slowest } = await overload(d, c, tracer.pid, SL_TRACE);
     assert.equal(c.dropped, 0, 'no loss before the driver');
-    assert.ok(slowest < 200, `a strlog() call took ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 2000, `a strlog() call took ${slowest.toFixed(1)} ms (a waiting sender would hang)`);
     const last = (await d.stats()).seq.trace;
     assert.equal(last, sent);
     out.resume();
