@@ -167,7 +167,7 @@ describe('privateWritableKb', () => {
       { kb: 4, complete: true },
     );
   });
-  test('20,000 lines', (t) => {
+  test('20,000 lines', (tc) => {
     const lines: string[] = [];
     for (let i = 0; i < 20000; i++) {
       const s = 0x7f0000000000 + i * 0x2000;
@@ -178,7 +178,7 @@ describe('privateWritableKb', () => {
     const r = privateWritableKb(t);
     const ms = performance.now() - t0;
     assert.deepEqual(r, { kb: 10000 * 4, complete: true });
-    t.diagnostic(`parsed in ${ms.toFixed(1)} ms (speed is measured in bench/)`);
+    tc.diagnostic(`parsed in ${ms.toFixed(1)} ms (speed is measured in bench/)`);
   });
 });
 
