@@ -13,6 +13,7 @@ import { formatCmdline } from '../proc/cmdline.js';
 import { formatHeader, formatLine, logBaseName } from './logline.js';
 import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
 import { ExitError, SERVER } from './exitcodes.js';
+import { DueHeap, onGrid, type Scheduled } from './schedule.js';
 import { request, RequestError, SOCKET_NAME } from './client.js';
 import {
   decodeRequest,
@@ -102,12 +103,11 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
 }
 
 /** One registration: a process logged to one file at one interval. */
-interface Target extends SampledTarget {
+interface Target extends SampledTarget, Scheduled {
   id: number;
   intervalMs: number;
   /** Monotonic time (performance.now()) of the next sample. */
   due: number;
-  timer: NodeJS.Timeout | null;
   /** uid of whoever registered it: who may stop it. */
   ownerUid: number;
 }
@@ -174,6 +174,8 @@ interface UidState {
 const O_PATH = 0o10000000;
 /** setTimeout's limit; longer waits are chained. */
 const MAX_TIMER_MS = 0x7fffffff;
+/** One sampling turn lasts at most this long before requests get a turn. */
+const TURN_MS = 20;
 
 export class PlogServer {
   readonly dir: string;
@@ -188,6 +190,13 @@ export class PlogServer {
   private socketIno = 0;
   private watchTimer: NodeJS.Timeout | null = null;
   private readonly targets = new Map<number, Target>();
+  /** Every log's next sample, by due time: one timer for them all. */
+  private readonly schedule = new DueHeap<Target>();
+  private sampleTimer: NodeJS.Timeout | null = null;
+  /** The due time sampleTimer was set for. */
+  private sampleTimerAt = Infinity;
+  /** In turn(): it sets the timer itself when done. */
+  private turning = false;
   private readonly outboxes = new Map<string, Outbox>();
   private nextId = 1;
   private readonly pageKb: number;
@@ -355,6 +364,7 @@ export class PlogServer {
     this.stopped = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
     for (const t of this.targets.values()) this.end(t);
+    this.arm();
     for (const box of this.outboxes.values()) if (box.timer) clearTimeout(box.timer);
     this.outboxes.clear();
     this.queued = 0;
@@ -499,8 +509,8 @@ export class PlogServer {
 
   /** {0, 19}: what the server holds, for monitoring and for the soak tests. */
   statsText(): string {
-    let timers = this.watchTimer ? 1 : 0;
-    for (const t of this.targets.values()) if (t.timer) timers++;
+    // A log's next sample counts as its timer (one timer serves them all).
+    let timers = (this.watchTimer ? 1 : 0) + this.schedule.size;
     for (const box of this.outboxes.values()) if (box.timer) timers++;
     // Counting descriptors reads a directory: at most 10 times a second.
     const now = performance.now();
@@ -583,12 +593,13 @@ export class PlogServer {
         intervalMs,
         withSeconds,
         prev: first,
-        due: performance.now() + intervalMs,
-        timer: null,
+        due: onGrid(performance.now() + intervalMs),
+        heapIndex: -1,
         ownerUid: uid,
       };
       this.targets.set(t.id, t);
-      this.schedule(t);
+      this.schedule.push(t);
+      this.arm();
       this.opts.report.info(`now logging ${log.name} (pid ${pid}, every ${formatInterval(intervalMs)}, for uid ${uid})`);
       return `Log file: ${log.path}`;
     } catch (err) {
@@ -615,24 +626,53 @@ export class PlogServer {
     return allowed.map((t) => `Stopped logging to ${t.log.path}`).join('\n');
   }
 
-  /** Drift-free: the Nth sample is due at start + N x interval, whatever the
-   * time each sample took; a sample more than an interval late is skipped. */
-  private schedule(t: Target): void {
-    const wait = Math.max(0, t.due - performance.now());
-    t.timer = setTimeout(() => this.tick(t), Math.min(wait, MAX_TIMER_MS));
+  /** Set the one sampling timer for the sample due first (if not set for it already). */
+  private arm(): void {
+    const next = this.schedule.peek();
+    const at = next ? next.due : Infinity;
+    if (this.sampleTimer && at === this.sampleTimerAt) return;
+    if (this.sampleTimer) clearTimeout(this.sampleTimer);
+    this.sampleTimer = null;
+    this.sampleTimerAt = at;
+    if (!next || this.stopped) return;
+    const wait = Math.max(0, at - performance.now());
+    this.sampleTimer = setTimeout(() => this.turn(), Math.min(wait, MAX_TIMER_MS));
   }
 
-  private tick(t: Target): void {
-    t.timer = null;
-    if (!this.targets.has(t.id)) return;
-    const now = performance.now();
-    if (now < t.due - 1) return this.schedule(t); // a chained long wait
-    const end = sampleTarget(t, this.pageKb);
-    if (end) return this.finish(t, end.why, end.isError);
-    t.due += t.intervalMs;
-    const after = performance.now();
-    if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
-    this.schedule(t);
+  /**
+   * Sample every log that is due, in due order. Drift-free: the Nth sample
+   * is due at start + N x interval, whatever the time each sample took; a
+   * sample more than an interval late is skipped. A turn that runs longer
+   * than TURN_MS leaves the rest to the next one, right after pending I/O.
+   */
+  private turn(): void {
+    this.sampleTimer = null;
+    this.sampleTimerAt = Infinity;
+    this.turning = true;
+    try {
+      const start = performance.now();
+      for (;;) {
+        const t = this.schedule.peek();
+        if (!t || this.stopped) break;
+        const now = performance.now();
+        // Timers may fire up to a millisecond before their time.
+        if (now < t.due - 1) break; // not yet, or a chained long wait
+        if (now - start > TURN_MS) break;
+        this.schedule.pop();
+        const end = sampleTarget(t, this.pageKb);
+        if (end) {
+          this.finish(t, end.why, end.isError);
+          continue;
+        }
+        t.due += t.intervalMs;
+        const after = performance.now();
+        if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
+        this.schedule.push(t);
+      }
+    } finally {
+      this.turning = false;
+      this.arm();
+    }
   }
 
   private finish(t: Target, why: string, isError: boolean): void {
@@ -642,8 +682,8 @@ export class PlogServer {
   }
 
   private end(t: Target): void {
-    if (t.timer) clearTimeout(t.timer);
-    t.timer = null;
+    this.schedule.remove(t);
+    if (!this.turning) this.arm();
     this.targets.delete(t.id);
     t.reader.close();
     closeQuietly(t.log.fd);
