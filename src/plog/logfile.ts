@@ -64,21 +64,24 @@ export function createLogFile(dir: string, base: string, owner?: { uid: number; 
  * part of it (a full disk), the part is cut off again so that no torn line
  * stays in the log, and the error is thrown.
  */
-export function appendLine(fd: number, line: Buffer): void {
+export function appendLine(fd: number, line: Buffer | string): void {
   let written: number;
   try {
-    written = writeSync(fd, line);
+    // A string goes as UTF-8 bytes, as Buffer.from(line) would make them,
+    // without making that Buffer.
+    written = typeof line === 'string' ? writeSync(fd, line) : writeSync(fd, line);
   } catch (err) {
     throw new LogFileError(`Can't append logfile: ${errWords(err as NodeJS.ErrnoException)}`);
   }
-  if (written === line.length) return;
+  const length = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+  if (written === length) return;
   try {
     const { size } = fstatSync(fd);
     ftruncateSync(fd, Math.max(0, size - written));
   } catch {
     /* the short write is reported below either way */
   }
-  throw new LogFileError(`Can't append logfile: short write (${written} of ${line.length} bytes; No space left on device?)`);
+  throw new LogFileError(`Can't append logfile: short write (${written} of ${length} bytes; No space left on device?)`);
 }
 
 /** Whether the log is still linked in its directory (deleting it stops logging). */

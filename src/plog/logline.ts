@@ -63,11 +63,37 @@ export function formatCpuTime(seconds: number): string {
 }
 
 const p2 = (n: number): string => String(n).padStart(2, '0');
+/** '00' to '59'. */
+const TWO = Array.from({ length: 60 }, (_, i) => p2(i));
 
 /** `DD-MM H:MM` in local time, hour not zero-padded; `DD-MM H:MM:SS` with seconds. */
 export function formatDate(date: Date, withSeconds: boolean): string {
   const base = `${p2(date.getDate())}-${p2(date.getMonth() + 1)} ${date.getHours()}:${p2(date.getMinutes())}`;
   return withSeconds ? `${base}:${p2(date.getSeconds())}` : base;
+}
+
+// formatLine's date: "DD-MM H:MM" is the same for a whole minute, so it is
+// made once a minute (a UTC minute: time zone offsets change on minute
+// boundaries) and only the seconds are added per line. Not cached when the
+// offset has seconds in it (local seconds differ from UTC seconds).
+let cachedMinute = NaN;
+let cachedBase = '';
+
+/** formatDate(new Date(timeMs), withSeconds), made once a minute. */
+export function formatTime(timeMs: number, withSeconds: boolean): string {
+  const minute = Math.floor(timeMs / 60000);
+  const second = Math.floor(timeMs / 1000) - minute * 60;
+  if (minute !== cachedMinute) {
+    const date = new Date(timeMs);
+    const base = `${p2(date.getDate())}-${p2(date.getMonth() + 1)} ${date.getHours()}:${p2(date.getMinutes())}`;
+    if (date.getSeconds() !== second) {
+      cachedMinute = NaN;
+      return withSeconds ? `${base}:${p2(date.getSeconds())}` : base;
+    }
+    cachedMinute = minute;
+    cachedBase = base;
+  }
+  return withSeconds ? `${cachedBase}:${TWO[second]}` : cachedBase;
 }
 
 /** Column names, in order. */
@@ -91,6 +117,13 @@ function join(values: readonly string[], withSeconds: boolean): string {
     }
   }
   return out;
+}
+
+/** Spaces after a value v in a column of width w: at least one. */
+const SPACES = Array.from({ length: 32 }, (_, i) => ' '.repeat(i));
+function cell(v: string, w: number): string {
+  const n = w - v.length + 1;
+  return v + (n <= 1 ? ' ' : n < SPACES.length ? SPACES[n]! : ' '.repeat(n));
 }
 
 /** The header line (with its '\n'), aligned with formatLine(…, { withSeconds }). */
@@ -122,26 +155,29 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
     if (wallS > 0 && usedS >= 0) cpuPct = ((usedS / wallS) * 100).toFixed(1);
   }
   const share = statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0';
-  const values: string[] = [
-    formatDate(new Date(cur.timeMs), opts.withSeconds),
-    stat.state,
-    String(stat.priority),
-    formatCpuTime(ticks / opts.clkTck),
-    cpuPct,
-    String(stat.numThreads),
-    String(stat.minflt + stat.cminflt),
-    String(stat.majflt + stat.cmajflt),
-    formatSize(statm.size * opts.pageKb),
-    formatSize(statm.resident * opts.pageKb),
-    share,
-    cur.smaps ? formatSize(cur.smaps.pss) : '-',
-    cur.smaps ? formatSize(cur.smaps.swap) : '-',
-    formatSize(statm.data * opts.pageKb),
-  ];
+  const smaps = cur.smaps;
+  // As join() lays out the header: each value but the last padded to its
+  // column's width (WIDTHS), at least one space.
+  let out =
+    cell(formatTime(cur.timeMs, opts.withSeconds), dateWidth(opts.withSeconds)) +
+    cell(stat.state, WIDTHS[1]!) +
+    cell(String(stat.priority), WIDTHS[2]!) +
+    cell(formatCpuTime(ticks / opts.clkTck), WIDTHS[3]!) +
+    cell(cpuPct, WIDTHS[4]!) +
+    cell(String(stat.numThreads), WIDTHS[5]!) +
+    cell(String(stat.minflt + stat.cminflt), WIDTHS[6]!) +
+    cell(String(stat.majflt + stat.cmajflt), WIDTHS[7]!) +
+    cell(formatSize(statm.size * opts.pageKb), WIDTHS[8]!) +
+    cell(formatSize(statm.resident * opts.pageKb), WIDTHS[9]!) +
+    cell(share, WIDTHS[10]!) +
+    cell(smaps ? formatSize(smaps.pss) : '-', WIDTHS[11]!) +
+    cell(smaps ? formatSize(smaps.swap) : '-', WIDTHS[12]!);
+  const data = formatSize(statm.data * opts.pageKb);
   // Short read of maps: Priv&Write is left out of this line (the seed's rule).
-  if (cur.maps === null) values.push('-');
-  else if (cur.maps.complete) values.push(formatSize(cur.maps.kb));
-  return join(values, opts.withSeconds) + '\n';
+  if (cur.maps === null) out += cell(data, WIDTHS[13]!) + '-';
+  else if (cur.maps.complete) out += cell(data, WIDTHS[13]!) + formatSize(cur.maps.kb);
+  else out += data;
+  return out + '\n';
 }
 
 /** A log line read back. Sizes in kB (approximate for the MB/GB forms). */

@@ -65,6 +65,8 @@ export interface SampledTarget {
   withSeconds: boolean;
   /** The previous sample (for CPU%). */
   prev: RawSample;
+  /** The sample before it, reused for the next one (none at first). */
+  spare?: RawSample;
 }
 
 /** Why logging of a target ends after a sample, or null to go on. */
@@ -81,7 +83,7 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
   let s: RawSample;
   try {
-    s = t.reader.sample();
+    s = t.reader.sample(t.spare);
   } catch (err) {
     const code = errCode(err);
     if (code === 'ESRCH' || code === 'ENOENT') return { why: `pid ${t.pid} ended; stopped logging ${t.log.name}`, isError: false };
@@ -91,10 +93,11 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
     return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
   }
   try {
-    appendLine(t.log.fd, Buffer.from(formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK })));
+    appendLine(t.log.fd, formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }));
   } catch (err) {
     return { why: `${(err as Error).message} (${t.log.path})`, isError: true };
   }
+  t.spare = t.prev;
   t.prev = s;
   if (s.stat.state === 'Z' || s.stat.state === 'X') {
     return { why: `pid ${t.pid} ended (zombie); stopped logging ${t.log.name}`, isError: false };

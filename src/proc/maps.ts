@@ -50,9 +50,9 @@ const halves = new Float64Array(4);
  * skipped with a byte search. Addresses of up to 13 hex digits (52 bits:
  * all of user space with 4-level paging) are summed as they are read, in
  * one pass; longer ones (the vsyscall page, 5-level paging) in two halves.
- * Never throws.
+ * With `into`, the result is written there. Never throws.
  */
-export function privateWritableKbBytes(buf: Uint8Array, length = buf.length): MapsSummary {
+export function privateWritableKbBytes(buf: Uint8Array, length = buf.length, into?: MapsSummary): MapsSummary {
   const len = length;
   // Empty is a complete read: kernel threads and zombies have no mappings.
   let complete = len === 0 || buf[len - 1] === 0x0a;
@@ -103,6 +103,11 @@ export function privateWritableKbBytes(buf: Uint8Array, length = buf.length): Ma
       }
     }
     pos = nextLine(buf, p + 5, len);
+  }
+  if (into) {
+    into.kb = Math.floor(bytes / 1024);
+    into.complete = complete;
+    return into;
   }
   return { kb: Math.floor(bytes / 1024), complete };
 }

@@ -182,21 +182,26 @@ export class ProcessReader {
    * Read and parse everything. Throws ProcReadError (`Can't read 'stat': ...`
    * or `Can't read 'statm': ...`) when stat or statm cannot be read or parsed:
    * the caller stops logging. smaps and maps failures give null instead.
+   *
+   * With `into` (a sample this reader gave before and that is no longer
+   * needed), the new sample is written into it and its parts instead of new
+   * objects, so that a sampler keeping two samples a log allocates nothing
+   * that outlives the sample; on a throw, into is left in an unspecified state.
    */
-  sample(): RawSample {
+  sample(into?: RawSample): RawSample {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
     const timeMs = Date.now();
     let stat: ProcStat;
     let statm: Statm;
     try {
       const n = preadAll(this.statFd); // first: it may grow scratch
-      stat = parseStatBytes(scratch, n);
+      stat = parseStatBytes(scratch, n, into?.stat);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }
     try {
       const n = preadAll(this.statmFd);
-      statm = parseStatmBytes(scratch, n);
+      statm = parseStatmBytes(scratch, n, into?.statm);
     } catch (e) {
       throw new ProcReadError('statm', e);
     }
@@ -205,7 +210,7 @@ export class ProcessReader {
     if (this.smapsFd !== null) {
       try {
         const n = preadAll(this.smapsFd);
-        smaps = parseSmapsBytes(scratch, n);
+        smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
       } catch (e) {
         smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
       }
@@ -215,10 +220,20 @@ export class ProcessReader {
     if (this.mapsFd !== null) {
       try {
         const n = preadAll(this.mapsFd);
-        maps = privateWritableKbBytes(scratch, n);
+        maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
       } catch (e) {
         mapsError = new ProcReadError('maps', e);
       }
+    }
+    if (into) {
+      into.timeMs = timeMs;
+      into.stat = stat;
+      into.statm = statm;
+      into.smaps = smaps;
+      into.maps = maps;
+      into.smapsError = smapsError;
+      into.mapsError = mapsError;
+      return into;
     }
     return { timeMs, stat, statm, smaps, maps, smapsError, mapsError };
   }

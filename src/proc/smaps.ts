@@ -54,9 +54,10 @@ function startsWith(buf: Uint8Array, pos: number, end: number, key: Uint8Array):
  * `SwapPss:`. Empty text (a kernel thread has no mappings) gives zeros.
  * Throws ProcParseError when a value is not "N kB" (garbage, or a short read
  * that cut a line), when non-empty text has no `Rss:` line at all, or when
- * it does not end with '\n' (truncated).
+ * it does not end with '\n' (truncated). With `into`, the sums are written
+ * there (left as it was on a throw).
  */
-export function parseSmapsBytes(buf: Uint8Array, length = buf.length): SmapsSummary {
+export function parseSmapsBytes(buf: Uint8Array, length = buf.length, into?: SmapsSummary): SmapsSummary {
   let rss = 0;
   let pss = 0;
   let swap = 0;
@@ -123,6 +124,16 @@ export function parseSmapsBytes(buf: Uint8Array, length = buf.length): SmapsSumm
   }
   if (len > 0 && !sawRss) throw new ProcParseError('smaps', 'no Rss: line');
   if (len > 0 && buf[len - 1] !== C_NL) throw new ProcParseError('smaps', 'truncated (no final newline)');
+  if (into) {
+    into.rss = rss;
+    into.pss = pss;
+    into.swap = swap;
+    into.sharedClean = sharedClean;
+    into.sharedDirty = sharedDirty;
+    into.privateClean = privateClean;
+    into.privateDirty = privateDirty;
+    return into;
+  }
   return { rss, pss, swap, sharedClean, sharedDirty, privateClean, privateDirty };
 }
 

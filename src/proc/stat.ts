@@ -84,12 +84,22 @@ export function decimalAt(buf: Uint8Array, start: number, end: number): number {
 const latin1 = (buf: Uint8Array, start: number, end: number): string =>
   Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('latin1');
 
+/** Whether str is exactly the latin1 characters of buf[a, b). */
+function sameLatin1(str: string, buf: Uint8Array, a: number, b: number): boolean {
+  if (str.length !== b - a) return false;
+  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) !== buf[a + i]) return false;
+  return true;
+}
+
 /**
  * Parse the bytes of /proc/PID/stat (buf[0, length)), without making a
  * string of them: only comm becomes one (latin1, one character per byte).
- * Throws ProcParseError on malformed text, as parseStat() does.
+ * With `into`, the result is written there (and its comm string kept when
+ * the name has not changed) instead of into a new object; on a throw, into
+ * is left as it was. Throws ProcParseError on malformed text, as parseStat()
+ * does.
  */
-export function parseStatBytes(buf: Uint8Array, length = buf.length): ProcStat {
+export function parseStatBytes(buf: Uint8Array, length = buf.length, into?: ProcStat): ProcStat {
   const open = length > 0 ? buf.indexOf(0x28 /* ( */) : -1;
   const close = length > 0 ? buf.lastIndexOf(0x29 /* ) */, length - 1) : -1;
   if (open < 0 || open >= length || close < open) throw new ProcParseError('stat', 'no (comm)');
@@ -99,7 +109,6 @@ export function parseStatBytes(buf: Uint8Array, length = buf.length): ProcStat {
   while (b > a && isSpace(buf[b - 1]!)) b--;
   const pid = b - a <= 10 && buf[a] !== MINUS ? decimalAt(buf, a, b) : NaN;
   if (Number.isNaN(pid)) throw new ProcParseError('stat', `bad pid ${JSON.stringify(latin1(buf, a, b))}`);
-  const comm = latin1(buf, open + 1, close);
   let end = length;
   if (end > close + 1 && buf[end - 1] === NL) end--;
   if (close + 1 >= end || buf[close + 1] !== SP) throw new ProcParseError('stat', 'no fields after (comm)');
@@ -120,7 +129,7 @@ export function parseStatBytes(buf: Uint8Array, length = buf.length): ProcStat {
   }
   if (n < LAST + 1) throw new ProcParseError('stat', `too few fields (${n + 2}, need 24)`);
   if (ends[0]! - starts[0]! !== 1) throw new ProcParseError('stat', `bad state ${JSON.stringify(latin1(buf, starts[0]!, ends[0]!))}`);
-  const state = String.fromCharCode(buf[starts[0]!]!);
+  const state = STATES[buf[starts[0]!]!]!;
   const v = values;
   for (let k = 0; k < NUMS.length; k++) {
     const [field, name] = NUMS[k]!;
@@ -131,6 +140,28 @@ export function parseStatBytes(buf: Uint8Array, length = buf.length): ProcStat {
     }
     v[k] = x;
   }
+  if (into) {
+    if (!sameLatin1(into.comm, buf, open + 1, close)) into.comm = latin1(buf, open + 1, close);
+    into.pid = pid;
+    into.state = state;
+    into.ppid = v[0]!;
+    into.minflt = v[1]!;
+    into.cminflt = v[2]!;
+    into.majflt = v[3]!;
+    into.cmajflt = v[4]!;
+    into.utime = v[5]!;
+    into.stime = v[6]!;
+    into.cutime = v[7]!;
+    into.cstime = v[8]!;
+    into.priority = v[9]!;
+    into.nice = v[10]!;
+    into.numThreads = v[11]!;
+    into.starttime = v[12]!;
+    into.vsize = v[13]!;
+    into.rss = v[14]!;
+    return into;
+  }
+  const comm = latin1(buf, open + 1, close);
   return {
     pid,
     comm,
@@ -153,6 +184,8 @@ export function parseStatBytes(buf: Uint8Array, length = buf.length): ProcStat {
   };
 }
 
+/** One-character strings by byte, made once. */
+const STATES = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c));
 const fieldStarts = new Int32Array(LAST + 1);
 const fieldEnds = new Int32Array(LAST + 1);
 const values = new Float64Array(NUMS.length);

@@ -21,9 +21,10 @@ const v = new Float64Array(6);
 
 /**
  * Parse the bytes of /proc/PID/statm (buf[0, length)) without making a
- * string of them. Throws ProcParseError on malformed text, as parseStatm().
+ * string of them; with `into`, into that object (left as it was on a
+ * throw). Throws ProcParseError on malformed text, as parseStatm().
  */
-export function parseStatmBytes(buf: Uint8Array, length = buf.length): Statm {
+export function parseStatmBytes(buf: Uint8Array, length = buf.length, into?: Statm): Statm {
   let end = length;
   if (end > 0 && buf[end - 1] === 0x0a) end--;
   // size resident shared text lib data dt; lib and dt are always 0 since 2.6.
@@ -47,6 +48,14 @@ export function parseStatmBytes(buf: Uint8Array, length = buf.length): Statm {
       throw new ProcParseError('statm', `field ${i + 1} is not a number: ${JSON.stringify(f)}`);
     }
     v[i] = x;
+  }
+  if (into) {
+    into.size = v[0]!;
+    into.resident = v[1]!;
+    into.shared = v[2]!;
+    into.text = v[3]!;
+    into.data = v[5]!;
+    return into;
   }
   return { size: v[0]!, resident: v[1]!, shared: v[2]!, text: v[3]!, data: v[5]! };
 }
