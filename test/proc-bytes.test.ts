@@ -358,3 +358,58 @@ describe('byte parsers agree with the string parsers they replaced', () => {
     }
   });
 });
+
+describe('parsing into an object a sampler reuses', () => {
+  test('the same values as a fresh parse; comm kept when unchanged; untouched on a throw', () => {
+    for (const f of ['init.stat', 'weird.stat', 'zombie.stat', 'target.stat']) {
+      const into = parseStatBytes(raw('kthreadd.stat'));
+      const comm = into.comm;
+      const got = parseStatBytes(inScratch(raw(f)), raw(f).length, into);
+      assert.equal(got, into);
+      assert.deepEqual({ ...got }, parseStatBytes(raw(f)));
+      assert.notEqual(comm, got.comm);
+    }
+    const a = parseStatBytes(raw('target.stat'));
+    const commBefore = a.comm;
+    parseStatBytes(raw('target.stat'), undefined, a);
+    assert.equal(a.comm, commBefore);
+    const before = { ...a };
+    assert.throws(() => parseStatBytes(raw('malformed-truncated.stat'), undefined, a), ProcParseError);
+    assert.deepEqual({ ...a }, before);
+
+    const m = parseStatmBytes(raw('kthreadd.statm'));
+    assert.deepEqual(parseStatmBytes(raw('target.statm'), undefined, m), parseStatmBytes(raw('target.statm')));
+    const mb = { ...m };
+    assert.throws(() => parseStatmBytes(raw('malformed-garbage.statm'), undefined, m), ProcParseError);
+    assert.deepEqual({ ...m }, mb);
+
+    const s = parseSmapsBytes(Buffer.alloc(0));
+    assert.equal(parseSmapsBytes(raw('swap.smaps_rollup'), undefined, s), s);
+    assert.deepEqual({ ...s }, parseSmapsBytes(raw('swap.smaps_rollup')));
+    const sb = { ...s };
+    assert.throws(() => parseSmapsBytes(raw('malformed-badvalue.smaps_rollup'), undefined, s), ProcParseError);
+    assert.deepEqual({ ...s }, sb);
+
+    const p = privateWritableKbBytes(Buffer.alloc(0));
+    assert.equal(privateWritableKbBytes(raw('target.maps'), undefined, p), p);
+    assert.deepEqual({ ...p }, { kb: 20940, complete: true });
+    assert.deepEqual({ ...privateWritableKbBytes(raw('truncated.maps'), undefined, p) }, privateWritableKbBytes(raw('truncated.maps')));
+  });
+
+  test('ProcessReader.sample(into) fills the given sample', async () => {
+    const { ProcessReader } = await import('../src/proc/reader.js');
+    const r = new ProcessReader(process.pid);
+    try {
+      const a = r.sample();
+      const b = r.sample();
+      const c = r.sample(a);
+      assert.equal(c, a);
+      assert.equal(c.stat.comm, b.stat.comm);
+      assert.equal(c.stat.starttime, b.stat.starttime);
+      assert.ok(c.timeMs >= b.timeMs);
+      assert.deepEqual(Object.keys(c).sort(), Object.keys(b).sort());
+    } finally {
+      r.close();
+    }
+  });
+});
