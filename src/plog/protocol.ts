@@ -21,6 +21,13 @@ export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
 export const OP_STOP = 17; // {0, 17, pid}
 export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
 export const OP_STATS = 19; // {0, 19} -> "plogsrvd stats pid=... logs=... ..."
+// 20-23: selection by name (issue 7).
+/** {0, 24, pid, interval in ms (uint32), format (1 byte)}: 17 bytes. */
+export const OP_LOG_FORMAT = 24;
+
+/** The formats of a log, as OP_LOG_FORMAT's last byte carries them. */
+export const LOG_FORMATS = ['text', 'csv', 'jsonl'] as const;
+export type LogFormatName = (typeof LOG_FORMATS)[number];
 
 export const LIST_END = '0000';
 export const UNRECOGNIZED = 'Unrecognized request.';
@@ -33,7 +40,7 @@ export const MIN_INTERVAL_MS = 10;
 export const MAX_INTERVAL_MS = 0xffffffff;
 
 export type Request =
-  | { kind: 'log'; pid: number; intervalMs: number; legacy: boolean }
+  | { kind: 'log'; pid: number; intervalMs: number; legacy: boolean; format?: LogFormatName }
   | { kind: 'list' }
   | { kind: 'pid' }
   | { kind: 'dir' }
@@ -79,6 +86,12 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
     case OP_STOP:
       if (size !== 12 || buf.length < 12) return { kind: 'malformed', reason: `bad size ${size} for a stop request` };
       return { kind: 'stop', pid: i32(buf, 8) };
+    case OP_LOG_FORMAT: {
+      if (size !== 17 || buf.length < 17) return { kind: 'malformed', reason: `bad size ${size} for a log request with a format` };
+      const format = LOG_FORMATS[buf[16]];
+      if (format === undefined) return { kind: 'malformed', reason: `unknown log format ${buf[16]}` };
+      return { kind: 'log', pid: i32(buf, 8), intervalMs: u32(buf, 12), legacy: false, format };
+    }
     case OP_HELLO:
       return { kind: 'hello' };
     case OP_STATS:
@@ -111,6 +124,10 @@ export function encodeQuery(q: typeof Q_LIST | typeof Q_PID | typeof Q_DIR): Buf
 }
 export function encodeLogMs(pid: number, intervalMs: number): Buffer {
   return ints(0, OP_LOG_MS, pid, intervalMs);
+}
+/** Log pid every intervalMs in a format (text, csv, jsonl): 17 bytes. */
+export function encodeLogFormat(pid: number, intervalMs: number, format: LogFormatName): Buffer {
+  return Buffer.concat([ints(0, OP_LOG_FORMAT, pid, intervalMs), Buffer.from([LOG_FORMATS.indexOf(format)])]);
 }
 export function encodeStop(pid: number): Buffer {
   return ints(0, OP_STOP, pid);
