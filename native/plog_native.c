@@ -92,6 +92,31 @@ static napi_value js_socket(napi_env env, napi_callback_info info) {
   return make_int(env, fd);
 }
 
+/* adopt(fd) -> fd | -errno: take over an inherited AF_UNIX datagram socket
+ * (systemd socket activation, LISTEN_FDS): check its type, then set what
+ * socket() sets for our own: SO_PASSCRED, O_NONBLOCK, FD_CLOEXEC. */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || get_int(env, argv[0], &fd) < 0 || fd < 0) return make_int(env, -EBADF);
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0) return make_int(env, -errno);
+  if (v != AF_UNIX) return make_int(env, -EAFNOSUPPORT);
+  len = sizeof v;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0) return make_int(env, -errno);
+  if (v != SOCK_DGRAM) return make_int(env, -EPROTOTYPE);
+  int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) return make_int(env, -errno);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return make_int(env, -errno);
+  int fdf = fcntl(fd, F_GETFD);
+  if (fdf < 0 || fcntl(fd, F_SETFD, fdf | FD_CLOEXEC) < 0) return make_int(env, -errno);
+  return make_int(env, fd);
+}
+
 static napi_value bind_or_connect(napi_env env, napi_callback_info info, int do_bind) {
   size_t argc = 2;
   napi_value argv[2];
@@ -426,6 +451,7 @@ static napi_value poller_close_js(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
     { "socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL },
+    { "adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL },
     { "bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },

@@ -25,6 +25,7 @@ export interface Datagram extends Credentials {
 
 interface Binding {
   socket(stream: boolean): number;
+  adopt(fd: number): number;
   bind(fd: number, path: string): number;
   connect(fd: number, path: string): number;
   send(fd: number, data: Buffer, offset: number, length: number, path: string | null): number;
@@ -104,9 +105,18 @@ export class UnixSocket {
   private closed = false;
   private refed = true;
 
-  constructor(opts: { stream?: boolean } = {}) {
+  constructor(opts: { stream?: boolean; fd?: number } = {}) {
     this.stream = !!opts.stream;
-    this.fd = check(binding.socket(this.stream), 'socket');
+    this.fd = opts.fd !== undefined ? opts.fd : check(binding.socket(this.stream), 'socket');
+  }
+
+  /**
+   * Take over an inherited, already bound AF_UNIX datagram socket (systemd
+   * socket activation): checks its family and type, and sets SO_PASSCRED,
+   * O_NONBLOCK and close-on-exec on it, as for a socket of our own.
+   */
+  static fromFd(fd: number): UnixSocket {
+    return new UnixSocket({ fd: check(binding.adopt(fd), 'adopt') });
   }
 
   bind(path: string): void {
