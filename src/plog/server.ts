@@ -52,6 +52,10 @@ export interface ServerOptions {
   version: string;
   /** How long the start-up query of an existing socket waits for an answer. */
   queryTimeoutMs?: number;
+  /** A datagram socket passed by the service manager (socket activation,
+   * src/daemon/listenfds.ts), bound at DIR/plogd_sock: used instead of
+   * binding one, and left in place at the end (it is the manager's). */
+  socketFd?: number;
 }
 
 /** What taking one sample of a registration needs: the sampling path
@@ -191,6 +195,8 @@ export class PlogServer {
   private readonly opts: ServerOptions;
   private sock: UnixSocket | null = null;
   private socketIno = 0;
+  /** The socket came from the service manager: not ours to remove. */
+  private adopted = false;
   private watchTimer: NodeJS.Timeout | null = null;
   private readonly targets = new Map<number, Target>();
   /** Every log's next sample, by due time: one timer for them all. */
@@ -231,6 +237,7 @@ export class PlogServer {
    * a refused connection means it is stale and is removed.
    */
   async start(): Promise<void> {
+    if (this.opts.socketFd !== undefined) return this.adoptSocket(this.opts.socketFd);
     await this.clearStaleSocket();
     let sock: UnixSocket;
     try {
@@ -257,6 +264,35 @@ export class PlogServer {
     }
     this.sock = sock;
     this.socketIno = this.setSocketGroup();
+    this.listen(sock);
+  }
+
+  /** Socket activation: serve on an inherited socket bound at socketPath. */
+  private adoptSocket(fd: number): void {
+    let sock: UnixSocket;
+    try {
+      sock = UnixSocket.fromFd(fd);
+    } catch (err) {
+      throw new ExitError(SERVER.SOCKET, `Could not use the socket passed as descriptor ${fd}: ${words(err)}`);
+    }
+    let st;
+    try {
+      st = lstatSync(this.socketPath);
+    } catch (err) {
+      sock.close();
+      throw new ExitError(SERVER.SOCKET, `The socket passed as descriptor ${fd} is not at ${this.socketPath}: ${words(err)}`);
+    }
+    if (!st.isSocket()) {
+      sock.close();
+      throw new ExitError(SERVER.SOCKET, `The socket passed as descriptor ${fd} is not at ${this.socketPath}: not a socket there.`);
+    }
+    this.sock = sock;
+    this.socketIno = st.ino;
+    this.adopted = true;
+    this.listen(sock);
+  }
+
+  private listen(sock: UnixSocket): void {
     sock.setErrorHandler((err) => this.fatal(new ExitError(SERVER.POLL, `Poll() failed: ${err.message.replace(/^poll: /, '')}`)));
     sock.setReadable(() => this.drain());
     // Deleting the socket ends the server, with an error (the seed). A stat
@@ -375,7 +411,7 @@ export class PlogServer {
       this.sock.close();
       this.sock = null;
       // Remove our socket, but not one that a successor bound in its place.
-      try {
+      if (!this.adopted) try {
         if (lstatSync(this.socketPath).ino === this.socketIno) unlinkSync(this.socketPath);
       } catch (err) {
         if (errCode(err) !== 'ENOENT') this.opts.report.error(`Could not remove ${this.socketPath}: ${words(err)}`);
