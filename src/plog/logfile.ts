@@ -1,5 +1,6 @@
 // The log file of one logged process (spec section 5): named NAME.PID, then
-// NAME.PID.2 ... NAME.PID.999 when taken; created with O_EXCL|O_NOFOLLOW so
+// NAME.PID.2 ... NAME.PID.999 when taken (a machine-format log adds its
+// suffix after that: NAME.PID.csv, NAME.PID.2.csv, ...); created with O_EXCL|O_NOFOLLOW so
 // that nothing already at the name (a planted symlink, a FIFO, a hard link to
 // /etc/shadow) is ever opened; appended to with one write(2) per line.
 import { closeSync, constants as C, fchownSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
@@ -32,10 +33,11 @@ const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_APPE
  * next suffix; any other error fails with the seed's wording. When owner is
  * given (a root server acting for a user), the file is handed to that user so
  * that the user can stop the log by deleting it in a sticky directory.
+ * suffix ('.csv', '.jsonl') goes after the number: NAME.PID.2.csv.
  */
-export function createLogFile(dir: string, base: string, owner?: { uid: number; gid: number }, mode = 0o644): LogFile {
+export function createLogFile(dir: string, base: string, owner?: { uid: number; gid: number }, mode = 0o644, suffix = ''): LogFile {
   for (let n = 1; n <= MAX_SUFFIX; n++) {
-    const name = n === 1 ? base : `${base}.${n}`;
+    const name = (n === 1 ? base : `${base}.${n}`) + suffix;
     const path = join(dir, name);
     let fd: number;
     try {

@@ -7,7 +7,9 @@
  * and the machine formats that `plog export` writes (and that logs
  * registered with `--format csv|jsonl` are to use): CSV with a header row,
  * or JSON lines, one object per sample, the field names of EXPORT_FIELDS in
- * export.ts. The format is told by the content, not by the file name.
+ * export.ts; plogsrvd's own machine-format logs begin with `# command: ...`
+ * (CSV) or `{"command": "..."}` (JSON lines), see machine-format.ts.
+ * The format is told by the content, not by the file name.
  *
  * A log being written. plogsrvd appends each line with one write(2), but a
  * reader may still see the file end inside a line (a read racing the write,
@@ -449,12 +451,28 @@ export class LogParser {
       }
       case 'jsonl': {
         if (line === '') return;
+        if (this.lineNo === 1 && this.jsonCommand(line)) return;
         const s = this.jsonSample(line);
         if (s === null) return this.bad(line);
         this.machine.push(s);
         return;
       }
     }
+  }
+
+  /** A JSON-lines log written by plogsrvd starts with {"command": "..."} (no sample fields): the command line. */
+  private jsonCommand(line: string): boolean {
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      return false;
+    }
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return false;
+    const r = o as Record<string, unknown>;
+    if (typeof r.command !== 'string' || 'epoch_ms' in r || 'time' in r) return false;
+    this.command = r.command;
+    return true;
   }
 
   private jsonSample(line: string): Sample | null {
@@ -476,6 +494,7 @@ export class LogParser {
   /** Whether anything that looks like a log has been read (a text log's header, or a sample). */
   get looksLikeLog(): boolean {
     if (this.headerSeen || this.text.length > 0 || this.machine.length > 0 || this.format === 'csv') return true;
+    if (this.format === 'jsonl' && this.lineNo === 1 && this.command !== '') return true; // {"command": ...} only, so far
     // A text log caught between its command line and its header being written.
     return this.format === 'text' && this.lineNo === 1 && this.pending !== '' && HEADER_TEXT.startsWith(this.pending.replace(/ +/g, ' '));
   }

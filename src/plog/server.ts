@@ -12,6 +12,7 @@ import { CLK_TCK, pageSizeKb } from '../proc/system.js';
 import { formatCmdline } from '../proc/cmdline.js';
 import { formatHeader, formatLine, logBaseName } from './logline.js';
 import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
+import { MachineLog, logSuffix } from './machine-format.js';
 import { ExitError, SERVER } from './exitcodes.js';
 import { DueHeap, onGrid, type Scheduled } from './schedule.js';
 import { request, RequestError, SOCKET_NAME } from './client.js';
@@ -26,6 +27,7 @@ import {
   MAX_REQUEST,
   MIN_INTERVAL_MS,
   timesWithSeconds,
+  type LogFormatName,
   PROTO_EXT,
   Q_LIST,
   Q_PID,
@@ -71,6 +73,8 @@ export interface SampledTarget {
   prev: RawSample;
   /** The sample before it, reused for the next one (none at first). */
   spare?: RawSample;
+  /** A csv or jsonl log (--format): its lines instead of formatLine's. */
+  machine?: MachineLog;
 }
 
 /** Why logging of a target ends after a sample, or null to go on. */
@@ -97,7 +101,7 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
     return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
   }
   try {
-    appendLine(t.log.fd, formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }));
+    appendLine(t.log.fd, t.machine ? t.machine.line(s, t.prev) : formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }));
   } catch (err) {
     return { why: `${(err as Error).message} (${t.log.path})`, isError: true };
   }
@@ -482,7 +486,7 @@ export class PlogServer {
           this.counts.capped++;
           return reply(`Too many logs for uid ${d.uid} (${LIMITS.logsPerUid}): stop some first.`);
         }
-        return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid));
+        return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid, req.format));
     }
   }
 
@@ -582,7 +586,7 @@ export class PlogServer {
   }
 
   /** Register pid for logging; returns the reply text. */
-  register(pid: number, intervalMs: number, uid: number, gid: number): string {
+  register(pid: number, intervalMs: number, uid: number, gid: number, format: LogFormatName = 'text'): string {
     if (!Number.isInteger(pid) || pid <= 0) return `No such process (${pid}).`;
     if (!intervalOk(intervalMs)) {
       return `Invalid interval (${intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms, or whole minutes.`;
@@ -600,6 +604,7 @@ export class PlogServer {
       return `Problem logging to ${pid} -- ${(err as Error).message}`;
     }
     let log: LogFile | null = null;
+    let machine: MachineLog | undefined;
     try {
       // Who asks: root may log anything, anyone else only their own processes.
       const ids = reader.readStatus();
@@ -614,15 +619,21 @@ export class PlogServer {
       // deleting it even in a sticky directory.
       const owner = process.getuid?.() === 0 && uid > 0 ? { uid, gid } : undefined;
       try {
-        log = createLogFile(this.dir, base, owner);
+        log = createLogFile(this.dir, base, owner, undefined, logSuffix(format));
       } catch (err) {
         reader.close();
         return `Problem logging to ${base} -- ${(err as Error).message}`;
       }
       const withSeconds = timesWithSeconds(intervalMs);
-      const head = `${formatCmdline(reader.readCmdline(), comm)}\n${formatHeader(withSeconds)}`;
-      appendLine(log.fd, Buffer.from(head));
-      appendLine(log.fd, Buffer.from(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
+      const command = formatCmdline(reader.readCmdline(), comm);
+      if (format !== 'text') {
+        machine = new MachineLog(pid, format, { pageKb: this.pageKb, clkTck: CLK_TCK });
+        appendLine(log.fd, machine.head(command));
+        appendLine(log.fd, machine.line(first, null));
+      } else {
+        appendLine(log.fd, Buffer.from(`${command}\n${formatHeader(withSeconds)}`));
+        appendLine(log.fd, Buffer.from(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
+      }
       const t: Target = {
         id: this.nextId++,
         pid,
@@ -632,6 +643,7 @@ export class PlogServer {
         intervalMs,
         withSeconds,
         prev: first,
+        machine,
         due: onGrid(performance.now() + intervalMs),
         heapIndex: -1,
         ownerUid: uid,
@@ -639,10 +651,11 @@ export class PlogServer {
       this.targets.set(t.id, t);
       this.schedule.push(t);
       this.arm();
-      this.opts.report.info(`now logging ${log.name} (pid ${pid}, every ${formatInterval(intervalMs)}, for uid ${uid})`);
+      this.opts.report.info(`now logging ${log.name} (pid ${pid}, every ${formatInterval(intervalMs)}${format === 'text' ? '' : `, ${format}`}, for uid ${uid})`);
       return `Log file: ${log.path}`;
     } catch (err) {
       reader.close();
+      machine?.close();
       if (log) {
         closeQuietly(log.fd);
         // Remove the half-made log so that its name is free again.
@@ -725,6 +738,7 @@ export class PlogServer {
     if (!this.turning) this.arm();
     this.targets.delete(t.id);
     t.reader.close();
+    t.machine?.close();
     closeQuietly(t.log.fd);
   }
 
