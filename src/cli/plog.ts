@@ -6,6 +6,7 @@ import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DIR, Q_LIST, Q_PID, UNRECOGNIZED } from '../plog/protocol.js';
+import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
 import { version } from '../version.js';
 
 const PROG = 'plog';
@@ -17,7 +18,8 @@ export function usage(): string {
   return `plog ${version()} - ask plogsrvd to log a process's resource use
 
 Usage:
-  plog -p PID -i INTERVAL [-d DIR] [-t SECONDS]   log PID every INTERVAL
+  plog -p PID -i INTERVAL [--format F] [-d DIR] [-t SECONDS]
+                                                  log PID every INTERVAL
   plog -x PID [-d DIR] [-t SECONDS]               stop logging PID (keeps the log)
   plog -l [-d DIR] [-t SECONDS]                   list the log files being written
   plog -q pid|dir [-d DIR] [-t SECONDS]           the server's pid or runtime directory
@@ -33,6 +35,8 @@ Options:
   -p PID        the process to log
   -i INTERVAL   sampling interval: a bare number is minutes (as plog 0.1.0);
                 with a unit: 500ms, 10s, 2m, 1h (from 10ms)
+  --format F    the log's format: text (default), csv or jsonl (exact
+                values, I/O bytes, open fds, context switches)
   -x PID        stop logging PID
   -l            list the log files being written, one a line
   -q pid|dir    print the server's pid, or its runtime directory
@@ -63,7 +67,7 @@ const REASON_EXIT: Record<RequestFailure, ExitCode> = {
 };
 
 type Action =
-  | { kind: 'log'; pid: number; intervalMs: number }
+  | { kind: 'log'; pid: number; intervalMs: number; format: LogFormatName }
   | { kind: 'stop'; pid: number }
   | { kind: 'list' }
   | { kind: 'query'; what: 'pid' | 'dir' }
@@ -81,6 +85,14 @@ function parsePid(text: string, opt: string): number {
   return Number(text);
 }
 
+/** --format F: text (the default), csv or jsonl. */
+export function parseFormat(value: string | boolean | undefined): LogFormatName {
+  if (value === undefined) return 'text';
+  const f = String(value);
+  if (!(LOG_FORMATS as readonly string[]).includes(f)) die(CLIENT.USAGE, `--format takes ${LOG_FORMATS.join(', ')}, not '${f}'`);
+  return f as LogFormatName;
+}
+
 /** Parse plog's arguments (pure: no I/O); throws ExitError(USAGE). */
 export function parse(argv: string[]): Parsed {
   let values: Record<string, string | boolean | undefined>;
@@ -94,6 +106,7 @@ export function parse(argv: string[]): Parsed {
       d: { type: 'string', short: 'd' },
       t: { type: 'string', short: 't' },
       h: { type: 'boolean', short: 'h' },
+      format: { type: 'string' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     }));
@@ -120,7 +133,9 @@ export function parse(argv: string[]): Parsed {
     const pid = parsePid(String(values.p), 'p');
     const ms = parseInterval(String(values.i));
     if (ms === null) die(CLIENT.USAGE, `-i: not an interval: '${values.i}' (minutes, or with a unit: 500ms, 10s, 2m, 1h; at least 10ms)`);
-    action = { kind: 'log', pid, intervalMs: ms };
+    action = { kind: 'log', pid, intervalMs: ms, format: parseFormat(values.format) };
+  } else if (values.format !== undefined) {
+    die(CLIENT.USAGE, '--format goes with -p PID -i INTERVAL');
   } else if (values.x !== undefined) {
     action = { kind: 'stop', pid: parsePid(String(values.x), 'x') };
   } else if (values.l) {
@@ -172,8 +187,11 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'log': {
-      const req = encodeLog(action.pid, action.intervalMs);
+      const req = action.format === 'text' ? encodeLog(action.pid, action.intervalMs) : encodeLogFormat(action.pid, action.intervalMs, action.format);
       const [reply] = await ask(req);
+      if (reply === UNRECOGNIZED && action.format !== 'text') {
+        die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to write ${action.format} logs: that server cannot write csv/jsonl. Leave out --format for a text log (plog export converts it).`);
+      }
       if (reply === UNRECOGNIZED) {
         // Only an extension request can be unrecognized: a sub-minute interval.
         die(
