@@ -8,6 +8,8 @@ import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server.js';
 import { version } from '../version.js';
+import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
+import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
 import {
   acquireLock,
   createReporter,
@@ -15,6 +17,7 @@ import {
   isDaemonChild,
   notifyReady,
   notifyWarning,
+  onReload,
   onShutdown,
   onSignal,
   shutdown,
@@ -136,6 +139,19 @@ async function main(): Promise<void> {
   }
   const { foreground, verbose, dest, dir, mode } = opts;
 
+  // Socket activation (systemd's LISTEN_FDS): one datagram socket, at
+  // DIR/plogd_sock, and only in the foreground (the service manager
+  // supervises us; a detached copy would have another pid).
+  let socketFd: number | undefined;
+  const passed = parseListenFds(process.env, process.pid);
+  unsetListenEnv();
+  if (!passed.ok || passed.fds.length > 1 || (passed.fds.length === 1 && !foreground)) {
+    const why = !passed.ok ? passed.reason : passed.fds.length > 1 ? `${passed.fds.length} sockets passed, one expected` : 'a socket passed by the service manager needs -f';
+    process.stderr.write(`${PROG}: Could not create socket: ${why}\n`);
+    process.exit(SERVER.SOCKET.code);
+  }
+  if (passed.fds.length === 1) socketFd = passed.fds[0].fd;
+
   // Keep stdout for -v and stderr for -e stderr|both, where the launcher
   // pointed them (a file or a pipe; never a terminal: the kit checks).
   const keepFds: number[] = [];
@@ -160,10 +176,16 @@ async function main(): Promise<void> {
     report,
     warn: (msg) => notifyWarning(`${PROG}: ${msg}`),
     version: version(),
+    socketFd,
   });
+  // The service manager's notifications (sd_notify(3); nothing without NOTIFY_SOCKET).
+  const notifier = createNotifier();
+  const status = (): string => `STATUS=logging ${server.logs.length} processes on ${server.socketPath}`;
   let pidLock: PidLock | null = null;
   onShutdown((signal) => {
     if (signal) report.info(`caught ${signal}: shutting down`);
+    notifier.send('STOPPING=1');
+    notifier.close();
     server.stop();
     pidLock?.release();
     report.close();
@@ -203,7 +225,18 @@ async function main(): Promise<void> {
   }
   report.info(`started on ${server.socketPath} (mode ${mode.toString(8)}), pid ${process.pid}`);
   notifyReady();
+  notifier.send('READY=1', status(), `MAINPID=${process.pid}`);
+  // SIGHUP: reload (see RELOAD in plogsrvd(1)), told to the service manager.
+  onReload(async () => {
+    notifier.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+    report.info('caught SIGHUP: reloading');
+    for (const hook of reloadHooks) await hook();
+    notifier.send('READY=1', status());
+  });
 }
+
+/** What a reload (SIGHUP) does, in order. */
+const reloadHooks: Array<() => void | Promise<void>> = [];
 
 main().catch((err: unknown) => {
   process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

@@ -2,6 +2,7 @@
 // inherited, and decide whether a launcher's stdout/stderr may be kept.
 import { closeSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { parseListenFds } from './listenfds.js';
 
 /** O_CLOEXEC as shown in the octal `flags:` line of /proc/PID/fdinfo/N. */
 const O_CLOEXEC = 0o2000000;
@@ -14,11 +15,16 @@ const O_CLOEXEC = 0o2000000;
  * close-on-exec flag is read from /proc/self/fdinfo/N; without /proc nothing
  * is closed. Call it as early as possible in a daemon. The daemon kit calls it
  * for you in the detached copy (see `detach`), keeping its readiness channel.
+ * Descriptors passed by a service manager for this process (LISTEN_FDS with
+ * LISTEN_PID = our pid, sd_listen_fds(3)) are kept too.
  *
  * @returns the descriptors that were closed, in ascending order.
  */
 export function closeInheritedFds(opts: { keep?: Iterable<number> } = {}): number[] {
   const keep = new Set(opts.keep ?? []);
+  // Sockets passed by a service manager for us (LISTEN_FDS, LISTEN_PID = our pid) stay.
+  const passed = parseListenFds(process.env, process.pid);
+  if (passed.ok) for (const l of passed.fds) keep.add(l.fd);
   let names: string[];
   try {
     names = readdirSync('/proc/self/fd');
