@@ -114,13 +114,35 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
 }
 
 /** One registration: a process logged to one file at one interval. */
-interface Target extends SampledTarget, Scheduled {
+export interface Target extends SampledTarget, Scheduled {
   id: number;
   intervalMs: number;
   /** Monotonic time (performance.now()) of the next sample. */
   due: number;
   /** uid of whoever registered it: who may stop it. */
   ownerUid: number;
+}
+
+/** Observers of the registrations (issue 7's modules: the state file,
+ * retention, metrics); each is called synchronously and must not throw. */
+export interface ServerHooks {
+  /** A log began (a request) or was taken up (resume), its first sample written. */
+  registered?(t: Target): void;
+  /** A sample was appended to t's log; returning a SampleEnd ends its logging. */
+  sampled?(t: Target): SampleEnd | void;
+  /** Logging of t ended (for any reason, the server's stop included). */
+  ended?(t: Target): void;
+}
+
+/** A registration of an earlier run to take up (see PlogServer.resume). */
+export interface Resumed {
+  pid: number;
+  starttime: number;
+  intervalMs: number;
+  uid: number;
+  format: LogFormatName;
+  /** The existing log, opened for appending and checked by the caller. */
+  log: LogFile;
 }
 
 /** Replies waiting for room in a client's receive queue (unix datagram
@@ -197,6 +219,8 @@ export class PlogServer {
   };
 
   private readonly opts: ServerOptions;
+  /** See ServerHooks. */
+  hooks: ServerHooks = {};
   private sock: UnixSocket | null = null;
   private socketIno = 0;
   /** The socket came from the service manager: not ours to remove. */
@@ -651,6 +675,7 @@ export class PlogServer {
       this.targets.set(t.id, t);
       this.schedule.push(t);
       this.arm();
+      this.hooks.registered?.(t);
       this.opts.report.info(`now logging ${log.name} (pid ${pid}, every ${formatInterval(intervalMs)}${format === 'text' ? '' : `, ${format}`}, for uid ${uid})`);
       return `Log file: ${log.path}`;
     } catch (err) {
@@ -666,6 +691,61 @@ export class PlogServer {
         }
       }
       return `Problem logging to ${log?.name ?? pid} -- ${(err as Error).message}`;
+    }
+  }
+
+  /** The registrations being logged. */
+  registrations(): IterableIterator<Target> {
+    return this.targets.values();
+  }
+
+  /**
+   * Take up a registration of an earlier run (plogsrvd --resume,
+   * src/plog/state.ts): the process must still have the same start time; a
+   * sample is appended to the existing log at once. Returns null, or why not
+   * (the log is then left to the caller to close).
+   */
+  resume(r: Resumed): string | null {
+    let reader: ProcessReader;
+    try {
+      reader = ProcessReader.open(r.pid);
+    } catch (err) {
+      return words(err);
+    }
+    let machine: MachineLog | undefined;
+    try {
+      const first = reader.sample();
+      if (first.stat.starttime !== r.starttime) {
+        reader.close();
+        return `pid ${r.pid} is another process now`;
+      }
+      const withSeconds = timesWithSeconds(r.intervalMs);
+      if (r.format !== 'text') machine = new MachineLog(r.pid, r.format, { pageKb: this.pageKb, clkTck: CLK_TCK });
+      appendLine(r.log.fd, machine ? machine.line(first, null) : formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK }));
+      const t: Target = {
+        id: this.nextId++,
+        pid: r.pid,
+        starttime: r.starttime,
+        reader,
+        log: r.log,
+        intervalMs: r.intervalMs,
+        withSeconds,
+        prev: first,
+        machine,
+        due: onGrid(performance.now() + r.intervalMs),
+        heapIndex: -1,
+        ownerUid: r.uid,
+      };
+      this.targets.set(t.id, t);
+      this.schedule.push(t);
+      this.arm();
+      this.hooks.registered?.(t);
+      this.opts.report.info(`resumed logging ${r.log.name} (pid ${r.pid}, every ${formatInterval(r.intervalMs)}, for uid ${r.uid})`);
+      return null;
+    } catch (err) {
+      reader.close();
+      machine?.close();
+      return (err as Error).message;
     }
   }
 
@@ -716,6 +796,11 @@ export class PlogServer {
           this.finish(t, end.why, end.isError);
           continue;
         }
+        const stop = this.hooks.sampled?.(t);
+        if (stop) {
+          this.finish(t, stop.why, stop.isError);
+          continue;
+        }
         t.due += t.intervalMs;
         const after = performance.now();
         if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
@@ -737,6 +822,7 @@ export class PlogServer {
     this.schedule.remove(t);
     if (!this.turning) this.arm();
     this.targets.delete(t.id);
+    this.hooks.ended?.(t);
     t.reader.close();
     t.machine?.close();
     closeQuietly(t.log.fd);
