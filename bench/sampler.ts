@@ -16,11 +16,17 @@
 //    interval (so that wakeups are shared as in real use); its CPU (every
 //    thread, from the scheduler's ns clock) over --window seconds, three
 //    windows, divided by the lines it wrote; the floor is procfloor over the
-//    same pids.
+//    same pids, and also bench/pacedfloor.c: procfloor's very work, one
+//    round over the pids at the same interval (cold caches after each
+//    sleep, as for any sampler at an interval). With perf, the
+//    instructions and cycles per sample of both (the work against the
+//    machine's speed at it).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  TOOLS,
+  cc,
   LARGE,
   MEDIUM,
   SMALL,
@@ -63,6 +69,55 @@ function floorRun(pids: number[], rounds: number, out: string): { us: number; sa
   const m = /samples (\d+) cpu_s ([\d.]+) us_per_sample ([\d.]+)/.exec(o);
   if (!m) throw new Error(`bench: procfloor said ${o}`);
   return { samples: Number(m[1]), us: Number(m[3]) };
+}
+
+/** Instructions and cycles (user + kernel) counted by perf stat, or null without perf. */
+interface Counts {
+  instructions: number;
+  cycles: number;
+}
+function perfCounts(out: string): Counts | null {
+  const get = (ev: string): number => {
+    const line = out.split('\n').find((l) => l.split(',')[2]?.startsWith(ev));
+    return line ? Number(line.split(',')[0]) : NaN;
+  };
+  const c = { instructions: get('instructions'), cycles: get('cycles') };
+  return Number.isFinite(c.instructions) && Number.isFinite(c.cycles) ? c : null;
+}
+let havePerf: boolean | null = null;
+function perfOk(): boolean {
+  if (havePerf === null) {
+    const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions,cycles', 'true'], { encoding: 'utf8' });
+    havePerf = r.status === 0 && perfCounts(r.stderr) !== null;
+  }
+  return havePerf;
+}
+/** perf stat of a running process for `seconds`. */
+function perfPid(pid: number, seconds: number): Counts | null {
+  if (!perfOk()) return null;
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions,cycles', '-p', String(pid), 'sleep', String(seconds)], { encoding: 'utf8' });
+  return perfCounts(r.stderr);
+}
+/** procfloor under perf stat: counts per sample. */
+function perfFloor(pids: number[], rounds: number, out: string): Counts | null {
+  if (!perfOk()) return null;
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions,cycles', procfloor(), '-r', '-o', out, String(rounds), ...pids.map(String)], { encoding: 'utf8' });
+  rmSync(out, { force: true });
+  const c = perfCounts(r.stderr);
+  const m = /samples (\d+)/.exec(r.stdout);
+  if (!c || !m) return null;
+  const n = Number(m[1]);
+  return { instructions: c.instructions / n, cycles: c.cycles / n };
+}
+
+/** bench/pacedfloor.c: procfloor's work, one round every intervalMs for seconds; µs a sample. */
+function pacedRun(pids: number[], intervalMs: number, seconds: number, out: string): number {
+  const exe = cc(new URL('../../bench/pacedfloor.c', import.meta.url).pathname, 'pacedfloor', ['-I', TOOLS]);
+  const o = execFileSync(exe, [String(intervalMs), String(seconds), '-r', '-o', out, ...pids.map(String)], { encoding: 'utf8' });
+  rmSync(out, { force: true });
+  const m = /us_per_sample ([\d.]+)/.exec(o);
+  if (!m) throw new Error(`bench: pacedfloor said ${o}`);
+  return Number(m[1]);
 }
 
 /** Rounds of procfloor over pids that take about `seconds` of CPU. */
@@ -167,9 +222,14 @@ interface E2eResult extends E2eConfig {
   ours: Spread;
   floor: Spread;
   ratio: number;
+  /** pacedfloor at the same interval over the same pids. */
+  paced: Spread;
   samplesPerS: number;
   wakeupsPerS: number;
   cpuPct: number;
+  /** Per sample, from perf stat (null without perf). */
+  oursCounts: Counts | null;
+  floorCounts: Counts | null;
 }
 
 async function e2e(cfg: E2eConfig, work: string): Promise<E2eResult> {
@@ -203,10 +263,17 @@ async function e2e(cfg: E2eConfig, work: string): Promise<E2eResult> {
       wakeups += x1 - x0;
       cpu += c1 - c0;
     }
+    // Instructions and cycles a sample, by perf stat over one more window.
+    const pl0 = lines();
+    const pc = perfPid(d.pid!, WINDOW_S);
+    const pn = lines() - pl0;
+    const oursCounts = pc && pn > 0 ? { instructions: pc.instructions / pn, cycles: pc.cycles / pn } : null;
     await stopServer(d);
     const out = join(work, 'floor.out');
     const rounds = calibrate(pids, CPU_S, out);
     const floors = [0, 1, 2].map(() => floorRun(pids, rounds, out).us);
+    const floorCounts = perfFloor(pids, rounds, out);
+    const paced = spread([0, 1, 2].map(() => pacedRun(pids, cfg.intervalMs, WINDOW_S, out)));
     const ours = spread(per);
     const floor = spread(floors);
     return {
@@ -217,6 +284,9 @@ async function e2e(cfg: E2eConfig, work: string): Promise<E2eResult> {
       samplesPerS: samples / seconds,
       wakeupsPerS: wakeups / seconds,
       cpuPct: cpu / 1e4 / seconds,
+      oursCounts,
+      floorCounts,
+      paced,
     };
   } finally {
     await stopServer(d);
@@ -244,8 +314,8 @@ async function main(): Promise<void> {
 
   say(`\n### Sampler: CPU per sample against procfloor -r\n\nMachine: ${machine()}\n`);
   say(`Command: node dist/bench/sampler.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}\n\n`);
-  say(`Harness (the server's sampleTarget() in a loop, ${REPS} runs alternating with procfloor, each about ${CPU_S} s of CPU; median (min-max)):\n\n`);
-  say(
+  if (hr.length > 0) say(`Harness (the server's sampleTarget() in a loop, ${REPS} runs alternating with procfloor, each about ${CPU_S} s of CPU; median (min-max)):\n\n`);
+  if (hr.length > 0) say(
     table(
       ['target', 'samples a run', 'procfloor -r µs/sample', 'plog µs/sample', 'ratio', 'goal'],
       hr.map((r) => [
@@ -258,10 +328,10 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
-  say(
+  if (er.length > 0) say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
+  if (er.length > 0) say(
     table(
-      ['targets', 'samples/s', 'plogsrvd CPU', 'wakeups/s', 'procfloor µs/sample', 'plogsrvd µs/sample', 'ratio'],
+      ['targets', 'samples/s', 'plogsrvd CPU', 'wakeups/s', 'procfloor µs/sample', 'plogsrvd µs/sample', 'ratio', 'pacedfloor µs/sample (ratio)', 'instructions/sample: procfloor / plogsrvd (ratio)', 'instructions per cycle: procfloor / plogsrvd'],
       er.map((r) => [
         `${r.targets} x ${r.size.name} at ${r.intervalMs} ms`,
         n0(r.samplesPerS),
@@ -270,6 +340,13 @@ async function main(): Promise<void> {
         r.floor.median.toFixed(r.floor.median < 100 ? 1 : 0),
         fmtSpread(r.ours, r.ours.median < 100 ? 1 : 0),
         r.ratio.toFixed(2),
+        `${r.paced.median.toFixed(r.paced.median < 100 ? 1 : 0)} (${(r.ours.median / r.paced.median).toFixed(2)})`,
+        r.oursCounts && r.floorCounts
+          ? `${n0(r.floorCounts.instructions)} / ${n0(r.oursCounts.instructions)} (${(r.oursCounts.instructions / r.floorCounts.instructions).toFixed(2)})`
+          : 'no perf',
+        r.oursCounts && r.floorCounts
+          ? `${(r.floorCounts.instructions / r.floorCounts.cycles).toFixed(2)} / ${(r.oursCounts.instructions / r.oursCounts.cycles).toFixed(2)}`
+          : '',
       ]),
     ),
   );
