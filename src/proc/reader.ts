@@ -125,6 +125,8 @@ export class ProcessReader {
   private smapsFd: number | null = null;
   private mapsFd: number | null = null;
   private closed = false;
+  /** smaps was read at least once since it was opened (see reopenAfterExec). */
+  private smapsRead = false;
 
   /**
    * Open the files of /proc/PID. Throws a ProcReadError
@@ -211,8 +213,18 @@ export class ProcessReader {
       try {
         const n = preadAll(this.smapsFd);
         smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
+        this.smapsRead = true;
       } catch (e) {
         smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
+        if (errCode(e) === 'ESRCH' && this.smapsRead && this.reopenAfterExec()) {
+          try {
+            const n = preadAll(this.smapsFd!);
+            smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
+            smapsError = null;
+          } catch (e2) {
+            smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e2);
+          }
+        }
       }
     }
     let maps: MapsSummary | null = null;
@@ -236,6 +248,36 @@ export class ProcessReader {
       return into;
     }
     return { timeMs, stat, statm, smaps, maps, smapsError, mapsError };
+  }
+
+  /**
+   * smaps_rollup and maps are bound to the address space the process had
+   * when they were opened: after an execve() (a wrapper or shell that execs
+   * the real program) reads of the old descriptors fail with ESRCH (smaps)
+   * or read empty (maps) while stat still reads. Reopen both, once per
+   * exec (smaps must have been read since); true when smaps reopened.
+   */
+  private reopenAfterExec(): boolean {
+    this.smapsRead = false;
+    const ro = fs.constants.O_RDONLY;
+    for (const fd of [this.smapsFd, this.mapsFd]) {
+      if (fd !== null) {
+        try { fs.closeSync(fd); } catch { /* already gone */ }
+      }
+    }
+    this.smapsFd = null;
+    this.mapsFd = null;
+    try {
+      this.mapsFd = fs.openSync(`${this.dir}/maps`, ro);
+    } catch {
+      /* maps null from now on */
+    }
+    try {
+      this.smapsFd = fs.openSync(`${this.dir}/${this.smapsFile ?? 'smaps_rollup'}`, ro);
+    } catch {
+      return false;
+    }
+    return true;
   }
 
   /** stat only (e.g. to compare starttime against pid reuse). Throws like sample(). */
