@@ -31,6 +31,10 @@ Reading logs (each has its own --help and exit codes):
   plog report FILE...                             peak, mean and growth; leak verdict
   plog export FILE --csv|--jsonl [-o OUT]         the log as CSV or JSON lines
 
+Running a command under a log:
+  plog run [-i INTERVAL] [-o FILE] [--format F] -- CMD [ARGS...]
+                                                  log CMD until it exits, summarize
+
 Options:
   -p PID        the process to log
   -i INTERVAL   sampling interval: a bare number is minutes (as plog 0.1.0);
@@ -218,8 +222,8 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** The readers of logs, loaded only when asked for, so that plain requests stay fast. */
-const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export']);
+/** The readers of logs and plog run, loaded only when asked for, so that plain requests stay fast. */
+const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export', 'run']);
 
 async function main(): Promise<void> {
   const sub = process.argv[2];
