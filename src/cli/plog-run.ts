@@ -108,20 +108,21 @@ function fail(message: string): never {
 /** Parse plog run's arguments (pure); throws RunFailure (125) on a usage error. */
 export function parseRunArgs(argv: string[]): RunArgs | 'help' {
   // Options end at '--' or at the first operand (CMD): CMD's own options are not plog run's.
-  let end = argv.indexOf('--');
-  let cmdStart = end + 1;
-  if (end < 0) {
-    end = argv.length;
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i];
-      if (!a.startsWith('-') || a === '-') {
-        end = i;
-        break;
-      }
-      // An option taking a value consumes the next word when it is not attached.
-      if (/^-[iodt]$/.test(a) || a === '--format') i++;
+  let end = argv.length;
+  let cmdStart = argv.length;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      end = i;
+      cmdStart = i + 1;
+      break;
     }
-    cmdStart = end;
+    if (!a.startsWith('-') || a === '-') {
+      end = cmdStart = i;
+      break;
+    }
+    // An option taking a value consumes the next word when it is not attached.
+    if (/^-[iodt]$/.test(a) || a === '--format') i++;
   }
   let values: Record<string, string | boolean | undefined>;
   try {

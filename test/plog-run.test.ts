@@ -1,0 +1,193 @@
+// plog run (issue 6): a real command under a real plogsrvd (the runtime
+// directory's, or a private one on a temporary directory), its exit status,
+// its signals, the summary, the log kept with -o.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseRunArgs, exitStatus, formatSummary } from '../src/cli/plog-run.js';
+import { readLog } from '../src/plog/logread.js';
+import { PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+
+/** Processes whose command line mentions text (a private plogsrvd left behind). */
+function processesWith(text: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(text)) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** A directory for TMPDIR: where a private plogsrvd makes its own. */
+function privateTmp(): string {
+  return tempDir();
+}
+
+/** The children of a process (from /proc/PID/task/PID/children). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const comm = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return '';
+  }
+};
+
+describe('arguments', () => {
+  test("options end at '--' or at CMD; CMD's own options are its own", () => {
+    const a = parseRunArgs(['-i', '50ms', '-o', 'x.csv', '--format', 'csv', '--', 'make', '-j', '4']);
+    assert.deepEqual(a, { intervalMs: 50, output: 'x.csv', format: 'csv', dir: undefined, timeoutMs: 3000, cmd: ['make', '-j', '4'] });
+    const b = parseRunArgs(['-i', '2s', 'ls', '-l', '--', 'x']);
+    assert.deepEqual(b !== 'help' && [b.intervalMs, b.cmd], [2000, ['ls', '-l', '--', 'x']]);
+    const c = parseRunArgs(['sleep', '1']);
+    assert.deepEqual(c !== 'help' && [c.intervalMs, c.format, c.output, c.cmd], [1000, 'text', null, ['sleep', '1']]);
+    assert.equal(parseRunArgs(['--help']), 'help');
+    for (const bad of [[], ['-i', '5ms', 'x'], ['--format', 'xml', 'x'], ['-t', '0', 'x'], ['-i', '1s'], ['--'], ['-z', 'x']]) {
+      assert.throws(() => parseRunArgs(bad), (e: unknown) => (e as { exitCode?: number }).exitCode === 125, bad.join(' '));
+    }
+  });
+  test('exit status as a shell gives it', () => {
+    assert.equal(exitStatus(0, null), 0);
+    assert.equal(exitStatus(7, null), 7);
+    assert.equal(exitStatus(null, 'SIGINT'), 130);
+    assert.equal(exitStatus(null, 'SIGKILL'), 137);
+  });
+  test('a summary without samples says so', () => {
+    const s = formatSummary({ cmd: ['true'], status: 0, signal: null, wallMs: 3, logPath: '', logNote: 'not logged', report: null });
+    assert.match(s, /^plog run: true exited with status 0 after 3 ms\n  log: +- \(not logged\)\n  samples: +none/);
+  });
+});
+
+test("CMD's status, its streams untouched, the summary on stderr; the private plogsrvd and its directory gone after", async () => {
+  const tmp = privateTmp();
+  const r = await plog(['run', '-i', '50ms', '-d', tempDir(), '--', 'sh', '-c', 'echo out; echo err >&2; sleep 0.3; exit 7'], { env: { TMPDIR: tmp } });
+  assert.equal(r.code, 7, r.stderr);
+  assert.equal(r.stdout, 'out\n');
+  assert.match(r.stderr, /^err\n/);
+  assert.match(r.stderr, /plog run: sh -c echo out; echo err >&2; sleep 0\.3; exit 7 exited with status 7 after /);
+  assert.match(r.stderr, /removed with the private plogsrvd/);
+  assert.match(r.stderr, /  samples: +\d+ over /);
+  assert.match(r.stderr, /  peak: +RSS [\d.]+ [KM]iB, PSS /);
+  assert.match(r.stderr, /  CPU: +mean [\d.]+%/);
+  assert.match(r.stderr, /  verdict: /);
+  assert.deepEqual(readdirSync(tmp), []);
+  assert.deepEqual(processesWith(tmp), []);
+});
+
+test('-o FILE keeps the log (jsonl here): from the first sample, through an exec, PSS read after it', async () => {
+  const tmp = privateTmp();
+  const out = join(tempDir(), 'run.jsonl');
+  const r = await plog(['run', '-i', '50ms', '-o', out, '--format', 'jsonl', '-d', tempDir(), '--', 'sh', '-c', 'sleep 0.4; exec sleep 0.4'], { env: { TMPDIR: tmp } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`  log: +${out}\\n`));
+  const log = readLog(out);
+  assert.equal(log.format, 'jsonl');
+  assert.equal(log.command, 'sh -c sleep 0.4; exec sleep 0.4');
+  assert.ok(log.samples.length >= 6, String(log.samples.length));
+  assert.equal(log.samples[0].cpuPercent, null, 'the first sample is the registration');
+  // After the exec too: smaps_rollup and maps follow the new program.
+  for (const s of log.samples) {
+    assert.equal(typeof s.pssBytes, 'number', `line ${s.line}`);
+    assert.ok((s.privWriteBytes ?? 0) > 0, `line ${s.line}`);
+    assert.equal(typeof s.extra?.open_fds, 'number');
+  }
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test("the runtime directory's plogsrvd is used when it answers: the log stays there (and is copied to -o)", async () => {
+  const srv = await Server.start();
+  const tmp = privateTmp();
+  const out = join(tempDir(), 'copy');
+  const r = await plog(['run', '-d', srv.dir, '-i', '50ms', '-o', out, '--', 'sleep', '0.3'], { env: { TMPDIR: tmp } });
+  assert.equal(r.code, 0, r.stderr);
+  const m = new RegExp(`  log: +(${srv.dir}/sleep\\.\\d+) \\(copied to ${out}\\)`).exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.equal(readFileSync(m[1], 'utf8'), readFileSync(out, 'utf8'));
+  assert.ok(readLog(out).samples.length >= 2);
+  assert.deepEqual(readdirSync(tmp), [], 'no private server');
+  // And $PLOGDIR names it as well.
+  const e = await plog(['run', '-i', '50ms', '--', 'true'], { env: { TMPDIR: tmp, PLOGDIR: srv.dir } });
+  assert.equal(e.code, 0, e.stderr);
+  assert.doesNotMatch(e.stderr, /private/);
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test('CMD not found: 127; killed by a signal: 128+N; -o unwritable: 125 and CMD not run', async () => {
+  const tmp = privateTmp();
+  const env = { env: { TMPDIR: tmp } };
+  let r = await plog(['run', '-d', tempDir(), '--', 'no-such-command-here'], env);
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /no-such-command-here: command not found/);
+  r = await plog(['run', '-d', tempDir(), '-i', '50ms', '--', 'sh', '-c', 'sleep 0.2; kill -KILL $$'], env);
+  assert.equal(r.code, 137, r.stderr);
+  assert.match(r.stderr, /was killed by SIGKILL \(status 137\)/);
+  const marker = join(tempDir(), 'ran');
+  r = await plog(['run', '-o', '/nonexistent/dir/log', '--', 'touch', marker], env);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /-o \/nonexistent\/dir\/log: /);
+  assert.equal(existsSync(marker), false);
+  r = await plog(['run', '--format', 'xml', '--', 'true'], env);
+  assert.equal(r.code, 125);
+  assert.deepEqual(readdirSync(tmp), []);
+  assert.deepEqual(processesWith(tmp), []);
+});
+
+test('SIGINT to plog run (no terminal) goes to CMD; plog run waits for it, prints the summary, exits 128+2', async () => {
+  const tmp = privateTmp();
+  const child = spawn(process.execPath, [PLOG, 'run', '-d', tempDir(), '-i', '50ms', '--', 'sleep', '30'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: testEnv({ TMPDIR: tmp }),
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const cmd = await waitFor('sleep 30 under plog run', () => childrenOf(child.pid!).find((p) => comm(p) === 'sleep'));
+  await sleep(200); // a few samples
+  child.kill('SIGINT');
+  assert.equal(await done, 130);
+  await waitFor('the summary', () => /verdict:/.test(stderr));
+  assert.match(stderr, /plog run: sleep 30 was killed by SIGINT \(status 130\)/);
+  assert.equal(existsSync(`/proc/${cmd}`), false);
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test('Ctrl-C on a terminal reaches CMD once (not again from plog run); the summary follows', async () => {
+  const tmp = privateTmp();
+  const work = tempDir();
+  const count = join(work, 'count');
+  const ready = join(work, 'ready');
+  const script = join(work, 'cmd.js');
+  writeFileSync(
+    script,
+    `const fs = require('fs'); let n = 0;
+process.on('SIGINT', () => { n++; setTimeout(() => { fs.writeFileSync(${JSON.stringify(count)}, String(n)); process.exit(3); }, 300); });
+fs.writeFileSync(${JSON.stringify(ready)}, '1'); setInterval(() => {}, 1000);\n`,
+  );
+  const inner = [process.execPath, PLOG, 'run', '-d', tempDir(), '-i', '50ms', '--', process.execPath, script].map((a) => `'${a}'`).join(' ');
+  // script(1) runs it on a pseudo-terminal; a ^C written to the terminal is the terminal's Ctrl-C.
+  const child = spawn('script', ['-qec', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: testEnv({ TMPDIR: tmp }) });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d));
+  const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await waitFor('CMD to start', () => existsSync(ready));
+  await sleep(150);
+  child.stdin!.write('\x03');
+  assert.equal(await done, 3, output);
+  assert.equal(readFileSync(count, 'utf8'), '1', 'one SIGINT');
+  assert.match(output, /exited with status 3 after/);
+  assert.match(output, /verdict:/);
+  assert.deepEqual(readdirSync(tmp), []);
+});
