@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseRunArgs, exitStatus, formatSummary } from '../src/cli/plog-run.js';
+import { parseRunArgs, exitStatus, formatSummary, RUN_EXIT } from '../src/cli/plog-run.js';
 import { readLog } from '../src/plog/logread.js';
 import { PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 
@@ -190,4 +190,19 @@ fs.writeFileSync(${JSON.stringify(ready)}, '1'); setInterval(() => {}, 1000);\n`
   assert.match(output, /exited with status 3 after/);
   assert.match(output, /verdict:/);
   assert.deepEqual(readdirSync(tmp), []);
+});
+
+test('plog run --help, plog --help and plog(1) agree on plog run and its exit codes', async () => {
+  const h = await plog(['run', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /^Usage:\n  plog run /m);
+  const page = readFileSync(new URL('../../man/plog.1', import.meta.url), 'utf8');
+  const sub = page.split(/^\.SS /m).find((s) => s.startsWith('plog run'));
+  assert.ok(sub, 'plog(1) has plog run');
+  const manCodes = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
+  assert.deepEqual(manCodes, Object.values(RUN_EXIT).map((c) => [c.code, c.meaning.replace(/CMD/g, 'cmd').replace('-o FILE', '-o file')]));
+  for (const c of Object.values(RUN_EXIT)) assert.match(h.stdout, new RegExp(`^  ${c.code}  ${c.meaning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  const top = await plog(['--help']);
+  assert.match(top.stdout, /^  plog run \[-i INTERVAL\]/m);
+  assert.match(top.stdout, /--format F +the log's format: text \(default\), csv or jsonl/);
 });
