@@ -10,6 +10,8 @@ import { PlogServer } from '../plog/server.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
+import { loadSettings, opsFromValues, Operations, OPS_OPTIONS, type OpsCli } from '../plog/ops.js';
+import type { Settings } from '../plog/config.js';
 import {
   acquireLock,
   createReporter,
@@ -35,6 +37,8 @@ export function usage(): string {
 
 Usage:
   plogsrvd -h | [-f] [-v] [-e stderr|both|none] [-d DIR] [-m world|owner]
+           [--resume] [-c FILE] [--max-size SIZE] [--keep N] [--max-total SIZE]
+           [--metrics ADDR:PORT]
 
 Options:
   -f            run in the foreground (implies -e stderr unless -e is given)
@@ -45,10 +49,20 @@ Options:
                 (default $PLOGDIR, else /var/local/plog)
   -m MODE       socket mode: world (777), owner (700); the default is 770 with
                 the group 'plog' ('any' and 'group' as plog 0.1.0 said)
+  --resume      take up the logs of the previous run (DIR/plogsrvd.state)
+                whose processes still run
+  -c FILE       configuration file of 'key = value' lines (keys: max-size,
+                keep, max-total, metrics), read at start and on SIGHUP
+                (default /etc/plogsrvd.conf if it exists)
+  --max-size SIZE   rotate a log at SIZE bytes (k, M, G): NAME.r1, NAME.r2 ...
+  --keep N      rotated files kept per log (default 5)
+  --max-total SIZE  remove the oldest rotated logs while DIR holds more
+  --metrics ADDR:PORT  serve the latest samples over HTTP (OpenMetrics)
   -h, --help    this text
   --version     the version
 
-Signals: SIGTERM, SIGINT or SIGQUIT remove the socket and exit 0.
+Signals: SIGTERM, SIGINT or SIGQUIT remove the socket and exit 0; SIGHUP
+re-reads the configuration file and reopens logs moved away.
 
 Exit status:
 ${codes}
@@ -61,6 +75,8 @@ interface Options {
   dest: ErrorDest;
   dir: string;
   mode: number;
+  ops: OpsCli;
+  settings: Settings;
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
@@ -75,6 +91,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
       h: { type: 'boolean', short: 'h' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
+      ...OPS_OPTIONS,
     }));
   } catch (err) {
     throw new ExitError(SERVER.USAGE, (err as Error).message);
@@ -100,7 +117,15 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   }
   const rd = resolveRunDir(values.d === undefined ? undefined : String(values.d));
   if (!rd.ok) throw new ExitError(rd.problem === 'too-long' ? SERVER.PATH_TOO_LONG : SERVER.NOT_ABSOLUTE, rd.message);
-  return { foreground, verbose: !!values.v, dest, dir: rd.dir, mode };
+  let ops: OpsCli;
+  let settings: Settings;
+  try {
+    ops = opsFromValues(values);
+    settings = loadSettings(ops);
+  } catch (err) {
+    throw new ExitError(SERVER.USAGE, (err as Error).message);
+  }
+  return { foreground, verbose: !!values.v, dest, dir: rd.dir, mode, ops, settings };
 }
 
 function checkDir(dir: string): void {
@@ -180,12 +205,15 @@ async function main(): Promise<void> {
   });
   // The service manager's notifications (sd_notify(3); nothing without NOTIFY_SOCKET).
   const notifier = createNotifier();
+  const ops = new Operations(server, report, opts.ops, opts.settings);
+  reloadHooks.push(() => ops.reload());
   const status = (): string => `STATUS=logging ${server.logs.length} processes on ${server.socketPath}`;
   let pidLock: PidLock | null = null;
   onShutdown((signal) => {
     if (signal) report.info(`caught ${signal}: shutting down`);
     notifier.send('STOPPING=1');
     notifier.close();
+    ops.stop();
     server.stop();
     pidLock?.release();
     report.close();
@@ -222,6 +250,11 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ExitError) await report.fatal(err.exitCode, err.message);
     await report.fatal(SERVER.SERVER.code, `Could not create server: ${(err as Error).message}`);
+  }
+  try {
+    await ops.start();
+  } catch (err) {
+    await report.fatal(SERVER.SERVER.code, `Could not create server: --metrics ${opts.settings.metrics}: ${(err as Error).message}`);
   }
   report.info(`started on ${server.socketPath} (mode ${mode.toString(8)}), pid ${process.pid}`);
   notifyReady();

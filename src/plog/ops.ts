@@ -1,0 +1,140 @@
+// plogsrvd's operating features (issue 7) put together for src/cli/plogsrvd.ts:
+// the state file and --resume (state.ts), retention (retention.ts), the
+// configuration file and SIGHUP (config.ts), --metrics (metrics.ts).
+import { readFileSync, existsSync } from 'node:fs';
+import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settings } from './config.js';
+import { MetricsServer } from './metrics.js';
+import { DEFAULT_KEEP, Retention } from './retention.js';
+import { StateKeeper } from './state.js';
+import type { PlogServer, Reporter, SampleEnd, ServerHooks, Target } from './server.js';
+
+/** The options of plogsrvd this module adds (for parseOptions). */
+export const OPS_OPTIONS = {
+  resume: { type: 'boolean' },
+  c: { type: 'string', short: 'c' },
+  'max-size': { type: 'string' },
+  keep: { type: 'string' },
+  'max-total': { type: 'string' },
+  metrics: { type: 'string' },
+} as const;
+
+export interface OpsCli {
+  resume: boolean;
+  /** The configuration file, and whether -c named it (then it must exist). */
+  config: string;
+  configGiven: boolean;
+  settings: Settings;
+}
+
+/** From parseOptions' values; throws ConfigError with a usage message. */
+export function opsFromValues(values: Record<string, string | boolean | undefined>): OpsCli {
+  const settings: Settings = {};
+  for (const key of ['max-size', 'keep', 'max-total', 'metrics'] as const) {
+    const v = values[key];
+    if (typeof v === 'string') settingOf(key, v, settings);
+  }
+  const c = values.c;
+  return { resume: !!values.resume, config: typeof c === 'string' ? c : DEFAULT_CONFIG, configGiven: typeof c === 'string', settings };
+}
+
+/** The file's settings merged under the command line's. Throws ConfigError. */
+export function loadSettings(cli: OpsCli): Settings {
+  let file: Settings = {};
+  if (cli.configGiven || existsSync(cli.config)) {
+    let text: string;
+    try {
+      text = readFileSync(cli.config, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read ${cli.config}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    file = parseConfig(text, cli.config);
+  }
+  return merge(file, cli.settings);
+}
+
+/** Several observers as one. */
+export function combineHooks(...list: ServerHooks[]): ServerHooks {
+  return {
+    registered: (t) => list.forEach((h) => h.registered?.(t)),
+    ended: (t) => list.forEach((h) => h.ended?.(t)),
+    sampled: (t: Target): SampleEnd | void => {
+      for (const h of list) {
+        const end = h.sampled?.(t);
+        if (end) return end;
+      }
+    },
+  };
+}
+
+export class Operations {
+  readonly state: StateKeeper;
+  readonly retention: Retention;
+  metrics: MetricsServer | null = null;
+  private settings: Settings;
+
+  constructor(
+    private readonly server: PlogServer,
+    private readonly report: Reporter,
+    private readonly cli: OpsCli,
+    settings: Settings,
+  ) {
+    this.settings = settings;
+    this.state = new StateKeeper(server, report);
+    this.retention = new Retention(server.dir, this.retentionOptions(settings), report);
+    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks());
+  }
+
+  private retentionOptions(s: Settings): { maxSize: number; keep: number; maxTotal: number } {
+    return { maxSize: s.maxSize ?? 0, keep: s.keep ?? DEFAULT_KEEP, maxTotal: s.maxTotal ?? 0 };
+  }
+
+  /** After the server's socket is up: resume (--resume), save the state, serve metrics. Throws on a metrics listen failure. */
+  async start(): Promise<void> {
+    // First the one step that can fail, so that a failed start leaves the state file as it was.
+    await this.applyMetrics(this.settings.metrics ?? '');
+    if (this.cli.resume) {
+      const n = this.state.resume();
+      this.report.info(`--resume: resumed ${n} log${n === 1 ? '' : 's'}`);
+    }
+    // Without --resume the previous run's registrations are forgotten here.
+    this.state.save();
+  }
+
+  private async applyMetrics(addr: string): Promise<void> {
+    if (this.metrics && this.metrics.address === addr) return;
+    this.metrics?.close();
+    this.metrics = null;
+    if (!addr) return;
+    const m = new MetricsServer(addr, () => this.server.registrations());
+    await m.listen();
+    this.metrics = m;
+    this.report.info(`serving metrics on http://${addr}/metrics`);
+  }
+
+  /** SIGHUP: re-read the configuration file (the command line still wins), reopen moved logs. */
+  async reload(): Promise<void> {
+    let s: Settings | null = null;
+    try {
+      s = loadSettings(this.cli);
+    } catch (err) {
+      this.report.error(`reload: ${(err as Error).message}; keeping the settings in use`);
+    }
+    if (s) {
+      this.settings = s;
+      this.retention.opts = this.retentionOptions(s);
+      try {
+        await this.applyMetrics(s.metrics ?? '');
+      } catch (err) {
+        this.report.error(`reload: --metrics ${s.metrics}: ${(err as Error).message}`);
+      }
+    }
+    for (const t of [...this.server.registrations()]) this.retention.reopen(t);
+  }
+
+  /** A clean stop: the registrations stay in the state file for --resume. */
+  stop(): void {
+    this.state.freeze();
+    this.metrics?.close();
+    this.metrics = null;
+  }
+}
