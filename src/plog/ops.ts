@@ -108,7 +108,7 @@ export class Operations {
     const m = new MetricsServer(addr, () => this.server.registrations());
     await m.listen();
     this.metrics = m;
-    this.report.info(`serving metrics on http://${addr}/metrics`);
+    this.report.info(`serving metrics on ${addr.replace(/:\d+$/, '')}:${m.port} (/metrics)`);
   }
 
   /** SIGHUP: re-read the configuration file (the command line still wins), reopen moved logs. */

@@ -1,0 +1,126 @@
+// plogsrvd's registrations across its runs (issue 7): DIR/plogsrvd.state
+// rewritten atomically on every change and kept at a clean stop (which ends
+// logging); --resume takes up a registration whose process runs with the
+// same start time and whose log is still the same kind of file, appending.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseState, serializeState, type SavedRegistration } from '../src/plog/state.js';
+import { killChild, lines, plog, Server, sleep, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+
+interface State {
+  version: number;
+  registrations: SavedRegistration[];
+}
+const readState = (dir: string): State => JSON.parse(readFileSync(join(dir, 'plogsrvd.state'), 'utf8')) as State;
+
+async function logOf(dir: string, pid: number, interval: string): Promise<string> {
+  const r = await plog(['-d', dir, '-p', String(pid), '-i', interval]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().replace(/^Log file: /, '');
+}
+
+test('parseState: valid entries kept, malformed ones said; what serializeState writes reads back', () => {
+  const regs: SavedRegistration[] = [{ pid: 5, starttime: 100, intervalMs: 1000, uid: 0, format: 'text', log: 'a.5' }];
+  assert.deepEqual(parseState(serializeState(regs)), { registrations: regs, problems: [] });
+  const bad = JSON.stringify({ version: 1, registrations: [regs[0], { ...regs[0], log: '../etc/passwd' }, { ...regs[0], pid: -1 }, { ...regs[0], format: 'xml' }] });
+  const p = parseState(bad);
+  assert.deepEqual(p.registrations, regs);
+  assert.deepEqual(p.problems, ['entry 2 is malformed', 'entry 3 is malformed', 'entry 4 is malformed']);
+  assert.deepEqual(parseState('{"version":2,"registrations":[]}').problems, ['not a plogsrvd state of version 1']);
+  assert.match(parseState('{').problems[0], /^not JSON/);
+});
+
+test('the state follows every change, atomically; a clean stop ends logging but keeps the registrations; --resume appends to the same logs', async () => {
+  const dir = tempDir();
+  let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
+  const a = spawnSleep();
+  const b = spawnSleep();
+  const c = spawnSleep();
+  const d = spawnSleep();
+  const logA = await logOf(dir, a.pid, '50ms');
+  const logB = await logOf(dir, b.pid, '1m');
+  const logC = await logOf(dir, c.pid, '50ms');
+  const logD = await logOf(dir, d.pid, '50ms');
+  await waitFor('4 registrations saved', () => readState(dir).registrations.length === 4);
+  const st = readState(dir);
+  const ra = st.registrations.find((r) => r.pid === a.pid)!;
+  assert.deepEqual({ ...ra, starttime: 0 }, { pid: a.pid, starttime: 0, intervalMs: 50, uid: process.getuid!(), format: 'text', log: logA.split('/').pop() });
+  assert.equal(statSync(join(dir, 'plogsrvd.state')).mode & 0o777, 0o600);
+  // A process that ends leaves the state.
+  await killChild(c);
+  await waitFor('3 registrations saved', () => readState(dir).registrations.length === 3);
+  // No temporary file left.
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
+
+  srv.signal('SIGTERM');
+  assert.equal((await srv.ended()).code, 0);
+  assert.equal(readState(dir).registrations.length, 3, 'a clean stop forgot the registrations');
+  const n = lines(logA).length;
+  await sleep(300);
+  assert.equal(lines(logA).length, n, 'logging went on after the stop');
+  const ino = lstatSync(logA).ino;
+
+  // Between the runs: b's process ends; d's log is replaced by a symlink to another file.
+  await killChild(b);
+  const victim = join(tempDir(), 'victim');
+  writeFileSync(victim, 'precious\n');
+  unlinkSync(logD);
+  symlinkSync(victim, logD);
+
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stdout', '--resume: resumed 1 log');
+  assert.match(srv.stdout, new RegExp(`not resuming ${logD.split('/').pop()!.replace(/\./g, '\\.')} \\(pid ${d.pid}\\)`));
+  assert.match(srv.stdout, new RegExp(`not resuming ${logB.split('/').pop()!.replace(/\./g, '\\.')} \\(pid ${b.pid}\\)`));
+  await waitFor('a appended to again', () => lines(logA).length >= n + 5);
+  assert.equal(lstatSync(logA).ino, ino, 'not the same file');
+  assert.match(lines(logA)[0], /^sleep 300$/);
+  assert.equal(lines(logA).filter((l) => l.startsWith('Date')).length, 1, 'a second header');
+  assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  const l = await plog(['-d', dir, '-l']);
+  assert.deepEqual(l.stdout.trim().split('\n'), [logA.split('/').pop()], l.stdout);
+  assert.deepEqual(readState(dir).registrations.map((r) => r.pid), [a.pid]);
+  // Killed (a crash): the state is as it was; --resume again.
+  srv.signal('SIGKILL');
+  await srv.ended();
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stdout', '--resume: resumed 1 log');
+  await srv.kill();
+  // Without --resume: the previous run's registrations are forgotten.
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
+  await waitFor('an empty state', () => readState(dir).registrations.length === 0);
+  const m = lines(logA).length;
+  await sleep(300);
+  assert.equal(lines(logA).length, m);
+  await srv.kill();
+});
+
+test('--resume does not take up a process whose pid now names another process (start time differs)', async () => {
+  const dir = tempDir();
+  const a = spawnSleep();
+  let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
+  const logA = await logOf(dir, a.pid, '1m');
+  await waitFor('saved', () => readState(dir).registrations.length === 1);
+  await srv.kill();
+  const s = readState(dir);
+  s.registrations[0].starttime += 1;
+  writeFileSync(join(dir, 'plogsrvd.state'), JSON.stringify(s), { mode: 0o600 });
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stdout', '--resume: resumed 0 logs');
+  assert.match(srv.stdout, new RegExp(`not resuming ${logA.split('/').pop()!.replace(/\./g, '\\.')} .*is another process now`));
+  await srv.kill();
+});
+
+test('a state file that is not ours (a symlink) is not read', async () => {
+  const dir = tempDir();
+  const other = join(tempDir(), 'other');
+  writeFileSync(other, serializeState([]));
+  symlinkSync(other, join(dir, 'plogsrvd.state'));
+  const srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stderr', /--resume: not using .*plogsrvd.state/);
+  // And it is replaced by a file of ours, the link's target untouched.
+  await waitFor('our own state file', () => lstatSync(join(dir, 'plogsrvd.state')).isFile());
+  assert.equal(readFileSync(other, 'utf8'), serializeState([]));
+  await srv.kill();
+});
