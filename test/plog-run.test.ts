@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunArgs, exitStatus, formatSummary, RUN_EXIT } from '../src/cli/plog-run.js';
 import { readLog } from '../src/plog/logread.js';
+import { decodeRequest, encodeReply, UNRECOGNIZED } from '../src/plog/protocol.js';
+import { UnixSocket } from '../src/native.js';
 import { PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 
 /** Processes whose command line mentions text (a private plogsrvd left behind). */
@@ -205,4 +207,42 @@ test('plog run --help, plog --help and plog(1) agree on plog run and its exit co
   const top = await plog(['--help']);
   assert.match(top.stdout, /^  plog run \[-i INTERVAL\]/m);
   assert.match(top.stdout, /--format F +the log's format: text \(default\), csv or jsonl/);
+});
+
+/** A fake server on DIR/plogd_sock answering as `answer` says (an old plogsrvd). */
+function fakeServer(dir: string, answer: (req: ReturnType<typeof decodeRequest>) => string): UnixSocket {
+  const sock = new UnixSocket();
+  sock.bind(join(dir, 'plogd_sock'));
+  sock.setReadable(() => {
+    for (;;) {
+      const d = sock.recv(100);
+      if (!d) return;
+      if (d.path) sock.trySend(encodeReply(answer(decodeRequest(d.data, d.size))), d.path);
+    }
+  });
+  return sock;
+}
+
+test('an old server in the runtime directory: plog 0.1.0 is passed over for a private one; one without formats, late, with a warning', async () => {
+  const tmp = privateTmp();
+  // plog 0.1.0: nothing but {pid, minutes} and {0, 1..3}.
+  const old = tempDir();
+  const s1 = fakeServer(old, (r) => (r.kind === 'log' && r.legacy ? 'Log file: /nowhere' : r.kind === 'pid' ? '1' : UNRECOGNIZED));
+  // The extensions' first days: hello, but no {0, 24}.
+  const early = tempDir();
+  const s2 = fakeServer(early, (r) => (r.kind === 'hello' ? 'plogsrvd 0.1.9 ext 2' : r.kind === 'log' && r.format ? UNRECOGNIZED : 'Log file: /nowhere'));
+  try {
+    let r = await plog(['run', '-d', old, '-i', '50ms', '--format', 'csv', '--', 'sleep', '0.3'], { env: { TMPDIR: tmp } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /removed with the private plogsrvd/);
+    assert.match(r.stderr, /  samples: +\d+ over/);
+    r = await plog(['run', '-d', early, '-i', '50ms', '--format', 'jsonl', '--', 'sleep', '0.5'], { env: { TMPDIR: tmp } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`the plogsrvd on ${early} cannot write jsonl logs; using a private one`));
+    assert.match(r.stderr, /  samples: +\d+ over/);
+    assert.deepEqual(readdirSync(tmp), []);
+  } finally {
+    s1.close();
+    s2.close();
+  }
 });
