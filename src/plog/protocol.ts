@@ -21,7 +21,16 @@ export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
 export const OP_STOP = 17; // {0, 17, pid}
 export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
 export const OP_STATS = 19; // {0, 19} -> "plogsrvd stats pid=... logs=... ..."
-// 20-23: selection by name (issue 7).
+// 20-23: selection by name (issue 7); 22 and 23 are free.
+/** {0, 20, interval in ms (uint32), flags (uint32: SELECT_REGEX), format (1 byte), pattern (1-255 bytes UTF-8)}:
+ * log every process whose name (or, with SELECT_REGEX, command line) matches, now and later. */
+export const OP_SELECT = 20;
+/** {0, 21, text (1-255 bytes UTF-8)}: stop a selection by its pattern, or a log by its path or name. */
+export const OP_STOP_BY = 21;
+export const SELECT_REGEX = 1;
+export const MAX_PATTERN = 255;
+/** The longest extension request (OP_SELECT with the longest pattern): what the server reads. */
+export const MAX_EXT_REQUEST = 17 + MAX_PATTERN;
 /** {0, 24, pid, interval in ms (uint32), format (1 byte)}: 17 bytes. */
 export const OP_LOG_FORMAT = 24;
 
@@ -47,6 +56,8 @@ export type Request =
   | { kind: 'stop'; pid: number }
   | { kind: 'hello' }
   | { kind: 'stats' }
+  | { kind: 'select'; intervalMs: number; regex: boolean; format: LogFormatName; pattern: string }
+  | { kind: 'stopby'; what: string }
   | { kind: 'unrecognized' }
   /** Too short, too long or inconsistent: answered with a reason (or ignored). */
   | { kind: 'malformed'; reason: string };
@@ -92,6 +103,22 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
       if (format === undefined) return { kind: 'malformed', reason: `unknown log format ${buf[16]}` };
       return { kind: 'log', pid: i32(buf, 8), intervalMs: u32(buf, 12), legacy: false, format };
     }
+    case OP_SELECT: {
+      if (size < 18 || size > MAX_EXT_REQUEST || buf.length < size) return { kind: 'malformed', reason: `bad size ${size} for a select request` };
+      const flags = u32(buf, 12);
+      if (flags & ~SELECT_REGEX) return { kind: 'malformed', reason: `unknown select flags ${flags}` };
+      const format = LOG_FORMATS[buf[16]];
+      if (format === undefined) return { kind: 'malformed', reason: `unknown log format ${buf[16]}` };
+      const pattern = utf8Text(buf.subarray(17, size));
+      if (pattern === null) return { kind: 'malformed', reason: 'a pattern that is not UTF-8 text' };
+      return { kind: 'select', intervalMs: u32(buf, 8), regex: !!(flags & SELECT_REGEX), format, pattern };
+    }
+    case OP_STOP_BY: {
+      if (size < 9 || size > 8 + MAX_PATTERN || buf.length < size) return { kind: 'malformed', reason: `bad size ${size} for a stop request` };
+      const what = utf8Text(buf.subarray(8, size));
+      if (what === null) return { kind: 'malformed', reason: 'a name that is not UTF-8 text' };
+      return { kind: 'stopby', what };
+    }
     case OP_HELLO:
       return { kind: 'hello' };
     case OP_STATS:
@@ -99,6 +126,21 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
     default:
       return { kind: 'unrecognized' };
   }
+}
+
+/** Bytes as UTF-8 text without NUL, or null. */
+function utf8Text(b: Buffer): string | null {
+  const t = b.toString('utf8');
+  return t.includes('\0') || !Buffer.from(t, 'utf8').equals(b) ? null : t;
+}
+
+/** Log every process that matches: by name (comm), or by a regular expression on the command line. */
+export function encodeSelect(pattern: string, regex: boolean, intervalMs: number, format: LogFormatName = 'text'): Buffer {
+  return Buffer.concat([ints(0, OP_SELECT, intervalMs, regex ? SELECT_REGEX : 0), Buffer.from([LOG_FORMATS.indexOf(format)]), Buffer.from(pattern, 'utf8')]);
+}
+/** Stop a selection by its pattern, or a log by its path or name. */
+export function encodeStopBy(what: string): Buffer {
+  return Buffer.concat([ints(0, OP_STOP_BY), Buffer.from(what, 'utf8')]);
 }
 
 /** Pack 32-bit integers in host byte order; a number above INT32_MAX is
