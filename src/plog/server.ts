@@ -25,6 +25,8 @@ import {
   intervalOk,
   MAX_INTERVAL_MS,
   MAX_REQUEST,
+  MAX_EXT_REQUEST,
+  type Request,
   MIN_INTERVAL_MS,
   timesWithSeconds,
   type LogFormatName,
@@ -132,6 +134,8 @@ export interface ServerHooks {
   sampled?(t: Target): SampleEnd | void;
   /** Logging of t ended (for any reason, the server's stop included). */
   ended?(t: Target): void;
+  /** A selection request (src/plog/select.ts): the reply, or undefined for 'Unrecognized request.'. */
+  request?(req: Extract<Request, { kind: 'select' | 'stopby' }>, uid: number, gid: number): string | undefined;
 }
 
 /** A registration of an earlier run to take up (see PlogServer.resume). */
@@ -454,7 +458,7 @@ export class PlogServer {
     for (let n = 0; sock && !this.stopped && !this.paused && n < LIMITS.perDrain; n++) {
       let d: Datagram | null;
       try {
-        d = sock.recv(MAX_REQUEST + 1);
+        d = sock.recv(MAX_EXT_REQUEST + 1);
       } catch (err) {
         this.opts.report.error(`recvfrom() failed: ${words(err)}`);
         return;
@@ -498,6 +502,9 @@ export class PlogServer {
         return reply(`plogsrvd ${this.opts.version} ext ${PROTO_EXT}`);
       case 'stats':
         return reply(this.statsText());
+      case 'select':
+      case 'stopby':
+        return reply(this.hooks.request?.(req, d.uid, d.gid) ?? UNRECOGNIZED);
       case 'unrecognized':
         return reply(UNRECOGNIZED);
       case 'malformed':
@@ -810,6 +817,11 @@ export class PlogServer {
       this.turning = false;
       this.arm();
     }
+  }
+
+  /** End the logging of t (a stop by name or log, src/plog/select.ts), said with -v. */
+  endLog(t: Target, why: string): void {
+    if (this.targets.get(t.id) === t) this.finish(t, why, false);
   }
 
   private finish(t: Target, why: string, isError: boolean): void {
