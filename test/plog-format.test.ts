@@ -138,6 +138,16 @@ describe('machine lines read back as the readers read them', () => {
   }
 });
 
+test('a JSON-lines log with its command line only (just created) is a log, empty; the line is not a sample elsewhere', () => {
+  const log = parseLog('{"command":"make -j4"}\n');
+  assert.deepEqual([log.format, log.command, log.samples.length, log.badLineCount], ['jsonl', 'make -j4', 0, 0]);
+  const file = join(tempDir(), 'make.1.jsonl');
+  writeFileSync(file, '{"command":"make -j4"}\n');
+  assert.equal(readLog(file).samples.length, 0, 'readLog takes it (not "not a plog log")');
+  const later = parseLog('{"epoch_ms":1,"prio":0,"cpu_seconds":0,"threads":1,"min_flt":0,"maj_flt":0,"virtual_bytes":1,"resident_bytes":1,"share_percent":0,"data_bytes":1}\n{"command":"x"}\n');
+  assert.deepEqual([later.command, later.samples.length, later.badLineCount], ['', 1, 1]);
+});
+
 // ---------------------------------------------------------------------------
 // A real plogsrvd.
 
