@@ -7,6 +7,7 @@ import { request, RequestError, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DIR, Q_LIST, Q_PID, UNRECOGNIZED } from '../plog/protocol.js';
 import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
+import { encodeSelect, encodeStopBy, MAX_PATTERN } from '../plog/protocol.js';
 import { version } from '../version.js';
 
 const PROG = 'plog';
@@ -20,7 +21,12 @@ export function usage(): string {
 Usage:
   plog -p PID -i INTERVAL [--format F] [-d DIR] [-t SECONDS]
                                                   log PID every INTERVAL
+  plog -n NAME|-r REGEX -i INTERVAL [--format F] [-d DIR] [-t SECONDS]
+                                                  log every process named NAME (or
+                                                  whose command line matches REGEX),
+                                                  now and as they start
   plog -x PID [-d DIR] [-t SECONDS]               stop logging PID (keeps the log)
+  plog -x NAME|REGEX|LOG [-d DIR] [-t SECONDS]    stop a selection, or the log LOG
   plog -l [-d DIR] [-t SECONDS]                   list the log files being written
   plog -q pid|dir [-d DIR] [-t SECONDS]           the server's pid or runtime directory
   plog -h | --help | --version
@@ -41,7 +47,11 @@ Options:
                 with a unit: 500ms, 10s, 2m, 1h (from 10ms)
   --format F    the log's format: text (default), csv or jsonl (exact
                 values, I/O bytes, open fds, context switches)
-  -x PID        stop logging PID
+  -n NAME       select by name (comm, as ps -o comm shows it)
+  -r REGEX      select by a regular expression (JavaScript's) on the command
+                line, arguments joined by spaces
+  -x PID        stop logging PID; -x NAME or REGEX stops that selection and
+                its logs; -x LOG (a path, or a log's name) stops that log
   -l            list the log files being written, one a line
   -q pid|dir    print the server's pid, or its runtime directory
   -d DIR        runtime directory (default $PLOGDIR, else /var/local/plog)
@@ -73,6 +83,8 @@ const REASON_EXIT: Record<RequestFailure, ExitCode> = {
 type Action =
   | { kind: 'log'; pid: number; intervalMs: number; format: LogFormatName }
   | { kind: 'stop'; pid: number }
+  | { kind: 'select'; pattern: string; regex: boolean; intervalMs: number; format: LogFormatName }
+  | { kind: 'stopby'; what: string }
   | { kind: 'list' }
   | { kind: 'query'; what: 'pid' | 'dir' }
   | { kind: 'help' }
@@ -111,6 +123,8 @@ export function parse(argv: string[]): Parsed {
       t: { type: 'string', short: 't' },
       h: { type: 'boolean', short: 'h' },
       format: { type: 'string' },
+      n: { type: 'string', short: 'n' },
+      r: { type: 'string', short: 'r' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     }));
@@ -126,12 +140,31 @@ export function parse(argv: string[]): Parsed {
     if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 300) die(CLIENT.USAGE, `-t: the timeout is 1 to 300 seconds, not '${t}'`);
     timeoutMs = Number(t) * 1000;
   }
-  const modes = [values.p !== undefined || values.i !== undefined, values.x !== undefined, !!values.l, values.q !== undefined].filter(Boolean);
+  const selecting = values.n !== undefined || values.r !== undefined;
+  if (selecting) {
+    if (values.n !== undefined && values.r !== undefined) die(CLIENT.USAGE, '-n and -r exclude each other');
+    if (values.p !== undefined) die(CLIENT.USAGE, '-n/-r and -p exclude each other');
+  }
+  const modes = [values.p !== undefined || values.i !== undefined || selecting, values.x !== undefined, !!values.l, values.q !== undefined].filter(Boolean);
   if (modes.length === 0) die(CLIENT.USAGE, 'nothing to do: give -p PID -i INTERVAL, -x PID, -l or -q pid|dir (see plog --help)');
   if (modes.length > 1) die(CLIENT.USAGE, '-p/-i, -x, -l and -q exclude each other');
   const dir = values.d === undefined ? undefined : String(values.d);
   let action: Action;
-  if (values.p !== undefined || values.i !== undefined) {
+  if (selecting) {
+    if (values.i === undefined) die(CLIENT.USAGE, `${values.n !== undefined ? '-n' : '-r'} needs -i INTERVAL`);
+    const pattern = String(values.n ?? values.r);
+    if (pattern === '' || Buffer.byteLength(pattern) > MAX_PATTERN) die(CLIENT.USAGE, `${values.n !== undefined ? '-n' : '-r'}: 1 to ${MAX_PATTERN} bytes`);
+    if (values.r !== undefined) {
+      try {
+        new RegExp(pattern);
+      } catch (err) {
+        die(CLIENT.USAGE, `-r: ${(err as Error).message}`);
+      }
+    }
+    const ms = parseInterval(String(values.i));
+    if (ms === null || ms > 0xffffffff) die(CLIENT.USAGE, `-i: not an interval: '${values.i}' (minutes, or with a unit: 500ms, 10s, 2m, 1h; at least 10ms)`);
+    action = { kind: 'select', pattern, regex: values.r !== undefined, intervalMs: ms, format: parseFormat(values.format) };
+  } else if (values.p !== undefined || values.i !== undefined) {
     if (values.p === undefined) die(CLIENT.USAGE, '-i needs -p PID');
     if (values.i === undefined) die(CLIENT.USAGE, '-p needs -i INTERVAL');
     const pid = parsePid(String(values.p), 'p');
@@ -141,7 +174,10 @@ export function parse(argv: string[]): Parsed {
   } else if (values.format !== undefined) {
     die(CLIENT.USAGE, '--format goes with -p PID -i INTERVAL');
   } else if (values.x !== undefined) {
-    action = { kind: 'stop', pid: parsePid(String(values.x), 'x') };
+    const x = String(values.x);
+    if (/^\d+$/.test(x)) action = { kind: 'stop', pid: parsePid(x, 'x') };
+    else if (x === '' || Buffer.byteLength(x) > MAX_PATTERN) die(CLIENT.USAGE, `-x: a pid, a selection or a log, not '${x}'`);
+    else action = { kind: 'stopby', what: x };
   } else if (values.l) {
     action = { kind: 'list' };
   } else {
@@ -204,6 +240,24 @@ export async function run(argv: string[]): Promise<number> {
         );
       }
       if (!reply.startsWith('Log file: ')) die(CLIENT.REFUSED, reply);
+      out(reply);
+      return 0;
+    }
+    case 'select': {
+      const [reply] = await ask(encodeSelect(action.pattern, action.regex, action.intervalMs, action.format));
+      if (reply === UNRECOGNIZED) {
+        die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to select processes by name: it cannot do ${action.regex ? '-r' : '-n'}. Log each process with -p PID.`);
+      }
+      if (!reply.startsWith('Selecting ')) die(CLIENT.REFUSED, reply);
+      out(reply);
+      return 0;
+    }
+    case 'stopby': {
+      const [reply] = await ask(encodeStopBy(action.what));
+      if (reply === UNRECOGNIZED) {
+        die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to stop by name or log: it cannot do -x ${action.what}. Give -x PID, or delete the log file.`);
+      }
+      if (!reply.startsWith('Stopped ')) die(CLIENT.REFUSED, reply);
       out(reply);
       return 0;
     }

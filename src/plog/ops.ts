@@ -6,6 +6,7 @@ import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settin
 import { MetricsServer } from './metrics.js';
 import { DEFAULT_KEEP, Retention } from './retention.js';
 import { StateKeeper } from './state.js';
+import { Selector } from './select.js';
 import type { PlogServer, Reporter, SampleEnd, ServerHooks, Target } from './server.js';
 
 /** The options of plogsrvd this module adds (for parseOptions). */
@@ -57,6 +58,10 @@ export function combineHooks(...list: ServerHooks[]): ServerHooks {
   return {
     registered: (t) => list.forEach((h) => h.registered?.(t)),
     ended: (t) => list.forEach((h) => h.ended?.(t)),
+    request: (req, uid, gid) => {
+      for (const h of list) if (h.request) return h.request(req, uid, gid);
+      return undefined;
+    },
     sampled: (t: Target): SampleEnd | void => {
       for (const h of list) {
         const end = h.sampled?.(t);
@@ -69,6 +74,7 @@ export function combineHooks(...list: ServerHooks[]): ServerHooks {
 export class Operations {
   readonly state: StateKeeper;
   readonly retention: Retention;
+  readonly selector: Selector;
   metrics: MetricsServer | null = null;
   private settings: Settings;
 
@@ -81,7 +87,8 @@ export class Operations {
     this.settings = settings;
     this.state = new StateKeeper(server, report);
     this.retention = new Retention(server.dir, this.retentionOptions(settings), report);
-    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks());
+    this.selector = new Selector(server, report);
+    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks());
   }
 
   private retentionOptions(s: Settings): { maxSize: number; keep: number; maxTotal: number } {
@@ -134,6 +141,7 @@ export class Operations {
   /** A clean stop: the registrations stay in the state file for --resume. */
   stop(): void {
     this.state.freeze();
+    this.selector.stop();
     this.metrics?.close();
     this.metrics = null;
   }
