@@ -246,3 +246,20 @@ test('an old server in the runtime directory: plog 0.1.0 is passed over for a pr
     s2.close();
   }
 });
+
+test('Ctrl-C while the private plogsrvd starts: CMD not started, the server stopped, its directory removed, 130', async () => {
+  const tmp = privateTmp();
+  const marker = join(tempDir(), 'ran');
+  const child = spawn(process.execPath, [PLOG, 'run', '-d', tempDir(), '--', 'touch', marker], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv({ TMPDIR: tmp }) });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // The private server's directory is made before the server is started.
+  await waitFor('the private directory', () => readdirSync(tmp).length > 0, { interval: 2 });
+  child.kill('SIGINT');
+  assert.equal(await done, 130, stderr);
+  assert.match(stderr, /SIGINT before touch started: not started/);
+  assert.equal(existsSync(marker), false);
+  assert.deepEqual(readdirSync(tmp), []);
+  assert.deepEqual(processesWith(tmp), []);
+});

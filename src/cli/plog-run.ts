@@ -382,6 +382,22 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
       fail(`-o ${args.output}: ${(err as NodeJS.ErrnoException).message.replace(/^\w+: /, '')}`);
     }
   }
+  // A signal before CMD starts (Ctrl-C while a private server starts) ends
+  // plog run once that server is stopped again, CMD not started.
+  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'];
+  let early: NodeJS.Signals | null = null;
+  const before = (sig: NodeJS.Signals): void => {
+    early ??= sig;
+  };
+  for (const s of SIGNALS) process.on(s, before);
+  try {
+    return await startAndLog(args, ctx, () => early);
+  } finally {
+    for (const s of SIGNALS) process.removeListener(s, before);
+  }
+}
+
+async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals | null): Promise<number> {
   const rd = resolveRunDir(args.dir);
   let dir: string | null = rd.ok && (await serverAnswers(rd.dir)) ? rd.dir : null;
   const startPrivate = async (): Promise<string> => {
@@ -396,6 +412,11 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
     return p.dir;
   };
   if (dir === null) dir = await startPrivate();
+  const sig = early();
+  if (sig !== null) {
+    say(`${sig} before ${args.cmd[0]} started: not started`);
+    return exitStatus(null, sig);
+  }
 
   // CMD, in our process group, with our standard streams.
   const t0 = Date.now();
@@ -412,6 +433,7 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
 
   // Signals for CMD while it runs.
   const fromTerminal = foregroundOnTerminal();
+  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'];
   const pass = (sig: NodeJS.Signals): void => {
     if ((sig === 'SIGINT' || sig === 'SIGQUIT') && fromTerminal) return; // the terminal sent it to CMD too
     try {
@@ -420,7 +442,6 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
       /* gone */
     }
   };
-  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'];
   for (const s of SIGNALS) process.on(s, pass);
 
   let logPath = '';
