@@ -2,7 +2,7 @@
 // plogsrvd (scale.ts measures the same under load), and the wall time of
 // the `plog` command against `node -e 0`.
 //
-//   npx tsc -p . && node dist/bench/requests.js [--clients N] [--rounds N] [--runs N]
+//   npm run build && node dist/bench/requests.js [--clients N] [--rounds N] [--runs N] [--plog PATH]
 //
 // Round trips: N clients (default 100), each its own datagram socket, each
 // sending {0, 2} (the server's pid) and sending again as soon as the reply
@@ -12,10 +12,11 @@
 // --version` (no request), --runs times each (default 20) after 3 of
 // warm-up, alternating with `node -e 0` on the same Node.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
 import { encodeQuery, Q_PID } from '../src/plog/protocol.js';
-import { bin, fmtSpread, machine, numOpt, privateTmpSockets, quantile, say, spread, startServer, stopServer, table, tempDir } from './lib.js';
+import { bin, opt, fmtSpread, machine, numOpt, privateTmpSockets, quantile, say, spread, startServer, stopServer, table, tempDir } from './lib.js';
 
 export interface RoundTrips {
   clients: number;
@@ -93,13 +94,13 @@ function wall(args: string[]): number {
 }
 
 /** n `plog -q pid` processes started at once: each one's wall time and exit code. */
-async function concurrentCommands(dir: string, n: number): Promise<{ ms: number[]; failed: Map<number, number> }> {
+async function concurrentCommands(dir: string, n: number, plog: string): Promise<{ ms: number[]; failed: Map<number, number> }> {
   const ms: number[] = [];
   const failed = new Map<number, number>();
   await Promise.all(
     Array.from({ length: n }, () => {
       const t = performance.now();
-      const c = spawn(process.execPath, [bin('plog'), '-d', dir, '-q', 'pid'], { stdio: 'ignore' });
+      const c = spawn(process.execPath, [plog, '-d', dir, '-q', 'pid'], { stdio: 'ignore' });
       return new Promise<void>((resolve) =>
         c.on('exit', (code) => {
           ms.push(performance.now() - t);
@@ -117,16 +118,17 @@ async function main(): Promise<void> {
   const clients = numOpt('clients', 100);
   const rounds = numOpt('rounds', 50);
   const runs = numOpt('runs', 20);
+  const plog = opt('plog') ?? bin('plog');
   const dir = tempDir('plog-bench-req-');
   const d = await startServer(dir);
   try {
     const rt = await roundTrips(dir, clients, rounds);
-    await concurrentCommands(dir, 10);
-    const cc = await concurrentCommands(dir, clients);
+    await concurrentCommands(dir, 10, plog);
+    const cc = await concurrentCommands(dir, clients, plog);
     const cmds: Array<[string, string[]]> = [
-      ['plog -q pid', [bin('plog'), '-d', dir, '-q', 'pid']],
-      ['plog -l', [bin('plog'), '-d', dir, '-l']],
-      ['plog --version', [bin('plog'), '--version']],
+      ['plog -q pid', [plog, '-d', dir, '-q', 'pid']],
+      ['plog -l', [plog, '-d', dir, '-l']],
+      ['plog --version', [plog, '--version']],
     ];
     const base: number[] = [];
     const times = cmds.map(() => [] as number[]);
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
     say(table(RTT_HEAD, [rttRow('idle plogsrvd', rt)]));
     const fails = [...cc.failed].map(([code, k]) => `${k} exited ${code}`).join(', ') || 'none';
     say(`\n${clients} \`plog -q pid\` commands started at once: wall time p50 ${quantile(cc.ms, 0.5).toFixed(0)} ms, p99 ${quantile(cc.ms, 0.99).toFixed(0)} ms; failures: ${fails}.\n`);
+    const bundled = readFileSync(plog, 'utf8').includes('__plogUrl');
+    say(`\n\`plog\` (${plog}) is ${bundled ? 'the esbuild bundle (npm run build)' : 'NOT bundled (plain tsc build: run npm run build)'}.\n`);
     say(`\nThe plog command's wall time (spawn to exit, ${runs} runs each, alternating; median (min-max)):\n\n`);
     say(
       table(

@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 // plog(1): the client of plogsrvd. Argument parsing, messages and exit codes;
 // the exchange itself is src/plog/client.ts.
+//
+// Start-up: `npm run build` (and so `npm ci` and `npm test`) replaces the
+// compiled dist/src/cli/plog.js by one esbuild bundle of it and the modules
+// it imports (package.json's "bundle"), so that Node loads one module
+// instead of ten; the subcommands (./plog-NAME.js) stay separate files,
+// imported only when asked for. In the bundle import.meta.url stands for
+// dist/src/native.js (a banner defines it), the place the bundled modules
+// (native.ts, version.ts) find the package root from. A plain `tsc` build
+// gives the unbundled file, which works the same, only slower to start.
 import { parseOptions } from './args.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, type RequestFailure } from '../plog/client.js';
