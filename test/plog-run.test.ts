@@ -127,12 +127,14 @@ test("the runtime directory's plogsrvd is used when it answers: the log stays th
   assert.deepEqual(readdirSync(tmp), []);
 });
 
-test('CMD not found: 127; killed by a signal: 128+N; -o unwritable: 125 and CMD not run', async () => {
+test('CMD not found: 127; not executable: 126; killed by a signal: 128+N; -o unwritable: 125 and CMD not run', async () => {
   const tmp = privateTmp();
   const env = { env: { TMPDIR: tmp } };
   let r = await plog(['run', '-d', tempDir(), '--', 'no-such-command-here'], env);
   assert.equal(r.code, 127);
   assert.match(r.stderr, /no-such-command-here: command not found/);
+  r = await plog(['run', '-d', tempDir(), '--', '/etc/passwd'], env);
+  assert.equal(r.code, 126, r.stderr);
   r = await plog(['run', '-d', tempDir(), '-i', '50ms', '--', 'sh', '-c', 'sleep 0.2; kill -KILL $$'], env);
   assert.equal(r.code, 137, r.stderr);
   assert.match(r.stderr, /was killed by SIGKILL \(status 137\)/);

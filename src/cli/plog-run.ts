@@ -16,7 +16,7 @@
 // SIGQUIT sent to plog run alone (not from its terminal), and SIGTERM and
 // SIGHUP always, are passed on to CMD.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -309,6 +309,21 @@ function foregroundOnTerminal(): boolean {
   }
 }
 
+/** Copy a file into an open descriptor, a chunk at a time. */
+function copyInto(path: string, fd: number): void {
+  const src = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(src, buf, 0, buf.length, null);
+      if (n === 0) return;
+      for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
 /** Ask a server to log pid; the log's path, or why not. */
 async function register(dir: string, pid: number, args: RunArgs): Promise<{ path: string } | { error: string; old: boolean }> {
   const req = args.format === 'text' ? encodeLog(pid, args.intervalMs) : encodeLogFormat(pid, args.intervalMs, args.format);
@@ -486,8 +501,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
       const out = args.output;
       if (out !== null && ctx.outFd !== null) {
         try {
-          const data = readFileSync(logPath);
-          for (let off = 0; off < data.length; ) off += writeSync(ctx.outFd, data, off);
+          copyInto(logPath, ctx.outFd);
           if (ctx.priv !== null) {
             logNote = '';
             logPath = out;
