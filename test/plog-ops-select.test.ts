@@ -1,0 +1,158 @@
+// Selection by name (issue 7): plog -n NAME / -r REGEX -i INTERVAL logs every
+// matching process, running or started later, until plog -x stops it; -x
+// also stops one log by path or name; requests 20 and 21 on the wire; a
+// requester who is not root gets only its own processes; an old server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, copyFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnixSocket } from '../src/native.js';
+import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
+import { matches } from '../src/plog/select.js';
+import { ints, lines, plog, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+
+test('requests 20 and 21: encode and decode; malformed ones', () => {
+  assert.deepEqual(decodeRequest(encodeSelect('nginx', false, 1500, 'csv')), { kind: 'select', intervalMs: 1500, regex: false, format: 'csv', pattern: 'nginx' });
+  assert.deepEqual(decodeRequest(encodeSelect('^java .*-jar', true, 60_000)), { kind: 'select', intervalMs: 60_000, regex: true, format: 'text', pattern: '^java .*-jar' });
+  assert.deepEqual(decodeRequest(encodeStopBy('/var/local/plog/a.1')), { kind: 'stopby', what: '/var/local/plog/a.1' });
+  assert.equal(encodeSelect('x'.repeat(255), true, 10).length, MAX_EXT_REQUEST);
+  assert.equal(decodeRequest(encodeSelect('x'.repeat(256), true, 10)).kind, 'malformed');
+  assert.equal(decodeRequest(ints(0, 20)).kind, 'malformed');
+  assert.equal(decodeRequest(ints(0, 21)).kind, 'malformed');
+  const badFlags = encodeSelect('a', false, 10);
+  badFlags[12] = 4;
+  assert.deepEqual(decodeRequest(badFlags), { kind: 'malformed', reason: 'unknown select flags 4' });
+  assert.equal(decodeRequest(Buffer.concat([ints(0, 21), Buffer.from([0xff, 0xfe])])).kind, 'malformed');
+  assert.equal(decodeRequest(Buffer.concat([ints(0, 21), Buffer.from('a\0b')])).kind, 'malformed');
+});
+
+test('matches: comm (a longer NAME by its first 15 bytes), or a regular expression on the command line', () => {
+  const p = { comm: 'postgres', cmdline: () => 'postgres: writer process' };
+  assert.ok(matches({ pattern: 'postgres', regex: null }, p));
+  assert.ok(!matches({ pattern: 'postgre', regex: null }, p));
+  assert.ok(matches({ pattern: 'x', regex: /writer/ }, p));
+  assert.ok(!matches({ pattern: 'x', regex: /^writer/ }, p));
+  assert.ok(matches({ pattern: 'averyveryverylongname', regex: null }, { comm: 'averyveryverylo', cmdline: () => '' }));
+});
+
+/** A copy of sleep under a name of our own (its comm), so that other tests' processes never match. */
+function namedSleep(name: string): string {
+  const d = tempDir(0o755);
+  const exe = join(d, name);
+  copyFileSync('/bin/sleep', exe);
+  chmodSync(exe, 0o755);
+  return exe;
+}
+
+test('plog -n NAME: the running ones at once, a later one within seconds, until plog -x NAME; nothing after', async () => {
+  const name = `zs${process.pid}`.slice(0, 15);
+  const exe = namedSleep(name);
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
+  const a = spawnChild(exe, ['300']);
+  const b = spawnChild(exe, ['300']);
+  const other = spawnChild('sleep', ['300']);
+  await sleep(200);
+  let r = await plog(['-d', srv.dir, '-n', name, '-i', '100ms']);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Selecting '${name}' every 100ms: logging 2 running processes, and those that start later.\n`, '']);
+  let l = await plog(['-d', srv.dir, '-l']);
+  assert.deepEqual(l.stdout.trim().split('\n').sort(), [`${name}.${a.pid}`, `${name}.${b.pid}`].sort());
+  // One that starts later.
+  const c = spawnChild(exe, ['300']);
+  await waitFor(`${name}.${c.pid} logged`, () => existsSync(join(srv.dir, `${name}.${c.pid}`)) && lines(join(srv.dir, `${name}.${c.pid}`)).length >= 3, { timeout: 5000 });
+  assert.ok(!existsSync(join(srv.dir, `sleep.${other.pid}`)));
+  // The same selection again: refused.
+  r = await plog(['-d', srv.dir, '-n', name, '-i', '1s']);
+  assert.equal(r.code, 15);
+  assert.match(r.stderr, /Already selecting/);
+  r = await plog(['-d', srv.dir, '-x', name]);
+  assert.deepEqual([r.code, r.stdout], [0, `Stopped selecting ${name} and logging to 3 files.\n`], r.stderr);
+  l = await plog(['-d', srv.dir, '-l']);
+  assert.equal(l.stdout, '');
+  const d = spawnChild(exe, ['300']);
+  await sleep(2500);
+  assert.ok(!existsSync(join(srv.dir, `${name}.${d.pid}`)), 'a process that started after the stop was logged');
+  r = await plog(['-d', srv.dir, '-x', name]);
+  assert.deepEqual([r.code, r.stderr], [15, `plog: No selection or log named ${name}.\n`]);
+  await srv.kill();
+});
+
+test('plog -r REGEX matches the command line; -x LOG stops one log by path or by name', async () => {
+  const mark = `mk${process.pid}x`;
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
+  const a = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-a`]);
+  const b = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-b`]);
+  const c = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-c`]);
+  await sleep(300);
+  // Anchored at the end, so that plog's own command line (-r ... -i 1s) does not match.
+  let r = await plog(['-d', srv.dir, '-r', `${mark}-[ab]$`, '-i', '1s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Selecting \/mk\d+x-\[ab\]\$\/ every 1s: logging 2 running processes/);
+  const la = join(srv.dir, `node.${a.pid}`);
+  const lb = join(srv.dir, `node.${b.pid}`);
+  assert.ok(existsSync(la) && existsSync(lb) && !existsSync(join(srv.dir, `node.${c.pid}`)));
+  assert.match(lines(la)[0], new RegExp(`-e setTimeout.* ${mark}-a$`));
+  r = await plog(['-d', srv.dir, '-x', la]);
+  assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${la}\n`]);
+  r = await plog(['-d', srv.dir, '-x', `node.${b.pid}`]);
+  assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${lb}\n`]);
+  r = await plog(['-d', srv.dir, '-x', la]);
+  assert.deepEqual([r.code, r.stderr], [15, `plog: Not logging to ${la}.\n`]);
+  // A bad expression: plog says so before asking; the server too, for a raw request.
+  r = await plog(['-d', srv.dir, '-r', '(', '-i', '1s']);
+  assert.equal(r.code, 11);
+  assert.match(r.stderr, /-r: Invalid regular expression/);
+  await srv.kill();
+});
+
+test('as nobody: a selection gets only nobody\'s processes, and nobody cannot stop root\'s selection', async () => {
+  const name = `zn${process.pid}`.slice(0, 15);
+  const exe = namedSleep(name);
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
+  const mine = spawnChild(exe, ['300'], { asNobody: true });
+  const roots = spawnChild(exe, ['300']);
+  await sleep(300);
+  let r = await plog(['-d', srv.dir, '-n', name, '-i', '1s'], { asNobody: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /logging 1 running process,/);
+  const log = join(srv.dir, `${name}.${mine.pid}`);
+  assert.ok(existsSync(log));
+  assert.equal(statSync(log).uid, 65534);
+  assert.ok(!existsSync(join(srv.dir, `${name}.${roots.pid}`)));
+  // root selects the same name: its own selection, root's process too (and nobody's, already logged, again under another name).
+  r = await plog(['-d', srv.dir, '-n', name, '-i', '1s']);
+  assert.equal(r.code, 0, r.stderr);
+  // nobody's -x stops nobody's selection only.
+  r = await plog(['-d', srv.dir, '-x', name], { asNobody: true });
+  assert.deepEqual([r.code, r.stdout], [0, `Stopped selecting ${name} and logging to 1 file.\n`], r.stderr);
+  assert.ok(existsSync(join(srv.dir, `${name}.${roots.pid}`)));
+  r = await plog(['-d', srv.dir, '-x', `${name}.${roots.pid}`], { asNobody: true });
+  assert.deepEqual([r.code, r.stderr], [15, `plog: ${name}.${roots.pid}: Operation not permitted\n`]);
+  await srv.kill();
+});
+
+test('an old server: plog -n/-r and -x NAME exit 14 saying it cannot', async () => {
+  const dir = tempDir();
+  const sock = new UnixSocket();
+  sock.bind(join(dir, 'plogd_sock'));
+  sock.setReadable(() => {
+    for (let d = sock.recv(1024); d; d = sock.recv(1024)) if (d.path) sock.trySend(Buffer.from('Unrecognized request.\0'), d.path);
+  });
+  try {
+    let r = await plog(['-d', dir, '-n', 'nginx', '-i', '1m']);
+    assert.deepEqual([r.code, r.stderr], [14, `plog: the plogsrvd on ${dir} is too old to select processes by name: it cannot do -n. Log each process with -p PID.\n`]);
+    r = await plog(['-d', dir, '-r', 'java', '-i', '1m']);
+    assert.equal(r.code, 14);
+    r = await plog(['-d', dir, '-x', 'nginx']);
+    assert.deepEqual([r.code, r.stderr], [14, `plog: the plogsrvd on ${dir} is too old to stop by name or log: it cannot do -x nginx. Give -x PID, or delete the log file.\n`]);
+  } finally {
+    sock.close();
+  }
+});
+
+test('plog usage: -n with -p, -n with -r, -n without -i', async () => {
+  for (const args of [['-n', 'a', '-p', '1', '-i', '1'], ['-n', 'a', '-r', 'b', '-i', '1'], ['-n', 'a']]) {
+    const r = await plog(args);
+    assert.equal(r.code, 11, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
