@@ -77,7 +77,7 @@ test('plog usage errors: exit 11 with a message and a hint', async () => {
     [['-p', '1', '-i', '10 s s'], notInterval('10 s s')],
     [['-p', '1', '-i', ''], notInterval('')],
     [['-p', '1', '-i', '99999999999'], notInterval('99999999999')],
-    [['-x', 'abc'], "-x: not a process id: 'abc'"],
+    [['-x', ''], "-x: a pid, a selection or a log, not ''"],
     [['-x', '0'], "-x: not a process id: '0'"],
     [['-q', 'foo'], "-q takes 'pid' or 'dir', not 'foo'"],
     [['-q', ''], "-q takes 'pid' or 'dir', not ''"],

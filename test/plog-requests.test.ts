@@ -34,7 +34,7 @@ before(async () => {
 
 /** The log files in the server's directory. */
 function logs(): string[] {
-  return readdirSync(srv.dir).filter((n) => n !== 'plogd_sock' && n !== 'plogsrvd.pid').sort();
+  return readdirSync(srv.dir).filter((n) => n !== 'plogd_sock' && n !== 'plogsrvd.pid' && n !== 'plogsrvd.state').sort();
 }
 
 test('{pid, minutes}: "Log file: DIR/NAME", sent from the server socket, the first sample already written', async () => {

@@ -1,6 +1,6 @@
 // plogsrvd's registrations kept across its runs (issue 7): DIR/plogsrvd.state,
 // rewritten atomically (a temporary file created O_EXCL|O_NOFOLLOW, fsync,
-// rename) whenever a log begins or ends, removed when nothing is logged; `plogsrvd --resume` takes up each
+// rename) whenever a log begins or ends (an empty list when nothing is); `plogsrvd --resume` takes up each
 // registration whose process still runs with the same start time and whose
 // log is still there, appending to the same file.
 import { closeSync, constants as C, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
@@ -190,17 +190,7 @@ export class StateKeeper {
   save(): void {
     this.saved = true;
     try {
-      const regs = [...this.server.registrations()].map(toSaved);
-      // Nothing to keep: no file (the directory holds only logs and the socket).
-      if (regs.length === 0) {
-        try {
-          unlinkSync(this.path);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
-        return;
-      }
-      writeAtomic(this.path, serializeState(regs));
+      writeAtomic(this.path, serializeState([...this.server.registrations()].map(toSaved)));
     } catch (err) {
       this.report.error(`Could not save ${this.path}: ${errnoWords(err)}`);
     }
