@@ -95,6 +95,7 @@ test('-o FILE keeps the log (jsonl here): from the first sample, through an exec
   const r = await plog(['run', '-i', '50ms', '-o', out, '--format', 'jsonl', '-d', tempDir(), '--', 'sh', '-c', 'sleep 0.4; exec sleep 0.4'], { env: { TMPDIR: tmp } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`  log: +${out}\\n`));
+  assert.match(r.stderr, /  I\/O: +storage read [\d.]+ [KMG]?i?B, written [\d.]+ [KMG]?i?B; read\(\) [\d.]+ [KMG]?i?B, write\(\) [\d.]+ [KMG]?i?B; open fds up to \d+; context switches \d+ voluntary, \d+ involuntary \(at the last sample\)/);
   const log = readLog(out);
   assert.equal(log.format, 'jsonl');
   assert.equal(log.command, 'sh -c sleep 0.4; exec sleep 0.4');

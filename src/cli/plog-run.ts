@@ -181,6 +181,10 @@ export interface RunOutcome {
   logPath: string;
   logNote: string;
   report: Report | null;
+  /** The extras of a csv/jsonl log's last sample (I/O bytes, fds, context switches), if any. */
+  extras?: Record<string, number | string | null>;
+  /** The most open descriptors seen. */
+  peakFds?: number | null;
 }
 
 /** The summary printed at the end (pure). */
@@ -202,6 +206,16 @@ export function formatSummary(o: RunOutcome): string {
   lines.push(`  peak:     RSS ${fig('rss')}, PSS ${fig('pss')}`);
   const cpu = r.cpu.mean === null ? 'mean CPU% unknown (one sample)' : `mean ${r.cpu.mean.toFixed(1)}%, peak ${r.cpu.peak!.toFixed(1)}%`;
   lines.push(`  CPU:      ${cpu}; CPU time ${formatDuration(r.cpu.totalSeconds * 1000)}; threads up to ${r.cpu.maxThreads}`);
+  const x = o.extras;
+  if (x) {
+    const n = (k: string): number | null => (typeof x[k] === 'number' ? (x[k] as number) : null);
+    const parts: string[] = [];
+    if (n('read_bytes') !== null) parts.push(`storage read ${formatBytes(n('read_bytes')!)}, written ${formatBytes(n('write_bytes') ?? 0)}`);
+    if (n('rchar') !== null) parts.push(`read() ${formatBytes(n('rchar')!)}, write() ${formatBytes(n('wchar') ?? 0)}`);
+    if (o.peakFds != null) parts.push(`open fds up to ${o.peakFds}`);
+    if (n('voluntary_ctxt_switches') !== null) parts.push(`context switches ${n('voluntary_ctxt_switches')} voluntary, ${n('nonvoluntary_ctxt_switches') ?? 0} involuntary`);
+    if (parts.length) lines.push(`  I/O:      ${parts.join('; ')} (at the last sample)`);
+  }
   lines.push(`  verdict:  ${r.verdict.text}`);
   return lines.join('\n') + '\n';
 }
@@ -485,6 +499,8 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
     const status = exitStatus(code, signal);
 
     let report: Report | null = null;
+    let extras: Record<string, number | string | null> | undefined;
+    let peakFds: number | null = null;
     if (logPath) {
       // The server stops at its next sample anyway; the stop makes sure the log is closed now.
       try {
@@ -495,6 +511,11 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
       try {
         const log = readLog(logPath);
         report = buildReport(log);
+        extras = log.samples[log.samples.length - 1]?.extra;
+        for (const s of log.samples) {
+          const f = s.extra?.open_fds;
+          if (typeof f === 'number' && (peakFds === null || f > peakFds)) peakFds = f;
+        }
       } catch (err) {
         logNote = `cannot read it: ${(err as Error).message}`;
       }
@@ -520,7 +541,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
     const serverSaid = ctx.priv?.messages.trim();
     if (serverSaid) for (const line of serverSaid.split('\n')) say(`plogsrvd: ${line}`);
     try {
-      writeSync(2, formatSummary({ cmd: args.cmd, status, signal, wallMs, logPath, logNote, report }));
+      writeSync(2, formatSummary({ cmd: args.cmd, status, signal, wallMs, logPath, logNote, report, extras, peakFds }));
     } catch {
       /* stderr closed */
     }
