@@ -208,34 +208,38 @@ export class ProcessReader {
       throw new ProcReadError('statm', e);
     }
     let smaps: SmapsSummary | null = null;
-    let smapsError: ProcReadError | null = this.smapsOpenError;
-    if (this.smapsFd !== null) {
-      try {
-        const n = preadAll(this.smapsFd);
-        smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
-        this.smapsRead = true;
-      } catch (e) {
-        smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
-        if (errCode(e) === 'ESRCH' && this.smapsRead && this.reopenAfterExec()) {
-          try {
-            const n = preadAll(this.smapsFd!);
-            smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
-            smapsError = null;
-          } catch (e2) {
-            smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e2);
-          }
+    let smapsError: ProcReadError | null = null;
+    let maps: MapsSummary | null = null;
+    let mapsError: ProcReadError | null = null;
+    // At most twice: again after reopening smaps and maps when the process
+    // has exec'd since they were opened (see reopenAfterExec).
+    for (let attempt = 0; ; attempt++) {
+      let stale = false;
+      smaps = null;
+      smapsError = this.smapsOpenError;
+      if (this.smapsFd !== null) {
+        try {
+          const n = preadAll(this.smapsFd);
+          smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
+          this.smapsRead = true;
+        } catch (e) {
+          smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
+          stale = errCode(e) === 'ESRCH' && this.smapsRead;
         }
       }
-    }
-    let maps: MapsSummary | null = null;
-    let mapsError: ProcReadError | null = this.mapsOpenError;
-    if (this.mapsFd !== null) {
-      try {
-        const n = preadAll(this.mapsFd);
-        maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
-      } catch (e) {
-        mapsError = new ProcReadError('maps', e);
+      maps = null;
+      mapsError = this.mapsOpenError;
+      if (!stale && this.mapsFd !== null) {
+        try {
+          const n = preadAll(this.mapsFd);
+          // Empty while smaps read: the exec came between the two reads.
+          if (n === 0 && smaps !== null) stale = true;
+          else maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
+        } catch (e) {
+          mapsError = new ProcReadError('maps', e);
+        }
       }
+      if (!stale || attempt > 0 || !this.reopenAfterExec()) break;
     }
     if (into) {
       into.timeMs = timeMs;
@@ -255,7 +259,9 @@ export class ProcessReader {
    * when they were opened: after an execve() (a wrapper or shell that execs
    * the real program) reads of the old descriptors fail with ESRCH (smaps)
    * or read empty (maps) while stat still reads. Reopen both, once per
-   * exec (smaps must have been read since); true when smaps reopened.
+   * exec (smaps must have been read since it was opened, so that a kernel
+   * thread, whose smaps never reads, is not reopened at every sample);
+   * true when smaps reopened.
    */
   private reopenAfterExec(): boolean {
     this.smapsRead = false;
