@@ -67,7 +67,7 @@ async function stats(dir: string): Promise<Record<string, number>> {
 function noTornLine(dir: string): number {
   let n = 0;
   for (const name of readdirSync(dir)) {
-    if (name === 'plogsrvd.pid' || name === 'plogsrvd.state' || !lstatSync(join(dir, name)).isFile()) continue;
+    if (name === 'plogsrvd.pid' || name.startsWith('plogsrvd.state') || !lstatSync(join(dir, name)).isFile()) continue;
     const text = readFileSync(join(dir, name), 'utf8');
     if (text === '') continue;
     assert.ok(text.endsWith('\n'), `${name}: the last line is cut: ${JSON.stringify(text.slice(-80))}`);

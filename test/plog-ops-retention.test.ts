@@ -78,8 +78,9 @@ test('rotation leaves what is not ours alone: a symlink at NAME.r1 stops rotatio
   const victim = join(tempDir(), 'victim');
   writeFileSync(victim, 'precious\n');
   const sl = spawnSleep();
+  // In place before the log exists: its first rotation meets it.
+  symlinkSync(victim, join(srv.dir, `sleep.${sl.pid}.r1`));
   const log = await logOf(srv, sl.pid, '10ms');
-  symlinkSync(victim, log + '.r1');
   await srv.waitOutput('stderr', /not rotating .* any more: .*\.r1 is not a rotated log of ours/);
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
   assert.ok(lstatSync(log + '.r1').isSymbolicLink());

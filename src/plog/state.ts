@@ -111,7 +111,16 @@ export function writeAtomic(path: string, data: string, mode = 0o600): void {
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* leave it (a directory made unwritable meanwhile) */
+    }
+    throw err;
+  }
 }
 
 /** Read our own state file: a regular file of our euid with one link, not through a symlink. */
