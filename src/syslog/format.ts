@@ -49,7 +49,13 @@ export function tag(m: Pick<SyslogMessage, 'ident' | 'pid'>): string {
  * trailing newline added, embedded newlines sent as they are.
  */
 export function formatLocal(m: SyslogMessage): string {
-  return `<${m.pri}>${bsdTimestamp(m.time)} ${tag(m)}: ${m.msg}`;
+  return localPrefix(m) + m.msg;
+}
+
+/** formatLocal() without the message: `<PRI>Mmm dd hh:mm:ss tag: `, the
+ * same for every message of one priority and tag within a second. */
+export function localPrefix(m: Pick<SyslogMessage, 'pri' | 'time' | 'ident' | 'pid'>): string {
+  return `<${m.pri}>${bsdTimestamp(m.time)} ${tag(m)}: `;
 }
 
 /** RFC 3164 for a remote receiver: the local line with the host name after

@@ -3,7 +3,7 @@
 // C functions share one connection; `new Logger()` gives an independent one.
 
 import type { ErrnoLike, LoggerOptions } from './logger.js';
-import { Logger } from './logger.js';
+import { Logger, firstError } from './logger.js';
 
 export * from './constants.js';
 export { format } from './printf.js';
@@ -48,7 +48,8 @@ export function openlog(ident?: string | null, option = 0, facility = 0): void {
 }
 
 export function syslog(priority: number, fmt: string, ...args: unknown[]): void {
-  defaultLogger().syslog(priority, fmt, ...args);
+  // As Logger#syslog, without spreading the arguments a second time.
+  defaultLogger().vsyslog(priority, fmt, args, firstError(args));
 }
 
 export function vsyslog(priority: number, fmt: string, args: readonly unknown[] = [], errno?: ErrnoLike): void {

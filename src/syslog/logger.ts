@@ -84,12 +84,18 @@ export type ErrnoLike = number | string | Error | null | undefined;
 export function defaultIdent(): string {
   const script = process.argv[1];
   if (script) {
+    if (script === identOf) return ident;
     const b = basename(script);
     const ext = extname(b);
-    return ext ? b.slice(0, -ext.length) : b;
+    identOf = script;
+    ident = ext ? b.slice(0, -ext.length) : b;
+    return ident;
   }
   return process.title;
 }
+// defaultIdent() of the last script path seen (it is asked once a message).
+let identOf: string | undefined;
+let ident = '';
 
 /** A parsed destination. */
 export type Destination = { protocol: 'unix'; path: string } | NetTarget;
@@ -117,6 +123,18 @@ export function parseDestination(url: string): Destination {
 }
 
 const INTERNALLOG = LOG_ERR | LOG_CONS | LOG_PERROR | LOG_PID;
+
+/** What syslog()'s %m prints: the first Error among the arguments, if any. */
+export function firstError(args: readonly unknown[]): Error | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a instanceof Error) return a;
+  }
+  return undefined;
+}
+
+/** The process's start in epoch milliseconds (performance.timeOrigin, read once). */
+const TIME_ORIGIN = performance.timeOrigin;
 
 export class Logger {
   private ident: string | null;
@@ -210,7 +228,7 @@ export class Logger {
   /** syslog(3). %m prints the error in force: the first Error among `args`
    * (it may also be consumed by another conversion), else "Success". */
   syslog(priority: number, fmt: string, ...args: unknown[]): void {
-    this.vsyslog(priority, fmt, args, args.find((a) => a instanceof Error) as Error | undefined);
+    this.vsyslog(priority, fmt, args, firstError(args));
   }
 
   /** vsyslog(3): the arguments as an array; `errno` is what %m prints. */
@@ -274,7 +292,7 @@ export class Logger {
     const m: SyslogMessage = {
       pri,
       // Microseconds for RFC 5424; the local line shows whole seconds.
-      time: performance.timeOrigin + performance.now(),
+      time: TIME_ORIGIN + performance.now(),
       ident: this.ident ?? defaultIdent(),
       pid: this.option & LOG_PID ? process.pid : undefined,
       msg,

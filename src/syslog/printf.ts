@@ -35,12 +35,69 @@ interface Spec {
 const SPEC_RE =
   /%(?:(\d+)\$)?([-+ #0'I]*)(\*(?:\d+\$)?|\d+)?(?:\.(\*(?:\d+\$)?|\d*))?(hh|h|ll|l|L|q|j|z|Z|t)?([diouxXeEfFgGaAcsCSpnm%])/y;
 
+/** A format string taken apart once: literal text, and conversions as SPEC_RE matched them. */
+type Token = string | Conversion;
+interface Conversion {
+  pos: string | undefined;
+  flags: string;
+  widthS: string | undefined;
+  precS: string | undefined;
+  length: string;
+  conv: string;
+  /** No position, flags, width, precision or length: %d %i %s as they come. */
+  plain: boolean;
+}
+
+function compile(fmt: string): Token[] {
+  const tokens: Token[] = [];
+  let lit = '';
+  let i = 0;
+  while (i < fmt.length) {
+    const pct = fmt.indexOf('%', i);
+    if (pct < 0) {
+      lit += fmt.slice(i);
+      break;
+    }
+    lit += fmt.slice(i, pct);
+    SPEC_RE.lastIndex = pct;
+    const m = SPEC_RE.exec(fmt);
+    if (!m) {
+      // Not a conversion glibc knows: print the '%' and go on (glibc prints
+      // the whole unknown specification, which this amounts to).
+      lit += '%';
+      i = pct + 1;
+      continue;
+    }
+    i = SPEC_RE.lastIndex;
+    const [, pos, flags = '', widthS, precS, length = '', conv] = m;
+    if (conv === '%') {
+      lit += '%';
+      continue;
+    }
+    if (lit !== '') tokens.push(lit);
+    lit = '';
+    tokens.push({ pos, flags, widthS, precS, length, conv: conv!, plain: pos === undefined && flags === '' && widthS === undefined && precS === undefined && length === '' });
+  }
+  if (lit !== '') tokens.push(lit);
+  return tokens;
+}
+
+/** Formats already taken apart (a program uses few); forgotten all at once when full. */
+const compiled = new Map<string, Token[]>();
+const COMPILED_MAX = 512;
+
 /**
  * Format like printf(3), with %m printing strerror(errno) for `errno` (an
  * errno number, a code such as 'ENOENT', or an Error: its code/errno, else
  * its message; undefined means 0, "Success").
  */
 export function format(fmt: string, args: readonly unknown[] = [], errno?: unknown): string {
+  let tokens = compiled.get(fmt);
+  if (tokens === undefined) {
+    tokens = compile(fmt);
+    if (compiled.size >= COMPILED_MAX) compiled.clear();
+    compiled.set(fmt, tokens);
+  }
   let out = '';
   let next = 0; // index of the next sequential argument
   const argAt = (spec: string | undefined): unknown => {
@@ -54,28 +111,28 @@ export function format(fmt: string, args: readonly unknown[] = [], errno?: unkno
     return Number(v);
   };
 
-  let i = 0;
-  while (i < fmt.length) {
-    const pct = fmt.indexOf('%', i);
-    if (pct < 0) {
-      out += fmt.slice(i);
-      break;
-    }
-    out += fmt.slice(i, pct);
-    SPEC_RE.lastIndex = pct;
-    const m = SPEC_RE.exec(fmt);
-    if (!m) {
-      // Not a conversion glibc knows: print the '%' and go on (glibc prints
-      // the whole unknown specification, which this amounts to).
-      out += '%';
-      i = pct + 1;
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (typeof t === 'string') {
+      out += t;
       continue;
     }
-    i = SPEC_RE.lastIndex;
-    const [, pos, flags = '', widthS, precS, length = '', conv] = m;
-    if (conv === '%') {
-      out += '%';
-      continue;
+    const { pos, flags, widthS, precS, length, conv } = t;
+    if (t.plain) {
+      // The common cases without the general machinery: the same text.
+      const a = args[next];
+      if ((conv === 'd' || conv === 'i') && typeof a === 'number') {
+        const v = Math.trunc(a);
+        if (Number.isSafeInteger(v)) {
+          next++;
+          out += v === 0 ? '0' : String(v);
+          continue;
+        }
+      } else if (conv === 's' && typeof a === 'string') {
+        next++;
+        out += a;
+        continue;
+      }
     }
     let width: number | undefined;
     let precision: number | undefined;
@@ -91,7 +148,7 @@ export function format(fmt: string, args: readonly unknown[] = [], errno?: unkno
       precision = precS.startsWith('*') ? star(precS) : Number(precS || '0');
       if (precision !== undefined && precision < 0) precision = undefined;
     }
-    const spec: Spec = { flags: fl, width, precision, length, conv: conv! };
+    const spec: Spec = { flags: fl, width, precision, length, conv };
     if (conv === 'm') {
       out += pad(spec, errorText(errno));
       continue;
@@ -209,6 +266,7 @@ function integer(spec: Spec, v: bigint, radix: number, upper: boolean): string {
 
 function justify(spec: Spec, prefix: string, body: string, zero: boolean): string {
   const w = spec.width ?? 0;
+  if (w <= prefix.length) return prefix + body; // no width to fill: skip counting code points
   const len = prefix.length + Array.from(body).length;
   if (len >= w) return prefix + body;
   const fill = w - len;

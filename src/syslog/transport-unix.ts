@@ -20,7 +20,7 @@
 //   half-written stream record at its head is never cut. Drops are counted.
 
 import { Buffer } from 'node:buffer';
-import { formatLocal, nulFrame, type SyslogMessage } from './format.js';
+import { localPrefix, nulFrame, type SyslogMessage } from './format.js';
 import { DEFAULT_LIMITS, Waiters, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
 
 type Native = typeof import('../native.js');
@@ -51,6 +51,11 @@ interface Item {
 
 type Outcome = 'sent' | 'again' | 'failed';
 
+/** Where a line is encoded for a direct send: 64 KiB datagrams and more
+ * fit (UTF-8 takes at most 3 bytes per UTF-16 unit). */
+const SCRATCH_CHARS = 96 * 1024;
+const scratch = Buffer.allocUnsafe(SCRATCH_CHARS * 3);
+
 export class UnixTransport implements Transport {
   readonly path: string;
   private sock: InstanceType<Native['UnixSocket']> | null = null;
@@ -63,6 +68,14 @@ export class UnixTransport implements Transport {
   private closing = false;
   private closed = false;
   private readonly limits: QueueLimits;
+  // The last line's prefix (formatLocal() without the message) and what it
+  // was made of: messages of one priority and tag within one second share it
+  // (so a change of TZ while running shows from the next second on).
+  private prefix = '';
+  private prefixSecond = NaN;
+  private prefixPri = -1;
+  private prefixIdent = '';
+  private prefixPid: number | undefined = undefined;
 
   constructor(path: string, private readonly hooks: TransportHooks, limits: Partial<QueueLimits> = {}) {
     this.path = path;
@@ -88,11 +101,29 @@ export class UnixTransport implements Transport {
   }
 
   send(m: SyslogMessage): void {
-    const item: Item = { m, line: Buffer.from(formatLocal(m)), wire: null, offset: 0 };
     if (this.closed) {
       this.hooks.drop(m, 'closed');
       return;
     }
+    const text = this.line(m);
+    // The common case, a datagram socket with nothing queued: the line is
+    // encoded into a buffer kept for it and sent from there; only a message
+    // that has to wait gets a Buffer (and an Item) of its own.
+    const sock = this.sock;
+    if (sock && !this.stream && this.q.length === 0 && text.length <= SCRATCH_CHARS) {
+      const n = scratch.write(text, 0, 'utf8');
+      let r: number;
+      try {
+        r = sock.trySend(scratch, null, 0, n);
+      } catch (err) {
+        const item: Item = { m, line: Buffer.from(text), wire: null, offset: 0 };
+        if (this.recover(item, err) === 'again') this.enqueue(item, true);
+        return;
+      }
+      if (r < 0) this.enqueue({ m, line: Buffer.from(text), wire: null, offset: 0 }, true);
+      return;
+    }
+    const item: Item = { m, line: Buffer.from(text), wire: null, offset: 0 };
     // Order is kept: nothing jumps a non-empty queue.
     if (this.q.length > 0) {
       this.enqueue(item);
@@ -126,6 +157,19 @@ export class UnixTransport implements Transport {
   }
 
   // ---- internals ----
+
+  /** formatLocal(m), its prefix made at most once a second per priority and tag. */
+  private line(m: SyslogMessage): string {
+    const second = Math.floor(m.time / 1000);
+    if (second !== this.prefixSecond || m.pri !== this.prefixPri || m.ident !== this.prefixIdent || m.pid !== this.prefixPid) {
+      this.prefix = localPrefix(m);
+      this.prefixSecond = second;
+      this.prefixPri = m.pri;
+      this.prefixIdent = m.ident;
+      this.prefixPid = m.pid;
+    }
+    return this.prefix + m.msg;
+  }
 
   private open(): void {
     if (!native) {
@@ -181,22 +225,27 @@ export class UnixTransport implements Transport {
     try {
       return this.attempt(item);
     } catch (err) {
-      if ((err as { code?: string }).code === 'EMSGSIZE') {
-        this.hooks.drop(item.m, 'undeliverable', err as Error);
-        return 'failed';
-      }
+      return this.recover(item, err);
+    }
+  }
+
+  /** After a send of item failed with err: glibc's one reconnect-and-retry. */
+  private recover(item: Item, err: unknown): Outcome {
+    if ((err as { code?: string }).code === 'EMSGSIZE') {
+      this.hooks.drop(item.m, 'undeliverable', err as Error);
+      return 'failed';
+    }
+    this.closeSocket();
+    // A record half-written to the old stream is lost there; the new
+    // connection gets it whole, framed for whatever the new socket is.
+    item.wire = null;
+    item.offset = 0;
+    try {
+      return this.attempt(item);
+    } catch (err2) {
       this.closeSocket();
-      // A record half-written to the old stream is lost there; the new
-      // connection gets it whole, framed for whatever the new socket is.
-      item.wire = null;
-      item.offset = 0;
-      try {
-        return this.attempt(item);
-      } catch (err2) {
-        this.closeSocket();
-        this.hooks.drop(item.m, 'undeliverable', err2 as Error);
-        return 'failed';
-      }
+      this.hooks.drop(item.m, 'undeliverable', err2 as Error);
+      return 'failed';
     }
   }
 
