@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeSampler } from '../src/proc/tree.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
-import { sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import { spawnChild, tempDir, waitFor } from './helpers/plog.js';
 
 const stat = (pid: number, comm: string, ppid: number): string =>
   `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 4194304 10 0 0 0 5 3 0 0 20 0 1 0 100 1000000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
@@ -86,7 +86,7 @@ test('addSample: times, faults, threads and sizes add up; PSS unknown when a par
 });
 
 test('TreeSampler on a real tree: sh with three sleeps; the count follows as they end', async () => {
-  const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1 & wait']);
+  const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 2 & wait']);
   await waitFor('three children', () => treeOf(sh.pid!).length === 3);
   const reader = ProcessReader.open(sh.pid!);
   const t = new TreeSampler(sh.pid!);
@@ -97,10 +97,59 @@ test('TreeSampler on a real tree: sh with three sleeps; the count follows as the
     assert.equal(t.count, 4);
     assert.ok(s.statm.resident > alone.statm.resident * 2, `${s.statm.resident} vs ${alone.statm.resident}`);
     assert.equal(s.stat.numThreads, 4);
-    await sleep(1500);
-    assert.equal(t.addDescendants(reader.sample()), 3);
+    await waitFor('the short sleep gone', () => t.addDescendants(reader.sample()) === 3, { timeout: 6000 });
+    assert.equal(t.count, 3);
   } finally {
     t.close();
     reader.close();
+  }
+});
+
+test('plog --tree: the process and its descendants summed, a Procs column that follows them; the readers read it', async () => {
+  const { plog, Server, lines } = await import('./helpers/plog.js');
+  const { parseLogLine } = await import('../src/plog/logline.js');
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
+  const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1.5 & wait']);
+  await waitFor('three children', () => treeOf(sh.pid!).length === 3);
+  const r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree']);
+  assert.equal(r.code, 0, r.stderr);
+  const log = r.stdout.trim().replace(/^Log file: /, '');
+  const first = lines(log);
+  assert.match(first[1], /^Date Time +State .* Priv&Write Procs$/);
+  const procsOf = (l: string) => Number(l.split(/ +/).pop());
+  assert.equal(procsOf(first[2]), 4);
+  const rec = parseLogLine(first[2]);
+  assert.ok(rec, first[2]);
+  assert.equal(rec.threads, 4);
+  // The column lines up under its header.
+  assert.equal(first[2].lastIndexOf(' ') + 1, first[1].indexOf('Procs'));
+  await waitFor('the short sleep gone from the sums', () => procsOf(lines(log).at(-1)!) === 3, { timeout: 5000 });
+  assert.equal(parseLogLine(lines(log).at(-1)!)!.threads, 3);
+  const rep = await plog(['report', log]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /samples: +\d+/);
+  await srv.kill();
+});
+
+test('plog --tree: usage, an old server (exit 14), the request on the wire', async () => {
+  const { plog, tempDir: td } = await import('./helpers/plog.js');
+  const { decodeRequest, encodeLogTree } = await import('../src/plog/protocol.js');
+  const { UnixSocket } = await import('../src/native.js');
+  assert.deepEqual(decodeRequest(encodeLogTree(42, 1500)), { kind: 'log', pid: 42, intervalMs: 1500, legacy: false, tree: true });
+  for (const args of [['-p', '1', '-i', '1', '--tree', '--format', 'csv'], ['--tree', '-l'], ['-n', 'x', '-i', '1', '--tree']]) {
+    const r = await plog(args);
+    assert.equal(r.code, 11, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const dir = td();
+  const sock = new UnixSocket();
+  sock.bind(join(dir, 'plogd_sock'));
+  sock.setReadable(() => {
+    for (let d = sock.recv(1024); d; d = sock.recv(1024)) if (d.path) sock.trySend(Buffer.from('Unrecognized request.\0'), d.path);
+  });
+  try {
+    const r = await plog(['-d', dir, '-p', '1', '-i', '1', '--tree']);
+    assert.deepEqual([r.code, r.stderr], [14, `plog: the plogsrvd on ${dir} is too old to log a process tree: it cannot do --tree. Log each process with -p PID.\n`]);
+  } finally {
+    sock.close();
   }
 });

@@ -16,7 +16,7 @@ import { request, RequestError, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DIR, Q_LIST, Q_PID, UNRECOGNIZED } from '../plog/protocol.js';
 import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
-import { encodeSelect, encodeStopBy, MAX_PATTERN } from '../plog/protocol.js';
+import { encodeLogTree, encodeSelect, encodeStopBy, MAX_PATTERN } from '../plog/protocol.js';
 import { version } from '../version.js';
 
 const PROG = 'plog';
@@ -28,7 +28,7 @@ export function usage(): string {
   return `plog ${version()} - ask plogsrvd to log a process's resource use
 
 Usage:
-  plog -p PID -i INTERVAL [--format F] [-d DIR] [-t SECONDS]
+  plog -p PID -i INTERVAL [--format F] [--tree] [-d DIR] [-t SECONDS]
                                                   log PID every INTERVAL
   plog -n NAME|-r REGEX -i INTERVAL [--format F] [-d DIR] [-t SECONDS]
                                                   log every process named NAME (or
@@ -56,6 +56,8 @@ Options:
                 with a unit: 500ms, 10s, 2m, 1h (from 10ms)
   --format F    the log's format: text (default), csv or jsonl (exact
                 values, I/O bytes, open fds, context switches)
+  --tree        with -p: log PID and its descendants summed (a text log with
+                a Procs column: how many processes each line holds)
   -n NAME       select by name (comm, as ps -o comm shows it)
   -r REGEX      select by a regular expression (JavaScript's) on the command
                 line, arguments joined by spaces
@@ -90,7 +92,7 @@ const REASON_EXIT: Record<RequestFailure, ExitCode> = {
 };
 
 type Action =
-  | { kind: 'log'; pid: number; intervalMs: number; format: LogFormatName }
+  | { kind: 'log'; pid: number; intervalMs: number; format: LogFormatName; tree?: boolean }
   | { kind: 'stop'; pid: number }
   | { kind: 'select'; pattern: string; regex: boolean; intervalMs: number; format: LogFormatName }
   | { kind: 'stopby'; what: string }
@@ -133,6 +135,7 @@ export function parse(argv: string[]): Parsed {
       h: { type: 'boolean', short: 'h' },
       format: { type: 'string' },
       n: { type: 'string', short: 'n' },
+      tree: { type: 'boolean' },
       r: { type: 'string', short: 'r' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
@@ -160,6 +163,7 @@ export function parse(argv: string[]): Parsed {
   const dir = values.d === undefined ? undefined : String(values.d);
   let action: Action;
   if (selecting) {
+    if (values.tree) die(CLIENT.USAGE, '--tree goes with -p PID -i INTERVAL');
     if (values.i === undefined) die(CLIENT.USAGE, `${values.n !== undefined ? '-n' : '-r'} needs -i INTERVAL`);
     const pattern = String(values.n ?? values.r);
     if (pattern === '' || Buffer.byteLength(pattern) > MAX_PATTERN) die(CLIENT.USAGE, `${values.n !== undefined ? '-n' : '-r'}: 1 to ${MAX_PATTERN} bytes`);
@@ -179,7 +183,11 @@ export function parse(argv: string[]): Parsed {
     const pid = parsePid(String(values.p), 'p');
     const ms = parseInterval(String(values.i));
     if (ms === null) die(CLIENT.USAGE, `-i: not an interval: '${values.i}' (minutes, or with a unit: 500ms, 10s, 2m, 1h; at least 10ms)`);
-    action = { kind: 'log', pid, intervalMs: ms, format: parseFormat(values.format) };
+    const format = parseFormat(values.format);
+    if (values.tree && format !== 'text') die(CLIENT.USAGE, '--tree writes a text log: leave out --format');
+    action = { kind: 'log', pid, intervalMs: ms, format, tree: !!values.tree };
+  } else if (values.tree) {
+    die(CLIENT.USAGE, '--tree goes with -p PID -i INTERVAL');
   } else if (values.format !== undefined) {
     die(CLIENT.USAGE, '--format goes with -p PID -i INTERVAL');
   } else if (values.x !== undefined) {
@@ -236,8 +244,11 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'log': {
-      const req = action.format === 'text' ? encodeLog(action.pid, action.intervalMs) : encodeLogFormat(action.pid, action.intervalMs, action.format);
+      const req = action.tree ? encodeLogTree(action.pid, action.intervalMs) : action.format === 'text' ? encodeLog(action.pid, action.intervalMs) : encodeLogFormat(action.pid, action.intervalMs, action.format);
       const [reply] = await ask(req);
+      if (reply === UNRECOGNIZED && action.tree) {
+        die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to log a process tree: it cannot do --tree. Log each process with -p PID.`);
+      }
       if (reply === UNRECOGNIZED && action.format !== 'text') {
         die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to write ${action.format} logs: that server cannot write csv/jsonl. Leave out --format for a text log (plog export converts it).`);
       }

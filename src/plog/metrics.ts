@@ -36,6 +36,7 @@ const FAMILIES: Family[] = [
   { name: 'plog_minor_faults', type: 'counter', unit: '', help: 'Minor page faults of the process.', value: (t) => t.prev.stat.minflt },
   { name: 'plog_major_faults', type: 'counter', unit: '', help: 'Major page faults of the process.', value: (t) => t.prev.stat.majflt },
   { name: 'plog_sample_timestamp_seconds', type: 'gauge', unit: 'seconds', help: 'When the latest sample was taken (Unix time).', value: (t) => t.prev.timeMs / 1000 },
+  { name: 'plog_processes', type: 'gauge', unit: '', help: 'Processes summed in the sample (a tree log: the process and its descendants; else 1).', value: (t) => t.tree?.count ?? 1 },
   { name: 'plog_interval_seconds', type: 'gauge', unit: 'seconds', help: 'The logging interval.', value: (t) => t.intervalMs / 1000 },
 ];
 

@@ -21,13 +21,15 @@ export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
 export const OP_STOP = 17; // {0, 17, pid}
 export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
 export const OP_STATS = 19; // {0, 19} -> "plogsrvd stats pid=... logs=... ..."
-// 20-23: selection by name (issue 7); 22 and 23 are free.
+// 20-23: selection by name and trees (issue 7); 23 is free.
 /** {0, 20, interval in ms (uint32), flags (uint32: SELECT_REGEX), format (1 byte), pattern (1-255 bytes UTF-8)}:
  * log every process whose name (or, with SELECT_REGEX, command line) matches, now and later. */
 export const OP_SELECT = 20;
 /** {0, 21, text (1-255 bytes UTF-8)}: stop a selection by its pattern, or a log by its path or name. */
 export const OP_STOP_BY = 21;
 export const SELECT_REGEX = 1;
+/** {0, 22, pid, interval in ms (uint32)}: log pid and its descendants summed (a text log with a Procs column). */
+export const OP_LOG_TREE = 22;
 export const MAX_PATTERN = 255;
 /** The longest extension request (OP_SELECT with the longest pattern): what the server reads. */
 export const MAX_EXT_REQUEST = 17 + MAX_PATTERN;
@@ -49,7 +51,7 @@ export const MIN_INTERVAL_MS = 10;
 export const MAX_INTERVAL_MS = 0xffffffff;
 
 export type Request =
-  | { kind: 'log'; pid: number; intervalMs: number; legacy: boolean; format?: LogFormatName }
+  | { kind: 'log'; pid: number; intervalMs: number; legacy: boolean; format?: LogFormatName; tree?: boolean }
   | { kind: 'list' }
   | { kind: 'pid' }
   | { kind: 'dir' }
@@ -113,6 +115,9 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
       if (pattern === null) return { kind: 'malformed', reason: 'a pattern that is not UTF-8 text' };
       return { kind: 'select', intervalMs: u32(buf, 8), regex: !!(flags & SELECT_REGEX), format, pattern };
     }
+    case OP_LOG_TREE:
+      if (size !== 16 || buf.length < 16) return { kind: 'malformed', reason: `bad size ${size} for a tree log request` };
+      return { kind: 'log', pid: i32(buf, 8), intervalMs: u32(buf, 12), legacy: false, tree: true };
     case OP_STOP_BY: {
       if (size < 9 || size > 8 + MAX_PATTERN || buf.length < size) return { kind: 'malformed', reason: `bad size ${size} for a stop request` };
       const what = utf8Text(buf.subarray(8, size));
@@ -137,6 +142,10 @@ function utf8Text(b: Buffer): string | null {
 /** Log every process that matches: by name (comm), or by a regular expression on the command line. */
 export function encodeSelect(pattern: string, regex: boolean, intervalMs: number, format: LogFormatName = 'text'): Buffer {
   return Buffer.concat([ints(0, OP_SELECT, intervalMs, regex ? SELECT_REGEX : 0), Buffer.from([LOG_FORMATS.indexOf(format)]), Buffer.from(pattern, 'utf8')]);
+}
+/** Log pid and its descendants, summed, every intervalMs. */
+export function encodeLogTree(pid: number, intervalMs: number): Buffer {
+  return ints(0, OP_LOG_TREE, pid, intervalMs);
 }
 /** Stop a selection by its pattern, or a log by its path or name. */
 export function encodeStopBy(what: string): Buffer {

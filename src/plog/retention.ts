@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { formatCmdline } from '../proc/cmdline.js';
 import { errnoWords } from '../proc/errors.js';
 import { formatHeader } from './logline.js';
+import { treeHeader } from './treelog.js';
 import { appendLine } from './logfile.js';
 import type { Reporter, SampleEnd, ServerHooks, Target } from './server.js';
 
@@ -189,7 +190,7 @@ export class Retention {
     }
     try {
       const command = formatCmdline(t.reader.readCmdline(), t.prev.stat.comm);
-      appendLine(fd, t.machine ? t.machine.head(command) : `${command}\n${formatHeader(t.withSeconds)}`);
+      appendLine(fd, t.machine ? t.machine.head(command) : `${command}\n${t.tree ? treeHeader(t.withSeconds) : formatHeader(t.withSeconds)}`);
     } catch (err) {
       closeSync(fd);
       return { why: `${(err as Error).message} (${t.log.path}, rotating it)`, isError: true };

@@ -13,8 +13,11 @@ import { formatCmdline } from '../proc/cmdline.js';
 import { formatHeader, formatLine, logBaseName } from './logline.js';
 import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
 import { MachineLog, logSuffix } from './machine-format.js';
+import { TreeSampler } from '../proc/tree.js';
+import { treeHeader, withProcs } from './treelog.js';
 import { ExitError, SERVER } from './exitcodes.js';
 import { DueHeap, onGrid, type Scheduled } from './schedule.js';
+import { pssBudget, pssDue } from './pss-budget.js';
 import { request, RequestError, SOCKET_NAME } from './client.js';
 import {
   decodeRequest,
@@ -77,7 +80,12 @@ export interface SampledTarget {
   spare?: RawSample;
   /** A csv or jsonl log (--format): its lines instead of formatLine's. */
   machine?: MachineLog;
+  /** A tree log (plog --tree): the descendants summed in, a Procs column. */
+  tree?: TreeSampler;
 }
+
+/** The Safe PSS budget (PLOG_PSS_BUDGET, src/plog/pss-budget.ts): a fraction, or null for off. */
+const PSS_BUDGET = pssBudget(process.env.PLOG_PSS_BUDGET);
 
 /** Why logging of a target ends after a sample, or null to go on. */
 export type SampleEnd = { why: string; isError: boolean } | null;
@@ -93,7 +101,8 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
   let s: RawSample;
   try {
-    s = t.reader.sample(t.spare);
+    // PSS only when the budget allows (Safe PSS): else the last values, marked.
+    s = t.reader.sample(t.spare, pssDue(t.reader, PSS_BUDGET, performance.now()));
   } catch (err) {
     const code = errCode(err);
     if (code === 'ESRCH' || code === 'ENOENT') return { why: `pid ${t.pid} ended; stopped logging ${t.log.name}`, isError: false };
@@ -102,8 +111,15 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (s.stat.starttime !== t.starttime) {
     return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
   }
+  // A csv or jsonl log has no mark for a carried PSS: it shows none then.
+  if (t.machine && s.smapsStale) s.smaps = null;
   try {
-    appendLine(t.log.fd, t.machine ? t.machine.line(s, t.prev) : formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }));
+    if (t.tree) {
+      const procs = t.tree.addDescendants(s);
+      appendLine(t.log.fd, withProcs(formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }), procs));
+    } else {
+      appendLine(t.log.fd, t.machine ? t.machine.line(s, t.prev) : formatLine(s, t.prev, { withSeconds: t.withSeconds, pageKb, clkTck: CLK_TCK }));
+    }
   } catch (err) {
     return { why: `${(err as Error).message} (${t.log.path})`, isError: true };
   }
@@ -145,6 +161,8 @@ export interface Resumed {
   intervalMs: number;
   uid: number;
   format: LogFormatName;
+  /** A tree log (plog --tree). */
+  tree?: boolean;
   /** The existing log, opened for appending and checked by the caller. */
   log: LogFile;
 }
@@ -517,7 +535,7 @@ export class PlogServer {
           this.counts.capped++;
           return reply(`Too many logs for uid ${d.uid} (${LIMITS.logsPerUid}): stop some first.`);
         }
-        return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid, req.format));
+        return reply(this.register(req.pid, req.intervalMs, d.uid, d.gid, req.format, req.tree));
     }
   }
 
@@ -617,7 +635,8 @@ export class PlogServer {
   }
 
   /** Register pid for logging; returns the reply text. */
-  register(pid: number, intervalMs: number, uid: number, gid: number, format: LogFormatName = 'text'): string {
+  register(pid: number, intervalMs: number, uid: number, gid: number, format: LogFormatName = 'text', tree = false): string {
+    if (tree && format !== 'text') return 'A tree log is a text log: leave out the format.';
     if (!Number.isInteger(pid) || pid <= 0) return `No such process (${pid}).`;
     if (!intervalOk(intervalMs)) {
       return `Invalid interval (${intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms, or whole minutes.`;
@@ -636,6 +655,7 @@ export class PlogServer {
     }
     let log: LogFile | null = null;
     let machine: MachineLog | undefined;
+    let sampler: TreeSampler | undefined;
     try {
       // Who asks: root may log anything, anyone else only their own processes.
       const ids = reader.readStatus();
@@ -661,6 +681,11 @@ export class PlogServer {
         machine = new MachineLog(pid, format, { pageKb: this.pageKb, clkTck: CLK_TCK });
         appendLine(log.fd, machine.head(command));
         appendLine(log.fd, machine.line(first, null));
+      } else if (tree) {
+        sampler = new TreeSampler(pid);
+        const procs = sampler.addDescendants(first);
+        appendLine(log.fd, `${command}\n${treeHeader(withSeconds)}`);
+        appendLine(log.fd, withProcs(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK }), procs));
       } else {
         appendLine(log.fd, Buffer.from(`${command}\n${formatHeader(withSeconds)}`));
         appendLine(log.fd, Buffer.from(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK })));
@@ -675,6 +700,7 @@ export class PlogServer {
         withSeconds,
         prev: first,
         machine,
+        tree: sampler,
         due: onGrid(performance.now() + intervalMs),
         heapIndex: -1,
         ownerUid: uid,
@@ -688,6 +714,7 @@ export class PlogServer {
     } catch (err) {
       reader.close();
       machine?.close();
+      sampler?.close();
       if (log) {
         closeQuietly(log.fd);
         // Remove the half-made log so that its name is free again.
@@ -720,6 +747,7 @@ export class PlogServer {
       return words(err);
     }
     let machine: MachineLog | undefined;
+    let sampler: TreeSampler | undefined;
     try {
       const first = reader.sample();
       if (first.stat.starttime !== r.starttime) {
@@ -728,7 +756,9 @@ export class PlogServer {
       }
       const withSeconds = timesWithSeconds(r.intervalMs);
       if (r.format !== 'text') machine = new MachineLog(r.pid, r.format, { pageKb: this.pageKb, clkTck: CLK_TCK });
-      appendLine(r.log.fd, machine ? machine.line(first, null) : formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK }));
+      if (r.tree) sampler = new TreeSampler(r.pid);
+      const line = machine ? machine.line(first, null) : formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK });
+      appendLine(r.log.fd, sampler ? withProcs(line, sampler.addDescendants(first)) : line);
       const t: Target = {
         id: this.nextId++,
         pid: r.pid,
@@ -739,6 +769,7 @@ export class PlogServer {
         withSeconds,
         prev: first,
         machine,
+        tree: sampler,
         due: onGrid(performance.now() + r.intervalMs),
         heapIndex: -1,
         ownerUid: r.uid,
@@ -752,6 +783,7 @@ export class PlogServer {
     } catch (err) {
       reader.close();
       machine?.close();
+      sampler?.close();
       return (err as Error).message;
     }
   }
@@ -837,6 +869,7 @@ export class PlogServer {
     this.hooks.ended?.(t);
     t.reader.close();
     t.machine?.close();
+    t.tree?.close();
     closeQuietly(t.log.fd);
   }
 

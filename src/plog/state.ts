@@ -23,6 +23,8 @@ export interface SavedRegistration {
   format: LogFormatName;
   /** The log's base name in the directory. */
   log: string;
+  /** A tree log (plog --tree); absent for a plain one. */
+  tree?: boolean;
 }
 
 export function toSaved(t: Target): SavedRegistration {
@@ -33,6 +35,7 @@ export function toSaved(t: Target): SavedRegistration {
     uid: t.ownerUid,
     format: t.machine?.format ?? 'text',
     log: t.log.name,
+    ...(t.tree ? { tree: true } : {}),
   };
 }
 
@@ -74,12 +77,13 @@ export function parseState(text: string): { registrations: SavedRegistration[]; 
       r.log !== '.' &&
       r.log !== '..' &&
       !r.log.includes('/') &&
-      !r.log.includes('\0');
+      !r.log.includes('\0') &&
+      (r.tree === undefined || typeof r.tree === 'boolean');
     if (!ok) {
       problems.push(`entry ${i + 1} is malformed`);
       continue;
     }
-    registrations.push({ pid: r.pid as number, starttime: r.starttime as number, intervalMs: r.intervalMs as number, uid: r.uid as number, format: r.format as LogFormatName, log: r.log as string });
+    registrations.push({ pid: r.pid as number, starttime: r.starttime as number, intervalMs: r.intervalMs as number, uid: r.uid as number, format: r.format as LogFormatName, log: r.log as string, ...(r.tree ? { tree: true } : {}) });
   }
   return { registrations, problems };
 }
@@ -237,7 +241,7 @@ export class StateKeeper {
         this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${errnoWords(err)}`);
         continue;
       }
-      const why = this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, log });
+      const why = this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
       if (why !== null) {
         closeSync(log.fd);
         this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${why}`);
