@@ -23,7 +23,11 @@ async function logOf(dir: string, pid: number, interval: string): Promise<string
 
 test('parseState: valid entries kept, malformed ones said; what serializeState writes reads back', () => {
   const regs: SavedRegistration[] = [{ pid: 5, starttime: 100, intervalMs: 1000, uid: 0, format: 'text', log: 'a.5' }];
-  assert.deepEqual(parseState(serializeState(regs)), { registrations: regs, problems: [] });
+  assert.deepEqual(parseState(serializeState(regs)), { registrations: regs, selections: [], problems: [] });
+  const sels = [{ pattern: 'nginx', regex: false, intervalMs: 1000, format: 'text' as const, uid: 1000, gid: 1000 }];
+  const tagged = [{ ...regs[0], selection: '1000\0n\0nginx' }];
+  assert.deepEqual(parseState(serializeState(tagged, sels)), { registrations: tagged, selections: sels, problems: [] });
+  assert.deepEqual(parseState(JSON.stringify({ version: 1, registrations: [], selections: [{ ...sels[0], regex: 'yes' }] })).problems, ['selection 1 is malformed']);
   const bad = JSON.stringify({ version: 1, registrations: [regs[0], { ...regs[0], log: '../etc/passwd' }, { ...regs[0], pid: -1 }, { ...regs[0], format: 'xml' }] });
   const p = parseState(bad);
   assert.deepEqual(p.registrations, regs);
@@ -122,5 +126,39 @@ test('a state file that is not ours (a symlink) is not read', async () => {
   // And it is replaced by a file of ours, the link's target untouched.
   await waitFor('our own state file', () => lstatSync(join(dir, 'plogsrvd.state')).isFile());
   assert.equal(readFileSync(other, 'utf8'), serializeState([]));
+  await srv.kill();
+});
+
+test('selections are kept too: --resume takes up a selection with its logs, and plog -x NAME stops them all', async () => {
+  const { copyFileSync, chmodSync } = await import('node:fs');
+  const { spawnChild } = await import('./helpers/plog.js');
+  const name = `zr${process.pid}`.slice(0, 15);
+  const exe = join(tempDir(0o755), name);
+  copyFileSync('/bin/sleep', exe);
+  chmodSync(exe, 0o755);
+  const dir = tempDir();
+  let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
+  const a = spawnChild(exe, ['300']);
+  const b = spawnChild(exe, ['300']);
+  await sleep(200);
+  let r = await plog(['-d', dir, '-n', name, '-i', '100ms']);
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor('the selection saved', () => {
+    const s = readState(dir) as State & { selections?: Array<{ pattern: string }> };
+    return s.selections?.length === 1 && s.registrations.length === 2 && s.registrations.every((x) => typeof (x as { selection?: string }).selection === 'string');
+  });
+  srv.signal('SIGTERM');
+  await srv.ended();
+  const logA = join(dir, `${name}.${a.pid}`);
+  const n = lines(logA).length;
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stdout', '--resume: resumed 2 logs');
+  await waitFor('appended to again', () => lines(logA).length > n + 3);
+  // No second log for a process the selection had already.
+  assert.ok(!readdirSync(dir).includes(`${name}.${a.pid}.2`), readdirSync(dir).join(' '));
+  const c = spawnChild(exe, ['300']);
+  await waitFor('the new one logged', () => readdirSync(dir).includes(`${name}.${c.pid}`), { timeout: 5000 });
+  r = await plog(['-d', dir, '-x', name]);
+  assert.deepEqual([r.code, r.stdout], [0, `Stopped selecting ${name} and logging to 3 files.\n`], r.stderr);
   await srv.kill();
 });

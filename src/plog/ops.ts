@@ -85,9 +85,10 @@ export class Operations {
     settings: Settings,
   ) {
     this.settings = settings;
-    this.state = new StateKeeper(server, report);
     this.retention = new Retention(server.dir, this.retentionOptions(settings), report);
     this.selector = new Selector(server, report);
+    this.state = new StateKeeper(server, report, this.selector);
+    this.selector.onChange = () => this.state.changed();
     server.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks());
   }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { formatCmdline } from '../proc/cmdline.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from './protocol.js';
 import { LIMITS, type PlogServer, type Reporter, type ServerHooks, type Target } from './server.js';
+import type { SavedSelection, StateExtension } from './state.js';
 
 /** Selections one uid may have (root included). */
 export const MAX_SELECTIONS_PER_UID = 32;
@@ -66,7 +67,9 @@ function key(uid: number, regex: boolean, pattern: string): string {
   return `${uid}\0${regex ? 'r' : 'n'}\0${pattern}`;
 }
 
-export class Selector {
+export class Selector implements StateExtension {
+  /** Called when a selection begins or ends (the state file is saved). */
+  onChange: () => void = () => {};
   readonly selections = new Map<string, Selection>();
   private timer: NodeJS.Timeout | null = null;
   private scans = 0;
@@ -118,6 +121,7 @@ export class Selector {
     this.selections.set(k, sel);
     this.scan([sel]);
     this.arm();
+    this.onChange();
     this.report.info(`selecting ${what} every ${formatInterval(req.intervalMs)} for uid ${uid}: ${sel.targets.size} running`);
     return `Selecting ${what} every ${formatInterval(req.intervalMs)}: logging ${sel.targets.size} running process${sel.targets.size === 1 ? '' : 'es'}, and those that start later.`;
   }
@@ -146,6 +150,7 @@ export class Selector {
       }
     }
     this.arm();
+    this.onChange();
     return `Stopped selecting ${what} and logging to ${n} file${n === 1 ? '' : 's'}.`;
   }
 
@@ -241,6 +246,46 @@ export class Selector {
     } catch {
       return null;
     }
+  }
+
+  tagOf(t: Target): string | undefined {
+    const s = this.owner.get(t);
+    return s ? key(s.uid, s.regex !== null, s.pattern) : undefined;
+  }
+
+  savedSelections(): SavedSelection[] {
+    return [...this.selections.values()].map((s) => ({ pattern: s.pattern, regex: s.regex !== null, intervalMs: s.intervalMs, format: s.format, uid: s.uid, gid: s.gid }));
+  }
+
+  restore(sels: SavedSelection[]): void {
+    for (const s of sels) {
+      let regex: RegExp | null = null;
+      if (s.regex) {
+        const r = compilePattern(s.pattern);
+        if (typeof r === 'string') continue;
+        regex = r;
+      }
+      this.selections.set(key(s.uid, s.regex, s.pattern), { ...s, regex, seen: new Map(), targets: new Set() });
+      this.report.info(`--resume: selecting ${s.regex ? `/${s.pattern}/` : `'${s.pattern}'`} every ${formatInterval(s.intervalMs)} for uid ${s.uid} again`);
+    }
+  }
+
+  adopt(tag: string, pid: number, fn: () => string | null): string | null {
+    const sel = this.selections.get(tag);
+    if (!sel) return fn();
+    // Taken up or not, this process is not for the selection's first scan.
+    sel.seen.set(pid, DECIDED);
+    this.current = sel;
+    try {
+      return fn();
+    } finally {
+      this.current = null;
+    }
+  }
+
+  resumed(): void {
+    this.scan([...this.selections.values()]);
+    this.arm();
   }
 
   /** The selections as `plog -l` could show them (not sent yet). */

@@ -25,6 +25,31 @@ export interface SavedRegistration {
   log: string;
   /** A tree log (plog --tree); absent for a plain one. */
   tree?: boolean;
+  /** The selection (plog -n/-r) that started it, by its key; absent for a plain one. */
+  selection?: string;
+}
+
+/** A selection by name or regex (src/plog/select.ts), kept so that --resume takes it up too. */
+export interface SavedSelection {
+  pattern: string;
+  regex: boolean;
+  intervalMs: number;
+  format: LogFormatName;
+  uid: number;
+  gid: number;
+}
+
+/** What the selections add to the state (src/plog/select.ts implements it). */
+export interface StateExtension {
+  /** The key of the selection that started t, if any. */
+  tagOf(t: Target): string | undefined;
+  savedSelections(): SavedSelection[];
+  /** --resume: make the saved selections again (not scanning yet). */
+  restore(sels: SavedSelection[]): void;
+  /** --resume: take up a registration of a selection, as the selection's. */
+  adopt(tag: string, pid: number, fn: () => string | null): string | null;
+  /** --resume done: selections start looking for processes. */
+  resumed(): void;
 }
 
 export function toSaved(t: Target): SavedRegistration {
@@ -39,24 +64,46 @@ export function toSaved(t: Target): SavedRegistration {
   };
 }
 
-export function serializeState(regs: Iterable<SavedRegistration>): string {
-  return JSON.stringify({ version: STATE_VERSION, registrations: [...regs] }) + '\n';
+export function serializeState(regs: Iterable<SavedRegistration>, selections: SavedSelection[] = []): string {
+  return JSON.stringify({ version: STATE_VERSION, registrations: [...regs], ...(selections.length ? { selections } : {}) }) + '\n';
 }
 
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
 /** Parse a state file's text: the valid entries, and what was wrong with the others. */
-export function parseState(text: string): { registrations: SavedRegistration[]; problems: string[] } {
+export function parseState(text: string): { registrations: SavedRegistration[]; selections: SavedSelection[]; problems: string[] } {
   const problems: string[] = [];
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    return { registrations: [], problems: [`not JSON: ${(err as Error).message}`] };
+    return { registrations: [], selections: [], problems: [`not JSON: ${(err as Error).message}`] };
   }
-  const d = doc as { version?: unknown; registrations?: unknown };
+  const d = doc as { version?: unknown; registrations?: unknown; selections?: unknown };
   if (!d || typeof d !== 'object' || d.version !== STATE_VERSION || !Array.isArray(d.registrations)) {
-    return { registrations: [], problems: ['not a plogsrvd state of version 1'] };
+    return { registrations: [], selections: [], problems: ['not a plogsrvd state of version 1'] };
+  }
+  const selections: SavedSelection[] = [];
+  for (const [i, r] of (Array.isArray(d.selections) ? (d.selections as Array<Record<string, unknown>>) : []).entries()) {
+    const ok =
+      r &&
+      typeof r === 'object' &&
+      typeof r.pattern === 'string' &&
+      r.pattern !== '' &&
+      typeof r.regex === 'boolean' &&
+      posInt(r.intervalMs) &&
+      (r.format === 'text' || r.format === 'csv' || r.format === 'jsonl') &&
+      typeof r.uid === 'number' &&
+      Number.isSafeInteger(r.uid) &&
+      r.uid >= 0 &&
+      typeof r.gid === 'number' &&
+      Number.isSafeInteger(r.gid) &&
+      r.gid >= 0;
+    if (!ok) {
+      problems.push(`selection ${i + 1} is malformed`);
+      continue;
+    }
+    selections.push({ pattern: r.pattern as string, regex: r.regex as boolean, intervalMs: r.intervalMs as number, format: r.format as LogFormatName, uid: r.uid as number, gid: r.gid as number });
   }
   const registrations: SavedRegistration[] = [];
   for (const [i, r] of (d.registrations as Array<Record<string, unknown>>).entries()) {
@@ -78,14 +125,15 @@ export function parseState(text: string): { registrations: SavedRegistration[]; 
       r.log !== '..' &&
       !r.log.includes('/') &&
       !r.log.includes('\0') &&
-      (r.tree === undefined || typeof r.tree === 'boolean');
+      (r.tree === undefined || typeof r.tree === 'boolean') &&
+      (r.selection === undefined || typeof r.selection === 'string');
     if (!ok) {
       problems.push(`entry ${i + 1} is malformed`);
       continue;
     }
-    registrations.push({ pid: r.pid as number, starttime: r.starttime as number, intervalMs: r.intervalMs as number, uid: r.uid as number, format: r.format as LogFormatName, log: r.log as string, ...(r.tree ? { tree: true } : {}) });
+    registrations.push({ pid: r.pid as number, starttime: r.starttime as number, intervalMs: r.intervalMs as number, uid: r.uid as number, format: r.format as LogFormatName, log: r.log as string, ...(r.tree ? { tree: true } : {}), ...(typeof r.selection === 'string' ? { selection: r.selection } : {}) });
   }
-  return { registrations, problems };
+  return { registrations, selections, problems };
 }
 
 /** Write path atomically: a new temporary file beside it (O_EXCL|O_NOFOLLOW), fsync, rename. */
@@ -180,7 +228,7 @@ export class StateKeeper {
   private frozen = false;
   private saved = false;
 
-  constructor(server: PlogServer, report: Reporter) {
+  constructor(server: PlogServer, report: Reporter, private readonly ext?: StateExtension) {
     this.server = server;
     this.report = report;
     this.path = join(server.dir, STATE_FILE);
@@ -203,7 +251,12 @@ export class StateKeeper {
   save(): void {
     this.saved = true;
     try {
-      writeAtomic(this.path, serializeState([...this.server.registrations()].map(toSaved)));
+      const regs = [...this.server.registrations()].map((t) => {
+        const r = toSaved(t);
+        const tag = this.ext?.tagOf(t);
+        return tag === undefined ? r : { ...r, selection: tag };
+      });
+      writeAtomic(this.path, serializeState(regs, this.ext?.savedSelections() ?? []));
     } catch (err) {
       this.report.error(`Could not save ${this.path}: ${errnoWords(err)}`);
     }
@@ -228,8 +281,9 @@ export class StateKeeper {
       return 0;
     }
     if (text === null) return 0;
-    const { registrations, problems } = parseState(text);
+    const { registrations, selections, problems } = parseState(text);
     for (const p of problems) this.report.error(`--resume: ${this.path}: ${p}`);
+    this.ext?.restore(selections);
     const euid = process.geteuid?.() ?? 0;
     let n = 0;
     for (const r of registrations) {
@@ -241,7 +295,8 @@ export class StateKeeper {
         this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${errnoWords(err)}`);
         continue;
       }
-      const why = this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
+      const take = (): string | null => this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
+      const why = r.selection !== undefined && this.ext ? this.ext.adopt(r.selection, r.pid, take) : take();
       if (why !== null) {
         closeSync(log.fd);
         this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${why}`);
@@ -249,6 +304,7 @@ export class StateKeeper {
       }
       n++;
     }
+    this.ext?.resumed();
     return n;
   }
 }
