@@ -127,6 +127,8 @@ export class ProcessReader {
   private closed = false;
   /** smaps was read at least once since it was opened (see reopenAfterExec). */
   private smapsRead = false;
+  /** maps had lines at least once since it was opened (see reopenAfterExec). */
+  private mapsRead = false;
 
   /**
    * Open the files of /proc/PID. Throws a ProcReadError
@@ -232,9 +234,13 @@ export class ProcessReader {
       if (!stale && this.mapsFd !== null) {
         try {
           const n = preadAll(this.mapsFd);
-          // Empty while smaps read: the exec came between the two reads.
-          if (n === 0 && smaps !== null) stale = true;
-          else maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
+          // Empty after it had lines (whether smaps was read this time or
+          // not), or while smaps read: an exec since it was opened.
+          if (n === 0 && (this.mapsRead || smaps !== null)) stale = true;
+          else {
+            maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
+            if (n > 0) this.mapsRead = true;
+          }
         } catch (e) {
           mapsError = new ProcReadError('maps', e);
         }
@@ -265,6 +271,7 @@ export class ProcessReader {
    */
   private reopenAfterExec(): boolean {
     this.smapsRead = false;
+    this.mapsRead = false;
     const ro = fs.constants.O_RDONLY;
     for (const fd of [this.smapsFd, this.mapsFd]) {
       if (fd !== null) {
