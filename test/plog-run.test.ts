@@ -82,7 +82,7 @@ test("CMD's status, its streams untouched, the summary on stderr; the private pl
   assert.match(r.stderr, /^err\n/);
   assert.match(r.stderr, /plog run: sh -c echo out; echo err >&2; sleep 0\.3; exit 7 exited with status 7 after /);
   assert.match(r.stderr, /removed with the private plogsrvd/);
-  assert.match(r.stderr, /  samples: +\d+ over /);
+  assert.match(r.stderr, /  samples: +\d+ (over|within) /);
   assert.match(r.stderr, /  peak: +RSS [\d.]+ [KM]iB, PSS /);
   assert.match(r.stderr, /  CPU: +mean [\d.]+%/);
   assert.match(r.stderr, /  verdict: /);
@@ -243,11 +243,11 @@ test('an old server in the runtime directory: plog 0.1.0 is passed over for a pr
     let r = await plog(['run', '-d', old, '-i', '50ms', '--format', 'csv', '--', 'sleep', '0.3'], { env: { TMPDIR: tmp } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /removed with the private plogsrvd/);
-    assert.match(r.stderr, /  samples: +\d+ over/);
+    assert.match(r.stderr, /  samples: +\d+ (over|within)/);
     r = await plog(['run', '-d', early, '-i', '50ms', '--format', 'jsonl', '--', 'sleep', '0.5'], { env: { TMPDIR: tmp } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`the plogsrvd on ${early} cannot write jsonl logs; using a private one`));
-    assert.match(r.stderr, /  samples: +\d+ over/);
+    assert.match(r.stderr, /  samples: +\d+ (over|within)/);
     assert.deepEqual(readdirSync(tmp), []);
   } finally {
     s1.close();

@@ -198,7 +198,9 @@ export function formatSummary(o: RunOutcome): string {
     lines.push('  samples:  none (the command ended before its first sample, or was not logged)');
     return lines.join('\n') + '\n';
   }
-  lines.push(`  samples:  ${r.samples} over ${formatDuration(r.spanMs)}${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}`);
+  // A text log's times are to the second: a short run's samples can share one.
+  const span = r.spanMs === 0 && r.samples > 1 ? 'within a second' : `over ${formatDuration(r.spanMs)}`;
+  lines.push(`  samples:  ${r.samples} ${span}${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}`);
   const fig = (key: string): string => {
     const f = r.figures.find((x) => x.key === key);
     return f ? formatBytes(f.peak) : 'unknown';
