@@ -5,6 +5,10 @@
 //
 //   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--sizes small,medium,large] [--parts harness,e2e]
 //
+// The Safe PSS budget is off (PLOG_PSS_BUDGET=off) in both, so that plogsrvd
+// reads PSS at every sample, as procfloor does: the same work (bench/pss.ts
+// measures the budget).
+//
 // Two measurements per size:
 // 1. harness: a fresh Node process runs the server's own sampling path
 //    (sampleTarget() of src/plog/server.ts: log check, ProcessReader,
@@ -136,6 +140,7 @@ function harnessRun(pids: number[], samples: number, dir: string): number {
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--harness', dir, String(samples), ...pids.map(String)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PLOG_PSS_BUDGET: 'off' },
   });
   if (r.status !== 0) throw new Error(`bench: harness failed (${r.status})`);
   for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
@@ -236,7 +241,7 @@ async function e2e(cfg: E2eConfig, work: string): Promise<E2eResult> {
   const ts = await startTargets(cfg.size, cfg.targets);
   const pids = ts.map((c) => c.pid!);
   const dir = tempDir('plog-bench-e2e-');
-  const d = await startServer(dir);
+  const d = await startServer(dir, [], { PLOG_PSS_BUDGET: 'off' });
   try {
     const logs: string[] = [];
     for (const pid of pids) logs.push(await register(dir, pid, cfg.intervalMs));

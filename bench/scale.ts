@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   note(`starting ${N} targets`);
   const mine = await startTargets(SMALL, N - half);
   const theirs = await startTargets(SMALL, half, NOBODY);
-  const d = await startServer(dir, ['-m', 'world']);
+  // PSS at every sample, as procfloor reads it (small targets: the budget would read it anyway).
+  const d = await startServer(dir, ['-m', 'world'], { PLOG_PSS_BUDGET: 'off' });
   try {
     note('registering');
     const t0 = performance.now();

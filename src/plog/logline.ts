@@ -156,6 +156,8 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
   }
   const share = statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0';
   const smaps = cur.smaps;
+  // PSS not read for this sample (the Safe PSS budget): the last values, marked.
+  const stale = cur.smapsStale ? PSS_STALE : '';
   // As join() lays out the header: each value but the last padded to its
   // column's width (WIDTHS), at least one space.
   let out =
@@ -170,8 +172,8 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
     cell(formatSize(statm.size * opts.pageKb), WIDTHS[8]!) +
     cell(formatSize(statm.resident * opts.pageKb), WIDTHS[9]!) +
     cell(share, WIDTHS[10]!) +
-    cell(smaps ? formatSize(smaps.pss) : '-', WIDTHS[11]!) +
-    cell(smaps ? formatSize(smaps.swap) : '-', WIDTHS[12]!);
+    cell(smaps ? formatSize(smaps.pss) + stale : '-', WIDTHS[11]!) +
+    cell(smaps ? formatSize(smaps.swap) + stale : '-', WIDTHS[12]!);
   const data = formatSize(statm.data * opts.pageKb);
   // Short read of maps: Priv&Write is left out of this line (the seed's rule).
   if (cur.maps === null) out += cell(data, WIDTHS[13]!) + '-';
@@ -179,6 +181,13 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
   else out += data;
   return out + '\n';
 }
+
+/**
+ * The mark after Proportion and Swap on a line where PSS was not read again
+ * (plogsrvd's Safe PSS budget, src/plog/pss-budget.ts): the values are those
+ * of the last read, e.g. `1.21GB*`.
+ */
+export const PSS_STALE = '*';
 
 /** A log line read back. Sizes in kB (approximate for the MB/GB forms). */
 export interface LogRecord {
@@ -207,6 +216,8 @@ export interface LogRecord {
   /** null for '-' (smaps unreadable). */
   pssKb: number | null;
   swapKb: number | null;
+  /** True when Proportion and Swap are carried from an earlier read (marked '*'). */
+  pssStale: boolean;
   dataKb: number;
   /** null for '-' (maps unreadable); undefined when the column was left out (short read). */
   privWriteKb: number | null | undefined;
@@ -259,8 +270,10 @@ export function parseLogLine(line: string, withSeconds?: boolean): LogRecord | n
   const virtualKb = parseSize(virt);
   const residentKb = parseSize(res);
   const dataKb = parseSize(data);
-  const pssKb = pss === '-' ? null : parseSize(pss);
-  const swapKb = swap === '-' ? null : parseSize(swap);
+  // A '*' after both: PSS not read again for this line (the last values).
+  const pssStale = pss.endsWith(PSS_STALE) && swap.endsWith(PSS_STALE);
+  const pssKb = pss === '-' ? null : parseSize(pssStale ? pss.slice(0, -1) : pss);
+  const swapKb = swap === '-' ? null : parseSize(pssStale ? swap.slice(0, -1) : swap);
   const privWriteKb = priv === undefined ? undefined : priv === '-' ? null : parseSize(priv);
   for (const v of [cpuSeconds, virtualKb, residentKb, dataKb, pssKb, swapKb, privWriteKb]) {
     if (typeof v === 'number' && Number.isNaN(v)) return null;
@@ -285,6 +298,7 @@ export function parseLogLine(line: string, withSeconds?: boolean): LogRecord | n
     sharePercent: Number(share),
     pssKb,
     swapKb,
+    pssStale,
     dataKb,
     privWriteKb,
   };

@@ -17,6 +17,7 @@ import { TreeSampler } from '../proc/tree.js';
 import { treeHeader, withProcs } from './treelog.js';
 import { ExitError, SERVER } from './exitcodes.js';
 import { DueHeap, onGrid, type Scheduled } from './schedule.js';
+import { pssBudget, pssDue } from './pss-budget.js';
 import { request, RequestError, SOCKET_NAME } from './client.js';
 import {
   decodeRequest,
@@ -83,6 +84,9 @@ export interface SampledTarget {
   tree?: TreeSampler;
 }
 
+/** The Safe PSS budget (PLOG_PSS_BUDGET, src/plog/pss-budget.ts): a fraction, or null for off. */
+const PSS_BUDGET = pssBudget(process.env.PLOG_PSS_BUDGET);
+
 /** Why logging of a target ends after a sample, or null to go on. */
 export type SampleEnd = { why: string; isError: boolean } | null;
 
@@ -97,7 +101,8 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
   let s: RawSample;
   try {
-    s = t.reader.sample(t.spare);
+    // PSS only when the budget allows (Safe PSS): else the last values, marked.
+    s = t.reader.sample(t.spare, pssDue(t.reader, PSS_BUDGET, performance.now()));
   } catch (err) {
     const code = errCode(err);
     if (code === 'ESRCH' || code === 'ENOENT') return { why: `pid ${t.pid} ended; stopped logging ${t.log.name}`, isError: false };
@@ -106,6 +111,8 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (s.stat.starttime !== t.starttime) {
     return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
   }
+  // A csv or jsonl log has no mark for a carried PSS: it shows none then.
+  if (t.machine && s.smapsStale) s.smaps = null;
   try {
     if (t.tree) {
       const procs = t.tree.addDescendants(s);

@@ -23,6 +23,7 @@
  * bytes are kept exactly.
  */
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { ProcReadError, errCode } from './errors.js';
 import { parseStatBytes, type ProcStat } from './stat.js';
 import { parseStatmBytes, type Statm } from './statm.js';
@@ -43,6 +44,11 @@ export interface RawSample {
   smapsError?: ProcReadError | null;
   /** Why maps is null, `Can't read 'maps': ...`, else null. */
   mapsError?: ProcReadError | null;
+  /**
+   * True when smaps was not read for this sample (sample(into, false)): its
+   * values (and smapsError) are those of the last read, carried over.
+   */
+  smapsStale?: boolean;
 }
 
 /** Files larger than this are treated as unreadable (EFBIG); full smaps of 20,000 mappings is ~20 MiB. */
@@ -125,6 +131,11 @@ export class ProcessReader {
   private smapsFd: number | null = null;
   private mapsFd: number | null = null;
   private closed = false;
+  /** The last smaps read: its sums (null when it failed) and error, when it began and how long it took. */
+  private lastSmaps: SmapsSummary | null = null;
+  private lastSmapsError: ProcReadError | null = null;
+  private smapsReadMs = 0;
+  private smapsReadAt = -Infinity;
   /** smaps was read at least once since it was opened (see reopenAfterExec). */
   private smapsRead = false;
   /** maps had lines at least once since it was opened (see reopenAfterExec). */
@@ -191,8 +202,13 @@ export class ProcessReader {
    * needed), the new sample is written into it and its parts instead of new
    * objects, so that a sampler keeping two samples a log allocates nothing
    * that outlives the sample; on a throw, into is left in an unspecified state.
+   *
+   * With readSmaps false, smaps (PSS) is not read once it has been read
+   * before: the sample carries the last read's values, marked smapsStale.
+   * Reading smaps walks every page of the process with its memory map lock
+   * held (its cost: smapsCostMs).
    */
-  sample(into?: RawSample): RawSample {
+  sample(into?: RawSample, readSmaps = true): RawSample {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
     const timeMs = Date.now();
     let stat: ProcStat;
@@ -213,13 +229,22 @@ export class ProcessReader {
     let smapsError: ProcReadError | null = null;
     let maps: MapsSummary | null = null;
     let mapsError: ProcReadError | null = null;
+    let smapsStale = false;
     // At most twice: again after reopening smaps and maps when the process
     // has exec'd since they were opened (see reopenAfterExec).
     for (let attempt = 0; ; attempt++) {
       let stale = false;
       smaps = null;
       smapsError = this.smapsOpenError;
-      if (this.smapsFd !== null) {
+      smapsStale = false;
+      if (this.smapsFd !== null && !readSmaps && attempt === 0 && this.smapsReadAt > -Infinity) {
+        // Not read this time: the last read's values, carried over.
+        smapsStale = true;
+        smapsError = this.lastSmapsError;
+        const last = this.lastSmaps;
+        if (last) smaps = Object.assign(into?.smaps ?? { ...last }, last);
+      } else if (this.smapsFd !== null) {
+        const t0 = performance.now();
         try {
           const n = preadAll(this.smapsFd);
           smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
@@ -228,6 +253,10 @@ export class ProcessReader {
           smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
           stale = errCode(e) === 'ESRCH' && this.smapsRead;
         }
+        this.smapsReadMs = performance.now() - t0;
+        this.smapsReadAt = t0;
+        this.lastSmapsError = smapsError;
+        this.lastSmaps = smaps ? Object.assign(this.lastSmaps ?? { ...smaps }, smaps) : null;
       }
       maps = null;
       mapsError = this.mapsOpenError;
@@ -255,9 +284,10 @@ export class ProcessReader {
       into.maps = maps;
       into.smapsError = smapsError;
       into.mapsError = mapsError;
+      into.smapsStale = smapsStale;
       return into;
     }
-    return { timeMs, stat, statm, smaps, maps, smapsError, mapsError };
+    return { timeMs, stat, statm, smaps, maps, smapsError, mapsError, smapsStale };
   }
 
   /**
@@ -291,6 +321,16 @@ export class ProcessReader {
       return false;
     }
     return true;
+  }
+
+  /** Wall milliseconds the last read of smaps took (0 before the first). */
+  get smapsCostMs(): number {
+    return this.smapsReadMs;
+  }
+
+  /** performance.now() when the last read of smaps began (-Infinity before the first). */
+  get smapsReadStart(): number {
+    return this.smapsReadAt;
   }
 
   /** stat only (e.g. to compare starttime against pid reuse). Throws like sample(). */
