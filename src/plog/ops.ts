@@ -58,8 +58,8 @@ export function combineHooks(...list: ServerHooks[]): ServerHooks {
   return {
     registered: (t) => list.forEach((h) => h.registered?.(t)),
     ended: (t) => list.forEach((h) => h.ended?.(t)),
-    request: (req, uid, gid) => {
-      for (const h of list) if (h.request) return h.request(req, uid, gid);
+    request: (req, uid, gid, pid) => {
+      for (const h of list) if (h.request) return h.request(req, uid, gid, pid);
       return undefined;
     },
     sampled: (t: Target): SampleEnd | void => {

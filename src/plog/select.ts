@@ -96,11 +96,12 @@ export class Selector implements StateExtension {
         s.targets.delete(t);
         this.owner.delete(t);
       },
-      request: (req, uid, gid) => (req.kind === 'select' ? this.select(req, uid, gid) : this.stopBy(req.what, uid)),
+      request: (req, uid, gid, pid) => (req.kind === 'select' ? this.select(req, uid, gid, pid) : this.stopBy(req.what, uid)),
     };
   }
 
-  select(req: Extract<Request, { kind: 'select' }>, uid: number, gid: number): string {
+  /** A new selection; `requester` (the asking plog, whose command line holds the pattern) is never taken. */
+  select(req: Extract<Request, { kind: 'select' }>, uid: number, gid: number, requester = 0): string {
     const what = req.regex ? `/${req.pattern}/` : `'${req.pattern}'`;
     if (!intervalOk(req.intervalMs) || req.intervalMs > MAX_INTERVAL_MS) {
       return `Invalid interval (${req.intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms.`;
@@ -118,6 +119,7 @@ export class Selector implements StateExtension {
     for (const s of this.selections.values()) if (s.uid === uid) mine++;
     if (mine >= MAX_SELECTIONS_PER_UID) return `Too many selections for uid ${uid} (${MAX_SELECTIONS_PER_UID}): stop some first.`;
     const sel: Selection = { pattern: req.pattern, regex, intervalMs: req.intervalMs, format: req.format, uid, gid, seen: new Map(), targets: new Set() };
+    if (requester > 0) sel.seen.set(requester, DECIDED);
     this.selections.set(k, sel);
     this.scan([sel]);
     this.arm();

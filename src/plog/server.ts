@@ -151,7 +151,7 @@ export interface ServerHooks {
   /** Logging of t ended (for any reason, the server's stop included). */
   ended?(t: Target): void;
   /** A selection request (src/plog/select.ts): the reply, or undefined for 'Unrecognized request.'. */
-  request?(req: Extract<Request, { kind: 'select' | 'stopby' }>, uid: number, gid: number): string | undefined;
+  request?(req: Extract<Request, { kind: 'select' | 'stopby' }>, uid: number, gid: number, pid: number): string | undefined;
 }
 
 /** A registration of an earlier run to take up (see PlogServer.resume). */
@@ -522,7 +522,7 @@ export class PlogServer {
         return reply(this.statsText());
       case 'select':
       case 'stopby':
-        return reply(this.hooks.request?.(req, d.uid, d.gid) ?? UNRECOGNIZED);
+        return reply(this.hooks.request?.(req, d.uid, d.gid, d.pid) ?? UNRECOGNIZED);
       case 'unrecognized':
         return reply(UNRECOGNIZED);
       case 'malformed':
