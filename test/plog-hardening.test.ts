@@ -143,7 +143,7 @@ test('{0,19} stats: logs, timers, descriptors and RSS as /proc sees them', async
   assert.ok(st.requests >= 9, `requests ${st.requests}`);
 });
 
-test('a flood from one uid: dropped over 200/s, reported once a second, memory bounded; another uid is served promptly', async () => {
+test('a flood from one uid: dropped over 200/s, reported once a second, memory bounded; another uid is served promptly', async (t) => {
   const dir = tempDir(0o755);
   const srv = await Server.start({ dir, foreground: true, args: ['-m', 'world'] });
   // Some logs, so that each list the flooder asks for is 31 replies it never reads.
@@ -170,6 +170,7 @@ test('a flood from one uid: dropped over 200/s, reported once a second, memory b
   const rss1 = vmRssKb(srv.pid)!;
   const st = await stats(dir);
   const diag = JSON.stringify({ fp, fl, pp, pl, plogMs, maxQueued, rss0, rss1, st });
+  t.diagnostic(`FLOOD ${diag}`);
   assert.deepEqual([p.code, p.stdout, p.stderr], [0, `${srv.pid}\n`, ''], diag);
   assert.ok(plogMs < 3000, `plog took ${plogMs} ms during the flood`);
   assert.ok(fp.sent + fl.sent > 20_000, `a real flood: ${diag}`);
