@@ -146,8 +146,10 @@ test('{0,19} stats: logs, timers, descriptors and RSS as /proc sees them', async
 test('a flood from one uid: dropped over 200/s, reported once a second, memory bounded; another uid is served promptly', async (t) => {
   const dir = tempDir(0o755);
   const srv = await Server.start({ dir, foreground: true, args: ['-m', 'world'] });
-  // Some logs, so that each list the flooder asks for is 31 replies it never reads.
-  const kids = Array.from({ length: 30 }, () => spawnSleep());
+  // Some logs, so that each list the flooder asks for is 81 replies it never
+  // reads: the ~500 lists of its budget (shared with its pid requests) are
+  // twice what it may have queued.
+  const kids = Array.from({ length: 80 }, () => spawnSleep());
   for (const k of kids) assert.match(await raw().ask(dir, ints(0, 16, k.pid, 3_600_000)), /^Log file: /);
   const rss0 = vmRssKb(srv.pid)!;
   const SECS = 4;
