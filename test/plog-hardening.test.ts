@@ -464,6 +464,7 @@ test('ENOSPC: a full runtime directory (64 kB tmpfs) stops each log with "Can\'t
       assert.match(e, new RegExp(`: Can't append logfile: (No space left on device|short write \\(\\d+ of \\d+ bytes; No space left on device\\?\\)) \\(${dir}/sleep\\.\\d+\\)$`), e);
     }
     const n = noTornLine(dir);
+    t.diagnostic(`ENOSPC ${n} sample lines; ${errs.map((e) => e.replace(/^.*?\]: /, '')).join(' | ')}`);
     assert.ok(n > 50, `${n} sample lines`);
     // A new log cannot be made: a clear reply, no half-made file left.
     const k = spawnSleep();
