@@ -10,13 +10,16 @@
 // trip is timed from sendto() to the reply's arrival in this process.
 // Command: `plog -q pid` (a full request and reply), `plog -l` and `plog
 // --version` (no request), --runs times each (default 20) after 3 of
-// warm-up, alternating with `node -e 0` on the same Node.
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// warm-up, alternating with `node -e 0` on the same Node; for a private
+// build of the package made here (tsc only, then bundled with package.json's
+// "bundle" script: both forms in one run, whatever state dist/ is in), and
+// for dist/src/cli/plog.js as it is (or only --plog PATH).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
 import { encodeQuery, Q_PID } from '../src/plog/protocol.js';
-import { bin, opt, fmtSpread, machine, numOpt, privateTmpSockets, quantile, say, spread, startServer, stopServer, table, tempDir } from './lib.js';
+import { ROOT, bin, opt, fmtSpread, machine, numOpt, privateTmpSockets, quantile, say, spread, startServer, stopServer, table, tempDir } from './lib.js';
 
 export interface RoundTrips {
   clients: number;
@@ -113,23 +116,63 @@ async function concurrentCommands(dir: string, n: number, plog: string): Promise
   return { ms, failed };
 }
 
+/**
+ * A private copy of the built package in a temporary directory, compiled
+ * with tsc, so that both forms of the command are measured in the same run
+ * whatever state the working tree's dist/ is in: plain-plog.js (tsc's
+ * output) and plog.js bundled by package.json's own "bundle" script.
+ * Null when esbuild is not installed.
+ */
+function privatePlogs(): { plain: string; bundled: string } | null {
+  const esbuild = join(ROOT, 'node_modules/.bin/esbuild');
+  if (!existsSync(esbuild)) return null;
+  const root = tempDir('plog-bench-pkg-');
+  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'));
+  cpSync(join(ROOT, 'build/Release'), join(root, 'build/Release'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(root, 'dist')], { stdio: 'ignore' });
+  const cli = join(root, 'dist/src/cli');
+  copyFileSync(join(cli, 'plog.js'), join(cli, 'plain-plog.js'));
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.bundle!;
+  execFileSync('sh', ['-c', script], { cwd: root, stdio: 'inherit', env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` } });
+  return { plain: join(cli, 'plain-plog.js'), bundled: join(cli, 'plog.js') };
+}
+
+/** Mean CPU ms (task-clock, perf stat -r n) of `node args`, or NaN without perf. */
+function cpuMs(args: string[], n: number): number {
+  const r = spawnSync('perf', ['stat', '-x,', '-r', String(n), '-e', 'task-clock', process.execPath, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) return NaN;
+  const line = r.stderr.split('\n').find((l) => l.includes('task-clock'));
+  return line ? Number(line.split(',')[0]) : NaN;
+}
+
+const isBundle = (path: string): boolean => readFileSync(path, 'utf8').includes('__plogUrl');
+
 async function main(): Promise<void> {
   privateTmpSockets();
   const clients = numOpt('clients', 100);
   const rounds = numOpt('rounds', 50);
   const runs = numOpt('runs', 20);
-  const plog = opt('plog') ?? bin('plog');
+  const given = opt('plog');
   const dir = tempDir('plog-bench-req-');
   const d = await startServer(dir);
   try {
     const rt = await roundTrips(dir, clients, rounds);
-    await concurrentCommands(dir, 10, plog);
-    const cc = await concurrentCommands(dir, clients, plog);
-    const cmds: Array<[string, string[]]> = [
-      ['plog -q pid', [plog, '-d', dir, '-q', 'pid']],
-      ['plog -l', [plog, '-d', dir, '-l']],
-      ['plog --version', [plog, '--version']],
-    ];
+    const plogs: Array<[string, string]> = [];
+    if (given) {
+      plogs.push([`plog (${given})`, given]);
+    } else {
+      const mine = privatePlogs();
+      if (mine) plogs.push(['plog, tsc only', mine.plain], ['plog, bundled', mine.bundled]);
+      plogs.push([`plog as built in dist/ (${isBundle(bin('plog')) ? 'bundled' : 'NOT bundled: run npm run build'})`, bin('plog')]);
+    }
+    const chosen = plogs.find(([name]) => name === 'plog, bundled')?.[1] ?? plogs[0]![1];
+    await concurrentCommands(dir, 10, chosen);
+    const cc = await concurrentCommands(dir, clients, chosen);
+    const cmds: Array<[string, string[]]> = [];
+    for (const [name, p] of plogs) {
+      cmds.push([`${name}: -q pid`, [p, '-d', dir, '-q', 'pid']], [`${name}: -l`, [p, '-d', dir, '-l']], [`${name}: --version`, [p, '--version']]);
+    }
     const base: number[] = [];
     const times = cmds.map(() => [] as number[]);
     for (let i = 0; i < 3; i++) {
@@ -141,25 +184,27 @@ async function main(): Promise<void> {
       cmds.forEach(([, a], k) => times[k]!.push(wall(a)));
     }
     const b = spread(base);
+    // CPU, which the machine's other work disturbs less than wall time.
+    const baseCpu = cpuMs(['-e', '0'], runs);
+    const cpus = cmds.map(([, a]) => cpuMs(a, runs));
     say(`\n### Requests\n\nMachine: ${machine()}\nCommand: node dist/bench/requests.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}\n\n`);
     say(`Round trips of {0, 2} (the server's pid), ${clients} clients at once, ${rounds} each:\n\n`);
     say(table(RTT_HEAD, [rttRow('idle plogsrvd', rt)]));
     const fails = [...cc.failed].map(([code, k]) => `${k} exited ${code}`).join(', ') || 'none';
-    say(`\n${clients} \`plog -q pid\` commands started at once: wall time p50 ${quantile(cc.ms, 0.5).toFixed(0)} ms, p99 ${quantile(cc.ms, 0.99).toFixed(0)} ms; failures: ${fails}.\n`);
-    const bundled = readFileSync(plog, 'utf8').includes('__plogUrl');
-    say(`\n\`plog\` (${plog}) is ${bundled ? 'the esbuild bundle (npm run build)' : 'NOT bundled (plain tsc build: run npm run build)'}.\n`);
-    say(`\nThe plog command's wall time (spawn to exit, ${runs} runs each, alternating; median (min-max)):\n\n`);
+    say(`\n${clients} \`plog -q pid\` commands started at once (${given ?? (chosen === bin('plog') ? 'dist/src/cli/plog.js' : 'the bundle')}): wall time p50 ${quantile(cc.ms, 0.5).toFixed(0)} ms, p99 ${quantile(cc.ms, 0.99).toFixed(0)} ms; failures: ${fails}.\n`);
+    say(`\nThe plog command's wall time (spawn to exit, ${runs} runs each, all alternating with node -e 0; median (min-max)):\n\n`);
     say(
       table(
-        ['command', 'ms', 'against node -e 0', 'goal ≤ 1.5x'],
+        ['command', 'wall ms', 'against node -e 0', 'goal ≤ 1.5x', 'CPU ms (perf stat, mean)', 'CPU against node -e 0'],
         [
-          ['node -e 0', fmtSpread(b), '1.00', ''],
+          ['node -e 0', fmtSpread(b), '1.00', '', baseCpu.toFixed(1), '1.00'],
           ...cmds.map(([name], k) => {
             const s = spread(times[k]!);
             const ratio = s.median / b.median;
-            return [name, fmtSpread(s), ratio.toFixed(2), ratio <= 1.5 ? 'met' : 'NOT met'];
+            return [name, fmtSpread(s), ratio.toFixed(2), ratio <= 1.5 ? 'met' : 'NOT met', cpus[k]!.toFixed(1), (cpus[k]! / baseCpu).toFixed(2)];
           }),
         ],
+        ['---', '---:', '---:', '---', '---:', '---:'],
       ),
     );
   } finally {
