@@ -281,7 +281,7 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
   // Every chmod/chown delayed by 300 ms, so that a swap would surely land in between.
   const c = spawn('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=chmod,fchmod,fchmodat,chown,fchown,fchownat,lchown,bind',
     '-e', 'inject=chmod,fchmodat,chown,fchownat,lchown:delay_enter=300000',
-    process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, '-q', 'pid'], { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] });
+    process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, '-q', 'pid', '-t', '1'], { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   c.stdout.on('data', (d: Buffer) => (out += d));
   const sockPath = join(open, '.plog');
