@@ -9,7 +9,7 @@ import { ExitError, exitStatusHelp, STRCLEAN } from '../strlog/exitcodes.js';
 import { parseInteger } from '../strlog/options.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { version } from '../version.js';
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 
 const PROG = 'strclean';
 
@@ -56,21 +56,16 @@ function parse(argv: string[]): Options | 'help' | 'version' {
     } else args.push(w);
   }
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        d: { type: 'string', short: 'd' },
-        a: { type: 'string', short: 'a' },
-        rundir: { type: 'string' },
-        h: { type: 'boolean', short: 'h' },
-        help: { type: 'boolean' },
-        version: { type: 'boolean' },
-      },
+    ({ values } = parseOptions(args, {
+      d: { type: 'string', short: 'd' },
+      a: { type: 'string', short: 'a' },
+      rundir: { type: 'string' },
+      h: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
     }));
   } catch (err) {
-    throw new ExitError(STRCLEAN.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+    throw new ExitError(STRCLEAN.USAGE, (err as Error).message);
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';

@@ -2,7 +2,7 @@
 // strerr(8): the STREAMS error logger. Registers with strlogd as the error
 // logger and appends each message to DIR/error.MM-DD (the message's day),
 // mailing the administrator the N (SL_NOTIFY) ones.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,23 +59,18 @@ interface Options {
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        d: { type: 'string', short: 'd' },
-        a: { type: 'string', short: 'a' },
-        mailer: { type: 'string' },
-        rundir: { type: 'string' },
-        daemon: { type: 'boolean' },
-        h: { type: 'boolean', short: 'h' },
-        help: { type: 'boolean' },
-        version: { type: 'boolean' },
-      },
+    ({ values } = parseOptions(argv, {
+      d: { type: 'string', short: 'd' },
+      a: { type: 'string', short: 'a' },
+      mailer: { type: 'string' },
+      rundir: { type: 'string' },
+      daemon: { type: 'boolean' },
+      h: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
     }));
   } catch (err) {
-    throw new ExitError(STRERR.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+    throw new ExitError(STRERR.USAGE, (err as Error).message);
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';

@@ -2,7 +2,7 @@
 // strlogd(8): the STREAMS log driver in user space. Options, start-up
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
@@ -77,26 +77,21 @@ interface Options {
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        f: { type: 'boolean', short: 'f' },
-        v: { type: 'boolean', short: 'v' },
-        e: { type: 'string', short: 'e' },
-        d: { type: 'string', short: 'd' },
-        g: { type: 'string', short: 'g' },
-        q: { type: 'string', short: 'q' },
-        b: { type: 'string', short: 'b' },
-        n: { type: 'boolean', short: 'n' },
-        h: { type: 'boolean', short: 'h' },
-        help: { type: 'boolean' },
-        version: { type: 'boolean' },
-      },
+    ({ values } = parseOptions(argv, {
+      f: { type: 'boolean', short: 'f' },
+      v: { type: 'boolean', short: 'v' },
+      e: { type: 'string', short: 'e' },
+      d: { type: 'string', short: 'd' },
+      g: { type: 'string', short: 'g' },
+      q: { type: 'string', short: 'q' },
+      b: { type: 'string', short: 'b' },
+      n: { type: 'boolean', short: 'n' },
+      h: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
     }));
   } catch (err) {
-    throw new ExitError(STRLOGD.USAGE, (err as Error).message.replace(/\. To specify a positional.*$/s, '.'));
+    throw new ExitError(STRLOGD.USAGE, (err as Error).message);
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';
