@@ -111,6 +111,14 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   if (s.stat.starttime !== t.starttime) {
     return { why: `pid ${t.pid} was reused by another process; stopped logging ${t.log.name}`, isError: false };
   }
+  // A process that had an address space and now has none has released its
+  // memory on the way out (its stat still reads, its sizes are all 0): a
+  // line of zeros would be false. Kernel threads never had one; a zombie's
+  // last line (state Z) is written, as the log's end.
+  const dead = s.stat.state === 'Z' || s.stat.state === 'X';
+  if (s.statm.size === 0 && t.prev.statm.size !== 0 && !dead) {
+    return { why: `pid ${t.pid} ended; stopped logging ${t.log.name}`, isError: false };
+  }
   // A csv or jsonl log has no mark for a carried PSS: it shows none then.
   if (t.machine && s.smapsStale) s.smaps = null;
   try {
@@ -125,7 +133,7 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   }
   t.spare = t.prev;
   t.prev = s;
-  if (s.stat.state === 'Z' || s.stat.state === 'X') {
+  if (dead) {
     return { why: `pid ${t.pid} ended (zombie); stopped logging ${t.log.name}`, isError: false };
   }
   return null;
