@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
+import { sleep, waitFor, type WaitOptions } from './wait.js';
+export { waitFor, type WaitOptions };
 
 /** The repository root (this file runs as dist/test/helpers/plog.js). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,7 +24,7 @@ export const NOBODY = 65534;
 export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 export const SOCK = 'plogd_sock';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 /** Block the whole thread (the event loop included) for ms: nothing is read meanwhile. */
 export function blockFor(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -223,30 +225,6 @@ export function fdTarget(pid: number, fd: number | string): string {
 
 // ---------------------------------------------------------------------------
 // Polling.
-
-export interface WaitOptions {
-  timeout?: number;
-  interval?: number;
-}
-
-/** Poll cond until it returns a truthy value (returned); throw after timeout. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<NonNullable<T>> {
-  const timeout = opts.timeout ?? 15_000;
-  const interval = opts.interval ?? 50;
-  const end = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${String(last)})`);
-    await sleep(interval);
-  }
-}
 
 /** The lines of a file ([] when missing). */
 export function lines(path: string): string[] {

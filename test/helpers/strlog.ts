@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
 import { UnixSocket, type Datagram } from '../../src/native.js';
+import { sleep, waitFor as poll } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
@@ -22,7 +23,7 @@ export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json
 /** How to run a command as nobody:nogroup with no supplementary groups. */
 export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 const dirs: string[] = [];
 const children = new Set<ChildProcess>();
@@ -135,21 +136,9 @@ export function strlogCmd(dir: string, args: string[], opts: RunOptions = {}): P
   return node(STRLOG, ['--rundir', dir, ...args], opts);
 }
 
-/** Poll cond until it returns a truthy value; throw after timeout. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeout = 15_000, interval = 25): Promise<NonNullable<T>> {
-  const end = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${String(last)})`);
-    await sleep(interval);
-  }
+/** Poll cond until it returns a truthy value; throw after timeout (wait.ts's, positional). */
+export function waitFor<T>(what: string, cond: () => T | Promise<T>, timeout = 15_000, interval = 25): Promise<NonNullable<T>> {
+  return poll(what, cond, { timeout, interval });
 }
 
 /** The lines of a file ([] when missing). */
