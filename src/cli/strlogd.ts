@@ -6,7 +6,7 @@ import { parseOptions } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
-import { groupId } from '../strlog/creds.js';
+import { groupId } from '../daemon/groups.js';
 import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { StartError, StrlogServer } from '../strlog/server.js';

@@ -2,7 +2,7 @@
 // sampling schedules. The program around it (src/cli/plogsrvd.ts) parses
 // options and makes the process a daemon; this module never exits the
 // process itself: fatal conditions are thrown or handed to onFatal.
-import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
@@ -38,6 +38,9 @@ import {
   Q_PID,
   UNRECOGNIZED,
 } from './protocol.js';
+import { groupId } from '../daemon/groups.js';
+
+export { groupId };
 
 export interface Reporter {
   /** A runtime error (to syslog/stderr as -e says). */
@@ -1000,17 +1003,3 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/** The gid of a group by name, from /etc/group (Node has no getgrnam). */
-export function groupId(name: string, groupFile = '/etc/group'): number | null {
-  let text: string;
-  try {
-    text = readFileSync(groupFile, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === name && f.length >= 3 && /^\d+$/.test(f[2])) return Number(f[2]);
-  }
-  return null;
-}
