@@ -1,6 +1,7 @@
 // Option parsing shared by the command-line programs: node:util's parseArgs
 // with the strictness of getopt(3) that users of C tools expect.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ExitError } from '../plog/exitcodes.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -47,4 +48,18 @@ function cleanMessage(msg: string): string {
     .replace(/'-(\w), --\1(?: <value>)?'/g, "'-$1'")
     .replace(/^Option '(-\w)' argument missing$/, "option '$1' needs a value")
     .replace(/^Unknown option '([^']+)'$/, "unknown option '$1'");
+}
+
+/**
+ * End a program over an error of its start: an ExitError's message on
+ * stderr as `prog: message` (with the --help hint after a usage error) and
+ * its exit code; anything else is a bug and is rethrown.
+ */
+export function exitOnError(prog: string, err: unknown, usageCode: number): never {
+  if (err instanceof ExitError) {
+    process.stderr.write(`${prog}: ${err.message}\n`);
+    if (err.exitCode === usageCode) process.stderr.write(`Try '${prog} --help'.\n`);
+    process.exit(err.exitCode);
+  }
+  throw err;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server.ts).
-import { parseOptions } from './args.js';
+import { parseOptions, exitOnError } from './args.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
@@ -155,12 +155,7 @@ async function main(): Promise<void> {
     // before there is a daemon to report them.
     checkDir(opts.dir);
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
-      if (err.exitCode === SERVER.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, SERVER.USAGE.code);
   }
   const { foreground, verbose, dest, dir, mode } = opts;
 

@@ -9,7 +9,7 @@ import { ExitError, exitStatusHelp, STRCLEAN } from '../strlog/exitcodes.js';
 import { parseInteger } from '../strlog/options.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { version } from '../version.js';
-import { parseOptions } from './args.js';
+import { parseOptions, exitOnError } from './args.js';
 
 const PROG = 'strclean';
 
@@ -137,12 +137,7 @@ async function main(): Promise<void> {
     await announce(o);
     status = clean(o);
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
-      if (err.exitCode === STRCLEAN.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, STRCLEAN.USAGE.code);
   }
   process.exit(status);
 }

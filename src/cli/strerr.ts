@@ -2,7 +2,7 @@
 // strerr(8): the STREAMS error logger. Registers with strlogd as the error
 // logger and appends each message to DIR/error.MM-DD (the message's day),
 // mailing the administrator the N (SL_NOTIFY) ones.
-import { parseOptions } from './args.js';
+import { parseOptions, exitOnError } from './args.js';
 import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -173,12 +173,7 @@ async function main(): Promise<void> {
     }
     prepareLogDir(opts.logdir);
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
-      if (err.exitCode === STRERR.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, STRERR.USAGE.code);
   }
   const o = opts;
   if (o.daemon) {

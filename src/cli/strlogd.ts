@@ -2,7 +2,7 @@
 // strlogd(8): the STREAMS log driver in user space. Options, start-up
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
-import { parseOptions } from './args.js';
+import { parseOptions, exitOnError } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
@@ -168,12 +168,7 @@ async function main(): Promise<void> {
     if (gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
     enterDir(opts.dir);
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
-      if (err.exitCode === STRLOGD.USAGE.code) process.stderr.write(`Try '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, STRLOGD.USAGE.code);
   }
   const { foreground, verbose, dest, dir } = opts;
 
