@@ -12,6 +12,7 @@ import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { sleep, waitFor, type WaitOptions } from './wait.js';
+import { runToExit, type RunResult } from './run.js';
 export { waitFor, type WaitOptions };
 
 /** The repository root (this file runs as dist/test/helpers/plog.js). */
@@ -109,13 +110,7 @@ export interface RunOptions {
   extraFds?: Array<number | 'ignore'>;
 }
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  pid: number;
-}
+export type { RunResult };
 
 function command(cmd: string, args: string[], asNobody?: boolean): [string, string[]] {
   return asNobody ? [AS_NOBODY[0], [...AS_NOBODY.slice(1), cmd, ...args]] : [cmd, args];
@@ -129,35 +124,7 @@ function command(cmd: string, args: string[], asNobody?: boolean): [string, stri
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [c, a] = command(cmd, args, opts.asNobody);
   const stdio: StdioOptions = ['ignore', opts.stdout ?? 'pipe', opts.stderr ?? 'pipe', ...(opts.extraFds ?? [])];
-  const child = spawn(c, a, { stdio, env: testEnv(opts.env), cwd: opts.cwd });
-  let stdout = '';
-  let stderr = '';
-  let outDone = !child.stdout;
-  let errDone = !child.stderr;
-  (child.stdout as Readable | null)?.on('data', (d: Buffer) => (stdout += d));
-  (child.stdout as Readable | null)?.on('end', () => (outDone = true));
-  (child.stderr as Readable | null)?.on('data', (d: Buffer) => (stderr += d));
-  (child.stderr as Readable | null)?.on('end', () => (errDone = true));
-  const limit = opts.limit ?? 20_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: still running after ${limit} ms`));
-    }, limit);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', async (code, signal) => {
-      clearTimeout(timer);
-      // Output written before exit is in the pipe: wait for its end, or
-      // (when a daemon holds the pipe open) a short moment.
-      for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
-    });
-  });
+  return runToExit(c, a, { stdio, env: testEnv(opts.env), cwd: opts.cwd }, opts.limit, `${cmd} ${args.join(' ')}`);
 }
 
 /** Run plog with args. */

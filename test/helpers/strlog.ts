@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { sleep, waitFor as poll } from './wait.js';
+import { runToExit, type RunResult } from './run.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
@@ -76,13 +77,7 @@ export function testEnv(env: Record<string, string | undefined> = {}): NodeJS.Pr
   return e;
 }
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  pid: number;
-}
+export type { RunResult };
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -100,33 +95,7 @@ function command(cmd: string, args: string[], o: RunOptions): [string, string[]]
 /** Run a command to its exit (not to the close of its pipes: a daemon may keep them). */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [c, a] = command(cmd, args, opts);
-  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) });
-  let stdout = '';
-  let stderr = '';
-  let outDone = false;
-  let errDone = false;
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stdout.on('end', () => (outDone = true));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  child.stderr.on('end', () => (errDone = true));
-  const limit = opts.limit ?? 20_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: still running after ${limit} ms`));
-    }, limit);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', async (code, signal) => {
-      clearTimeout(timer);
-      for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
-    });
-  });
+  return runToExit(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) }, opts.limit, `${cmd} ${args.join(' ')}`);
 }
 
 export const node = (script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> => run(process.execPath, [script, ...args], opts);

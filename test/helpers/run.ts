@@ -1,0 +1,50 @@
+// Running a command to its exit for the integration tests, its output
+// collected: the core that the plog and strlog helpers wrap with their own
+// environment and users.
+import { spawn, type SpawnOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { sleep } from './wait.js';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+/**
+ * Spawn file with args and resolve on its exit, not on the close of its
+ * pipes (a daemon it started may keep them): then give the pipes a moment to
+ * deliver what was written before the exit. SIGKILL and reject after limit ms.
+ */
+export function runToExit(file: string, args: string[], opts: SpawnOptions, limit = 20_000, what = `${file} ${args.join(' ')}`): Promise<RunResult> {
+  const child = spawn(file, args, opts);
+  let stdout = '';
+  let stderr = '';
+  let outDone = !child.stdout;
+  let errDone = !child.stderr;
+  (child.stdout as Readable | null)?.on('data', (d: Buffer) => (stdout += d));
+  (child.stdout as Readable | null)?.on('end', () => (outDone = true));
+  (child.stderr as Readable | null)?.on('data', (d: Buffer) => (stderr += d));
+  (child.stderr as Readable | null)?.on('end', () => (errDone = true));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what}: still running after ${limit} ms`));
+    }, limit);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', async (code, signal) => {
+      clearTimeout(timer);
+      // Output written before exit is in the pipe: wait for its end, or
+      // (when a daemon holds the pipe open) a short moment.
+      for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
+    });
+  });
+}
