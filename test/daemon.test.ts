@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { acquireLock } from '../src/daemon/index.js';
+import { hasScript, runOnTerminal } from './helpers/terminal.js';
 
 const TESTD = fileURLToPath(new URL('./fixtures/daemon/testd.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -259,15 +260,13 @@ test('stdout is kept when asked and it is a socket; not kept when not asked', as
   child.stderr.destroy();
 });
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
-
 test('a terminal is never kept', { skip: hasScript ? false : 'script(1) from util-linux is not installed' }, async () => {
   const dir = tempDir();
   // script(1) gives the launcher a pseudo-terminal as controlling terminal and stdio
   const cmd = `'${process.execPath}' '${TESTD}' --dir '${dir}' -v --keep 1,2 --report-tty`;
-  const r = await run('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /launcher-tty: true/, 'the launcher ran on a terminal');
+  const r = await runOnTerminal(cmd);
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /launcher-tty: true/, 'the launcher ran on a terminal');
   const pid = daemonPid(dir);
   const fds = fdLinks(pid);
   for (const fd of [0, 1, 2]) assert.equal(fds.get(fd), '/dev/null', `fd ${fd}`);

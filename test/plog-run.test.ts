@@ -12,6 +12,7 @@ import { decodeRequest, encodeReply, UNRECOGNIZED } from '../src/plog/protocol.j
 import { UnixSocket } from '../src/native.js';
 import { ProcessReader } from '../src/proc/reader.js';
 import { PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { onTerminal } from './helpers/terminal.js';
 
 /** Processes whose command line mentions text (a private plogsrvd left behind). */
 function processesWith(text: string): number[] {
@@ -186,29 +187,15 @@ test('Ctrl-C on a terminal reaches CMD once (not again from plog run); the summa
 process.on('SIGINT', () => { n++; setTimeout(() => { fs.writeFileSync(${JSON.stringify(count)}, String(n)); process.exit(3); }, 300); });
 fs.writeFileSync(${JSON.stringify(ready)}, '1'); setInterval(() => {}, 1000);\n`,
   );
-  const status = join(work, 'status');
   const run = [process.execPath, PLOG, 'run', '-d', tempDir(), '-i', '50ms', '--', process.execPath, script].map((a) => `'${a}'`).join(' ');
-  // script(1) runs it on a pseudo-terminal; a ^C written to the terminal is the terminal's Ctrl-C.
-  // plog run's status comes from the shell, not from script -e: script can
-  // read its child's status before the child is reaped (when the terminal
-  // closes first) and report a wrong one. The shell traps SIGINT (its
-  // children get the default action back) so that it outlives the ^C.
-  const inner = `trap : INT; ${run}; echo $? > '${status}'`;
-  const child = spawn('script', ['-qc', inner, '/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: testEnv({ TMPDIR: tmp, SHELL: '/bin/sh' }),
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d));
-  const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const term = onTerminal(run, testEnv({ TMPDIR: tmp }));
   await waitFor('CMD to start', () => existsSync(ready));
   await sleep(150);
-  child.stdin!.write('\x03');
-  assert.equal(await done, 0, output);
-  assert.equal(readFileSync(status, 'utf8'), '3\n', output);
+  term.child.stdin!.write('\x03');
+  assert.equal(await term.status(), 3, term.output());
   assert.equal(readFileSync(count, 'utf8'), '1', 'one SIGINT');
-  assert.match(output, /exited with status 3 after/);
-  assert.match(output, /verdict:/);
+  assert.match(term.output(), /exited with status 3 after/);
+  assert.match(term.output(), /verdict:/);
   assert.deepEqual(readdirSync(tmp), []);
 });
 

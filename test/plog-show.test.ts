@@ -14,6 +14,7 @@ import { buildReport } from '../src/plog/report.js';
 import { barChart, columnValues, renderShow, wrap } from '../src/plog/chart-term.js';
 import { READER } from '../src/plog/reader-exitcodes.js';
 import { series, textLine, textLog } from './helpers/logs.js';
+import { hasScript, runOnTerminal } from './helpers/terminal.js';
 
 const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/logs/', import.meta.url).pathname;
@@ -154,23 +155,22 @@ describe('plog show', () => {
     assert.doesNotMatch(r.stdout, /\x1b/);
   });
 
-  const hasScript = spawnSync('script', ['--version']).status === 0;
-  test('on a terminal: Unicode and colour at the terminal width; NO_COLOR: plain ASCII', { skip: hasScript ? false : 'script(1) not installed: no pty' }, () => {
-    const onTty = (env: Record<string, string>): string => {
+  test('on a terminal: Unicode and colour at the terminal width; NO_COLOR: plain ASCII', { skip: hasScript ? false : 'script(1) not installed: no pty' }, async () => {
+    const onTty = async (env: Record<string, string>): Promise<string> => {
       const e: NodeJS.ProcessEnv = { ...process.env, ...env };
       delete e.NO_COLOR;
       Object.assign(e, env);
       const cmd = `stty cols 100 rows 50; ${process.execPath} ${PLOG} show ${file}`;
-      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: e, encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout;
+      const r = await runOnTerminal(cmd, e);
+      assert.equal(r.code, 0, r.output);
+      return r.output;
     };
-    const fancy = onTty({});
+    const fancy = await onTty({});
     assert.match(fancy, /\x1b\[34m/);
     assert.match(fancy, /█/);
     for (const line of fancy.split(/\r?\n/)) assert.ok(visible(line).length <= 100, JSON.stringify(line));
     assert.ok(fancy.split(/\r?\n/).some((l) => visible(l).length > 90), 'uses the terminal width');
-    const plain = onTty({ NO_COLOR: '1' });
+    const plain = await onTty({ NO_COLOR: '1' });
     assert.doesNotMatch(plain, /\x1b\[/);
     assert.ok(/^[\x20-\x7e\r\n]*$/.test(plain), 'plain ASCII');
   });
