@@ -33,8 +33,9 @@ export function onTerminal(cmd: string, env: NodeJS.ProcessEnv = process.env): T
   const inner = `trap : INT; ${cmd}\necho $? > '${file}'`;
   const child = spawn('script', ['-qc', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...env, SHELL: '/bin/sh' } });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
+  // Decoded by the streams, so that a character split between two reads stays whole.
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
