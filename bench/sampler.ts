@@ -3,7 +3,7 @@
 // (stat, statm, smaps_rollup and maps, opened and closed each time, one
 // write(2) per line) on the same targets in the same run, as ratios.
 //
-//   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--sizes small,medium,large] [--parts harness,e2e]
+//   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--warmup SECONDS] [--sizes small,medium,large] [--parts harness,e2e]
 //
 // The Safe PSS budget is off (PLOG_PSS_BUDGET=off) in both, so that plogsrvd
 // reads PSS at every sample, as procfloor does: the same work (bench/pss.ts
@@ -17,9 +17,12 @@
 //    runs of the same number of samples of the same target, REPS times;
 //    each run is about --cpu seconds of CPU.
 // 2. end to end: a real plogsrvd logs several targets of the size at an
-//    interval (so that wakeups are shared as in real use); its CPU (every
-//    thread, from the scheduler's ns clock) over --window seconds, three
-//    windows, divided by the lines it wrote; the floor is procfloor over the
+//    interval (so that wakeups are shared as in real use); after --warmup
+//    seconds (default 30: a daemon runs for hours, and for its first 20 s or
+//    so V8 is still compiling the sampling path and growing its heap, which
+//    doubled the figure for a lone target), its CPU (every thread, from the
+//    scheduler's ns clock) over --window seconds, three windows, divided by
+//    the lines it wrote; the floor is procfloor over the
 //    same pids, and also bench/pacedfloor.c: procfloor's very work, one
 //    round over the pids at the same interval (cold caches after each
 //    sleep, as for any sampler at an interval). With perf, the
@@ -63,6 +66,7 @@ import {
 const REPS = numOpt('reps', 5);
 const CPU_S = numOpt('cpu', 1);
 const WINDOW_S = numOpt('window', 6);
+const WARMUP_S = numOpt('warmup', 30);
 const SIZES = (opt('sizes') ?? 'small,medium,large').split(',');
 const PARTS = (opt('parts') ?? 'harness,e2e').split(',');
 
@@ -245,7 +249,7 @@ async function e2e(cfg: E2eConfig, work: string): Promise<E2eResult> {
   try {
     const logs: string[] = [];
     for (const pid of pids) logs.push(await register(dir, pid, cfg.intervalMs));
-    await sleep(2000);
+    await sleep(WARMUP_S * 1000);
     const lines = (): number => logs.reduce((n, p) => n + lineCount(p), 0);
     const per: number[] = [];
     let samples = 0;
@@ -333,7 +337,7 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  if (er.length > 0) say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
+  if (er.length > 0) say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s after ${WARMUP_S} s of warm-up; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
   if (er.length > 0) say(
     table(
       ['targets', 'samples/s', 'plogsrvd CPU', 'wakeups/s', 'procfloor µs/sample', 'plogsrvd µs/sample', 'ratio', 'pacedfloor µs/sample (ratio)', 'instructions/sample: procfloor / plogsrvd (ratio)', 'instructions per cycle: procfloor / plogsrvd'],
