@@ -3,7 +3,7 @@
 // process trees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeSampler } from '../src/proc/tree.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
@@ -87,7 +87,20 @@ test('addSample: times, faults, threads and sizes add up; PSS unknown when a par
 
 test('TreeSampler on a real tree: sh with three sleeps; the count follows as they end', async () => {
   const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 2 & wait']);
-  await waitFor('three children', () => treeOf(sh.pid!).length === 3);
+  // Three sleeps asleep: a child caught between fork and exec, or still
+  // loading its libraries, would not have its own pages yet.
+  const asleep = (pid: number): boolean => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return st.includes('(sleep) S ');
+    } catch {
+      return false;
+    }
+  };
+  await waitFor('three sleeping children', () => {
+    const kids = treeOf(sh.pid!);
+    return kids.length === 3 && kids.every(asleep);
+  });
   const reader = ProcessReader.open(sh.pid!);
   const t = new TreeSampler(sh.pid!);
   try {
@@ -110,7 +123,20 @@ test('plog --tree: the process and its descendants summed, a Procs column that f
   const { parseLogLine } = await import('../src/plog/logline.js');
   const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
   const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1.5 & wait']);
-  await waitFor('three children', () => treeOf(sh.pid!).length === 3);
+  // Three sleeps asleep: a child caught between fork and exec, or still
+  // loading its libraries, would not have its own pages yet.
+  const asleep = (pid: number): boolean => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return st.includes('(sleep) S ');
+    } catch {
+      return false;
+    }
+  };
+  await waitFor('three sleeping children', () => {
+    const kids = treeOf(sh.pid!);
+    return kids.length === 3 && kids.every(asleep);
+  });
   const r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree']);
   assert.equal(r.code, 0, r.stderr);
   const log = r.stdout.trim().replace(/^Log file: /, '');

@@ -244,7 +244,11 @@ test('an old server in the runtime directory: plog 0.1.0 is passed over for a pr
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /removed with the private plogsrvd/);
     assert.match(r.stderr, /  samples: +\d+ (over|within)/);
-    r = await plog(['run', '-d', early, '-i', '50ms', '--format', 'jsonl', '--', 'sleep', '0.5'], { env: { TMPDIR: tmp } });
+    // Here the private server starts only after CMD: CMD waits until a
+    // plogsrvd holds its /proc/PID/stat open (a loaded machine can take
+    // longer than any fixed sleep to start one), then lives 0.3 s more.
+    const untilLogged = 'i=0; until ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q " /proc/$$/stat$"; do i=$((i+1)); [ $i -gt 400 ] && exit 9; sleep 0.05; done; sleep 0.3';
+    r = await plog(['run', '-d', early, '-i', '50ms', '--format', 'jsonl', '--', 'sh', '-c', untilLogged], { env: { TMPDIR: tmp } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`the plogsrvd on ${early} cannot write jsonl logs; using a private one`));
     assert.match(r.stderr, /  samples: +\d+ (over|within)/);
