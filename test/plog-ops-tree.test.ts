@@ -85,22 +85,26 @@ test('addSample: times, faults, threads and sizes add up; PSS unknown when a par
   assert.equal(a.smaps, null);
 });
 
-test('TreeSampler on a real tree: sh with three sleeps; the count follows as they end', async () => {
-  const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 2 & wait']);
-  // Three sleeps asleep: a child caught between fork and exec, or still
-  // loading its libraries, would not have its own pages yet.
-  const asleep = (pid: number): boolean => {
+/** Until pid's three children are sleeps, asleep: a child caught between
+ * fork and exec, or still loading its libraries, would not have its own
+ * pages yet. */
+async function threeSleepsAsleep(pid: number): Promise<void> {
+  const asleep = (child: number): boolean => {
     try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return st.includes('(sleep) S ');
+      return readFileSync(`/proc/${child}/stat`, 'latin1').includes('(sleep) S ');
     } catch {
       return false;
     }
   };
   await waitFor('three sleeping children', () => {
-    const kids = treeOf(sh.pid!);
+    const kids = treeOf(pid);
     return kids.length === 3 && kids.every(asleep);
   });
+}
+
+test('TreeSampler on a real tree: sh with three sleeps; the count follows as they end', async () => {
+  const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 2 & wait']);
+  await threeSleepsAsleep(sh.pid!);
   const reader = ProcessReader.open(sh.pid!);
   const t = new TreeSampler(sh.pid!);
   try {
@@ -123,20 +127,7 @@ test('plog --tree: the process and its descendants summed, a Procs column that f
   const { parseLogLine } = await import('../src/plog/logline.js');
   const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
   const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1.5 & wait']);
-  // Three sleeps asleep: a child caught between fork and exec, or still
-  // loading its libraries, would not have its own pages yet.
-  const asleep = (pid: number): boolean => {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return st.includes('(sleep) S ');
-    } catch {
-      return false;
-    }
-  };
-  await waitFor('three sleeping children', () => {
-    const kids = treeOf(sh.pid!);
-    return kids.length === 3 && kids.every(asleep);
-  });
+  await threeSleepsAsleep(sh.pid!);
   const r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree']);
   assert.equal(r.code, 0, r.stderr);
   const log = r.stdout.trim().replace(/^Log file: /, '');
