@@ -2,6 +2,7 @@
 // with the strictness of getopt(3) that users of C tools expect.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ExitError } from '../plog/exitcodes.js';
+import { version } from '../version.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -62,4 +63,16 @@ export function exitOnError(prog: string, err: unknown, usageCode: number): neve
     process.exit(err.exitCode);
   }
   throw err;
+}
+
+/**
+ * --help and --version, the same in every program: the usage text, or
+ * `prog VERSION`, on stdout. True when parse() asked for one of them (the
+ * program then ends with status 0); false leaves parsed narrowed to its options.
+ */
+export function helpOrVersion<T>(prog: string, parsed: T | 'help' | 'version', usage: () => string): parsed is Extract<T | 'help' | 'version', 'help' | 'version'> {
+  if (parsed === 'help') process.stdout.write(usage());
+  else if (parsed === 'version') process.stdout.write(`${prog} ${version()}\n`);
+  else return false;
+  return true;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server.ts).
-import { parseOptions, exitOnError } from './args.js';
+import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { statSync } from 'node:fs';
 import v8 from 'node:v8';
 import { join } from 'node:path';
@@ -163,14 +163,7 @@ async function main(): Promise<void> {
   let opts: Options | 'help' | 'version';
   try {
     opts = parse(process.argv.slice(2));
-    if (opts === 'help') {
-      process.stdout.write(usage());
-      return;
-    }
-    if (opts === 'version') {
-      process.stdout.write(`plogsrvd ${version()}\n`);
-      return;
-    }
+    if (helpOrVersion(PROG, opts, usage)) return;
     // Checked in the launcher too, so that these errors reach the user even
     // before there is a daemon to report them.
     checkDir(opts.dir);

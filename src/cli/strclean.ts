@@ -9,7 +9,7 @@ import { ExitError, exitStatusHelp, STRCLEAN } from '../strlog/exitcodes.js';
 import { parseInteger } from '../strlog/options.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { version } from '../version.js';
-import { parseOptions, exitOnError } from './args.js';
+import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 
 const PROG = 'strclean';
 
@@ -132,8 +132,7 @@ async function main(): Promise<void> {
   let status: number;
   try {
     const o = parse(process.argv.slice(2));
-    if (o === 'help') return void process.stdout.write(usage());
-    if (o === 'version') return void process.stdout.write(`strclean ${version()}\n`);
+    if (helpOrVersion(PROG, o, usage)) return;
     await announce(o);
     status = clean(o);
   } catch (err) {

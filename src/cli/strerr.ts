@@ -2,7 +2,7 @@
 // strerr(8): the STREAMS error logger. Registers with strlogd as the error
 // logger and appends each message to DIR/error.MM-DD (the message's day),
 // mailing the administrator the N (SL_NOTIFY) ones.
-import { parseOptions, exitOnError } from './args.js';
+import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -163,14 +163,7 @@ async function main(): Promise<void> {
   let opts: Options | 'help' | 'version';
   try {
     opts = parse(process.argv.slice(2));
-    if (opts === 'help') {
-      process.stdout.write(usage());
-      return;
-    }
-    if (opts === 'version') {
-      process.stdout.write(`strerr ${version()}\n`);
-      return;
-    }
+    if (helpOrVersion(PROG, opts, usage)) return;
     prepareLogDir(opts.logdir);
   } catch (err) {
     exitOnError(PROG, err, STRERR.USAGE.code);

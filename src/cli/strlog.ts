@@ -8,6 +8,7 @@ import { checkFormat } from '../strlog/format.js';
 import { parseArg, parseFlags, parseInteger } from '../strlog/options.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { FACILITY_NAMES } from '../syslog/constants.js';
+import { exitOnError, helpOrVersion } from './args.js';
 import { version } from '../version.js';
 
 const PROG = 'strlog';
@@ -116,15 +117,10 @@ async function main(): Promise<void> {
   let o: Options;
   try {
     const p = parse(process.argv.slice(2));
-    if (p === 'help') return void process.stdout.write(usage());
-    if (p === 'version') return void process.stdout.write(`strlog ${version()}\n`);
+    if (helpOrVersion(PROG, p, usage)) return;
     o = p;
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\nTry '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, STRLOG.USAGE.code);
   }
   const client = new StrlogClient({ rundir: o.rundir });
   const module = o.mid !== undefined || o.sid !== undefined;

@@ -2,7 +2,7 @@
 // strlogd(8): the STREAMS log driver in user space. Options, start-up
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
-import { parseOptions, exitOnError } from './args.js';
+import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
@@ -156,14 +156,7 @@ async function main(): Promise<void> {
   let gid: number | null;
   try {
     opts = parse(process.argv.slice(2));
-    if (opts === 'help') {
-      process.stdout.write(usage());
-      return;
-    }
-    if (opts === 'version') {
-      process.stdout.write(`strlogd ${version()}\n`);
-      return;
-    }
+    if (helpOrVersion(PROG, opts, usage)) return;
     gid = groupId(opts.group);
     if (gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
     enterDir(opts.dir);

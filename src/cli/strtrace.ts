@@ -9,6 +9,7 @@ import { parseTriples } from '../strlog/filter.js';
 import { traceLine } from '../strlog/lines.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import type { LogMessage, TraceId } from '../strlog/wire.js';
+import { exitOnError, helpOrVersion } from './args.js';
 import { version } from '../version.js';
 
 const PROG = 'strtrace';
@@ -98,14 +99,9 @@ async function main(): Promise<void> {
   try {
     opts = parse(process.argv.slice(2));
   } catch (err) {
-    if (err instanceof ExitError) {
-      process.stderr.write(`${PROG}: ${err.message}\nTry '${PROG} --help'.\n`);
-      process.exit(err.exitCode);
-    }
-    throw err;
+    exitOnError(PROG, err, STRTRACE.USAGE.code);
   }
-  if (opts === 'help') return void process.stdout.write(usage());
-  if (opts === 'version') return void process.stdout.write(`strtrace ${version()}\n`);
+  if (helpOrVersion(PROG, opts, usage)) return;
 
   let stream: LogStream;
   try {
