@@ -119,6 +119,18 @@ export class UnixSocket {
     return new UnixSocket({ fd: check(binding.adopt(fd), 'adopt') });
   }
 
+  /** A new socket connected to path; closed again (no descriptor left over) when that fails. */
+  static connected(path: string, opts: { stream?: boolean } = {}): UnixSocket {
+    const s = new UnixSocket(opts);
+    try {
+      s.connect(path);
+    } catch (err) {
+      s.close();
+      throw err;
+    }
+    return s;
+  }
+
   bind(path: string): void {
     check(binding.bind(this.fd, path), 'bind', path);
   }

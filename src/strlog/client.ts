@@ -147,15 +147,9 @@ export class Submitter {
 
   private open(): UnixSocket {
     if (this.sock) return this.sock;
-    const s = new UnixSocket();
-    try {
-      // SO_PASSCRED makes connect() autobind an abstract address: the
-      // driver answers requests there, and only the driver can.
-      s.connect(this.path);
-    } catch (err) {
-      s.close();
-      throw err;
-    }
+    // SO_PASSCRED makes connect() autobind an abstract address: the
+    // driver answers requests there, and only the driver can.
+    const s = UnixSocket.connected(this.path);
     this.sock = s;
     this.armed = false;
     if (this.acks.size > 0) this.listen();

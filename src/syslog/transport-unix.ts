@@ -176,25 +176,15 @@ export class UnixTransport implements Transport {
       const e = new Error(`syslog: the native addon is not available for ${this.path}: ${String(nativeError)}`);
       throw e;
     }
-    const dgram = new native.UnixSocket();
     try {
-      dgram.connect(this.path);
-      this.sock = dgram;
+      this.sock = native.UnixSocket.connected(this.path);
       this.stream = false;
       return;
     } catch (err) {
-      dgram.close();
       if ((err as { code?: string }).code !== 'EPROTOTYPE') throw err;
     }
     // The receiver is a SOCK_STREAM socket (some syslogds, some containers).
-    const s = new native.UnixSocket({ stream: true });
-    try {
-      s.connect(this.path);
-    } catch (err) {
-      s.close();
-      throw err;
-    }
-    this.sock = s;
+    this.sock = native.UnixSocket.connected(this.path, { stream: true });
     this.stream = true;
   }
 
