@@ -9,11 +9,15 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { EXPORT_FIELDS, parseLog } from '../src/plog/logread.js';
 import { csvCell, isoLocal, toCsv, toJsonl } from '../src/plog/export.js';
 import { READER } from '../src/plog/reader-exitcodes.js';
 import { series, textLog } from './helpers/logs.js';
+import { plog as runPlog, type RunResult } from './helpers/plog.js';
+
+/** plog in a fixed time zone: the logs' local times are read the same anywhere. */
+const plog = (args: string[]): Promise<RunResult> => runPlog(args, { env: { TZ: 'Europe/Berlin' } });
 
 const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/logs/', import.meta.url).pathname;
@@ -76,19 +80,7 @@ describe('formats', () => {
   });
 });
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function plog(args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PLOG, ...args], { env: { ...process.env, TZ: 'Europe/Berlin' }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('plog export', () => {
   const file = join(tmp, 'app.42');

@@ -10,12 +10,13 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { parseLog, type Log } from '../src/plog/logread.js';
 import { elapsedLabel, escapeXml, renderHtml, renderSvg, thin } from '../src/plog/chart-svg.js';
 import { READER } from '../src/plog/reader-exitcodes.js';
 import { series, textLog, type FixSample } from './helpers/logs.js';
 import { decodePng, pixelStats } from './helpers/png.js';
+import { plog } from './helpers/plog.js';
 
 const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-plot-');
@@ -134,19 +135,7 @@ describe('the SVG', () => {
   });
 });
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function plog(args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PLOG, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 const leakFile = join(tmp, 'node.360');
 const fixedFile = join(tmp, 'node.250');

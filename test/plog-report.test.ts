@@ -7,12 +7,14 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { parseLog, type Log } from '../src/plog/logread.js';
 import { buildReport, fitLine, formatReport, LEAK_RULE, reportJson } from '../src/plog/report.js';
 import { READER } from '../src/plog/reader-exitcodes.js';
 import { formatSize, parseSize } from '../src/plog/logline.js';
 import { series, textLog, type FixSample } from './helpers/logs.js';
+import { plog as runPlog, type RunResult } from './helpers/plog.js';
+
+const plog = (args: string[]): Promise<RunResult> => runPlog(args, { env: { NO_COLOR: '' } });
 
 const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-report-');
@@ -172,13 +174,6 @@ describe('text and JSON', () => {
   });
 });
 
-function plog(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PLOG, ...args], { env: { ...process.env, NO_COLOR: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('plog report', () => {
   const leak = join(tmp, 'leak.1');

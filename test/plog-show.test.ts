@@ -8,13 +8,17 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { parseLog } from '../src/plog/logread.js';
 import { buildReport } from '../src/plog/report.js';
 import { barChart, columnValues, renderShow, wrap } from '../src/plog/chart-term.js';
 import { READER } from '../src/plog/reader-exitcodes.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
+import { plog as runPlog, type RunResult } from './helpers/plog.js';
+
+/** plog with no NO_COLOR or COLUMNS of the caller's, plus env. */
+const plog = (args: string[], env: Record<string, string> = {}): Promise<RunResult> => runPlog(args, { env: { NO_COLOR: undefined, COLUMNS: undefined, ...env } });
 
 const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/logs/', import.meta.url).pathname;
@@ -114,23 +118,7 @@ describe('renderShow', () => {
   });
 });
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function plog(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const e: NodeJS.ProcessEnv = { ...process.env, ...env };
-    delete e.NO_COLOR;
-    delete e.COLUMNS;
-    Object.assign(e, env);
-    execFile(process.execPath, [PLOG, ...args], { env: e }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('plog show', () => {
   const file = join(tmp, 'server.777');

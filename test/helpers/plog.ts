@@ -12,7 +12,7 @@ import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { sleep, waitFor, type WaitOptions } from './wait.js';
-import { runToExit, type RunResult } from './run.js';
+import { childEnv, runToExit, type RunResult } from './run.js';
 export { waitFor, type WaitOptions };
 
 /** The repository root (this file runs as dist/test/helpers/plog.js). */
@@ -85,15 +85,7 @@ export async function killChild(c: ChildProcess): Promise<void> {
 /** The environment for the programs under test: PLOGDIR unset, client
  * sockets in sockDir(), plus `env` (a value of undefined removes a name). */
 export function testEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, PLOG_TMPDIR: sockDir() };
-  delete e.PLOGDIR;
-  delete e.NODE_TEST_CONTEXT;
-  delete e.PLOG_SYSLOG_SOCKET;
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete e[k];
-    else e[k] = v;
-  }
-  return e;
+  return childEnv(['PLOGDIR'], { PLOG_TMPDIR: sockDir(), ...env });
 }
 
 export interface RunOptions {

@@ -48,3 +48,19 @@ export function runToExit(file: string, args: string[], opts: SpawnOptions, limi
     });
   });
 }
+
+/**
+ * An environment for a program under test: this process's, without the
+ * names in `drop` (the test runner's own NODE_TEST_CONTEXT and the syslog
+ * socket override always go), with `set` on top (a value of undefined
+ * removes a name).
+ */
+export function childEnv(drop: string[], set: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ['NODE_TEST_CONTEXT', 'PLOG_SYSLOG_SOCKET', ...drop]) delete e[k];
+  for (const [k, v] of Object.entries(set)) {
+    if (v === undefined) delete e[k];
+    else e[k] = v;
+  }
+  return e;
+}

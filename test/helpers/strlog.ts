@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { sleep, waitFor as poll } from './wait.js';
-import { runToExit, type RunResult } from './run.js';
+import { childEnv, runToExit, type RunResult } from './run.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
@@ -65,16 +65,7 @@ export async function killChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGKI
 
 /** The environment of the programs under test: no STRLOGDIR, no TZ games, plus env. */
 export function testEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env };
-  delete e.STRLOGDIR;
-  delete e.STRLOGD_CLOCK_OFFSET;
-  delete e.NODE_TEST_CONTEXT;
-  delete e.PLOG_SYSLOG_SOCKET;
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete e[k];
-    else e[k] = v;
-  }
-  return e;
+  return childEnv(['STRLOGDIR', 'STRLOGD_CLOCK_OFFSET'], env);
 }
 
 export type { RunResult };
