@@ -5,7 +5,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnixSocket } from '../src/native.js';
 import { countFds, ExtrasReader, parseCtxSwitches, parseIo } from '../src/proc/io.js';
 import { ProcParseError } from '../src/proc/errors.js';
 import { decodeProc, ProcessReader } from '../src/proc/reader.js';
@@ -13,7 +12,7 @@ import { CLK_TCK, pageSizeKb } from '../src/proc/system.js';
 import { EXTRA_FIELDS, machineHead, machineLine, machineSample, logSuffix } from '../src/plog/machine-format.js';
 import { decodeRequest, encodeLogFormat, encodeReply, decodeReply, OP_LOG_FORMAT, UNRECOGNIZED } from '../src/plog/protocol.js';
 import { EXPORT_FIELDS, parseLog, readLog } from '../src/plog/logread.js';
-import { lines, NOBODY, plog, Server, spawnSleep, tempDir, waitLines } from './helpers/plog.js';
+import { fakeServer, lines, NOBODY, plog, Server, spawnSleep, tempDir, waitLines } from './helpers/plog.js';
 
 const FIX = new URL('../../test/fixtures/proc/', import.meta.url);
 const fixture = (name: string): string => decodeProc(readFileSync(new URL(name, FIX)));
@@ -250,18 +249,8 @@ test("a server run by nobody logging root's process: io and fds unreadable, empt
 
 test("an old server answers 'Unrecognized request.': plog --format exits 14 saying it cannot write csv/jsonl", async () => {
   const dir = tempDir();
-  const sock = new UnixSocket();
-  sock.bind(join(dir, 'plogd_sock'));
-  sock.setReadable(() => {
-    for (;;) {
-      const d = sock.recv(100);
-      if (!d) return;
-      const req = decodeRequest(d.data, d.size);
-      // plog 0.1.0 knew only {pid, minutes} and {0, 1..3}.
-      const reply = req.kind === 'log' && req.legacy ? 'Log file: /nowhere' : UNRECOGNIZED;
-      if (d.path) sock.trySend(encodeReply(reply), d.path);
-    }
-  });
+  // plog 0.1.0 knew only {pid, minutes} and {0, 1..3}.
+  const sock = fakeServer(dir, (req) => (req.kind === 'log' && req.legacy ? 'Log file: /nowhere' : UNRECOGNIZED));
   try {
     const child = spawnSleep();
     const r = await plog(['-d', dir, '-p', String(child.pid), '-i', '1', '--format', 'csv']);

@@ -6,10 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnixSocket } from '../src/native.js';
 import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
 import { matches } from '../src/plog/select.js';
-import { ints, lines, plog, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import { fakeServer, ints, lines, plog, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
 
 test('requests 20 and 21: encode and decode; malformed ones', () => {
   assert.deepEqual(decodeRequest(encodeSelect('nginx', false, 1500, 'csv')), { kind: 'select', intervalMs: 1500, regex: false, format: 'csv', pattern: 'nginx' });
@@ -134,11 +133,7 @@ test('as nobody: a selection gets only nobody\'s processes, and nobody cannot st
 
 test('an old server: plog -n/-r and -x NAME exit 14 saying it cannot', async () => {
   const dir = tempDir();
-  const sock = new UnixSocket();
-  sock.bind(join(dir, 'plogd_sock'));
-  sock.setReadable(() => {
-    for (let d = sock.recv(1024); d; d = sock.recv(1024)) if (d.path) sock.trySend(Buffer.from('Unrecognized request.\0'), d.path);
-  });
+  const sock = fakeServer(dir, () => 'Unrecognized request.');
   try {
     let r = await plog(['-d', dir, '-n', 'nginx', '-i', '1m']);
     assert.deepEqual([r.code, r.stderr], [14, `plog: the plogsrvd on ${dir} is too old to select processes by name: it cannot do -n. Log each process with -p PID.\n`]);

@@ -149,20 +149,15 @@ test('plog --tree: the process and its descendants summed, a Procs column that f
 });
 
 test('plog --tree: usage, an old server (exit 14), the request on the wire', async () => {
-  const { plog, tempDir: td } = await import('./helpers/plog.js');
+  const { fakeServer, plog, tempDir: td } = await import('./helpers/plog.js');
   const { decodeRequest, encodeLogTree } = await import('../src/plog/protocol.js');
-  const { UnixSocket } = await import('../src/native.js');
   assert.deepEqual(decodeRequest(encodeLogTree(42, 1500)), { kind: 'log', pid: 42, intervalMs: 1500, legacy: false, tree: true });
   for (const args of [['-p', '1', '-i', '1', '--tree', '--format', 'csv'], ['--tree', '-l'], ['-n', 'x', '-i', '1', '--tree']]) {
     const r = await plog(args);
     assert.equal(r.code, 11, `${args.join(' ')}: ${r.stderr}`);
   }
   const dir = td();
-  const sock = new UnixSocket();
-  sock.bind(join(dir, 'plogd_sock'));
-  sock.setReadable(() => {
-    for (let d = sock.recv(1024); d; d = sock.recv(1024)) if (d.path) sock.trySend(Buffer.from('Unrecognized request.\0'), d.path);
-  });
+  const sock = fakeServer(dir, () => 'Unrecognized request.');
   try {
     const r = await plog(['-d', dir, '-p', '1', '-i', '1', '--tree']);
     assert.deepEqual([r.code, r.stderr], [14, `plog: the plogsrvd on ${dir} is too old to log a process tree: it cannot do --tree. Log each process with -p PID.\n`]);

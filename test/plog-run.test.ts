@@ -8,10 +8,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunArgs, exitStatus, formatSummary, RUN_EXIT } from '../src/cli/plog-run.js';
 import { readLog } from '../src/plog/logread.js';
-import { decodeRequest, encodeReply, UNRECOGNIZED } from '../src/plog/protocol.js';
-import { UnixSocket } from '../src/native.js';
+import { UNRECOGNIZED } from '../src/plog/protocol.js';
 import { ProcessReader } from '../src/proc/reader.js';
-import { PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { fakeServer, PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { onTerminal } from './helpers/terminal.js';
 
 /** Processes whose command line mentions text (a private plogsrvd left behind). */
@@ -216,20 +215,6 @@ test('plog run --help, plog --help and plog(1) agree on plog run and its exit co
   assert.match(top.stdout, /^  plog run \[-i INTERVAL\]/m);
   assert.match(top.stdout, /--format F +the log's format: text \(default\), csv or jsonl/);
 });
-
-/** A fake server on DIR/plogd_sock answering as `answer` says (an old plogsrvd). */
-function fakeServer(dir: string, answer: (req: ReturnType<typeof decodeRequest>) => string): UnixSocket {
-  const sock = new UnixSocket();
-  sock.bind(join(dir, 'plogd_sock'));
-  sock.setReadable(() => {
-    for (;;) {
-      const d = sock.recv(100);
-      if (!d) return;
-      if (d.path) sock.trySend(encodeReply(answer(decodeRequest(d.data, d.size))), d.path);
-    }
-  });
-  return sock;
-}
 
 test('an old server in the runtime directory: plog 0.1.0 is passed over for a private one; one without formats, late, with a warning', async () => {
   const tmp = privateTmp();

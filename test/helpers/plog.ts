@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
+import { decodeRequest, encodeReply, type Request } from '../../src/plog/protocol.js';
 import { sleep, waitFor, type WaitOptions } from './wait.js';
 import { childEnv, runToExit, type RunResult } from './run.js';
 export { waitFor, type WaitOptions };
@@ -502,3 +503,14 @@ export function present(path: string): boolean {
 }
 
 export { existsSync };
+
+/** A fake server on DIR/plogd_sock (an old plogsrvd, say) that answers each
+ * request with what `answer` makes of it. Close it when done. */
+export function fakeServer(dir: string, answer: (req: Request) => string): UnixSocket {
+  const sock = new UnixSocket();
+  sock.bind(join(dir, 'plogd_sock'));
+  sock.setReadable(() => {
+    for (let d = sock.recv(1024); d; d = sock.recv(1024)) if (d.path) sock.trySend(encodeReply(answer(decodeRequest(d.data, d.size))), d.path);
+  });
+  return sock;
+}
