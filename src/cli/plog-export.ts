@@ -50,12 +50,7 @@ export function parse(argv: string[]): { file: string; format: 'csv' | 'jsonl'; 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => {
-    const args = parse(argv);
-    if (args === 'help') {
-      writeStdout([usage()]);
-      return READER.OK.code;
-    }
+  return runReader(PROG, () => parse(argv), usage, (args) => {
     // An empty log exports as a header row (CSV) or nothing (JSON lines).
     const log = loadLog(args.file, args.year, true);
     warnDamage(PROG, log);

@@ -82,12 +82,7 @@ export function parse(argv: string[]): PlotArgs | 'help' {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => {
-    const args = parse(argv);
-    if (args === 'help') {
-      writeStdout([usage()]);
-      return READER.OK.code;
-    }
+  return runReader(PROG, () => parse(argv), usage, (args) => {
     const logs: Log[] = args.files.map((f) => loadLog(f, args.year));
     for (const log of logs) {
       warnDamage(PROG, log);

@@ -51,12 +51,7 @@ export function parse(argv: string[]): { files: string[]; json: boolean; failOnL
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => {
-    const args = parse(argv);
-    if (args === 'help') {
-      writeStdout([usage()]);
-      return READER.OK.code;
-    }
+  return runReader(PROG, () => parse(argv), usage, (args) => {
     let status: number = READER.OK.code;
     let leak = false;
     args.files.forEach((path, i) => {

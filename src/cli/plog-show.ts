@@ -89,12 +89,7 @@ async function follow(args: ShowArgs): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, async () => {
-    const args = parse(argv);
-    if (args === 'help') {
-      writeStdout([usage()]);
-      return READER.OK.code;
-    }
+  return runReader(PROG, () => parse(argv), usage, async (args) => {
     if (args.follow) return follow(args);
     let status: number = READER.OK.code;
     args.files.forEach((path, i) => {

@@ -135,10 +135,20 @@ export function exitFor(prog: string, err: unknown): number {
   return READER.INTERNAL.code;
 }
 
-/** Run a reader's body, turning errors into exit codes. */
-export async function runReader(prog: string, body: () => number | Promise<number>): Promise<number> {
+/** Run a reader: parse its arguments (--help prints usage()), then its body with them; errors become exit codes. */
+export async function runReader<T>(
+  prog: string,
+  parse: () => T | 'help',
+  usage: () => string,
+  body: (args: T) => number | Promise<number>,
+): Promise<number> {
   try {
-    return await body();
+    const args = parse();
+    if (args === 'help') {
+      writeStdout([usage()]);
+      return READER.OK.code;
+    }
+    return await body(args);
   } catch (err) {
     return exitFor(prog, err);
   }
