@@ -8,7 +8,10 @@
  *    call here ever blocks;
  *  - peer credentials of a connected stream socket (SO_PEERCRED);
  *  - a POSIX record lock on an open file (fcntl F_SETLK), as APUE's
- *    already_running() uses.
+ *    already_running() uses;
+ *  - an O_PATH descriptor of a file reached without following any symbolic
+ *    link on the way (openat2(2) RESOLVE_NO_SYMLINKS), so that a root daemon
+ *    answers the socket a client bound and not one a link points to.
  *
  * Errors come back as negative errno values, not exceptions: the hot paths
  * (a full syslog queue returns EAGAIN thousands of times a second) should not
@@ -23,12 +26,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#endif
+#endif
 
 #define CHECK(call)                                                            \
   do {                                                                         \
@@ -294,6 +304,68 @@ static napi_value js_lock(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : 0);
 }
 
+/* Walk an absolute path one component at a time, each opened with
+ * O_NOFOLLOW: what openat2's RESOLVE_NO_SYMLINKS does, for kernels before
+ * 5.6 (and C libraries whose headers lack it). The last component is opened
+ * O_PATH|O_NOFOLLOW: a symlink there yields a descriptor of the link itself,
+ * which the caller's fstat() tells apart. */
+static int walk_nofollow(const char *path) {
+  char buf[PATH_MAX];
+  size_t len = strlen(path);
+  if (len >= sizeof buf) return -ENAMETOOLONG;
+  memcpy(buf, path, len + 1);
+  int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -errno;
+  char *p = buf + 1;
+  for (;;) {
+    while (*p == '/') p++;
+    char *slash = strchr(p, '/');
+    while (slash && slash[1] == '/') slash++;
+    if (!slash || slash[1] == '\0') {
+      if (slash) *slash = '\0';
+      int fd = *p ? openat(dir, p, O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+      int e = *p ? errno : EISDIR;
+      close(dir);
+      return fd < 0 ? -e : fd;
+    }
+    *slash = '\0';
+    int next = openat(dir, p, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    int e = errno;
+    close(dir);
+    /* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR or ELOOP: either
+     * way, refused. */
+    if (next < 0) return -e;
+    dir = next;
+    p = slash + 1;
+  }
+}
+
+/* openpath(path) -> fd | -errno: an O_PATH descriptor (close-on-exec) of the
+ * file at an absolute path, no symbolic link followed anywhere on the way; a
+ * link as the last component gives a descriptor of the link (fstat shows it). */
+static napi_value js_openpath(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[PATH_MAX];
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return make_int(env, -EINVAL);
+  if (len == 0 || len >= sizeof path - 1 || strlen(path) != len) return make_int(env, -EINVAL);
+  if (path[0] != '/') return make_int(env, -EINVAL);
+#if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  if (fd >= 0) return make_int(env, fd);
+  /* ENOSYS: a kernel before 5.6; EPERM/EINVAL can come from a seccomp filter
+   * or an older kernel's flag check: walk instead. */
+  if (errno != ENOSYS && errno != EPERM && errno != EINVAL) return make_int(env, -errno);
+#endif
+  return make_int(env, walk_nofollow(path));
+}
+
 /* ---- Poller: uv_poll_t on a descriptor, calling back into JS ---- */
 
 typedef struct {
@@ -459,6 +531,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "peercred", NULL, js_peercred, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "lock", NULL, js_lock, NULL, NULL, NULL, napi_default, NULL },
+    { "openpath", NULL, js_openpath, NULL, NULL, NULL, napi_default, NULL },
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
 

@@ -33,6 +33,7 @@ interface Binding {
   peercred(fd: number): Credentials | number;
   close(fd: number): number;
   lock(fd: number, exclusive: boolean, wait: boolean): number;
+  openpath(path: string): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => RawPoller;
 }
 
@@ -256,4 +257,17 @@ export function lockFile(fd: number, opts: { exclusive?: boolean; wait?: boolean
   const code = errnoNames.get(-r);
   if (code === 'EAGAIN' || code === 'EACCES') return false;
   throw new SystemError(-r, 'fcntl');
+}
+
+/**
+ * An O_PATH descriptor (close-on-exec) of the file at an absolute path,
+ * reached without following a symbolic link anywhere on the way (openat2(2)
+ * with RESOLVE_NO_SYMLINKS, or a walk with O_NOFOLLOW on older kernels). A
+ * link as the last component gives a descriptor of the link itself: fstat
+ * tells. The descriptor pins that very file: `/proc/self/fd/N` names it
+ * whatever is renamed or linked at the path afterwards. Throws SystemError
+ * (ELOOP or ENOTDIR for a link on the way, EINVAL for a relative path).
+ */
+export function openPath(path: string): number {
+  return check(binding.openpath(path), 'open', path);
 }

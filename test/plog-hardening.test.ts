@@ -209,7 +209,10 @@ test('a rate-limited sender with an address hears "Rate limited: ..." once a sec
   const srv = await Server.start({ dir: tempDir(0o755), foreground: true });
   const script = `
     import { UnixSocket } from ${JSON.stringify(join(ROOT, 'dist/src/native.js'))};
-    const s = new UnixSocket(); s.bind('@plog-burst-' + process.pid);
+    import { mkdtempSync, rmSync } from 'node:fs';
+    const home = mkdtempSync('/tmp/plog-burst-');
+    process.on('exit', () => rmSync(home, { recursive: true, force: true }));
+    const s = new UnixSocket(); s.bind(home + '/s');
     const req = Buffer.alloc(8); req.writeInt32LE(0, 0); req.writeInt32LE(2, 4);
     const got = []; let sent = 0;
     const drain = () => { for (let d; (d = s.recv(2048)); ) got.push(d.data.subarray(0, d.data.indexOf(0)).toString()); };

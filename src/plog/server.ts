@@ -6,6 +6,7 @@ import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, o
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
+import { peerOf, Replies, type Peer } from './replies.js';
 import { ProcessReader, type RawSample } from '../proc/reader.js';
 import { errCode, errnoWords } from '../proc/errors.js';
 import { CLK_TCK, pageSizeKb } from '../proc/system.js';
@@ -178,20 +179,6 @@ export interface Resumed {
   log: LogFile;
 }
 
-/** Replies waiting for room in a client's receive queue (unix datagram
- * sockets queue only max_dgram_qlen messages, often 10: a long list fills it). */
-interface Outbox {
-  items: Buffer[];
-  timer: NodeJS.Timeout | null;
-  deadline: number;
-  delay: number;
-  /** Who asked: the replies queued count against this uid. */
-  uid: number;
-}
-
-const OUTBOX_PATIENCE_MS = 5000;
-const OUTBOX_MAX_ITEMS = 10_000;
-
 /**
  * What one client can make the server hold or do (see REQUESTS in
  * plogsrvd(1)). Every uid but root's has a token bucket of requests; root is
@@ -207,6 +194,12 @@ export const LIMITS = {
   logsPerUid: 1024,
   /** Replies queued for the clients of one uid (root excepted); more are dropped. */
   queuedPerUid: 20_000,
+  /** Replies queued for one client socket. */
+  queuedPerClient: 10_000,
+  /** Client sockets of one uid (root excepted) with replies waiting. */
+  clientsPerUid: 64,
+  /** How long replies wait for a client that reads none of them, ms. */
+  patienceMs: 5000,
   /** Replies queued in all: over it the server stops reading requests until
    * half of them are gone (nothing dropped: senders wait). */
   queuedHigh: 100_000,
@@ -231,10 +224,6 @@ interface UidState {
   limited: number;
   /** When the last "Rate limited" reply went to this uid (one per second). */
   noticeAt: number;
-  /** Replies queued in outboxes for this uid's clients. */
-  queued: number;
-  /** Replies dropped over queuedPerUid since the last report. */
-  overflow: number;
 }
 /** open(2)'s O_PATH (Linux; not in Node's constants): a descriptor that pins a file without opening it. */
 const O_PATH = 0o10000000;
@@ -255,7 +244,9 @@ export class PlogServer {
   /** See ServerHooks. */
   hooks: ServerHooks = {};
   private sock: UnixSocket | null = null;
-  private socketIno = 0;
+  /** The socket file's device and inode: watched, and never answered. */
+  private own = { dev: -1, ino: -1 };
+  private replies: Replies | null = null;
   /** The socket came from the service manager: not ours to remove. */
   private adopted = false;
   private watchTimer: NodeJS.Timeout | null = null;
@@ -267,16 +258,13 @@ export class PlogServer {
   private sampleTimerAt = Infinity;
   /** In turn(): it sets the timer itself when done. */
   private turning = false;
-  private readonly outboxes = new Map<string, Outbox>();
   private nextId = 1;
   private readonly pageKb: number;
   private stopped = false;
   private readonly uids = new Map<number, UidState>();
-  /** Replies waiting in all outboxes. */
-  private queued = 0;
   /** Request reading paused because too many replies are queued. */
   private paused = false;
-  private readonly counts = { requests: 0, limited: 0, repliesDropped: 0, pauses: 0, capped: 0 };
+  private readonly counts = { requests: 0, limited: 0, pauses: 0, capped: 0, unanswerable: 0 };
   private fds = -1;
   private fdsAt = -Infinity;
 
@@ -324,7 +312,7 @@ export class PlogServer {
       process.umask(mask);
     }
     this.sock = sock;
-    this.socketIno = this.setSocketGroup();
+    this.own = this.setSocketGroup();
     this.listen(sock);
   }
 
@@ -347,13 +335,36 @@ export class PlogServer {
       sock.close();
       throw new ExitError(SERVER.SOCKET, `The socket passed as descriptor ${fd} is not at ${this.socketPath}: not a socket there.`);
     }
-    this.sock = sock;
-    this.socketIno = st.ino;
+    this.own = { dev: st.dev, ino: st.ino };
     this.adopted = true;
     this.listen(sock);
   }
 
   private listen(sock: UnixSocket): void {
+    this.sock = sock;
+    this.replies = new Replies(
+      sock,
+      {
+        perClient: LIMITS.queuedPerClient,
+        clientsPerUid: LIMITS.clientsPerUid,
+        perUid: LIMITS.queuedPerUid,
+        high: LIMITS.queuedHigh,
+        patienceMs: LIMITS.patienceMs,
+      },
+      {
+        info: (m) => this.opts.report.info(m),
+        error: (m) => this.opts.report.error(m),
+        pause: () => {
+          this.paused = true;
+          this.counts.pauses++;
+          sock.setReadable(null);
+        },
+        resume: () => {
+          this.paused = false;
+          if (!this.stopped) sock.setReadable(() => this.drain());
+        },
+      },
+    );
     sock.setErrorHandler((err) => this.fatal(new ExitError(SERVER.POLL, `Poll() failed: ${err.message.replace(/^poll: /, '')}`)));
     sock.setReadable(() => this.drain());
     // Deleting the socket ends the server, with an error (the seed). A stat
@@ -408,9 +419,9 @@ export class PlogServer {
    * Pin the socket file just bound with an O_PATH descriptor, check that it
    * is still our socket, give it the group 'plog' through that descriptor
    * (/proc/self/fd/N: a chown by name would follow a symlink put in its
-   * place) and return its inode, watched from now on.
+   * place) and return its device and inode, watched from now on.
    */
-  private setSocketGroup(): number {
+  private setSocketGroup(): { dev: number; ino: number } {
     let fd: number;
     try {
       fd = openSync(this.socketPath, O_PATH | fsConstants.O_NOFOLLOW);
@@ -436,7 +447,7 @@ export class PlogServer {
           }
         }
       }
-      return st.ino;
+      return { dev: st.dev, ino: st.ino };
     } finally {
       closeSync(fd);
     }
@@ -444,12 +455,13 @@ export class PlogServer {
 
   private checkSocket(): void {
     let ino = 0;
+    let dev = 0;
     try {
-      ino = lstatSync(this.socketPath).ino;
+      ({ ino, dev } = lstatSync(this.socketPath));
     } catch {
       /* gone */
     }
-    if (ino !== this.socketIno) this.fatal(new ExitError(SERVER.SOCKET_GONE, `${this.socketPath} is gone.`));
+    if (ino !== this.own.ino || dev !== this.own.dev) this.fatal(new ExitError(SERVER.SOCKET_GONE, `${this.socketPath} is gone.`));
   }
 
   private fatal(err: ExitError): void {
@@ -465,15 +477,14 @@ export class PlogServer {
     if (this.watchTimer) clearInterval(this.watchTimer);
     for (const t of this.targets.values()) this.end(t);
     this.arm();
-    for (const box of this.outboxes.values()) if (box.timer) clearTimeout(box.timer);
-    this.outboxes.clear();
-    this.queued = 0;
+    this.replies?.clear();
     if (this.sock) {
       this.sock.close();
       this.sock = null;
       // Remove our socket, but not one that a successor bound in its place.
       if (!this.adopted) try {
-        if (lstatSync(this.socketPath).ino === this.socketIno) unlinkSync(this.socketPath);
+        const st = lstatSync(this.socketPath);
+        if (st.ino === this.own.ino && st.dev === this.own.dev) unlinkSync(this.socketPath);
       } catch (err) {
         if (errCode(err) !== 'ENOENT') this.opts.report.error(`Could not remove ${this.socketPath}: ${words(err)}`);
       }
@@ -493,11 +504,15 @@ export class PlogServer {
         return;
       }
       if (!d) return;
+      // Our own datagrams (never sent on this socket; a name bound to it
+      // would only be the start of a loop) are not requests.
+      if (d.pid === process.pid) continue;
       this.counts.requests++;
-      if (!this.admit(d)) continue;
+      const peer = this.peer(d);
+      if (!this.admit(d, peer)) continue;
       const t0 = performance.now();
       try {
-        this.handle(d);
+        this.handle(d, peer);
       } catch (err) {
         // A client's request never takes the daemon down.
         this.opts.report.error(`request from pid ${d.pid}: ${(err as Error).message}`);
@@ -509,19 +524,29 @@ export class PlogServer {
     }
   }
 
-  private handle(d: Datagram): void {
+  /** Where d's replies may go (see src/plog/replies.ts), or null: none. */
+  private peer(d: Datagram): Peer | null {
+    if (d.path === null) return null; // unbound: nobody to answer
+    const p = peerOf(d, this.own);
+    if (typeof p === 'string') {
+      this.counts.unanswerable++;
+      this.opts.report.info(`no reply to pid ${d.pid} (uid ${d.uid}): ${p}`);
+      return null;
+    }
+    return p;
+  }
+
+  private handle(d: Datagram, peer: Peer | null): void {
     const req = decodeRequest(d.data, d.size);
-    const to = d.path;
     const reply = (text: string): void => {
-      if (to) this.send(to, text, d.uid);
+      if (peer) this.replies?.send(peer, [encodeReply(text)]);
     };
     switch (req.kind) {
       case 'list':
-        if (!to) return;
-        // Stop making replies once they are being dropped: the client
-        // would not get a complete list anyway.
-        for (const name of this.logs) if (!this.send(to, name, d.uid)) return;
-        this.send(to, LIST_END, d.uid);
+        if (!peer) return;
+        // The replies stop at the first that is dropped: the client would
+        // not get a complete list anyway.
+        this.replies?.send(peer, [...this.logs.map(encodeReply), encodeReply(LIST_END)]);
         return;
       case 'pid':
         return reply(String(process.pid));
@@ -559,7 +584,7 @@ export class PlogServer {
   private uidState(uid: number): UidState {
     let u = this.uids.get(uid);
     if (!u) {
-      u = { tokens: LIMITS.burst, refilled: performance.now(), limited: 0, noticeAt: -Infinity, queued: 0, overflow: 0 };
+      u = { tokens: LIMITS.burst, refilled: performance.now(), limited: 0, noticeAt: -Infinity };
       this.uids.set(uid, u);
     }
     return u;
@@ -568,7 +593,7 @@ export class PlogServer {
   /** The rate limit: whether this datagram is handled. A dropped one is
    * counted; its sender (if it has an address and did not ask for a list,
    * whose replies would be taken for log names) hears why at most once a second. */
-  private admit(d: Datagram): boolean {
+  private admit(d: Datagram, peer: Peer | null): boolean {
     if (d.uid === 0) return true;
     const u = this.uidState(d.uid);
     const now = performance.now();
@@ -580,9 +605,9 @@ export class PlogServer {
     }
     u.limited++;
     this.counts.limited++;
-    if (d.path && now - u.noticeAt >= 1000 && !isList(d)) {
+    if (peer && now - u.noticeAt >= 1000 && !isList(d)) {
       u.noticeAt = now;
-      this.send(d.path, `Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`, d.uid);
+      this.replies?.send(peer, [encodeReply(`Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`)]);
     }
     return false;
   }
@@ -601,20 +626,16 @@ export class PlogServer {
         this.opts.report.error(`rate limited uid ${uid}: ${u.limited} requests dropped (over ${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst})`);
         u.limited = 0;
       }
-      if (u.overflow > 0) {
-        this.opts.report.error(`uid ${uid} does not read its replies: ${u.overflow} dropped (over ${LIMITS.queuedPerUid} queued)`);
-        u.overflow = 0;
-      }
       const full = u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000 >= LIMITS.burst;
-      if (full && u.queued === 0 && now - u.noticeAt >= 1000) this.uids.delete(uid);
+      if (full && now - u.noticeAt >= 1000) this.uids.delete(uid);
     }
+    this.replies?.report();
   }
 
   /** {0, 19}: what the server holds, for monitoring and for the soak tests. */
   statsText(): string {
     // A log's next sample counts as its timer (one timer serves them all).
-    let timers = (this.watchTimer ? 1 : 0) + this.schedule.size;
-    for (const box of this.outboxes.values()) if (box.timer) timers++;
+    const timers = (this.watchTimer ? 1 : 0) + this.schedule.size + (this.replies?.timers ?? 0);
     // Counting descriptors reads a directory: at most 10 times a second.
     const now = performance.now();
     if (now - this.fdsAt >= 100) {
@@ -630,12 +651,13 @@ export class PlogServer {
       ['pid', process.pid],
       ['logs', this.targets.size],
       ['timers', timers],
-      ['outboxes', this.outboxes.size],
-      ['queued', this.queued],
-      ['uids', this.uids.size],
+      ['outboxes', this.replies?.waiting ?? 0],
+      ['queued', this.replies?.queued ?? 0],
+      ['uids', Math.max(this.uids.size, this.replies?.uidCount ?? 0)],
       ['requests', this.counts.requests],
       ['rate_limited', this.counts.limited],
-      ['replies_dropped', this.counts.repliesDropped],
+      ['replies_dropped', this.replies?.dropped ?? 0],
+      ['unanswerable', this.counts.unanswerable],
       ['logs_refused', this.counts.capped],
       ['pauses', this.counts.pauses],
       ['paused', this.paused ? 1 : 0],
@@ -882,111 +904,6 @@ export class PlogServer {
     t.machine?.close();
     t.tree?.close();
     closeQuietly(t.log.fd);
-  }
-
-  /** Send a reply now or queue it; false when it was dropped. */
-  private send(path: string, text: string, uid: number): boolean {
-    const box = this.outboxes.get(path);
-    const data = encodeReply(text);
-    if (box) return this.enqueue(box, data);
-    const r = this.trySend(path, data);
-    if (r === 'full') {
-      const fresh: Outbox = { items: [], timer: null, deadline: Date.now() + OUTBOX_PATIENCE_MS, delay: 1, uid };
-      if (!this.enqueue(fresh, data)) return false;
-      this.outboxes.set(path, fresh);
-      this.retry(path, fresh);
-    }
-    return r !== 'failed';
-  }
-
-  /** Queue a reply, within the bounds: per client path, per uid (root
-   * excepted) and in all (over queuedHigh, requests wait in the socket). */
-  private enqueue(box: Outbox, data: Buffer): boolean {
-    const u = box.uid === 0 ? null : this.uidState(box.uid);
-    if (box.items.length >= OUTBOX_MAX_ITEMS || (u && u.queued >= LIMITS.queuedPerUid)) {
-      this.counts.repliesDropped++;
-      if (u) u.overflow++;
-      return false;
-    }
-    box.items.push(data);
-    if (u) u.queued++;
-    this.queued++;
-    if (!this.paused && this.queued >= LIMITS.queuedHigh && this.sock) {
-      this.paused = true;
-      this.counts.pauses++;
-      this.sock.setReadable(null);
-    }
-    return true;
-  }
-
-  /** Forget n replies of a box (sent or dropped); read requests again once
-   * the queues are down to half the high-water mark. */
-  private dequeued(box: Outbox, n: number): void {
-    if (n <= 0) return;
-    this.queued -= n;
-    if (box.uid !== 0) {
-      const u = this.uids.get(box.uid);
-      if (u) u.queued = Math.max(0, u.queued - n);
-    }
-    if (this.paused && this.queued <= LIMITS.queuedHigh / 2 && this.sock && !this.stopped) {
-      this.paused = false;
-      this.sock.setReadable(() => this.drain());
-    }
-  }
-
-  /** 'sent', 'full' (the client's queue is full: try later) or 'failed'. */
-  private trySend(path: string, data: Buffer): 'sent' | 'full' | 'failed' {
-    if (!this.sock) return 'failed';
-    try {
-      return this.sock.trySend(data, path) >= 0 ? 'sent' : 'full';
-    } catch (err) {
-      // A client that went away before its answer (its socket closed or
-      // removed) is the client's business, not an error of the server: said
-      // with -v only, so that no client can fill the error log.
-      const code = errCode(err);
-      const msg = `sendto(${path}) failed: ${words(err)}`;
-      if (code === 'ECONNREFUSED' || code === 'ENOENT') this.opts.report.info(msg);
-      else this.opts.report.error(msg);
-      return 'failed';
-    }
-  }
-
-  private retry(path: string, box: Outbox): void {
-    box.timer = setTimeout(() => {
-      box.timer = null;
-      const before = box.items.length;
-      let sent = 0;
-      while (sent < box.items.length) {
-        const r = this.trySend(path, box.items[sent]);
-        if (r === 'full') break;
-        sent++;
-        if (r === 'failed') sent = box.items.length;
-      }
-      // One splice, not a shift per reply: a long list is O(n), not O(n^2).
-      box.items.splice(0, sent);
-      this.dequeued(box, before - box.items.length);
-      if (box.items.length === 0) {
-        this.outboxes.delete(path);
-        return;
-      }
-      if (Date.now() > box.deadline) {
-        this.opts.report.error(`sendto(${path}) failed: the client does not read; ${box.items.length} replies dropped`);
-        this.counts.repliesDropped += box.items.length;
-        this.dequeued(box, box.items.length);
-        box.items.length = 0;
-        this.outboxes.delete(path);
-        return;
-      }
-      if (sent > 0) {
-        // The client reads: keep up with it (its queue holds only
-        // max_dgram_qlen replies), and the patience counts from now.
-        box.delay = 1;
-        box.deadline = Date.now() + OUTBOX_PATIENCE_MS;
-      } else {
-        box.delay = Math.min(box.delay * 2, 50);
-      }
-      this.retry(path, box);
-    }, box.delay);
   }
 }
 

@@ -2,8 +2,8 @@
 // (so that they can run as other uids under setpriv).
 //
 //   node dist/test/stress/flood.js flood SOCKET SECONDS pid|list [SOCKETS]
-//     sends {0,2} (or {0,1}) from SOCKETS sockets bound at abstract
-//     addresses that never read their replies, as fast as the server's queue
+//     sends {0,2} (or {0,1}) from SOCKETS sockets bound in a fresh
+//     directory of /tmp that never read their replies, as fast as the server's queue
 //     takes them (non-blocking; on EAGAIN a pause of 20 us doubling up to
 //     1 ms), for SECONDS; prints {"sent","eagain","perSecond"} as JSON.
 //
@@ -11,16 +11,23 @@
 //     one request at a time from one bound socket, the next GAP_MS (20)
 //     after the answer, for SECONDS; an answer not complete within 2 s is
 //     lost. Prints {"n","lost","p50","p99","max","notices"} (milliseconds).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { UnixSocket } from '../../src/native.js';
 import { decodeReply, encodeQuery, LIST_END, Q_LIST, Q_PID } from '../../src/plog/protocol.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// plogsrvd answers only a socket file of the sender's own, so the sockets
+// live in a directory of this process's uid, removed at exit.
+const home = mkdtempSync('/tmp/plog-flood-');
+process.on('exit', () => rmSync(home, { recursive: true, force: true }));
+
 function flood(socket: string, seconds: number, kind: string, n: number): void {
   const req = encodeQuery(kind === 'list' ? Q_LIST : Q_PID);
   const socks = Array.from({ length: n }, (_, i) => {
     const s = new UnixSocket();
-    s.bind(`@plog-flood-${process.pid}-${i}`);
+    s.bind(join(home, `f${i}`));
     return s;
   });
   const wait = new Int32Array(new SharedArrayBuffer(4));
@@ -48,7 +55,7 @@ function flood(socket: string, seconds: number, kind: string, n: number): void {
 
 async function probe(socket: string, seconds: number, kind: string, gap: number): Promise<void> {
   const s = new UnixSocket();
-  s.bind(`@plog-probe-${process.pid}`);
+  s.bind(join(home, 'probe'));
   const req = encodeQuery(kind === 'list' ? Q_LIST : Q_PID);
   const lat: number[] = [];
   let lost = 0;

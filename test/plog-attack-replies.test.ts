@@ -1,0 +1,133 @@
+// Where a root plogsrvd's replies go when the client asking is hostile: an
+// unprivileged client (nobody, under setpriv) asks, never reads, then puts a
+// symlink where its socket was. The replies must reach only the socket that
+// asked: never through the link, never the daemon's own socket (it would
+// answer itself for ever), never another user's client.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseStats } from '../src/plog/protocol.js';
+import { AS_NOBODY, ints, plog, raw, Raw, ROOT, Server, sleep, tempDir, waitFor } from './helpers/plog.js';
+
+const ATTACKER = join(ROOT, 'dist/test/helpers/attacker.js');
+
+let srv: Server;
+before(async () => {
+  // As /var/local/plog is meant to be: root's, mode 1777, any user may ask.
+  srv = await Server.start({ foreground: true, dir: tempDir(0o1777), args: ['-v', '-m', 'world'] });
+});
+after(() => {
+  for (const a of attackers) a.kill('SIGKILL');
+});
+
+const attackers = new Set<ChildProcess>();
+
+/** nobody asks 30 times, never reads, and swaps its socket for a link to target. */
+async function swapAttack(target: string): Promise<ChildProcess> {
+  const child = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, ATTACKER, 'swap', srv.sock, target, '30'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  attackers.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (err += d));
+  await waitFor('the attacker to swap its socket for a link', () => {
+    if (child.exitCode !== null) throw new Error(`attacker exited ${child.exitCode}: ${err}`);
+    return out.includes('\n');
+  });
+  const o = JSON.parse(out) as { sent: number };
+  assert.equal(o.sent, 30);
+  return child;
+}
+
+async function stats(): Promise<Record<string, number>> {
+  const st = parseStats(await raw().ask(srv.dir, ints(0, 19)));
+  assert.ok(st, 'a stats reply');
+  return st;
+}
+
+/** Every reply of the attack has been sent or dropped. */
+async function settled(): Promise<Record<string, number>> {
+  let st: Record<string, number> = {};
+  await waitFor('the replies to the attacker to be sent or dropped', async () => {
+    st = await stats();
+    return st.outboxes === 0 && st.queued === 0;
+  }, { timeout: 15_000 });
+  return st;
+}
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  child.stdin!.end();
+  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  attackers.delete(child);
+}
+
+test('a link to a root socket in a 0700 directory: that socket gets nothing', async () => {
+  const victim = new Raw(join(tempDir(0o700), 'root-only'));
+  const a = await swapAttack(victim.path);
+  const st = await settled();
+  assert.ok(st.unanswerable + st.replies_dropped > 0, JSON.stringify(st));
+  assert.deepEqual(victim.take().map((d) => d.data.toString('latin1')), []);
+  await stop(a);
+  victim.close();
+});
+
+test("a link to another user's waiting client socket: it gets no forged reply, and root's plog -q pid is right", async () => {
+  // Root's client socket, as plog binds it while it waits for an answer.
+  const victim = new Raw(join(tempDir(0o755), 'root-client'));
+  const a = await swapAttack(victim.path);
+  await settled();
+  assert.deepEqual(victim.take().map((d) => d.data.toString('latin1')), []);
+  const q = await plog(['-d', srv.dir, '-q', 'pid']);
+  assert.deepEqual([q.code, q.stdout, q.stderr], [0, `${srv.pid}\n`, '']);
+  await stop(a);
+  victim.close();
+});
+
+test("a link to the daemon's own socket: no reply loop, the daemon stays idle and answers everyone", async () => {
+  const a = await swapAttack(srv.sock);
+  await settled();
+  await stop(a);
+  // Idle after the attack: not answering itself at 100% of a core.
+  const t0 = cpuTicks(srv.pid);
+  const w0 = performance.now();
+  await sleep(1000);
+  const busy = (cpuTicks(srv.pid) - t0) / 100 / ((performance.now() - w0) / 1000);
+  assert.ok(busy < 0.3, `plogsrvd used ${(busy * 100).toFixed(0)}% of a core after the attack`);
+  for (const asNobody of [false, true]) {
+    const q = await plog(['-d', srv.dir, '-q', 'pid'], { asNobody });
+    assert.deepEqual([q.code, q.stdout, q.stderr], [0, `${srv.pid}\n`, ''], `as ${asNobody ? 'nobody' : 'root'}`);
+  }
+  assert.doesNotMatch(srv.stderr, /internal error|request from pid/);
+});
+
+test('a request whose sender address is not a socket of its own gets no reply, and is said with -v', async () => {
+  // An abstract address can be taken over by anyone once its owner closes it.
+  const script = `
+    import { UnixSocket } from ${JSON.stringify(join(ROOT, 'dist/src/native.js'))};
+    const s = new UnixSocket(); s.bind('@plog-abstract-' + process.pid);
+    const req = Buffer.alloc(8); req.writeInt32LE(0, 0); req.writeInt32LE(2, 4);
+    while (s.trySend(req, process.argv[1]) < 0) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 300));
+    console.log(JSON.stringify({ got: s.recv(2048) !== null }));
+  `;
+  const before = (await stats()).unanswerable;
+  const r = await new Promise<string>((resolve) => {
+    const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, srv.sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.on('exit', () => resolve(out));
+  });
+  assert.deepEqual(JSON.parse(r), { got: false });
+  await waitFor('the refusal to be counted', async () => (await stats()).unanswerable > before);
+  await waitFor('the refusal to be said with -v', () => /no reply to pid \d+ \(uid 65534\): its address "@plog-abstract-\d+" is in the abstract namespace/.test(srv.stderr + srv.stdout));
+});
