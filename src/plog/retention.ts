@@ -7,6 +7,7 @@
 // format), and only files that are ours are ever renamed or removed.
 import { closeSync, constants as C, fchownSync, fstatSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { formatCmdline } from '../proc/cmdline.js';
 import { errnoWords } from '../proc/errors.js';
 import { formatHeader } from './logline.js';
@@ -85,7 +86,9 @@ export class Retention {
       if (size >= this.opts.maxSize) end = this.rotate(t);
     }
     if (this.opts.maxTotal > 0) {
-      const now = Date.now();
+      // A monotonic clock: a step of the wall clock must neither stop the
+      // check for as long as it stepped back nor run it at every sample.
+      const now = performance.now();
       if (now - this.lastTotalCheck >= 1000) {
         this.lastTotalCheck = now;
         this.enforceTotal();
