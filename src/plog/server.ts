@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { UnixSocket, SystemError, type Datagram } from '../native.js';
 import { peerOf, Replies, type Peer } from './replies.js';
 import { ProcessReader, type RawSample } from '../proc/reader.js';
+import { hiddenFrom, procOwner } from '../proc/access.js';
 import { errCode, errnoWords } from '../proc/errors.js';
 import { CLK_TCK, pageSizeKb } from '../proc/system.js';
 import { formatCmdline } from '../proc/cmdline.js';
@@ -86,6 +87,9 @@ export interface SampledTarget {
   machine?: MachineLog;
   /** A tree log (plog --tree): the descendants summed in, a Procs column. */
   tree?: TreeSampler;
+  /** Who the log is for, when not root: it ends when /proc would no longer
+   * show them the process (it ran a set-user-ID program). */
+  ownerUid?: number;
 }
 
 /** The Safe PSS budget (PLOG_PSS_BUDGET, src/plog/pss-budget.ts): a fraction, or null for off. */
@@ -103,6 +107,15 @@ export function sampleTarget(t: SampledTarget, pageKb: number): SampleEnd {
   const there = logStillThere(t.log.fd);
   if (there === 'gone') return { why: `Can't find log ${t.log.path}`, isError: true };
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
+  // A process that runs a set-user-ID program keeps its pid and start time,
+  // and the reader reopens its files after the exec as root: check first
+  // that /proc would still show it to whoever asked (src/proc/access.ts).
+  if (t.ownerUid !== undefined && t.ownerUid !== 0) {
+    const o = procOwner(t.pid);
+    if (o && o.uid !== t.ownerUid) {
+      return { why: `pid ${t.pid} is no longer readable by uid ${t.ownerUid} (it ran a set-user-ID or set-group-ID program); stopped logging ${t.log.name}`, isError: false };
+    }
+  }
   let s: RawSample;
   try {
     // PSS only when the budget allows (Safe PSS): else the last values, marked.
@@ -696,6 +709,12 @@ export class PlogServer {
         reader.close();
         return `pid ${pid}: ${errnoWords({ code: 'EPERM' })}`;
       }
+      // ... and only as far as /proc would show them (no set-user-ID program).
+      const hidden = hiddenFrom(ids, procOwner(pid) ?? { uid: -1, gid: -1 }, { uid, gid });
+      if (hidden) {
+        reader.close();
+        return `pid ${pid}: not logged for uid ${uid}: ${hidden}.`;
+      }
       const first = reader.sample();
       const comm = first.stat.comm;
       const base = `${logBaseName(comm)}.${pid}`;
@@ -782,6 +801,14 @@ export class PlogServer {
     let machine: MachineLog | undefined;
     let sampler: TreeSampler | undefined;
     try {
+      if (r.uid !== 0) {
+        // The log was made for the requester (src/plog/logfile.ts): its group is theirs.
+        const hidden = hiddenFrom(reader.readStatus(), procOwner(r.pid) ?? { uid: -1, gid: -1 }, { uid: r.uid, gid: fstatSync(r.log.fd).gid });
+        if (hidden) {
+          reader.close();
+          return `not readable by uid ${r.uid} now: ${hidden}`;
+        }
+      }
       const first = reader.sample();
       if (first.stat.starttime !== r.starttime) {
         reader.close();
