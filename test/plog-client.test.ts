@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, endianness } from 'node:os';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
@@ -12,6 +12,7 @@ import { CLIENT } from '../src/plog/exitcodes.js';
 import {
   ints,
   plog,
+  plogsrvd,
   Server,
   silentSocket,
   spawnSleep,
@@ -201,7 +202,8 @@ test('plog exit 3: the client socket cannot be bound ($PLOG_TMPDIR missing)', as
   const srv = await Server.start();
   const t = join(tempDir(), 'missing');
   const r = await plog(['-d', srv.dir, '-q', 'pid'], { env: { PLOG_TMPDIR: t } });
-  assert.deepEqual([r.code, r.stdout, r.stderr], [3, '', `plog: Bind ${t}/.plog socket failed: No such file or directory\n`]);
+  assert.deepEqual([r.code, r.stdout], [3, '']);
+  assert.match(r.stderr, new RegExp(`^plog: Bind ${t}/\\.plog\\.[a-z0-9]{10} socket failed: No such file or directory\n$`));
 });
 
 test('plog exit 4: no socket; exit 5: a stale socket', async () => {
@@ -244,15 +246,21 @@ test('plog exit 8: a socket that never answers (-t 1)', async () => {
   }
 });
 
-test('plog exit 12: every /tmp/.plog name taken; 24 taken is still fine', async () => {
+test('client socket names are random: /tmp/.plog, .plog-2 ... .plog-30 all taken changes nothing; -s takes 2 to 4095', async () => {
   const srv = await Server.start();
   const t = tempDir();
-  for (let n = 1; n <= 24; n++) writeFileSync(join(t, n === 1 ? '.plog' : `.plog-${n}`), '');
+  for (let n = 1; n <= 30; n++) writeFileSync(join(t, n === 1 ? '.plog' : `.plog-${n}`), '');
   let r = await plog(['-d', srv.dir, '-q', 'pid'], { env: { PLOG_TMPDIR: t } });
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${srv.pid}\n`, '']);
-  writeFileSync(join(t, '.plog-25'), '');
-  r = await plog(['-d', srv.dir, '-q', 'pid'], { env: { PLOG_TMPDIR: t } });
-  assert.deepEqual([r.code, r.stdout, r.stderr], [12, '', `plog: 25+ ${t}/.plog sockets, exiting.\n`]);
+  for (const n of ['2', '4095']) {
+    r = await plog(['-s', n, '-d', srv.dir, '-q', 'pid'], { env: { PLOG_TMPDIR: t } });
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${srv.pid}\n`, ''], `-s ${n}`);
+  }
+  for (const n of ['1', '4096', 'x']) {
+    r = await plog(['-s', n, '-d', srv.dir, '-q', 'pid']);
+    assert.deepEqual([r.code, r.stdout], [11, ''], `-s ${n}`);
+    assert.match(r.stderr, new RegExp(`-s: the number of client socket names to try is 2 to 4095, not '${n}'`));
+  }
 });
 
 test('plog exit 15: refused requests (no such process, not logging)', async () => {
@@ -365,8 +373,9 @@ test('plog ignores datagrams that do not come from the server', async () => {
   const stranger = new UnixSocket();
   try {
     await waitFor('plog to bind its socket', () => {
+      const name = readdirSync(t).find((n) => n.startsWith('.plog.'));
       try {
-        return stranger.trySend(Buffer.from('666\0'), join(t, '.plog')) > 0;
+        return name !== undefined && stranger.trySend(Buffer.from('666\0'), join(t, name)) > 0;
       } catch {
         return false;
       }
@@ -386,4 +395,27 @@ test('clients racing for the /tmp/.plog names all succeed, and leave nothing beh
   );
   runs.forEach((r, i) => assert.deepEqual([r.code, r.stdout, r.stderr], [0, i % 2 ? `${srv.pid}\n` : '', ''], `client ${i}`));
   assert.deepEqual(readdirSync(t), []);
+});
+
+test('a server bound at another spelling of its directory (DIR/, DIR//, DIR/., a symlinked directory) answers every spelling; a second plogsrvd says "already running"', async () => {
+  const real = tempDir(0o755);
+  const link = join(tempDir(0o755), 'link');
+  symlinkSync(real, link);
+  const spellings = [real, `${real}/`, `${real}//`, `${real}/.`, link, `${link}/`];
+  for (const bound of [`${real}/`, link]) {
+    const srv = await Server.start({ dir: bound, foreground: true });
+    for (const asked of spellings) {
+      const t0 = performance.now();
+      const q = await plog(['-d', asked, '-q', 'pid']);
+      assert.deepEqual([q.code, q.stdout, q.stderr], [0, `${srv.pid}\n`, ''], `bound at ${bound}, asked at ${asked}`);
+      assert.ok(performance.now() - t0 < 2500, `asked at ${asked}: ${performance.now() - t0} ms`);
+    }
+    for (const again of [real, `${link}//`]) {
+      const r = await plogsrvd(['-f', '-d', again]);
+      assert.equal(r.code, 12, `${again}: ${r.stderr}`);
+      assert.match(r.stderr, /already running/);
+    }
+    srv.signal('SIGTERM');
+    await srv.ended();
+  }
 });

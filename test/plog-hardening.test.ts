@@ -290,11 +290,12 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
     process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, '-q', 'pid', '-t', '1'], { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   c.stdout.on('data', (d: Buffer) => (out += d));
-  const sockPath = join(open, '.plog');
   let swapped = false;
   const end = Date.now() + 5000;
   while (c.exitCode === null && Date.now() < end) {
     try {
+      const name = readdirSync(open).find((n) => n.startsWith('.plog.'));
+      const sockPath = join(open, name ?? '.plog.none');
       if (lstatSync(sockPath).isSocket()) {
         // The attacker (the directory lets anyone) moves the socket away and links the name to the victim.
         renameSync(sockPath, join(open, 'moved'));
@@ -309,7 +310,7 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
   }
   await new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)));
   const calls = readFileSync(trace, 'utf8');
-  assert.match(calls, new RegExp(`bind\\(\\d+, \\{sa_family=AF_UNIX, sun_path="${open}/\\.plog"\\}`), calls);
+  assert.match(calls, new RegExp(`bind\\(\\d+, \\{sa_family=AF_UNIX, sun_path="${open}/\\.plog\\.[a-z0-9]{10}"\\}`), calls);
   assert.doesNotMatch(calls, /chmod|chown/, 'a chmod or chown by name after the bind');
   const st = statSync(victim);
   assert.equal(st.mode & 0o777, 0o600, `the victim's mode changed (swapped: ${swapped})`);

@@ -8,6 +8,8 @@ import { SERVER } from '../src/plog/exitcodes.js';
 import { groupId } from '../src/plog/server.js';
 import {
   alive,
+  AS_NOBODY,
+  ROOT,
   PLOG,
   run,
   fdTarget,
@@ -231,7 +233,8 @@ test('plogsrvd exit 9: bind denied (nobody in a root-owned 0755 directory), or t
   staleSocket(join(s, 'plogd_sock'));
   const t = join(tempDir(), 'missing');
   const r = await plogsrvd(['-f', '-d', s], { env: { PLOG_TMPDIR: t } });
-  assert.deepEqual([r.code, r.stderr], [9, `plogsrvd: Bind ${t}/.plog socket failed: No such file or directory\n`]);
+  assert.equal(r.code, 9);
+  assert.match(r.stderr, new RegExp(`^plogsrvd: Bind ${t}/\\.plog\\.[a-z0-9]{10} socket failed: No such file or directory\n$`));
 });
 
 test('plogsrvd exit 11: a stale socket it may not remove (nobody, sticky root directory)', async () => {
@@ -259,7 +262,7 @@ test('plogsrvd exit 12: already running; query of the existing server failed', a
   const owner = await Server.start({ dir: tempDir(0o1777), args: ['-m', 'owner'] });
   for (const fg of [[], ['-f']]) {
     const r = await plogsrvd([...fg, '-d', owner.dir], { asNobody: true });
-    assert.deepEqual([r.code, r.stdout, unlocked(r.stderr)], [12, '', 'plogsrvd: Query existing server failed.\n']);
+    assert.deepEqual([r.code, r.stdout, unlocked(r.stderr)], [12, '', `plogsrvd: Query existing server failed: sendto(${owner.dir}/plogd_sock): Permission denied.\n`]);
   }
   assert.ok(alive(owner.pid));
   // A socket whose owner never answers.
@@ -269,14 +272,26 @@ test('plogsrvd exit 12: already running; query of the existing server failed', a
   assert.deepEqual([r.code, r.stderr], [12, `plogsrvd: Query existing server failed: no answer from ${d}/plogd_sock.\n`]);
 });
 
-test('plogsrvd exit 15: too many /tmp/.plog names taken for the start-up query', async () => {
+test('plogsrvd exit 15: more than 25 stale client sockets of its own uid; those of other users do not count', async () => {
   const d = tempDir();
   staleSocket(join(d, 'plogd_sock'));
-  const t = tempDir();
-  for (let n = 1; n <= 25; n++) writeFileSync(join(t, n === 1 ? '.plog' : `.plog-${n}`), '');
+  const t = tempDir(0o1777);
+  // 30 of another user: squatted names, not this server's business.
+  const squat = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', `
+    import { UnixSocket } from ${JSON.stringify(join(ROOT, 'dist/src/native.js'))};
+    for (let i = 0; i < 30; i++) { const s = new UnixSocket(); s.bind(process.argv[1] + '/.plog.nobody' + i); s.close(); }
+  `, t]);
+  assert.equal(squat.code, 0, squat.stderr);
+  // 25 of its own, left by clients that died: "more than 25" is not reached.
+  for (let n = 1; n <= 25; n++) staleSocket(join(t, `.plog.stale${n}`));
+  const ok = await Server.start({ dir: d, env: { PLOG_TMPDIR: t } });
+  ok.signal('SIGTERM');
+  await ok.ended();
+  staleSocket(join(d, 'plogd_sock'));
+  staleSocket(join(t, '.plog.stale26'));
   for (const fg of [[], ['-f']]) {
     const r = await plogsrvd([...fg, '-d', d], { env: { PLOG_TMPDIR: t } });
-    assert.deepEqual([r.code, r.stdout, r.stderr], [15, '', `plogsrvd: 25+ ${t}/.plog sockets, exiting.\n`]);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [15, '', `plogsrvd: 25+ ${t}/.plog sockets, exiting: 26 left by clients of uid 0 that died; remove them.\n`]);
   }
   // Without a socket to query, the names in /tmp do not matter.
   unlinkSync(join(d, 'plogd_sock'));

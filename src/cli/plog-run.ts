@@ -16,10 +16,10 @@
 // SIGQUIT sent to plog run alone (not from its terminal), and SIGTERM and
 // SIGHUP always, are passed on to CMD.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from './args.js';
 import { MAX_DIR_LENGTH, request, RequestError } from '../plog/client.js';
@@ -274,7 +274,7 @@ class PrivateServer {
         resolve();
       });
     });
-    const end = Date.now() + Math.max(timeoutMs, 10_000);
+    const end = performance.now() + Math.max(timeoutMs, 10_000);
     for (;;) {
       if (gone) fail(`the private plogsrvd did not start: ${this.stderr.trim() || 'it exited'}`);
       try {
@@ -282,7 +282,7 @@ class PrivateServer {
         return;
       } catch (err) {
         if (!(err instanceof RequestError)) throw err;
-        if (Date.now() > end) fail(`the private plogsrvd on ${this.dir} does not answer: ${err.message}`);
+        if (performance.now() > end) fail(`the private plogsrvd on ${this.dir} does not answer: ${err.message}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -325,18 +325,39 @@ function foregroundOnTerminal(): boolean {
   }
 }
 
-/** Copy a file into an open descriptor, a chunk at a time. */
-function copyInto(path: string, fd: number): void {
-  const src = openSync(path, 'r');
+/** Copy a file (an open descriptor's) into an open descriptor, a chunk at a time, from its start. */
+function copyInto(src: number, fd: number): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (let pos = 0; ; ) {
+    const n = readSync(src, buf, 0, buf.length, pos);
+    if (n === 0) return;
+    pos += n;
+    for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+  }
+}
+
+/**
+ * Open the log a server named, only if it is one it made for us: a regular
+ * file directly in the directory we asked, not a link, owned by our uid (a
+ * root plogsrvd hands each log to its requester). Whatever a server says,
+ * plog run never reads a file for it that we could not read ourselves, nor
+ * copies one into -o.
+ */
+function openOurLog(path: string, dir: string): number {
+  const a = statSync(dirname(path));
+  const b = statSync(dir);
+  if (a.dev !== b.dev || a.ino !== b.ino || basename(path).startsWith('.')) {
+    throw new Error(`the server named ${JSON.stringify(path)}, which is not a log in ${dir}`);
+  }
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(src, buf, 0, buf.length, null);
-      if (n === 0) return;
-      for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
-    }
-  } finally {
-    closeSync(src);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    if (st.uid !== process.geteuid?.()) throw new Error(`${path} belongs to uid ${st.uid}, not to you: not a log made for you`);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
   }
 }
 
@@ -450,7 +471,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
   }
 
   // CMD, in our process group, with our standard streams.
-  const t0 = Date.now();
+  const t0 = performance.now();
   const child = spawn(args.cmd[0], args.cmd.slice(1), { stdio: 'inherit' });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
@@ -497,7 +518,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
     }
 
     const { code, signal } = await exit;
-    const wallMs = Date.now() - t0;
+    const wallMs = performance.now() - t0;
     const status = exitStatus(code, signal);
 
     let report: Report | null = null;
@@ -510,8 +531,11 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
       } catch {
         /* not logging any more, or the server went: the log is what it is */
       }
+      let logFd: number | null = null;
       try {
-        const log = readLog(logPath);
+        logFd = openOurLog(logPath, dir);
+        // Read through the descriptor just checked, never the name again.
+        const log = readLog(`/proc/self/fd/${logFd}`);
         report = buildReport(log);
         extras = log.samples[log.samples.length - 1]?.extra;
         for (const s of log.samples) {
@@ -522,9 +546,11 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
         logNote = `cannot read it: ${(err as Error).message}`;
       }
       const out = args.output;
-      if (out !== null && ctx.outFd !== null) {
+      if (out !== null && ctx.outFd !== null && logFd === null) {
+        say(`-o ${out}: ${logNote.replace(/^cannot read it: /, '')}`);
+      } else if (out !== null && ctx.outFd !== null && logFd !== null) {
         try {
-          copyInto(logPath, ctx.outFd);
+          copyInto(logFd, ctx.outFd);
           if (ctx.priv !== null) {
             logNote = '';
             logPath = out;
@@ -538,6 +564,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
       } else if (ctx.priv !== null) {
         logNote = 'removed with the private plogsrvd; -o FILE keeps it';
       }
+      if (logFd !== null) closeSync(logFd);
       if (report) report = { ...report, path: logPath };
     }
     const serverSaid = ctx.priv?.messages.trim();

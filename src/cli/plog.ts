@@ -12,7 +12,7 @@
 // gives the unbundled file, which works the same, only slower to start.
 import { parseOptions } from './args.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
-import { request, RequestError, type RequestFailure } from '../plog/client.js';
+import { request, RequestError, TMP_SOCKET_MAX, TMP_SOCKET_MIN, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DIR, Q_LIST, Q_PID, UNRECOGNIZED } from '../plog/protocol.js';
 import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
@@ -67,6 +67,9 @@ Options:
   -q pid|dir    print the server's pid, or its runtime directory
   -d DIR        runtime directory (default $PLOGDIR, else /var/local/plog)
   -t SECONDS    how long to wait for the server's reply, 1 to 300 (default 3)
+  -s N          how many names to try for the client socket in /tmp, 2 to
+                4095 (default 25; names are random, so one is nearly always
+                enough)
   -h, --help    this text
   --version     the version
 
@@ -84,6 +87,7 @@ const REASON_EXIT: Record<RequestFailure, ExitCode> = {
   bind: CLIENT.BIND,
   'tmp-sockets': CLIENT.TMP_SOCKETS,
   'no-server': CLIENT.NO_SERVER,
+  untrusted: CLIENT.NO_SERVER,
   stale: CLIENT.STALE,
   access: CLIENT.ACCESS,
   send: CLIENT.SEND_ERRNO,
@@ -105,6 +109,8 @@ export interface Parsed {
   action: Action;
   dir?: string;
   timeoutMs: number;
+  /** -s N: client socket names to try (plog 0.1.0's limit of temporary sockets). */
+  tries?: number;
 }
 
 function parsePid(text: string, opt: string): number {
@@ -132,6 +138,7 @@ export function parse(argv: string[]): Parsed {
       q: { type: 'string', short: 'q' },
       d: { type: 'string', short: 'd' },
       t: { type: 'string', short: 't' },
+      s: { type: 'string', short: 's' },
       h: { type: 'boolean', short: 'h' },
       format: { type: 'string' },
       n: { type: 'string', short: 'n' },
@@ -151,6 +158,14 @@ export function parse(argv: string[]): Parsed {
     const t = String(values.t);
     if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 300) die(CLIENT.USAGE, `-t: the timeout is 1 to 300 seconds, not '${t}'`);
     timeoutMs = Number(t) * 1000;
+  }
+  let tries: number | undefined;
+  if (values.s !== undefined) {
+    const n = String(values.s);
+    if (!/^\d+$/.test(n) || Number(n) < TMP_SOCKET_MIN || Number(n) > TMP_SOCKET_MAX) {
+      die(CLIENT.USAGE, `-s: the number of client socket names to try is ${TMP_SOCKET_MIN} to ${TMP_SOCKET_MAX}, not '${n}'`);
+    }
+    tries = Number(n);
   }
   const selecting = values.n !== undefined || values.r !== undefined;
   if (selecting) {
@@ -202,7 +217,7 @@ export function parse(argv: string[]): Parsed {
     if (q !== 'pid' && q !== 'dir') die(CLIENT.USAGE, `-q takes 'pid' or 'dir', not '${q}'`);
     action = { kind: 'query', what: q };
   }
-  return { action, dir, timeoutMs };
+  return { action, dir, timeoutMs, tries };
 }
 
 function out(text: string): void {
@@ -210,7 +225,7 @@ function out(text: string): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { action, dir: dirOpt, timeoutMs } = parse(argv);
+  const { action, dir: dirOpt, timeoutMs, tries } = parse(argv);
   if (action.kind === 'help') {
     out(usage());
     return 0;
@@ -225,7 +240,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const ask = async (req: Buffer, list = false): Promise<string[]> => {
     try {
-      return await request(dir, req, { timeoutMs, list });
+      return await request(dir, req, { timeoutMs, list, tries });
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;
       const exit = REASON_EXIT[err.reason];

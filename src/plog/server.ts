@@ -2,10 +2,10 @@
 // sampling schedules. The program around it (src/cli/plogsrvd.ts) parses
 // options and makes the process a daemon; this module never exits the
 // process itself: fatal conditions are thrown or handed to onFatal.
-import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UnixSocket, SystemError, type Datagram } from '../native.js';
+import { strerror, UnixSocket, SystemError, type Datagram } from '../native.js';
 import { peerOf, Replies, type Peer } from './replies.js';
 import { ProcessReader, type RawSample } from '../proc/reader.js';
 import { hiddenFrom, procOwner } from '../proc/access.js';
@@ -20,7 +20,7 @@ import { treeHeader, withProcs } from './treelog.js';
 import { ExitError, SERVER } from './exitcodes.js';
 import { DueHeap, onGrid, type Scheduled } from './schedule.js';
 import { pssBudget, pssDue } from './pss-budget.js';
-import { request, RequestError, SOCKET_NAME } from './client.js';
+import { request, RequestError, SOCKET_NAME, staleTmpSockets, TMP_SOCKET_LIMIT, tmpSocketDir, untrustedServer } from './client.js';
 import {
   decodeRequest,
   encodeQuery,
@@ -389,14 +389,42 @@ export class PlogServer {
     }, 1000);
   }
 
+  /**
+   * What is at DIR/plogd_sock before we bind there: nothing; a socket of a
+   * user this server does not trust (neither root, its own uid, nor the
+   * directory's owner: someone squatting the name while no server ran),
+   * which is removed; or one of a trusted user, asked for its pid as a
+   * client would: an answer means another plogsrvd runs there, a refused
+   * connection means it is stale and is removed.
+   */
   private async clearStaleSocket(): Promise<void> {
-    let exists = true;
+    let st: Stats;
+    let dirUid: number;
     try {
-      lstatSync(this.socketPath);
+      st = lstatSync(this.socketPath);
+      dirUid = statSync(this.dir).uid;
     } catch {
-      exists = false;
+      return;
     }
-    if (!exists) return;
+    const distrust = untrustedServer(st.uid, dirUid);
+    if (distrust) {
+      // In a directory others may write to, a name is theirs only while
+      // they hold it for a server we believe; this one is taken back.
+      try {
+        unlinkSync(this.socketPath);
+      } catch (e) {
+        throw new ExitError(SERVER.REMOVE_STALE, `Could not remove ${this.socketPath}, ${distrust}: ${words(e)}`);
+      }
+      this.opts.warn?.(`Removed ${this.socketPath}: ${distrust}.`);
+      return;
+    }
+    // The seed's guard against client sockets piling up in /tmp: only this
+    // uid's own, left by its clients that died (nobody else can make a
+    // server refuse to start by leaving sockets there).
+    const stale = staleTmpSockets();
+    if (stale > TMP_SOCKET_LIMIT) {
+      throw new ExitError(SERVER.TMP_SOCKETS, `${TMP_SOCKET_LIMIT}+ ${join(tmpSocketDir(), '.plog')} sockets, exiting: ${stale} left by clients of uid ${process.geteuid?.()} that died; remove them.`);
+    }
     try {
       await request(this.dir, encodeQuery(Q_PID), { timeoutMs: this.opts.queryTimeoutMs ?? 2000 });
     } catch (err) {
@@ -412,7 +440,7 @@ export class PlogServer {
         case 'no-server':
           return; // it went away meanwhile
         case 'access':
-          throw new ExitError(SERVER.RUNNING, 'Query existing server failed.');
+          throw new ExitError(SERVER.RUNNING, `Query existing server failed: sendto(${this.socketPath}): ${strerror(err.errno || 13)}.`);
         case 'timeout':
           throw new ExitError(SERVER.RUNNING, `Query existing server failed: no answer from ${this.socketPath}.`);
         case 'tmp-sockets':
