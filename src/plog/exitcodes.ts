@@ -26,7 +26,7 @@ export const SERVER = {
   RUNNING: { code: 12, meaning: 'already running on this directory, or the query of the existing server failed' },
   NOMEM: { code: 13, meaning: 'not enough memory' },
   NOT_ABSOLUTE: { code: 14, meaning: 'the runtime directory is not an absolute path' },
-  TMP_SOCKETS: { code: 15, meaning: 'too many stale /tmp/.plog sockets (more than 25)' },
+  TMP_SOCKETS: { code: 15, meaning: 'more than 25 stale /tmp/.plog sockets of its own uid' },
   INTERNAL: { code: 70, meaning: 'internal error (a bug: please report it)' },
 } as const satisfies Record<string, ExitCode>;
 
@@ -44,7 +44,7 @@ export const CLIENT = {
   NOMEM: { code: 9, meaning: 'out of memory' },
   SIGPIPE: { code: 10, meaning: 'SIGPIPE, three times' },
   USAGE: { code: 11, meaning: 'usage error (a bad or conflicting option)' },
-  TMP_SOCKETS: { code: 12, meaning: 'too many stale client sockets in /tmp' },
+  TMP_SOCKETS: { code: 12, meaning: 'no client socket name free in /tmp after -s tries (25 by default)' },
   RECV: { code: 13, meaning: 'receive error' },
   OLD_SERVER: { code: 14, meaning: 'the server is too old for the request (plog 0.1.0 protocol only)' },
   REFUSED: { code: 15, meaning: 'the server refused the request (no such process, permission, not logging, cannot log)' },
