@@ -47,3 +47,19 @@ export function escapeText(s: string, one: (c: string) => string = escapeChar): 
   UNSAFE.lastIndex = 0;
   return s.replace(UNSAFE, one);
 }
+
+/** An unsafe character as a JSON string escape: \u009b, \u202e. */
+function jsonChar(c: string): string {
+  return '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+}
+
+/**
+ * JSON.stringify(value) with every unsafe character (see UNSAFE) inside its
+ * strings written as a \uNNNN escape. JSON.stringify already escapes the C0
+ * controls and lone surrogates, but leaves DEL, the C1 controls and the bidi
+ * marks as they are, and a terminal showing the line would act on them. The
+ * escapes are JSON's own: JSON.parse() gives back the very same text.
+ */
+export function safeJson(value: unknown): string {
+  return escapeText(JSON.stringify(value), jsonChar);
+}

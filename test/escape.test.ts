@@ -32,3 +32,13 @@ test('lone surrogates are escaped, pairs kept', () => {
 test('a caller may choose its own form, e.g. caret notation', () => {
   assert.equal(escapeText('a\x1bb', (c) => '^' + String.fromCharCode(c.charCodeAt(0) + 64)), 'a^[b');
 });
+
+test('safeJson: JSON whose strings carry no raw DEL, C1 or bidi control, and that parses back to the same value', async () => {
+  const { safeJson } = await import('../src/escape.js');
+  const v = { s: 'a\x1b[2J\x7f\u009b\u202e\ud800z 😀 é', n: 1, list: ['\u0085'] };
+  const j = safeJson(v);
+  assert.equal(hasUnsafe(j), false);
+  assert.ok(j.includes('\\u009b') && j.includes('\\u202e') && j.includes('\\u007f') && j.includes('\\ud800'));
+  assert.deepEqual(JSON.parse(j), v);
+  assert.equal(safeJson({ plain: 'café 😀' }), JSON.stringify({ plain: 'café 😀' }));
+});

@@ -4,6 +4,7 @@
 import { buildReport, formatReport, LEAK_RULE, reportJson } from '../plog/report.js';
 import { READER } from '../plog/reader-exitcodes.js';
 import { version } from '../version.js';
+import { safeJson } from '../escape.js';
 import { exitCodesText, exitFor, fancyOutput, loadLog, OutputClosed, parseSub, runReader, usageError, warnDamage, writeStdout, yearOption } from './plog-sub.js';
 
 const PROG = 'plog report';
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         warnDamage(PROG, log);
         const r = buildReport(log);
         if (r.verdict.kind === 'leak-suspect') leak = true;
-        if (args.json) writeStdout([JSON.stringify(reportJson(r)) + '\n']);
+        if (args.json) writeStdout([safeJson(reportJson(r)) + '\n']);
         else writeStdout([(i > 0 ? '\n' : '') + formatReport(r, log, { ascii: !fancyOutput() })]);
       } catch (err) {
         if (err instanceof OutputClosed) throw err;

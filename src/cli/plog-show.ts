@@ -5,6 +5,7 @@ import { buildReport } from '../plog/report.js';
 import { renderShow, type TermOptions } from '../plog/chart-term.js';
 import { READER } from '../plog/reader-exitcodes.js';
 import { version } from '../version.js';
+import { escapeText } from '../escape.js';
 import {
   exitCodesText, exitFor, fancyOutput, intOption, loadLog, OutputClosed, parseSub, runReader, usageError, warnDamage, writeStdout, yearOption,
 } from './plog-sub.js';
@@ -82,7 +83,7 @@ async function follow(args: ShowArgs): Promise<number> {
   for (;;) {
     const { log, changed } = f.poll();
     if (changed) {
-      writeStdout([clear + (log.samples.length ? show(log, args.term) : `${log.path}: no samples yet\n`) + (clear ? '' : '\n')]);
+      writeStdout([clear + (log.samples.length ? show(log, args.term) : `${escapeText(log.path)}: no samples yet\n`) + (clear ? '' : '\n')]);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

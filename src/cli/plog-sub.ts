@@ -6,6 +6,7 @@ import { parseOptions, UsageError } from './args.js';
 import { ExitError } from '../plog/exitcodes.js';
 import { READER } from '../plog/reader-exitcodes.js';
 import { errnoText, LogError, readLog, type Log } from '../plog/logread.js';
+import { escapeText } from '../escape.js';
 
 type Options = Parameters<typeof parseOptions>[1];
 
@@ -109,10 +110,12 @@ export function writeFile(path: string, chunks: Iterable<string>): void {
   }
 }
 
-/** Print a message about a log to standard error (prefixed with the program's name). */
+/** Print a message about a log to standard error (prefixed with the program's
+ * name), on one line: it carries file names, lines of the log and arguments,
+ * which are anybody's text, so it is escaped whole (escapeText). */
 export function warn(prog: string, message: string): void {
   try {
-    writeAll(2, `${prog}: ${message}\n`);
+    writeAll(2, `${prog}: ${escapeText(message)}\n`);
   } catch {
     /* nowhere to say it */
   }
@@ -131,7 +134,8 @@ export function exitFor(prog: string, err: unknown): number {
     return err.kind === 'read' ? READER.READ.code : READER.NOT_A_LOG.code;
   }
   if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return READER.OK.code;
-  warn(prog, `internal error: ${(err as Error)?.stack ?? String(err)}`);
+  // A stack has several lines: one warning each.
+  for (const line of `internal error: ${(err as Error)?.stack ?? String(err)}`.split('\n')) warn(prog, line);
   return READER.INTERNAL.code;
 }
 

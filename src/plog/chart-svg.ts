@@ -22,6 +22,7 @@ import {
   sizeTicks, timeStep, timeTicks,
 } from './chart-scale.js';
 import { version } from '../version.js';
+import { escapeText } from '../escape.js';
 
 export interface PlotOptions {
   /** Pixels (default 1200 x 800). */
@@ -42,12 +43,20 @@ const FIGURE_COLORS = { rss: '#1f60c4', pss: '#e8790c', swap: '#c4162a', cpu: '#
 const RUN_COLORS = ['#1f60c4', '#c4162a', '#2a9d3a', '#8e44ad', '#e8790c', '#6d4c41', '#d6338a', '#128a9a'];
 const DASH = { rss: '', pss: '7 4', swap: '2 3' };
 
+/**
+ * Text for an SVG or HTML page: escapeText() first (a control character is
+ * not even allowed in XML, and a page may be shown with cat), then XML's
+ * own five. Every text of a page goes through here, ours and anybody's
+ * (command lines, file names, --title) alike.
+ */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return escapeText(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** Fit text into a width: cut with an ellipsis. */
-function fit(s: string, width: number, size: number): string {
+/** Fit text into a width: cut with an ellipsis. The text is measured as it
+ * will be shown, escaped (see escapeXml). */
+function fit(text: string, width: number, size: number): string {
+  const s = escapeText(text);
   const max = Math.floor(width / (size * CHAR_W));
   return s.length <= max ? s : s.slice(0, Math.max(1, max - 1)) + '…';
 }

@@ -19,6 +19,7 @@ import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks,
   timeStep, timeTicks,
 } from './chart-scale.js';
+import { escapeText } from '../escape.js';
 
 export interface TermOptions {
   /** Total width in columns (the terminal's). */
@@ -191,9 +192,12 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   const out: string[] = [];
   const s = log.samples;
   const sec = log.withSeconds || log.format !== 'text';
-  out.push(bold(truncate(log.command || log.name, width, unicode)));
+  // The command line, the file's name and path are anybody's text (the log
+  // belongs to whoever asked for it): shown escaped, never acted on.
+  const path = escapeText(log.path);
+  out.push(bold(truncate(escapeText(log.command || log.name), width, unicode)));
   if (s.length === 0) {
-    out.push(`${log.path}: no samples yet`);
+    out.push(`${path}: no samples yet`);
     return out.join('\n') + '\n';
   }
   const t0 = s[0].timeMs;
@@ -201,7 +205,7 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   const arrow = unicode ? '→' : 'to';
   const sameDay = formatDay(t0) === formatDay(t1);
   const range = `${formatDay(t0)} ${formatClock(t0, sec)} ${arrow} ${sameDay ? '' : formatDay(t1) + ' '}${formatClock(t1, sec)}`;
-  out.push(truncate(`${log.path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode));
+  out.push(truncate(`${path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode));
   if (log.badLineCount) out.push(truncate(`note: ${log.badLineCount} line(s) not understood (first: line ${log.badLines[0].line})`, width, unicode));
   if (log.partialTail !== null) out.push('note: the last line is unfinished (being written?) and left out');
 

@@ -23,6 +23,7 @@
  * out priv_write_bytes when the log line did.
  */
 import { EXPORT_FIELDS, type Log, type Sample } from './logread.js';
+import { escapeText, safeJson } from '../escape.js';
 
 const p2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -70,10 +71,12 @@ export function extraNames(log: Log): string[] {
   return [...seen];
 }
 
-/** One CSV cell (RFC 4180 quoting when needed). */
+/** One CSV cell (RFC 4180 quoting when needed). Text from the log (a state,
+ * an extra field of a machine-format log: the log's owner wrote it) is
+ * escaped, so that a CSV shown on a terminal is only text. */
 export function csvCell(v: Cell): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  const s = typeof v === 'string' ? escapeText(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -106,7 +109,7 @@ export function* toJsonl(log: Log): Generator<string> {
     const f = sampleFields(s) as Record<string, Cell>;
     if (f.priv_write_bytes === undefined) delete f.priv_write_bytes;
     const o = s.extra ? { ...f, ...s.extra } : f;
-    chunk += JSON.stringify(o) + '\n';
+    chunk += safeJson(o) + '\n';
     if (++n % BATCH === 0) {
       yield chunk;
       chunk = '';

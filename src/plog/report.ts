@@ -27,6 +27,7 @@
 import type { Log, Sample } from './logread.js';
 import { isoLocal } from './export.js';
 import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, sig3 } from './chart-scale.js';
+import { escapeText } from '../escape.js';
 
 export type FigureKey = 'rss' | 'pss' | 'swap' | 'virtual' | 'data' | 'privWrite';
 
@@ -292,8 +293,10 @@ function table(rows: string[][], right: boolean[]): string[] {
 export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}): string {
   const sq = opts.ascii ? 'r2' : 'r²';
   const out: string[] = [];
-  out.push(`log:       ${r.path}`);
-  if (r.command) out.push(`command:   ${r.command}`);
+  // The path, the command line and the state come from the log and its
+  // name, anybody's text: shown escaped.
+  out.push(`log:       ${escapeText(r.path)}`);
+  if (r.command) out.push(`command:   ${escapeText(r.command)}`);
   if (r.samples === 0 || r.startMs === null || r.endMs === null) {
     out.push('samples:   none yet');
     return out.join('\n') + '\n';
@@ -301,7 +304,7 @@ export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}
   const sec = log.withSeconds || log.format !== 'text';
   const yearNote = log.yearSource === 'mtime' ? ' (year from the file\'s time)' : log.yearSource === 'now' ? ' (year: the current one)' : '';
   out.push(`samples:   ${r.samples}, from ${formatDay(r.startMs)} ${formatClock(r.startMs, sec)} to ${when(r.endMs, r.startMs, sec)} (${formatDuration(r.spanMs)})${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}${yearNote}`);
-  if (r.lastState) out.push(`state:     ${r.lastState} at the last sample${r.lastState === 'Z' ? ' (the process had ended)' : ''}`);
+  if (r.lastState) out.push(`state:     ${escapeText(r.lastState)} at the last sample${r.lastState === 'Z' ? ' (the process had ended)' : ''}`);
   const notes: string[] = [];
   if (r.badLineCount) notes.push(`${r.badLineCount} line${r.badLineCount > 1 ? 's' : ''} not understood (first: line ${log.badLines[0].line})`);
   if (r.partialTail) notes.push('the last line is unfinished (being written?) and left out');
