@@ -337,6 +337,66 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     assert.equal(line.msg, ' cannot open /proc/1/stat: Permission denied');
   });
 
+  test('a NUL in an argument, the ident or structured data never ends a record: no forged record on a stream receiver', async () => {
+    // glibc's strings end at a NUL, so glibc never sends one; on a stream
+    // /dev/log a NUL ends glibc's record, and what follows it would be read
+    // as a record of its own, with the priority and tag it claims.
+    const forged = '<0>Nov  5 09:03:01 sshd[1]: Accepted password for root from 10.0.0.1 port 22';
+    const mark = `nul-${Date.now()}`;
+    const start = r.lines().length;
+    const l = new S.Logger({ path: r.streamSocket, ident: `app\0${forged}`, facility: S.LOG_LOCAL2 });
+    l.syslog(S.LOG_INFO, 'user %s logged in %s', `bob\0${forged}`, mark);
+    l.vsyslog(S.LOG_INFO, `fmt\0${forged} %s`, [mark]);
+    l.log(S.LOG_INFO, `raw\0${forged} ${mark}`, { structuredData: { 'x@1': { v: `a\0${forged}` } } });
+    l.openlog('end');
+    l.syslog(S.LOG_INFO, 'sentinel %s', mark);
+    await l.close();
+    assert.equal(l.dropped, 0);
+    await r.waitFor(`sentinel ${mark}`);
+    const got = r.lines().slice(start);
+    assert.deepEqual(got.filter((p) => p.programname === 'sshd' || p.pri === 0), [], 'forged records');
+    assert.equal(got.length, 4, JSON.stringify(got));
+    // The NUL is written as the visible \x00, the rest of the text kept.
+    const visible = forged.replace(/ +/g, ' ');
+    for (const p of got.slice(0, 3)) {
+      assert.equal(p.pri, S.LOG_LOCAL2 | S.LOG_INFO);
+      assert.ok(`${p.syslogtag}${p.msg}`.replace(/ +/g, ' ').includes(`\\x00${visible}`), JSON.stringify(p));
+    }
+    assert.ok(got[0]!.msg.includes(`user bob\\x00<0>Nov`), got[0]!.msg);
+    assert.ok(got[0]!.syslogtag.startsWith('app\\x00<0>Nov'), got[0]!.syslogtag);
+  });
+
+  test('no NUL byte on any wire: local datagram, UDP, TCP in RFC 3164 and 5424', async () => {
+    const dgram = await import('node:dgram');
+    const net = await import('node:net');
+    const rx = dgram.createSocket('udp4');
+    let udp = Buffer.alloc(0);
+    rx.on('message', (m) => (udp = Buffer.concat([udp, m])));
+    await new Promise<void>((res) => rx.bind(0, '127.0.0.1', () => res()));
+    let tcp = Buffer.alloc(0);
+    const srv = net.createServer((c) => c.on('data', (d) => (tcp = Buffer.concat([tcp, d]))));
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+    try {
+      const sends = async (url: string, format: 'rfc3164' | 'rfc5424'): Promise<void> => {
+        const l = new S.Logger({ url, format, ident: 'id\0ent', hostname: 'ho\0st' });
+        l.syslog(S.LOG_INFO, 'a %s', 'b\0c');
+        l.log(S.LOG_INFO, 'd\0e', { msgid: 'm\0id', structuredData: { 'i\0d@1': { 'n\0m': 'v\0w' } } });
+        await l.close();
+      };
+      for (const format of ['rfc3164', 'rfc5424'] as const) {
+        await sends(`udp://127.0.0.1:${rx.address().port}`, format);
+        await sends(`tcp://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`, format);
+      }
+      await waitUntil(() => udp.toString().split('<14>').length - 1 >= 4 && tcp.toString().split('<14>').length - 1 >= 4);
+      assert.equal(udp.indexOf(0), -1, JSON.stringify(udp.toString()));
+      assert.equal(tcp.indexOf(0), -1, JSON.stringify(tcp.toString()));
+      assert.ok(udp.toString().includes('a b\\x00c'));
+    } finally {
+      rx.close();
+      srv.close();
+    }
+  });
+
   // ---- remote ----
 
   const remotes: ('udp' | 'tcp' | 'tls')[] = ['udp', 'tcp', 'tls'];
@@ -401,6 +461,14 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     assert.equal(logger.dropped, 0);
   });
 });
+
+async function waitUntil(cond: () => boolean, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(20);
+  }
+}
 
 /** Without rsyslog's gtls driver (package rsyslog-gnutls): a node:tls
  * receiver of the test's own checks the octet-counted RFC 5425 stream. */

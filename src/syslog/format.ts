@@ -4,6 +4,7 @@
 // name are passed in) so that it can be tested byte for byte.
 
 import { Buffer } from 'node:buffer';
+import { escapeChar } from '../escape.js';
 
 /** One message, with its priority already resolved (facility | level). */
 export interface SyslogMessage {
@@ -110,9 +111,22 @@ export function sdName(s: string): string {
   return out;
 }
 
-/** PARAM-VALUE escaping: '"', '\' and ']' get a backslash (RFC 5424 6.3.3). */
+/** PARAM-VALUE escaping: '"', '\' and ']' get a backslash (RFC 5424 6.3.3);
+ * a NUL is written \x00 (see noNul). */
 export function escapeParamValue(v: string): string {
-  return v.replace(/["\\\]]/g, (c) => '\\' + c);
+  return noNul(v).replace(/["\\\]]/g, (c) => '\\' + c);
+}
+
+/**
+ * s with every NUL written as the four characters `\x00` (escapeChar). glibc
+ * cannot send a NUL (its strings end there), and a receiver on a stream
+ * /dev/log takes one for the end of a record (glibc's own framing): a NUL
+ * in an argument, a format or the ident would end the record there and
+ * make what follows a record of its own, with whatever priority and tag it
+ * claims. So no NUL goes on any wire; the text after it is kept, visibly.
+ */
+export function noNul(s: string): string {
+  return s.includes('\0') ? s.replace(/\0/g, escapeChar) : s;
 }
 
 /** STRUCTURED-DATA, or the NILVALUE "-" when there is none. Elements whose

@@ -30,6 +30,7 @@ import {
 } from './constants.js';
 import { consoleLine, formatRfc3164, formatRfc5424, perrorLine, type StructuredData, type SyslogMessage } from './format.js';
 import { format } from './printf.js';
+import { noNul } from './format.js';
 import type { DropReason, QueueLimits, Transport, TransportHooks } from './transport.js';
 import { defaultSocketPath, UnixTransport } from './transport-unix.js';
 import { StreamTransport, UdpTransport, type NetTarget } from './transport-net.js';
@@ -151,7 +152,7 @@ export class Logger {
 
   constructor(opts: LoggerOptions = {}) {
     this.opts = { ...opts };
-    this.initialIdent = opts.ident ?? null;
+    this.initialIdent = opts.ident === undefined || opts.ident === null ? null : noNul(String(opts.ident));
     this.ident = this.initialIdent;
     this.option = opts.option ?? 0;
     this.facility = LOG_USER;
@@ -182,7 +183,7 @@ export class Logger {
    * default facility (0 or a value with bits outside LOG_FACMASK keeps the
    * current one, as POSIX and BSD say; glibc 2.36 alone takes 0 as LOG_KERN). */
   openlog(ident?: string | null, option = 0, facility = 0): void {
-    if (ident !== undefined && ident !== null) this.ident = String(ident);
+    if (ident !== undefined && ident !== null) this.ident = noNul(String(ident));
     this.option = option;
     this.setFacility(facility);
     if (this.option & LOG_NDELAY) this.getTransport().connect();
@@ -295,7 +296,7 @@ export class Logger {
       time: TIME_ORIGIN + performance.now(),
       ident: this.ident ?? defaultIdent(),
       pid: this.option & LOG_PID ? process.pid : undefined,
-      msg,
+      msg: noNul(msg),
       msgid: meta.msgid,
       structuredData: meta.structuredData,
     };

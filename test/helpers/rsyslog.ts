@@ -87,6 +87,9 @@ export interface RsyslogOptions {
 export class Rsyslog {
   readonly dir: string;
   readonly socket: string;
+  /** A SOCK_STREAM unix socket (imptcp), records ended by NUL as glibc
+   * sends them on a stream /dev/log (or by LF, imptcp's own framing). */
+  readonly streamSocket: string;
   readonly output: string;
   readonly conf: string;
   readonly pidfile: string;
@@ -100,6 +103,7 @@ export class Rsyslog {
   private constructor(readonly bin: string) {
     this.dir = mkdtempSync(join(tmpdir(), 'plog-rsyslog-'));
     this.socket = join(this.dir, 'log.sock');
+    this.streamSocket = join(this.dir, 'stream.sock');
     this.output = join(this.dir, 'out.log');
     this.conf = join(this.dir, 'rsyslog.conf');
     this.pidfile = join(this.dir, 'rsyslogd.pid');
@@ -135,6 +139,8 @@ global(workDirectory=${q(join(this.dir, 'work'))} maxMessageSize="256k"
        net.enableDNS="off" parser.escapeControlCharactersOnReceive="on")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket=${q(this.socket)} RateLimit.Interval="0" UseSpecialParser="off")
+module(load="imptcp")
+input(type="imptcp" path=${q(this.streamSocket)} unlink="on" AddtlFrameDelimiter="0")
 module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="${this.udpPort}" RateLimit.Interval="0")
 module(load="imtcp" MaxSessions="100")
@@ -147,6 +153,7 @@ template(name="plogtest" type="string"
 
   private async launch(): Promise<void> {
     rmSync(this.socket, { force: true });
+    rmSync(this.streamSocket, { force: true });
     rmSync(this.pidfile, { force: true });
     this.stderr = '';
     const proc = spawn(this.bin, ['-n', '-f', this.conf, '-i', this.pidfile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -163,7 +170,7 @@ template(name="plogtest" type="string"
     // Ready when the socket exists and the TCP inputs accept connections.
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`rsyslogd exited ${proc.exitCode}: ${this.stderr}`);
-      if (existsSync(this.socket) && (await canConnect(this.tcpPort)) && (!this.tlsPort || (await canConnect(this.tlsPort)))) break;
+      if (existsSync(this.socket) && existsSync(this.streamSocket) && (await canConnect(this.tcpPort)) && (!this.tlsPort || (await canConnect(this.tlsPort)))) break;
       if (Date.now() > deadline) throw new Error(`rsyslogd did not start: ${this.stderr}`);
       await sleep(50);
     }
