@@ -164,6 +164,36 @@ test('a slow receiver: the queue drains when it reads, nothing dropped', async (
   }
 });
 
+test('openlog(ident, option, 0) makes LOG_KERN the default facility, as glibc since 2.34; an omitted facility keeps it', async () => {
+  const path = join(dir, 'kern.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'k' });
+    l.syslog(S.LOG_INFO, 'user by default');
+    l.openlog('k', 0, S.LOG_LOCAL0);
+    l.syslog(S.LOG_INFO, 'local0');
+    l.openlog('k', 0, 0);
+    l.syslog(S.LOG_INFO, 'kern');
+    l.syslog(S.LOG_KERN | S.LOG_NOTICE, 'no facility in the priority: the default, kern');
+    l.openlog('k', S.LOG_PID);
+    l.syslog(S.LOG_INFO, 'facility omitted: still kern');
+    l.closelog();
+    l.syslog(S.LOG_ERR, 'closelog keeps the facility');
+    l.openlog('k', 0, 0x401);
+    l.syslog(S.LOG_INFO, 'bits outside LOG_FACMASK: ignored');
+    const k = new S.Logger({ path, ident: 'k', facility: 0 });
+    k.syslog(S.LOG_INFO, 'facility 0 in the options: kern');
+    await l.close();
+    await k.close();
+    const pris: number[] = [];
+    for (let d = rx.recv(); d; d = rx.recv()) pris.push(Number(/^<(\d+)>/.exec(d.data.toString())![1]));
+    assert.deepEqual(pris, [14, 134, 6, 5, 6, 3, 6, 6]);
+  } finally {
+    rx.close();
+  }
+});
+
 test('no receiver: undeliverable messages are counted, LOG_CONS writes them to the console', async () => {
   const consoleFile = join(dir, 'console');
   writeFileSync(consoleFile, '');

@@ -155,6 +155,20 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     }
   });
 
+  test('openlog with facility 0 makes LOG_KERN the default, as glibc since 2.34 (its tst-syslog)', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'kern', '0', String(S.LOG_LOCAL0)],
+      ['s', String(S.LOG_INFO), '0', 'local0 first'],
+      ['c'],
+      ['o', 'kern', '0', String(S.LOG_KERN)],
+      ['s', String(S.LOG_INFO), '0', 'kern after openlog(..., 0)'],
+      ['s', String(S.LOG_LOCAL7 | S.LOG_INFO), '0', 'an explicit facility still wins'],
+      ['c'],
+      ['s', String(S.LOG_ERR), '0', 'closelog keeps the facility'],
+    ]);
+    if (lines) assert.deepEqual(lines.map((l) => l.pri), [S.LOG_LOCAL0 | S.LOG_INFO, S.LOG_INFO, S.LOG_LOCAL7 | S.LOG_INFO, S.LOG_ERR]);
+  });
+
   test('%m: the words of errno', async (t) => {
     const lines = await compare(t, [
       ['o', 'errs', '0', '8'],
@@ -199,7 +213,7 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     if (lines) {
       assert.equal(lines.length, 24 * 8);
       // Facility 0 means "none" to syslog(): the default (LOG_USER) is
-      // added, so LOG_KERN cannot be sent from user space.
+      // added: LOG_KERN only goes out as the default openlog() set.
       lines.forEach((p, i) => assert.equal(p.pri, i < 8 ? S.LOG_USER | i : i));
     }
   });

@@ -43,7 +43,7 @@ export function configureSyslog(opts: LoggerOptions): Logger {
   return shared;
 }
 
-export function openlog(ident?: string | null, option = 0, facility = 0): void {
+export function openlog(ident?: string | null, option = 0, facility?: number): void {
   defaultLogger().openlog(ident, option, facility);
 }
 

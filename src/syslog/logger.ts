@@ -180,9 +180,10 @@ export class Logger {
   }
 
   /** openlog(3): ident (undefined/null keeps the current one), options,
-   * default facility (0 or a value with bits outside LOG_FACMASK keeps the
-   * current one, as POSIX and BSD say; glibc 2.36 alone takes 0 as LOG_KERN). */
-  openlog(ident?: string | null, option = 0, facility = 0): void {
+   * default facility: LOG_KERN (0) too, as glibc since 2.34; a value with
+   * bits outside LOG_FACMASK keeps the current one, as glibc; so does a
+   * facility left out (undefined), which C cannot leave out. */
+  openlog(ident?: string | null, option = 0, facility?: number): void {
     if (ident !== undefined && ident !== null) this.ident = noNul(String(ident));
     this.option = option;
     this.setFacility(facility);
@@ -284,8 +285,12 @@ export class Logger {
 
   // ---- internals ----
 
-  private setFacility(facility: number): void {
-    if (facility !== 0 && (facility & ~LOG_FACMASK) === 0) this.facility = facility;
+  /** glibc's openlog_internal: `if ((logfac & ~LOG_FACMASK) == 0)
+   * LogFacility = logfac;`, so 0 is LOG_KERN. What is not a whole number
+   * of 32 bits (undefined, NaN, a string, 2 ** 40) is no facility and keeps
+   * the current one. */
+  private setFacility(facility: unknown): void {
+    if (typeof facility === 'number' && (facility | 0) === facility && (facility & ~LOG_FACMASK) === 0) this.facility = facility;
   }
 
   private emit(pri: number, msg: string, meta: LogMeta = {}): void {
