@@ -182,13 +182,53 @@ test('openlog(ident, option, 0) makes LOG_KERN the default facility, as glibc si
     l.syslog(S.LOG_ERR, 'closelog keeps the facility');
     l.openlog('k', 0, 0x401);
     l.syslog(S.LOG_INFO, 'bits outside LOG_FACMASK: ignored');
+    await l.close();
     const k = new S.Logger({ path, ident: 'k', facility: 0 });
     k.syslog(S.LOG_INFO, 'facility 0 in the options: kern');
-    await l.close();
     await k.close();
     const pris: number[] = [];
     for (let d = rx.recv(); d; d = rx.recv()) pris.push(Number(/^<(\d+)>/.exec(d.data.toString())![1]));
     assert.deepEqual(pris, [14, 134, 6, 5, 6, 3, 6, 6]);
+  } finally {
+    rx.close();
+  }
+});
+
+test('closelog() and openlog() with a slow receiver: what was logged before closelog arrives first, in order', async () => {
+  const path = join(dir, 'order.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'order' });
+    const want: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      l.syslog(S.LOG_INFO, 'a%d', i);
+      want.push(`<14>order: a${i}`);
+    }
+    assert.ok(l.queued > 0, 'the receiver is behind');
+    l.closelog();
+    l.openlog('order', S.LOG_NDELAY, S.LOG_LOCAL0);
+    for (let i = 0; i < 15; i++) {
+      l.syslog(S.LOG_INFO, 'b%d', i);
+      want.push(`<134>order: b${i}`);
+    }
+    l.closelog();
+    l.syslog(S.LOG_ERR, 'c');
+    want.push('<131>order: c');
+    const done = l.flush();
+    const got: string[] = [];
+    const deadline = Date.now() + 10_000;
+    // Slowly: one message, then the event loop's turn, so that both the
+    // old connection and the new one see room in the receiver's queue.
+    while (got.length < want.length && Date.now() < deadline) {
+      const d = rx.recv();
+      if (d) got.push(d.data.toString().replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1'));
+      await sleep(2);
+    }
+    await done;
+    assert.deepEqual(got, want);
+    assert.equal(l.dropped, 0);
+    await l.close();
   } finally {
     rx.close();
   }

@@ -31,7 +31,7 @@ import {
 import { consoleLine, formatRfc3164, formatRfc5424, perrorLine, type StructuredData, type SyslogMessage } from './format.js';
 import { format } from './printf.js';
 import { noNul } from './format.js';
-import type { DropReason, QueueLimits, Transport, TransportHooks } from './transport.js';
+import { DEFAULT_LIMITS, type DropReason, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
 import { defaultSocketPath, UnixTransport } from './transport-unix.js';
 import { StreamTransport, UdpTransport, type NetTarget } from './transport-net.js';
 
@@ -144,7 +144,19 @@ export class Logger {
   private facility: number;
   private mask: number;
   private transport: Transport | null = null;
-  private readonly closing = new Set<Promise<void>>();
+  /** Transports let go by closelog(), until they are closed. */
+  private readonly closing = new Map<Promise<void>, Transport>();
+  /** The same, until they have handed their queue to the kernel. */
+  private readonly draining = new Set<Promise<void>>();
+  /** Messages logged while an old transport still delivers: they wait here,
+   * so that nothing logged after closelog() overtakes what was logged
+   * before it (see hold()). */
+  private held: SyslogMessage[] = [];
+  private heldBytes = 0;
+  /** Settles once the draining transports are done and `held` went out. */
+  private releasing: Promise<void> | null = null;
+  /** close() was called with messages held: close their transport too. */
+  private closeAfterRelease = false;
   private drops = 0;
   private readonly dropsBy: Record<DropReason, number> = { overflow: 0, undeliverable: 0, stalled: 0, closed: 0 };
   private readonly opts: LoggerOptions;
@@ -176,7 +188,9 @@ export class Logger {
 
   /** Messages waiting in the queue for the receiver. */
   get queued(): number {
-    return this.transport?.queued ?? 0;
+    let n = (this.transport?.queued ?? 0) + this.held.length;
+    for (const t of this.closing.values()) n += t.queued;
+    return n;
   }
 
   /** openlog(3): ident (undefined/null keeps the current one), options,
@@ -198,33 +212,40 @@ export class Logger {
   }
 
   /** closelog(3): let the connection go. What is still queued is delivered in
-   * the background (within stallTimeout); the next syslog() reconnects. The
-   * ident goes back to this Logger's initial one (glibc: the program name). */
+   * the background (within stallTimeout), before anything logged after this
+   * call; the next syslog() reconnects. The ident goes back to this Logger's
+   * initial one (glibc: the program name). */
   closelog(): void {
     void this.close();
   }
 
-  /** closelog(), resolving when the old connection is closed. */
+  /** closelog(), resolving when every connection let go is closed, that of
+   * messages held behind an earlier closelog() too. */
   close(): Promise<void> {
     this.ident = this.initialIdent;
+    if (this.held.length > 0) this.closeAfterRelease = true;
     const t = this.transport;
     this.transport = null;
-    if (!t) return Promise.all(this.closing).then(() => undefined);
-    const p = t.close().finally(() => this.closing.delete(p));
-    this.closing.add(p);
-    return Promise.all(this.closing).then(() => undefined);
+    if (t) this.letGo(t);
+    return this.settled();
   }
 
   /** Close at once; queued messages are dropped (and counted). */
   destroy(): void {
     this.ident = this.initialIdent;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.closeAfterRelease = false;
+    for (const m of held) this.onDrop(m, 'closed');
     this.transport?.destroy();
     this.transport = null;
   }
 
   /** Resolves when every message so far has been handed to the kernel or dropped. */
   async flush(): Promise<void> {
-    await Promise.all([this.transport?.flush(), ...this.closing]);
+    await this.settled();
+    await this.transport?.flush();
   }
 
   /** syslog(3). %m prints the error in force: the first Error among `args`
@@ -312,7 +333,67 @@ export class Logger {
         // stderr closed (a daemon): nothing to do, as glibc's dprintf.
       }
     }
-    this.getTransport().send(m);
+    if (this.draining.size > 0 || this.held.length > 0) this.hold(m);
+    else this.getTransport().send(m);
+  }
+
+  /** Close a transport let go, in the background; tracked until it is done. */
+  private letGo(t: Transport): void {
+    const p: Promise<void> = t.close().then(
+      () => void this.closing.delete(p),
+      () => void this.closing.delete(p),
+    );
+    this.closing.set(p, t);
+    const d: Promise<void> = t.flush().then(
+      () => void this.draining.delete(d),
+      () => void this.draining.delete(d),
+    );
+    this.draining.add(d);
+  }
+
+  /** Resolves when no transport is closing and nothing is held. */
+  private async settled(): Promise<void> {
+    while (this.closing.size > 0 || this.releasing) await Promise.all([...this.closing.keys(), this.releasing]);
+  }
+
+  /**
+   * Keep a message until the transports let go by closelog() have handed
+   * their queues to the kernel. A new connection sends at once, and the receiver takes
+   * from whichever connection has something when it makes room: without
+   * this, messages logged after closelog() overtook those before it
+   * (a0 ... a10 b0 ... b14 a11 ... a14 with a slow receiver). Held messages
+   * count against the same bounds as a transport's queue.
+   */
+  private hold(m: SyslogMessage): void {
+    const o = this.opts;
+    const bytes = Buffer.byteLength(m.msg) + 64;
+    if (this.held.length >= (o.queueMessages ?? DEFAULT_LIMITS.queueMessages) || this.heldBytes + bytes > (o.queueBytes ?? DEFAULT_LIMITS.queueBytes)) {
+      this.onDrop(m, 'overflow');
+      return;
+    }
+    this.held.push(m);
+    this.heldBytes += bytes;
+    this.releasing ??= (async () => {
+      while (this.draining.size > 0) await Promise.all(this.draining);
+    })().then(() => {
+      this.releasing = null;
+      this.release();
+    });
+  }
+
+  /** The held messages, in order, to the transport in use now. */
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    if (held.length === 0) return;
+    const t = this.getTransport();
+    for (const m of held) t.send(m);
+    if (this.closeAfterRelease) {
+      this.closeAfterRelease = false;
+      this.transport = null;
+      this.letGo(t);
+    }
   }
 
   private getTransport(): Transport {
