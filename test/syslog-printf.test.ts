@@ -143,6 +143,11 @@ test('printf: %m prints the strerror words of the error in force', () => {
   assert.equal(format('%s: %m (%d)', ['f', 3], 9), 'f: Bad file descriptor (3)');
   assert.equal(format('%2$s %m %1$s', ['a', 'b'], 1), 'b Operation not permitted a');
   assert.equal(format('%%m is %m', [], 1), '%m is Operation not permitted');
+  // Width and precision apply to %m as to %s (glibc: %.5m is "Permi").
+  assert.equal(format('[%.5m]', [], 13), '[Permi]');
+  assert.equal(format('[%12.4m|%-8.0m]', [], 2), '[        No s|        ]');
+  assert.equal(format('[%.*m] %d', [3, 7], 13), '[Per] 7');
+  assert.equal(format('[%.3m]', [], 'EACCES'), '[Per]');
 });
 
 test('printf: JavaScript values', () => {

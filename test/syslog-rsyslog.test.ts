@@ -182,6 +182,19 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     if (lines) assert.equal(lines[0]!.msg.trim(), 'open: No such file or directory');
   });
 
+  test('%m with width and precision, as %s: %.5m is Permi', async (t) => {
+    const lines = await compare(t, [
+      ['o', 'errs', '0', '8'],
+      ['s', '3', '13', '[%.5m]'],
+      ['s', '3', '1', '[%30m]'],
+      ['s', '3', '1', '[%-30m]'],
+      ['s', '3', '2', '[%12.4m]'],
+      ['s', '3', '2', '[%-8.0m]'],
+      ['s', '3', '1', '[%.5m|%.100m]'],
+    ]);
+    if (lines) assert.equal(lines[0]!.msg.trim(), '[Permi]');
+  });
+
   test('%m from an Error argument (syslog) matches errno (glibc)', async () => {
     const before = r.lines().length;
     const l = new S.Logger({ path: r.socket, ident: 'errarg' });

@@ -17,7 +17,8 @@
 // - %s prints String(arg); null and undefined print "(null)" like glibc's
 //   NULL. Width and precision count Unicode code points, not bytes.
 // - %c takes a code point number or the first character of a string.
-// - %m converts no argument and prints the words of the error in force.
+// - %m converts no argument and prints the words of the error in force,
+//   with width and precision as %s (glibc: %.5m of EACCES is "Permi").
 // - %n consumes its argument and prints nothing (no pointers to write to).
 // - Missing arguments print as 0 / "(null)"; an unknown conversion is copied
 //   through literally, as glibc does.
@@ -150,7 +151,8 @@ export function format(fmt: string, args: readonly unknown[] = [], errno?: unkno
     }
     const spec: Spec = { flags: fl, width, precision, length, conv };
     if (conv === 'm') {
-      out += pad(spec, errorText(errno));
+      // glibc prints %m as %s of strerror(errno): width and precision too.
+      out += text(spec, errorText(errno));
       continue;
     }
     const arg = argAt(pos);
@@ -186,11 +188,8 @@ function convert(spec: Spec, arg: unknown): string {
     case 'C':
       return pad({ ...spec, precision: undefined }, toChar(arg));
     case 's':
-    case 'S': {
-      let s = arg === null || arg === undefined ? '(null)' : String(arg);
-      if (spec.precision !== undefined) s = Array.from(s).slice(0, spec.precision).join('');
-      return pad(spec, s);
-    }
+    case 'S':
+      return text(spec, arg === null || arg === undefined ? '(null)' : String(arg));
     case 'p': {
       const v = toInteger(arg);
       if (v === 0n) return pad({ ...spec, precision: undefined }, '(nil)');
@@ -277,6 +276,11 @@ function justify(spec: Spec, prefix: string, body: string, zero: boolean): strin
 
 function pad(spec: Spec, s: string): string {
   return justify(spec, '', s, false);
+}
+
+/** %s (and %m): at most `precision` code points, padded to the width. */
+function text(spec: Spec, s: string): string {
+  return pad(spec, spec.precision === undefined ? s : Array.from(s).slice(0, spec.precision).join(''));
 }
 
 // ---- floating point ----
