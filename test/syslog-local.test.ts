@@ -416,6 +416,51 @@ function runNode(script: string, env: Record<string, string> = {}): Promise<{ co
 }
 
 
+test('await close() over tcp:// and tls:// settles while the receiver keeps its side open; the code after it runs', async (t) => {
+  const tls = await import('node:tls');
+  const { makeCerts } = await import('./helpers/rsyslog.js');
+  let certs: { ca: string; cert: string; key: string } | null = null;
+  try {
+    certs = makeCerts(mkdtempSync(join(dir, 'certs-')));
+  } catch (err) {
+    t.diagnostic(`no openssl, tls:// left out: ${String(err)}`);
+  }
+  // Receivers that read everything and never close a connection.
+  const got: Record<string, string> = { tcp: '', tls: '' };
+  const conns = new Set<net.Socket>();
+  const keep = (proto: 'tcp' | 'tls') => (c: net.Socket): void => {
+    conns.add(c);
+    c.on('data', (d) => (got[proto] += d));
+    c.on('end', () => undefined); // allowHalfOpen: our side stays open
+  };
+  const tcpServer = net.createServer({ allowHalfOpen: true }, keep('tcp'));
+  const tlsServer = certs ? tls.createServer({ allowHalfOpen: true, key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, keep('tls')) : null;
+  const listen = (srv: net.Server): Promise<number> => new Promise((res) => srv.listen(0, '127.0.0.1', () => res((srv.address() as net.AddressInfo).port)));
+  try {
+    const urls: Array<['tcp' | 'tls', string]> = [['tcp', `tcp://127.0.0.1:${await listen(tcpServer)}`]];
+    if (tlsServer) urls.push(['tls', `tls://127.0.0.1:${await listen(tlsServer)}`]);
+    for (const [proto, url] of urls) {
+      const script = join(dir, `close-${proto}.mjs`);
+      writeFileSync(
+        script,
+        `import { readFileSync } from 'node:fs';\n` +
+          `import { Logger, LOG_ERR } from ${JSON.stringify(indexJs)};\n` +
+          `const l = new Logger({ url: ${JSON.stringify(url)}, ident: 'closer', tls: ${certs ? `{ ca: readFileSync(${JSON.stringify(certs.ca)}), servername: 'localhost' }` : 'undefined'} });\n` +
+          `l.syslog(LOG_ERR, 'before close');\n` +
+          `await l.close();\n` +
+          `console.log('after close, dropped', l.dropped);\n`,
+      );
+      const r = await runNode(script);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'after close, dropped 0\n', ''], proto);
+      assert.match(got[proto]!, / closer - - - before close$/, proto);
+    }
+  } finally {
+    for (const c of conns) c.destroy();
+    tcpServer.close();
+    tlsServer?.close();
+  }
+});
+
 test('remote receivers that are not there: counted, never thrown, the process exits', async () => {
   // A port nobody listens on: bind one, note it, close it.
   const port = await new Promise<number>((resolve) => {

@@ -151,6 +151,9 @@ export class UdpTransport implements Transport {
   }
 }
 
+/** How long close() waits for its end of a TCP/TLS connection to be shut. */
+const CLOSE_WAIT_MS = 1000;
+
 export interface StreamOptions {
   /** TLS options for tls:// (ca, cert, key, rejectUnauthorized, servername...). */
   tls?: tls.ConnectionOptions | undefined;
@@ -215,12 +218,31 @@ export class StreamTransport implements Transport {
     this.clearTimers();
     this.sock = null;
     if (sock) {
+      // Done when our side is shut ('finish': every byte handed to the
+      // kernel, then FIN, or TLS close_notify): the receiver gets it all
+      // without us waiting for it. The timer is left ref'd: with the socket
+      // unref'd, an unref'd one let the process end with `await close()`
+      // never settled (exit 13) while the receiver kept its side open.
       await new Promise<void>((resolve) => {
-        sock.once('close', () => resolve());
+        const done = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, CLOSE_WAIT_MS);
+        sock.once('finish', done);
+        sock.once('close', done);
         sock.end();
-        // Do not wait for a peer that never closes its side.
-        setTimeout(() => sock.destroy(), 1000).unref();
       });
+      // A receiver that keeps its side open is not waited for; the socket
+      // goes when it closes, or a little later if the process is still there.
+      if (!sock.destroyed) {
+        const t = setTimeout(() => sock.destroy(), CLOSE_WAIT_MS);
+        t.unref();
+        sock.once('close', () => clearTimeout(t));
+      }
     }
     this.drained.wake();
   }
