@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -460,6 +460,64 @@ test('await close() over tcp:// and tls:// settles while the receiver keeps its 
     tlsServer?.close();
   }
 });
+
+// libfaketime steps CLOCK_REALTIME in one process and leaves CLOCK_MONOTONIC
+// alone (DONT_FAKE_MONOTONIC): a step of the wall clock as NTP or
+// settimeofday make it, without touching the machine's clock.
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1', '/usr/local/lib/faketime/libfaketime.so.1'].find((f) => existsSync(f));
+
+for (const how of ['libfaketime', 'Date.now'] as const) {
+  test(`a step of the wall clock shows in the next message, local and RFC 5424/3164 alike (${how})`, { skip: how === 'libfaketime' && !LIBFAKETIME ? 'libfaketime is not installed (Debian package faketime)' : false }, async () => {
+    const STEP_MS = 36 * 3600_000;
+    const sock = join(dir, `clock-${how}.sock`);
+    const stepFile = join(dir, `clock-${how}.step`);
+    writeFileSync(stepFile, '+0\n');
+    const script = join(dir, `clock-${how}.mjs`);
+    const native = join(here, '..', 'src', 'native.js');
+    writeFileSync(
+      script,
+      `import { writeFileSync } from 'node:fs';\n` +
+        `import dgram from 'node:dgram';\n` +
+        `import { Logger, LOG_INFO } from ${JSON.stringify(indexJs)};\n` +
+        `import { UnixSocket } from ${JSON.stringify(native)};\n` +
+        `const rx = new UnixSocket(); rx.bind(${JSON.stringify(sock)});\n` +
+        `const got = [];\n` +
+        `const udp = dgram.createSocket('udp4'); udp.on('message', (m) => got.push(m.toString()));\n` +
+        `await new Promise((r) => udp.bind(0, '127.0.0.1', r));\n` +
+        `const url = 'udp://127.0.0.1:' + udp.address().port;\n` +
+        `const ls = [new Logger({ path: ${JSON.stringify(sock)}, ident: 'clock' }), new Logger({ url, format: 'rfc5424', ident: 'clock' }), new Logger({ url, format: 'rfc3164', ident: 'clock' })];\n` +
+        `for (const l of ls) l.syslog(LOG_INFO, 'before');\n` +
+        `for (const l of ls) await l.flush();\n` +
+        (how === 'libfaketime'
+          ? `writeFileSync(${JSON.stringify(stepFile)}, '+36h\\n');\n`
+          : `const real = Date.now; Date.now = () => real() + ${STEP_MS};\n`) +
+        `for (const l of ls) l.syslog(LOG_INFO, 'after');\n` +
+        `for (const l of ls) await l.close();\n` +
+        `while (got.length < 4) await new Promise((r) => setTimeout(r, 10));\n` +
+        `udp.close();\n` +
+        `const local = [rx.recv().data.toString(), rx.recv().data.toString()];\n` +
+        `console.log(JSON.stringify({ local, remote: got }));\n`,
+    );
+    const env: Record<string, string> = { TZ: 'UTC' };
+    if (how === 'libfaketime') Object.assign(env, { LD_PRELOAD: LIBFAKETIME!, FAKETIME_TIMESTAMP_FILE: stepFile, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+    const r = await runNode(script, env);
+    assert.equal(r.code, 0, r.stderr);
+    const { local, remote } = JSON.parse(r.stdout) as { local: string[]; remote: string[] };
+    const pick = (lines: string[], re: RegExp, word: string): string => re.exec(lines.find((l) => l.endsWith(word) && re.test(l))!)![1]!;
+    const bsd = /^<\d+>([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) /;
+    const iso = /^<\d+>1 (\S+) /;
+    // A BSD timestamp has no year: the same one on both sides (a step over
+    // New Year's Eve would be a year short, and is put right).
+    const bsdMs = (ts: string): number => Date.parse(`${ts} 2001 UTC`);
+    const step = (a: number, b: number): number => ((b - a) % (365 * 86_400_000) + 365 * 86_400_000) % (365 * 86_400_000);
+    const steps = {
+      local: step(bsdMs(pick(local, bsd, 'before')), bsdMs(pick(local, bsd, 'after'))),
+      rfc3164: step(bsdMs(pick(remote, bsd, 'before')), bsdMs(pick(remote, bsd, 'after'))),
+      rfc5424: Date.parse(pick(remote, iso, 'after')) - Date.parse(pick(remote, iso, 'before')),
+    };
+    for (const [what, ms] of Object.entries(steps)) assert.ok(Math.abs(ms - STEP_MS) < 120_000, `${what}: the clock moved by ${ms / 3600_000} h between the messages, not 36 h: ${r.stdout}`);
+  });
+}
 
 test('remote receivers that are not there: counted, never thrown, the process exits', async () => {
   // A port nobody listens on: bind one, note it, close it.

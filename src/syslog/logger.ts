@@ -134,8 +134,33 @@ export function firstError(args: readonly unknown[]): Error | undefined {
   return undefined;
 }
 
-/** The process's start in epoch milliseconds (performance.timeOrigin, read once). */
-const TIME_ORIGIN = performance.timeOrigin;
+/** wallClock()'s epoch milliseconds at performance.now() 0. */
+let clockOffset = performance.timeOrigin;
+/** How far the two clocks may seem apart before wallClock() sets its offset
+ * again: more than the time between reading them in a busy process. */
+const RESYNC_MS = 5;
+
+/**
+ * The wall clock now, in epoch milliseconds with microseconds in the
+ * fraction, read for every message as glibc reads time() for every message:
+ * a step of the clock (NTP, settimeofday, a VM resumed) shows in the very
+ * next message. Date.now() is the wall clock but in whole milliseconds;
+ * performance.now() has the microseconds RFC 5424 can carry, but is
+ * monotonic: added to the time at start alone, it never saw a step. So the
+ * result is always within Date.now()'s millisecond, its fraction from the
+ * monotonic clock (set again from Date.now() after a step): it never goes
+ * back unless the wall clock does.
+ */
+export function wallClock(): number {
+  const p = performance.now();
+  const d = Date.now();
+  let t = clockOffset + p;
+  if (t < d - RESYNC_MS || t >= d + 1 + RESYNC_MS) {
+    clockOffset = d + 0.5 - p;
+    t = d + 0.5;
+  }
+  return t < d ? d : t > d + 0.999 ? d + 0.999 : t;
+}
 
 export class Logger {
   private ident: string | null;
@@ -319,7 +344,7 @@ export class Logger {
     const m: SyslogMessage = {
       pri,
       // Microseconds for RFC 5424; the local line shows whole seconds.
-      time: TIME_ORIGIN + performance.now(),
+      time: wallClock(),
       ident: this.ident ?? defaultIdent(),
       pid: this.option & LOG_PID ? process.pid : undefined,
       msg: noNul(msg),
