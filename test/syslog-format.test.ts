@@ -57,6 +57,10 @@ test('glibc local line: <PRI>Mmm dd hh:mm:ss tag: msg', () => {
 
 test('RFC 3164 with a host name', () => {
   assert.equal(S.formatRfc3164(msg(), 'web1.example.org'), '<27>Nov  5 09:03:01 web1 plogsrvd[4242]: hello');
+  // The TAG: letters, digits, - _ . / and at most 32 of them; the local line keeps the ident as glibc does.
+  assert.equal(S.formatRfc3164(msg({ ident: 'my app é' }), 'web1'), '<27>Nov  5 09:03:01 web1 my_app__[4242]: hello');
+  assert.equal(S.formatRfc3164(msg({ ident: 'y'.repeat(40), pid: undefined }), 'web1'), `<27>Nov  5 09:03:01 web1 ${'y'.repeat(32)}: hello`);
+  assert.equal(S.formatLocal(msg({ ident: 'my app é' })), '<27>Nov  5 09:03:01 my app é[4242]: hello');
 });
 
 test('RFC 5424 header, NILVALUE, timestamp with six fractional digits', () => {

@@ -475,6 +475,25 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     }
   }
 
+  test('remote RFC 3164: the TAG is cleaned as APP-NAME is (letters, digits, - _ . /, at most 32), the message arrives whole', async () => {
+    const cases: Array<[string, string]> = [
+      ['my app é', 'my_app__'],
+      ['a:b[c] d', 'a_b_c__d'],
+      ['x'.repeat(40), 'x'.repeat(32)],
+      ['postfix/smtpd-1.x_y', 'postfix/smtpd-1.x_y'],
+      ['évé', '_v_'],
+    ];
+    for (const [i, [ident, tag]] of cases.entries()) {
+      const mark = `tag-${Date.now()}-${i}`;
+      const l = new S.Logger({ url: `udp://127.0.0.1:${r.udpPort}`, format: 'rfc3164', hostname: 'h', ident, option: i % 2 ? S.LOG_PID : 0 });
+      l.syslog(S.LOG_NOTICE, 'hello %s', mark);
+      await l.close();
+      const p = await r.waitFor(mark);
+      assert.equal(p.syslogtag, i % 2 ? `${tag}[${process.pid}]:` : `${tag}:`, ident);
+      assert.equal(p.msg, ` hello ${mark}`, ident);
+    }
+  });
+
   test('remote tcp:// reconnects after the receiver restarts', async () => {
     const logger = new S.Logger({ url: `tcp://127.0.0.1:${r.tcpPort}`, ident: 'tcprestart', format: 'rfc5424' });
     logger.syslog(S.LOG_ERR, 'tcp before');

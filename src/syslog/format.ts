@@ -60,10 +60,29 @@ export function localPrefix(m: Pick<SyslogMessage, 'pri' | 'time' | 'ident' | 'p
 }
 
 /** RFC 3164 for a remote receiver: the local line with the host name after
- * the timestamp (`<PRI>Mmm dd hh:mm:ss host tag: msg`). */
+ * the timestamp (`<PRI>Mmm dd hh:mm:ss host tag: msg`), the tag cleaned
+ * (rfc3164Tag). */
 export function formatRfc3164(m: SyslogMessage, hostname: string): string {
   const host = headerField(hostname.split('.')[0] ?? '', 255);
-  return `<${m.pri}>${bsdTimestamp(m.time)} ${host} ${tag(m)}: ${m.msg}`;
+  return `<${m.pri}>${bsdTimestamp(m.time)} ${host} ${tag({ ident: rfc3164Tag(m.ident), pid: m.pid })}: ${m.msg}`;
+}
+
+/**
+ * An RFC 3164 TAG from an ident: at most 32 characters (RFC 3164 4.1.3),
+ * each an ASCII letter or digit, or one of `-_./`, which program names use
+ * and receivers keep in the tag; anything else (a space, ':', '[', ']',
+ * a control, non-ASCII) becomes '_', as headerField() does for RFC 5424's
+ * APP-NAME. A receiver ends the TAG at the first such character and takes
+ * the rest for the message: ident "my app é" went out as tag "my".
+ * Empty stays empty, as glibc's line with an empty ident.
+ */
+export function rfc3164Tag(ident: string): string {
+  let out = '';
+  for (const ch of ident) {
+    out += /^[A-Za-z0-9\-_./]$/.test(ch) ? ch : '_';
+    if (out.length >= 32) break;
+  }
+  return out;
 }
 
 /** RFC 3339 timestamp with the local offset and exactly six fractional
