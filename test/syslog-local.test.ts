@@ -234,6 +234,37 @@ test('closelog() and openlog() with a slow receiver: what was logged before clos
   }
 });
 
+test('a priority that is not a whole number (a misspelled constant, NaN, null, a string) is reported as glibc reports bad bits, and the message goes at LOG_ERR, never LOG_EMERG', async () => {
+  const path = join(dir, 'badpri.sock');
+  const rx = new UnixSocket();
+  rx.bind(path);
+  try {
+    const l = new S.Logger({ path, ident: 'bad', facility: S.LOG_LOCAL0 });
+    const bad: Array<[unknown, string]> = [
+      [undefined, 'undefined'], [Number.NaN, 'NaN'], [null, 'null'], ['warning', '"warning"'], ['3', '"3"'],
+      [1.5, '1.5'], [Infinity, 'Infinity'], [2 ** 40, '1099511627776'], [3n, '3n'],
+    ];
+    for (const [i, [p]] of bad.entries()) l.syslog(p as number, 'message %d', i);
+    l.log(undefined as unknown as number, 'from log()');
+    // A valid priority is untouched.
+    l.syslog(S.LOG_DEBUG, 'fine');
+    const want: string[] = [];
+    for (const [i, [, shown]] of bad.entries()) want.push(`<35>bad: syslog: unknown facility/priority: ${shown}`, `<131>bad: message ${i}`);
+    want.push('<35>bad: syslog: unknown facility/priority: undefined', '<131>bad: from log()', '<135>bad: fine');
+    const got: string[] = [];
+    // Read as they come (the receiver's queue holds only a few).
+    await until(() => {
+      for (let d = rx.recv(); d; d = rx.recv()) got.push(d.data.toString().replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1'));
+      return got.length >= want.length;
+    }, 'every message');
+    await l.close();
+    assert.deepEqual(got, want);
+    assert.equal(l.dropped, 0);
+  } finally {
+    rx.close();
+  }
+});
+
 test('no receiver: undeliverable messages are counted, LOG_CONS writes them to the console', async () => {
   const consoleFile = join(dir, 'console');
   writeFileSync(consoleFile, '');

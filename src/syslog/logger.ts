@@ -281,25 +281,14 @@ export class Logger {
 
   /** vsyslog(3): the arguments as an array; `errno` is what %m prints. */
   vsyslog(priority: number, fmt: string, args: readonly unknown[] = [], errno?: ErrnoLike): void {
-    let pri = Math.trunc(Number(priority)) | 0;
-    // glibc: report invalid bits (at LOG_ERR|LOG_CONS|LOG_PERROR|LOG_PID used
-    // as a priority, i.e. auth.err: the option bits land in the facility),
-    // then mask them off and go on.
-    if (pri & ~(LOG_PRIMASK | LOG_FACMASK)) {
-      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %x', [pri]);
-      pri &= LOG_PRIMASK | LOG_FACMASK;
-    }
+    const pri = this.priority(priority);
     if ((LOG_MASK(LOG_PRI(pri)) & this.mask) === 0) return;
     this.emit(pri, format(String(fmt), args, errno));
   }
 
   /** A message as is, without printf formatting, with RFC 5424 extras. */
   log(priority: number, message: string, meta: LogMeta = {}): void {
-    let pri = Math.trunc(Number(priority)) | 0;
-    if (pri & ~(LOG_PRIMASK | LOG_FACMASK)) {
-      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %x', [pri]);
-      pri &= LOG_PRIMASK | LOG_FACMASK;
-    }
+    const pri = this.priority(priority);
     if ((LOG_MASK(LOG_PRI(pri)) & this.mask) === 0) return;
     this.emit(pri, String(message), meta);
   }
@@ -330,6 +319,29 @@ export class Logger {
   }
 
   // ---- internals ----
+
+  /**
+   * glibc's check of a priority: bits outside LOG_PRIMASK | LOG_FACMASK are
+   * reported (at LOG_ERR|LOG_CONS|LOG_PERROR|LOG_PID used as a priority,
+   * i.e. auth.err: the option bits land in the facility), then masked off.
+   * A priority that is not a whole number of 32 bits (a misspelled
+   * constant gives undefined; NaN, null, a string, 1.5, a bigint) is
+   * reported the same way, and the message goes at LOG_ERR of the default
+   * facility: it went out as LOG_EMERG, which syslogd broadcasts to every
+   * terminal. No TypeError: syslog() is called on error paths, where
+   * throwing would lose the message and the error being reported.
+   */
+  private priority(priority: unknown): number {
+    if (typeof priority !== 'number' || (priority | 0) !== priority) {
+      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %s', [shown(priority)]);
+      return LOG_ERR;
+    }
+    if (priority & ~(LOG_PRIMASK | LOG_FACMASK)) {
+      this.vsyslog(INTERNALLOG, 'syslog: unknown facility/priority: %x', [priority]);
+      return priority & (LOG_PRIMASK | LOG_FACMASK);
+    }
+    return priority;
+  }
 
   /** glibc's openlog_internal: `if ((logfac & ~LOG_FACMASK) == 0)
    * LogFacility = logfac;`, so 0 is LOG_KERN. What is not a whole number
@@ -452,6 +464,17 @@ export class Logger {
     // LOG_CONS is for a receiver that is not there, as in glibc; a receiver
     // that is merely slow (overflow) must not turn into a console flood.
     if (reason === 'undeliverable' && this.option & LOG_CONS) writeConsole(this.opts.console ?? '/dev/console', consoleLine(m));
+  }
+}
+
+/** A value as the report of a bad priority shows it: strings quoted, bigints with n. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  try {
+    return String(v);
+  } catch {
+    return typeof v; // an object without toString
   }
 }
 
