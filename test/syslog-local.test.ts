@@ -59,6 +59,8 @@ async function until(cond: () => boolean, what: string, timeout = 5000): Promise
 
 /** Timestamps and process ids differ between runs; the rest may not. */
 const norm = (rec: string) => rec.replace(/^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '<$1>TS ').replace(/\[\d+\]: /, '[PID]: ');
+/** A local line without its timestamp: `<PRI>tag: message`. */
+const noTime = (rec: string) => rec.replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1');
 
 test('SOCK_STREAM receiver: falls back to a stream with NUL-terminated records, as glibc', async (t) => {
   const path = join(dir, 'stream.sock');
@@ -222,7 +224,7 @@ test('closelog() and openlog() with a slow receiver: what was logged before clos
     // old connection and the new one see room in the receiver's queue.
     while (got.length < want.length && Date.now() < deadline) {
       const d = rx.recv();
-      if (d) got.push(d.data.toString().replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1'));
+      if (d) got.push(noTime(d.data.toString()));
       await sleep(2);
     }
     await done;
@@ -254,7 +256,7 @@ test('a priority that is not a whole number (a misspelled constant, NaN, null, a
     const got: string[] = [];
     // Read as they come (the receiver's queue holds only a few).
     await until(() => {
-      for (let d = rx.recv(); d; d = rx.recv()) got.push(d.data.toString().replace(/^(<\d+>)[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '$1'));
+      for (let d = rx.recv(); d; d = rx.recv()) got.push(noTime(d.data.toString()));
       return got.length >= want.length;
     }, 'every message');
     await l.close();
