@@ -6,13 +6,13 @@
 // machine's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, raw, Server, silentSocket, sockDir, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { faketimeEnv, LIBFAKETIME, NO_FAKETIME } from './helpers/faketime.js';
 
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) => existsSync(p));
-const skip = LIBFAKETIME ? false : 'libfaketime is not installed (Debian package faketime)';
+const skip = LIBFAKETIME ? false : NO_FAKETIME;
 
 /** A plogsrvd whose wall clock follows the offset written to the returned file. */
 async function steppable(args: string[]): Promise<{ srv: Server; step: (offset: string) => void }> {
@@ -22,12 +22,7 @@ async function steppable(args: string[]): Promise<{ srv: Server; step: (offset: 
     foreground: true,
     dir: tempDir(0o755),
     args: ['-m', 'world', '-v', ...args],
-    env: {
-      LD_PRELOAD: LIBFAKETIME,
-      FAKETIME_TIMESTAMP_FILE: offset,
-      FAKETIME_NO_CACHE: '1',
-      FAKETIME_DONT_FAKE_MONOTONIC: '1',
-    },
+    env: faketimeEnv(offset),
   });
   return { srv, step: (o) => writeFileSync(offset, `${o}\n`) };
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { UnixSocket } from '../src/native.js';
 import { GlibcRef } from './helpers/rsyslog.js';
+import { faketimeEnv, LIBFAKETIME, NO_FAKETIME } from './helpers/faketime.js';
 import * as S from '../src/syslog/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -494,13 +495,8 @@ test('await close() over tcp:// and tls:// settles while the receiver keeps its 
   }
 });
 
-// libfaketime steps CLOCK_REALTIME in one process and leaves CLOCK_MONOTONIC
-// alone (DONT_FAKE_MONOTONIC): a step of the wall clock as NTP or
-// settimeofday make it, without touching the machine's clock.
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1', '/usr/local/lib/faketime/libfaketime.so.1'].find((f) => existsSync(f));
-
 for (const how of ['libfaketime', 'Date.now'] as const) {
-  test(`a step of the wall clock shows in the next message, local and RFC 5424/3164 alike (${how})`, { skip: how === 'libfaketime' && !LIBFAKETIME ? 'libfaketime is not installed (Debian package faketime)' : false }, async () => {
+  test(`a step of the wall clock shows in the next message, local and RFC 5424/3164 alike (${how})`, { skip: how === 'libfaketime' && !LIBFAKETIME ? NO_FAKETIME : false }, async () => {
     const STEP_MS = 36 * 3600_000;
     const sock = join(dir, `clock-${how}.sock`);
     const stepFile = join(dir, `clock-${how}.step`);
@@ -532,7 +528,7 @@ for (const how of ['libfaketime', 'Date.now'] as const) {
         `console.log(JSON.stringify({ local, remote: got }));\n`,
     );
     const env: Record<string, string> = { TZ: 'UTC' };
-    if (how === 'libfaketime') Object.assign(env, { LD_PRELOAD: LIBFAKETIME!, FAKETIME_TIMESTAMP_FILE: stepFile, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+    if (how === 'libfaketime') Object.assign(env, faketimeEnv(stepFile));
     const r = await runNode(script, env);
     assert.equal(r.code, 0, r.stderr);
     const { local, remote } = JSON.parse(r.stdout) as { local: string[]; remote: string[] };
