@@ -393,6 +393,23 @@ describe('plog/syslog through rsyslog', { skip }, () => {
     assert.ok(got[0]!.syslogtag.startsWith('app\\x00<0>Nov'), got[0]!.syslogtag);
   });
 
+  test('a newline in the text never ends a record on a stream receiver that frames on LF: no forged record', async () => {
+    const forged = '<0>Nov  5 09:03:01 sshd[1]: Accepted password for root from 10.0.0.1 port 22';
+    const mark = `nl-${Date.now()}`;
+    const start = r.lines().length;
+    const l = new S.Logger({ path: r.streamSocket, ident: 'app', facility: S.LOG_LOCAL2 });
+    l.syslog(S.LOG_INFO, 'user %s logged in %s', `bob\n${forged}`, mark);
+    l.syslog(S.LOG_INFO, 'ends with a newline %s\n', mark);
+    l.syslog(S.LOG_INFO, 'sentinel %s', mark);
+    await l.close();
+    await r.waitFor(`sentinel ${mark}`);
+    const got = r.lines().slice(start);
+    assert.deepEqual(got.filter((p) => p.programname === 'sshd' || p.pri === 0), [], 'forged records');
+    assert.equal(got.length, 3, JSON.stringify(got));
+    assert.ok(got[0]!.msg.includes(`user bob\\n<0>Nov`), got[0]!.msg);
+    assert.ok(got[1]!.msg.endsWith(`ends with a newline ${mark}`), got[1]!.msg);
+  });
+
   test('no NUL byte on any wire: local datagram, UDP, TCP in RFC 3164 and 5424', async () => {
     const dgram = await import('node:dgram');
     const net = await import('node:net');

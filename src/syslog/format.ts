@@ -189,10 +189,30 @@ export function octetFrame(msg: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
 }
 
-/** glibc's record terminator on a SOCK_STREAM /dev/log: one NUL byte. */
+/**
+ * glibc's record terminator on a SOCK_STREAM /dev/log: one NUL byte. Some
+ * stream receivers (rsyslog's imptcp on a unix socket) also end a record at
+ * a newline, so a newline in the text would let whoever wrote the text start
+ * a record of their own, with any priority and tag: on a stream, a final
+ * newline is dropped and any other is sent as the two characters \n (a
+ * datagram carries one record whatever it holds, and keeps its newlines).
+ */
 export function nulFrame(msg: Buffer): Buffer {
-  return Buffer.concat([msg, Buffer.alloc(1)]);
+  let end = msg.length;
+  if (end > 0 && msg[end - 1] === 0x0a) end--;
+  const nl = msg.indexOf(0x0a);
+  if (nl < 0 || nl >= end) return Buffer.concat([msg.subarray(0, end), Buffer.alloc(1)]);
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = nl; i >= 0 && i < end; i = msg.indexOf(0x0a, from)) {
+    parts.push(msg.subarray(from, i), NEWLINE_TEXT);
+    from = i + 1;
+  }
+  parts.push(msg.subarray(from, end), Buffer.alloc(1));
+  return Buffer.concat(parts);
 }
+
+const NEWLINE_TEXT = Buffer.from('\\n');
 
 /** LOG_PERROR's line: `tag: msg` and a newline unless msg ends with one
  * (glibc: dprintf(2, "%s%s", buf + msgoff, "\n" + (last == '\n'))). */
