@@ -48,10 +48,27 @@
     }                                                                          \
   } while (0)
 
-/* A receive buffer shared by every socket: the event loop is one thread and
- * recv() copies out what it read before returning. 64 KiB + 1 so that a
- * datagram of exactly the maximum size is seen whole. */
-static char rbuf[65536 + 1];
+/* What one instance of the addon (the main thread, or a worker thread that
+ * loads it) keeps: a receive buffer shared by that instance's sockets. Its
+ * event loop is one thread and recv() copies out what it read before
+ * returning; another thread has its own. 64 KiB + 1 so that a datagram of
+ * exactly the maximum size is seen whole. */
+#define RBUF_SIZE (65536 + 1)
+typedef struct {
+  char rbuf[RBUF_SIZE];
+} instance_t;
+
+static void instance_free(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static char *instance_rbuf(napi_env env) {
+  instance_t *in = NULL;
+  if (napi_get_instance_data(env, (void **)&in) != napi_ok || in == NULL) return NULL;
+  return in->rbuf;
+}
 
 static napi_value make_int(napi_env env, int64_t v) {
   napi_value out;
@@ -189,7 +206,9 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
   if (argc > 1) get_int(env, argv[1], &maxlen);
-  if (maxlen < 0 || (size_t)maxlen > sizeof rbuf) maxlen = (int32_t)sizeof rbuf;
+  char *rbuf = instance_rbuf(env);
+  if (rbuf == NULL) return make_int(env, -ENOMEM);
+  if (maxlen < 0 || maxlen > RBUF_SIZE) maxlen = RBUF_SIZE;
 
   struct sockaddr_un from;
   union {
@@ -411,10 +430,24 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int ev = (events & UV_READABLE ? 1 : 0) | (events & UV_WRITABLE ? 2 : 0);
     argv[0] = make_int(env, status);
     argv[1] = make_int(env, ev);
+    /* libuv stops the handle when it reports an error (POLLERR): it is no
+     * longer started, and keeps the event loop alive no more. */
+    if (status < 0 && p->started) {
+      p->started = 0;
+      napi_reference_unref(env, p->self, NULL);
+    }
     /* napi_make_callback, not napi_call_function: it runs the microtask
-     * queue afterwards and routes a throw to 'uncaughtException', as any
-     * other event-loop callback in Node does. */
-    napi_make_callback(env, p->async, recv, cb, 2, argv, &result);
+     * queue afterwards. A throw in the callback is left pending on the
+     * environment, to surface at some later, unrelated call into the addon:
+     * raise it now, where it happened, as Node raises an uncaught exception
+     * of any other event-loop callback. */
+    if (napi_make_callback(env, p->async, recv, cb, 2, argv, &result) != napi_ok) {
+      bool pending = false;
+      napi_value err;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &err) == napi_ok)
+        napi_fatal_exception(env, err);
+    }
   }
   napi_close_handle_scope(env, scope);
 }
@@ -448,7 +481,11 @@ static napi_value poller_new(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    free(p);
+    napi_throw_error(env, NULL, "Poller: no event loop");
+    return NULL;
+  }
   int r = uv_poll_init(loop, &p->handle, fd);
   if (r < 0) {
     free(p);
@@ -457,10 +494,24 @@ static napi_value poller_new(napi_env env, napi_callback_info info) {
   }
   p->handle.data = p;
   p->env = env;
-  CHECK(napi_create_reference(env, argv[1], 1, &p->callback));
-  CHECK(napi_create_string_utf8(env, "plog:poll", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, self, name, &p->async));
-  CHECK(napi_wrap(env, self, p, poller_finalize, NULL, &p->self));
+  if (napi_create_reference(env, argv[1], 1, &p->callback) != napi_ok ||
+      napi_create_string_utf8(env, "plog:poll", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, self, name, &p->async) != napi_ok ||
+      napi_wrap(env, self, p, poller_finalize, NULL, &p->self) != napi_ok) {
+    /* Undo what was made: the references, the async context, and the
+     * initialised handle, which libuv frees only through uv_close (the
+     * struct goes with it, in on_close: finalized counts as done, nothing
+     * wraps it). */
+    if (p->callback) napi_delete_reference(env, p->callback);
+    if (p->async) napi_async_destroy(env, p->async);
+    p->callback = NULL;
+    p->async = NULL;
+    p->finalized = 1;
+    p->closing = 1;
+    uv_close((uv_handle_t *)&p->handle, on_close);
+    napi_throw_error(env, NULL, "Poller: could not set up the poller");
+    return NULL;
+  }
   return self;
 }
 
@@ -521,6 +572,12 @@ static napi_value poller_close_js(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  instance_t *in = calloc(1, sizeof *in);
+  if (in == NULL || napi_set_instance_data(env, in, instance_free, NULL) != napi_ok) {
+    free(in);
+    napi_throw_error(env, NULL, "plog_native: out of memory");
+    return NULL;
+  }
   napi_property_descriptor fns[] = {
     { "socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL },
     { "adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL },

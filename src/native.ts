@@ -133,10 +133,12 @@ export class UnixSocket {
   }
 
   bind(path: string): void {
+    if (this.closed) throw new SystemError(errnoOf('EBADF'), 'bind', path);
     check(binding.bind(this.fd, path), 'bind', path);
   }
 
   connect(path: string): void {
+    if (this.closed) throw new SystemError(errnoOf('EBADF'), 'connect', path);
     check(binding.connect(this.fd, path), 'connect', path);
   }
 
@@ -146,6 +148,8 @@ export class UnixSocket {
    * Throws SystemError for every other failure.
    */
   trySend(data: Buffer, path: string | null = null, offset = 0, length = data.length - offset): number {
+    // After close() the number may already name another descriptor.
+    if (this.closed) throw new SystemError(errnoOf('EBADF'), 'sendto', path ?? undefined);
     const r = binding.send(this.fd, data, offset, length, path);
     if (r >= 0) return r;
     const code = errnoNames.get(-r);
@@ -155,6 +159,7 @@ export class UnixSocket {
 
   /** Receive one datagram, or null when none is waiting (EAGAIN). */
   recv(maxlen = 65536): Datagram | null {
+    if (this.closed) throw new SystemError(errnoOf('EBADF'), 'recvmsg');
     const r = binding.recv(this.fd, maxlen);
     if (typeof r === 'number') {
       if (r === -errnoOf('EAGAIN')) return null;
@@ -165,6 +170,7 @@ export class UnixSocket {
 
   /** Peer credentials of a connected stream socket (SO_PEERCRED). */
   peercred(): Credentials {
+    if (this.closed) throw new SystemError(errnoOf('EBADF'), 'getsockopt');
     const r = binding.peercred(this.fd);
     if (typeof r === 'number') throw new SystemError(-r, 'getsockopt');
     return r;
@@ -182,7 +188,8 @@ export class UnixSocket {
     this.update();
   }
 
-  /** Poll errors (POLLERR from uv_poll) are reported here. */
+  /** Poll errors (POLLERR from uv_poll) are reported here. The poll is
+   * stopped then: call setReadable or setWritable again to go on. */
   setErrorHandler(fn: ((err: SystemError) => void) | null): void {
     this.onError = fn;
   }
@@ -205,6 +212,9 @@ export class UnixSocket {
 
   private dispatch(status: number, events: number): void {
     if (status < 0) {
+      // libuv stops the poll when it reports an error (POLLERR): nothing is
+      // armed now, and the next setReadable/setWritable arms it again.
+      this.events = 0;
       const err = new SystemError(-status, 'poll');
       if (this.onError) this.onError(err);
       return;

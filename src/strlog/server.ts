@@ -116,7 +116,14 @@ export class StrlogServer {
     }
     this.dgram = d;
     d.setReadable(() => this.onDatagrams());
-    d.setErrorHandler((err) => this.opts.report.error(`${this.submitPath}: ${err.message}`));
+    // An error on the socket (POLLERR) stops its poll: say it, and listen
+    // again on the next turn (the receive that follows clears the error).
+    d.setErrorHandler((err) => {
+      this.opts.report.error(`${this.submitPath}: ${err.message}`);
+      setImmediate(() => {
+        if (!this.stopped) d.setReadable(() => this.onDatagrams());
+      });
+    });
 
     const srv = createServer({ allowHalfOpen: false }, (s) => this.onConnection(s));
     srv.maxConnections = 1024;

@@ -1,0 +1,144 @@
+// The native addon (native/plog_native.c through src/native.ts): errors
+// surface where they happen, a socket's poll survives an error, a closed
+// socket refuses to be used, each thread has its own receive buffer, and
+// openPath() never follows a link.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, fstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { openPath, UnixSocket, type Datagram } from '../src/native.js';
+import { ROOT, tempDir, waitFor } from './helpers/plog.js';
+
+const NATIVE = JSON.stringify(join(ROOT, 'dist/src/native.js'));
+
+test('a throw in a readable callback is an uncaught exception at once, not an error of the next unrelated call', () => {
+  const script = `
+    import { UnixSocket } from ${NATIVE};
+    const dir = process.argv[1];
+    const a = new UnixSocket(); a.bind(dir + '/a');
+    const b = new UnixSocket(); b.bind(dir + '/b');
+    process.on('uncaughtException', (err) => { console.log('uncaught ' + err.message); process.exit(0); });
+    a.setReadable(() => { a.recv(); throw new Error('boom'); });
+    b.trySend(Buffer.from('x'), dir + '/a');
+    setTimeout(() => {
+      try { b.trySend(Buffer.from('y'), dir + '/b'); console.log('no error'); } catch (err) { console.log('later: ' + err.message); }
+      process.exit(0);
+    }, 300);
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, tempDir()], { encoding: 'utf8' });
+  assert.equal(r.stdout, 'uncaught boom\n', r.stderr);
+});
+
+test('after an error on a socket (POLLERR) its poll can be armed again and delivers', async () => {
+  const d = tempDir();
+  const [pa, pb, pc] = ['a', 'b', 'c'].map((n) => join(d, n)) as [string, string, string];
+  const a = new UnixSocket();
+  const b = new UnixSocket();
+  const c = new UnixSocket();
+  try {
+    a.bind(pa);
+    b.bind(pb);
+    c.bind(pc);
+    a.connect(pb);
+    b.connect(pa);
+    const got: string[] = [];
+    const errors: string[] = [];
+    const onReadable = (): void => {
+      for (let m: Datagram | null; (m = b.recv()); ) got.push(m.data.toString());
+    };
+    b.setErrorHandler((err) => errors.push(err.code));
+    b.setReadable(onReadable);
+    // a leaves b for c with b's datagram unread: the kernel drops it and
+    // sets ECONNRESET on b (unix(7) datagram pairs), which polls as POLLERR.
+    assert.ok(b.trySend(Buffer.from('lost'), pa) > 0);
+    a.connect(pc);
+    await waitFor('the error', () => errors.length > 0);
+    // Read the error out, arm again, and a datagram from a must arrive.
+    assert.throws(() => b.recv(), /ECONNRESET|Connection reset/);
+    b.setReadable(onReadable);
+    assert.ok(a.trySend(Buffer.from('after'), pb) > 0);
+    await waitFor('the datagram after the error', () => got.includes('after'), { timeout: 3000 });
+  } finally {
+    for (const s of [a, b, c]) s.close();
+  }
+});
+
+test('a closed socket refuses to send, receive, bind or connect, even when its number names another descriptor by then', () => {
+  const d = tempDir();
+  const rx = new UnixSocket();
+  rx.bind(join(d, 'rx'));
+  const s = new UnixSocket();
+  s.close();
+  // The lowest free number is the one just closed: another socket takes it.
+  const other = new UnixSocket();
+  try {
+    assert.equal(other.fd, s.fd, 'the descriptor number was reused');
+    assert.throws(() => s.trySend(Buffer.from('x'), join(d, 'rx')), { code: 'EBADF' });
+    assert.equal(rx.recv(), null, 'sent through the other socket');
+    assert.throws(() => s.recv(), { code: 'EBADF' });
+    assert.throws(() => s.bind(join(d, 'x')), { code: 'EBADF' });
+    assert.throws(() => s.connect(join(d, 'rx')), { code: 'EBADF' });
+  } finally {
+    other.close();
+    rx.close();
+  }
+});
+
+test('worker threads each receive into their own buffer: 2 threads x 20,000 datagrams of 60 kB, every byte right', async () => {
+  const code = `
+    import { workerData, parentPort } from 'node:worker_threads';
+    import { UnixSocket } from ${NATIVE};
+    const { dir, id, n } = workerData;
+    const rx = new UnixSocket(); rx.bind(dir + '/rx' + id);
+    const tx = new UnixSocket();
+    let bad = 0, got = 0, sent = 0;
+    const size = 60000;
+    const w = new Int32Array(new SharedArrayBuffer(4));
+    while (got < n) {
+      if (sent < n) {
+        const b = Buffer.alloc(size, (id * 97 + sent) & 255);
+        if (tx.trySend(b, dir + '/rx' + id) > 0) sent++;
+      }
+      for (let d; (d = rx.recv(65536)); got++) {
+        const v = d.data[0];
+        if (d.data.length !== size || d.data[size - 1] !== v || d.data[size >> 1] !== v || v !== ((id * 97 + got) & 255)) bad++;
+      }
+      Atomics.wait(w, 0, 0, 0.01);
+    }
+    rx.close(); tx.close();
+    parentPort.postMessage({ got, bad });
+  `;
+  const dir = tempDir();
+  const run = (id: number): Promise<{ got: number; bad: number }> =>
+    new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { dir, id, n: 20_000 }, type: 'module' } as never);
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  const [x, y] = await Promise.all([run(1), run(2)]);
+  assert.deepEqual([x, y], [{ got: 20_000, bad: 0 }, { got: 20_000, bad: 0 }]);
+});
+
+test('openPath: a descriptor of the file itself, never through a symlink on the way', () => {
+  const d = tempDir();
+  mkdirSync(join(d, 'real'));
+  const s = new UnixSocket();
+  s.bind(join(d, 'real', 'sock'));
+  symlinkSync(join(d, 'real'), join(d, 'linkdir'));
+  symlinkSync(join(d, 'real', 'sock'), join(d, 'linksock'));
+  try {
+    const fd = openPath(join(d, 'real', 'sock'));
+    assert.equal(fstatSync(fd).isSocket(), true);
+    closeSync(fd);
+    assert.throws(() => openPath(join(d, 'linkdir', 'sock')), { code: /ELOOP|ENOTDIR/ });
+    // A link as the last component: a descriptor of the link, not of its target.
+    const l = openPath(join(d, 'linksock'));
+    assert.equal(fstatSync(l).isSymbolicLink(), true);
+    closeSync(l);
+    assert.throws(() => openPath('relative/path'), { code: 'EINVAL' });
+  } finally {
+    s.close();
+  }
+});
