@@ -2,7 +2,7 @@
 // every exit code it can be made to return, with real processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVER } from '../src/plog/exitcodes.js';
 import { groupId } from '../src/plog/server.js';
@@ -150,10 +150,22 @@ test('plogsrvd -m: world 777, owner 700, default 770 with the group plog (and 0.
     assert.ok(st.isSocket());
     assert.equal(st.mode & 0o7777, mode, `${args.join(' ')}: mode ${(st.mode & 0o7777).toString(8)}`);
     const warn =
-      gid === null ? `plogsrvd: Could not set the group of ${srv.sock} to 'plog': no such group; only uid 0 and its group can use it.\n` : '';
+      gid === null
+        ? `plogsrvd: Could not set the group of ${srv.sock} to 'plog': no such group; uid 0 and the members of group 'root' (gid 0) can use it (-m world lets every user ask, -m owner only uid 0).\n`
+        : '';
     // The warning comes on the launcher's stderr, before it detaches.
     assert.equal(srv.launch!.stderr, mode === 0o770 ? warn : '', args.join(' '));
     if (mode === 0o770 && gid !== null) assert.equal(st.gid, gid);
+    await srv.kill();
+  }
+  // A setgid directory (Debian's /var/local: root:staff, 2775) gives the
+  // socket its group: the warning names that group, the one that can use it.
+  if (gid === null) {
+    const d = tempDir(0o2775);
+    chownSync(d, 0, 50);
+    const srv = await Server.start({ dir: d, args: [] });
+    assert.equal(lstatSync(srv.sock).gid, 50);
+    assert.match(srv.launch!.stderr, /no such group; uid 0 and the members of group '\w+' \(gid 50\) can use it/);
     await srv.kill();
   }
   // In the foreground the warning is on stderr too.

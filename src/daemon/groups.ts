@@ -21,3 +21,23 @@ export function groupId(name: string, groupFile = '/etc/group'): number | null {
     return null;
   }
 }
+
+/** The name of group `gid` in the text of an /etc/group file, or null. */
+export function groupNameIn(etcGroup: string, gid: number): string | null {
+  for (const line of etcGroup.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && f[2] === String(gid) && f[0]) return f[0];
+  }
+  return null;
+}
+
+/** A group for people: `'staff' (gid 50)`, or `gid 50` when it has no name. */
+export function groupLabel(gid: number, groupFile = '/etc/group'): string {
+  let name: string | null = null;
+  try {
+    name = groupNameIn(readFileSync(groupFile, 'utf8'), gid);
+  } catch {
+    /* no group file: the number only */
+  }
+  return name === null ? `gid ${gid}` : `'${name}' (gid ${gid})`;
+}

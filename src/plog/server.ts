@@ -40,7 +40,7 @@ import {
   Q_PID,
   UNRECOGNIZED,
 } from './protocol.js';
-import { groupId } from '../daemon/groups.js';
+import { groupId, groupLabel } from '../daemon/groups.js';
 
 export { groupId };
 
@@ -479,7 +479,12 @@ export class PlogServer {
       if (this.opts.plogGroup) {
         const gid = groupId('plog');
         if (gid === null) {
-          this.opts.warn?.(`Could not set the group of ${this.socketPath} to 'plog': no such group; only uid ${process.getuid?.()} and its group can use it.`);
+          // Say who can use it really: its group is the one it was born
+          // with, which a setgid directory (Debian's /var/local is
+          // root:staff, mode 2775) sets to the directory's.
+          this.opts.warn?.(
+            `Could not set the group of ${this.socketPath} to 'plog': no such group; uid ${process.geteuid?.()} and the members of group ${groupLabel(st.gid)} can use it (-m world lets every user ask, -m owner only uid ${process.geteuid?.()}).`,
+          );
         } else {
           try {
             chownSync(`/proc/self/fd/${fd}`, -1, gid);
