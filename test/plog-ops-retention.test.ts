@@ -161,7 +161,7 @@ test('a bad -c FILE or option value is a usage error at start (status 1)', async
   writeFileSync(conf, 'keep = many\n');
   for (const [args, msg] of [
     [['-c', conf], /bad.conf:1: --keep takes a number/],
-    [['-c', '/nonexistent/plogsrvd.conf'], /cannot read \/nonexistent\/plogsrvd.conf: ENOENT/],
+    [['-c', '/nonexistent/plogsrvd.conf'], /cannot read \/nonexistent\/plogsrvd.conf: No such file or directory/],
     [['--max-size', 'big'], /--max-size takes a size/],
     [['--metrics', 'nowhere'], /--metrics takes ADDR:PORT/],
   ] as const) {

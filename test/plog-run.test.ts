@@ -144,13 +144,14 @@ test('CMD not found: 127; not executable: 126; killed by a signal: 128+N; -o unw
   assert.match(r.stderr, /no-such-command-here: command not found/);
   r = await plog(['run', '-d', tempDir(), '--', '/etc/passwd'], env);
   assert.equal(r.code, 126, r.stderr);
+  assert.match(r.stderr, /^plog run: cannot run \/etc\/passwd: Permission denied$/m);
   r = await plog(['run', '-d', tempDir(), '-i', '50ms', '--', 'sh', '-c', 'sleep 0.2; kill -KILL $$'], env);
   assert.equal(r.code, 137, r.stderr);
   assert.match(r.stderr, /was killed by SIGKILL \(status 137\)/);
   const marker = join(tempDir(), 'ran');
   r = await plog(['run', '-o', '/nonexistent/dir/log', '--', 'touch', marker], env);
   assert.equal(r.code, 125);
-  assert.match(r.stderr, /-o \/nonexistent\/dir\/log: /);
+  assert.match(r.stderr, /^plog run: -o \/nonexistent\/dir\/log: No such file or directory$/m);
   assert.equal(existsSync(marker), false);
   r = await plog(['run', '--format', 'xml', '--', 'true'], env);
   assert.equal(r.code, 125);

@@ -22,6 +22,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from './args.js';
+import { errnoWords } from '../proc/errors.js';
 import { MAX_DIR_LENGTH, request, RequestError } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import {
@@ -431,7 +432,7 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
     try {
       ctx.outFd = openSync(args.output, 'w');
     } catch (err) {
-      fail(`-o ${args.output}: ${(err as NodeJS.ErrnoException).message.replace(/^\w+: /, '')}`);
+      fail(`-o ${args.output}: ${errnoWords(err)}`);
     }
   }
   // A signal before CMD starts (Ctrl-C while a private server starts) ends
@@ -479,7 +480,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
   if (child.pid === undefined) {
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
     if (err.code === 'ENOENT') throw new RunFailure(RUN_EXIT.NOT_FOUND.code, `${args.cmd[0]}: command not found`);
-    throw new RunFailure(RUN_EXIT.CANNOT_RUN.code, `${args.cmd[0]}: ${err.message.replace(/^spawn \S+ /, '')}`);
+    throw new RunFailure(RUN_EXIT.CANNOT_RUN.code, `cannot run ${args.cmd[0]}: ${errnoWords(err)}`);
   }
   const pid = child.pid;
 

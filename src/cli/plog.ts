@@ -10,7 +10,7 @@
 // dist/src/native.js (a banner defines it), the place the bundled modules
 // (native.ts, version.ts) find the package root from. A plain `tsc` build
 // gives the unbundled file, which works the same, only slower to start.
-import { parseOptions } from './args.js';
+import { nearest, parseOptions } from './args.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, TMP_SOCKET_MAX, TMP_SOCKET_MIN, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
@@ -126,8 +126,18 @@ export function parseFormat(value: string | boolean | undefined): LogFormatName 
   return f as LogFormatName;
 }
 
+/** The readers of logs and plog run, loaded only when asked for, so that plain requests stay fast. */
+const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export', 'run']);
+
+/** A first word that is neither an option nor a subcommand: name the subcommands, and the nearest. */
+function unknownSubcommand(word: string): string {
+  const near = nearest(word, SUBCOMMANDS);
+  return `unknown subcommand '${word}'${near ? `: did you mean 'plog ${near}'?` : ''} (plog's subcommands: ${[...SUBCOMMANDS].join(', ')}; requests to a server are options: -p, -n, -r, -x, -l, -q)`;
+}
+
 /** Parse plog's arguments (pure: no I/O); throws ExitError(USAGE). */
 export function parse(argv: string[]): Parsed {
+  if (argv[0] !== undefined && argv[0] !== '' && !argv[0].startsWith('-')) die(CLIENT.USAGE, unknownSubcommand(argv[0]));
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseOptions(argv, {
@@ -311,8 +321,6 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** The readers of logs and plog run, loaded only when asked for, so that plain requests stay fast. */
-const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export', 'run']);
 
 async function main(): Promise<void> {
   const sub = process.argv[2];

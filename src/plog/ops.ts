@@ -1,6 +1,7 @@
 // plogsrvd's operating features (issue 7) put together for src/cli/plogsrvd.ts:
 // the state file and --resume (state.ts), retention (retention.ts), the
 // configuration file and SIGHUP (config.ts), --metrics (metrics.ts).
+import { errnoWords } from '../proc/errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settings } from './config.js';
 import { MetricsServer } from './metrics.js';
@@ -46,7 +47,7 @@ export function loadSettings(cli: OpsCli): Settings {
     try {
       text = readFileSync(cli.config, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read ${cli.config}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(`cannot read ${cli.config}: ${errnoWords(err)}`);
     }
     file = parseConfig(text, cli.config);
   }
