@@ -11,7 +11,9 @@
  *    already_running() uses;
  *  - an O_PATH descriptor of a file reached without following any symbolic
  *    link on the way (openat2(2) RESOLVE_NO_SYMLINKS), so that a root daemon
- *    answers the socket a client bound and not one a link points to.
+ *    answers the socket a client bound and not one a link points to;
+ *  - a do-nothing handler for the real-time signals, which Node cannot
+ *    listen for, so that a stray one does not end a daemon.
  *
  * Errors come back as negative errno values, not exceptions: the hot paths
  * (a full syslog queue returns EAGAIN thousands of times a second) should not
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +574,31 @@ static napi_value poller_close_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The real-time signals SIGRTMIN..SIGRTMAX (signal(7)) end a process by
+ * default, and process.on() knows only the named signals. This handler does
+ * nothing: a stray one is caught and forgotten. A handler and not SIG_IGN,
+ * because exec(2) resets a handler to the default but keeps SIG_IGN, and the
+ * programs a daemon starts (strerr's mailer) must not inherit ours.
+ * SA_RESTART: a system call it interrupts goes on. Returns [SIGRTMIN,
+ * SIGRTMAX], or -errno. The C library keeps the numbers below SIGRTMIN for
+ * itself (its sigaction() refuses them). */
+static void rt_nothing(int sig) { (void)sig; }
+
+static napi_value js_catch_realtime(napi_env env, napi_callback_info info) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = rt_nothing;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+    if (sigaction(s, &sa, NULL) != 0) return make_int(env, -errno);
+  napi_value out;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, make_int(env, SIGRTMIN)));
+  CHECK(napi_set_element(env, out, 1, make_int(env, SIGRTMAX)));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   instance_t *in = calloc(1, sizeof *in);
   if (in == NULL || napi_set_instance_data(env, in, instance_free, NULL) != napi_ok) {
@@ -589,6 +617,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "lock", NULL, js_lock, NULL, NULL, NULL, napi_default, NULL },
     { "openpath", NULL, js_openpath, NULL, NULL, NULL, napi_default, NULL },
+    { "catchRealtime", NULL, js_catch_realtime, NULL, NULL, NULL, napi_default, NULL },
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
 

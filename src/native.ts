@@ -1,7 +1,8 @@
 // The one place that loads the C addon (native/plog_native.c) and gives it a
 // TypeScript face. Node core has no AF_UNIX SOCK_DGRAM sockets, no peer
-// credentials and no file locks; the addon covers exactly those, and nothing
-// else, so that every other part of the project stays TypeScript.
+// credentials, no file locks and no real-time signals; the addon covers
+// exactly those, and nothing else, so that every other part of the project
+// stays TypeScript.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -34,6 +35,7 @@ interface Binding {
   close(fd: number): number;
   lock(fd: number, exclusive: boolean, wait: boolean): number;
   openpath(path: string): number;
+  catchRealtime(): [number, number] | number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => RawPoller;
 }
 
@@ -280,4 +282,16 @@ export function lockFile(fd: number, opts: { exclusive?: boolean; wait?: boolean
  */
 export function openPath(path: string): number {
   return check(binding.openpath(path), 'open', path);
+}
+
+/**
+ * Catch the real-time signals SIGRTMIN..SIGRTMAX with a handler that does
+ * nothing (their default ends the process, and process.on() cannot listen
+ * for them); exec(2) gives the programs we start the default back. Returns
+ * the range [SIGRTMIN, SIGRTMAX].
+ */
+export function catchRealtimeSignals(): [number, number] {
+  const r = binding.catchRealtime();
+  if (typeof r === 'number') throw new SystemError(-r, 'sigaction');
+  return r;
 }

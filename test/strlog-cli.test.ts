@@ -49,7 +49,7 @@ test('package.json names every strlog program and man page, and plog/strlog', ()
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { man: string[]; bin: Record<string, string>; exports: Record<string, unknown> };
   for (const [name, page] of programs) {
     assert.ok(pkg.man.includes(`man/${page}`), page);
-    assert.equal(pkg.bin[name], `dist/src/cli/${name}.js`);
+    assert.equal(pkg.bin[name], `dist/src/bin/${name}.js`); // SIGUSR1's guard, then dist/src/cli/NAME.js
     assert.ok(existsSync(join(ROOT, 'man', page)));
   }
   assert.ok(pkg.man.includes('man/strlog.3'));

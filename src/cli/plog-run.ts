@@ -13,8 +13,9 @@
 // Signals: Ctrl-C on a terminal reaches CMD directly (it is in plog run's
 // process group, the terminal's foreground group, as a shell would leave
 // it); plog run then waits for CMD and still prints the summary. SIGINT and
-// SIGQUIT sent to plog run alone (not from its terminal), and SIGTERM and
-// SIGHUP always, are passed on to CMD.
+// SIGQUIT sent to plog run alone (not from its terminal), and SIGTERM, SIGHUP
+// and SIGUSR1 always, are passed on to CMD (SIGUSR1: dd(1) prints its
+// progress; plog run itself never opens Node's inspector).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ Options:
   -h, --help    this text
 
 Ctrl-C goes to CMD, as in a shell; plog run waits for it and still prints
-the summary. SIGTERM and SIGHUP sent to plog run are passed on to CMD.
+the summary. SIGTERM, SIGHUP and SIGUSR1 sent to plog run are passed on to CMD.
 
 Exit status: CMD's; 128+N when CMD was killed by signal N;
 ${Object.values(RUN_EXIT)
@@ -231,8 +232,8 @@ function say(message: string): void {
   }
 }
 
-/** The plogsrvd program next to this one (dist/src/cli/plogsrvd.js). */
-const PLOGSRVD = fileURLToPath(new URL('./plogsrvd.js', import.meta.url));
+/** The installed plogsrvd (dist/src/bin/plogsrvd.js: SIGUSR1's guard first). */
+const PLOGSRVD = fileURLToPath(new URL('../bin/plogsrvd.js', import.meta.url));
 
 /** A private plogsrvd on a temporary directory. */
 class PrivateServer {
@@ -437,7 +438,7 @@ async function runCommand(args: RunArgs, ctx: Ctx): Promise<number> {
   }
   // A signal before CMD starts (Ctrl-C while a private server starts) ends
   // plog run once that server is stopped again, CMD not started.
-  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'];
+  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'];
   let early: NodeJS.Signals | null = null;
   const before = (sig: NodeJS.Signals): void => {
     early ??= sig;
@@ -486,7 +487,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
 
   // Signals for CMD while it runs.
   const fromTerminal = foregroundOnTerminal();
-  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'];
+  const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'];
   const pass = (sig: NodeJS.Signals): void => {
     if ((sig === 'SIGINT' || sig === 'SIGQUIT') && fromTerminal) return; // the terminal sent it to CMD too
     try {

@@ -10,6 +10,7 @@
 // dist/src/native.js (a banner defines it), the place the bundled modules
 // (native.ts, version.ts) find the package root from. A plain `tsc` build
 // gives the unbundled file, which works the same, only slower to start.
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { nearest, parseOptions } from './args.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, TMP_SOCKET_MAX, TMP_SOCKET_MIN, type RequestFailure } from '../plog/client.js';

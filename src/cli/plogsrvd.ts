@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server.ts).
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { statSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -16,13 +17,13 @@ import type { Settings } from '../plog/config.js';
 import {
   acquireLock,
   createReporter,
+  daemonSignals,
   detach,
   isDaemonChild,
   notifyReady,
   notifyWarning,
   onReload,
-  onShutdown,
-  onSignal,
+  onReopen,
   shutdown,
   type ErrorDest,
   type PidLock,
@@ -62,8 +63,10 @@ Options:
   -h, --help    this text
   --version     the version
 
-Signals: SIGTERM, SIGINT or SIGQUIT remove the socket and exit 0; SIGHUP
-re-reads the configuration file and reopens logs moved away.
+Signals: SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR remove the socket and
+exit 0; SIGHUP re-reads the configuration file and reopens logs moved away;
+SIGUSR1 reopens logs moved away; SIGUSR2, SIGPIPE, SIGALRM, SIGSTKFLT,
+SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO and the real-time signals are ignored.
 
 Exit status:
 ${codes}
@@ -219,7 +222,8 @@ async function main(): Promise<void> {
   reloadHooks.push(() => ops.reload());
   const status = (): string => `STATUS=logging ${server.logs.length} processes on ${server.socketPath}`;
   let pidLock: PidLock | null = null;
-  onShutdown((signal) => {
+  // Every signal that would end us by default is decided (DAEMON_SIGNALS, plogsrvd(1) SIGNALS).
+  daemonSignals((signal) => {
     if (signal) report.info(`caught ${signal}: shutting down`);
     notifier.send('STOPPING=1');
     notifier.close();
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
     server.stop();
     pidLock?.release();
     report.close();
-  });
+  }, { tell: (m) => report.info(m) });
   const takeLock = (path: string): 'held' | 'taken' | 'skipped' => {
     try {
       const r = acquireLock(path);
@@ -247,7 +251,6 @@ async function main(): Promise<void> {
   server.onFatal = (err) => {
     void report.fatal(err.exitCode, err.message);
   };
-  if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
 
   // One plogsrvd per directory (APUE's already_running()): the lock closes
   // the window in which two servers starting together could both find a
@@ -272,10 +275,11 @@ async function main(): Promise<void> {
   // SIGHUP: reload (see RELOAD in plogsrvd(1)), told to the service manager.
   onReload(async () => {
     notifier.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
-    report.info('caught SIGHUP: reloading');
     for (const hook of reloadHooks) await hook();
     notifier.send('READY=1', status());
   });
+  // SIGUSR1 (logrotate's postrotate): reopen the logs moved away, as a reload does.
+  onReopen(() => ops.reopen());
 }
 
 /** What a reload (SIGHUP) does, in order. */

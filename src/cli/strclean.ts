@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // strclean(8): remove old STREAMS error logs. It first logs what it does as
 // an ERROR|NOTIFY message, so that strerr records (and mails) it.
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StrlogClient } from '../strlog/index.js';

@@ -2,6 +2,7 @@
 // strerr(8): the STREAMS error logger. Registers with strlogd as the error
 // logger and appends each message to DIR/error.MM-DD (the message's day),
 // mailing the administrator the N (SL_NOTIFY) ones.
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -14,7 +15,18 @@ import { findMailer, MailQueue, parseMailer, type Mailer } from '../strlog/maile
 import { resolveRunDir } from '../strlog/rundir.js';
 import type { LogMessage } from '../strlog/wire.js';
 import { version } from '../version.js';
-import { createReporter, detach, isShuttingDown, notifyFailure, notifyReady, onShutdown, shutdown, type Reporter } from '../daemon/index.js';
+import {
+  createReporter,
+  daemonSignals,
+  detach,
+  isShuttingDown,
+  notifyFailure,
+  notifyReady,
+  onReload,
+  onReopen,
+  shutdown,
+  type Reporter,
+} from '../daemon/index.js';
 
 const PROG = 'strerr';
 export const EXISTS_MESSAGE = 'ERROR: error logger already exists';
@@ -194,12 +206,17 @@ async function main(): Promise<void> {
   const log = new ErrorLog(o.logdir, report);
   const mail = new MailQueue({ mailer: o.mailer, to: o.to, report: (m) => report.error(m) });
   const host = hostname();
-  onShutdown(async () => {
+  // Every signal that would end us by default is decided (DAEMON_SIGNALS, strerr(8) SIGNALS).
+  daemonSignals(async () => {
     stream.close();
     log.close();
     await mail.idle(2000);
     report.close();
   });
+  // SIGHUP and SIGUSR1 (logrotate): close the day's file; the next message
+  // opens error.MM-DD by its name again, a new file if it was moved away.
+  onReload(() => log.close());
+  onReopen(() => log.close());
 
   stream.on('messages', (batch: LogMessage[]) => {
     // One write per file per batch; mail after the lines are written.

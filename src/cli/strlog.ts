@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // strlog(1): submit a message to strlogd from the shell, as logger(1) does
 // for syslog. Waits for the driver's answer, which the exit status tells.
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { StrlogClient } from '../strlog/index.js';
 import { SL_ERROR } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRLOG } from '../strlog/exitcodes.js';

@@ -2,6 +2,7 @@
 // strlogd(8): the STREAMS log driver in user space. Options, start-up
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,11 +16,10 @@ import { version } from '../version.js';
 import {
   acquireLock,
   createReporter,
+  daemonSignals,
   detach,
   isDaemonChild,
   notifyReady,
-  onShutdown,
-  onSignal,
   shutdown,
   type ErrorDest,
   type PidLock,
@@ -54,8 +54,9 @@ Options:
   -h, --help    this text
   --version     the version
 
-Signals: SIGTERM, SIGINT or SIGQUIT remove the sockets and exit 0; SIGHUP
-is ignored.
+Signals: SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR remove the sockets and
+exit 0; SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGSTKFLT, SIGXFSZ,
+SIGVTALRM, SIGPROF, SIGIO and the real-time signals are ignored.
 
 Exit status:
 ${exitStatusHelp(STRLOGD)}
@@ -190,15 +191,15 @@ async function main(): Promise<void> {
     clockOffset: clockOffset(report),
   });
   let pidLock: PidLock | null = null;
-  onShutdown((signal) => {
+  // Every signal that would end us by default is decided (DAEMON_SIGNALS,
+  // strlogd(8) SIGNALS). No configuration to reload and no log files to
+  // reopen: SIGHUP (the hangup of the terminal of -f too) and SIGUSR1 change nothing.
+  daemonSignals((signal) => {
     if (signal) report.info(`caught ${signal}: shutting down`);
     server.stop();
     pidLock?.release();
     report.close();
-  });
-  if (verbose) onSignal(['SIGPIPE', 'SIGUSR1', 'SIGUSR2'], (sig) => report.info(`trapped ${sig}`));
-  // No configuration to reload; a hangup (of the terminal of -f) changes nothing.
-  onSignal(['SIGHUP'], () => report.info('SIGHUP ignored'));
+  }, { tell: (m) => report.info(m) });
 
   // One driver per directory: the lock also makes removing a stale socket safe.
   const lockPath = join(dir, PID_FILE);

@@ -2,6 +2,7 @@
 // strtrace(8): the STREAMS trace logger (SVR4 strace(1M); on Linux that name
 // is the system call tracer's). Registers with strlogd as a tracer for the
 // given mid sid level triples and prints each message on stdout, unbuffered.
+import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { writeSync } from 'node:fs';
 import { LogStream } from '../strlog/client.js';
 import { ExitError, exitStatusHelp, STRTRACE } from '../strlog/exitcodes.js';

@@ -1,6 +1,7 @@
 // Becoming a daemon without fork(): the launcher re-runs the program as a
 // detached copy through a session leader (session.ts) and waits for the copy
 // to say it is ready. See index.ts for the overview.
+import './no-inspector.js'; // the launcher and the daemon: SIGUSR1 never opens Node's inspector
 import { spawn, type StdioOptions } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';

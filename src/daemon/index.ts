@@ -24,8 +24,13 @@
  *
  * Module layout: detach.ts (launcher and readiness), session.ts (the middle
  * process), fds.ts, lock.ts, signals.ts, report.ts; syslog-sink.ts connects a
- * reporter to plog/syslog and is imported on its own.
+ * reporter to plog/syslog and is imported on its own. no-inspector.ts, first
+ * of all: SIGUSR1 never opens Node's inspector in a program of the kit (it
+ * ends the program as the default would, unless the program listens for it,
+ * as daemonSignals() does); a program imports it first itself to make the
+ * window before it as short as it can be.
  */
+import './no-inspector.js';
 export {
   detach,
   startDaemon,
@@ -40,7 +45,19 @@ export {
 export { closeInheritedFds, isKeepableOutput } from './fds.js';
 export { acquireLock, type PidLock, type LockResult } from './lock.js';
 export { groupId, groupIdIn } from './groups.js';
-export { onShutdown, shutdown, isShuttingDown, onSignal, onReload, type Cleanup } from './signals.js';
+export {
+  onShutdown,
+  shutdown,
+  isShuttingDown,
+  onSignal,
+  onReload,
+  onReopen,
+  daemonSignals,
+  DAEMON_SIGNALS,
+  REALTIME_SIGNAL_ACTION,
+  type Cleanup,
+  type SignalAction,
+} from './signals.js';
 export {
   createReporter,
   timestamp,

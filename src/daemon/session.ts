@@ -9,6 +9,7 @@
 // or, when the daemon dies first, reports how it died.
 //
 // Not part of the public API. Invoked as: node session.js '<json config>'.
+import './no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { spawn, type StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { closeInheritedFds } from './fds.js';

@@ -11,7 +11,7 @@ export interface ExitCode {
 
 /** plogsrvd(1) exit codes (spec section 3). */
 export const SERVER = {
-  OK: { code: 0, meaning: 'clean shutdown (SIGQUIT, SIGTERM or SIGINT)' },
+  OK: { code: 0, meaning: 'clean shutdown (SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR)' },
   USAGE: { code: 1, meaning: 'usage error (a bad or conflicting option)' },
   PATH_TOO_LONG: { code: 2, meaning: '$PLOGDIR or runtime path is too long' },
   CHDIR: { code: 3, meaning: 'could not change directory to the runtime directory' },

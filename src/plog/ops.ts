@@ -137,6 +137,11 @@ export class Operations {
         this.report.error(`reload: --metrics ${s.metrics}: ${(err as Error).message}`);
       }
     }
+    this.reopen();
+  }
+
+  /** SIGUSR1 (and the end of a reload): a log moved away starts afresh at its name. */
+  reopen(): void {
     for (const t of [...this.server.registrations()]) this.retention.reopen(t);
   }
 

@@ -8,7 +8,7 @@ export { ExitError } from '../plog/exitcodes.js';
 
 /** strlogd(8). */
 export const STRLOGD = {
-  OK: { code: 0, meaning: 'clean shutdown (SIGTERM, SIGINT or SIGQUIT)' },
+  OK: { code: 0, meaning: 'clean shutdown (SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR)' },
   USAGE: { code: 1, meaning: 'usage error (a bad option or argument)' },
   RUNDIR: { code: 2, meaning: 'the runtime directory is unusable (not absolute, too long, cannot be created or entered)' },
   GROUP: { code: 3, meaning: 'the module group given with -g does not exist' },
@@ -20,7 +20,7 @@ export const STRLOGD = {
 
 /** strerr(8). */
 export const STRERR = {
-  OK: { code: 0, meaning: 'stopped by SIGTERM, SIGINT or SIGQUIT' },
+  OK: { code: 0, meaning: 'stopped by SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR' },
   EXISTS: { code: 1, meaning: 'an error logger already exists (ERROR: error logger already exists)' },
   USAGE: { code: 2, meaning: 'usage error (a bad option or argument)' },
   NO_DRIVER: { code: 3, meaning: 'cannot connect to strlogd in the runtime directory' },
