@@ -268,3 +268,21 @@ test('every program, and each installed command, imports the guard before anythi
   const bundle = readFileSync(PLOG, 'utf8');
   assert.ok(bundle.indexOf("process.on(\"SIGUSR1\"") < bundle.indexOf('function usage('), 'the guard first in the plog bundle');
 });
+
+test('the SIGNALS sections: the daemons\' pages name every signal of the table and the real-time ones; every other program\'s says what SIGUSR1 does', () => {
+  const section = (page: string): string => {
+    const text = readFileSync(join(ROOT, 'man', page), 'utf8');
+    const s = text.split(/^\.SH /m).find((x) => x.startsWith('SIGNALS\n'));
+    assert.ok(s, `${page} has a SIGNALS section`);
+    return s.replace(/\\-/g, '-');
+  };
+  for (const page of ['plogsrvd.1', 'strlogd.8', 'strerr.8']) {
+    const s = section(page);
+    for (const sig of Object.keys(DAEMON_SIGNALS)) assert.match(s, new RegExp(`\\b${sig}\\b`), `${page}: ${sig}`);
+    assert.match(s, /SIGRTMIN to SIGRTMAX/, page);
+    assert.match(s, /inspector/, page);
+  }
+  for (const page of ['plog.1', 'strlog.1', 'strtrace.8', 'strclean.8']) {
+    assert.match(section(page), /SIGUSR1 ends[\s\S]*default action would[\s\S]*never opens Node's inspector/, page);
+  }
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket, type Datagram } from '../src/native.js';
 import { parseListenFds } from '../src/daemon/listenfds.js';
@@ -203,6 +203,53 @@ test('systemd-analyze verify: the unit files', { skip: spawnSync('systemd-analyz
   const h = spawnSync(process.execPath, [PLOGSRVD, '--help'], { encoding: 'utf8' });
   for (const opt of unit.match(/^ExecStart=\S+ (.*)$/m)![1].split(/\s+/).filter((w) => w.startsWith('-'))) {
     assert.ok(h.stdout.includes(opt), `plogsrvd --help does not know ${opt}`);
+  }
+});
+
+const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+
+/** The shipped unit `name` in a temporary directory, its ExecStart program
+ * (/usr/local/bin/PROG) replaced by a stand-in running dist/src/bin/PROG.js. */
+function stagedUnit(name: string): string {
+  const d = tempDir();
+  let unit = readFileSync(join(ROOT, 'systemd', name), 'utf8');
+  for (const [, prog] of unit.matchAll(/^ExecStart=\/usr\/local\/bin\/(\w+)/gm)) {
+    const exe = join(d, prog);
+    writeFileSync(exe, `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/src/bin', `${prog}.js`)}" "$@"\n`);
+    chmodSync(exe, 0o755);
+    unit = unit.replaceAll(`/usr/local/bin/${prog}`, exe);
+  }
+  writeFileSync(join(d, name), unit);
+  return join(d, name);
+}
+
+const SERVICES = ['plogsrvd.service', 'strlogd.service'];
+
+test('systemd-analyze security: every shipped service is exposed 4.0 at most', { skip: hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)' }, () => {
+  assert.deepEqual(readdirSync(join(ROOT, 'systemd')).filter((f) => f.endsWith('.service')).sort(), SERVICES);
+  for (const name of SERVICES) {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', stagedUnit(name)], { encoding: 'utf8' });
+    const m = /Overall exposure level for \S+: (\d+\.\d) (\w+)/.exec(r.stdout);
+    assert.ok(m, `${name}: ${r.stdout}${r.stderr}`);
+    assert.ok(Number(m[1]) <= 4.0, `${name}: exposure ${m[1]} ${m[2]}\n${r.stdout}`);
+    // Node compiles code at run time: forbidding writable executable memory would kill it.
+    assert.doesNotMatch(readFileSync(join(ROOT, 'systemd', name), 'utf8'), /^MemoryDenyWriteExecute=yes/m, name);
+  }
+});
+
+test('systemd-analyze verify: strlogd.service; its options are strlogd\'s', { skip: hasAnalyze ? false : 'systemd-analyze is not installed' }, () => {
+  const unit = stagedUnit('strlogd.service');
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim(), '', r.stderr);
+  const text = readFileSync(join(ROOT, 'systemd/strlogd.service'), 'utf8');
+  assert.match(text, /^ExecStart=\/usr\/local\/bin\/strlogd -f/m);
+  // Its runtime directory is strlogd's default (no -d), the one RuntimeDirectory= makes.
+  assert.match(text, /^RuntimeDirectory=strlog$/m);
+  const h = spawnSync(process.execPath, [join(ROOT, 'dist/src/bin/strlogd.js'), '--help'], { encoding: 'utf8' });
+  assert.match(h.stdout, /else \/run\/strlog;/);
+  for (const opt of text.match(/^ExecStart=\S+ (.*)$/m)![1].split(/\s+/).filter((w) => w.startsWith('-'))) {
+    assert.ok(h.stdout.includes(opt), `strlogd --help does not know ${opt}`);
   }
 });
 
