@@ -192,7 +192,23 @@ async function main(): Promise<void> {
   const sink = o.daemon ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
   const report = createReporter({ program: PROG, dest: o.daemon ? 'syslog' : 'stderr', syslog: sink });
 
-  let stream: LogStream;
+  const log = new ErrorLog(o.logdir, report);
+  const mail = new MailQueue({ mailer: o.mailer, to: o.to, report: (m) => report.error(m) });
+  const host = hostname();
+  let stream: LogStream | null = null;
+  // Every signal that would end us by default is decided (DAEMON_SIGNALS,
+  // strerr(8) SIGNALS), before we register: strlogd may send us messages at once.
+  daemonSignals(async () => {
+    stream?.close();
+    log.close();
+    await mail.idle(2000);
+    report.close();
+  });
+  // SIGHUP and SIGUSR1 (logrotate): close the day's file; the next message
+  // opens error.MM-DD by its name again, a new file if it was moved away.
+  onReload(() => log.close());
+  onReopen(() => log.close());
+
   try {
     stream = await LogStream.open('error', { rundir: o.rundir });
   } catch (err) {
@@ -202,21 +218,6 @@ async function main(): Promise<void> {
     if (code === 'EPERM') return report.fatal(STRERR.REFUSED.code, `strlogd refused the error logger: ${(err as Error).message} (root or strlogd's module group only)`);
     return report.fatal(STRERR.NO_DRIVER.code, `cannot connect to strlogd in ${o.rundir}: ${(err as Error).message}`);
   }
-
-  const log = new ErrorLog(o.logdir, report);
-  const mail = new MailQueue({ mailer: o.mailer, to: o.to, report: (m) => report.error(m) });
-  const host = hostname();
-  // Every signal that would end us by default is decided (DAEMON_SIGNALS, strerr(8) SIGNALS).
-  daemonSignals(async () => {
-    stream.close();
-    log.close();
-    await mail.idle(2000);
-    report.close();
-  });
-  // SIGHUP and SIGUSR1 (logrotate): close the day's file; the next message
-  // opens error.MM-DD by its name again, a new file if it was moved away.
-  onReload(() => log.close());
-  onReopen(() => log.close());
 
   stream.on('messages', (batch: LogMessage[]) => {
     // One write per file per batch; mail after the lines are written.
