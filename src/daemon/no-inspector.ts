@@ -1,7 +1,6 @@
 // The first module of every program of the project (plogsrvd, plog, strlogd,
 // strerr, strtrace, strclean, strlog, and the kit's session leader): nothing
-// else may run before it, so it imports nothing but node:module (which Node's
-// module loader has loaded already).
+// else may run before it, so it imports nothing but Node's own modules.
 //
 // Node 20 answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 (node(1),
 // "--inspect"; Node 20 has no --disable-sigusr1), and whoever connects there
@@ -23,14 +22,15 @@
 // src/bin/*.js, the installed commands, import this module alone and then the
 // program: an ES module runs only once every module it imports statically is
 // loaded, so a first import in src/cli/NAME.ts would run after the whole
-// program is read (about 50 ms more here); the programs import it first too,
+// program is read (127 ms after Node's handler against 42, RELIABILITY.md,
+// signals and the service unit); the programs import it first too,
 // for `node dist/src/cli/NAME.js`. The bundle of plog holds a copy of this
 // module besides the one src/bin/plog.js imports: the first copy to run
 // installs the guard, the others see its mark and do nothing.
 
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 
-const SIGUSR1 = 10;
 const MARK = Symbol.for('plog.no-inspector');
 
 function endAsTheDefault(): void {
@@ -41,7 +41,7 @@ function endAsTheDefault(): void {
     process.removeListener('SIGUSR1', endAsTheDefault);
     process.kill(process.pid, 'SIGUSR1');
   });
-  process.exit(128 + SIGUSR1);
+  process.exit(128 + constants.signals.SIGUSR1);
 }
 
 const nodeOptions = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
