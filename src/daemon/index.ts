@@ -3,14 +3,16 @@
  * (W. R. Stevens and S. Rago, APUE chapter 13), without fork().
  *
  * ```ts
- * import { detach, notifyReady, notifyFailure, acquireLock, onShutdown, createReporter } from 'plog/daemon';
+ * import { detach, notifyReady, notifyFailure, acquireLock, daemonSignals, onReopen, createReporter } from 'plog/daemon';
  *
  * // (parse and check the arguments: errors here go straight to the user)
  * await detach({ name: 'mydaemon', runtimeDir: dir, foreground, keepFds: verbose ? [1] : [] });
  * // from here on: the daemon (or the foreground program)
  * const l = acquireLock(`${dir}/mydaemon.pid`);
  * if (!l.acquired) notifyFailure(12, `mydaemon: already running (pid ${l.pid})`);
- * onShutdown(() => { unlinkSync(sock); l.lock.release(); });
+ * // every signal that would end it decided (DAEMON_SIGNALS): stop, reload, reopen, ignore
+ * daemonSignals(() => { unlinkSync(sock); l.lock.release(); }, { tell: (m) => rep.info(m) });
+ * onReopen(() => reopenMyLogs()); // SIGUSR1, as logrotate sends
  * // ... bind the socket, then:
  * notifyReady(); // the launcher exits 0 now
  * ```
