@@ -11,21 +11,8 @@ import { readLog } from '../src/plog/logread.js';
 import { UNRECOGNIZED } from '../src/plog/protocol.js';
 import { ProcessReader } from '../src/proc/reader.js';
 import { fakeServer, PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { processesWith } from './helpers/run.js';
 import { onTerminal } from './helpers/terminal.js';
-
-/** Processes whose command line mentions text (a private plogsrvd left behind). */
-function processesWith(text: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(text)) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 /** A directory for TMPDIR: where a private plogsrvd makes its own. */
 function privateTmp(): string {

@@ -276,16 +276,31 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
     chan.setEncoding('utf8');
     chan.on('data', (chunk: string) => reader.push(chunk).forEach(onWord));
     chan.on('error', () => {});
-    // A start that fails leaves no daemon behind: one that is still starting
-    // when we give up is sent SIGTERM.
+    // A start that fails leaves nothing behind: what is still starting when
+    // we give up is sent SIGTERM, the daemon and its session leader alike.
+    // The session leader leads a process group of its own (setsid), and the
+    // daemon is in it: one kill of the group reaches both, even before the
+    // daemon's pid is known (a loaded machine may not have said it yet).
     const stop = (): string => {
-      if (daemonPid === null) return '';
+      let stopped = false;
       try {
-        process.kill(daemonPid, 'SIGTERM');
-        return `; stopped the daemon (pid ${daemonPid})`;
+        if (leader.pid !== undefined) {
+          process.kill(-leader.pid, 'SIGTERM');
+          stopped = true;
+        }
       } catch {
-        return '';
+        /* the group is gone */
       }
+      try {
+        if (daemonPid !== null) {
+          process.kill(daemonPid, 'SIGTERM');
+          stopped = true;
+        }
+      } catch {
+        /* already gone */
+      }
+      if (!stopped) return '';
+      return daemonPid !== null ? `; stopped the daemon (pid ${daemonPid})` : '; stopped the daemon before it said its pid';
     };
     chan.on('close', () => {
       if (!settled) settle(fail(failCode, `${name}: the daemon's start was interrupted (its session leader died)${stop()}`, daemonPid));

@@ -1,6 +1,7 @@
 // Running a command to its exit for the integration tests, its output
 // collected: the core that the plog and strlog helpers wrap with their own
 // environment and users.
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type SpawnOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { sleep } from './wait.js';
@@ -63,4 +64,20 @@ export function childEnv(drop: string[], set: Record<string, string | undefined>
     else e[k] = v;
   }
   return e;
+}
+
+/** Live processes (not zombies) whose command line mentions text: what a test left behind. */
+export function processesWith(text: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
+      if (readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(text)) out.push(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
