@@ -4,11 +4,17 @@
 // requester who is not root gets only its own processes; an old server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
 import { matches } from '../src/plog/select.js';
-import { fakeServer, ints, lines, plog, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import { fakeServer, ints, lines, plog, PLOG, raw, run, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+
+/** A uid with no passwd entry: "another user" besides nobody. */
+const OTHER = 12345;
+/** plog as another uid. */
+const plogAs = (uid: number, args: string[]) =>
+  run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, PLOG, ...args]);
 
 test('requests 20 and 21: encode and decode; malformed ones', () => {
   assert.deepEqual(decodeRequest(encodeSelect('nginx', false, 1500, 'csv')), { kind: 'select', intervalMs: 1500, regex: false, format: 'csv', pattern: 'nginx' });
@@ -153,3 +159,50 @@ test('plog usage: -n with -p, -n with -r, -n without -i', async () => {
   }
 });
 
+
+test('attack: nobody\'s catastrophic -r pattern against its own long command line holds nothing: another user is answered at once, every time', async () => {
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
+  // nobody's process whose command line is 100,000 a's and a '!': ^(a+)+$
+  // fails on it only after trying every way of splitting the a's (2^100000
+  // with a backtracking engine; 30 a's took about 10 s).
+  const long = `${'a'.repeat(100_000)}!`;
+  const victim = spawnChild('bash', ['-c', `exec -a ${long} sleep 300`], { asNobody: true });
+  await waitFor('the long command line', () => {
+    try {
+      return readFileSync(`/proc/${victim.pid}/cmdline`, 'latin1').startsWith(long);
+    } catch {
+      return false;
+    }
+  });
+  const attack = plog(['-d', srv.dir, '-r', '^(a+)+$', '-i', '1s', '-t', '30'], { asNobody: true });
+  // Meanwhile and for the scans that follow (once a second), another user's
+  // plog -q pid is answered within plog's own timeout.
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < 4000) {
+    const r = await plogAs(OTHER, ['-d', srv.dir, '-t', '5', '-q', 'pid']);
+    assert.deepEqual([r.code, r.stdout.trim()], [0, String(srv.pid)], `uid ${OTHER}'s plog -q pid after ${Math.round(performance.now() - t0)} ms: ${r.stderr}`);
+    n++;
+  }
+  const a = await attack;
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /^Selecting \/\^\(a\+\)\+\$\/ every 1s/);
+  assert.ok(n >= 2, `only ${n} answers`);
+  // It did not match (no log), and the selection works: a matching process of nobody's is logged.
+  const m = spawnChild('bash', ['-c', 'exec -a aaaa sleep 301'], { asNobody: true });
+  await waitFor('the matching one logged', () => existsSync(join(srv.dir, `sleep.${m.pid}`)), { timeout: 10_000 });
+  assert.ok(!existsSync(join(srv.dir, `sleep.${victim.pid}`)));
+  await srv.kill();
+});
+
+test('-r: what cannot be matched in linear time (backreferences, lookaround) is refused with a clear message, by plog and by the server', async () => {
+  for (const re of ['(a)\\1', '(?<x>a)\\k<x>', 'a(?=b)', 'a(?!b)', '(?<=a)b', '(?<!a)b']) {
+    const r = await plog(['-d', '/nonexistent', '-r', re, '-i', '1s']);
+    assert.equal(r.code, 11, `${re}: ${r.stderr}`);
+    assert.match(r.stderr, /^plog: -r: .*cannot be matched in linear time/, re);
+  }
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
+  const reply = await raw().ask(srv.dir, encodeSelect('(a)\\1', true, 1000));
+  assert.match(reply, /^Bad regular expression \/\(a\)\\1\/: .*cannot be matched in linear time/);
+  await srv.kill();
+});

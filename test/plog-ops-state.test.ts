@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseState, serializeState, type SavedRegistration } from '../src/plog/state.js';
-import { killChild, lines, plog, Server, sleep, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { killChild, lines, plog, run, Server, sleep, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 
 interface State {
   version: number;
@@ -162,3 +162,59 @@ test('selections are kept too: --resume takes up a selection with its logs, and 
   assert.deepEqual([r.code, r.stdout], [0, `Stopped selecting ${name} and logging to 3 files.\n`], r.stderr);
   await srv.kill();
 });
+
+/** What nobody can plant at a name in a sticky directory, made by a shell command as nobody ($1 the name, $2 a file of root's). */
+const PLANTS: Record<string, string> = {
+  'a directory': 'mkdir "$1" && touch "$1/x"',
+  'a symlink to root\'s file': 'ln -s "$2" "$1"',
+  'a dangling symlink': 'ln -s /nonexistent/x "$1"',
+  'a FIFO': 'mkfifo "$1"',
+  'a file of nobody\'s': 'printf \'{"version":1,"registrations":[]}\\n\' > "$1"',
+  'a hard link to nobody\'s file': 'printf x > "$1.mine" && ln "$1.mine" "$1"',
+};
+
+async function plant(kind: string, path: string, victim: string): Promise<void> {
+  const r = await run('sh', ['-c', PLANTS[kind], 'sh', path, victim], { asNobody: true });
+  assert.equal(r.code, 0, `${kind}: ${r.stderr}`);
+}
+
+/** Whether the state at dir is a regular file of ours with one link that lists pid. */
+function ourStateWith(dir: string, pid: number): boolean {
+  const path = join(dir, 'plogsrvd.state');
+  const st = lstatSync(path);
+  return st.isFile() && st.uid === 0 && st.nlink === 1 && readState(dir).registrations.some((r) => r.pid === pid);
+}
+
+for (const kind of Object.keys(PLANTS)) {
+  test(`attack: ${kind} planted by nobody at DIR/plogsrvd.state, or at the next temporary name, stops neither saving nor --resume`, async () => {
+    const dir = tempDir(0o1777);
+    const victim = join(tempDir(0o755), 'victim');
+    writeFileSync(victim, 'precious\n', { mode: 0o644 });
+    const state = join(dir, 'plogsrvd.state');
+    await plant(kind, state, victim);
+    let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+    // A temporary name nobody can guess is no more use: whatever the daemon's pid.
+    for (const name of [`plogsrvd.state.tmp.${srv.pid}`, `plogsrvd.state.tmp`, `plogsrvd.state.new`]) await plant(kind, join(dir, name), victim);
+    const a = spawnSleep();
+    await logOf(dir, a.pid, '1m');
+    await waitFor('our own state file, with the log', () => ourStateWith(dir, a.pid));
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.equal(statSync(victim).mode & 0o7777, 0o644);
+    // Said: not read for --resume, then moved aside (a directory, which rename cannot replace) or replaced.
+    const what = kind === 'a directory' ? 'a directory' : kind.includes('symlink') ? 'a symlink' : kind === 'a FIFO' ? 'a FIFO' : 'a regular file';
+    assert.match(srv.stderr, new RegExp(`--resume: not using ${state}: it is ${what} of uid 65534, not our own file`));
+    const said = new RegExp(`${state} was ${what} of uid 65534, not our own file: (moved aside to (${state}\\.unsafe\\.[0-9a-f]+)|replaced)\n`).exec(srv.stderr);
+    assert.ok(said, srv.stderr);
+    if (kind === 'a directory') {
+      // nobody's directory is kept as it was, under another name.
+      assert.ok(said[2], said[0]);
+      assert.deepEqual(readdirSync(said[2]), ['x']);
+      assert.equal(lstatSync(said[2]).uid, 65534);
+    } else assert.equal(said[1], 'replaced');
+    srv.signal('SIGTERM');
+    await srv.ended();
+    srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+    await srv.waitOutput('stdout', '--resume: resumed 1 log');
+    await srv.kill();
+  });
+}

@@ -3,11 +3,13 @@
 // process trees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeSampler } from '../src/proc/tree.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
-import { spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import { parseStats } from '../src/plog/protocol.js';
+import { ints, lines, plog, raw, run, Server, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { LIMITS } from '../src/plog/server.js';
 
 const stat = (pid: number, comm: string, ppid: number): string =>
   `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 4194304 10 0 0 0 5 3 0 0 20 0 1 0 100 1000000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
@@ -164,4 +166,75 @@ test('plog --tree: usage, an old server (exit 14), the request on the wire', asy
   } finally {
     sock.close();
   }
+});
+
+/** The Procs column of a tree log's last line (NaN before the first sample). */
+const lastProcs = (log: string): number => Number(lines(log).at(-1)!.split(/ +/).pop());
+
+async function fds(dir: string): Promise<number> {
+  const st = parseStats(await raw().ask(dir, ints(0, 19)));
+  assert.ok(st, 'a stats reply');
+  return st.fds;
+}
+
+test('attack: nobody\'s tree logs over hundreds of children hold no descriptor per descendant; the descendants count against nobody\'s logs; root is still served', async () => {
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
+  // The soft limit a service gets by default (systemd's LimitNOFILE=1024).
+  const lim = await run('prlimit', ['--pid', String(srv.pid), '--nofile=1024:1024']);
+  assert.equal(lim.code, 0, lim.stderr);
+  const before = await fds(srv.dir);
+  const N = 300;
+  const sh = spawnChild('sh', ['-c', `i=0; while [ $i -lt ${N} ]; do sleep 300 & i=$((i+1)); done; wait`], { asNobody: true });
+  await waitFor(`${N} children`, () => treeOf(sh.pid!).length === N, { timeout: 60_000, interval: 200 });
+  // Four tree logs of them: 4 x 301 processes, over nobody's 1024.
+  const logs: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '200ms', '--tree'], { asNobody: true });
+    assert.equal(r.code, 0, r.stderr);
+    logs.push(r.stdout.trim().replace(/^Log file: /, ''));
+  }
+  for (const log of logs) await waitFor(`samples in ${log}`, () => lines(log).length >= 4, { timeout: 30_000 });
+  // No descriptor kept per descendant: the daemon holds what it held, and 5 or so a log.
+  const now = await fds(srv.dir);
+  assert.ok(now <= before + 6 * logs.length, `${now} descriptors open (${before} before the 4 tree logs)`);
+  // The descendants count: the four logs sum at most nobody's 1024 processes; the first ones have all theirs.
+  await waitFor('the sums settled', () => logs.reduce((n, l) => n + lastProcs(l), 0) === LIMITS.logsPerUid, { timeout: 30_000 });
+  assert.equal(lastProcs(logs[0]), N + 1);
+  // nobody has no room left for another log ...
+  const more = spawnSleep({ asNobody: true });
+  let r = await plog(['-d', srv.dir, '-p', String(more.pid), '-i', '1m'], { asNobody: true });
+  assert.equal(r.code, 15, r.stdout);
+  assert.match(r.stderr, /Too many logs for uid 65534 \(1024\)/);
+  // ... and root is served, its log saved in the state.
+  const mine = spawnSleep();
+  r = await plog(['-d', srv.dir, '-p', String(mine.pid), '-i', '1m']);
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor('root\'s log in the state', () => readFileSync(join(srv.dir, 'plogsrvd.state'), 'utf8').includes(`"pid":${mine.pid},`));
+  await srv.kill();
+});
+
+test('attack: a setuid-root child in nobody\'s tree is not summed into nobody\'s log (root\'s tree log of the same process has it)', async (t) => {
+  const d = tempDir(0o755);
+  const exe = join(d, 'suidsleep');
+  copyFileSync('/bin/sleep', exe);
+  chmodSync(exe, 0o4755);
+  const sh = spawnChild('sh', ['-c', `sleep 300 & ${exe} 300 & wait`], { asNobody: true });
+  let suid = 0;
+  await waitFor('two children, one of them setuid root', () => {
+    const kids = treeOf(sh.pid!);
+    suid = kids.find((k) => readFileSync(`/proc/${k}/cmdline`, 'latin1').startsWith(exe)) ?? 0;
+    return kids.length === 2 && suid > 0 && readFileSync(`/proc/${suid}/stat`, 'latin1').includes('(suidsleep) S ');
+  });
+  if (statSync(`/proc/${suid}`).uid !== 0) return t.skip(`${d} is on a nosuid file system`);
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
+  let r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree'], { asNobody: true });
+  assert.equal(r.code, 0, r.stderr);
+  const theirs = r.stdout.trim().replace(/^Log file: /, '');
+  r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree']);
+  assert.equal(r.code, 0, r.stderr);
+  const roots = r.stdout.trim().replace(/^Log file: /, '');
+  await waitFor('samples', () => lines(theirs).length >= 5 && lines(roots).length >= 5);
+  assert.deepEqual(lines(theirs).slice(2).map((l) => Number(l.split(/ +/).pop())), lines(theirs).slice(2).map(() => 2), lines(theirs).join('\n'));
+  assert.equal(lastProcs(roots), 3);
+  await srv.kill();
 });

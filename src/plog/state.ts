@@ -1,10 +1,15 @@
 // plogsrvd's registrations kept across its runs (issue 7): DIR/plogsrvd.state,
-// rewritten atomically (a temporary file created O_EXCL|O_NOFOLLOW, fsync,
-// rename) whenever a log begins or ends (an empty list when nothing is); `plogsrvd --resume` takes up each
-// registration whose process still runs with the same start time and whose
-// log is still there, appending to the same file.
-import { closeSync, constants as C, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// rewritten atomically whenever a log begins or ends (an empty list when
+// nothing is); `plogsrvd --resume` takes up each registration whose process
+// still runs with the same start time and whose log is still there,
+// appending to the same file. The directory is shared (sticky 1777): the
+// state is written through a temporary file of an unguessable name and
+// renamed over whatever is at its name (a directory planted there is moved
+// aside), and read only when it is our own regular file
+// (src/daemon/ownfile.ts).
+import { closeSync, constants as C } from 'node:fs';
 import { join } from 'node:path';
+import { NotOurFileError, openOwnFile, readOwnFile, replaceOwnFile } from '../daemon/ownfile.js';
 import { errnoWords } from '../proc/errors.js';
 import type { LogFormatName } from './protocol.js';
 import type { PlogServer, Reporter, ServerHooks, Target } from './server.js';
@@ -136,69 +141,10 @@ export function parseState(text: string): { registrations: SavedRegistration[]; 
   return { registrations, selections, problems };
 }
 
-/** Write path atomically: a new temporary file beside it (O_EXCL|O_NOFOLLOW), fsync, rename. */
-export function writeAtomic(path: string, data: string, mode = 0o600): void {
-  const tmp = `${path}.tmp.${process.pid}`;
-  const flags = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
-  let fd: number;
-  try {
-    fd = openSync(tmp, flags, mode);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    unlinkSync(tmp); // a leftover (or something planted): removed, never opened
-    fd = openSync(tmp, flags, mode);
-  }
-  try {
-    const buf = Buffer.from(data);
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* leave it */
-    }
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* leave it (a directory made unwritable meanwhile) */
-    }
-    throw err;
-  }
-}
-
-/** Read our own state file: a regular file of our euid with one link, not through a symlink. */
+/** Read our own state file: a regular file of our euid with one link, not
+ * through a symlink (src/daemon/ownfile.ts); null when there is none. */
 export function readStateFile(path: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.nlink !== 1 || st.uid !== process.geteuid?.()) throw new Error('not a file of ours (a regular file of our uid with one link)');
-    if (st.size > MAX_STATE_BYTES) throw new Error('too large');
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readOwnFile(path, MAX_STATE_BYTES)?.toString('utf8') ?? null;
 }
 
 /**
@@ -207,17 +153,12 @@ export function readStateFile(path: string): string | null {
  */
 export function openExistingLog(dir: string, name: string, owner: number): { fd: number; name: string; path: string } {
   const path = join(dir, name);
-  const fd = openSync(path, C.O_WRONLY | C.O_APPEND | C.O_NOFOLLOW | C.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.nlink !== 1) throw new Error(`${st.nlink} links`);
-    if (st.uid !== owner) throw new Error(`owned by uid ${st.uid}, not ${owner}`);
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  return { fd, name, path };
+  return { fd: openOwnFile(path, C.O_WRONLY | C.O_APPEND, { owner }), name, path };
+}
+
+/** Why a file was not used: what is there instead of our own file, or the system error's words. */
+function whyNot(err: unknown): string {
+  return err instanceof NotOurFileError ? `it is ${err.what}, not our own file` : errnoWords(err);
 }
 
 export class StateKeeper {
@@ -256,7 +197,10 @@ export class StateKeeper {
         const tag = this.ext?.tagOf(t);
         return tag === undefined ? r : { ...r, selection: tag };
       });
-      writeAtomic(this.path, serializeState(regs, this.ext?.savedSelections() ?? []));
+      const displaced = replaceOwnFile(this.path, serializeState(regs, this.ext?.savedSelections() ?? []), { mode: 0o600 });
+      if (displaced) {
+        this.report.error(`${this.path} was ${displaced.what}, not our own file: ${displaced.aside ? `moved aside to ${displaced.aside}` : 'replaced'}`);
+      }
     } catch (err) {
       this.report.error(`Could not save ${this.path}: ${errnoWords(err)}`);
     }
@@ -277,7 +221,7 @@ export class StateKeeper {
     try {
       text = readStateFile(this.path);
     } catch (err) {
-      this.report.error(`--resume: not using ${this.path}: ${(err as Error).message}`);
+      this.report.error(`--resume: not using ${this.path}: ${whyNot(err)}`);
       return 0;
     }
     if (text === null) return 0;
@@ -292,7 +236,7 @@ export class StateKeeper {
       try {
         log = openExistingLog(this.server.dir, r.log, owner);
       } catch (err) {
-        this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${errnoWords(err)}`);
+        this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${whyNot(err)}`);
         continue;
       }
       const take = (): string | null => this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
