@@ -3,9 +3,9 @@
 // process trees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeSampler } from '../src/proc/tree.js';
+import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeLoad, TreeSampler } from '../src/proc/tree.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, plog, raw, run, Server, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
@@ -85,6 +85,39 @@ test('addSample: times, faults, threads and sizes add up; PSS unknown when a par
   assert.equal(a.stat.state, 'S');
   addSample(a, sample(1, false));
   assert.equal(a.smaps, null);
+});
+
+test('TreeSampler on a fixture /proc: each descendant read once through its directory; another uid\'s left out with what is below it; a child that is not its parent\'s any more left out; the cap', () => {
+  for (const withChildren of [true, false]) {
+    const root = fixture(withChildren);
+    for (const pid of [1, 10, 11, 12, 13, 20]) writeFileSync(join(root, String(pid), 'statm'), '100 50 10 5 0 20 0\n');
+    const sum = (opts: ConstructorParameters<typeof TreeSampler>[1]): number => {
+      const t = new TreeSampler(10, { procRoot: root, ...opts });
+      try {
+        return t.addDescendants(sample(1));
+      } finally {
+        t.close();
+      }
+    };
+    assert.equal(sum({}), 4, `10, 11, 12, 13 (children files: ${withChildren})`);
+    // 11 belongs to another uid than the log's owner: 11 and 13 (below it) are left out.
+    for (const pid of [10, 12, 13]) chownSync(join(root, String(pid)), 65534, 65534);
+    assert.equal(sum({ owner: 65534 }), 2);
+    assert.equal(sum({ owner: 0 }), 4, 'root\'s log sums every descendant');
+    // A cap of 3 processes for the uid (its one other log counted): the root and one descendant.
+    const load = new TreeLoad(() => 1, () => 3);
+    const t = new TreeSampler(10, { procRoot: root, load });
+    assert.equal(load.of(0), 1);
+    assert.equal(t.addDescendants(sample(1)), 2);
+    assert.deepEqual([load.of(0), load.total, load.trees, t.capped], [2, 2, 1, true]);
+    t.close();
+    assert.deepEqual([load.of(0), load.total, load.trees], [0, 0, 0]);
+    // 12 listed as 10's child but its stat says another parent (reparented, or a reused pid).
+    if (withChildren) {
+      writeFileSync(join(root, '12', 'stat'), stat(12, 'x', 1));
+      assert.equal(sum({}), 3);
+    }
+  }
 });
 
 /** Until pid's three children are sleeps, asleep: a child caught between

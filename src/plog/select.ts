@@ -185,7 +185,9 @@ export class Selector implements StateExtension {
     pids.delete(process.pid);
     const info = new Map<number, ProcInfo | null>();
     const logsOf = new Map<number, number>();
-    for (const t of this.server.registrations()) logsOf.set(t.ownerUid, (logsOf.get(t.ownerUid) ?? 0) + 1);
+    // Each process a tree log sums counts as a log (server.trees).
+    for (const t of this.server.registrations()) if (!t.tree) logsOf.set(t.ownerUid, (logsOf.get(t.ownerUid) ?? 0) + 1);
+    const logsOfUid = (uid: number): number => (logsOf.get(uid) ?? 0) + this.server.trees.of(uid);
     for (const sel of sels) {
       // Forget pids that are gone: a pid seen again is another process.
       for (const pid of sel.seen.keys()) if (!pids.has(pid)) sel.seen.delete(pid);
@@ -207,7 +209,7 @@ export class Selector implements StateExtension {
           continue;
         }
         sel.seen.set(pid, DECIDED);
-        if ((logsOf.get(sel.uid) ?? 0) >= LIMITS.logsPerUid) {
+        if (logsOfUid(sel.uid) >= LIMITS.logsPerUid) {
           sel.seen.delete(pid); // tried again once logs end
           continue;
         }

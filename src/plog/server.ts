@@ -15,7 +15,7 @@ import { formatCmdline } from '../proc/cmdline.js';
 import { formatHeader, formatLine, logBaseName } from './logline.js';
 import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
 import { MachineLog, logSuffix } from './machine-format.js';
-import { TreeSampler } from '../proc/tree.js';
+import { TreeLoad, TreeSampler } from '../proc/tree.js';
 import { treeHeader, withProcs } from './treelog.js';
 import { ExitError, SERVER } from './exitcodes.js';
 import { DueHeap, onGrid, type Scheduled } from './schedule.js';
@@ -280,6 +280,8 @@ export class PlogServer {
   private readonly counts = { requests: 0, limited: 0, pauses: 0, capped: 0, unanswerable: 0 };
   private fds = -1;
   private fdsAt = -Infinity;
+  /** The processes tree logs sum, per uid: each counts as a log against LIMITS.logsPerUid. */
+  readonly trees = new TreeLoad((uid) => this.logsOf(uid), () => LIMITS.logsPerUid);
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
@@ -613,7 +615,7 @@ export class PlogServer {
       case 'stop':
         return reply(this.stopRequest(req.pid, d.uid));
       case 'log':
-        if (this.targets.size >= LIMITS.logsPerUid && this.logsOf(d.uid) >= LIMITS.logsPerUid) {
+        if (this.targets.size - this.trees.trees + this.trees.total >= LIMITS.logsPerUid && this.logsOf(d.uid) + this.trees.of(d.uid) >= LIMITS.logsPerUid) {
           this.counts.capped++;
           return reply(`Too many logs for uid ${d.uid} (${LIMITS.logsPerUid}): stop some first.`);
         }
@@ -623,7 +625,7 @@ export class PlogServer {
 
   private logsOf(uid: number): number {
     let n = 0;
-    for (const t of this.targets.values()) if (t.ownerUid === uid) n++;
+    for (const t of this.targets.values()) if (t.ownerUid === uid && !t.tree) n++; // tree logs: this.trees
     return n;
   }
 
@@ -767,7 +769,8 @@ export class PlogServer {
         appendLine(log.fd, machine.head(command));
         appendLine(log.fd, machine.line(first, null));
       } else if (tree) {
-        sampler = new TreeSampler(pid);
+        const name = log.name;
+        sampler = new TreeSampler(pid, { owner: uid, load: this.trees, report: (m) => this.opts.report.info(`${name}: ${m}`) });
         const procs = sampler.addDescendants(first);
         appendLine(log.fd, `${command}\n${treeHeader(withSeconds)}`);
         appendLine(log.fd, withProcs(formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK }), procs));
@@ -849,7 +852,7 @@ export class PlogServer {
       }
       const withSeconds = timesWithSeconds(r.intervalMs);
       if (r.format !== 'text') machine = new MachineLog(r.pid, r.format, { pageKb: this.pageKb, clkTck: CLK_TCK });
-      if (r.tree) sampler = new TreeSampler(r.pid);
+      if (r.tree) sampler = new TreeSampler(r.pid, { owner: r.uid, load: this.trees, report: (m) => this.opts.report.info(`${r.log.name}: ${m}`) });
       const line = machine ? machine.line(first, null) : formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK });
       appendLine(r.log.fd, sampler ? withProcs(line, sampler.addDescendants(first)) : line);
       const t: Target = {
