@@ -92,11 +92,15 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
   // ('[ab[]' matches the '[' of its own text, 'mkNx-[ab[]', in plog's arguments.)
   let r = await plog(['-d', srv.dir, '-r', `${mark}-[ab[]`, '-i', '1s']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Selecting \/mk\d+x-\[ab\[\]\/ every 1s: logging 2 running processes/);
-  assert.ok(!readdirSync(srv.dir).some((n) => n.startsWith('node.') && ![`node.${a.pid}`, `node.${b.pid}`].includes(n)), readdirSync(srv.dir).join(' '));
+  // Expressions are matched off the server's thread: the logs come with the answers.
+  assert.match(r.stdout, /^Selecting \/mk\d+x-\[ab\[\]\/ every 1s: matching the command lines of \d+ running processes; those that match are logged, and those that start later\.\n$/);
   const la = join(srv.dir, `node.${a.pid}`);
   const lb = join(srv.dir, `node.${b.pid}`);
+  // One that starts later is asked about after every running one: once it is logged, all have been answered.
+  const d = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-b2`]);
+  await waitFor('the later one logged', () => existsSync(join(srv.dir, `node.${d.pid}`)), { timeout: 10_000 });
   assert.ok(existsSync(la) && existsSync(lb) && !existsSync(join(srv.dir, `node.${c.pid}`)));
+  assert.deepEqual(readdirSync(srv.dir).filter((n) => n.startsWith('node.')).sort(), [`node.${a.pid}`, `node.${b.pid}`, `node.${d.pid}`].sort());
   assert.match(lines(la)[0], new RegExp(`-e setTimeout.* ${mark}-a$`));
   r = await plog(['-d', srv.dir, '-x', la]);
   assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${la}\n`]);
@@ -107,7 +111,7 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
   // A bad expression: plog says so before asking; the server too, for a raw request.
   r = await plog(['-d', srv.dir, '-r', '(', '-i', '1s']);
   assert.equal(r.code, 11);
-  assert.match(r.stderr, /-r: Invalid regular expression/);
+  assert.match(r.stderr, /-r: \/\(\/ is not a regular expression: Unterminated group/);
   await srv.kill();
 });
 
@@ -188,9 +192,10 @@ test('attack: nobody\'s catastrophic -r pattern against its own long command lin
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /^Selecting \/\^\(a\+\)\+\$\/ every 1s/);
   assert.ok(n >= 2, `only ${n} answers`);
-  // It did not match (no log), and the selection works: a matching process of nobody's is logged.
-  const m = spawnChild('bash', ['-c', 'exec -a aaaa sleep 301'], { asNobody: true });
-  await waitFor('the matching one logged', () => existsSync(join(srv.dir, `sleep.${m.pid}`)), { timeout: 10_000 });
+  // It did not match (no log), and the selection works: a process of nobody's
+  // whose command line is just 'aaaa' (cat, reading a pipe that stays open) is logged.
+  spawnChild('bash', ['-c', 'sleep 300 | (exec -a aaaa cat)'], { asNobody: true });
+  await waitFor('the matching one logged', () => readdirSync(srv.dir).some((n) => /^cat\.\d+$/.test(n)), { timeout: 10_000 });
   assert.ok(!existsSync(join(srv.dir, `sleep.${victim.pid}`)));
   await srv.kill();
 });
@@ -205,4 +210,48 @@ test('-r: what cannot be matched in linear time (backreferences, lookaround) is 
   const reply = await raw().ask(srv.dir, encodeSelect('(a)\\1', true, 1000));
   assert.match(reply, /^Bad regular expression \/\(a\)\\1\/: .*cannot be matched in linear time/);
   await srv.kill();
+});
+
+test('RegexMatcher (a real worker thread): answers in turn per uid, charges each match to its uid, waits while a uid\'s budget is spent, gives up a match past the deadline and goes on', async () => {
+  const { RegexMatcher, MATCH_DEADLINE_MS } = await import('../src/plog/matcher.js');
+  const charged = new Map<number, number>();
+  let broke = new Set<number>();
+  const m = new RegexMatcher((uid, ms) => {
+    charged.set(uid, (charged.get(uid) ?? 0) + ms);
+    return !broke.has(uid);
+  });
+  try {
+    const order: string[] = [];
+    const ask = (uid: number, pattern: string, text: string, tag: string) =>
+      new Promise<boolean | null>((resolve) => {
+        assert.ok(m.match({ uid, pattern, text, wanted: () => true, done: (r, why) => (order.push(tag), resolve(why && r === null ? null : r)) }));
+      });
+    // Ten questions of uid 1, then one of uid 2: uid 2's is answered second, not eleventh.
+    const a = Array.from({ length: 10 }, (_, i) => ask(1, 'x\\d', `x${i}`, `1.${i}`));
+    const b = ask(2, '^b', 'b', '2');
+    assert.deepEqual(await Promise.all(a), Array(10).fill(true));
+    assert.equal(await b, true);
+    assert.deepEqual(order.slice(0, 2), ['1.0', '2']);
+    assert.ok((charged.get(1) ?? 0) > 0 && (charged.get(2) ?? 0) > 0, JSON.stringify([...charged]));
+    // uid 3 over its budget waits; uid 4 is answered meanwhile; uid 3 once it has budget again.
+    broke = new Set([3]);
+    let three: boolean | null | undefined;
+    void ask(3, 'c', 'c', '3').then((r) => (three = r));
+    assert.equal(await ask(4, 'd', 'd', '4'), true);
+    assert.equal(three, undefined);
+    broke = new Set();
+    await waitFor('uid 3 answered once it has budget', () => three === true);
+    // 80 nested groups against 4096 characters: seconds even in linear time; given up at the deadline, charged.
+    let nested = '.*';
+    for (let i = 0; i < 80; i++) nested = `(${nested})*`;
+    const before = charged.get(5) ?? 0;
+    const slow = ask(5, `${nested}!x`, 'a'.repeat(4096), 'slow');
+    const after = ask(6, 'e', 'e', 'after');
+    assert.equal(await slow, null);
+    assert.equal(await after, true, 'a new worker answers the next question');
+    assert.equal((charged.get(5) ?? 0) - before, MATCH_DEADLINE_MS);
+    assert.equal(m.counts.givenUp, 1);
+  } finally {
+    m.stop();
+  }
 });

@@ -19,6 +19,8 @@ import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DI
 import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
 import { encodeLogTree, encodeSelect, encodeStopBy, MAX_PATTERN } from '../plog/protocol.js';
 import { version } from '../version.js';
+import { compileLinear, NOT_LINEAR } from '../plog/linear-regex.js';
+import { escapeText } from '../escape.js';
 
 const PROG = 'plog';
 
@@ -60,8 +62,10 @@ Options:
   --tree        with -p: log PID and its descendants summed (a text log with
                 a Procs column: how many processes each line holds)
   -n NAME       select by name (comm, as ps -o comm shows it)
-  -r REGEX      select by a regular expression (JavaScript's) on the command
-                line, arguments joined by spaces
+  -r REGEX      select by a regular expression (JavaScript's, matched in
+                linear time: no backreferences, no lookaround) on the
+                command line, arguments joined by spaces (its first 4096
+                characters)
   -x PID        stop logging PID; -x NAME or REGEX stops that selection and
                 its logs; -x LOG (a path, or a log's name) stops that log
   -l            list the log files being written, one a line
@@ -194,11 +198,9 @@ export function parse(argv: string[]): Parsed {
     const pattern = String(values.n ?? values.r);
     if (pattern === '' || Buffer.byteLength(pattern) > MAX_PATTERN) die(CLIENT.USAGE, `${values.n !== undefined ? '-n' : '-r'}: 1 to ${MAX_PATTERN} bytes`);
     if (values.r !== undefined) {
-      try {
-        new RegExp(pattern);
-      } catch (err) {
-        die(CLIENT.USAGE, `-r: ${(err as Error).message}`);
-      }
+      // The server's engine (linear time): what it would refuse is said here.
+      const re = compileLinear(pattern);
+      if (typeof re === 'string') die(CLIENT.USAGE, `-r: /${escapeText(pattern)}/ ${re === NOT_LINEAR ? re : `is not a regular expression: ${re}`}`);
     }
     const ms = parseInterval(String(values.i));
     if (ms === null || ms > 0xffffffff) die(CLIENT.USAGE, `-i: not an interval: '${values.i}' (minutes, or with a unit: 500ms, 10s, 2m, 1h; at least 10ms)`);

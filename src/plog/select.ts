@@ -6,9 +6,22 @@
 // selection exists the server looks for new processes in /proc once a
 // second (only pids it has not seen yet are read). A requester who is not
 // root gets only processes of its own uid.
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+//
+// A regular expression is another user's code: it is compiled for V8's
+// linear-time engine (src/plog/linear-regex.ts: no backreferences, no
+// lookaround), matched against at most the first MAX_MATCH_CHARS characters
+// of a command line, and never on the server's thread: a worker thread
+// answers (src/plog/matcher.ts), the time it takes is charged to the
+// selection's uid, and the process is logged once the answer comes. The
+// time a scan spends on a uid's selections is charged to it too.
+import { closeSync, constants as C, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { formatCmdline } from '../proc/cmdline.js';
+import { ProcessReader } from '../proc/reader.js';
+import { escapeText } from '../escape.js';
+import { compileLinear } from './linear-regex.js';
+import { RegexMatcher } from './matcher.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from './protocol.js';
 import { LIMITS, type PlogServer, type Reporter, type ServerHooks, type Target } from './server.js';
 import type { SavedSelection, StateExtension } from './state.js';
@@ -19,6 +32,9 @@ export const MAX_SELECTIONS_PER_UID = 32;
 export const SCAN_MS = 1000;
 /** Longest comm the kernel keeps (TASK_COMM_LEN - 1). */
 export const COMM_MAX = 15;
+/** A regular expression sees at most this much of a command line (as a log's first line shows it). */
+export const MAX_MATCH_CHARS = 4096;
+/** In Selection.seen: logged, or not its requester's. Values below it: a question to the matcher is out. */
 const DECIDED = -1;
 const RECHECK = 3;
 
@@ -30,8 +46,10 @@ export interface Selection {
   uid: number;
   gid: number;
   /** pid -> the scan that first saw it, or DECIDED once it is logged or not
-   * its requester's; a process that did not match is looked at again in the
-   * next RECHECK scans (it may exec another program right after its fork). */
+   * its requester's, or (below DECIDED) the token of the question about it
+   * that the matcher has not answered yet; a process that did not match is
+   * looked at again in the next RECHECK scans (it may exec another program
+   * right after its fork). */
   seen: Map<number, number>;
   /** The logs this selection started that are still written. */
   targets: Set<Target>;
@@ -42,29 +60,62 @@ export interface ProcInfo {
   pid: number;
   uid: number;
   comm: string;
-  /** The command line as a log's first line shows it (read only for regexes). */
+  /** The command line as a log's first line shows it, its first MAX_MATCH_CHARS characters (read only for regexes). */
   cmdline: () => string;
 }
 
 /** Whether a process matches a selection (pure). A NAME longer than 15
- * bytes matches the comm that is its first 15 bytes. */
+ * bytes matches the comm that is its first 15 bytes. (The server matches
+ * regexes in the matcher's thread, never with this.) */
 export function matches(sel: Pick<Selection, 'pattern' | 'regex'>, p: Pick<ProcInfo, 'comm' | 'cmdline'>): boolean {
   if (sel.regex) return sel.regex.test(p.cmdline());
   const name = Buffer.from(sel.pattern, 'utf8');
   return p.comm === (name.length > COMM_MAX ? name.subarray(0, COMM_MAX).toString('utf8') : sel.pattern);
 }
 
-/** Compile a -r pattern; an error message instead when it is not a valid regular expression. */
-export function compilePattern(pattern: string): RegExp | string {
-  try {
-    return new RegExp(pattern);
-  } catch (err) {
-    return (err as Error).message.replace(/^Invalid regular expression: /, '');
-  }
-}
-
 function key(uid: number, regex: boolean, pattern: string): string {
   return `${uid}\0${regex ? 'r' : 'n'}\0${pattern}`;
+}
+
+const keyOf = (s: Selection): string => key(s.uid, s.regex !== null, s.pattern);
+
+/** A selection's pattern as messages show it: /regex/ or 'name', escaped (another user wrote it). */
+function shown(s: { regex: unknown; pattern: string }): string {
+  return s.regex ? `/${escapeText(s.pattern)}/` : `'${escapeText(s.pattern)}'`;
+}
+
+/** One buffer for the command lines read for matching (each read is formatted before the next). */
+const cmdBuf = Buffer.alloc(MAX_MATCH_CHARS + 1);
+
+/** Marks a command line cut at MAX_MATCH_CHARS: a character no formatted
+ * command line holds (formatCmdline escapes every byte outside ASCII), so
+ * that /x$/ does not match at the cut. */
+export const CUT = '\u2026';
+
+/** A command line as a log shows it, for matching: at most its first
+ * MAX_MATCH_CHARS characters, then CUT when there is more; [comm] when
+ * unreadable or empty. Reads at most MAX_MATCH_CHARS + 1 bytes. */
+function readCmdline(path: string, comm: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, C.O_RDONLY);
+  } catch {
+    return formatCmdline(Buffer.alloc(0), comm);
+  }
+  try {
+    let n = 0;
+    while (n < cmdBuf.length) {
+      const k = readSync(fd, cmdBuf, n, cmdBuf.length - n, null);
+      if (k === 0) break;
+      n += k;
+    }
+    const text = formatCmdline(cmdBuf.subarray(0, Math.min(n, MAX_MATCH_CHARS)), comm);
+    return n > MAX_MATCH_CHARS || text.length > MAX_MATCH_CHARS ? text.slice(0, MAX_MATCH_CHARS) + CUT : text;
+  } catch {
+    return formatCmdline(Buffer.alloc(0), comm);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class Selector implements StateExtension {
@@ -76,12 +127,18 @@ export class Selector implements StateExtension {
   /** The selection whose scan is registering logs (registered() attributes them to it). */
   private current: Selection | null = null;
   private readonly owner = new Map<Target, Selection>();
+  /** Answers the regular expressions, off the server's thread. */
+  readonly matcher: RegexMatcher;
+  /** The last question's token (see Selection.seen). */
+  private asked = DECIDED;
 
   constructor(
     private readonly server: PlogServer,
     private readonly report: Reporter,
     private readonly procRoot = '/proc',
-  ) {}
+  ) {
+    this.matcher = new RegexMatcher((uid, ms) => server.spend(uid, ms));
+  }
 
   hooks(): ServerHooks {
     return {
@@ -102,13 +159,13 @@ export class Selector implements StateExtension {
 
   /** A new selection; `requester` (the asking plog, whose command line holds the pattern) is never taken. */
   select(req: Extract<Request, { kind: 'select' }>, uid: number, gid: number, requester = 0): string {
-    const what = req.regex ? `/${req.pattern}/` : `'${req.pattern}'`;
+    const what = shown(req);
     if (!intervalOk(req.intervalMs) || req.intervalMs > MAX_INTERVAL_MS) {
       return `Invalid interval (${req.intervalMs} ms): it must be from ${formatInterval(MIN_INTERVAL_MS)} to ${MAX_INTERVAL_MS} ms.`;
     }
     let regex: RegExp | null = null;
     if (req.regex) {
-      const r = compilePattern(req.pattern);
+      const r = compileLinear(req.pattern);
       if (typeof r === 'string') return `Bad regular expression ${what}: ${r}`;
       regex = r;
     }
@@ -121,11 +178,18 @@ export class Selector implements StateExtension {
     const sel: Selection = { pattern: req.pattern, regex, intervalMs: req.intervalMs, format: req.format, uid, gid, seen: new Map(), targets: new Set() };
     if (requester > 0) sel.seen.set(requester, DECIDED);
     this.selections.set(k, sel);
-    this.scan([sel]);
+    // In the request: its time is charged to uid as the request's.
+    const asked = this.scan([sel], true);
     this.arm();
     this.onChange();
-    this.report.info(`selecting ${what} every ${formatInterval(req.intervalMs)} for uid ${uid}: ${sel.targets.size} running`);
-    return `Selecting ${what} every ${formatInterval(req.intervalMs)}: logging ${sel.targets.size} running process${sel.targets.size === 1 ? '' : 'es'}, and those that start later.`;
+    const every = `every ${formatInterval(req.intervalMs)}`;
+    const procs = (n: number): string => `${n} running process${n === 1 ? '' : 'es'}`;
+    if (regex) {
+      this.report.info(`selecting ${what} ${every} for uid ${uid}: matching ${asked} running`);
+      return `Selecting ${what} ${every}: matching the command lines of ${procs(asked)}; those that match are logged, and those that start later.`;
+    }
+    this.report.info(`selecting ${what} ${every} for uid ${uid}: ${sel.targets.size} running`);
+    return `Selecting ${what} ${every}: logging ${procs(sel.targets.size)}, and those that start later.`;
   }
 
   /** -x TEXT: a log by path or name, else a selection by its pattern. */
@@ -148,7 +212,7 @@ export class Selector implements StateExtension {
       this.selections.delete(k);
       for (const t of [...s.targets]) {
         n++;
-        this.server.endLog(t, `stopped logging ${t.log.name}: selection ${s.regex ? `/${s.pattern}/` : `'${s.pattern}'`} stopped by uid ${uid}`);
+        this.server.endLog(t, `stopped logging ${t.log.name}: selection ${shown(s)} stopped by uid ${uid}`);
       }
     }
     this.arm();
@@ -157,6 +221,8 @@ export class Selector implements StateExtension {
   }
 
   private arm(): void {
+    // The matcher's thread is not kept without a regex to match.
+    if (![...this.selections.values()].some((s) => s.regex)) this.matcher.stop();
     if (this.selections.size > 0 && !this.timer) {
       this.timer = setInterval(() => this.scan([...this.selections.values()]), SCAN_MS);
       this.timer.unref();
@@ -166,16 +232,22 @@ export class Selector implements StateExtension {
     }
   }
 
-  /** Look at every process the given selections have not seen yet. */
-  scan(sels: Selection[]): void {
-    if (sels.length === 0) return;
+  /**
+   * Look at every process the given selections have not seen yet: a name is
+   * compared at once, a regex question goes to the matcher. Outside a
+   * request (inRequest false) the time spent on a selection is charged to
+   * its uid, and a uid whose budget is spent is left for a later scan.
+   * Returns how many questions were asked.
+   */
+  scan(sels: Selection[], inRequest = false): number {
+    if (sels.length === 0) return 0;
     this.scans++;
     let names: string[];
     try {
       names = readdirSync(this.procRoot);
     } catch (err) {
       this.report.error(`selection: cannot read ${this.procRoot}: ${(err as Error).message}`);
-      return;
+      return 0;
     }
     const pids = new Set<number>();
     for (const n of names) {
@@ -184,16 +256,16 @@ export class Selector implements StateExtension {
     }
     pids.delete(process.pid);
     const info = new Map<number, ProcInfo | null>();
-    const logsOf = new Map<number, number>();
-    // Each process a tree log sums counts as a log (server.trees).
-    for (const t of this.server.registrations()) if (!t.tree) logsOf.set(t.ownerUid, (logsOf.get(t.ownerUid) ?? 0) + 1);
-    const logsOfUid = (uid: number): number => (logsOf.get(uid) ?? 0) + this.server.trees.of(uid);
+    let asked = 0;
     for (const sel of sels) {
       // Forget pids that are gone: a pid seen again is another process.
       for (const pid of sel.seen.keys()) if (!pids.has(pid)) sel.seen.delete(pid);
+      if (!inRequest && !this.server.spend(sel.uid, 0)) continue;
+      const t0 = performance.now();
       for (const pid of pids) {
         const first = sel.seen.get(pid);
-        if (first !== undefined && (first === DECIDED || this.scans - first > RECHECK)) continue;
+        // Decided, a question out, or looked at often enough.
+        if (first !== undefined && (first <= DECIDED || this.scans - first > RECHECK)) continue;
         let p = info.get(pid);
         if (p === undefined) {
           p = this.read(pid);
@@ -204,26 +276,75 @@ export class Selector implements StateExtension {
           sel.seen.set(pid, DECIDED);
           continue;
         }
+        if (sel.regex) {
+          if (this.ask(sel, p, first ?? this.scans)) asked++;
+          continue;
+        }
         if (!matches(sel, p)) {
           if (first === undefined) sel.seen.set(pid, this.scans);
           continue;
         }
         sel.seen.set(pid, DECIDED);
-        if (logsOfUid(sel.uid) >= LIMITS.logsPerUid) {
-          sel.seen.delete(pid); // tried again once logs end
-          continue;
-        }
-        this.current = sel;
-        let reply: string;
-        try {
-          reply = this.server.register(pid, sel.intervalMs, sel.uid, sel.gid, sel.format);
-        } finally {
-          this.current = null;
-        }
-        if (reply.startsWith('Log file: ')) logsOf.set(sel.uid, (logsOf.get(sel.uid) ?? 0) + 1);
-        else this.report.info(`selection ${sel.regex ? `/${sel.pattern}/` : `'${sel.pattern}'`}: pid ${pid}: ${reply}`);
+        this.take(sel, pid);
       }
+      if (!inRequest) this.server.spend(sel.uid, performance.now() - t0);
     }
+    return asked;
+  }
+
+  /** Ask the matcher whether p's command line matches sel; false when it has too many questions of sel's uid waiting (p is looked at again at a later scan). */
+  private ask(sel: Selection, p: ProcInfo, first: number): boolean {
+    let starttime: number;
+    try {
+      starttime = ProcessReader.readStartTime(p.pid, { procRoot: this.procRoot });
+    } catch {
+      return false; // gone
+    }
+    const token = --this.asked;
+    sel.seen.set(p.pid, token);
+    const queued = this.matcher.match({
+      uid: sel.uid,
+      pattern: sel.pattern,
+      text: p.cmdline(),
+      wanted: () => this.selections.get(keyOf(sel)) === sel && sel.seen.get(p.pid) === token,
+      done: (matched, why) => {
+        if (this.selections.get(keyOf(sel)) !== sel || sel.seen.get(p.pid) !== token) return; // stopped, or the pid went away
+        if (matched === false) {
+          sel.seen.set(p.pid, first);
+          return;
+        }
+        sel.seen.set(p.pid, DECIDED);
+        if (matched === null) {
+          this.report.error(`selection ${shown(sel)} of uid ${sel.uid}: pid ${p.pid}: ${why ?? 'no answer'}; not logged`);
+          return;
+        }
+        // Still the process whose command line matched (not a reused pid)?
+        try {
+          if (ProcessReader.readStartTime(p.pid, { procRoot: this.procRoot }) !== starttime) return;
+        } catch {
+          return; // ended meanwhile
+        }
+        this.take(sel, p.pid);
+      },
+    });
+    if (!queued) sel.seen.delete(p.pid);
+    return queued;
+  }
+
+  /** Log pid for sel (its uid's room permitting). */
+  private take(sel: Selection, pid: number): void {
+    if (this.server.trees.all(sel.uid) >= LIMITS.logsPerUid) {
+      sel.seen.delete(pid); // tried again once logs end
+      return;
+    }
+    this.current = sel;
+    let reply: string;
+    try {
+      reply = this.server.register(pid, sel.intervalMs, sel.uid, sel.gid, sel.format);
+    } finally {
+      this.current = null;
+    }
+    if (!reply.startsWith('Log file: ')) this.report.info(`selection ${shown(sel)}: pid ${pid}: ${reply}`);
   }
 
   private read(pid: number): ProcInfo | null {
@@ -236,16 +357,7 @@ export class Selector implements StateExtension {
         pid,
         uid,
         comm,
-        cmdline: () => {
-          if (cmd === null) {
-            try {
-              cmd = formatCmdline(readFileSync(join(dir, 'cmdline')), comm);
-            } catch {
-              cmd = `[${comm}]`;
-            }
-          }
-          return cmd;
-        },
+        cmdline: () => (cmd ??= readCmdline(join(dir, 'cmdline'), comm)),
       };
     } catch {
       return null;
@@ -265,12 +377,15 @@ export class Selector implements StateExtension {
     for (const s of sels) {
       let regex: RegExp | null = null;
       if (s.regex) {
-        const r = compilePattern(s.pattern);
-        if (typeof r === 'string') continue;
+        const r = compileLinear(s.pattern);
+        if (typeof r === 'string') {
+          this.report.error(`--resume: not selecting ${shown(s)} for uid ${s.uid} again: ${r}`);
+          continue;
+        }
         regex = r;
       }
       this.selections.set(key(s.uid, s.regex, s.pattern), { ...s, regex, seen: new Map(), targets: new Set() });
-      this.report.info(`--resume: selecting ${s.regex ? `/${s.pattern}/` : `'${s.pattern}'`} every ${formatInterval(s.intervalMs)} for uid ${s.uid} again`);
+      this.report.info(`--resume: selecting ${shown(s)} every ${formatInterval(s.intervalMs)} for uid ${s.uid} again`);
     }
   }
 
@@ -300,6 +415,7 @@ export class Selector implements StateExtension {
   stop(): void {
     this.selections.clear();
     this.arm();
+    this.matcher.stop();
   }
 }
 

@@ -615,7 +615,7 @@ export class PlogServer {
       case 'stop':
         return reply(this.stopRequest(req.pid, d.uid));
       case 'log':
-        if (this.targets.size - this.trees.trees + this.trees.total >= LIMITS.logsPerUid && this.logsOf(d.uid) + this.trees.of(d.uid) >= LIMITS.logsPerUid) {
+        if (this.targets.size - this.trees.trees + this.trees.total >= LIMITS.logsPerUid && this.trees.all(d.uid) >= LIMITS.logsPerUid) {
           this.counts.capped++;
           return reply(`Too many logs for uid ${d.uid} (${LIMITS.logsPerUid}): stop some first.`);
         }
@@ -643,10 +643,8 @@ export class PlogServer {
    * whose replies would be taken for log names) hears why at most once a second. */
   private admit(d: Datagram, peer: Peer | null): boolean {
     if (d.uid === 0) return true;
-    const u = this.uidState(d.uid);
-    const now = performance.now();
-    u.tokens = Math.min(LIMITS.burst, u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000);
-    u.refilled = now;
+    const u = this.refilled(d.uid);
+    const now = u.refilled;
     if (u.tokens >= 1) {
       u.tokens -= 1;
       return true;
@@ -658,6 +656,24 @@ export class PlogServer {
       this.replies?.send(peer, [encodeReply(`Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`)]);
     }
     return false;
+  }
+
+  /** uid's bucket, filled for the time since it was last. */
+  private refilled(uid: number): UidState {
+    const u = this.uidState(uid);
+    const now = performance.now();
+    u.tokens = Math.min(LIMITS.burst, u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000);
+    u.refilled = now;
+    return u;
+  }
+
+  /** Server time spent for uid outside its requests (its selections' scans
+   * and regular expressions, src/plog/select.ts), charged as a request's
+   * time is; whether uid has budget left (root always has). */
+  spend(uid: number, ms: number): boolean {
+    if (uid === 0) return true;
+    this.charge(uid, ms / LIMITS.msPerRequest);
+    return this.refilled(uid).tokens >= 1;
   }
 
   private charge(uid: number, tokens: number): void {

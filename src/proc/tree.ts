@@ -169,6 +169,11 @@ export class TreeLoad {
     return this.byUid.get(uid) ?? 0;
   }
 
+  /** uid's logs as its cap counts them: its other logs and every process its tree logs sum. */
+  all(uid: number): number {
+    return this.others(uid) + this.of(uid);
+  }
+
   /** How many processes a tree of uid that sums `mine` now may sum (its root included; at least 1). */
   room(uid: number, mine: number): number {
     return Math.max(1, this.cap() - this.others(uid) - (this.of(uid) - mine));
