@@ -164,7 +164,7 @@ test('plog usage: -n with -p, -n with -r, -n without -i', async () => {
 });
 
 
-test('attack: nobody\'s catastrophic -r pattern against its own long command line holds nothing: another user is answered at once, every time', async () => {
+test('attack: nobody\'s catastrophic -r pattern against its own long command line holds nothing: another user is answered at once, every time', async (t) => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
   // nobody's process whose command line is 100,000 a's and a '!': ^(a+)+$
   // fails on it only after trying every way of splitting the a's (2^100000
@@ -183,11 +183,23 @@ test('attack: nobody\'s catastrophic -r pattern against its own long command lin
   // plog -q pid is answered within plog's own timeout.
   const t0 = performance.now();
   let n = 0;
+  let slowest = 0;
+  const pids: number[] = [];
   while (performance.now() - t0 < 4000) {
+    const s0 = performance.now();
     const r = await plogAs(OTHER, ['-d', srv.dir, '-t', '5', '-q', 'pid']);
     assert.deepEqual([r.code, r.stdout.trim()], [0, String(srv.pid)], `uid ${OTHER}'s plog -q pid after ${Math.round(performance.now() - t0)} ms: ${r.stderr}`);
+    slowest = Math.max(slowest, performance.now() - s0);
     n++;
+    // And the server's own answer time, without a process start: {0, 2} ten times.
+    for (let i = 0; i < 10; i++) {
+      const q0 = performance.now();
+      assert.equal(await raw().ask(srv.dir, ints(0, 2), 5000), String(srv.pid));
+      pids.push(performance.now() - q0);
+    }
   }
+  pids.sort((x, y) => x - y);
+  t.diagnostic(`during the attack: uid ${OTHER}'s plog -q pid answered ${n} times, slowest ${Math.round(slowest)} ms (process start included); {0, 2}: ${pids.length} answered, p50 ${pids[pids.length >> 1].toFixed(1)} ms, max ${pids.at(-1)!.toFixed(1)} ms`);
   const a = await attack;
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /^Selecting \/\^\(a\+\)\+\$\/ every 1s/);

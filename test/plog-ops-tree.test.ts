@@ -210,7 +210,7 @@ async function fds(dir: string): Promise<number> {
   return st.fds;
 }
 
-test('attack: nobody\'s tree logs over hundreds of children hold no descriptor per descendant; the descendants count against nobody\'s logs; root is still served', async () => {
+test('attack: nobody\'s tree logs over hundreds of children hold no descriptor per descendant; the descendants count against nobody\'s logs; root is still served', async (t) => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
   // The soft limit a service gets by default (systemd's LimitNOFILE=1024).
   const lim = await run('prlimit', ['--pid', String(srv.pid), '--nofile=1024:1024']);
@@ -233,6 +233,7 @@ test('attack: nobody\'s tree logs over hundreds of children hold no descriptor p
   // The descendants count: the four logs sum at most nobody's 1024 processes; the first ones have all theirs.
   await waitFor('the sums settled', () => logs.reduce((n, l) => n + lastProcs(l), 0) === LIMITS.logsPerUid, { timeout: 30_000 });
   assert.equal(lastProcs(logs[0]), N + 1);
+  t.diagnostic(`descriptors: ${before} before, ${now} with the 4 tree logs; Procs: ${logs.map(lastProcs).join(' ')}`);
   // nobody has no room left for another log ...
   const more = spawnSleep({ asNobody: true });
   let r = await plog(['-d', srv.dir, '-p', String(more.pid), '-i', '1m'], { asNobody: true });
