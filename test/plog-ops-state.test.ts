@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseState, serializeState, type SavedRegistration } from '../src/plog/state.js';
-import { killChild, lines, plog, run, Server, sleep, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { killChild, lines, plog, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { sandboxed, sandboxUnavailable, unitSandbox } from './helpers/sandbox.js';
 
 interface State {
   version: number;
@@ -218,3 +219,26 @@ for (const kind of Object.keys(PLANTS)) {
     await srv.kill();
   });
 }
+
+test('attack, in the sandbox of plogsrvd.service (no CAP_FOWNER, no CAP_DAC_OVERRIDE): nobody\'s directory at DIR/plogsrvd.state is moved aside all the same (the sticky directory is root\'s)', { skip: sandboxUnavailable() ?? false }, async () => {
+  const { spawn } = await import('node:child_process');
+  const u = unitSandbox(join(ROOT, 'systemd/plogsrvd.service'));
+  assert.ok(!u.caps.includes('CAP_FOWNER') && !u.caps.includes('CAP_DAC_OVERRIDE'), u.caps.join(' '));
+  const dir = tempDir(0o1777);
+  const rundir = tempDir(0o700);
+  const state = join(dir, 'plogsrvd.state');
+  await plant('a directory', state, '/nonexistent');
+  const [cmd, args] = sandboxed(u, [dir, rundir], [process.execPath, join(ROOT, 'dist/src/bin/plogsrvd.js'), '-f', '-v', '-m', 'world', '-d', dir]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: testEnv({ PLOG_TMPDIR: rundir }) });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  try {
+    await waitFor('the sandboxed server', async () => (await plog(['-d', dir, '-q', 'pid'])).code === 0, { timeout: 20_000 });
+    const a = spawnSleep();
+    await logOf(dir, a.pid, '1m');
+    await waitFor('our own state file, with the log', () => ourStateWith(dir, a.pid));
+    assert.match(stderr, new RegExp(`${state} was a directory of uid 65534, not our own file: moved aside to ${state}\\.unsafe\\.[0-9a-f]+\\n`));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
