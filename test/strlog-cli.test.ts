@@ -45,7 +45,7 @@ for (const [name, page, script, table] of programs) {
   });
 }
 
-test('package.json names every strlog program and man page, and plog/strlog', () => {
+test('package.json names every strlog program and man page, and plogkit/strlog', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { man: string[]; bin: Record<string, string>; exports: Record<string, unknown> };
   for (const [name, page] of programs) {
     assert.ok(pkg.man.includes(`man/${page}`), page);

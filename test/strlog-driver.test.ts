@@ -2,7 +2,7 @@
 // bits, pri per class, trace filters, user and module interfaces, malformed
 // submissions, the console backlog and console forwarding to syslog. Real
 // strlogd, strerr and strtrace processes; in-process clients and loggers
-// (plog/strlog) where the test must see log_ctl fields no line shows.
+// (plogkit/strlog) where the test must see log_ctl fields no line shows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';

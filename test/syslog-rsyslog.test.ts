@@ -1,4 +1,4 @@
-// plog/syslog against a real rsyslogd (test/helpers/rsyslog.ts): what the
+// plogkit/syslog against a real rsyslogd (test/helpers/rsyslog.ts): what the
 // library sends must come out of rsyslog as what glibc's syslog() sends does.
 // The glibc side is test/fixtures/syslog/ref.c run with /dev/log pointing at
 // rsyslog's socket (GlibcRef); util-linux logger -u is a second reference
@@ -62,7 +62,7 @@ function normalize(p: Parsed): string {
   return [p.pri, p.syslogtag.replace(/\[\d+\]:$/, '[PID]:'), p.programname, pid, msg].join('|');
 }
 
-describe('plog/syslog through rsyslog', { skip }, () => {
+describe('plogkit/syslog through rsyslog', { skip }, () => {
   let r: Rsyslog;
   let ref: GlibcRef | string;
   let refDir: string;

@@ -1,9 +1,9 @@
 /**
- * plog/daemon: what a Node program needs to be a proper Unix daemon
+ * plogkit/daemon: what a Node program needs to be a proper Unix daemon
  * (W. R. Stevens and S. Rago, APUE chapter 13), without fork().
  *
  * ```ts
- * import { detach, notifyReady, notifyFailure, acquireLock, daemonSignals, onReopen, createReporter } from 'plog/daemon';
+ * import { detach, notifyReady, notifyFailure, acquireLock, daemonSignals, onReopen, createReporter } from 'plogkit/daemon';
  *
  * // (parse and check the arguments: errors here go straight to the user)
  * await detach({ name: 'mydaemon', runtimeDir: dir, foreground, keepFds: verbose ? [1] : [] });
@@ -26,7 +26,7 @@
  *
  * Module layout: detach.ts (launcher and readiness), session.ts (the middle
  * process), fds.ts, lock.ts, signals.ts, report.ts; syslog-sink.ts connects a
- * reporter to plog/syslog and is imported on its own. no-inspector.ts, first
+ * reporter to plogkit/syslog and is imported on its own. no-inspector.ts, first
  * of all: SIGUSR1 never opens Node's inspector in a program of the kit (it
  * ends the program as the default would, unless the program listens for it,
  * as daemonSignals() does); a program imports it first itself to make the

@@ -8,7 +8,7 @@ import { shutdown } from './signals.js';
 export type ErrorDest = 'syslog' | 'stderr' | 'both' | 'none';
 
 /** The part of a syslog connection a reporter needs; see `syslogSink` in
- * syslog-sink.ts for one backed by plog/syslog. */
+ * syslog-sink.ts for one backed by plogkit/syslog. */
 export interface SyslogSink {
   /** Log one message at LOG_ERR. */
   error(msg: string): void;

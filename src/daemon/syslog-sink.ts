@@ -1,4 +1,4 @@
-// A SyslogSink backed by this project's syslog library (plog/syslog). Kept
+// A SyslogSink backed by this project's syslog library (plogkit/syslog). Kept
 // apart from the rest of the kit so that the kit does not depend on it.
 import { Logger, LOG_DAEMON, LOG_ERR, LOG_PID } from '../syslog/index.js';
 import type { SyslogSink } from './report.js';

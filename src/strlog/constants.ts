@@ -1,4 +1,4 @@
-// <sys/strlog.h> and <sys/log.h> for plog/strlog: the SVR4 values, and the
+// <sys/strlog.h> and <sys/log.h> for plogkit/strlog: the SVR4 values, and the
 // limits and names of this project's user-space log driver (strlogd).
 
 /** Flags of strlog() (SVR4 values). */

@@ -1,9 +1,9 @@
 /**
- * plog/strlog: strlog(7) for Node, over strlogd (the user-space STREAMS log
+ * plogkit/strlog: strlog(7) for Node, over strlogd (the user-space STREAMS log
  * driver of this project). See strlog(3).
  *
  * ```ts
- * import { strlog, SL_ERROR, SL_NOTIFY } from 'plog/strlog';
+ * import { strlog, SL_ERROR, SL_NOTIFY } from 'plogkit/strlog';
  * strlog(1234, 0, 0, SL_ERROR | SL_NOTIFY, 'disk %s: %d bad blocks', 'sda', 12);
  * ```
  *

@@ -1,4 +1,4 @@
-// plog/syslog: the POSIX syslog API for Node over the project's own
+// plogkit/syslog: the POSIX syslog API for Node over the project's own
 // transports. The process-global functions share one default Logger, as the
 // C functions share one connection; `new Logger()` gives an independent one.
 

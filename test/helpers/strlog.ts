@@ -1,6 +1,6 @@
 // Helpers for the strlog integration tests: real strlogd, strerr and
 // strtrace processes in short temporary directories, the real strlog
-// command, in-process clients and loggers (plog/strlog), polling with
+// command, in-process clients and loggers (plogkit/strlog), polling with
 // timeouts, and cleanup of everything a test file started.
 import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -221,7 +221,7 @@ export class Driver {
   }
 }
 
-/** An in-process logger (plog/strlog LogStream) keeping every message. */
+/** An in-process logger (plogkit/strlog LogStream) keeping every message. */
 export class Collector {
   readonly messages: LogMessage[] = [];
   constructor(readonly stream: LogStream) {
