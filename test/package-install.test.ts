@@ -1,0 +1,259 @@
+// The package as a user gets it: `npm pack` (its prepack script builds the
+// prebuilt addons), then `npm install` of the tarball on a machine with no
+// compiler, no make, no python, no configured nodedir, no npm cache and no
+// network (a network namespace of its own). Nothing may be built: the
+// programs, the man pages and the libraries must work from the prebuilt
+// binaries that node-gyp-build loads.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { UnixSocket } from '../src/native.js';
+import { runToExit, type RunResult } from './helpers/run.js';
+import { ROOT, spawnSleep, tempDir, VERSION, waitFor } from './helpers/plog.js';
+
+const NAME = 'plogkit';
+
+/** A PATH with every command of the usual directories but the ones that
+ * build C: cc, gcc, make, python (node-gyp's), and their cross variants. */
+function pathWithoutCompilers(): string {
+  const bin = join(tempDir(), 'bin');
+  mkdirSync(bin);
+  const hidden = /^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|clang|tcc|make|gmake|python|musl-gcc|node-gyp)|-(gcc|g\+\+|cc|c\+\+|cpp|clang)(-[\d.]+)?$/;
+  const dirs = [dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  for (const d of dirs) {
+    if (!existsSync(d)) continue;
+    for (const name of readdirSync(d)) {
+      if (hidden.test(name) || existsSync(join(bin, name))) continue;
+      symlinkSync(join(d, name), join(bin, name));
+    }
+  }
+  return bin;
+}
+
+let noCc = '';
+let home = '';
+let tarball = '';
+let prefix = '';
+let netns: string[] = [];
+const daemons: string[] = [];
+const children: ChildProcess[] = [];
+
+/** This environment without npm's own variables (npm test sets dozens,
+ * nodedir among them), HOME a fresh directory (no ~/.npmrc, an empty npm
+ * cache), PATH without compilers, plus `set`. */
+function bareEnv(set: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|NODE_TEST_CONTEXT$|PLOG|INIT_CWD$|NODE_)/i.test(k)) e[k] = v;
+  return { ...e, HOME: home, PATH: noCc, ...set };
+}
+
+function sh(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; limit?: number } = {}): Promise<RunResult> {
+  return runToExit(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? bareEnv(), cwd: opts.cwd }, opts.limit ?? 60_000);
+}
+
+/** npm offline, and inside a network namespace with no interface up when
+ * this user may make one (root may): nothing can be downloaded. */
+function npmOffline(args: string[], cwd: string): Promise<RunResult> {
+  const npm = ['npm', ...args, '--offline', '--no-audit', '--no-fund', '--foreground-scripts'];
+  return sh(netns.length ? netns[0]! : npm[0]!, [...netns.slice(1), ...(netns.length ? npm : npm.slice(1))], { cwd, limit: 120_000 });
+}
+
+before(async () => {
+  noCc = pathWithoutCompilers();
+  home = tempDir();
+  for (const c of ['cc', 'gcc', 'make', 'python3']) {
+    const r = await sh('sh', ['-c', `command -v ${c}`]);
+    assert.notEqual(r.code, 0, `${c} is still on the PATH: ${r.stdout}`);
+  }
+  if ((await runToExit('unshare', ['-n', 'true'], { stdio: 'ignore' }).catch(() => ({ code: 1 }))).code === 0) netns = ['unshare', '-n'];
+
+  // The publisher's side, with the repository's tools: prepack (the
+  // prebuilt addons), then pack what `npm run build` left in dist/ (npm
+  // test has just built it; pack's own prepare would build it again under
+  // the feet of the other test files).
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.prepack ?? '', /prebuild/);
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const pre = await runToExit('npm', ['run', 'prepack'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 240_000);
+  assert.equal(pre.code, 0, pre.stderr);
+  const out = tempDir();
+  const packed = await runToExit('npm', ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 60_000);
+  assert.equal(packed.code, 0, packed.stderr);
+  tarball = join(out, `${NAME}-${VERSION}.tgz`);
+  assert.ok(existsSync(tarball), packed.stdout);
+
+  prefix = join(tempDir(), 'prefix');
+});
+
+after(async () => {
+  for (const dir of daemons) {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'plogsrvd.pid'), 'utf8')), 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function tarList(): string[] {
+  return execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+test('the tarball carries prebuilt addons for linux-x64 (glibc, musl) and linux-arm64 (glibc), the C source to fall back on, and its one dependency', () => {
+  const files = tarList();
+  for (const f of ['prebuilds/linux-x64/plogkit.glibc.node', 'prebuilds/linux-x64/plogkit.musl.node', 'prebuilds/linux-arm64/plogkit.glibc.node', 'binding.gyp', 'native/plog_native.c', 'node_modules/node-gyp-build/package.json']) {
+    assert.ok(files.includes(`package/${f}`), `${f} in the tarball`);
+  }
+  assert.ok(!files.some((f) => f.startsWith('package/build/')), 'no build/ of the packer');
+});
+
+test('the glibc prebuilds need no glibc newer than 2.28 (what Node 20 itself needs)', (t) => {
+  for (const [arch, objdump] of [
+    ['x64', 'objdump'],
+    ['arm64', 'aarch64-linux-gnu-objdump'],
+  ] as const) {
+    const file = join(ROOT, 'prebuilds', `linux-${arch}`, 'plogkit.glibc.node');
+    let syms: string;
+    try {
+      syms = execFileSync(objdump, ['-T', file], { encoding: 'utf8' });
+    } catch (err) {
+      t.diagnostic(`${objdump} -T ${file}: ${String(err)}: not checked`);
+      continue;
+    }
+    const versions = [...syms.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => Number(m[1]) * 1000 + Number(m[2]));
+    assert.ok(versions.length > 0, syms);
+    assert.ok(Math.max(...versions) <= 2028, `${arch}: ${syms}`);
+  }
+});
+
+test('the musl prebuild links against musl alone: every symbol but Node-API and libuv (the node binary has them) resolves in musl libc', (t) => {
+  const ldso = '/lib/ld-musl-x86_64.so.1';
+  if (!existsSync(ldso)) return t.skip(`${ldso} missing (Debian: musl)`);
+  const file = join(ROOT, 'prebuilds/linux-x64/plogkit.musl.node');
+  const r = (() => {
+    try {
+      return execFileSync(ldso, ['--list', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      return String((err as { stdout?: string }).stdout ?? '') + String((err as { stderr?: string }).stderr ?? '');
+    }
+  })();
+  const missing = [...r.matchAll(/Error relocating .*?: (\S+): symbol not found/g)].map((m) => m[1]!);
+  assert.ok(missing.length > 0, r);
+  assert.deepEqual(
+    missing.filter((s) => !/^(napi_|uv_)/.test(s)),
+    [],
+    r,
+  );
+  assert.doesNotMatch(r, /Error loading/);
+});
+
+test('npm install -g, offline, with no compiler: the install script builds nothing; plogsrvd, plog, plog run and man work', async () => {
+  const r = await npmOffline(['install', '-g', '--prefix', prefix, tarball], home);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  // The install script ran (node-gyp-build), found the prebuilt addon and
+  // compiled nothing.
+  assert.match(r.stdout, /> node-gyp-build\b/);
+  const pkgDir = join(prefix, 'lib/node_modules', NAME);
+  assert.ok(!existsSync(join(pkgDir, 'build')), 'nothing built');
+  assert.doesNotMatch(r.stdout + r.stderr, /gyp (info|ERR)|CC\(target\)/);
+
+  const env = bareEnv({ PATH: `${join(prefix, 'bin')}${delimiter}${noCc}`, PLOGDIR: tempDir() });
+  const dir = tempDir();
+  const srv = await sh('plogsrvd', ['-d', dir], { env });
+  assert.equal(srv.code, 0, srv.stderr);
+  daemons.push(dir);
+  const s = spawnSleep();
+  const c = await sh('plog', ['-d', dir, '-p', String(s.pid), '-i', '1s'], { env });
+  assert.equal(c.code, 0, c.stderr);
+  const log = join(dir, `sleep.${s.pid}`);
+  await waitFor('two samples in the log', () => existsSync(log) && readFileSync(log, 'utf8').trimEnd().split('\n').length >= 4);
+  assert.equal(readFileSync(log, 'utf8').split('\n')[0], 'sleep 300');
+
+  const pr = await sh('plog', ['run', '--', 'sleep', '2'], { env });
+  assert.equal(pr.code, 0, pr.stderr);
+  assert.match(pr.stderr, /plog run: sleep 2 exited with status 0/);
+  assert.match(pr.stderr, /samples: +\d+/);
+
+  const q = await sh('plog', ['-d', dir, '-q', 'pid'], { env });
+  assert.equal(q.code, 0, q.stderr);
+  process.kill(Number(q.stdout.trim()), 'SIGTERM');
+  await waitFor('plogsrvd gone', () => !existsSync(join(dir, 'plogd_sock')));
+
+  const man = await sh('man', ['-P', 'cat', 'plogsrvd'], { env: bareEnv({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
+  assert.equal(man.code, 0, man.stderr);
+  assert.match(man.stdout, /plogsrvd - process logger daemon/);
+  const man3 = await sh('man', ['-P', 'cat', '3', 'plog_syslog'], { env: bareEnv({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
+  assert.equal(man3.code, 0, man3.stderr);
+  assert.match(man3.stdout, new RegExp(`from '${NAME}/syslog'`));
+});
+
+test(`a project's npm install, offline, with no compiler: import('${NAME}/syslog') logs through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
+  const app = tempDir();
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const r = await npmOffline(['install', tarball], app);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(!existsSync(join(app, 'node_modules', NAME, 'build')), 'nothing built');
+
+  const sock = join(tempDir(), 'log');
+  const rx = new UnixSocket();
+  rx.bind(sock);
+  try {
+    writeFileSync(
+      join(app, 'esm.mjs'),
+      `import { openlog, syslog, closelog, LOG_INFO, LOG_USER } from '${NAME}/syslog';
+const strlog = await import('${NAME}/strlog');
+const daemon = await import('${NAME}/daemon');
+if (typeof strlog.strlog !== 'function' || typeof daemon.detach !== 'function') throw new Error('exports');
+openlog('pkgtest', 0, LOG_USER);
+syslog(LOG_INFO, 'hello from %s', 'import');
+closelog();
+`,
+    );
+    const e = await sh('node', ['esm.mjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    assert.equal(e.code, 0, e.stderr);
+    const got = await waitFor('the datagram', () => rx.recv());
+    assert.match(got.data.toString(), /^<14>.* pkgtest: hello from import$/);
+  } finally {
+    rx.close();
+  }
+});
+
+test('linux-arm64: the installed plogsrvd and plog run on an arm64 Node under qemu, with the arm64 prebuild', async (t) => {
+  const node = process.env.PLOGKIT_ARM64_NODE;
+  const sysroot = '/usr/aarch64-linux-gnu/lib';
+  const ld = join(sysroot, 'ld-linux-aarch64.so.1');
+  if (!node || !existsSync(node)) return t.skip('PLOGKIT_ARM64_NODE (an arm64 node binary, as .ci/run fetches) is not set');
+  if (!existsSync(ld)) return t.skip(`${ld} missing (Debian: libc6-arm64-cross, libstdc++6-arm64-cross)`);
+  const qemu = await sh('sh', ['-c', 'command -v qemu-aarch64'], { env: process.env });
+  if (qemu.code !== 0) return t.skip('qemu-aarch64 missing (Debian: qemu-user)');
+  const pkgDir = join(prefix, 'lib/node_modules', NAME);
+  if (!existsSync(pkgDir)) return t.skip('the global install failed (see above)');
+  // The loader is named, not qemu's -L: with -L, qemu reads every absolute
+  // path in the sysroot first, and "/" there is not the real root.
+  const arm = (args: string[]): [string, string[]] => ['qemu-aarch64', [ld, '--library-path', sysroot, node, ...args]];
+  const env = bareEnv({ PATH: noCc });
+
+  const [q, qa] = arm(['-p', `process.arch + ' ' + require(${JSON.stringify(join(pkgDir, 'node_modules/node-gyp-build'))}).path(${JSON.stringify(pkgDir)})`]);
+  const which = await sh(q, qa, { env });
+  assert.equal(which.code, 0, which.stderr);
+  assert.equal(which.stdout.trim(), `arm64 ${join(pkgDir, 'prebuilds/linux-arm64/plogkit.glibc.node')}`);
+
+  const dir = tempDir();
+  const [sq, sa] = arm([join(pkgDir, 'dist/src/cli/plogsrvd.js'), '-f', '-d', dir]);
+  const srv = spawn(sq, sa, { env, stdio: 'ignore' });
+  children.push(srv);
+  await waitFor('the arm64 plogsrvd socket', () => existsSync(join(dir, 'plogd_sock')), { timeout: 60_000 });
+  const s = spawnSleep();
+  const [cq, ca] = arm([join(pkgDir, 'dist/src/cli/plog.js'), '-d', dir, '-t', '30', '-p', String(s.pid), '-i', '1s']);
+  const c = await sh(cq, ca, { env });
+  assert.equal(c.code, 0, c.stderr);
+  const log = join(dir, `sleep.${s.pid}`);
+  await waitFor('two samples from the arm64 plogsrvd', () => existsSync(log) && readFileSync(log, 'utf8').trimEnd().split('\n').length >= 4, { timeout: 30_000 });
+  srv.kill('SIGTERM');
+  await waitFor('the arm64 plogsrvd gone', () => srv.exitCode !== null || srv.signalCode !== null, { timeout: 30_000 });
+  assert.equal(srv.exitCode, 0);
+});
