@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import { existsSync } from 'node:fs';
 import { errnoFromCode, strerror } from './errno.js';
 
 export interface Credentials {
@@ -51,7 +52,53 @@ const here = dirname(fileURLToPath(import.meta.url));
 // run from dist) likewise.
 const root = join(here, '..', '..');
 const require = createRequire(import.meta.url);
-const binding: Binding = (require('node-gyp-build') as (dir: string) => Binding)(root);
+
+/**
+ * The addon could not be loaded: no prebuilt binary fits this platform and
+ * none was built from source. Thrown by the first use of the addon, not by
+ * loading this module, so that what needs no addon (the syslog library's
+ * network transports, every pure module) keeps working.
+ */
+export class AddonMissingError extends Error {
+  readonly code = 'ERR_PLOGKIT_ADDON';
+  constructor(cause: unknown) {
+    // node-gyp-build's own libc test, so that the message names what it looked for.
+    const libc = process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+    super(
+      `the native addon (native/plog_native.c) is not built for ${process.platform}-${process.arch} with ${libc}: ` +
+        `no prebuilt binary in ${join(root, 'prebuilds')} fits, and it was not built from source at install. ` +
+        `Install a C compiler, make and python3, then run \`npm rebuild plogkit\` ` +
+        `(\`npm rebuild -g plogkit\` for a global install) with its install script allowed.`,
+      { cause },
+    );
+    this.name = 'AddonMissingError';
+  }
+}
+
+// node-gyp-build loads build/Release/ (a build from source: a clone, or an
+// install where no prebuilt binary fits) or else prebuilds/<platform>-<arch>/
+// for this libc (see scripts/prebuild.sh). Synchronous, with no top-level
+// await anywhere, so that require() of the libraries works (Node 20.19+).
+let loadError: AddonMissingError | null = null;
+function loadBinding(): Binding {
+  try {
+    return (require('node-gyp-build') as (dir: string) => Binding)(root);
+  } catch (err) {
+    loadError = new AddonMissingError(err);
+    const fail = loadError;
+    return new Proxy({} as Binding, {
+      get(): never {
+        throw fail;
+      },
+    });
+  }
+}
+const binding: Binding = loadBinding();
+
+/** Why the addon is not there (null when it is loaded). */
+export function addonError(): AddonMissingError | null {
+  return loadError;
+}
 
 export const READABLE = 1;
 export const WRITABLE = 2;

@@ -191,7 +191,7 @@ test('npm install -g, offline, with no compiler: the install script builds nothi
   assert.match(man3.stdout, new RegExp(`from '${NAME}/syslog'`));
 });
 
-test(`a project's npm install, offline, with no compiler: import('${NAME}/syslog') logs through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
+test(`a project's npm install, offline, with no compiler: import() and require() of ${NAME}/syslog log through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
   const app = tempDir();
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   const r = await npmOffline(['install', tarball], app);
@@ -217,6 +217,21 @@ closelog();
     assert.equal(e.code, 0, e.stderr);
     const got = await waitFor('the datagram', () => rx.recv());
     assert.match(got.data.toString(), /^<14>.* pkgtest: hello from import$/);
+
+    // CommonJS: require() of an ES module (Node 20.19 and later).
+    writeFileSync(
+      join(app, 'cjs.cjs'),
+      `const { openlog, syslog, closelog, LOG_INFO, LOG_USER } = require('${NAME}/syslog');
+for (const sub of ['strlog', 'daemon']) if (Object.keys(require('${NAME}/' + sub)).length === 0) throw new Error(sub);
+openlog('pkgtest', 0, LOG_USER);
+syslog(LOG_INFO, 'hello from %s', 'require');
+closelog();
+`,
+    );
+    const c = await sh('node', ['cjs.cjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    assert.equal(c.code, 0, c.stderr);
+    const got2 = await waitFor('the datagram', () => rx.recv());
+    assert.match(got2.data.toString(), /^<14>.* pkgtest: hello from require$/);
   } finally {
     rx.close();
   }

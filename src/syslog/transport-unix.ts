@@ -23,17 +23,11 @@ import { Buffer } from 'node:buffer';
 import { localPrefix, nulFrame, type SyslogMessage } from './format.js';
 import { DEFAULT_LIMITS, Waiters, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
 
-type Native = typeof import('../native.js');
-
-// Loaded here, not statically, so that the pure modules and the network
-// transports still work where the addon is not built.
-let native: Native | null = null;
-let nativeError: unknown = null;
-try {
-  native = await import('../native.js');
-} catch (err) {
-  nativeError = err;
-}
+// Loading src/native.ts never throws: where the addon is not built, the
+// network transports and the pure modules still work, and this transport
+// says so when it opens (below). No top-level await: require() of the
+// library must work (ERR_REQUIRE_ASYNC_MODULE).
+import * as native from '../native.js';
 
 /** The default local socket: $PLOG_SYSLOG_SOCKET, else /dev/log. */
 export function defaultSocketPath(): string {
@@ -58,7 +52,7 @@ const scratch = Buffer.allocUnsafe(SCRATCH_CHARS * 3);
 
 export class UnixTransport implements Transport {
   readonly path: string;
-  private sock: InstanceType<Native['UnixSocket']> | null = null;
+  private sock: native.UnixSocket | null = null;
   private stream = false;
   private q: Item[] = [];
   private qBytes = 0;
@@ -172,10 +166,8 @@ export class UnixTransport implements Transport {
   }
 
   private open(): void {
-    if (!native) {
-      const e = new Error(`syslog: the native addon is not available for ${this.path}: ${String(nativeError)}`);
-      throw e;
-    }
+    const missing = native.addonError();
+    if (missing) throw new Error(`syslog: cannot reach ${this.path}: ${missing.message}`, { cause: missing });
     try {
       this.sock = native.UnixSocket.connected(this.path);
       this.stream = false;
