@@ -24,6 +24,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from './args.js';
 import { errnoWords } from '../proc/errors.js';
+import { internalError } from '../bugs.js';
 import { MAX_DIR_LENGTH, request, RequestError } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import {
@@ -412,7 +413,7 @@ export async function main(argv: string[]): Promise<number> {
       say(err.message);
       return err.exitCode;
     }
-    say(`internal error: ${(err as Error).stack ?? String(err)}`);
+    say(internalError(err));
     return 70;
   } finally {
     if (ctx.outFd !== null) closeSync(ctx.outFd);

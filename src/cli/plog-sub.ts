@@ -3,6 +3,7 @@
 // turning errors into messages and exit codes (src/plog/reader-exitcodes.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseOptions, UsageError } from './args.js';
+import { internalError } from '../bugs.js';
 import { ExitError } from '../plog/exitcodes.js';
 import { READER } from '../plog/reader-exitcodes.js';
 import { errnoText, LogError, readLog, type Log } from '../plog/logread.js';
@@ -135,7 +136,7 @@ export function exitFor(prog: string, err: unknown): number {
   }
   if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return READER.OK.code;
   // A stack has several lines: one warning each.
-  for (const line of `internal error: ${(err as Error)?.stack ?? String(err)}`.split('\n')) warn(prog, line);
+  for (const line of internalError(err).split('\n')) warn(prog, line);
   return READER.INTERNAL.code;
 }
 

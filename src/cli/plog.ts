@@ -12,6 +12,7 @@
 // gives the unbundled file, which works the same, only slower to start.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { nearest, parseOptions } from './args.js';
+import { internalError } from '../bugs.js';
 import { CLIENT, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { request, RequestError, TMP_SOCKET_MAX, TMP_SOCKET_MIN, type RequestFailure } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
@@ -342,7 +343,7 @@ async function main(): Promise<void> {
       return;
     }
     // A bug of ours, not a user's mistake: say so, with the stack.
-    process.stderr.write(`${PROG}: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`${PROG}: ${internalError(err)}\n`);
     process.exitCode = CLIENT.INTERNAL.code;
   }
 }

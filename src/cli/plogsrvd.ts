@@ -6,6 +6,7 @@ import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { statSync } from 'node:fs';
 import v8 from 'node:v8';
 import { join } from 'node:path';
+import { internalError } from '../bugs.js';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server.js';
@@ -286,6 +287,6 @@ async function main(): Promise<void> {
 const reloadHooks: Array<() => void | Promise<void>> = [];
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   void shutdown(SERVER.INTERNAL.code);
 });

@@ -4,6 +4,7 @@
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { internalError } from '../bugs.js';
 import { StrlogClient } from '../strlog/index.js';
 import { DEFAULT_LOGDIR, SL_ERROR, SL_NOTIFY } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRCLEAN } from '../strlog/exitcodes.js';
@@ -143,6 +144,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   process.exit(STRCLEAN.INTERNAL.code);
 });

@@ -7,6 +7,7 @@ import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { accessSync, closeSync, constants as fsc, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { internalError } from '../bugs.js';
 import { LogStream } from '../strlog/client.js';
 import { DEFAULT_LOGDIR, SL_NOTIFY } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRERR } from '../strlog/exitcodes.js';
@@ -250,6 +251,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   void shutdown(STRERR.INTERNAL.code);
 });

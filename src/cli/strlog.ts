@@ -2,6 +2,7 @@
 // strlog(1): submit a message to strlogd from the shell, as logger(1) does
 // for syslog. Waits for the driver's answer, which the exit status tells.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
+import { internalError } from '../bugs.js';
 import { StrlogClient } from '../strlog/index.js';
 import { SL_ERROR } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRLOG } from '../strlog/exitcodes.js';
@@ -151,6 +152,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   process.exit(STRLOG.INTERNAL.code);
 });

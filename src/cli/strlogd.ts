@@ -6,6 +6,7 @@ import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's ins
 import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { internalError } from '../bugs.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
 import { groupId } from '../daemon/groups.js';
 import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
@@ -224,6 +225,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   void shutdown(STRLOGD.INTERNAL.code);
 });

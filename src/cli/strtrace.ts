@@ -4,6 +4,7 @@
 // given mid sid level triples and prints each message on stdout, unbuffered.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { writeSync } from 'node:fs';
+import { internalError } from '../bugs.js';
 import { LogStream } from '../strlog/client.js';
 import { ExitError, exitStatusHelp, STRTRACE } from '../strlog/exitcodes.js';
 import { parseTriples } from '../strlog/filter.js';
@@ -137,6 +138,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
   process.exit(STRTRACE.INTERNAL.code);
 });
