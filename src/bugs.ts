@@ -11,7 +11,7 @@ import { packageInfo } from './version.js';
  * message says how to build it, and that is all.
  */
 export function internalError(err: unknown): string {
-  if ((err as { code?: unknown } | null)?.code === 'ERR_PLOGKIT_ADDON') return (err as Error).message;
+  if (err instanceof Error && err.name === 'AddonMissingError') return err.message;
   const what = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
   const { name, version, bugs } = packageInfo();
   const where = bugs ? `please report it at ${bugs}` : 'please report it (see "bugs" in its package.json)';

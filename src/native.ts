@@ -60,13 +60,15 @@ const require = createRequire(import.meta.url);
  * network transports, every pure module) keeps working.
  */
 export class AddonMissingError extends Error {
-  readonly code = 'ERR_PLOGKIT_ADDON';
+  // No `code`: the programs' error words (src/proc/errors.ts errnoWords)
+  // would show the code alone where this message tells what to do.
   constructor(cause: unknown) {
     // node-gyp-build's own libc test, so that the message names what it looked for.
     const libc = process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+    const why = String((cause as Error)?.message ?? cause).split('\n')[0];
     super(
       `the native addon (native/plog_native.c) is not built for ${process.platform}-${process.arch} with ${libc}: ` +
-        `no prebuilt binary in ${join(root, 'prebuilds')} fits, and it was not built from source at install. ` +
+        `no prebuilt binary in ${join(root, 'prebuilds')} fits, and it was not built from source at install (${why}). ` +
         `Install a C compiler, make and python3, then run \`npm rebuild plogkit\` ` +
         `(\`npm rebuild -g plogkit\` for a global install) with its install script allowed.`,
       { cause },

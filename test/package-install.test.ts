@@ -7,9 +7,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { delimiter, dirname, join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
+import { SERVER } from '../src/plog/exitcodes.js';
 import { runToExit, type RunResult } from './helpers/run.js';
 import { ROOT, spawnSleep, tempDir, VERSION, waitFor } from './helpers/plog.js';
 
@@ -191,11 +193,12 @@ test('npm install -g, offline, with no compiler: the install script builds nothi
   assert.match(man3.stdout, new RegExp(`from '${NAME}/syslog'`));
 });
 
-test(`a project's npm install, offline, with no compiler: import() and require() of ${NAME}/syslog log through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
+test(`a project's npm install, offline, with no compiler and install scripts blocked: import() and require() of ${NAME}/syslog log through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
   const app = tempDir();
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const r = await npmOffline(['install', tarball], app);
+  const r = await npmOffline(['install', '--ignore-scripts', tarball], app);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.doesNotMatch(r.stdout, /> node-gyp-build/);
   assert.ok(!existsSync(join(app, 'node_modules', NAME, 'build')), 'nothing built');
 
   const sock = join(tempDir(), 'log');
@@ -232,6 +235,18 @@ closelog();
     assert.equal(c.code, 0, c.stderr);
     const got2 = await waitFor('the datagram', () => rx.recv());
     assert.match(got2.data.toString(), /^<14>.* pkgtest: hello from require$/);
+
+    // npm 11 names every package with an install script "not yet covered by
+    // allowScripts"; denying plogkit's (as the README says) silences it, and
+    // the package works as before: it never needed the script here.
+    const deny = await sh('npm', ['install-scripts', 'deny', NAME], { cwd: app });
+    assert.equal(deny.code, 0, deny.stdout + deny.stderr);
+    const again = await npmOffline(['rebuild'], app);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.doesNotMatch(again.stdout + again.stderr, /install-scripts|> node-gyp-build/);
+    const e2 = await sh('node', ['esm.mjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    assert.equal(e2.code, 0, e2.stderr);
+    assert.match((await waitFor('the datagram', () => rx.recv())).data.toString(), /pkgtest: hello from import$/);
   } finally {
     rx.close();
   }
@@ -271,4 +286,60 @@ test('linux-arm64: the installed plogsrvd and plog run on an arm64 Node under qe
   srv.kill('SIGTERM');
   await waitFor('the arm64 plogsrvd gone', () => srv.exitCode !== null || srv.signalCode !== null, { timeout: 30_000 });
   assert.equal(srv.exitCode, 0);
+});
+
+test('where no prebuilt addon fits and install scripts were blocked, the programs say how to build it and the library still logs over UDP; npm rebuild -g with a compiler builds it from source', async () => {
+  const p2 = join(tempDir(), 'prefix');
+  const r = await npmOffline(['install', '-g', '--ignore-scripts', '--prefix', p2, tarball], home);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const pkgDir = join(p2, 'lib/node_modules', NAME);
+  // As on a platform that none of the prebuilt binaries fits.
+  rmSync(join(pkgDir, 'prebuilds', `linux-${process.arch}`), { recursive: true });
+  const env = bareEnv({ PATH: `${join(p2, 'bin')}${delimiter}${noCc}`, PLOGDIR: tempDir() });
+
+  const dir = tempDir();
+  const how = /the native addon \(native\/plog_native\.c\) is not built for linux-\w+ with \w+: .*No native build was found.*Install a C compiler, make and python3, then run `npm rebuild plogkit` \(`npm rebuild -g plogkit` for a global install\) with its install script allowed\./;
+  const srv = await sh('plogsrvd', ['-d', dir], { env });
+  assert.equal(srv.code, SERVER.SOCKET.code, srv.stderr);
+  assert.match(srv.stderr, how);
+  assert.doesNotMatch(srv.stderr, /bug|internal error/);
+  const rd = tempDir();
+  const sd = await sh('strlogd', ['-d', rd], { env });
+  assert.notEqual(sd.code, 0);
+  assert.match(sd.stderr, how);
+
+  // The library loads without the addon; what needs none works.
+  const rx = createSocket('udp4');
+  await new Promise<void>((res) => rx.bind(0, '127.0.0.1', res));
+  const got = new Promise<string>((res) => rx.once('message', (m) => res(m.toString())));
+  try {
+    writeFileSync(
+      join(p2, 'lib', 'udp.mjs'),
+      `import { Logger, LOG_INFO } from '${NAME}/syslog';
+const l = new Logger({ ident: 'noaddon', url: 'udp://127.0.0.1:${(rx.address() as { port: number }).port}' });
+l.syslog(LOG_INFO, 'over %s', 'udp');
+await l.close();
+`,
+    );
+    const u = await sh('node', [join(p2, 'lib', 'udp.mjs')], { env });
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(await got, /noaddon .*over udp$/);
+  } finally {
+    rx.close();
+  }
+
+  // The fallback: built from the C source in the package, with this
+  // machine's compiler and Node headers (npm's configuration as it is).
+  const real = { ...process.env };
+  for (const k of Object.keys(real)) if (/^(npm_|NODE_TEST_CONTEXT$)/i.test(k) && k !== 'npm_config_nodedir') delete real[k];
+  const rb = await runToExit('npm', ['rebuild', '-g', '--prefix', p2, NAME, '--foreground-scripts'], { env: real, stdio: ['ignore', 'pipe', 'pipe'] }, 180_000);
+  assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+  assert.ok(existsSync(join(pkgDir, 'build/Release/plog_native.node')), rb.stdout + rb.stderr);
+  const srv2 = await sh('plogsrvd', ['-d', dir], { env });
+  assert.equal(srv2.code, 0, srv2.stderr);
+  daemons.push(dir);
+  const q = await sh('plog', ['-d', dir, '-q', 'pid'], { env });
+  assert.equal(q.code, 0, q.stderr);
+  process.kill(Number(q.stdout.trim()), 'SIGTERM');
+  await waitFor('plogsrvd gone', () => !existsSync(join(dir, 'plogd_sock')));
 });
