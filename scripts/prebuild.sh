@@ -23,6 +23,8 @@
 #
 # The binaries are built here, from native/ as it is, and never committed:
 # a committed binary would silently fall behind a change of the C source.
+# postpack removes them again, so that no old prebuild lingers in a
+# checkout (node-gyp-build would load it where build/ is missing).
 # Each is built in a scratch copy, so that this checkout's own build/ (what
 # the tests load) is left as it is.
 set -eu

@@ -102,6 +102,18 @@ export function addonError(): AddonMissingError | null {
   return loadError;
 }
 
+/**
+ * For the installed commands of the daemons (src/bin): where the addon is
+ * missing, say so and what to do, and exit 70, before the program detaches
+ * (a detached daemon's stderr is /dev/null: its launcher would only see it
+ * die).
+ */
+export function exitIfAddonMissing(prog: string): void {
+  if (!loadError) return;
+  process.stderr.write(`${prog}: ${loadError.message}\n`);
+  process.exit(70);
+}
+
 export const READABLE = 1;
 export const WRITABLE = 2;
 

@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { createSocket } from 'node:dgram';
 import { delimiter, dirname, join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
-import { SERVER } from '../src/plog/exitcodes.js';
 import { runToExit, type RunResult } from './helpers/run.js';
 import { ROOT, spawnSleep, tempDir, VERSION, waitFor } from './helpers/plog.js';
 
@@ -37,6 +36,8 @@ function pathWithoutCompilers(): string {
 let noCc = '';
 let home = '';
 let tarball = '';
+/** The tarball's contents, unpacked. */
+let unpacked = '';
 let prefix = '';
 let netns: string[] = [];
 const daemons: string[] = [];
@@ -86,6 +87,10 @@ before(async () => {
   assert.equal(packed.code, 0, packed.stderr);
   tarball = join(out, `${NAME}-${VERSION}.tgz`);
   assert.ok(existsSync(tarball), packed.stdout);
+  const post = await runToExit('npm', ['run', 'postpack'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 60_000);
+  assert.equal(post.code, 0, post.stderr);
+  unpacked = tempDir();
+  execFileSync('tar', ['xzf', tarball, '-C', unpacked]);
 
   prefix = join(tempDir(), 'prefix');
 });
@@ -105,6 +110,10 @@ function tarList(): string[] {
   return execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
+test('postpack leaves no prebuilt binary in the checkout: a later npm ci there builds the addon from its source, never loads an old prebuild', () => {
+  assert.ok(!existsSync(join(ROOT, 'prebuilds')));
+});
+
 test('the tarball carries prebuilt addons for linux-x64 (glibc, musl) and linux-arm64 (glibc), the C source to fall back on, and its one dependency', () => {
   const files = tarList();
   for (const f of ['prebuilds/linux-x64/plogkit.glibc.node', 'prebuilds/linux-x64/plogkit.musl.node', 'prebuilds/linux-arm64/plogkit.glibc.node', 'binding.gyp', 'native/plog_native.c', 'node_modules/node-gyp-build/package.json']) {
@@ -118,7 +127,7 @@ test('the glibc prebuilds need no glibc newer than 2.28 (what Node 20 itself nee
     ['x64', 'objdump'],
     ['arm64', 'aarch64-linux-gnu-objdump'],
   ] as const) {
-    const file = join(ROOT, 'prebuilds', `linux-${arch}`, 'plogkit.glibc.node');
+    const file = join(unpacked, 'package/prebuilds', `linux-${arch}`, 'plogkit.glibc.node');
     let syms: string;
     try {
       syms = execFileSync(objdump, ['-T', file], { encoding: 'utf8' });
@@ -135,7 +144,7 @@ test('the glibc prebuilds need no glibc newer than 2.28 (what Node 20 itself nee
 test('the musl prebuild links against musl alone: every symbol but Node-API and libuv (the node binary has them) resolves in musl libc', (t) => {
   const ldso = '/lib/ld-musl-x86_64.so.1';
   if (!existsSync(ldso)) return t.skip(`${ldso} missing (Debian: musl)`);
-  const file = join(ROOT, 'prebuilds/linux-x64/plogkit.musl.node');
+  const file = join(unpacked, 'package/prebuilds/linux-x64/plogkit.musl.node');
   const r = (() => {
     try {
       return execFileSync(ldso, ['--list', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -299,14 +308,20 @@ test('where no prebuilt addon fits and install scripts were blocked, the program
 
   const dir = tempDir();
   const how = /the native addon \(native\/plog_native\.c\) is not built for linux-\w+ with \w+: .*No native build was found.*Install a C compiler, make and python3, then run `npm rebuild plogkit` \(`npm rebuild -g plogkit` for a global install\) with its install script allowed\./;
-  const srv = await sh('plogsrvd', ['-d', dir], { env });
-  assert.equal(srv.code, SERVER.SOCKET.code, srv.stderr);
-  assert.match(srv.stderr, how);
-  assert.doesNotMatch(srv.stderr, /bug|internal error/);
-  const rd = tempDir();
-  const sd = await sh('strlogd', ['-d', rd], { env });
-  assert.notEqual(sd.code, 0);
-  assert.match(sd.stderr, how);
+  // The daemons say it before they detach (their stderr is /dev/null then).
+  for (const [prog, args] of [
+    ['plogsrvd', ['-d', dir]],
+    ['strlogd', ['-d', tempDir()]],
+    ['strerr', ['--daemon', '--rundir', tempDir(), '-d', tempDir()]],
+  ] as const) {
+    const r = await sh(prog, [...args], { env });
+    assert.equal(r.code, 70, `${prog}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^${prog}: ${how.source}$`, 'm'));
+    assert.doesNotMatch(r.stderr, /bug|internal error/);
+  }
+  const cl = await sh('plog', ['run', '--', 'true'], { env });
+  assert.notEqual(cl.code, 0);
+  assert.match(cl.stderr, how);
 
   // The library loads without the addon; what needs none works.
   const rx = createSocket('udp4');

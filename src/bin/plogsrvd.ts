@@ -3,4 +3,8 @@
 // the program, so that the guard runs before the program's modules are read
 // (src/daemon/no-inspector.ts says why).
 import '../daemon/no-inspector.js';
+// Then, before it can detach, whether the native addon is there.
+import { exitIfAddonMissing } from '../native.js';
+
+exitIfAddonMissing('plogsrvd');
 await import('../cli/plogsrvd.js');
