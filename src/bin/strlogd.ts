@@ -4,7 +4,5 @@
 // (src/daemon/no-inspector.ts says why).
 import '../daemon/no-inspector.js';
 // Then, before it can detach, whether the native addon is there.
-import { exitIfAddonMissing } from '../native.js';
-
-exitIfAddonMissing('strlogd');
+(await import('../native.js')).exitIfAddonMissing('strlogd');
 await import('../cli/strlogd.js');
