@@ -3,7 +3,7 @@
 // credentials parsers, the mailer choice, and the engine's byte queue.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkFormat, expand, oneLine } from '../src/strlog/format.js';
+import { checkFormat, expand, messageBound, oneLine, type StrlogArg } from '../src/strlog/format.js';
 import {
   ACK_SIZE,
   decodeAck,
@@ -32,7 +32,7 @@ import { findMailer, mailCall, parseMailer } from '../src/strlog/mailer.js';
 import { ByteQueue, consoleLevel } from '../src/strlog/driver.js';
 import { resolveRunDir, MAX_RUNDIR } from '../src/strlog/rundir.js';
 import { encodeMessage } from '../src/strlog/index.js';
-import { SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, I_ERRLOG, I_TRCLOG, I_CONSLOG } from '../src/strlog/constants.js';
+import { MAX_TEXT, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, I_ERRLOG, I_TRCLOG, I_CONSLOG } from '../src/strlog/constants.js';
 
 test('constants: SVR4 values', () => {
   assert.deepEqual([SL_FATAL, SL_NOTIFY, SL_ERROR, SL_TRACE, SL_CONSOLE, SL_WARN, SL_NOTE], [1, 2, 4, 8, 0x10, 0x20, 0x40]);
@@ -128,7 +128,7 @@ test('wire: submission records, several in one datagram, and bad ones among them
   const dg = Buffer.concat([a, bad, b]);
   const r1 = decodeRecord(dg, 0);
   assert.ok(r1.ok);
-  assert.deepEqual({ ...r1.sub, data: undefined }, { iface: 1, flags: 4, mid: -32768, sid: 32767, level: -128, facility: 16, token: 0xffffffff, data: undefined });
+  assert.deepEqual({ ...r1.sub, data: undefined }, { iface: 1, flags: 4, mid: -32768, sid: 32767, level: -128, facility: 16, token: 0xffffffff, bound: 4 + 24, data: undefined });
   assert.deepEqual(decodeData(r1.sub.data), { fmt: 'a %d', args: [1] });
   const r2 = decodeRecord(dg, r1.next);
   assert.deepEqual(r2, { ok: false, next: r1.next + bad.length });
@@ -145,6 +145,26 @@ test('wire: submission records, several in one datagram, and bad ones among them
   const iface = Buffer.from(a);
   iface[3] = 3;
   assert.equal(decodeRecord(iface, 0).ok, false);
+});
+
+test('expandedBound: never below the real size; 32 %999d is over the cap', () => {
+  const cases: [string, unknown[]][] = [
+    ['plain', []],
+    ['%d %i %u %o %x %X', [-1, -(2 ** 53), 2 ** 53, -1n, 0xffffffffffffffffn, -1]],
+    ['%#lo %+d % d', [-1n, 5, 5]],
+    ['%-20s|%5.2s|%.0s|%s', ['é€😀', 'abcdef', 'x', 12345]],
+    ['%c%c %5c', [65, 'ü', 0x1f600]],
+    ['%s %d missing', []],
+    ['%999d %.999x', [1, 1]],
+    ['%10s', ['😀😀😀']],
+  ];
+  for (const [fmt, args] of cases) {
+    const real = Buffer.byteLength(expand(fmt, args as StrlogArg[]));
+    assert.ok(messageBound(fmt, args) >= real, `${fmt}: bound ${messageBound(fmt, args)} < ${real}`);
+  }
+  assert.ok(messageBound('%999d'.repeat(32), Array(32).fill(7)) > MAX_TEXT);
+  assert.ok(messageBound('disk %s failed (%d retries)', ['sda', 3]) < 100);
+  assert.throws(() => encodeMessage({ flags: SL_ERROR }, '%999d'.repeat(9), Array(9).fill(1)), /can expand to \d+ bytes, more than 8192/);
 });
 
 test('encodeMessage checks ranges and the format', () => {

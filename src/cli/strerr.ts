@@ -12,7 +12,7 @@ import { LogStream } from '../strlog/client.js';
 import { DEFAULT_LOGDIR, SL_NOTIFY } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRERR } from '../strlog/exitcodes.js';
 import { errLine, errorFileName, seq6 } from '../strlog/lines.js';
-import { findMailer, MailQueue, parseMailer, type Mailer } from '../strlog/mailer.js';
+import { DEFAULT_MAIL_LIMIT, findMailer, MailQueue, parseMailer, parseMailLimit, type MailLimit, type Mailer } from '../strlog/mailer.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import type { LogMessage } from '../strlog/wire.js';
 import { version } from '../version.js';
@@ -36,7 +36,8 @@ export function usage(): string {
   return `strerr ${version()} - STREAMS error logger
 
 Usage:
-  strerr [-d LOGDIR] [-a ADDR] [--mailer CMD] [--rundir DIR] [--daemon]
+  strerr [-d LOGDIR] [-a ADDR] [--mailer CMD] [--mail-limit N/SECONDS]
+         [--rundir DIR] [--daemon]
   strerr -h | --help | --version
 
 Registers with strlogd as the error logger and appends each message to
@@ -51,6 +52,9 @@ Options:
                 mail or mailx gets -s SUBJECT ADDR and the line, any other
                 (sendmail style) ADDR and a message with To and Subject
                 (default: sendmail -oi, else mail, else none)
+  --mail-limit N/SECONDS
+                at most N mails every SECONDS (default ${DEFAULT_MAIL_LIMIT.mails}/${DEFAULT_MAIL_LIMIT.seconds}); the N
+                messages past that go in one summary mail when the time is up
   --rundir DIR  strlogd's runtime directory (default $STRLOGDIR, else /run/strlog)
   --daemon      detach into the background (errors then go to syslog)
   -h, --help    this text
@@ -65,6 +69,7 @@ interface Options {
   logdir: string;
   to: string;
   mailer: Mailer | null;
+  limit: MailLimit;
   rundir: string;
   daemon: boolean;
 }
@@ -76,6 +81,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
       d: { type: 'string', short: 'd' },
       a: { type: 'string', short: 'a' },
       mailer: { type: 'string' },
+      'mail-limit': { type: 'string' },
       rundir: { type: 'string' },
       daemon: { type: 'boolean' },
       h: { type: 'boolean', short: 'h' },
@@ -96,11 +102,17 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   } else {
     mailer = findMailer();
   }
+  let limit = DEFAULT_MAIL_LIMIT;
+  if (values['mail-limit'] !== undefined) {
+    const l = parseMailLimit(String(values['mail-limit']));
+    if (!l) throw new ExitError(STRERR.USAGE, `--mail-limit takes N/SECONDS (both at least 1), not '${String(values['mail-limit'])}'`);
+    limit = l;
+  }
   const rd = resolveRunDir(values.rundir === undefined ? undefined : String(values.rundir));
   if (!rd.ok) throw new ExitError(STRERR.USAGE, rd.message);
   const d = values.d === undefined ? DEFAULT_LOGDIR : String(values.d);
   if (d === '') throw new ExitError(STRERR.USAGE, '-d takes a directory');
-  return { logdir: resolve(d), to, mailer, rundir: rd.dir, daemon: !!values.daemon };
+  return { logdir: resolve(d), to, mailer, limit, rundir: rd.dir, daemon: !!values.daemon };
 }
 
 function prepareLogDir(dir: string): void {
@@ -194,14 +206,15 @@ async function main(): Promise<void> {
   const report = createReporter({ program: PROG, dest: o.daemon ? 'syslog' : 'stderr', syslog: sink });
 
   const log = new ErrorLog(o.logdir, report);
-  const mail = new MailQueue({ mailer: o.mailer, to: o.to, report: (m) => report.error(m) });
   const host = hostname();
+  const mail = new MailQueue({ mailer: o.mailer, to: o.to, limit: o.limit, subjectPrefix: `STREAMS errors on ${host}`, report: (m) => report.error(m) });
   let stream: LogStream | null = null;
   // Every signal that would end us by default is decided (DAEMON_SIGNALS,
   // strerr(8) SIGNALS), before we register: strlogd may send us messages at once.
   daemonSignals(async () => {
     stream?.close();
     log.close();
+    mail.flushHeld();
     await mail.idle(2000);
     report.close();
   });
@@ -239,7 +252,7 @@ async function main(): Promise<void> {
     if (text) log.append(name, text);
     if (notify) {
       for (const n of notify) {
-        mail.send(`STREAMS error ${seq6(n.m.seq)} on ${host} (mid ${n.m.mid} sid ${n.m.sid})`, `${n.line}\n(${join(o.logdir, n.file)})\n`);
+        mail.send(`STREAMS error ${seq6(n.m.seq)} on ${host} (mid ${n.m.mid} sid ${n.m.sid})`, `${n.line}\n(${join(o.logdir, n.file)})\n`, n.line);
       }
     }
   });

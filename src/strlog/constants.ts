@@ -71,3 +71,9 @@ export const DEFAULT_GROUP = 'adm';
 export const DEFAULT_QUEUE_BYTES = 1 << 20;
 /** Default bound of the console backlog, bytes. */
 export const DEFAULT_BACKLOG_BYTES = 64 << 10;
+
+/** Most bytes one message's text may expand to (strerr(8)'s and strtrace(8)'s
+ * line, before the escapes of control characters): the driver refuses a
+ * message whose format and arguments could make it longer. SVR4's strerr
+ * and strace read 8192 bytes of data. */
+export const MAX_TEXT = 8192;

@@ -33,7 +33,8 @@ import {
   type LogClass,
 } from './constants.js';
 import { matches } from './filter.js';
-import { encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type TraceId } from './wire.js';
+import type { StrlogArg } from './format.js';
+import { encodeData, encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type SubmissionHeader, type TraceId } from './wire.js';
 
 /**
  * A bounded FIFO of frames, bounded in bytes. Pushing past the bound drops
@@ -171,6 +172,20 @@ export function consoleLevel(flags: number): number {
   return LOG_INFO;
 }
 
+/** Where a message goes (Engine.reach()). */
+export interface Reach {
+  /** Logged through the user interface (mid 44, sid the pid). */
+  user: boolean;
+  mid: number;
+  sid: number;
+  /** The facility of its pri. */
+  fac: number;
+  /** Its flags, the bits of the classes nobody takes cleared. */
+  flags: number;
+  /** The tracers that take it. */
+  tracers: LoggerSlot[];
+}
+
 export class Engine {
   /** ms since 1970 when the driver started: ltime counts ticks from here. */
   readonly started: number;
@@ -188,6 +203,8 @@ export class Engine {
   readonly backlog: ByteQueue;
   backlogDropped = 0;
   forwarded = 0;
+  /** Messages of the driver itself about losses (notice()). */
+  notices = 0;
   private readonly forward: ((m: ConsoleMessage) => void) | null;
   private readonly now: () => number;
   private nextId = 1;
@@ -242,77 +259,104 @@ export class Engine {
   }
 
   /**
+   * Where a submission goes: its mid and sid (the user interface's 44 and
+   * pid), facility, and its flags with the bits of the classes nobody takes
+   * cleared; the tracers whose filters take it.
+   */
+  reach(sub: SubmissionHeader, from: Origin): Reach {
+    const user = sub.iface === IFACE_USER || !from.privileged;
+    const mid = user ? LOG_MID : sub.mid;
+    const sid = user ? from.pid : sub.sid;
+    const fac = sub.facility > 0 && sub.facility < 24 ? sub.facility << 3 : user ? LOG_USER : LOG_KERN;
+    let flags = sub.flags & SL_ALL;
+    let tracers: LoggerSlot[] = NONE;
+    if (flags & SL_CLASSES) {
+      if (flags & SL_ERROR && !this.errorLogger) flags &= ~SL_ERROR;
+      if (flags & SL_TRACE) {
+        for (const t of this.tracers) {
+          if (matches(t.ids, mid, sid, sub.level)) {
+            if (tracers === NONE) tracers = [];
+            tracers.push(t);
+          }
+        }
+        if (tracers === NONE) flags &= ~SL_TRACE;
+      }
+    }
+    return { user, mid, sid, fac, flags, tracers };
+  }
+
+  /**
    * Handle one submission: clear the class bits nobody takes, number the
    * message in each class that remains, queue a copy for each taker.
    */
   submit(sub: Submission, from: Origin): Ack {
     this.records++;
-    const now = this.now();
-    const user = sub.iface === IFACE_USER || !from.privileged;
     if (sub.iface === IFACE_MODULE && !from.privileged) this.demoted++;
-    const mid = user ? LOG_MID : sub.mid;
-    const sid = user ? from.pid : sub.sid;
-    const level = sub.level;
-    const fac = sub.facility > 0 && sub.facility < 24 ? sub.facility << 3 : user ? LOG_USER : LOG_KERN;
-    let flags = sub.flags & SL_ALL;
-    const ack: Ack = { token: sub.token, result: 0, iface: user ? IFACE_USER : IFACE_MODULE, flags: 0, mid, sid, seq: { error: 0, trace: 0, console: 0 } };
+    const r = this.reach(sub, from);
+    const ack: Ack = { token: sub.token, result: 0, iface: r.user ? IFACE_USER : IFACE_MODULE, flags: r.flags, mid: r.mid, sid: r.sid, seq: { error: 0, trace: 0, console: 0 } };
+    if (!(r.flags & SL_CLASSES)) {
+      this.notLogged++;
+      return ack;
+    }
+    this.deliver(r, sub.level, sub.data, ack.seq);
+    ack.result = 1;
+    return ack;
+  }
 
-    if (!(flags & SL_CLASSES)) {
-      this.notLogged++;
-      ack.flags = flags;
-      return ack;
-    }
-    if (flags & SL_ERROR && !this.errorLogger) flags &= ~SL_ERROR;
-    let takers: LoggerSlot[] = NONE;
-    if (flags & SL_TRACE) {
-      for (const t of this.tracers) {
-        if (matches(t.ids, mid, sid, level)) {
-          if (takers === NONE) takers = [];
-          takers.push(t);
-        }
-      }
-      if (takers === NONE) flags &= ~SL_TRACE;
-    }
-    ack.flags = flags;
-    if (!(flags & SL_CLASSES)) {
-      this.notLogged++;
-      return ack;
-    }
+  /**
+   * A message of the driver itself (mid 44, sid 0, level 0, facility kern):
+   * how many messages were lost before they got a number, and whose. It
+   * goes to the classes of `flags` that have a taker, and to the tracers
+   * given (those that would have taken a lost message), so that no loss is
+   * silent: what is not a gap in a logger's numbers is a line in its log.
+   */
+  notice(flags: number, tracers: readonly LoggerSlot[], fmt: string, args: StrlogArg[]): void {
+    let f = flags & SL_ALL;
+    if (f & SL_ERROR && !this.errorLogger) f &= ~SL_ERROR;
+    const live = tracers.filter((t) => this.tracers.includes(t));
+    if (live.length === 0) f &= ~SL_TRACE;
+    if (!(f & SL_CLASSES)) return;
+    this.notices++;
+    this.deliver({ user: false, mid: LOG_MID, sid: 0, fac: LOG_KERN, flags: f, tracers: live }, 0, encodeData(fmt, args), { error: 0, trace: 0, console: 0 });
+  }
+
+  /** Number a message in each class of r.flags and queue a copy for each taker. */
+  private deliver(r: Reach, level: number, data: Buffer, seq: Ack['seq']): void {
+    const { mid, sid, fac, flags } = r;
+    const now = this.now();
     const ltime = Math.floor(((now - this.started) * HZ) / 1000) >>> 0;
     const ttime = Math.floor(now / 1000);
     // One log_ctl, its class, pri and seq set for each class in turn.
     const ctl: LogCtl = { cls: 'error', flags, mid, sid, level, pri: 0, seq: 0, ltime, ttime };
     if (flags & SL_ERROR) {
-      ctl.seq = ack.seq.error = this.seq.error = (this.seq.error + 1) >>> 0;
+      ctl.seq = seq.error = this.seq.error = (this.seq.error + 1) >>> 0;
       ctl.pri = fac | LOG_ERR;
-      this.errorLogger!.put(encodeDelivery(ctl, sub.data));
+      this.errorLogger!.put(encodeDelivery(ctl, data));
     }
     if (flags & SL_TRACE) {
       ctl.cls = 'trace';
-      ctl.seq = ack.seq.trace = this.seq.trace = (this.seq.trace + 1) >>> 0;
+      ctl.seq = seq.trace = this.seq.trace = (this.seq.trace + 1) >>> 0;
       ctl.pri = fac | LOG_DEBUG;
-      const f = encodeDelivery(ctl, sub.data);
-      for (const t of takers) t.put(f);
+      const f = encodeDelivery(ctl, data);
+      for (const t of r.tracers) t.put(f);
     }
     if (flags & SL_CONSOLE) {
-      const seq = (this.seq.console = (this.seq.console + 1) >>> 0);
-      ack.seq.console = seq;
+      const n = (this.seq.console = (this.seq.console + 1) >>> 0);
+      seq.console = n;
       const pri = fac | consoleLevel(flags);
       ctl.cls = 'console';
-      ctl.seq = seq;
+      ctl.seq = n;
       ctl.pri = pri;
       if (this.forward) {
         this.forwarded++;
-        this.forward({ pri, mid, sid, level, flags, seq, time: now, data: sub.data });
+        this.forward({ pri, mid, sid, level, flags, seq: n, time: now, data });
       }
       if (this.consoles.length > 0 || !this.forward) {
-        const f = encodeDelivery(ctl, sub.data);
+        const f = encodeDelivery(ctl, data);
         if (this.consoles.length > 0) for (const c of this.consoles) c.put(f);
         else this.backlogDropped += this.backlog.push(f);
       }
     }
-    ack.result = 1;
-    return ack;
   }
 
   /** Counters for the STATS request and strlogd -v. */
@@ -340,6 +384,7 @@ export class Engine {
       loggers: [...(this.errorLogger ? [this.errorLogger] : []), ...this.tracers, ...this.consoles].map(slot),
       backlog: { frames: this.backlog.length, bytes: this.backlog.bytes, limit: this.backlog.limit, dropped: this.backlogDropped },
       forwarded: this.forwarded,
+      notices: this.notices,
     };
   }
 }
@@ -376,9 +421,14 @@ export interface DriverStats {
   loggers: LoggerStats[];
   backlog: { frames: number; bytes: number; limit: number; dropped: number };
   forwarded: number;
+  notices: number;
   /** Added by the server: datagrams received, acks sent, console lines syslog dropped. */
   datagrams?: number;
   acks?: number;
   syslogDropped?: number;
+  /** Messages dropped by the limits (LIMITS in strlogd(8)), connections refused over a uid's bound. */
+  rateLimited?: number;
+  tooLong?: number;
+  connectionsRefused?: number;
   pid?: number;
 }

@@ -53,17 +53,73 @@ export function isStrlogArg(a: unknown): a is StrlogArg {
   return typeof a === 'string' || typeof a === 'bigint' || (typeof a === 'number' && Number.isInteger(a));
 }
 
-const checked = new Map<string, boolean>();
+/** One conversion of a strlog format, as far as its expanded size goes. */
+interface Conversion {
+  width: number;
+  /** -1: no precision. */
+  prec: number;
+  conv: string;
+}
 
-/** checkFormat(fmt).ok, remembered (formats repeat: a program has few). */
-export function formatOk(fmt: string): boolean {
-  let ok = checked.get(fmt);
-  if (ok === undefined) {
-    ok = checkFormat(fmt).ok;
-    if (checked.size >= 4096) checked.clear();
-    checked.set(fmt, ok);
+const parsed = new Map<string, Conversion[] | null>();
+
+/** The conversions of a strlog format, remembered (formats repeat: a
+ * program has few); null when it is not a strlog format. */
+function conversionsOf(fmt: string): Conversion[] | null {
+  let c = parsed.get(fmt);
+  if (c === undefined) {
+    c = null;
+    if (checkFormat(fmt).ok) {
+      c = [];
+      for (let i = fmt.indexOf('%'); i >= 0; i = fmt.indexOf('%', i)) {
+        if (fmt[i + 1] === '%') {
+          i += 2;
+          continue;
+        }
+        SPEC.lastIndex = i;
+        const m = SPEC.exec(fmt)!;
+        c.push({ width: Number(m[2] || 0), prec: m[3] === undefined ? -1 : Number(m[3] || 0), conv: m[5]! });
+        i = SPEC.lastIndex;
+      }
+    }
+    if (parsed.size >= 4096) parsed.clear();
+    parsed.set(fmt, c);
   }
-  return ok;
+  return c;
+}
+
+/** checkFormat(fmt).ok, remembered. */
+export function formatOk(fmt: string): boolean {
+  return conversionsOf(fmt) !== null;
+}
+
+/**
+ * The most bytes (UTF-8) a message can expand to, from its format and the
+ * shape of its arguments (`-1` for an integer, else a string's length in
+ * bytes), without expanding it: the driver bounds what a sender makes the
+ * loggers write with it (see LIMITS in strlogd(8)). Never less than the
+ * real size; -1 when the format is not a strlog format. Width and
+ * precision count code points (src/syslog/printf.ts), at most 4 bytes each.
+ */
+export function expandedBound(fmt: string, fmtBytes: number, args: readonly number[]): number {
+  const convs = conversionsOf(fmt);
+  if (convs === null) return -1;
+  let n = fmtBytes;
+  convs.forEach((c, i) => {
+    const a = i < args.length ? args[i]! : c.conv === 's' ? 6 : -1; // missing: "(null)" or 0
+    if (c.conv === 'c') n += Math.max(c.width, 4);
+    else if (c.conv !== 's' || a < 0) n += Math.max(c.width, c.prec + 2, 24); // 64 bits in octal with # and a sign
+    else {
+      const used = c.prec >= 0 ? Math.min(a, 4 * c.prec) : a;
+      n += used > 0 && c.width > 0 ? used + c.width : Math.max(used, c.width);
+    }
+  });
+  return n;
+}
+
+/** expandedBound() of a message as a sender has it. */
+export function messageBound(fmt: string, args: readonly unknown[]): number {
+  return expandedBound(fmt, Buffer.byteLength(fmt), args.map((a) => (typeof a === 'string' ? Buffer.byteLength(a) : -1)));
 }
 
 /**

@@ -18,9 +18,9 @@
  */
 import { SystemError } from '../native.js';
 import { LOG_FACMASK } from '../syslog/constants.js';
-import { SL_CLASSES } from './constants.js';
+import { MAX_TEXT, SL_CLASSES } from './constants.js';
 import { Submitter, type SubmitterOptions } from './client.js';
-import { checkFormat } from './format.js';
+import { checkFormat, messageBound } from './format.js';
 import { encodeData, encodeSubmission, IFACE_MODULE, IFACE_USER, type Ack } from './wire.js';
 
 export * from './constants.js';
@@ -71,6 +71,8 @@ export function encodeMessage(m: StrlogMessage, fmt: string, args: readonly unkn
     if (!Number.isInteger(m.facility) || (m.facility & ~LOG_FACMASK) !== 0) throw new RangeError(`strlog: not a facility: ${String(m.facility)}`);
     facility = m.facility >> 3;
   }
+  const bound = messageBound(fmt, args);
+  if (bound > MAX_TEXT) throw new RangeError(`strlog: the message can expand to ${bound} bytes, more than ${MAX_TEXT} (strlogd would drop it)`);
   return encodeSubmission({ iface: m.user ? IFACE_USER : IFACE_MODULE, flags, mid, sid, level, facility, token }, encodeData(fmt, args));
 }
 

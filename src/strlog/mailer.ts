@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 /** How to call a mailer: sendmail style (a whole message with To and
  * Subject on stdin, the address as argument) or mail style (-s SUBJECT
@@ -65,11 +66,34 @@ export interface MailQueueOptions {
   /** null: no mailer was found. */
   mailer: Mailer | null;
   to: string;
+  /** The start of a summary mail's subject (default "STREAMS errors"). */
+  subjectPrefix?: string;
   /** Where problems are reported (strerr's error report). */
   report: (msg: string) => void;
   /** Mailers running at once (default 4) and mails waiting (default 256). */
   running?: number;
   waiting?: number;
+  /** At most `mails` mails every `seconds` (default 10 a minute): the
+   * messages past that are summarised in one mail when the time is up. */
+  limit?: MailLimit;
+}
+
+export interface MailLimit {
+  mails: number;
+  seconds: number;
+}
+
+export const DEFAULT_MAIL_LIMIT: MailLimit = { mails: 10, seconds: 60 };
+/** Lines quoted in a summary mail; the rest are counted. */
+const SUMMARY_LINES = 100;
+
+/** strerr --mail-limit N/SECONDS, or null. */
+export function parseMailLimit(s: string): MailLimit | null {
+  const m = /^(\d{1,6})\/(\d{1,6})$/.exec(s);
+  if (!m) return null;
+  const mails = Number(m[1]);
+  const seconds = Number(m[2]);
+  return mails >= 1 && seconds >= 1 ? { mails, seconds } : null;
 }
 
 /**
@@ -82,25 +106,84 @@ export class MailQueue {
   private readonly waitingList: { subject: string; body: string }[] = [];
   private active = 0;
   private missingReported = false;
-  private overflowReported = false;
+  /** The limit's period: when it began (performance.now()), mails in it. */
+  private windowStart = -Infinity;
+  private inWindow = 0;
+  /** Messages held for the summary mail, and the first of their lines. */
+  private held = 0;
+  private heldLines: string[] = [];
+  private summaryTimer: NodeJS.Timeout | null = null;
   private readonly idleWaiters: (() => void)[] = [];
   /** Mails handed to the mailer, and those that failed or were not sent. */
   sent = 0;
   failed = 0;
+  /** Messages that went in summary mails, and those mails. */
+  summarised = 0;
+  summaries = 0;
 
   constructor(private readonly o: MailQueueOptions) {}
 
-  send(subject: string, body: string): void {
+  /**
+   * Mail one message (`line`: its line in the log, for a summary). Past
+   * the limit, or with too many mails waiting for the mailer, it is held
+   * and goes in the summary mail at the end of the limit's period.
+   */
+  send(subject: string, body: string, line: string = body): void {
+    const now = performance.now();
+    const lim = this.o.limit ?? DEFAULT_MAIL_LIMIT;
+    if (now - this.windowStart >= lim.seconds * 1000 && this.held === 0) {
+      this.windowStart = now;
+      this.inWindow = 0;
+    }
+    if (this.held > 0 || this.inWindow >= lim.mails || this.waitingList.length >= (this.o.waiting ?? 256)) {
+      this.hold(line, now, lim);
+      return;
+    }
+    this.inWindow++;
+    this.mail(subject, body);
+  }
+
+  private hold(line: string, now: number, lim: MailLimit): void {
+    this.held++;
+    if (this.heldLines.length < SUMMARY_LINES) this.heldLines.push(line.replace(/\n$/, ''));
+    if (this.summaryTimer) return;
+    const due = Math.max(this.windowStart + lim.seconds * 1000 - now, 0);
+    this.summaryTimer = setTimeout(() => this.summarise(), due);
+  }
+
+  /** The held messages in one mail, the first of a new period. */
+  private summarise(): void {
+    this.summaryTimer = null;
+    const n = this.held;
+    if (n === 0) return;
+    const lim = this.o.limit ?? DEFAULT_MAIL_LIMIT;
+    const lines = this.heldLines;
+    this.held = 0;
+    this.heldLines = [];
+    this.windowStart = performance.now();
+    this.inWindow = 1;
+    this.summarised += n;
+    this.summaries++;
+    const more = n > lines.length ? `... and ${n - lines.length} more (see the log)\n` : '';
+    this.mail(
+      `${this.o.subjectPrefix ?? 'STREAMS errors'}: ${n} more messages`,
+      `${n} messages to be mailed came past the limit of ${lim.mails} mails every ${lim.seconds} s; here they are in one mail:\n\n${lines.join('\n')}\n${more}`,
+    );
+  }
+
+  /** Mail the summary of the held messages now (strerr stopping). */
+  flushHeld(): void {
+    if (this.summaryTimer) {
+      clearTimeout(this.summaryTimer);
+      this.summarise();
+    }
+  }
+
+  private mail(subject: string, body: string): void {
     if (!this.o.mailer || this.missingReported) {
       // No mailer, or one that turned out not to exist: reported once.
       this.failed++;
       this.missing('no mailer found (sendmail, mail or mailx; see --mailer)');
-      return;
-    }
-    if (this.waitingList.length >= (this.o.waiting ?? 256)) {
-      this.failed++;
-      if (!this.overflowReported) this.o.report(`too many mails waiting: messages not mailed to ${this.o.to} (they are in the log)`);
-      this.overflowReported = true;
       return;
     }
     this.waitingList.push({ subject, body });
@@ -129,7 +212,6 @@ export class MailQueue {
     const m = this.o.mailer!;
     while (this.active < (this.o.running ?? 4) && this.waitingList.length > 0) {
       const mail = this.waitingList.shift()!;
-      if (this.waitingList.length === 0) this.overflowReported = false;
       const call = mailCall(m, this.o.to, mail.subject, mail.body);
       this.active++;
       let done = false;

@@ -11,7 +11,8 @@ import { UnixSocket, type Datagram } from '../native.js';
 import { defaultSocketPath, UnixTransport } from '../syslog/index.js';
 import { MAX_DATAGRAM, MAX_REQUEST } from './constants.js';
 import { peerCredentials, Privileges } from './creds.js';
-import { Engine, type ConsoleMessage, type DriverStats, type LoggerSlot } from './driver.js';
+import { Engine, type ConsoleMessage, type DriverStats, type LoggerSlot, type Origin } from './driver.js';
+import { cost, Limiter, LIMITS } from './limits.js';
 import { expand, oneLine } from './format.js';
 import { loggerPath, submitPath } from './rundir.js';
 import {
@@ -20,6 +21,8 @@ import {
   decodeRegister,
   encodeAck,
   encodeReply,
+  type Ack,
+  type Submission,
   F_REGISTER,
   F_STATS,
   F_STATS_REPLY,
@@ -86,6 +89,11 @@ export class StrlogServer {
   private acks = 0;
   private syslogDropped = 0;
   private stopped = false;
+  private readonly limiter = new Limiter();
+  private housekeeper: NodeJS.Timeout | null = null;
+  /** Connections open per uid (root's not counted). */
+  private readonly connsOf = new Map<number, number>();
+  private connsRefused = 0;
   /** The socket paths this server bound (the only ones stop() removes). */
   private readonly bound: string[] = [];
 
@@ -139,6 +147,8 @@ export class StrlogServer {
       throw new StartError('socket', `cannot set the mode of ${this.loggerPath}: ${(err as Error).message}`);
     }
     this.server = srv;
+    this.housekeeper = setInterval(() => this.housekeeping(), 1000);
+    this.housekeeper.unref();
   }
 
   /** Close everything and remove the sockets it bound (a strlogd that did
@@ -146,6 +156,7 @@ export class StrlogServer {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.housekeeper) clearInterval(this.housekeeper);
     this.dgram?.close();
     this.server?.close();
     for (const c of this.conns) c.sock.destroy();
@@ -160,7 +171,16 @@ export class StrlogServer {
   }
 
   stats(): DriverStats {
-    return { ...this.engine.stats(), datagrams: this.datagrams, acks: this.acks, syslogDropped: this.syslogDropped, pid: process.pid };
+    return {
+      ...this.engine.stats(),
+      datagrams: this.datagrams,
+      acks: this.acks,
+      syslogDropped: this.syslogDropped,
+      rateLimited: this.limiter.rateDropped,
+      tooLong: this.limiter.longDropped,
+      connectionsRefused: this.connsRefused,
+      pid: process.pid,
+    };
   }
 
   // ---- submissions ----
@@ -200,17 +220,45 @@ export class StrlogServer {
         continue;
       }
       off = r.next;
-      const ack = e.submit(r.sub, origin);
+      const ack = this.accept(r.sub, origin, g.uid);
       // Answers go to abstract addresses only (what a connecting client is
       // given): a path could be a link the sender planted to make root send
       // to someone else's socket.
-      if (r.sub.token !== 0 && g.path !== null && g.path.startsWith('@')) {
+      if (ack && r.sub.token !== 0 && g.path !== null && g.path.startsWith('@')) {
         try {
           if (this.dgram!.trySend(encodeAck(ack), g.path) >= 0) this.acks++;
         } catch {
           // the sender is gone: nobody to tell
         }
       }
+    }
+  }
+
+  /** A decoded submission through the limits to the engine; null when a limit dropped it. */
+  private accept(sub: Submission, origin: Origin, uid: number): Ack | null {
+    const e = this.engine;
+    const long = sub.bound > LIMITS.maxText;
+    if (long || !this.limiter.admit(uid, cost(sub.bound))) {
+      e.records++;
+      this.limiter.drop(uid, origin.pid, long ? 'long' : 'rate', e.reach(sub, origin));
+      return null;
+    }
+    return e.submit(sub, origin);
+  }
+
+  /** Once a second: say what the limits dropped, per uid, to the loggers that lost it. */
+  private housekeeping(): void {
+    for (const d of this.limiter.take()) {
+      const n = d.rate + d.long;
+      this.engine.notice(
+        d.flags,
+        d.tracers,
+        'strlogd: %u messages from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes',
+        [n, d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText],
+      );
+      this.opts.report.error(
+        `uid ${d.uid} (pid ${d.lastPid}): ${n} messages dropped: ${d.rate} over its rate limit (${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst}), ${d.long} longer than ${LIMITS.maxText} bytes`,
+      );
     }
   }
 
@@ -224,6 +272,18 @@ export class StrlogServer {
 
   private onConnection(sock: Socket): void {
     const cred = peerCredentials(sock) ?? { pid: -1, uid: -1, gid: -1 };
+    // A uid's connections are bounded, so that one user cannot take the
+    // 1024 a real logger needs (root's are not counted).
+    const counted = cred.uid !== 0;
+    if (counted) {
+      const n = this.connsOf.get(cred.uid) ?? 0;
+      if (n >= LIMITS.connectionsPerUid) {
+        this.connsRefused++;
+        sock.destroy();
+        return;
+      }
+      this.connsOf.set(cred.uid, n + 1);
+    }
     const c: Conn = {
       sock,
       slot: null as unknown as LoggerSlot,
@@ -243,6 +303,11 @@ export class StrlogServer {
     sock.on('data', (chunk: Buffer) => this.onRequests(c, chunk));
     sock.on('error', () => {});
     sock.on('close', () => {
+      if (counted) {
+        const n = (this.connsOf.get(cred.uid) ?? 1) - 1;
+        if (n > 0) this.connsOf.set(cred.uid, n);
+        else this.connsOf.delete(cred.uid);
+      }
       c.closed = true;
       this.conns.delete(c);
       this.dirty.delete(c);

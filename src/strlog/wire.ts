@@ -41,7 +41,7 @@
 
 import { Buffer } from 'node:buffer';
 import { MAX_ARGS, MAX_FORMAT, MAX_REQUEST, MAX_STRING, MAX_TRACE_IDS, type LogClass } from './constants.js';
-import { formatOk, type StrlogArg } from './format.js';
+import { expandedBound, formatOk, type StrlogArg } from './format.js';
 
 export const VERSION = 1;
 export const IFACE_MODULE = 1;
@@ -200,35 +200,48 @@ export function decodeData(buf: Buffer, start = 0, end = buf.length): DataPart |
 /**
  * Whether buf[start, end) is a well-formed data part, as decodeData would
  * find it, without building the arguments (the driver forwards the bytes
- * as they are and only needs to know they are good).
+ * as they are and only needs to know they are good): -1 when it is not,
+ * else the most bytes its text can expand to (expandedBound()).
  */
-export function validData(buf: Buffer, start: number, end: number): boolean {
-  if (end - start < 3) return false;
+export function dataBound(buf: Buffer, start: number, end: number): number {
+  if (end - start < 3) return -1;
   const flen = buf.readUInt16LE(start);
-  if (flen > MAX_FORMAT) return false;
+  if (flen > MAX_FORMAT) return -1;
   let o = start + 2 + flen;
-  if (o + 1 > end) return false;
+  if (o + 1 > end) return -1;
   const n = buf[o++]!;
-  if (n > MAX_ARGS) return false;
+  if (n > MAX_ARGS) return -1;
+  const shapes: number[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    if (o >= end) return false;
+    if (o >= end) return -1;
     const t = buf[o++];
-    if (t === ARG_INT) o += 8;
-    else if (t === ARG_STRING) {
-      if (o + 2 > end) return false;
+    if (t === ARG_INT) {
+      o += 8;
+      shapes[i] = -1;
+    } else if (t === ARG_STRING) {
+      if (o + 2 > end) return -1;
       const slen = buf.readUInt16LE(o);
-      if (slen > MAX_STRING) return false;
+      if (slen > MAX_STRING) return -1;
       o += 2 + slen;
-    } else return false;
-    if (o > end) return false;
+      shapes[i] = slen;
+    } else return -1;
+    if (o > end) return -1;
   }
-  return o === end && formatOk(buf.toString('utf8', start + 2, start + 2 + flen));
+  if (o !== end) return -1;
+  return expandedBound(buf.toString('utf8', start + 2, start + 2 + flen), flen, shapes);
+}
+
+/** dataBound() >= 0. */
+export function validData(buf: Buffer, start: number, end: number): boolean {
+  return dataBound(buf, start, end) >= 0;
 }
 
 /** A record as the driver found it in a datagram. */
 export interface Submission extends SubmissionHeader {
   /** The data part, within the datagram (forwarded to loggers as it is). */
   data: Buffer;
+  /** The most bytes its text can expand to (dataBound()). */
+  bound: number;
 }
 
 /** Result of taking one record off a datagram. */
@@ -247,11 +260,13 @@ export function decodeRecord(buf: Buffer, off: number): RecordResult {
   if (buf[off + 2] !== VERSION) return { ok: false, next };
   const iface = buf[off + 3]!;
   if (iface !== IFACE_MODULE && iface !== IFACE_USER) return { ok: false, next };
-  if (!validData(buf, off + SUB_HEADER, next)) return { ok: false, next };
+  const bound = dataBound(buf, off + SUB_HEADER, next);
+  if (bound < 0) return { ok: false, next };
   return {
     ok: true,
     next,
     sub: {
+      bound,
       iface,
       flags: buf.readUInt16LE(off + 4),
       mid: buf.readInt16LE(off + 6),

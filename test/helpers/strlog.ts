@@ -350,3 +350,34 @@ export function parseTraceLine(l: string): { seq: number; time: string; ticks: s
   if (!m) throw new Error(`not a strtrace line: ${JSON.stringify(l)}`);
   return { seq: Number(m[1]), time: m[2]!, ticks: m[3]!, level: Number(m[4]), flags: m[5]!, mid: Number(m[6]), sid: Number(m[7]), text: m[8]! };
 }
+
+// ---------------------------------------------------------------------------
+// Attackers: scripts run as nobody (setpriv) against a real root strlogd.
+
+/**
+ * Run an ES module, given as text, as nobody. It may import the project's
+ * compiled modules as `@/src/...` (rewritten to their absolute paths);
+ * `process.argv.slice(1)` are `args`. Resolves with its exit status and output.
+ */
+export function runAsNobody(script: string, args: string[] = [], opts: RunOptions = {}): Promise<RunResult> {
+  const code = script.replace(/'@\/(src\/[^']+)'/g, (_m, p: string) => `'${join(ROOT, 'dist', p)}'`);
+  return run(process.execPath, ['--input-type=module', '-e', code, ...args], { ...opts, asNobody: opts.as === undefined });
+}
+
+/** Send raw submission records to DIR/submit as fast as the socket takes them (never blocking). */
+export const FLOOD_SCRIPT = `
+import { UnixSocket } from '@/src/native.js';
+import { encodeData, encodeSubmission } from '@/src/strlog/wire.js';
+const [path, nBig, nSmall, flags] = process.argv.slice(1);
+const s = new UnixSocket();
+s.connect(path);
+const head = { iface: 2, flags: Number(flags), mid: 0, sid: 0, level: 0, facility: 0, token: 0 };
+const big = encodeSubmission(head, encodeData('%999d'.repeat(32), Array(32).fill(7)));
+const all = Number(nBig) + Number(nSmall);
+for (let i = 0; i < all; ) {
+  const rec = i < Number(nBig) ? big : encodeSubmission(head, encodeData('flood %d', [i]));
+  if (s.trySend(rec) >= 0) i++;
+  else await new Promise((r) => setTimeout(r, 1));
+}
+process.stdout.write(String(process.pid));
+`;
