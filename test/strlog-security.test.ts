@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SL_ERROR, SL_NOTIFY } from '../src/strlog/index.js';
-import { Driver, errorLog, FLOOD_SCRIPT, parseErrLine, runAsNobody, startStrerr, tempDir, waitFor } from './helpers/strlog.js';
+import { Driver, errorLog, FLOOD_SCRIPT, parseErrLine, runAsNobody, startStrerr, startStrtrace, strlogCmd, tempDir, waitErrorLog, waitFor } from './helpers/strlog.js';
 
 /** A fake sendmail: appends its arguments and its input to `out`. */
 function fakeMailer(dir: string, out: string): string {
@@ -67,4 +67,20 @@ test('a flood from one uid: bounded in messages, text and mails; each loss count
   const all = mails(out);
   assert.equal(all.length, 11);
   assert.match(all[10]!, new RegExp(`Subject: STREAMS errors on \\S+: ${t.accepted - 10} more messages\\n`));
+});
+
+test('text a user sends reaches no terminal or file as C1 controls or bidi overrides (strerr, strtrace)', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const logdir = tempDir();
+  await startStrerr(d, logdir);
+  const tr = await startStrtrace(d);
+  const evil = 'next\u0085line \u009b2J\u009b31mred \u202eexe.txt \x1b[2J';
+  const r = await strlogCmd(d.dir, ['-f', 'error,trace', 'user says %s', evil], { asNobody: true });
+  assert.equal(r.code, 0, r.stderr);
+  const [line] = await waitErrorLog(logdir, 1);
+  const [tline] = await tr.waitLines(1);
+  for (const l of [line!, tline!]) {
+    assert.doesNotMatch(l, /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\x00-\x08\x0a-\x1f]/, JSON.stringify(l));
+    assert.ok(l.endsWith('user says next\\x85line \\x9b2J\\x9b31mred \\u{202e}exe.txt ^[[2J'), JSON.stringify(l));
+  }
 });

@@ -74,6 +74,9 @@ test('oneLine: one trailing newline dropped, control characters shown, tab kept'
   assert.equal(oneLine('text\n'), 'text');
   assert.equal(oneLine('a\nb\r\x1b[2J\x7f\tc\n\n'), 'a^Jb^M^[[2J^?\tc^J');
   assert.equal(oneLine('\0'), '^@');
+  // What a terminal would obey beyond C0: escapeText()'s escapes.
+  assert.equal(oneLine('a\u0085b\u009b2Jc\u202eexe.txt\u2066'), 'a\\x85b\\x9b2Jc\\u{202e}exe.txt\\u{2066}');
+  assert.equal(oneLine('café ☃ 😀'), 'café ☃ 😀');
 });
 
 test('wire: data part round trip', () => {

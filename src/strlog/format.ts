@@ -9,6 +9,7 @@
 // library's printf (src/syslog/printf.ts), which prints these conversions as
 // glibc does for C's int and long.
 
+import { escapeText } from '../escape.js';
 import { format as printf } from '../syslog/printf.js';
 
 /** One argument of a message: an integer (int64) or a string. */
@@ -137,9 +138,11 @@ export function expand(fmt: string, args: readonly StrlogArg[]): string {
 
 /**
  * The text as a logger writes it on one line: one trailing newline removed
- * (C programs end their formats with one), then every other control
- * character shown as ^X (newline ^J, DEL ^?), tab kept, so that a message
- * can never forge a second line in a log.
+ * (C programs end their formats with one), then every other C0 control
+ * character shown as ^X (newline ^J, DEL ^?), as SVR4's loggers show them,
+ * tab kept, so that a message can never forge a second line in a log; then
+ * what else a terminal would obey (the C1 controls, U+009B being CSI, and
+ * the bidirectional overrides) as escapeText() shows it: \x9b, \u{202e}.
  */
 export function oneLine(text: string): string {
   let t = text.endsWith('\n') ? text.slice(0, -1) : text;
@@ -148,5 +151,5 @@ export function oneLine(text: string): string {
     // eslint-disable-next-line no-control-regex
     t = t.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => (c === '\x7f' ? '^?' : '^' + String.fromCharCode(c.charCodeAt(0) + 64)));
   }
-  return t;
+  return escapeText(t);
 }
