@@ -144,6 +144,10 @@ async function main(): Promise<void> {
     process.stderr.write(`${PROG}: strlogd in ${o.rundir} did not answer within ${o.timeout / 1000} s\n`);
     process.exit(STRLOG.NO_ANSWER.code);
   }
+  if (ack.result === 2) {
+    process.stderr.write(`${PROG}: not logged: strlogd dropped it (over the limits of its uid, or longer than 8192 bytes expanded; see strlogd(8))\n`);
+    process.exit(STRLOG.NOT_LOGGED.code);
+  }
   if (ack.result === 0) {
     process.stderr.write(`${PROG}: not logged: no logger takes any class of the message (no error logger, no matching tracer, no console flag)\n`);
     process.exit(STRLOG.NOT_LOGGED.code);

@@ -2,9 +2,10 @@
 // and the strlog command), a LogStream is a logger (strerr, strtrace, a
 // console logger) or a one-off STATS question.
 import { EventEmitter } from 'node:events';
+import { closeSync, fstatSync, statSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { SystemError, UnixSocket } from '../native.js';
+import { openPath, peercredOf, SystemError, UnixSocket } from '../native.js';
 import { MAX_DATAGRAM } from './constants.js';
 import type { DriverStats } from './driver.js';
 import { loggerPath, resolveRunDir, submitPath } from './rundir.js';
@@ -13,10 +14,12 @@ import {
   decodeDelivery,
   decodeReply,
   encodeRegister,
+  F_ACK,
   F_DELIVERY,
   F_REPLY,
   F_STATS,
   F_STATS_REPLY,
+  F_SUBMIT,
   frame,
   FrameReader,
   MAX_DELIVERY,
@@ -31,6 +34,59 @@ export function runDirOf(rundir?: string): string {
   const r = resolveRunDir(rundir);
   if (!r.ok) throw new RangeError(`strlog: ${r.message}`);
   return r.dir;
+}
+
+/**
+ * Why a client will not talk to what is at the runtime directory's sockets:
+ * it is not strlogd. A real strlogd runs as root or as the owner of its
+ * runtime directory; a socket of anyone else was put there by another user
+ * (in a directory others may write to), who would read the messages and
+ * answer in the driver's name.
+ */
+export class NotDriverError extends Error {
+  readonly code = 'EACCES';
+}
+
+/** The uids a real strlogd of `dir` runs as: root and the directory's owner. */
+function driverUids(dir: string): number[] {
+  try {
+    return [0, statSync(dir).uid];
+  } catch {
+    return [0];
+  }
+}
+
+function notDriver(path: string, uid: number, dir: string): NotDriverError {
+  return new NotDriverError(`strlog: ${path} is served by uid ${uid}, neither root nor the owner of ${dir}: not strlogd`);
+}
+
+/** Throws NotDriverError when the peer of a connection to DIR/logger is not strlogd (SO_PEERCRED). */
+function checkPeer(sock: Socket, dir: string, path: string): void {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new NotDriverError(`strlog: ${path}: cannot see who serves it`);
+  const uid = peercredOf(fd).uid;
+  if (!driverUids(dir).includes(uid)) throw notDriver(path, uid, dir);
+}
+
+/**
+ * A datagram socket connected to DIR/submit, reached without following a
+ * link and checked to be a socket of strlogd's uid before anything is sent
+ * to it: the connect goes through /proc/self/fd/N of that very file.
+ */
+function connectSubmit(dir: string, path: string): UnixSocket {
+  const fd = openPath(path);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isSocket()) throw new SystemError(osConstants.errno.ECONNREFUSED, 'connect', path);
+    if (!driverUids(dir).includes(st.uid)) throw notDriver(path, st.uid, dir);
+    try {
+      return UnixSocket.connected(`/proc/self/fd/${fd}`);
+    } catch (err) {
+      throw err instanceof SystemError ? new SystemError(err.errno, 'connect', path) : err;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface SubmitterOptions {
@@ -56,9 +112,12 @@ interface PendingAck {
  * does not fit, or finds no driver, is dropped and counted (`dropped`).
  * Order is kept. Those losses happen before the driver numbers a message,
  * so they are not gaps in any logger's sequence: the sender counts them.
+ * A record whose acknowledgement is wanted (request()) goes on a
+ * connection to DIR/logger instead, and its answer comes back on it.
  */
 export class Submitter {
   readonly path: string;
+  readonly dir: string;
   private sock: UnixSocket | null = null;
   private q: Buffer[] = [];
   private qHead = 0;
@@ -66,6 +125,8 @@ export class Submitter {
   private armed = false;
   private stallTimer: NodeJS.Timeout | null = null;
   private readonly acks = new Map<number, PendingAck>();
+  /** The connection that carries requests and their acknowledgements. */
+  private conn: Promise<Socket> | null = null;
   private nextToken = 1 + Math.floor(Math.random() * 0x7fffffff);
   private readonly queueBytes: number;
   private readonly stallTimeout: number;
@@ -77,7 +138,8 @@ export class Submitter {
   lastError: Error | null = null;
 
   constructor(opts: SubmitterOptions = {}) {
-    this.path = submitPath(runDirOf(opts.rundir));
+    this.dir = runDirOf(opts.rundir);
+    this.path = submitPath(this.dir);
     this.queueBytes = opts.queueBytes ?? 1 << 20;
     this.stallTimeout = opts.stallTimeout ?? 5000;
   }
@@ -118,10 +180,28 @@ export class Submitter {
    */
   request(record: Buffer, token: number, timeout = 5000): Promise<Ack | null> {
     return new Promise((resolve) => {
+      if (this.closed) {
+        this.drop(new Error('strlog: the submitter is closed'));
+        return resolve(null);
+      }
       const timer = setTimeout(() => this.settle(token, null), timeout);
       this.acks.set(token, { resolve, timer });
-      this.listen();
-      if (!this.send(record)) this.settle(token, null);
+      // The datagrams queued here go first, so that the request does not
+      // overtake them (the driver, for its part, reads its datagrams before
+      // a request on a connection).
+      void this.flush()
+        .then(() => this.connection())
+        .then((c) => {
+          if (!this.acks.has(token)) return;
+          c.ref();
+          c.write(frame(F_SUBMIT, record));
+          this.sent++;
+        })
+        .catch((err: Error) => {
+          if (!this.acks.has(token)) return;
+          this.drop(err);
+          this.settle(token, null);
+        });
     });
   }
 
@@ -141,19 +221,62 @@ export class Submitter {
     this.clearStall();
     for (const t of [...this.acks.keys()]) this.settle(t, null);
     this.closeSocket();
+    void this.conn?.then((c) => c.destroy(), () => {});
+    this.conn = null;
   }
 
   // ---- internals ----
 
   private open(): UnixSocket {
     if (this.sock) return this.sock;
-    // SO_PASSCRED makes connect() autobind an abstract address: the
-    // driver answers requests there, and only the driver can.
-    const s = UnixSocket.connected(this.path);
+    const s = connectSubmit(this.dir, this.path);
     this.sock = s;
     this.armed = false;
-    if (this.acks.size > 0) this.listen();
     return s;
+  }
+
+  /**
+   * The connection to DIR/logger for requests, made once and kept; only an
+   * answer on it, from strlogd (its peer checked), settles a request, and
+   * only one with a token this process is waiting for.
+   */
+  private connection(): Promise<Socket> {
+    if (this.conn) return this.conn;
+    const path = loggerPath(this.dir);
+    const p = new Promise<Socket>((resolve, reject) => {
+      const sock = createConnection(path);
+      const reader = new FrameReader(64);
+      sock.once('error', reject);
+      sock.on('connect', () => {
+        try {
+          checkPeer(sock, this.dir, path);
+        } catch (err) {
+          sock.destroy();
+          return reject(err as Error);
+        }
+        sock.off('error', reject);
+        sock.on('error', () => {});
+        resolve(sock);
+      });
+      sock.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(chunk)) {
+          const a = f.type === F_ACK ? decodeAck(f.body) : null;
+          if (a) this.settle(a.token, a);
+        }
+        if (reader.error) sock.destroy();
+      });
+      sock.on('close', () => {
+        if (this.conn !== p) return;
+        this.conn = null;
+        // Requests in flight on it get no answer any more.
+        for (const t of [...this.acks.keys()]) this.settle(t, null);
+      });
+    });
+    this.conn = p;
+    p.catch(() => {
+      if (this.conn === p) this.conn = null;
+    });
+    return p;
   }
 
   private closeSocket(): void {
@@ -270,29 +393,13 @@ export class Submitter {
     this.stallTimer = null;
   }
 
-  private listen(): void {
-    if (!this.sock) return;
-    this.sock.setReadable(() => {
-      for (;;) {
-        let d;
-        try {
-          d = this.sock?.recv(64);
-        } catch {
-          d = null;
-        }
-        if (!d) break;
-        const a = decodeAck(d.data);
-        if (a) this.settle(a.token, a);
-      }
-    });
-  }
-
   private settle(token: number, a: Ack | null): void {
     const p = this.acks.get(token);
     if (!p) return;
     this.acks.delete(token);
     clearTimeout(p.timer);
-    if (this.acks.size === 0) this.sock?.setReadable(null);
+    // An idle connection does not keep the process alive.
+    if (this.acks.size === 0) void this.conn?.then((c) => c.unref(), () => {});
     p.resolve(a);
   }
 }
@@ -334,7 +441,8 @@ export class LogStream extends EventEmitter {
    * logger exists), EINVAL (no complete trace_ids), EPERM (not allowed).
    */
   static open(role: Role, opts: LogStreamOptions = {}): Promise<LogStream> {
-    const path = loggerPath(runDirOf(opts.rundir));
+    const dir = runDirOf(opts.rundir);
+    const path = loggerPath(dir);
     return new Promise((resolve, reject) => {
       const sock = createConnection(path);
       const reader = new FrameReader(MAX_DELIVERY);
@@ -347,7 +455,14 @@ export class LogStream extends EventEmitter {
       sock.once('close', () => {
         if (!ls) fail(new SystemError(osConstants.errno.ECONNRESET, 'register', path));
       });
-      sock.on('connect', () => sock.write(encodeRegister(role, opts.ids ?? [])));
+      sock.on('connect', () => {
+        try {
+          checkPeer(sock, dir, path);
+        } catch (err) {
+          return fail(err as Error);
+        }
+        sock.write(encodeRegister(role, opts.ids ?? []));
+      });
       sock.on('data', (chunk: Buffer) => {
         const frames = reader.push(chunk);
         if (reader.error) {
@@ -419,7 +534,8 @@ export class LogStream extends EventEmitter {
 
 /** Ask strlogd for its counters (the STATS request). */
 export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStats> {
-  const path = loggerPath(runDirOf(rundir));
+  const dir = runDirOf(rundir);
+  const path = loggerPath(dir);
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     const reader = new FrameReader(16 << 20);
@@ -431,7 +547,16 @@ export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStat
       clearTimeout(timer);
       reject(err);
     });
-    sock.on('connect', () => sock.write(frame(F_STATS)));
+    sock.on('connect', () => {
+      try {
+        checkPeer(sock, dir, path);
+      } catch (err) {
+        clearTimeout(timer);
+        sock.destroy();
+        return reject(err as Error);
+      }
+      sock.write(frame(F_STATS));
+    });
     sock.on('data', (chunk: Buffer) => {
       for (const f of reader.push(chunk)) {
         if (f.type !== F_STATS_REPLY) continue;

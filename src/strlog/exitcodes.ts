@@ -55,7 +55,7 @@ export const STRCLEAN = {
 export const STRLOG = {
   OK: { code: 0, meaning: 'logged: every logger meant to get the message got it' },
   USAGE: { code: 1, meaning: 'usage error (a bad option, flag, number or format)' },
-  NOT_LOGGED: { code: 2, meaning: 'not logged: no logger takes any class of the message' },
+  NOT_LOGGED: { code: 2, meaning: 'not logged: no logger takes any class of the message, or a limit of strlogd dropped it' },
   NO_DRIVER: { code: 3, meaning: 'cannot reach strlogd in the runtime directory' },
   NO_ANSWER: { code: 4, meaning: 'strlogd did not acknowledge the message in time (-t)' },
   INTERNAL: { code: 70, meaning: 'internal error (a bug: please report it)' },

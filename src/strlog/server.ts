@@ -3,7 +3,7 @@
 // which loggers register and receive their messages, and anyone may ask for
 // the counters. Who sends is known from the kernel (SCM_CREDENTIALS on
 // datagrams, SO_PEERCRED on connections), never from what is sent.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Reporter } from '../daemon/index.js';
@@ -23,9 +23,13 @@ import {
   encodeReply,
   type Ack,
   type Submission,
+  F_ACK,
   F_REGISTER,
   F_STATS,
   F_STATS_REPLY,
+  F_SUBMIT,
+  IFACE_MODULE,
+  IFACE_USER,
   frame,
   FrameReader,
 } from './wire.js';
@@ -67,6 +71,8 @@ interface Conn {
 }
 
 const errno = osConstants.errno;
+/** open(2)'s O_PATH (Linux; not in Node's constants): a descriptor that pins a file without opening it. */
+const O_PATH = 0o10000000;
 /** Bytes written to a logger at once. */
 const BATCH = 256 << 10;
 /** How long a connection may stay without registering. */
@@ -95,7 +101,7 @@ export class StrlogServer {
   private readonly connsOf = new Map<number, number>();
   private connsRefused = 0;
   /** The socket paths this server bound (the only ones stop() removes). */
-  private readonly bound: string[] = [];
+  private readonly bound: { path: string; dev: number; ino: number }[] = [];
 
   constructor(private readonly opts: ServerOptions) {
     this.submitPath = submitPath(opts.dir);
@@ -113,42 +119,70 @@ export class StrlogServer {
   /** Bind both sockets (removing stale ones: the caller holds the pid lock). */
   async start(): Promise<void> {
     for (const p of [this.submitPath, this.loggerPath]) removeStale(p);
-    const d = new UnixSocket();
-    try {
-      d.bind(this.submitPath);
-      this.bound.push(this.submitPath);
-      chmodSync(this.submitPath, 0o666);
-    } catch (err) {
-      d.close();
-      throw new StartError('socket', `cannot bind ${this.submitPath}: ${(err as Error).message}`);
-    }
-    this.dgram = d;
-    d.setReadable(() => this.onDatagrams());
-    // An error on the socket (POLLERR) stops its poll: say it, and listen
-    // again on the next turn (the receive that follows clears the error).
-    d.setErrorHandler((err) => {
-      this.opts.report.error(`${this.submitPath}: ${err.message}`);
-      setImmediate(() => {
-        if (!this.stopped) d.setReadable(() => this.onDatagrams());
-      });
-    });
-
+    // Each socket is born with its mode, 666 (the umask around the binds):
+    // a chmod by name afterwards would follow whatever is at the name by
+    // then, and in a runtime directory others may write to that can be a
+    // link to any file.
+    const mask = process.umask(0o111);
     const srv = createServer({ allowHalfOpen: false }, (s) => this.onConnection(s));
-    srv.maxConnections = 1024;
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', (err) => reject(new StartError('socket', `cannot bind ${this.loggerPath}: ${err.message}`)));
-      srv.listen(this.loggerPath, () => resolve());
-    });
-    this.bound.push(this.loggerPath);
-    srv.on('error', (err) => this.opts.report.error(`${this.loggerPath}: ${err.message}`));
+    let listening: Promise<void>;
     try {
-      chmodSync(this.loggerPath, 0o666);
-    } catch (err) {
-      throw new StartError('socket', `cannot set the mode of ${this.loggerPath}: ${(err as Error).message}`);
+      const d = new UnixSocket();
+      try {
+        d.bind(this.submitPath);
+      } catch (err) {
+        d.close();
+        throw new StartError('socket', `cannot bind ${this.submitPath}: ${(err as Error).message}`);
+      }
+      this.dgram = d;
+      this.bound.push({ path: this.submitPath, ...this.own(this.submitPath) });
+      d.setReadable(() => void this.onDatagrams());
+      // An error on the socket (POLLERR) stops its poll: say it, and listen
+      // again on the next turn (the receive that follows clears the error).
+      d.setErrorHandler((err) => {
+        this.opts.report.error(`${this.submitPath}: ${err.message}`);
+        setImmediate(() => {
+          if (!this.stopped) d.setReadable(() => void this.onDatagrams());
+        });
+      });
+      srv.maxConnections = 1024;
+      // listen() binds at once (the callback only says it listens).
+      listening = new Promise<void>((resolve, reject) => {
+        srv.once('error', (err) => reject(new StartError('socket', `cannot bind ${this.loggerPath}: ${err.message}`)));
+        srv.listen(this.loggerPath, () => resolve());
+      });
+    } finally {
+      process.umask(mask);
     }
+    await listening;
     this.server = srv;
+    this.bound.push({ path: this.loggerPath, ...this.own(this.loggerPath) });
+    srv.on('error', (err) => this.opts.report.error(`${this.loggerPath}: ${err.message}`));
     this.housekeeper = setInterval(() => this.housekeeping(), 1000);
     this.housekeeper.unref();
+  }
+
+  /**
+   * The socket just bound at path, seen through an O_PATH descriptor (no
+   * link followed): it must be a socket of ours with mode 666, or another
+   * file took its name right after the bind. Its device and inode are what
+   * stop() removes, and nothing else.
+   */
+  private own(path: string): { dev: number; ino: number } {
+    let fd: number;
+    try {
+      fd = openSync(path, O_PATH | fsConstants.O_NOFOLLOW);
+    } catch (err) {
+      throw new StartError('socket', `${path} is gone right after the bind: ${(err as Error).message}`);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isSocket() || st.uid !== process.geteuid?.()) throw new StartError('socket', `${path} was replaced by another file right after the bind`);
+      if ((st.mode & 0o777) !== 0o666) throw new StartError('socket', `${path} has mode ${(st.mode & 0o777).toString(8)}, not 666`);
+      return { dev: st.dev, ino: st.ino };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Close everything and remove the sockets it bound (a strlogd that did
@@ -160,9 +194,10 @@ export class StrlogServer {
     this.dgram?.close();
     this.server?.close();
     for (const c of this.conns) c.sock.destroy();
-    for (const p of this.bound) {
+    for (const b of this.bound) {
       try {
-        if (lstatSync(p).isSocket()) unlinkSync(p);
+        const st = lstatSync(b.path);
+        if (st.isSocket() && st.dev === b.dev && st.ino === b.ino) unlinkSync(b.path);
       } catch {
         // already gone
       }
@@ -185,21 +220,23 @@ export class StrlogServer {
 
   // ---- submissions ----
 
-  private onDatagrams(): void {
+  /** Read up to BURST datagrams; true when there may be more. */
+  private onDatagrams(): boolean {
     const d = this.dgram;
-    if (!d) return;
+    if (!d) return false;
     for (let i = 0; i < BURST; i++) {
       let g: Datagram | null;
       try {
         g = d.recv(MAX_DATAGRAM + 1);
       } catch (err) {
         this.opts.report.error(`receiving on ${this.submitPath}: ${(err as Error).message}`);
-        return;
+        return false;
       }
-      if (!g) return;
+      if (!g) return false;
       this.datagrams++;
       this.onDatagram(g);
     }
+    return true;
   }
 
   private onDatagram(g: Datagram): void {
@@ -220,30 +257,45 @@ export class StrlogServer {
         continue;
       }
       off = r.next;
-      const ack = this.accept(r.sub, origin, g.uid);
-      // Answers go to abstract addresses only (what a connecting client is
-      // given): a path could be a link the sender planted to make root send
-      // to someone else's socket.
-      if (ack && r.sub.token !== 0 && g.path !== null && g.path.startsWith('@')) {
-        try {
-          if (this.dgram!.trySend(encodeAck(ack), g.path) >= 0) this.acks++;
-        } catch {
-          // the sender is gone: nobody to tell
-        }
-      }
+      // A token in a datagram is not answered: a datagram's address is a
+      // name that may belong to another socket by the time an answer goes
+      // (an abstract name given up and taken by another user, a path
+      // replaced by a link). Answers go on the connection that asked.
+      this.accept(r.sub, origin, g.uid);
     }
   }
 
-  /** A decoded submission through the limits to the engine; null when a limit dropped it. */
-  private accept(sub: Submission, origin: Origin, uid: number): Ack | null {
+  /** A decoded submission through the limits to the engine; its acknowledgement (result 2: a limit dropped it). */
+  private accept(sub: Submission, origin: Origin, uid: number): Ack {
     const e = this.engine;
     const long = sub.bound > LIMITS.maxText;
     if (long || !this.limiter.admit(uid, cost(sub.bound))) {
       e.records++;
-      this.limiter.drop(uid, origin.pid, long ? 'long' : 'rate', e.reach(sub, origin));
-      return null;
+      const r = e.reach(sub, origin);
+      this.limiter.drop(uid, origin.pid, long ? 'long' : 'rate', r);
+      return { token: sub.token, result: 2, iface: r.user ? IFACE_USER : IFACE_MODULE, flags: 0, mid: r.mid, sid: r.sid, seq: { error: 0, trace: 0, console: 0 } };
     }
     return e.submit(sub, origin);
+  }
+
+  /**
+   * A SUBMIT on a connection: acknowledged on that connection, the only
+   * place an answer can be sure to reach the socket that asked. Datagrams
+   * the same process sent before it are handled first: they are in the
+   * submit socket's queue already, and would otherwise be overtaken.
+   */
+  private onSubmit(c: Conn, body: Buffer): void {
+    for (let n = 0; n < 64 && this.onDatagrams(); n++);
+    const r = decodeRecord(body, 0);
+    if (!r.ok || r.next !== body.length) {
+      this.engine.malformed++;
+      c.sock.write(encodeReply(errno.EINVAL));
+      return;
+    }
+    const peer = c.slot.peer;
+    const ack = this.accept(r.sub, { pid: peer.pid, privileged: this.privileges.check(peer) }, peer.uid);
+    this.acks++;
+    c.sock.write(frame(F_ACK, encodeAck(ack)));
   }
 
   /** Once a second: say what the limits dropped, per uid, to the loggers that lost it. */
@@ -337,6 +389,8 @@ export class StrlogServer {
         }
         c.sock.write(encodeReply(r));
         if (r === 0) c.sock.setTimeout(0);
+      } else if (f.type === F_SUBMIT) {
+        this.onSubmit(c, f.body);
       } else if (f.type === F_STATS) {
         c.sock.write(frame(F_STATS_REPLY, Buffer.from(JSON.stringify(this.stats()))));
       } else {

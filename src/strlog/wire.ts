@@ -15,15 +15,16 @@
 //   8   i16   sid
 //   10  i8    level
 //   11  u8    facility number, 0 for the default (kern or user)
-//   12  u32   ack token: 0, or the driver answers the sender's address
+//   12  u32   token: the acknowledgement's, for a record sent on a
+//             connection (SUBMIT below); ignored in a datagram
 //   16  ...   data part
 //
 //   data part: u16 format length, the format (UTF-8, no NUL), u8 argument
 //   count, then per argument u8 type (1: i64 integer; 2: u16 length and
 //   UTF-8 bytes of a string).
 //
-// Acknowledgement (driver -> the sender's bound address), 32 bytes:
-//   u8 version, u8 type (2), u8 result (0 or 1), u8 interface used, u32
+// Acknowledgement (driver -> the connection the record came on), 32 bytes:
+//   u8 version, u8 type (2), u8 result (0, 1, or 2: dropped by a limit), u8 interface used, u32
 //   token, u16 flags as delivered, u16 0, i32 mid, i32 sid, u32 error seq,
 //   u32 trace seq, u32 console seq (0: not in that class).
 //
@@ -31,9 +32,11 @@
 //   u32 length of what follows, u8 type, body.
 //   logger -> driver: 1 REGISTER (u8 role: 1 I_TRCLOG, 2 I_ERRLOG,
 //     3 I_CONSLOG; for I_TRCLOG one or more trace_ids of i32 mid, i32 sid,
-//     i32 level), 2 STATS (no body).
+//     i32 level), 2 STATS (no body), 3 SUBMIT (one submission record, to
+//     be acknowledged on this connection).
 //   driver -> logger: 0x81 REPLY (i32 errno, 0 for success), 0x82 DELIVERY
-//     (log_ctl below, then the data part as submitted), 0x83 STATS (JSON).
+//     (log_ctl below, then the data part as submitted), 0x83 STATS (JSON),
+//     0x84 ACK (the acknowledgement of a SUBMIT).
 //
 //   log_ctl: u8 class (1 trace, 2 error, 3 console), u16 flags, i32 mid,
 //   i32 sid, i8 level, u8 0, u16 pri, u32 seq_no, u32 ltime (ticks),
@@ -53,9 +56,11 @@ export const ACK_TYPE = 2;
 
 export const F_REGISTER = 1;
 export const F_STATS = 2;
+export const F_SUBMIT = 3;
 export const F_REPLY = 0x81;
 export const F_DELIVERY = 0x82;
 export const F_STATS_REPLY = 0x83;
+export const F_ACK = 0x84;
 
 /** Wire role byte of a registration (the low byte of I_TRCLOG & co). */
 export const ROLE_TRACE = 1;
@@ -284,7 +289,8 @@ export function decodeRecord(buf: Buffer, off: number): RecordResult {
 
 export interface Ack {
   token: number;
-  result: 0 | 1;
+  /** 1: every class left in flags got it; 0: nothing was logged; 2: a limit of strlogd dropped it. */
+  result: 0 | 1 | 2;
   iface: number;
   flags: number;
   mid: number;
@@ -309,9 +315,9 @@ export function encodeAck(a: Ack): Buffer {
 }
 
 export function decodeAck(b: Buffer): Ack | null {
-  if (b.length !== ACK_SIZE || b[0] !== VERSION || b[1] !== ACK_TYPE || b[2]! > 1) return null;
+  if (b.length !== ACK_SIZE || b[0] !== VERSION || b[1] !== ACK_TYPE || b[2]! > 2) return null;
   return {
-    result: b[2] as 0 | 1,
+    result: b[2] as 0 | 1 | 2,
     iface: b[3]!,
     token: b.readUInt32LE(4),
     flags: b.readUInt16LE(8),

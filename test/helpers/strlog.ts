@@ -360,8 +360,16 @@ export function parseTraceLine(l: string): { seq: number; time: string; ticks: s
  * `process.argv.slice(1)` are `args`. Resolves with its exit status and output.
  */
 export function runAsNobody(script: string, args: string[] = [], opts: RunOptions = {}): Promise<RunResult> {
-  const code = script.replace(/'@\/(src\/[^']+)'/g, (_m, p: string) => `'${join(ROOT, 'dist', p)}'`);
-  return run(process.execPath, ['--input-type=module', '-e', code, ...args], { ...opts, asNobody: opts.as === undefined });
+  return run(process.execPath, ['--input-type=module', '-e', moduleText(script), ...args], { ...opts, asNobody: opts.as === undefined });
+}
+
+/** runAsNobody(), for a script that runs until the test stops it. */
+export function spawnAsNobody(script: string, args: string[] = []): Proc {
+  return spawnProc(process.execPath, ['--input-type=module', '-e', moduleText(script), ...args], { asNobody: true });
+}
+
+function moduleText(script: string): string {
+  return script.replace(/'@\/(src\/[^']+)'/g, (_m, p: string) => `'${join(ROOT, 'dist', p)}'`);
 }
 
 /** Send raw submission records to DIR/submit as fast as the socket takes them (never blocking). */
