@@ -1,7 +1,7 @@
 // Fuzz strlogd with 1,000,000 datagrams (FUZZ_COUNT) on DIR/submit: random
 // bytes of 0 to 65535 bytes, headers whose length lies, several records in
 // one datagram, valid records with random interfaces, flags, ids, levels,
-// facilities and ack tokens (answered to the senders' abstract addresses),
+// facilities and ack tokens (never answered: a datagram gets no answer),
 // and mutated records (see fuzz.ts). An error logger and a trace logger for
 // everything are registered meanwhile, reading as they should. strlogd must
 // not crash, its memory must stay bounded, and afterwards a valid message
