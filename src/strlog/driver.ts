@@ -13,10 +13,10 @@
 // the driver could not decode never got a number: those are counted by the
 // sender and as `malformed` here, and leave no gap.
 //
-// One caveat is in the nature of strlog(7): the trace sequence is shared by
-// all tracers, so a tracer whose filters are narrower than another's also
-// sees as gaps the messages only the other one took. With one tracer (or
-// tracers with the same filters) its gaps are its losses.
+// Each tracer has its own trace sequence (the error logger is alone in its
+// class, and every console logger gets every console message), so that for
+// every logger a gap is a message meant for it and lost, never one that
+// only another tracer's filters took.
 
 import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_NOTICE, LOG_USER, LOG_WARNING } from '../syslog/constants.js';
 import {
@@ -34,7 +34,7 @@ import {
 } from './constants.js';
 import { matches } from './filter.js';
 import type { StrlogArg } from './format.js';
-import { encodeData, encodeDelivery, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type SubmissionHeader, type TraceId } from './wire.js';
+import { encodeData, encodeDelivery, setDeliverySeq, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type SubmissionHeader, type TraceId } from './wire.js';
 
 /**
  * A bounded FIFO of frames, bounded in bytes. Pushing past the bound drops
@@ -111,6 +111,8 @@ export class LoggerSlot {
   enqueued = 0;
   written = 0;
   dropped = 0;
+  /** A tracer's own sequence number: the last message it was given. */
+  seq = 0;
   constructor(
     readonly id: number,
     readonly peer: Peer,
@@ -334,11 +336,18 @@ export class Engine {
       this.errorLogger!.put(encodeDelivery(ctl, data));
     }
     if (flags & SL_TRACE) {
+      // Each tracer numbers the messages it takes: its gaps are its own
+      // losses, never the messages only another tracer's filters took.
+      // seq.trace counts the traced messages (the acknowledgement's number).
       ctl.cls = 'trace';
-      ctl.seq = seq.trace = this.seq.trace = (this.seq.trace + 1) >>> 0;
+      seq.trace = this.seq.trace = (this.seq.trace + 1) >>> 0;
       ctl.pri = fac | LOG_DEBUG;
       const f = encodeDelivery(ctl, data);
-      for (const t of r.tracers) t.put(f);
+      r.tracers.forEach((t, i) => {
+        const copy = i === r.tracers.length - 1 ? f : Buffer.from(f);
+        setDeliverySeq(copy, (t.seq = (t.seq + 1) >>> 0));
+        t.put(copy);
+      });
     }
     if (flags & SL_CONSOLE) {
       const n = (this.seq.console = (this.seq.console + 1) >>> 0);
@@ -367,6 +376,7 @@ export class Engine {
       pid: s.peer.pid,
       uid: s.peer.uid,
       ids: s.ids,
+      seq: s.role === 'trace' ? s.seq : undefined,
       queuedFrames: s.queue.length,
       queuedBytes: s.queue.bytes,
       queueLimit: s.queue.limit,
@@ -402,6 +412,8 @@ export interface LoggerStats {
   pid: number;
   uid: number;
   ids: TraceId[];
+  /** A tracer's own sequence number. */
+  seq?: number;
   queuedFrames: number;
   queuedBytes: number;
   queueLimit: number;

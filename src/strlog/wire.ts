@@ -468,6 +468,11 @@ export function encodeDelivery(c: LogCtl, data: Buffer): Buffer {
   return b;
 }
 
+/** Set the seq_no of a delivery frame made by encodeDelivery() (a tracer's own number). */
+export function setDeliverySeq(frame: Buffer, seq: number): void {
+  frame.writeUInt32LE(seq >>> 0, 20);
+}
+
 /** A delivered message: log_ctl and the decoded data part. */
 export interface LogMessage extends LogCtl, DataPart {}
 
