@@ -4,8 +4,8 @@
 // a monotonic clock, strerr on a day whose file is not its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SL_ERROR, SL_TRACE } from '../src/strlog/index.js';
-import { Driver, parseTraceLine, startStrtrace } from './helpers/strlog.js';
+import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
+import { atEnd, Driver, parseErrLine, parseTraceLine, startStrerr, startStrtrace, tempDir, waitErrorLog } from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -24,4 +24,34 @@ test('several tracers: each numbers its own messages, so a gap is a loss (strtra
   await c.strlogWait(9, 9, 0, SL_TRACE, 'late');
   assert.deepEqual((await late.waitLines(1)).map((l) => parseTraceLine(l).seq), [1]);
   assert.equal(parseTraceLine((await all.waitLines(4))[3]!).seq, 4);
+});
+
+test('losses in a sender reach the loggers with its next message: a line says how many, from whom', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const logdir = tempDir();
+  await startStrerr(d, logdir);
+  // A small queue in the process, and a driver that reads nothing for a while.
+  const c = new StrlogClient({ rundir: d.dir, queueBytes: 4096 });
+  atEnd(() => c.close());
+  d.child.kill('SIGSTOP');
+  let accepted = 0;
+  try {
+    for (let i = 0; i < 2000; i++) accepted += c.strlog(5, 6, 0, SL_ERROR, 'burst %d', i);
+  } finally {
+    d.child.kill('SIGCONT');
+  }
+  const lost = c.dropped;
+  assert.ok(lost > 0 && accepted + lost === 2000, `${accepted} accepted, ${lost} dropped`);
+  await c.flush();
+  const a = await c.strlogWait(5, 6, 0, SL_ERROR, 'after the burst');
+  assert.equal(a?.result, 1);
+  const ls = (await waitErrorLog(logdir, accepted + 2)).map(parseErrLine);
+  const notice = ls.filter((l) => l.mid === 44 && l.sid === 0);
+  assert.equal(notice.length, 1, JSON.stringify(notice));
+  assert.equal(notice[0]!.text, `strlogd: ${lost} messages from pid ${process.pid} (uid 0) dropped by the sender before they reached the driver`);
+  assert.equal(ls.filter((l) => l.text.startsWith('burst ')).length, accepted);
+  assert.equal(ls.at(-1)!.text, 'after the burst');
+  // In sequence, no gap: the loss is a line, the messages got no number.
+  assert.deepEqual(ls.map((l) => l.seq), ls.map((_, i) => i + 1));
+  assert.equal((await d.stats()).senderLost, lost);
 });

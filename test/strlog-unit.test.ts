@@ -20,6 +20,8 @@ import {
   F_REGISTER,
   frame,
   FrameReader,
+  encodeLossReport,
+  IFACE_LOSS,
   IFACE_MODULE,
   IFACE_USER,
   SUB_HEADER,
@@ -146,8 +148,12 @@ test('wire: submission records, several in one datagram, and bad ones among them
   short.writeUInt16LE(SUB_HEADER, 0);
   assert.deepEqual(decodeRecord(short, 0), { ok: false, next: -1 });
   const iface = Buffer.from(a);
-  iface[3] = 3;
+  iface[3] = 4;
   assert.equal(decodeRecord(iface, 0).ok, false);
+  // A loss report: not a message; the count in the token field.
+  const loss = decodeRecord(encodeLossReport(333_333, SL_ERROR | SL_NOTIFY), 0);
+  assert.ok(loss.ok);
+  assert.deepEqual([loss.sub.iface, loss.sub.token, loss.sub.flags], [IFACE_LOSS, 333_333, SL_ERROR | SL_NOTIFY]);
 });
 
 test('expandedBound: never below the real size; 32 %999d is over the cap', () => {

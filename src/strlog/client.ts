@@ -20,9 +20,12 @@ import {
   F_STATS,
   F_STATS_REPLY,
   F_SUBMIT,
+  encodeLossReport,
   frame,
   FrameReader,
+  IFACE_LOSS,
   MAX_DELIVERY,
+  SUB_HEADER,
   type Ack,
   type LogMessage,
   type Role,
@@ -134,6 +137,9 @@ export class Submitter {
   /** Messages handed to the driver's socket, and messages dropped here. */
   sent = 0;
   dropped = 0;
+  /** Messages dropped here that the driver was not told of yet, and their flags. */
+  private untold = 0;
+  private untoldFlags = 0;
   /** The last error that made a message undeliverable (no driver...). */
   lastError: Error | null = null;
 
@@ -151,19 +157,51 @@ export class Submitter {
 
   /** Send (or queue) one record; false when it was dropped. */
   send(record: Buffer): boolean {
-    if (this.closed) return this.drop(new Error('strlog: the submitter is closed'));
-    if (this.queued > 0) return this.enqueue(record);
+    if (this.closed) return this.drop(new Error('strlog: the submitter is closed'), record);
+    const rec = this.withLosses(record);
+    if (this.queued > 0) return this.enqueue(rec);
     let r: number;
     try {
-      r = this.trySend(record);
+      r = this.trySend(rec);
     } catch (err) {
-      return this.drop(err as Error);
+      this.lastError = err as Error;
+      this.loseBuffer(rec);
+      return false;
     }
     if (r >= 0) {
       this.sent++;
       return true;
     }
-    return this.enqueue(record);
+    return this.enqueue(rec);
+  }
+
+  /**
+   * The record, with before it the report of the messages this process
+   * dropped and has not told the driver of yet: the driver says how many,
+   * and whose, to the loggers, so that no loss is silent (strlogd(8)).
+   */
+  private withLosses(record: Buffer): Buffer {
+    if (this.untold === 0) return record;
+    const b = Buffer.concat([encodeLossReport(this.untold, this.untoldFlags), record]);
+    this.untold = 0;
+    this.untoldFlags = 0;
+    return b;
+  }
+
+  /** A buffer of records that will not reach the driver: its messages are
+   * lost, the loss reports in it are still to be told. */
+  private loseBuffer(buf: Buffer): void {
+    for (let o = 0; o + SUB_HEADER <= buf.length; ) {
+      const len = buf.readUInt16LE(o);
+      if (buf[o + 3] === IFACE_LOSS) this.untold += buf.readUInt32LE(o + 12);
+      else {
+        this.dropped++;
+        this.untold++;
+      }
+      this.untoldFlags |= buf.readUInt16LE(o + 4);
+      if (len < SUB_HEADER) break;
+      o += len;
+    }
   }
 
   /** A fresh token for a record whose acknowledgement is wanted. */
@@ -181,7 +219,7 @@ export class Submitter {
   request(record: Buffer, token: number, timeout = 5000): Promise<Ack | null> {
     return new Promise((resolve) => {
       if (this.closed) {
-        this.drop(new Error('strlog: the submitter is closed'));
+        this.drop(new Error('strlog: the submitter is closed'), record);
         return resolve(null);
       }
       const timer = setTimeout(() => this.settle(token, null), timeout);
@@ -192,14 +230,13 @@ export class Submitter {
       void this.flush()
         .then(() => this.connection())
         .then((c) => {
-          if (!this.acks.has(token)) return;
+          if (!this.acks.has(token)) return this.drop(null, record);
           c.ref();
-          c.write(frame(F_SUBMIT, record));
+          c.write(frame(F_SUBMIT, this.withLosses(record)));
           this.sent++;
         })
         .catch((err: Error) => {
-          if (!this.acks.has(token)) return;
-          this.drop(err);
+          this.drop(err, record);
           this.settle(token, null);
         });
     });
@@ -297,14 +334,14 @@ export class Submitter {
     }
   }
 
-  private drop(err: Error | null): false {
-    this.dropped++;
+  private drop(err: Error | null, record: Buffer): false {
     if (err) this.lastError = err;
+    this.loseBuffer(record);
     return false;
   }
 
   private enqueue(record: Buffer): boolean {
-    if (this.qBytes + record.length > this.queueBytes) return this.drop(null);
+    if (this.qBytes + record.length > this.queueBytes) return this.drop(null, record);
     this.q.push(record);
     this.qBytes += record.length;
     this.arm();
@@ -373,7 +410,7 @@ export class Submitter {
   }
 
   private dropQueue(err: Error): void {
-    this.dropped += this.queued;
+    for (let i = this.qHead; i < this.q.length; i++) this.loseBuffer(this.q[i]!);
     this.lastError = err;
     this.q = [];
     this.qHead = 0;

@@ -442,5 +442,7 @@ export interface DriverStats {
   rateLimited?: number;
   tooLong?: number;
   connectionsRefused?: number;
+  /** Messages the senders reported they dropped before the driver. */
+  senderLost?: number;
   pid?: number;
 }

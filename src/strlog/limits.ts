@@ -35,6 +35,8 @@ interface UidState {
   /** Dropped since the last report: over the rate, too long. */
   rate: number;
   long: number;
+  /** Messages the uid's senders said they dropped, whose report was over the rate. */
+  sender: number;
   /** The flags of what was dropped (its classes), and the tracers it would have reached. */
   flags: number;
   tracers: Set<LoggerSlot>;
@@ -46,6 +48,7 @@ export interface Dropped {
   uid: number;
   rate: number;
   long: number;
+  sender: number;
   flags: number;
   tracers: LoggerSlot[];
   lastPid: number;
@@ -60,7 +63,7 @@ export class Limiter {
   private state(uid: number, now: number): UidState {
     let u = this.uids.get(uid);
     if (!u) {
-      u = { tokens: LIMITS.burst, refilled: now, rate: 0, long: 0, flags: 0, tracers: new Set(), lastPid: 0 };
+      u = { tokens: LIMITS.burst, refilled: now, rate: 0, long: 0, sender: 0, flags: 0, tracers: new Set(), lastPid: 0 };
       this.uids.set(uid, u);
     }
     return u;
@@ -92,13 +95,22 @@ export class Limiter {
     u.lastPid = pid;
   }
 
+  /** A sender's report of its own losses that the rate limit kept from being said at once. */
+  senderLost(uid: number, pid: number, n: number, flags: number, tracers: readonly LoggerSlot[]): void {
+    const u = this.state(uid, performance.now());
+    u.sender += n;
+    u.flags |= flags & SL_CLASSES;
+    for (const t of tracers) u.tracers.add(t);
+    u.lastPid = pid;
+  }
+
   /** What was dropped since the last call; forgets the uids whose bucket is full again. */
   take(now = performance.now()): Dropped[] {
     const out: Dropped[] = [];
     for (const [uid, u] of this.uids) {
-      if (u.rate + u.long > 0) {
-        out.push({ uid, rate: u.rate, long: u.long, flags: u.flags, tracers: [...u.tracers], lastPid: u.lastPid });
-        u.rate = u.long = u.flags = 0;
+      if (u.rate + u.long + u.sender > 0) {
+        out.push({ uid, rate: u.rate, long: u.long, sender: u.sender, flags: u.flags, tracers: [...u.tracers], lastPid: u.lastPid });
+        u.rate = u.long = u.sender = u.flags = 0;
         u.tracers.clear();
       } else if (u.tokens + ((now - u.refilled) * LIMITS.ratePerSecond) / 1000 >= LIMITS.burst) {
         this.uids.delete(uid);

@@ -28,6 +28,7 @@ import {
   F_STATS,
   F_STATS_REPLY,
   F_SUBMIT,
+  IFACE_LOSS,
   IFACE_MODULE,
   IFACE_USER,
   frame,
@@ -100,6 +101,8 @@ export class StrlogServer {
   /** Connections open per uid (root's not counted). */
   private readonly connsOf = new Map<number, number>();
   private connsRefused = 0;
+  /** Messages the senders said they dropped before the driver. */
+  private senderLost = 0;
   /** The socket paths this server bound (the only ones stop() removes). */
   private readonly bound: { path: string; dev: number; ino: number }[] = [];
 
@@ -214,6 +217,7 @@ export class StrlogServer {
       rateLimited: this.limiter.rateDropped,
       tooLong: this.limiter.longDropped,
       connectionsRefused: this.connsRefused,
+      senderLost: this.senderLost,
       pid: process.pid,
     };
   }
@@ -268,6 +272,10 @@ export class StrlogServer {
   /** A decoded submission through the limits to the engine; its acknowledgement (result 2: a limit dropped it). */
   private accept(sub: Submission, origin: Origin, uid: number): Ack {
     const e = this.engine;
+    if (sub.iface === IFACE_LOSS) {
+      this.senderLoss(sub, origin, uid);
+      return { token: sub.token, result: 0, iface: IFACE_LOSS, flags: 0, mid: 0, sid: 0, seq: { error: 0, trace: 0, console: 0 } };
+    }
     const long = sub.bound > LIMITS.maxText;
     if (long || !this.limiter.admit(uid, cost(sub.bound))) {
       e.records++;
@@ -279,6 +287,27 @@ export class StrlogServer {
   }
 
   /**
+   * A sender's report of the messages it dropped before they reached the
+   * driver (its queue full, no driver, the driver stuck): said at once, in
+   * a message of the driver before the sender's next one, to the classes
+   * the lost messages were for (and to every tracer: which tracers would
+   * have taken them nobody knows). The count is the sender's word, the
+   * pid and uid the kernel's. A report costs a token like a message; over
+   * the limit, it is said with the uid's other drops, once a second.
+   */
+  private senderLoss(sub: Submission, origin: Origin, uid: number): void {
+    const n = sub.token;
+    if (n === 0) return;
+    this.senderLost += n;
+    const tracers = [...this.engine.tracers];
+    if (!this.limiter.admit(uid, 1)) {
+      this.limiter.senderLost(uid, origin.pid, n, sub.flags, tracers);
+      return;
+    }
+    this.engine.notice(sub.flags, tracers, 'strlogd: %u messages from pid %d (uid %u) dropped by the sender before they reached the driver', [n, origin.pid, uid]);
+  }
+
+  /**
    * A SUBMIT on a connection: acknowledged on that connection, the only
    * place an answer can be sure to reach the socket that asked. Datagrams
    * the same process sent before it are handled first: they are in the
@@ -286,14 +315,22 @@ export class StrlogServer {
    */
   private onSubmit(c: Conn, body: Buffer): void {
     for (let n = 0; n < 64 && this.onDatagrams(); n++);
-    const r = decodeRecord(body, 0);
-    if (!r.ok || r.next !== body.length) {
+    const peer = c.slot.peer;
+    const origin = { pid: peer.pid, privileged: this.privileges.check(peer) };
+    // One record, after at most one loss report.
+    let off = 0;
+    let ack: Ack | null = null;
+    for (let i = 0; i < 2 && off < body.length; i++) {
+      const r = decodeRecord(body, off);
+      if (!r.ok || (r.sub.iface === IFACE_LOSS) !== (i === 0 && r.next < body.length)) break;
+      off = r.next;
+      ack = this.accept(r.sub, origin, peer.uid);
+    }
+    if (!ack || off !== body.length) {
       this.engine.malformed++;
       c.sock.write(encodeReply(errno.EINVAL));
       return;
     }
-    const peer = c.slot.peer;
-    const ack = this.accept(r.sub, { pid: peer.pid, privileged: this.privileges.check(peer) }, peer.uid);
     this.acks++;
     c.sock.write(frame(F_ACK, encodeAck(ack)));
   }
@@ -301,15 +338,15 @@ export class StrlogServer {
   /** Once a second: say what the limits dropped, per uid, to the loggers that lost it. */
   private housekeeping(): void {
     for (const d of this.limiter.take()) {
-      const n = d.rate + d.long;
+      const n = d.rate + d.long + d.sender;
       this.engine.notice(
         d.flags,
         d.tracers,
-        'strlogd: %u messages from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes',
-        [n, d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText],
+        'strlogd: %u messages from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes, %u by the sender',
+        [n, d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText, d.sender],
       );
       this.opts.report.error(
-        `uid ${d.uid} (pid ${d.lastPid}): ${n} messages dropped: ${d.rate} over its rate limit (${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst}), ${d.long} longer than ${LIMITS.maxText} bytes`,
+        `uid ${d.uid} (pid ${d.lastPid}): ${n} messages dropped: ${d.rate} over its rate limit (${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst}), ${d.long} longer than ${LIMITS.maxText} bytes, ${d.sender} by the sender`,
       );
     }
   }

@@ -9,7 +9,10 @@
 //   off size  record
 //   0   u16   length of the whole record
 //   2   u8    version (1)
-//   3   u8    interface: 1 module (strlog()), 2 user (putmsg)
+//   3   u8    interface: 1 module (strlog()), 2 user (putmsg), 3 not a
+//             message but a loss report: the sender dropped `token`
+//             messages (their flags or-ed in flags) before they reached
+//             the driver; empty data part
 //   4   u16   flags (SL_*)
 //   6   i16   mid
 //   8   i16   sid
@@ -49,6 +52,9 @@ import { expandedBound, formatOk, type StrlogArg } from './format.js';
 export const VERSION = 1;
 export const IFACE_MODULE = 1;
 export const IFACE_USER = 2;
+/** Not a message: the sender's report of messages it dropped before they
+ * reached the driver (count in the token field, their flags or-ed). */
+export const IFACE_LOSS = 3;
 
 export const SUB_HEADER = 16;
 export const ACK_SIZE = 32;
@@ -154,6 +160,13 @@ export function encodeSubmission(h: SubmissionHeader, data: Buffer): Buffer {
   b.writeUInt32LE(h.token >>> 0, 12);
   data.copy(b, SUB_HEADER);
   return b;
+}
+
+const NO_DATA = encodeData('', []);
+
+/** The record that tells the driver of `count` messages dropped in the sender, with these flags. */
+export function encodeLossReport(count: number, flags: number): Buffer {
+  return encodeSubmission({ iface: IFACE_LOSS, flags, mid: 0, sid: 0, level: 0, facility: 0, token: Math.min(count, 0xffffffff) }, NO_DATA);
 }
 
 /** What the decoder found in a data part. */
@@ -264,7 +277,7 @@ export function decodeRecord(buf: Buffer, off: number): RecordResult {
   const next = off + len;
   if (buf[off + 2] !== VERSION) return { ok: false, next };
   const iface = buf[off + 3]!;
-  if (iface !== IFACE_MODULE && iface !== IFACE_USER) return { ok: false, next };
+  if (iface !== IFACE_MODULE && iface !== IFACE_USER && iface !== IFACE_LOSS) return { ok: false, next };
   const bound = dataBound(buf, off + SUB_HEADER, next);
   if (bound < 0) return { ok: false, next };
   return {
