@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
-import { atEnd, Driver, parseErrLine, parseTraceLine, startStrerr, startStrtrace, tempDir, waitErrorLog } from './helpers/strlog.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STRCLEAN } from '../src/strlog/exitcodes.js';
+import { atEnd, Driver, node, parseErrLine, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog } from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -54,4 +57,28 @@ test('losses in a sender reach the loggers with its next message: a line says ho
   // In sequence, no gap: the loss is a line, the messages got no number.
   assert.deepEqual(ls.map((l) => l.seq), ls.map((_, i) => i + 1));
   assert.equal((await d.stats()).senderLost, lost);
+});
+
+test('strclean checks its directory before it logs (and so mails root): 3 for a missing one or a file, 4 for one it cannot use', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const logdir = tempDir();
+  await startStrerr(d, logdir);
+  const file = join(tempDir(), 'f');
+  writeFileSync(file, '');
+  const locked = tempDir(0o700);
+  const cases: [string, number, RegExp, boolean][] = [
+    [join(logdir, 'nosuch'), STRCLEAN.NOT_DIR.code, /nosuch: no such directory/, false],
+    [file, STRCLEAN.NOT_DIR.code, /f is not a directory/, false],
+    [locked, STRCLEAN.ACCESS.code, /cannot access the directory .*: permission denied/i, true],
+  ];
+  for (const [dir, code, re, nobody] of cases) {
+    const r = await node(STRCLEAN_BIN, ['--rundir', d.dir, '-d', dir], { asNobody: nobody });
+    assert.equal(r.code, code, `${dir}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  // Then one that works: its line is the first strerr got.
+  const ok = await node(STRCLEAN_BIN, ['--rundir', d.dir, '-d', tempDir()]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const ls = (await waitErrorLog(logdir, 1)).map(parseErrLine);
+  assert.deepEqual(ls.map((l) => [l.seq, l.flags, l.text]), [[1, '.N.', 'strclean - removing log files more than 3 days old']]);
 });

@@ -2,7 +2,8 @@
 // strclean(8): remove old STREAMS error logs. It first logs what it does as
 // an ERROR|NOTIFY message, so that strerr records (and mails) it.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants as fsc, lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { errnoWords } from '../proc/errors.js';
 import { join, resolve } from 'node:path';
 import { internalError } from '../bugs.js';
 import { StrlogClient } from '../strlog/index.js';
@@ -23,7 +24,7 @@ Usage:
   strclean -h | --help | --version
 
 Removes the files error.* in DIR not modified for more than DAYS days
-(DAYS times 24 hours). It first logs
+(DAYS times 24 hours). Once it has checked DIR, it first logs
   strclean - removing log files more than DAYS days old
 as an ERROR|NOTIFY message (strerr records and mails it).
 
@@ -99,13 +100,30 @@ async function announce(o: Options): Promise<void> {
   }
 }
 
-function clean(o: Options): number {
+/**
+ * The log directory must be one (3, as SVR4's and illumos' strclean: also
+ * when it does not exist) that strclean can read, write and search (4),
+ * before anything is logged: a message about cleaning a directory that is
+ * not there would be mailed to root for nothing.
+ */
+function checkDir(dir: string): void {
+  let st;
   try {
-    if (!statSync(o.dir).isDirectory()) throw new ExitError(STRCLEAN.NOT_DIR, `${o.dir} is not a directory`);
+    st = statSync(dir);
   } catch (err) {
-    if (err instanceof ExitError) throw err;
-    throw new ExitError(STRCLEAN.ACCESS, `cannot access ${o.dir}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ExitError(STRCLEAN.NOT_DIR, `${dir}: no such directory`);
+    throw new ExitError(STRCLEAN.ACCESS, `cannot access the directory ${dir}: ${errnoWords(err)}`);
   }
+  if (!st.isDirectory()) throw new ExitError(STRCLEAN.NOT_DIR, `${dir} is not a directory`);
+  try {
+    accessSync(dir, fsc.R_OK | fsc.W_OK | fsc.X_OK);
+  } catch (err) {
+    throw new ExitError(STRCLEAN.ACCESS, `cannot access the directory ${dir}: ${errnoWords(err)}`);
+  }
+}
+
+function clean(o: Options): number {
   let names: string[];
   try {
     names = readdirSync(o.dir);
@@ -135,6 +153,7 @@ async function main(): Promise<void> {
   try {
     const o = parse(process.argv.slice(2));
     if (helpOrVersion(PROG, o, usage)) return;
+    checkDir(o.dir);
     await announce(o);
     status = clean(o);
   } catch (err) {

@@ -46,8 +46,8 @@ export const STRCLEAN = {
   OK: { code: 0, meaning: 'success' },
   USAGE: { code: 1, meaning: 'usage error (a bad option or argument)' },
   AGE: { code: 2, meaning: 'the age given with -a is below 1 day' },
-  NOT_DIR: { code: 3, meaning: 'the log directory is not a directory' },
-  ACCESS: { code: 4, meaning: 'cannot access the log directory, or remove a file in it' },
+  NOT_DIR: { code: 3, meaning: 'the log directory does not exist or is not a directory' },
+  ACCESS: { code: 4, meaning: 'cannot read, write or search the log directory, or remove a file in it' },
   INTERNAL: { code: 70, meaning: 'internal error (a bug: please report it)' },
 } as const satisfies Record<string, ExitCode>;
 
