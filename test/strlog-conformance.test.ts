@@ -82,3 +82,15 @@ test('strclean checks its directory before it logs (and so mails root): 3 for a 
   const ls = (await waitErrorLog(logdir, 1)).map(parseErrLine);
   assert.deepEqual(ls.map((l) => [l.seq, l.flags, l.text]), [[1, '.N.', 'strclean - removing log files more than 3 days old']]);
 });
+
+test('strtrace prints the level as %2d, as SVR4 and illumos strace do', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const tr = await startStrtrace(d);
+  await startStrerr(d, tempDir());
+  const c = d.client();
+  await c.strlogWait(1, 2, 3, SL_TRACE | SL_ERROR, 'level three');
+  await c.strlogWait(1, 2, 42, SL_TRACE, 'level forty-two');
+  const [a, b] = await tr.waitLines(2);
+  assert.match(a!, /^000001 \d\d:\d\d:\d\d [0-9a-f]{8}  3 \.\.E 1 2 level three$/);
+  assert.match(b!, /^000002 \d\d:\d\d:\d\d [0-9a-f]{8} 42 \.\.\. 1 2 level forty-two$/);
+});

@@ -275,7 +275,11 @@ test('lines: strerr and strtrace formats', () => {
   const ttime = Math.floor(new Date(2026, 0, 2, 3, 4, 5).getTime() / 1000); // local time
   const m = { cls: 'error' as const, flags: SL_ERROR | SL_TRACE | SL_NOTIFY, mid: 12, sid: 3, level: 2, pri: 3, seq: 7, ltime: 0xabc, ttime, fmt: 'disk %s: %d\n', args: ['sda', 5] };
   assert.equal(errLine(m), '000007 03:04:05 00000abc .NT 12 3 disk sda: 5\n');
-  assert.equal(traceLine({ ...m, flags: SL_FATAL | SL_ERROR | SL_TRACE }), '000007 03:04:05 00000abc 2 F.E 12 3 disk sda: 5\n');
+  assert.equal(traceLine({ ...m, flags: SL_FATAL | SL_ERROR | SL_TRACE }), '000007 03:04:05 00000abc  2 F.E 12 3 disk sda: 5\n');
+  // The level as %2d, as SVR4's and illumos' strace print it.
+  assert.equal(traceLine({ ...m, level: 12, flags: 0 }), '000007 03:04:05 00000abc 12 ... 12 3 disk sda: 5\n');
+  assert.equal(traceLine({ ...m, level: -1, flags: 0 }), '000007 03:04:05 00000abc -1 ... 12 3 disk sda: 5\n');
+  assert.equal(traceLine({ ...m, level: 127, flags: 0 }), '000007 03:04:05 00000abc 127 ... 12 3 disk sda: 5\n');
   assert.equal(errorFileName(ttime), 'error.01-02');
   assert.equal(errorFileName(Math.floor(new Date(2026, 11, 31, 23, 59, 59).getTime() / 1000)), 'error.12-31');
   assert.equal(hms(Math.floor(new Date(2026, 11, 31, 23, 59, 59).getTime() / 1000)), '23:59:59');

@@ -2,7 +2,7 @@
 // the local time zone (of the process, as in C: TZ).
 //
 //   strerr:   SEQ TIME TICKS FLAGS MID SID TEXT
-//   strtrace: SEQ TIME TICKS LEVEL FLAGS MID SID TEXT
+//   strtrace: SEQ TIME TICKS LEVEL FLAGS MID SID TEXT   (LEVEL as %2d)
 //
 // SEQ zero-padded to 6 digits, TIME hh:mm:ss local, TICKS 8 hex digits,
 // FLAGS three letters each its letter or '.': F N T for strerr (T: a tracer
@@ -67,7 +67,9 @@ export function errLine(m: LogMessage): string {
   return `${seq6(m.seq)} ${hms(m.ttime)} ${ticks8(m.ltime)} ${errFlags(m.flags)} ${m.mid} ${m.sid} ${messageText(m)}\n`;
 }
 
-/** One line of strtrace's output, with its newline. */
+/** One line of strtrace's output, with its newline: the level as %2d, as
+ * SVR4's and illumos' strace print it. */
 export function traceLine(m: LogMessage): string {
-  return `${seq6(m.seq)} ${hms(m.ttime)} ${ticks8(m.ltime)} ${m.level} ${traceFlags(m.flags)} ${m.mid} ${m.sid} ${messageText(m)}\n`;
+  const level = String(m.level).padStart(2);
+  return `${seq6(m.seq)} ${hms(m.ttime)} ${ticks8(m.ltime)} ${level} ${traceFlags(m.flags)} ${m.mid} ${m.sid} ${messageText(m)}\n`;
 }

@@ -346,7 +346,7 @@ export function parseErrLine(l: string): { seq: number; time: string; ticks: str
 
 /** Parse a strtrace line. */
 export function parseTraceLine(l: string): { seq: number; time: string; ticks: string; level: number; flags: string; mid: number; sid: number; text: string } {
-  const m = /^(\d{6,}) (\d\d:\d\d:\d\d) ([0-9a-f]{8}) (-?\d+) ([F.][N.][E.]) (-?\d+) (-?\d+) (.*)$/.exec(l);
+  const m = /^(\d{6,}) (\d\d:\d\d:\d\d) ([0-9a-f]{8}) +(-?\d+) ([F.][N.][E.]) (-?\d+) (-?\d+) (.*)$/.exec(l);
   if (!m) throw new Error(`not a strtrace line: ${JSON.stringify(l)}`);
   return { seq: Number(m[1]), time: m[2]!, ticks: m[3]!, level: Number(m[4]), flags: m[5]!, mid: Number(m[6]), sid: Number(m[7]), text: m[8]! };
 }
