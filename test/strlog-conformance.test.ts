@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STRCLEAN } from '../src/strlog/exitcodes.js';
 import { atEnd, Driver, node, parseErrLine, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog } from './helpers/strlog.js';
@@ -93,4 +93,29 @@ test('strtrace prints the level as %2d, as SVR4 and illumos strace do', async ()
   const [a, b] = await tr.waitLines(2);
   assert.match(a!, /^000001 \d\d:\d\d:\d\d [0-9a-f]{8}  3 \.\.E 1 2 level three$/);
   assert.match(b!, /^000002 \d\d:\d\d:\d\d [0-9a-f]{8} 42 \.\.\. 1 2 level forty-two$/);
+});
+
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) => existsSync(p));
+
+/** CLOCK_MONOTONIC (since boot) in ticks of 1/100 s: lbolt's clock. */
+const bootTicks = (): number => Number(process.hrtime.bigint() / 10_000_000n);
+
+test('ltime is ticks since boot on a monotonic clock, as lbolt: a step of the wall clock back does not move it', { skip: LIBFAKETIME ? false : 'libfaketime is not installed (Debian package faketime)' }, async () => {
+  // strlogd's wall clock follows the offset file (CLOCK_MONOTONIC is left alone).
+  const offset = join(tempDir(), 'offset');
+  writeFileSync(offset, '+0\n');
+  const d = await Driver.start({ args: ['-n'], env: { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
+  const err = await d.open('error');
+  const c = d.client();
+  const t0 = bootTicks();
+  await c.strlogWait(1, 1, 0, SL_ERROR, 'before the step');
+  const t1 = bootTicks();
+  writeFileSync(offset, '-1h\n');
+  await c.strlogWait(1, 1, 0, SL_ERROR, 'after the step');
+  const t2 = bootTicks();
+  const [a, b] = await err.wait(2);
+  assert.ok(a!.ltime >= t0 && a!.ltime <= t1, `ltime ${a!.ltime} is not the boot ticks ${t0}..${t1}`);
+  assert.ok(b!.ltime >= a!.ltime && b!.ltime <= t2, `after a step back: ltime ${b!.ltime}, before it ${a!.ltime}, boot ticks ${t2}`);
+  // The wall clock did step: ttime an hour back.
+  assert.ok(a!.ttime - b!.ttime > 3500, `ttime ${a!.ttime} then ${b!.ttime}`);
 });

@@ -162,6 +162,17 @@ export interface EngineOptions {
   forward?: ((m: ConsoleMessage) => void) | null;
   /** The clock, ms since 1970 (tests of the engine pass their own). */
   now?: () => number;
+  /** log_ctl.ltime: ticks (HZ a second) since boot, monotonic (default bootTicks). */
+  ticks?: () => number;
+}
+
+/**
+ * Ticks since boot, HZ a second, as SVR4's lbolt: CLOCK_MONOTONIC (what
+ * process.hrtime reads), which a step of the wall clock (settimeofday, NTP)
+ * does not move. It wraps at 2^32, as a u32 on the wire.
+ */
+export function bootTicks(): number {
+  return Number(process.hrtime.bigint() / BigInt(1e9 / HZ));
 }
 
 /** The console priority of a message's flags: the first of FATAL, ERROR, WARN, NOTE, TRACE. */
@@ -189,7 +200,7 @@ export interface Reach {
 }
 
 export class Engine {
-  /** ms since 1970 when the driver started: ltime counts ticks from here. */
+  /** ms since 1970 when the driver started. */
   readonly started: number;
   readonly seq: Record<LogClass, number> = { error: 0, trace: 0, console: 0 };
   /** Records decoded and handled; records not logged (no class left). */
@@ -209,11 +220,13 @@ export class Engine {
   notices = 0;
   private readonly forward: ((m: ConsoleMessage) => void) | null;
   private readonly now: () => number;
+  private readonly ticks: () => number;
   private nextId = 1;
   readonly queueBytes: number;
 
   constructor(opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.ticks = opts.ticks ?? bootTicks;
     this.started = this.now();
     this.queueBytes = opts.queueBytes;
     this.backlog = new ByteQueue(opts.backlogBytes);
@@ -326,7 +339,7 @@ export class Engine {
   private deliver(r: Reach, level: number, data: Buffer, seq: Ack['seq']): void {
     const { mid, sid, fac, flags } = r;
     const now = this.now();
-    const ltime = Math.floor(((now - this.started) * HZ) / 1000) >>> 0;
+    const ltime = this.ticks() >>> 0;
     const ttime = Math.floor(now / 1000);
     // One log_ctl, its class, pri and seq set for each class in turn.
     const ctl: LogCtl = { cls: 'error', flags, mid, sid, level, pri: 0, seq: 0, ltime, ttime };

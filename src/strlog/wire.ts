@@ -42,7 +42,7 @@
 //     0x84 ACK (the acknowledgement of a SUBMIT).
 //
 //   log_ctl: u8 class (1 trace, 2 error, 3 console), u16 flags, i32 mid,
-//   i32 sid, i8 level, u8 0, u16 pri, u32 seq_no, u32 ltime (ticks),
+//   i32 sid, i8 level, u8 0, u16 pri, u32 seq_no, u32 ltime (ticks since boot),
 //   u32 ttime low and u32 ttime high (seconds since 1970).
 
 import { Buffer } from 'node:buffer';
@@ -455,7 +455,7 @@ export interface LogCtl {
   level: number;
   pri: number;
   seq: number;
-  /** Ticks (1/100 s) since the driver started. */
+  /** Ticks (1/100 s) since boot, monotonic (SVR4's lbolt). */
   ltime: number;
   /** Seconds since 1970. */
   ttime: number;
