@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STRCLEAN } from '../src/strlog/exitcodes.js';
-import { atEnd, Driver, node, parseErrLine, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog } from './helpers/strlog.js';
+import { atEnd, Driver, node, parseErrLine, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog, waitFor, waitLines } from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -118,4 +118,29 @@ test('ltime is ticks since boot on a monotonic clock, as lbolt: a step of the wa
   assert.ok(b!.ltime >= a!.ltime && b!.ltime <= t2, `after a step back: ltime ${b!.ltime}, before it ${a!.ltime}, boot ticks ${t2}`);
   // The wall clock did step: ttime an hour back.
   assert.ok(a!.ttime - b!.ttime > 3500, `ttime ${a!.ttime} then ${b!.ttime}`);
+});
+
+test('strerr restarted on a day whose file has a second link or another owner: it writes to a new name and says so, losing nothing', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const c = d.client();
+  for (const how of ['link', 'owner'] as const) {
+    const logdir = tempDir();
+    const first = await startStrerr(d, logdir);
+    await c.strlogWait(1, 1, 0, SL_ERROR, 'before the restart');
+    const [before] = await waitErrorLog(logdir, 1);
+    await first.stop();
+    const name = readdirSync(logdir).find((f) => /^error\.\d\d-\d\d$/.test(f))!;
+    const today = join(logdir, name);
+    if (how === 'link') linkSync(today, join(tempDir(), 'elsewhere'));
+    else chownSync(today, 65534, 65534);
+    const s = await startStrerr(d, logdir);
+    for (let i = 1; i <= 3; i++) await c.strlogWait(1, 1, 0, SL_ERROR, 'after the restart %d', i);
+    const alt = join(logdir, `${name}.1`);
+    const got = await waitLines(alt, 3);
+    assert.deepEqual(got.map((l) => parseErrLine(l).text), ['after the restart 1', 'after the restart 2', 'after the restart 3'], how);
+    assert.deepEqual(readFileSync(today, 'utf8'), `${before}\n`, `${how}: the day's file is not written to`);
+    await waitFor('the report', () => s.stderr.includes(alt));
+    assert.match(s.stderr, new RegExp(`cannot use ${today}: (it has other links|owned by uid 65534); this day's messages go to ${alt}`));
+    await s.stop();
+  }
 });

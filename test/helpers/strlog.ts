@@ -112,13 +112,13 @@ export function lines(path: string): string[] {
 }
 
 /**
- * Every line of strerr's files in logdir (error.MM-DD), in sequence order: a
+ * Every line of strerr's files in logdir (error.MM-DD[.N]), in sequence order: a
  * test that runs across midnight finds its lines in two files.
  */
 export function errorLog(logdir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(logdir).filter((f) => /^error\.\d\d-\d\d$/.test(f));
+    names = readdirSync(logdir).filter((f) => /^error\.\d\d-\d\d(\.\d+)?$/.test(f));
   } catch {
     return [];
   }
