@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
 import { chownSync, existsSync, linkSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STRCLEAN } from '../src/strlog/exitcodes.js';
-import { atEnd, Driver, node, parseErrLine, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog, waitFor, waitLines } from './helpers/strlog.js';
+import { spawn } from 'node:child_process';
+import { STRCLEAN, STRTRACE as STRTRACE_CODES } from '../src/strlog/exitcodes.js';
+import { atEnd, Driver, node, parseErrLine, Proc, STRTRACE, testEnv, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog, waitFor, waitLines } from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -143,4 +144,23 @@ test('strerr restarted on a day whose file has a second link or another owner: i
     assert.match(s.stderr, new RegExp(`cannot use ${today}: (it has other links|owned by uid 65534); this day's messages go to ${alt}`));
     await s.stop();
   }
+});
+
+test('strtrace - reads its triplets from standard input, as illumos strace does, then the rest of the command line', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const child = spawn(process.execPath, [STRTRACE, '--rundir', d.dir, '-', '12', 'all', '0'], { stdio: ['pipe', 'pipe', 'pipe'], env: testEnv() });
+  const p = new Proc(child);
+  child.stdin.end('1 2 3\n\t9 all\n5\n');
+  const l = await d.waitLogger(p.pid, 'trace');
+  assert.deepEqual(l.ids, [{ mid: 1, sid: 2, level: 3 }, { mid: 9, sid: -1, level: 5 }, { mid: 12, sid: -1, level: 0 }]);
+  const c = d.client();
+  await c.strlogWait(9, 4, 5, SL_TRACE, 'from stdin');
+  assert.match((await p.waitLines(1))[0]!, / 9 4 from stdin$/);
+  await p.stop();
+  // A malformed triplet on standard input is a usage error, as on the command line.
+  const bad = spawn(process.execPath, [STRTRACE, '--rundir', d.dir, '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: testEnv() });
+  const b = new Proc(bad);
+  bad.stdin.end('1 2 x\n');
+  assert.equal((await b.exit).code, STRTRACE_CODES.USAGE.code, b.stderr);
+  assert.match(b.stderr, /bad level 'x'/);
 });

@@ -3,8 +3,9 @@
 // is the system call tracer's). Registers with strlogd as a tracer for the
 // given mid sid level triples and prints each message on stdout, unbuffered.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { internalError } from '../bugs.js';
+import { MAX_TRACE_IDS } from '../strlog/constants.js';
 import { LogStream } from '../strlog/client.js';
 import { ExitError, exitStatusHelp, STRTRACE } from '../strlog/exitcodes.js';
 import { parseTriples } from '../strlog/filter.js';
@@ -20,7 +21,7 @@ export function usage(): string {
   return `strtrace ${version()} - print STREAMS trace messages
 
 Usage:
-  strtrace [--rundir DIR] [mid sid level]...
+  strtrace [--rundir DIR] [mid sid level | -]...
   strtrace -h | --help | --version
 
 Registers with strlogd as a trace logger and prints each message it
@@ -30,7 +31,8 @@ FLAGS: F fatal, N notify, E also sent to the error logger.
 
 A message is printed when one triple matches it: its mid and sid equal
 the triple's, and its level is at most the triple's; 'all' in a field
-matches anything. No triple means 'all all all'.
+matches anything. No triple means 'all all all'. A '-' reads triples
+from standard input, to its end, in its place (as illumos' strace).
 
 Options:
   --rundir DIR  strlogd's runtime directory (default $STRLOGDIR, else /run/strlog)
@@ -45,6 +47,7 @@ ${exitStatusHelp(STRTRACE)}
 function parse(argv: string[]): { rundir: string; ids: TraceId[] } | 'help' | 'version' {
   let rundir: string | undefined;
   const words: string[] = [];
+  let fromStdin = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -58,17 +61,37 @@ function parse(argv: string[]): { rundir: string; ids: TraceId[] } | 'help' | 'v
       rundir = argv[++i]!;
     } else if (a.startsWith('--rundir=')) {
       rundir = a.slice('--rundir='.length);
+    } else if (a === '-') {
+      // As illumos' strace: the triplets on standard input, to its end,
+      // then the rest of the command line.
+      words.push(...readTriplets());
+      fromStdin = true;
     } else if (a.startsWith('-') && !/^-\d+$/.test(a)) {
       throw new ExitError(STRTRACE.USAGE, `unknown option '${a}'`);
     } else {
       words.push(a);
     }
   }
+  if (fromStdin && words.length === 0) throw new ExitError(STRTRACE.USAGE, 'no mid sid level triple on standard input or the command line');
   const t = parseTriples(words);
   if (!t.ok) throw new ExitError(STRTRACE.USAGE, t.error);
+  if (t.ids.length > MAX_TRACE_IDS) throw new ExitError(STRTRACE.USAGE, `at most ${MAX_TRACE_IDS} triples, not ${t.ids.length}`);
   const rd = resolveRunDir(rundir);
   if (!rd.ok) throw new ExitError(STRTRACE.USAGE, rd.message);
   return { rundir: rd.dir, ids: t.ids };
+}
+
+/** The words of standard input, to its end (bounded: no more than a registration takes). */
+function readTriplets(): string[] {
+  let text: string;
+  try {
+    text = readFileSync(0, 'utf8');
+  } catch (err) {
+    throw new ExitError(STRTRACE.USAGE, `cannot read the triples on standard input: ${(err as Error).message}`);
+  }
+  const max = 3 * MAX_TRACE_IDS * 12;
+  if (text.length > max) throw new ExitError(STRTRACE.USAGE, `more than ${MAX_TRACE_IDS} triples on standard input`);
+  return text.split(/[ \t\n]+/).filter(Boolean);
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
