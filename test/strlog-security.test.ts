@@ -46,14 +46,16 @@ const mails = (out: string): string[] => {
 
 const NOTICE = /^strlogd: (\d+) messages from uid (\d+) \(pid (\d+)\) dropped: (\d+) over its rate limit \(200 a second, burst 1000\), (\d+) longer than 8192 bytes, (\d+) by the sender$/;
 
-test('a flood from one uid: bounded in messages, text and mails; each loss counted and said (how many, from whom)', async () => {
+test('a flood from one uid: bounded in messages, text and mails; each loss counted and said (how many, from whom)', async (tc) => {
   const d = await Driver.start({ args: ['-n'] });
   const logdir = tempDir();
   const out = join(tempDir(), 'mail');
   const strerr = await startStrerr(d, logdir, ['--mailer', fakeMailer(tempDir(), out)]);
   // 3,000 messages that expand to 32 KB each (32 %999d), then 3,000 short ones, flagged error|notify.
+  const t0 = performance.now();
   const r = await runAsNobody(FLOOD_SCRIPT, [join(d.dir, 'submit'), '3000', '3000', String(SL_ERROR | SL_NOTIFY)]);
   assert.equal(r.code, 0, r.stderr);
+  const sentIn = performance.now() - t0;
   const pid = Number(r.stdout);
   await waitFor('the driver to take every datagram', async () => (await d.stats()).records === 6000, 30_000);
   // What went through, and the driver's own lines about the rest.
@@ -87,6 +89,7 @@ test('a flood from one uid: bounded in messages, text and mails; each loss count
   const all = mails(out);
   assert.equal(all.length, 11);
   assert.match(all[10]!, new RegExp(`Subject: STREAMS errors on \\S+: ${t.accepted - 10} more messages\\n`));
+  tc.diagnostic(`sent 6000 in ${(sentIn / 1000).toFixed(2)} s (process start included); accepted ${t.accepted}, rate-limited ${s.rateLimited}, too long ${s.tooLong}; ${t.notices.length} notice line(s); ${bytes} bytes in the log; ${all.length} mails`);
 });
 
 test('text a user sends reaches no terminal or file as C1 controls or bidi overrides (strerr, strtrace)', async () => {
@@ -193,4 +196,33 @@ test('strlogd\'s sockets are born with their mode: no chmod by name (strace), ch
   await p.exit;
   const calls = readFileSync(out, 'utf8').split('\n').filter((l) => /submit|logger/.test(l));
   assert.deepEqual(calls, [], 'no chmod or chown by name');
+});
+
+test('one uid holds at most 16 connections to DIR/logger; root\'s logger still registers', async () => {
+  const d = await Driver.start({ args: ['-n'] });
+  const r = await runAsNobody(
+    `
+import { createConnection } from 'node:net';
+const [path] = process.argv.slice(1);
+// 40 connections; wait (10 s at most) until the driver closed all but 16.
+let closed = 0;
+let done;
+const enough = new Promise((r) => (done = r));
+const socks = [];
+for (let i = 0; i < 40; i++) {
+  const s = createConnection(path);
+  s.on('error', () => {});
+  s.on('close', () => ++closed >= 24 && done());
+  socks.push(s);
+}
+await Promise.race([enough, new Promise((r) => setTimeout(r, 10_000))]);
+process.stdout.write(String(closed));
+for (const s of socks) s.destroy();
+`,
+    [join(d.dir, 'logger')],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(Number(r.stdout), 24, 'closed: all but 16');
+  assert.equal(((await d.stats()) as unknown as Record<string, number>).connectionsRefused, 24);
+  await d.open('error');
 });
