@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SL_ERROR, SL_TRACE, StrlogClient } from '../src/strlog/index.js';
-import { chownSync, existsSync, linkSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, linkSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { STRCLEAN, STRTRACE as STRTRACE_CODES } from '../src/strlog/exitcodes.js';
+import { faketimeEnv, LIBFAKETIME, NO_FAKETIME } from './helpers/faketime.js';
 import { atEnd, Driver, node, parseErrLine, Proc, STRTRACE, testEnv, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog, waitFor, waitLines } from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
@@ -96,16 +97,14 @@ test('strtrace prints the level as %2d, as SVR4 and illumos strace do', async ()
   assert.match(b!, /^000002 \d\d:\d\d:\d\d [0-9a-f]{8} 42 \.\.\. 1 2 level forty-two$/);
 });
 
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) => existsSync(p));
-
 /** CLOCK_MONOTONIC (since boot) in ticks of 1/100 s: lbolt's clock. */
 const bootTicks = (): number => Number(process.hrtime.bigint() / 10_000_000n);
 
-test('ltime is ticks since boot on a monotonic clock, as lbolt: a step of the wall clock back does not move it', { skip: LIBFAKETIME ? false : 'libfaketime is not installed (Debian package faketime)' }, async () => {
+test('ltime is ticks since boot on a monotonic clock, as lbolt: a step of the wall clock back does not move it', { skip: LIBFAKETIME ? false : NO_FAKETIME }, async () => {
   // strlogd's wall clock follows the offset file (CLOCK_MONOTONIC is left alone).
   const offset = join(tempDir(), 'offset');
   writeFileSync(offset, '+0\n');
-  const d = await Driver.start({ args: ['-n'], env: { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: offset, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
+  const d = await Driver.start({ args: ['-n'], env: faketimeEnv(offset) });
   const err = await d.open('error');
   const c = d.client();
   const t0 = bootTicks();
