@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { UnixSocket } from '../src/native.js';
 import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_LOCAL3, LOG_NOTICE, LOG_USER, LOG_WARNING } from '../src/syslog/constants.js';
-import { LogStream, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, StrlogClient } from '../src/strlog/index.js';
+import { expand, LogStream, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, StrlogClient } from '../src/strlog/index.js';
 import { STRLOG } from '../src/strlog/exitcodes.js';
 import { encodeData, encodeRegister, encodeSubmission, frame, FrameReader, F_REGISTER, F_REPLY, F_STATS, F_STATS_REPLY, IFACE_MODULE, ROLE_TRACE } from '../src/strlog/wire.js';
 import {
@@ -410,8 +410,14 @@ test('a client keeps working across a restart of strlogd (new socket, numbers fr
   await d.stop();
   assert.equal(c.strlog(1, 1, 0, SL_CONSOLE, 'no driver'), 0);
   const d2 = await Driver.start({ dir: d.dir, args: ['-n'] });
+  const con = await d2.open('console');
   const a = await c.strlogWait(1, 1, 0, SL_CONSOLE, 'after');
-  assert.deepEqual([a?.result, a?.seq.console], [1, 1]);
+  // The message dropped while there was no driver is told first, in a line of the driver.
+  assert.deepEqual([a?.result, a?.seq.console], [1, 2]);
+  const [notice, after] = await con.wait(2);
+  assert.deepEqual([notice!.mid, notice!.sid, notice!.seq], [44, 0, 1]);
+  assert.equal(expand(notice!.fmt, notice!.args), `strlogd: 1 message from pid ${process.pid} (uid 0) dropped by the sender before they reached the driver`);
+  assert.equal(after!.fmt, 'after');
   assert.equal((await d2.stats()).records, 1);
 });
 

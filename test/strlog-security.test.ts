@@ -44,7 +44,7 @@ const mails = (out: string): string[] => {
   return parts;
 };
 
-const NOTICE = /^strlogd: (\d+) messages from uid (\d+) \(pid (\d+)\) dropped: (\d+) over its rate limit \(200 a second, burst 1000\), (\d+) longer than 8192 bytes, (\d+) by the sender$/;
+const NOTICE = /^strlogd: (\d+) messages? from uid (\d+) \(pid (\d+)\) dropped: (\d+) over its rate limit \(200 a second, burst 1000\), (\d+) longer than 8192 bytes, (\d+) by the sender$/;
 
 test('a flood from one uid: bounded in messages, text and mails; each loss counted and said (how many, from whom)', async (tc) => {
   const d = await Driver.start({ args: ['-n'] });

@@ -304,7 +304,7 @@ export class StrlogServer {
       this.limiter.senderLost(uid, origin.pid, n, sub.flags, tracers);
       return;
     }
-    this.engine.notice(sub.flags, tracers, 'strlogd: %u messages from pid %d (uid %u) dropped by the sender before they reached the driver', [n, origin.pid, uid]);
+    this.engine.notice(sub.flags, tracers, 'strlogd: %u %s from pid %d (uid %u) dropped by the sender before they reached the driver', [n, n === 1 ? 'message' : 'messages', origin.pid, uid]);
   }
 
   /**
@@ -342,8 +342,8 @@ export class StrlogServer {
       this.engine.notice(
         d.flags,
         d.tracers,
-        'strlogd: %u messages from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes, %u by the sender',
-        [n, d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText, d.sender],
+        'strlogd: %u %s from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes, %u by the sender',
+        [n, n === 1 ? 'message' : 'messages', d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText, d.sender],
       );
       this.opts.report.error(
         `uid ${d.uid} (pid ${d.lastPid}): ${n} messages dropped: ${d.rate} over its rate limit (${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst}), ${d.long} longer than ${LIMITS.maxText} bytes, ${d.sender} by the sender`,
