@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
 import { driverStats } from '../src/strlog/index.js';
@@ -156,7 +157,8 @@ test('strerr: each stop signal ends it with status 0', async () => {
   }
 });
 
-/** A datagram socket at DIR/submit that never answers; got() counts what it received. */
+/** A driver that never answers, at DIR/submit (datagrams) and DIR/logger (where
+ * strlog and strclean ask for their answer); got() counts what it received. */
 function silentDriver(dir: string): { got: () => number; close: () => void } {
   const s = new UnixSocket();
   s.bind(join(dir, 'submit'));
@@ -164,7 +166,21 @@ function silentDriver(dir: string): { got: () => number; close: () => void } {
   s.setReadable(() => {
     while (s.recv(70_000)) n++;
   });
-  return { got: () => n, close: () => s.close() };
+  const conns = new Set<Socket>();
+  const srv = createServer((c) => {
+    conns.add(c);
+    c.on('data', () => n++);
+    c.on('error', () => {});
+    c.on('close', () => conns.delete(c));
+  }).listen(join(dir, 'logger'));
+  return {
+    got: () => n,
+    close: () => {
+      s.close();
+      for (const c of conns) c.destroy();
+      srv.close();
+    },
+  };
 }
 
 async function endsOnSigusr1(p: Proc): Promise<void> {
