@@ -212,7 +212,7 @@ test('strerr: exit codes and messages (usage, no driver, log directory, driver g
   assert.equal(r.code, STRERR.USAGE.code);
   r = await node(STRERR_BIN, ['--rundir', tempDir(), '-d', tempDir()]);
   assert.equal(r.code, STRERR.NO_DRIVER.code);
-  assert.match(r.stderr, /^strerr: cannot connect to strlogd in \/tmp\/sl-\w+: connect ENOENT/);
+  assert.match(r.stderr, /^strerr: no strlogd in \/tmp\/sl-\w+: \/tmp\/sl-\w+\/logger does not exist \(is strlogd running\?\)$/m);
   const file = join(tempDir(), 'file');
   writeFileSync(file, '');
   r = await node(STRERR_BIN, ['-d', file]);

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { internalError } from '../bugs.js';
-import { LogStream } from '../strlog/client.js';
+import { LogStream, unreachable } from '../strlog/client.js';
 import { DEFAULT_LOGDIR, SL_NOTIFY } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRERR } from '../strlog/exitcodes.js';
 import { errLine, errorFileName, seq6 } from '../strlog/lines.js';
@@ -294,7 +294,7 @@ async function main(): Promise<void> {
     // The seed's words, alone on the line, status 1.
     if (code === 'EBUSY') notifyFailure(STRERR.EXISTS.code, EXISTS_MESSAGE);
     if (code === 'EPERM') return report.fatal(STRERR.REFUSED.code, `strlogd refused the error logger: ${(err as Error).message} (root or strlogd's module group only)`);
-    return report.fatal(STRERR.NO_DRIVER.code, `cannot connect to strlogd in ${o.rundir}: ${(err as Error).message}`);
+    return report.fatal(STRERR.NO_DRIVER.code, unreachable(o.rundir, err));
   }
 
   stream.on('messages', (batch: LogMessage[]) => {

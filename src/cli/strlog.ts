@@ -4,6 +4,7 @@
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { internalError } from '../bugs.js';
 import { StrlogClient } from '../strlog/index.js';
+import { unreachable } from '../strlog/client.js';
 import { SL_ERROR } from '../strlog/constants.js';
 import { ExitError, exitStatusHelp, STRLOG } from '../strlog/exitcodes.js';
 import { checkFormat } from '../strlog/format.js';
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
   client.close();
   if (!ack) {
     if (lastError) {
-      process.stderr.write(`${PROG}: cannot reach strlogd in ${o.rundir}: ${lastError.message}\n`);
+      process.stderr.write(`${PROG}: ${unreachable(o.rundir, lastError)}\n`);
       process.exit(STRLOG.NO_DRIVER.code);
     }
     process.stderr.write(`${PROG}: strlogd in ${o.rundir} did not answer within ${o.timeout / 1000} s\n`);

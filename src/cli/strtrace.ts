@@ -6,7 +6,7 @@ import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's ins
 import { readFileSync, writeSync } from 'node:fs';
 import { internalError } from '../bugs.js';
 import { MAX_TRACE_IDS } from '../strlog/constants.js';
-import { LogStream } from '../strlog/client.js';
+import { LogStream, unreachable } from '../strlog/client.js';
 import { ExitError, exitStatusHelp, STRTRACE } from '../strlog/exitcodes.js';
 import { parseTriples } from '../strlog/filter.js';
 import { traceLine } from '../strlog/lines.js';
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       process.stderr.write(`${PROG}: strlogd refused the tracer: ${(err as Error).message} (root or strlogd's module group only)\n`);
       process.exit(STRTRACE.REFUSED.code);
     }
-    process.stderr.write(`${PROG}: cannot connect to strlogd in ${opts.rundir}: ${(err as Error).message}\n`);
+    process.stderr.write(`${PROG}: ${unreachable(opts.rundir, err)}\n`);
     process.exit(STRTRACE.NO_DRIVER.code);
   }
   let stopping = false;

@@ -7,6 +7,7 @@ import { accessSync, closeSync, constants as fsConstants, fstatSync, statSync } 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
+import { errnoWords } from '../proc/errors.js';
 import { closeInheritedFds, isKeepableOutput } from './fds.js';
 import { signalNumber, writeAllSync } from './io.js';
 import { encode, KEEP_ENV, READY_FD, STAGE_ENV, UMASK_ENV, WordReader, type Word } from './protocol.js';
@@ -189,7 +190,7 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
     if (!statSync(dir).isDirectory()) return fail(failCode, `${name}: ${dir} is not a directory`);
     accessSync(dir, fsConstants.X_OK);
   } catch (err) {
-    return fail(failCode, `${name}: cannot use ${dir}: ${(err as Error).message}`);
+    return fail(failCode, `${name}: cannot use ${dir} as its runtime directory: ${errnoWords(err)}`);
   }
   const script = opts.script ?? process.argv[1];
   if (!script) return fail(failCode, `${name}: cannot tell which script to run as the daemon`);

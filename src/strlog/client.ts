@@ -6,6 +6,8 @@ import { closeSync, fstatSync, statSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { openPath, peercredOf, SystemError, UnixSocket } from '../native.js';
+import { errnoFromCode, strerror } from '../errno.js';
+import { errCode } from '../proc/errors.js';
 import { MAX_DATAGRAM } from './constants.js';
 import type { DriverStats } from './driver.js';
 import { loggerPath, resolveRunDir, submitPath } from './rundir.js';
@@ -608,4 +610,19 @@ export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStat
       }
     });
   });
+}
+
+/**
+ * Why a program could not reach strlogd in dir, in words: no driver there
+ * (no socket, or a socket nobody listens on), no permission, or the
+ * system's reason; err is what connecting or sending threw.
+ */
+export function unreachable(dir: string, err: unknown): string {
+  const code = errCode(err);
+  const where = `strlogd in ${dir}`;
+  if (code === 'ENOENT') return `no ${where}: ${loggerPath(dir)} does not exist (is strlogd running?)`;
+  if (code === 'ECONNREFUSED') return `no ${where}: nobody listens on ${loggerPath(dir)} (a strlogd that stopped?)`;
+  if (code === 'EACCES' || code === 'EPERM') return `cannot reach ${where}: ${strerror(code)} (its group, strlogd -g, keeps you out?)`;
+  if (code !== undefined && errnoFromCode(code) !== undefined) return `cannot reach ${where}: ${strerror(code)}`;
+  return `cannot reach ${where}: ${(err as Error).message.replace(/^strlog: /, '')}`;
 }
