@@ -618,6 +618,8 @@ export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStat
  * system's reason; err is what connecting or sending threw.
  */
 export function unreachable(dir: string, err: unknown): string {
+  // Not strlogd at all (another user's socket): that, and who serves it.
+  if (err instanceof NotDriverError) return err.message.replace(/^strlog: /, '');
   const code = errCode(err);
   const where = `strlogd in ${dir}`;
   if (code === 'ENOENT') return `no ${where}: ${loggerPath(dir)} does not exist (is strlogd running?)`;
