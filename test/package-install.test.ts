@@ -7,88 +7,33 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
-import { runToExit, type RunResult } from './helpers/run.js';
-import { ROOT, spawnSleep, tempDir, VERSION, waitFor } from './helpers/plog.js';
+import { runToExit } from './helpers/run.js';
+import { ROOT, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { NAME, Offline, packedTarball } from './helpers/package.js';
 
-const NAME = 'plogkit';
-
-/** A PATH with every command of the usual directories but the ones that
- * build C: cc, gcc, make, python (node-gyp's), and their cross variants. */
-function pathWithoutCompilers(): string {
-  const bin = join(tempDir(), 'bin');
-  mkdirSync(bin);
-  const hidden = /^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|clang|tcc|make|gmake|python|musl-gcc|node-gyp)|-(gcc|g\+\+|cc|c\+\+|cpp|clang)(-[\d.]+)?$/;
-  const dirs = [dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-  for (const d of dirs) {
-    if (!existsSync(d)) continue;
-    for (const name of readdirSync(d)) {
-      if (hidden.test(name) || existsSync(join(bin, name))) continue;
-      symlinkSync(join(d, name), join(bin, name));
-    }
-  }
-  return bin;
-}
-
-let noCc = '';
-let home = '';
+let off: Offline;
 let tarball = '';
 /** The tarball's contents, unpacked. */
 let unpacked = '';
 let prefix = '';
-let netns: string[] = [];
 const daemons: string[] = [];
 const children: ChildProcess[] = [];
 
-/** This environment without npm's own variables (npm test sets dozens,
- * nodedir among them), HOME a fresh directory (no ~/.npmrc, an empty npm
- * cache), PATH without compilers, plus `set`. */
-function bareEnv(set: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|NODE_TEST_CONTEXT$|PLOG|INIT_CWD$|NODE_)/i.test(k)) e[k] = v;
-  return { ...e, HOME: home, PATH: noCc, ...set };
-}
-
-function sh(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; limit?: number } = {}): Promise<RunResult> {
-  return runToExit(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? bareEnv(), cwd: opts.cwd }, opts.limit ?? 60_000);
-}
-
-/** npm offline, and inside a network namespace with no interface up when
- * this user may make one (root may): nothing can be downloaded. */
-function npmOffline(args: string[], cwd: string): Promise<RunResult> {
-  const npm = ['npm', ...args, '--offline', '--no-audit', '--no-fund', '--foreground-scripts'];
-  return sh(netns.length ? netns[0]! : npm[0]!, [...netns.slice(1), ...(netns.length ? npm : npm.slice(1))], { cwd, limit: 120_000 });
-}
-
 before(async () => {
-  noCc = pathWithoutCompilers();
-  home = tempDir();
+  off = await Offline.create();
   for (const c of ['cc', 'gcc', 'make', 'python3']) {
-    const r = await sh('sh', ['-c', `command -v ${c}`]);
+    const r = await off.sh('sh', ['-c', `command -v ${c}`]);
     assert.notEqual(r.code, 0, `${c} is still on the PATH: ${r.stdout}`);
   }
-  if ((await runToExit('unshare', ['-n', 'true'], { stdio: 'ignore' }).catch(() => ({ code: 1 }))).code === 0) netns = ['unshare', '-n'];
-
   // The publisher's side, with the repository's tools: prepack (the
-  // prebuilt addons), then pack what `npm run build` left in dist/ (npm
-  // test has just built it; pack's own prepare would build it again under
-  // the feet of the other test files).
+  // prebuilt addons), then pack.
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.match(pkg.scripts.prepack ?? '', /prebuild/);
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT;
-  const pre = await runToExit('npm', ['run', 'prepack'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 240_000);
-  assert.equal(pre.code, 0, pre.stderr);
-  const out = tempDir();
-  const packed = await runToExit('npm', ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 60_000);
-  assert.equal(packed.code, 0, packed.stderr);
-  tarball = join(out, `${NAME}-${VERSION}.tgz`);
-  assert.ok(existsSync(tarball), packed.stdout);
-  const post = await runToExit('npm', ['run', 'postpack'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }, 60_000);
-  assert.equal(post.code, 0, post.stderr);
+  tarball = await packedTarball();
   unpacked = tempDir();
   execFileSync('tar', ['xzf', tarball, '-C', unpacked]);
 
@@ -163,7 +108,7 @@ test('the musl prebuild links against musl alone: every symbol but Node-API and 
 });
 
 test('npm install -g, offline, with no compiler: the install script builds nothing; plogsrvd, plog, plog run and man work', async () => {
-  const r = await npmOffline(['install', '-g', '--prefix', prefix, tarball], home);
+  const r = await off.npm(['install', '-g', '--prefix', prefix, tarball], off.home);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   // The install script ran (node-gyp-build), found the prebuilt addon and
   // compiled nothing.
@@ -172,32 +117,32 @@ test('npm install -g, offline, with no compiler: the install script builds nothi
   assert.ok(!existsSync(join(pkgDir, 'build')), 'nothing built');
   assert.doesNotMatch(r.stdout + r.stderr, /gyp (info|ERR)|CC\(target\)/);
 
-  const env = bareEnv({ PATH: `${join(prefix, 'bin')}${delimiter}${noCc}`, PLOGDIR: tempDir() });
+  const env = off.env({ PATH: `${join(prefix, 'bin')}${delimiter}${off.path}`, PLOGDIR: tempDir() });
   const dir = tempDir();
-  const srv = await sh('plogsrvd', ['-d', dir], { env });
+  const srv = await off.sh('plogsrvd', ['-d', dir], { env });
   assert.equal(srv.code, 0, srv.stderr);
   daemons.push(dir);
   const s = spawnSleep();
-  const c = await sh('plog', ['-d', dir, '-p', String(s.pid), '-i', '1s'], { env });
+  const c = await off.sh('plog', ['-d', dir, '-p', String(s.pid), '-i', '1s'], { env });
   assert.equal(c.code, 0, c.stderr);
   const log = join(dir, `sleep.${s.pid}`);
   await waitFor('two samples in the log', () => existsSync(log) && readFileSync(log, 'utf8').trimEnd().split('\n').length >= 4);
   assert.equal(readFileSync(log, 'utf8').split('\n')[0], 'sleep 300');
 
-  const pr = await sh('plog', ['run', '--', 'sleep', '2'], { env });
+  const pr = await off.sh('plog', ['run', '--', 'sleep', '2'], { env });
   assert.equal(pr.code, 0, pr.stderr);
   assert.match(pr.stderr, /plog run: sleep 2 exited with status 0/);
   assert.match(pr.stderr, /samples: +\d+/);
 
-  const q = await sh('plog', ['-d', dir, '-q', 'pid'], { env });
+  const q = await off.sh('plog', ['-d', dir, '-q', 'pid'], { env });
   assert.equal(q.code, 0, q.stderr);
   process.kill(Number(q.stdout.trim()), 'SIGTERM');
   await waitFor('plogsrvd gone', () => !existsSync(join(dir, 'plogd_sock')));
 
-  const man = await sh('man', ['-P', 'cat', 'plogsrvd'], { env: bareEnv({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
+  const man = await off.sh('man', ['-P', 'cat', 'plogsrvd'], { env: off.env({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
   assert.equal(man.code, 0, man.stderr);
   assert.match(man.stdout, /plogsrvd - process logger daemon/);
-  const man3 = await sh('man', ['-P', 'cat', '3', 'plog_syslog'], { env: bareEnv({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
+  const man3 = await off.sh('man', ['-P', 'cat', '3', 'plog_syslog'], { env: off.env({ MANPATH: join(prefix, 'share/man'), MANWIDTH: '80' }) });
   assert.equal(man3.code, 0, man3.stderr);
   assert.match(man3.stdout, new RegExp(`from '${NAME}/syslog'`));
 });
@@ -205,7 +150,7 @@ test('npm install -g, offline, with no compiler: the install script builds nothi
 test(`a project's npm install, offline, with no compiler and install scripts blocked: import() and require() of ${NAME}/syslog log through the prebuilt addon; ${NAME}/strlog and ${NAME}/daemon load`, async () => {
   const app = tempDir();
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const r = await npmOffline(['install', '--ignore-scripts', tarball], app);
+  const r = await off.npm(['install', '--ignore-scripts', tarball], app);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.doesNotMatch(r.stdout, /> node-gyp-build/);
   assert.ok(!existsSync(join(app, 'node_modules', NAME, 'build')), 'nothing built');
@@ -225,7 +170,7 @@ syslog(LOG_INFO, 'hello from %s', 'import');
 closelog();
 `,
     );
-    const e = await sh('node', ['esm.mjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    const e = await off.sh('node', ['esm.mjs'], { cwd: app, env: off.env({ PLOG_SYSLOG_SOCKET: sock }) });
     assert.equal(e.code, 0, e.stderr);
     const got = await waitFor('the datagram', () => rx.recv());
     assert.match(got.data.toString(), /^<14>.* pkgtest: hello from import$/);
@@ -240,7 +185,7 @@ syslog(LOG_INFO, 'hello from %s', 'require');
 closelog();
 `,
     );
-    const c = await sh('node', ['cjs.cjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    const c = await off.sh('node', ['cjs.cjs'], { cwd: app, env: off.env({ PLOG_SYSLOG_SOCKET: sock }) });
     assert.equal(c.code, 0, c.stderr);
     const got2 = await waitFor('the datagram', () => rx.recv());
     assert.match(got2.data.toString(), /^<14>.* pkgtest: hello from require$/);
@@ -248,12 +193,12 @@ closelog();
     // npm 11 names every package with an install script "not yet covered by
     // allowScripts"; denying plogkit's (as the README says) silences it, and
     // the package works as before: it never needed the script here.
-    const deny = await sh('npm', ['install-scripts', 'deny', NAME], { cwd: app });
+    const deny = await off.sh('npm', ['install-scripts', 'deny', NAME], { cwd: app });
     assert.equal(deny.code, 0, deny.stdout + deny.stderr);
-    const again = await npmOffline(['rebuild'], app);
+    const again = await off.npm(['rebuild'], app);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.doesNotMatch(again.stdout + again.stderr, /install-scripts|> node-gyp-build/);
-    const e2 = await sh('node', ['esm.mjs'], { cwd: app, env: bareEnv({ PLOG_SYSLOG_SOCKET: sock }) });
+    const e2 = await off.sh('node', ['esm.mjs'], { cwd: app, env: off.env({ PLOG_SYSLOG_SOCKET: sock }) });
     assert.equal(e2.code, 0, e2.stderr);
     assert.match((await waitFor('the datagram', () => rx.recv())).data.toString(), /pkgtest: hello from import$/);
   } finally {
@@ -267,17 +212,17 @@ test('linux-arm64: the installed plogsrvd and plog run on an arm64 Node under qe
   const ld = join(sysroot, 'ld-linux-aarch64.so.1');
   if (!node || !existsSync(node)) return t.skip('PLOGKIT_ARM64_NODE (an arm64 node binary, as .ci/run fetches) is not set');
   if (!existsSync(ld)) return t.skip(`${ld} missing (Debian: libc6-arm64-cross, libstdc++6-arm64-cross)`);
-  const qemu = await sh('sh', ['-c', 'command -v qemu-aarch64'], { env: process.env });
+  const qemu = await off.sh('sh', ['-c', 'command -v qemu-aarch64'], { env: process.env });
   if (qemu.code !== 0) return t.skip('qemu-aarch64 missing (Debian: qemu-user)');
   const pkgDir = join(prefix, 'lib/node_modules', NAME);
   if (!existsSync(pkgDir)) return t.skip('the global install failed (see above)');
   // The loader is named, not qemu's -L: with -L, qemu reads every absolute
   // path in the sysroot first, and "/" there is not the real root.
   const arm = (args: string[]): [string, string[]] => ['qemu-aarch64', [ld, '--library-path', sysroot, node, ...args]];
-  const env = bareEnv({ PATH: noCc });
+  const env = off.env({ PATH: off.path });
 
   const [q, qa] = arm(['-p', `process.arch + ' ' + require(${JSON.stringify(join(pkgDir, 'node_modules/node-gyp-build'))}).path(${JSON.stringify(pkgDir)})`]);
-  const which = await sh(q, qa, { env });
+  const which = await off.sh(q, qa, { env });
   assert.equal(which.code, 0, which.stderr);
   assert.equal(which.stdout.trim(), `arm64 ${join(pkgDir, 'prebuilds/linux-arm64/plogkit.glibc.node')}`);
 
@@ -288,7 +233,7 @@ test('linux-arm64: the installed plogsrvd and plog run on an arm64 Node under qe
   await waitFor('the arm64 plogsrvd socket', () => existsSync(join(dir, 'plogd_sock')), { timeout: 60_000 });
   const s = spawnSleep();
   const [cq, ca] = arm([join(pkgDir, 'dist/src/cli/plog.js'), '-d', dir, '-t', '30', '-p', String(s.pid), '-i', '1s']);
-  const c = await sh(cq, ca, { env });
+  const c = await off.sh(cq, ca, { env });
   assert.equal(c.code, 0, c.stderr);
   const log = join(dir, `sleep.${s.pid}`);
   await waitFor('two samples from the arm64 plogsrvd', () => existsSync(log) && readFileSync(log, 'utf8').trimEnd().split('\n').length >= 4, { timeout: 30_000 });
@@ -299,12 +244,12 @@ test('linux-arm64: the installed plogsrvd and plog run on an arm64 Node under qe
 
 test('where no prebuilt addon fits and install scripts were blocked, the programs say how to build it and the library still logs over UDP; npm rebuild -g with a compiler builds it from source', async () => {
   const p2 = join(tempDir(), 'prefix');
-  const r = await npmOffline(['install', '-g', '--ignore-scripts', '--prefix', p2, tarball], home);
+  const r = await off.npm(['install', '-g', '--ignore-scripts', '--prefix', p2, tarball], off.home);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const pkgDir = join(p2, 'lib/node_modules', NAME);
   // As on a platform that none of the prebuilt binaries fits.
   rmSync(join(pkgDir, 'prebuilds', `linux-${process.arch}`), { recursive: true });
-  const env = bareEnv({ PATH: `${join(p2, 'bin')}${delimiter}${noCc}`, PLOGDIR: tempDir() });
+  const env = off.env({ PATH: `${join(p2, 'bin')}${delimiter}${off.path}`, PLOGDIR: tempDir() });
 
   const dir = tempDir();
   const how = /the native addon \(native\/plog_native\.c\) is not built for linux-\w+ with \w+: .*No native build was found.*Install a C compiler, make and python3, then run `npm rebuild plogkit` \(`npm rebuild -g plogkit` for a global install\) with its install script allowed\./;
@@ -314,12 +259,12 @@ test('where no prebuilt addon fits and install scripts were blocked, the program
     ['strlogd', ['-d', tempDir()]],
     ['strerr', ['--daemon', '--rundir', tempDir(), '-d', tempDir()]],
   ] as const) {
-    const r = await sh(prog, [...args], { env });
+    const r = await off.sh(prog, [...args], { env });
     assert.equal(r.code, 70, `${prog}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^${prog}: ${how.source}$`, 'm'));
     assert.doesNotMatch(r.stderr, /bug|internal error/);
   }
-  const cl = await sh('plog', ['run', '--', 'true'], { env });
+  const cl = await off.sh('plog', ['run', '--', 'true'], { env });
   assert.notEqual(cl.code, 0);
   assert.match(cl.stderr, how);
 
@@ -336,7 +281,7 @@ l.syslog(LOG_INFO, 'over %s', 'udp');
 await l.close();
 `,
     );
-    const u = await sh('node', [join(p2, 'lib', 'udp.mjs')], { env });
+    const u = await off.sh('node', [join(p2, 'lib', 'udp.mjs')], { env });
     assert.equal(u.code, 0, u.stderr);
     assert.match(await got, /noaddon .*over udp$/);
   } finally {
@@ -350,10 +295,10 @@ await l.close();
   const rb = await runToExit('npm', ['rebuild', '-g', '--prefix', p2, NAME, '--foreground-scripts'], { env: real, stdio: ['ignore', 'pipe', 'pipe'] }, 180_000);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
   assert.ok(existsSync(join(pkgDir, 'build/Release/plog_native.node')), rb.stdout + rb.stderr);
-  const srv2 = await sh('plogsrvd', ['-d', dir], { env });
+  const srv2 = await off.sh('plogsrvd', ['-d', dir], { env });
   assert.equal(srv2.code, 0, srv2.stderr);
   daemons.push(dir);
-  const q = await sh('plog', ['-d', dir, '-q', 'pid'], { env });
+  const q = await off.sh('plog', ['-d', dir, '-q', 'pid'], { env });
   assert.equal(q.code, 0, q.stderr);
   process.kill(Number(q.stdout.trim()), 'SIGTERM');
   await waitFor('plogsrvd gone', () => !existsSync(join(dir, 'plogd_sock')));
