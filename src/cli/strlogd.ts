@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { internalError } from '../bugs.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
 import { groupId } from '../daemon/groups.js';
+import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { StartError, StrlogServer } from '../strlog/server.js';
@@ -141,6 +142,23 @@ function enterDir(dir: string): void {
   }
 }
 
+/**
+ * Socket activation (systemd's LISTEN_FDS, systemd/strlogd.socket): the two
+ * sockets the service manager bound at DIR/submit and DIR/logger, served
+ * instead of binding them (the server tells them apart by their paths);
+ * none when nothing was passed. Only in the foreground: the service manager
+ * supervises us, and a detached copy would have another pid.
+ */
+function passedSockets(foreground: boolean): number[] {
+  const p = parseListenFds(process.env, process.pid);
+  unsetListenEnv();
+  if (!p.ok) throw new ExitError(STRLOGD.SOCKET, p.reason);
+  if (p.fds.length === 0) return [];
+  if (p.fds.length !== 2) throw new ExitError(STRLOGD.SOCKET, `${p.fds.length} sockets passed, 2 expected (DIR/submit and DIR/logger)`);
+  if (!foreground) throw new ExitError(STRLOGD.SOCKET, 'sockets passed by the service manager need -f');
+  return p.fds.map((f) => f.fd);
+}
+
 /** $STRLOGD_CLOCK_OFFSET: seconds added to the time messages are stamped
  * with (tests of strerr's day switch; see ENVIRONMENT in strlogd(8)). */
 function clockOffset(report: { error(msg: string): void }): number {
@@ -156,12 +174,14 @@ function clockOffset(report: { error(msg: string): void }): number {
 async function main(): Promise<void> {
   let opts: Options | 'help' | 'version';
   let gid: number | null;
+  let passed: number[];
   try {
     opts = parse(process.argv.slice(2));
     if (helpOrVersion(PROG, opts, usage)) return;
     gid = groupId(opts.group);
     if (gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
     enterDir(opts.dir);
+    passed = passedSockets(opts.foreground);
   } catch (err) {
     exitOnError(PROG, err, STRLOGD.USAGE.code);
   }
@@ -189,6 +209,7 @@ async function main(): Promise<void> {
     group: gid,
     forward: opts.forward,
     report,
+    passed: passed.length ? passed : undefined,
     clockOffset: clockOffset(report),
   });
   let pidLock: PidLock | null = null;
@@ -219,7 +240,8 @@ async function main(): Promise<void> {
   }
   report.info(
     `started on ${dir}, pid ${process.pid}; module group ${gid === null ? 'none (root only)' : `${opts.group} (${gid})`}; ` +
-      `queues ${opts.queueBytes} bytes, backlog ${opts.backlogBytes}; console to syslog ${opts.forward ? 'on' : 'off'}`,
+      `queues ${opts.queueBytes} bytes, backlog ${opts.backlogBytes}; console to syslog ${opts.forward ? 'on' : 'off'}` +
+      (passed.length ? '; sockets passed by the service manager' : ''),
   );
   notifyReady();
 }

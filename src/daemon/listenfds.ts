@@ -1,6 +1,8 @@
 // systemd socket activation (sd_listen_fds(3)): the descriptors a service
 // manager passes from 3 on, named by LISTEN_FDS, LISTEN_PID and
-// LISTEN_FDNAMES. Pure parsing here; the caller adopts the descriptors.
+// LISTEN_FDNAMES. Parsing, and where a passed socket is bound; the caller
+// adopts the descriptors.
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /** First descriptor passed (SD_LISTEN_FDS_START). */
 export const LISTEN_FDS_START = 3;
@@ -48,4 +50,35 @@ export function unsetListenEnv(env: NodeJS.ProcessEnv = process.env): void {
   delete env.LISTEN_FDS;
   delete env.LISTEN_PID;
   delete env.LISTEN_FDNAMES;
+}
+
+/**
+ * The file system paths the AF_UNIX sockets `fds` are bound to, from the
+ * kernel's table of them (/proc/self/net/unix, whose Inode column is the N
+ * of socket:[N] that /proc/self/fd/FD reads): null for a descriptor that is
+ * no socket, is bound to no path (or to an abstract name), or is not
+ * AF_UNIX. Node offers no getsockname() for these; /proc/self stays visible
+ * under systemd's ProcSubset=pid.
+ */
+export function boundPaths(fds: number[]): Array<string | null> {
+  const inodes = fds.map((fd) => {
+    try {
+      return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1] ?? null;
+    } catch {
+      return null;
+    }
+  });
+  const paths = new Map<string, string>();
+  let table = '';
+  try {
+    table = readFileSync('/proc/self/net/unix', 'utf8');
+  } catch {
+    /* no table: nothing is known to be bound */
+  }
+  // Num RefCount Protocol Flags Type St Inode Path (unix(7)); a path may hold spaces.
+  for (const line of table.split('\n')) {
+    const m = /^\S+: \S+ \S+ \S+ \S+ \S+ +(\d+) (\/.*)$/.exec(line);
+    if (m) paths.set(m[1]!, m[2]!);
+  }
+  return inodes.map((ino) => (ino === null ? null : paths.get(ino) ?? null));
 }

@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import type { Reporter } from '../daemon/index.js';
 import { UnixSocket, type Datagram } from '../native.js';
 import { defaultSocketPath, UnixTransport } from '../syslog/index.js';
+import { boundPaths } from '../daemon/listenfds.js';
 import { MAX_DATAGRAM, MAX_REQUEST } from './constants.js';
 import { peerCredentials, Privileges } from './creds.js';
 import { Engine, type ConsoleMessage, type DriverStats, type LoggerSlot, type Origin } from './driver.js';
@@ -46,6 +47,9 @@ export interface ServerOptions {
   /** Act as the console logger: forward console messages to syslog. */
   forward: boolean;
   report: Reporter;
+  /** Sockets the service manager passed (socket activation): served
+   * instead of binding DIR/submit and DIR/logger. */
+  passed?: number[];
   /** Added to the clock that stamps messages (ttime), in ms: for tests of
    * what happens at midnight, from $STRLOGD_CLOCK_OFFSET. Default 0. */
   clockOffset?: number;
@@ -119,15 +123,17 @@ export class StrlogServer {
     });
   }
 
-  /** Bind both sockets (removing stale ones: the caller holds the pid lock). */
+  /** Bind both sockets (removing stale ones: the caller holds the pid lock),
+   * or serve on those the service manager passed. */
   async start(): Promise<void> {
+    if (this.opts.passed) return this.adopt(this.opts.passed);
     for (const p of [this.submitPath, this.loggerPath]) removeStale(p);
     // Each socket is born with its mode, 666 (the umask around the binds):
     // a chmod by name afterwards would follow whatever is at the name by
     // then, and in a runtime directory others may write to that can be a
     // link to any file.
     const mask = process.umask(0o111);
-    const srv = createServer({ allowHalfOpen: false }, (s) => this.onConnection(s));
+    const srv = this.loggerServer();
     let listening: Promise<void>;
     try {
       const d = new UnixSocket();
@@ -137,29 +143,68 @@ export class StrlogServer {
         d.close();
         throw new StartError('socket', `cannot bind ${this.submitPath}: ${(err as Error).message}`);
       }
-      this.dgram = d;
+      this.serveDatagrams(d);
       this.bound.push({ path: this.submitPath, ...this.own(this.submitPath) });
-      d.setReadable(() => void this.onDatagrams());
-      // An error on the socket (POLLERR) stops its poll: say it, and listen
-      // again on the next turn (the receive that follows clears the error).
-      d.setErrorHandler((err) => {
-        this.opts.report.error(`${this.submitPath}: ${err.message}`);
-        setImmediate(() => {
-          if (!this.stopped) d.setReadable(() => void this.onDatagrams());
-        });
-      });
-      srv.maxConnections = 1024;
       // listen() binds at once (the callback only says it listens).
-      listening = new Promise<void>((resolve, reject) => {
-        srv.once('error', (err) => reject(new StartError('socket', `cannot bind ${this.loggerPath}: ${err.message}`)));
-        srv.listen(this.loggerPath, () => resolve());
-      });
+      listening = listen(srv, this.loggerPath, this.loggerPath);
     } finally {
       process.umask(mask);
     }
     await listening;
-    this.server = srv;
     this.bound.push({ path: this.loggerPath, ...this.own(this.loggerPath) });
+    this.serving(srv);
+  }
+
+  /**
+   * Socket activation: serve on the sockets the service manager bound
+   * (systemd/strlogd.socket), told apart by the path each is bound to: they
+   * must be DIR/submit (a datagram socket) and DIR/logger (a stream
+   * socket), and be what start() would have made there, sockets of ours
+   * with mode 666. They stay the service manager's: stop() closes them and
+   * removes nothing, and messages sent meanwhile wait in them.
+   */
+  private async adopt(fds: number[]): Promise<void> {
+    const at = boundPaths(fds);
+    const submit = fds[at.indexOf(this.submitPath)];
+    const logger = fds[at.indexOf(this.loggerPath)];
+    if (fds.length !== 2 || submit === undefined || logger === undefined) {
+      const said = fds.map((fd, i) => `${fd} (${at[i] ?? 'bound to no path'})`).join(', ');
+      throw new StartError('socket', `the sockets passed, ${said}, are not ${this.submitPath} and ${this.loggerPath}`);
+    }
+    for (const p of [this.submitPath, this.loggerPath]) this.own(p);
+    let d: UnixSocket;
+    try {
+      d = UnixSocket.fromFd(submit);
+    } catch (err) {
+      throw new StartError('socket', `the socket passed for ${this.submitPath} (descriptor ${submit}): ${(err as Error).message}`);
+    }
+    this.serveDatagrams(d);
+    const srv = this.loggerServer();
+    await listen(srv, { fd: logger }, `the socket passed for ${this.loggerPath} (descriptor ${logger})`);
+    this.serving(srv);
+  }
+
+  private serveDatagrams(d: UnixSocket): void {
+    this.dgram = d;
+    d.setReadable(() => void this.onDatagrams());
+    // An error on the socket (POLLERR) stops its poll: say it, and listen
+    // again on the next turn (the receive that follows clears the error).
+    d.setErrorHandler((err) => {
+      this.opts.report.error(`${this.submitPath}: ${err.message}`);
+      setImmediate(() => {
+        if (!this.stopped) d.setReadable(() => void this.onDatagrams());
+      });
+    });
+  }
+
+  private loggerServer(): Server {
+    const srv = createServer({ allowHalfOpen: false }, (s) => this.onConnection(s));
+    srv.maxConnections = 1024;
+    return srv;
+  }
+
+  private serving(srv: Server): void {
+    this.server = srv;
     srv.on('error', (err) => this.opts.report.error(`${this.loggerPath}: ${err.message}`));
     this.housekeeper = setInterval(() => this.housekeeping(), 1000);
     this.housekeeper.unref();
@@ -476,6 +521,14 @@ export class StrlogServer {
     c.lastDropReport = now;
     c.droppedReported = s.dropped;
   }
+}
+
+/** The logger server listening on a path or a passed descriptor. */
+function listen(srv: Server, on: string | { fd: number }, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    srv.once('error', (err) => reject(new StartError('socket', `cannot ${typeof on === 'string' ? 'bind' : 'listen on'} ${what}: ${err.message}`)));
+    srv.listen(on, () => resolve());
+  });
 }
 
 /** Remove a socket left by a strlogd that died; refuse anything else. */

@@ -76,6 +76,8 @@ export interface RunOptions {
   /** Extra setpriv arguments (run as someone else), instead of asNobody. */
   as?: string[];
   limit?: number;
+  /** Descriptors 3, 4, ... of the command (sockets a service manager passes). */
+  extraFds?: number[];
 }
 
 function command(cmd: string, args: string[], o: RunOptions): [string, string[]] {
@@ -86,7 +88,7 @@ function command(cmd: string, args: string[], o: RunOptions): [string, string[]]
 /** Run a command to its exit (not to the close of its pipes: a daemon may keep them). */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [c, a] = command(cmd, args, opts);
-  return runToExit(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) }, opts.limit, `${cmd} ${args.join(' ')}`);
+  return runToExit(c, a, { stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])], env: testEnv(opts.env) }, opts.limit, `${cmd} ${args.join(' ')}`);
 }
 
 export const node = (script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> => run(process.execPath, [script, ...args], opts);
@@ -150,6 +152,9 @@ export interface DriverOptions {
   env?: Record<string, string | undefined>;
   /** A runtime directory to use (default: a fresh one). */
   dir?: string;
+  /** Sockets passed as descriptors 3, 4 ... as a service manager does
+   * (socket activation: LISTEN_FDS, LISTEN_PID strlogd's own). */
+  passed?: number[];
 }
 
 /** A strlogd in the foreground (-f), as a child of the test. */
@@ -171,7 +176,13 @@ export class Driver {
     // 755: processes of other users (setpriv) reach the sockets.
     const dir = o.dir ?? tempDir(0o755);
     const env = { PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog'), ...o.env };
-    const child = spawn(process.execPath, [STRLOGD, '-f', '-v', '-d', dir, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(env) });
+    const argv = [process.execPath, STRLOGD, '-f', '-v', '-d', dir, ...(o.args ?? [])];
+    const passed = o.passed ?? [];
+    // strlogd's pid is known only once it runs: sh sets LISTEN_PID to its
+    // own and execs strlogd under it.
+    const child = passed.length
+      ? spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=${passed.length} exec "$@"`, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe', ...passed], env: testEnv(env) })
+      : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(env) });
     children.add(child);
     child.once('exit', () => children.delete(child));
     const d = new Driver(dir, child);
