@@ -1,11 +1,12 @@
-// plogsrvd under a service manager (issue 7): sd_notify(3) messages on a
+// plogsrvd under a service manager: sd_notify(3) messages on a
 // NOTIFY_SOCKET (a path or an abstract name), the watchdog, SIGHUP as a
-// reload, socket activation (LISTEN_FDS), the unit files (systemd-analyze
-// verify) and the System V init script.
+// reload, socket activation (LISTEN_FDS), the unit files (their options,
+// systemd-analyze security). The units and init scripts as installed:
+// test/services.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket, type Datagram } from '../src/native.js';
 import { parseListenFds } from '../src/daemon/listenfds.js';
@@ -183,52 +184,40 @@ test('socket activation: a passed socket without -f, or two of them, is an error
   }
 });
 
-test('systemd-analyze verify: the unit files', { skip: spawnSync('systemd-analyze', ['--version']).status === 0 ? false : 'systemd-analyze is not installed' }, () => {
-  const d = tempDir();
-  // ExecStart must name an executable: a stand-in for the installed one.
-  const exe = join(d, 'plogsrvd');
-  writeFileSync(exe, `#!/bin/sh\nexec "${process.execPath}" "${PLOGSRVD}" "$@"\n`);
-  chmodSync(exe, 0o755);
-  const unit = readFileSync(join(ROOT, 'systemd/plogsrvd.service'), 'utf8');
-  assert.match(unit, /^Type=notify$/m);
-  assert.match(unit, /^ExecStart=\/usr\/local\/bin\/plogsrvd -f /m);
-  writeFileSync(join(d, 'plogsrvd.service'), unit.replaceAll('/usr/local/bin/plogsrvd', exe));
-  const sock = readFileSync(join(ROOT, 'systemd/plogsrvd.socket'), 'utf8');
-  assert.match(sock, /^ListenDatagram=\/var\/local\/plog\/plogd_sock$/m);
-  writeFileSync(join(d, 'plogsrvd.socket'), sock);
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', join(d, 'plogsrvd.socket'), join(d, 'plogsrvd.service')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr.trim(), '', r.stderr);
-  // The options the unit gives are plogsrvd's.
-  const h = spawnSync(process.execPath, [PLOGSRVD, '--help'], { encoding: 'utf8' });
-  for (const opt of unit.match(/^ExecStart=\S+ (.*)$/m)![1].split(/\s+/).filter((w) => w.startsWith('-'))) {
-    assert.ok(h.stdout.includes(opt), `plogsrvd --help does not know ${opt}`);
-  }
-});
-
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
-/** The shipped unit `name` in a temporary directory, its ExecStart program
- * (/usr/local/bin/PROG) replaced by a stand-in running dist/src/bin/PROG.js. */
-function stagedUnit(name: string): string {
-  const d = tempDir();
-  let unit = readFileSync(join(ROOT, 'systemd', name), 'utf8');
-  for (const [, prog] of unit.matchAll(/^ExecStart=\/usr\/local\/bin\/(\w+)/gm)) {
-    const exe = join(d, prog);
-    writeFileSync(exe, `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/src/bin', `${prog}.js`)}" "$@"\n`);
-    chmodSync(exe, 0o755);
-    unit = unit.replaceAll(`/usr/local/bin/${prog}`, exe);
-  }
-  writeFileSync(join(d, name), unit);
-  return join(d, name);
+/** The options a unit's ExecStart gives its program (systemd/NAME). */
+function execStartOptions(name: string): string[] {
+  const unit = readFileSync(join(ROOT, 'systemd', name), 'utf8');
+  return unit.match(/^ExecStart=\S+ (.*)$/m)![1]!.split(/\s+/).filter((w) => w.startsWith('-'));
 }
+
+// systemd-analyze verify of the units as `npm install -g` installs them,
+// with the programs where systemd looks for them: test/services.test.ts.
+test('the units run the installed programs by name, with options the programs know', () => {
+  const plogsrvd = readFileSync(join(ROOT, 'systemd/plogsrvd.service'), 'utf8');
+  assert.match(plogsrvd, /^Type=notify$/m);
+  assert.match(plogsrvd, /^ExecStart=plogsrvd -f /m);
+  const sock = readFileSync(join(ROOT, 'systemd/plogsrvd.socket'), 'utf8');
+  assert.match(sock, /^ListenDatagram=\/var\/local\/plog\/plogd_sock$/m);
+  const h = spawnSync(process.execPath, [PLOGSRVD, '--help'], { encoding: 'utf8' });
+  for (const opt of execStartOptions('plogsrvd.service')) assert.ok(h.stdout.includes(opt), `plogsrvd --help does not know ${opt}`);
+
+  const strlogd = readFileSync(join(ROOT, 'systemd/strlogd.service'), 'utf8');
+  assert.match(strlogd, /^ExecStart=strlogd -f/m);
+  // Its runtime directory is strlogd's default (no -d), the one RuntimeDirectory= makes.
+  assert.match(strlogd, /^RuntimeDirectory=strlog$/m);
+  const hs = spawnSync(process.execPath, [join(ROOT, 'dist/src/bin/strlogd.js'), '--help'], { encoding: 'utf8' });
+  assert.match(hs.stdout, /else \/run\/strlog;/);
+  for (const opt of execStartOptions('strlogd.service')) assert.ok(hs.stdout.includes(opt), `strlogd --help does not know ${opt}`);
+});
 
 const SERVICES = ['plogsrvd.service', 'strlogd.service'];
 
 test('systemd-analyze security: every shipped service is exposed 4.0 at most', { skip: hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)' }, () => {
   assert.deepEqual(readdirSync(join(ROOT, 'systemd')).filter((f) => f.endsWith('.service')).sort(), SERVICES);
   for (const name of SERVICES) {
-    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', stagedUnit(name)], { encoding: 'utf8' });
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(ROOT, 'systemd', name)], { encoding: 'utf8' });
     const m = /Overall exposure level for \S+: (\d+\.\d) (\w+)/.exec(r.stdout);
     assert.ok(m, `${name}: ${r.stdout}${r.stderr}`);
     assert.ok(Number(m[1]) <= 4.0, `${name}: exposure ${m[1]} ${m[2]}\n${r.stdout}`);
@@ -237,63 +226,3 @@ test('systemd-analyze security: every shipped service is exposed 4.0 at most', {
   }
 });
 
-test('systemd-analyze verify: strlogd.service; its options are strlogd\'s', { skip: hasAnalyze ? false : 'systemd-analyze is not installed' }, () => {
-  const unit = stagedUnit('strlogd.service');
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', unit], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr.trim(), '', r.stderr);
-  const text = readFileSync(join(ROOT, 'systemd/strlogd.service'), 'utf8');
-  assert.match(text, /^ExecStart=\/usr\/local\/bin\/strlogd -f/m);
-  // Its runtime directory is strlogd's default (no -d), the one RuntimeDirectory= makes.
-  assert.match(text, /^RuntimeDirectory=strlog$/m);
-  const h = spawnSync(process.execPath, [join(ROOT, 'dist/src/bin/strlogd.js'), '--help'], { encoding: 'utf8' });
-  assert.match(h.stdout, /else \/run\/strlog;/);
-  for (const opt of text.match(/^ExecStart=\S+ (.*)$/m)![1].split(/\s+/).filter((w) => w.startsWith('-'))) {
-    assert.ok(h.stdout.includes(opt), `strlogd --help does not know ${opt}`);
-  }
-});
-
-test('init.d/plogsrvd: start, status, reload, restart, stop, with plog 0.1.0\'s mode words', async () => {
-  const dir = tempDir(0o755);
-  const d = tempDir();
-  const exe = join(d, 'plogsrvd');
-  writeFileSync(exe, `#!/bin/sh\nexec "${process.execPath}" "${PLOGSRVD}" "$@"\n`);
-  chmodSync(exe, 0o755);
-  const defaults = join(d, 'defaults');
-  writeFileSync(defaults, `PLOGDIR=${dir}\nMODE=any\nDAEMON=${exe}\n`);
-  const script = join(ROOT, 'init.d/plogsrvd');
-  const env = { PLOGSRVD_DEFAULTS: defaults };
-  const sh = (arg: string) => run('sh', [script, arg], { env });
-  let r = await sh('status');
-  assert.equal(r.code, 3, r.stdout);
-  r = await sh('start');
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  const srv = await Server.adopt(dir);
-  try {
-    r = await sh('status');
-    assert.deepEqual([r.code, r.stdout.trim()], [0, `plogsrvd is running (pid ${srv.pid}).`]);
-    // -m any: a socket anyone may use.
-    assert.equal(spawnSync('stat', ['-c', '%a', join(dir, 'plogd_sock')], { encoding: 'utf8' }).stdout.trim(), '777');
-    r = await sh('reload');
-    assert.equal(r.code, 0);
-    await sleep(300);
-    assert.ok(alive(srv.pid), 'reload ended the daemon');
-    r = await sh('start');
-    assert.match(r.stdout, /already running/);
-    r = await sh('restart');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.ok(!alive(srv.pid), 'restart left the old daemon');
-    const again = await Server.adopt(dir);
-    assert.notEqual(again.pid, srv.pid);
-    r = await sh('stop');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.ok(!alive(again.pid));
-    assert.ok(!existsSync(join(dir, 'plogd_sock')));
-    r = await sh('status');
-    assert.equal(r.code, 3);
-    r = await sh('bogus');
-    assert.equal(r.code, 2);
-  } finally {
-    await srv.kill();
-  }
-});

@@ -3,11 +3,13 @@
 // and npm run offline, with no compiler on the PATH, a fresh HOME (no
 // ~/.npmrc, an empty cache) and, where this user may make one, a network
 // namespace with no interface up, so that nothing can be downloaded.
+import { after } from 'node:test';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { runToExit, type RunResult } from './run.js';
-import { ROOT, tempDir, VERSION } from './plog.js';
+import { ROOT, tempDir, VERSION, waitFor } from './plog.js';
 
 export const NAME = 'plogkit';
 
@@ -115,3 +117,70 @@ export async function packedTarball(): Promise<string> {
   if (r.code !== 0) throw new Error(`packing ${NAME}: ${r.stderr}`);
   return join(cache, file);
 }
+
+// The holder of a private mount namespace: an overlay on each directory
+// given, its writes kept in a tmpfs that only the namespace sees.
+const OVERLAY = `
+set -e
+t=$1
+shift
+mount -t tmpfs -o mode=0700 tmpfs "$t"
+i=0
+for d; do
+  i=$((i + 1))
+  mkdir "$t/u$i" "$t/w$i"
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$t/u$i,workdir=$t/w$i" "$d"
+done
+echo ready
+exec sleep 1000000
+`;
+
+/**
+ * The machine's own file system, with `dirs` (such as /usr/local) writable
+ * in a private mount namespace alone: what a test installs there (npm
+ * install -g --prefix /usr/local) is where an administrator's install
+ * would be, for the tools that look there (systemd-analyze, init scripts),
+ * and nothing of the machine changes. Commands run in it through `via`
+ * (nsenter); the processes they start stay in it. Needs root and overlayfs.
+ */
+export class PrivateRoot {
+  private constructor(private readonly holder: ChildProcess) {}
+
+  /** Why there can be none here, or null. */
+  static unavailable(): string | null {
+    if (process.getuid?.() !== 0) return 'needs root (mount namespaces)';
+    for (const tool of ['unshare', 'nsenter']) if (spawnSync(tool, ['--version']).status !== 0) return `${tool} (util-linux) is not installed`;
+    const t = tempDir();
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', OVERLAY.replace('exec sleep 1000000', ''), 'overlay', t, '/usr/local'], { encoding: 'utf8' });
+    if (r.status !== 0) return `no overlay mount in a mount namespace here: ${r.stderr.trim()}`;
+    return null;
+  }
+
+  static async start(dirs: string[]): Promise<PrivateRoot> {
+    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', OVERLAY, 'overlay', tempDir(), ...dirs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    holders.add(holder);
+    let out = '';
+    holder.stdout!.on('data', (d: Buffer) => (out += d));
+    holder.stderr!.on('data', (d: Buffer) => (out += d));
+    await waitFor(`the overlays on ${dirs.join(' ')} (${out})`, () => {
+      if (holder.exitCode !== null) throw new Error(`the namespace's holder exited ${holder.exitCode}: ${out}`);
+      return out.includes('ready\n');
+    });
+    return new PrivateRoot(holder);
+  }
+
+  /** The command prefix that runs a command in the namespace. */
+  get via(): string[] {
+    return ['nsenter', '-t', String(this.holder.pid), '-m', '--'];
+  }
+
+  close(): void {
+    this.holder.kill('SIGKILL');
+    holders.delete(this.holder);
+  }
+}
+
+const holders = new Set<ChildProcess>();
+after(() => {
+  for (const h of holders) h.kill('SIGKILL');
+});
