@@ -11,6 +11,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path';
 import * as P from './helpers/plog.js';
 import * as S from './helpers/strlog.js';
+import { UnixSocket } from '../src/native.js';
 import { NOT_READ_ONLY, NO_PROC_SUBSET, sandboxUnavailable, sandboxed, unitSandbox } from './helpers/sandbox.js';
 
 const skip = sandboxUnavailable() ?? false;
@@ -50,11 +51,15 @@ class Sandboxed {
 
 const CAP_NUMBERS: Record<string, number> = { CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_KILL: 5, CAP_SYS_PTRACE: 19, CAP_SYS_ADMIN: 21 };
 
-function start(unitFile: string, writable: string[], argv: string[], env: NodeJS.ProcessEnv): Sandboxed {
+/** Start argv in the unit's sandbox; `passed`: sockets given as descriptors
+ * 3, 4 ... as the unit's socket unit gives them (LISTEN_FDS, LISTEN_PID the
+ * program's: everything on the way execs). */
+function start(unitFile: string, writable: string[], argv: string[], env: NodeJS.ProcessEnv, passed: number[] = []): Sandboxed {
   const u = unitSandbox(unitFile);
   for (const c of u.caps) assert.ok(c in CAP_NUMBERS, `a capability this test knows: ${c}`);
-  const [cmd, args] = sandboxed(u, writable, argv);
-  return new Sandboxed(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
+  const run = passed.length ? ['sh', '-c', `LISTEN_PID=$$ LISTEN_FDS=${passed.length} exec "$@"`, 'sh', ...argv] : argv;
+  const [cmd, args] = sandboxed(u, writable, run);
+  return new Sandboxed(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', ...passed], env }));
 }
 
 test('plogsrvd in the sandbox of plogsrvd.service: logs other users\' processes with every figure, gives them their logs, rotates and removes them, serves metrics, reloads, stops cleanly', { skip }, async () => {
@@ -138,6 +143,42 @@ test('strlogd in the sandbox of strlogd.service: takes messages from anyone, ser
       await t.exit;
     } finally {
       d.child.kill('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('strlogd in the sandbox of strlogd.service, on the sockets strlogd.socket passes: finds where they are bound (/proc/self/net/unix under ProcSubset=pid), takes a message from nobody, leaves them', { skip }, async () => {
+  const u = unitSandbox(unit('strlogd.service'));
+  const dir = mkdtempSync('/run/sl-');
+  chmodSync(dir, 0o755);
+  try {
+    // As strlogd.socket binds them: root's, 0666, the datagram socket with SO_PASSCRED.
+    const mask = process.umask(0o111);
+    const submit = new UnixSocket();
+    const logger = new UnixSocket({ stream: true });
+    try {
+      submit.bind(join(dir, 'submit'));
+      logger.bind(join(dir, 'logger'));
+    } finally {
+      process.umask(mask);
+    }
+    const d = start(unit('strlogd.service'), [dir], [process.execPath, bin('strlogd'), '-f', '-v', '-d', dir],
+      S.testEnv({ PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') }), [submit.fd, logger.fd]);
+    try {
+      await d.said(/: started on .*; sockets passed by the service manager/);
+      d.checkConfined(u.caps);
+      const r = await S.node(bin('strlog'), ['--rundir', dir, 'from nobody'], { asNobody: true });
+      assert.equal(r.code, 2, r.stderr); // acknowledged; no logger takes it
+      d.child.kill('SIGTERM');
+      assert.deepEqual(await d.exit, { code: 0, signal: null });
+      assert.equal(d.stderr, '');
+      for (const s of ['submit', 'logger']) assert.ok(statSync(join(dir, s)).isSocket(), `${s} left to the service manager`);
+    } finally {
+      d.child.kill('SIGKILL');
+      submit.close();
+      logger.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
