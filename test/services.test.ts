@@ -98,7 +98,7 @@ class InitScript {
     writeFileSync(this.defaults, Object.entries(settings).map(([k, v]) => `${k}='${v}'\n`).join(''));
   }
   run(action: string): Promise<RunResult> {
-    return inRoot(this.prefix, ['sh', join(pkgDir(this.prefix), 'init.d', this.name), action], { [`${this.name.toUpperCase()}_DEFAULTS`]: this.defaults });
+    return inRoot(this.prefix, [join(pkgDir(this.prefix), 'init.d', this.name), action], { [`${this.name.toUpperCase()}_DEFAULTS`]: this.defaults });
   }
   /** `status`: the pid it says runs, or null (exit 3). */
   async status(): Promise<number | null> {
