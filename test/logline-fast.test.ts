@@ -11,13 +11,13 @@ import type { RawSample } from '../src/proc/reader.js';
 
 // ---- the reference: formatLine as it was ----
 const WIDTHS = [0, 5, 4, 8, 6, 7, 9, 7, 9, 10, 5, 10, 9, 9, 10];
-function refJoin(values: readonly string[], withSeconds: boolean): string {
+function refJoin(values: readonly string[], withSeconds: LineOptions['withSeconds']): string {
   let out = '';
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     out += v;
     if (i < values.length - 1) {
-      const w = i === 0 ? (withSeconds ? 14 : 11) : WIDTHS[i]!;
+      const w = i === 0 ? (withSeconds === 'ms' ? 18 : withSeconds ? 14 : 11) : WIDTHS[i]!;
       out += ' '.repeat(Math.max(1, w - v.length + 1));
     }
   }
@@ -73,12 +73,12 @@ describe('formatTime', () => {
     const starts = [Date.UTC(2024, 2, 31, 0, 58, 0), Date.UTC(2024, 9, 27, 0, 58, 0), Date.UTC(2025, 0, 1, 0, 0, 0)];
     for (const t0 of starts) {
       for (let t = t0; t < t0 + 3 * 3600_000; t += 997 + Math.floor(r() * 20_000)) {
-        for (const ws of [false, true]) assert.equal(formatTime(t, ws), formatDate(new Date(t), ws), new Date(t).toISOString());
+        for (const ws of [false, true, 'ms'] as const) assert.equal(formatTime(t, ws), formatDate(new Date(t), ws), new Date(t).toISOString());
       }
     }
     for (let k = 0; k < 5000; k++) {
       const t = Math.floor(r() * 4e12);
-      for (const ws of [false, true]) assert.equal(formatTime(t, ws), formatDate(new Date(t), ws));
+      for (const ws of [false, true, 'ms'] as const) assert.equal(formatTime(t, ws), formatDate(new Date(t), ws));
     }
   });
 });
@@ -91,7 +91,7 @@ describe('formatLine against the reference', () => {
     for (let k = 0; k < 20_000; k++) {
       t += Math.floor(r() * 90_000);
       const cur = randomSample(r, t);
-      const opts: LineOptions = { withSeconds: r() < 0.5, pageKb: r() < 0.8 ? 4 : 64, clkTck: 100 };
+      const opts: LineOptions = { withSeconds: r() < 0.2 ? 'ms' : r() < 0.5, pageKb: r() < 0.8 ? 4 : 64, clkTck: 100 };
       const line = formatLine(cur, prev, opts);
       assert.equal(line, refFormatLine(cur, prev, opts));
       if (cur.maps === null || cur.maps.complete) assert.ok(parseLogLine(line), line);

@@ -89,11 +89,21 @@ describe('formatCpuTime', () => {
 });
 
 describe('formatDate', () => {
-  test('DD-MM H:MM local time, hour not padded', () => {
-    assert.equal(formatDate(new Date(2024, 0, 5, 9, 7, 3), false), '05-01 9:07');
-    assert.equal(formatDate(new Date(2024, 11, 31, 23, 59, 59), false), '31-12 23:59');
-    assert.equal(formatDate(new Date(2024, 5, 1, 0, 0, 0), false), '01-06 0:00');
-    assert.equal(formatDate(new Date(2024, 0, 5, 9, 7, 3), true), '05-01 9:07:03');
+  test('MM-DD HH:MM local time, month first and the hour space-padded, as plog 0.1.0 writes it', () => {
+    // plog 0.1.0's own line of 4 December, 5:06 (test/fixtures/plog-0.1.0/threads.log)
+    assert.equal(formatDate(new Date(2024, 11, 4, 5, 6, 59), false), '12-04  5:06');
+    assert.equal(formatDate(new Date(2024, 0, 5, 9, 7, 3), false), '01-05  9:07');
+    assert.equal(formatDate(new Date(2024, 11, 31, 23, 59, 59), false), '12-31 23:59');
+    assert.equal(formatDate(new Date(2024, 5, 1, 0, 0, 0), false), '06-01  0:00');
+    assert.equal(formatDate(new Date(2024, 0, 5, 9, 7, 3), true), '01-05  9:07:03');
+    // not whole seconds: milliseconds
+    assert.equal(formatDate(new Date(2024, 0, 5, 9, 7, 3, 5), 'ms'), '01-05  9:07:03.005');
+    assert.equal(formatDate(new Date(2024, 0, 5, 19, 7, 3, 500), 'ms'), '01-05 19:07:03.500');
+    // one width each, whatever the hour
+    for (const form of [false, true, 'ms'] as const) {
+      const w = new Set([0, 9, 10, 23].map((h) => formatDate(new Date(2024, 0, 5, h, 7, 3), form).length));
+      assert.equal(w.size, 1, String(form));
+    }
   });
 });
 
@@ -110,13 +120,15 @@ function columnStarts(line: string): number[] {
 describe('formatHeader / formatLine', () => {
   test('header names in order', () => {
     assert.deepEqual([...HEADER_COLUMNS], [
-      'Date Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
+      'Date   Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
       'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write',
     ]);
-    for (const ws of [false, true]) {
+    for (const ws of [false, true, 'ms'] as const) {
       const h = formatHeader(ws);
       assert.ok(h.endsWith('\n') && !h.endsWith(' \n'));
-      assert.equal(h.replace(/ +/g, ' ').trim(), HEADER_COLUMNS.join(' '));
+      assert.equal(h.replace(/ +/g, ' ').trim(), HEADER_COLUMNS.join(' ').replace(/ +/g, ' '));
+      // 'Date', three spaces, 'Time', as plog 0.1.0's header: the month-day mark
+      assert.ok(h.startsWith('Date   Time '), h);
     }
   });
 
@@ -124,12 +136,12 @@ describe('formatHeader / formatLine', () => {
     const line = formatLine(sample(), null, OPTS);
     assert.equal(
       line,
-      '05-01 9:07  S     20   1:15     -      4       1234      7       100.00MB  4000kB     25.0  3000kB     12kB      3600kB    3500kB\n',
+      '01-05  9:07 S     20   1:15     -      4       1234      7       100.00MB  4000kB     25.0  3000kB     12kB      3600kB    3500kB\n',
     );
   });
 
-  test('values line up under the header (with and without seconds)', () => {
-    for (const ws of [false, true]) {
+  test('values line up under the header (with and without seconds, with milliseconds)', () => {
+    for (const ws of [false, true, 'ms'] as const) {
       const h = formatHeader(ws);
       const prev = sample();
       const cur = sample({ timeMs: prev.timeMs + 60_000 }, { utime: 7000 });
@@ -221,10 +233,10 @@ describe('parseLogLine', () => {
     const prev = sample();
     const cur = sample({ timeMs: prev.timeMs + 30_000 }, { utime: 6300 });
     for (const ws of [false, true]) {
-      const r = parseLogLine(formatLine(cur, prev, { ...OPTS, withSeconds: ws }), ws)!;
-      assert.equal(r.date, '05-01');
+      const r = parseLogLine(formatLine(cur, prev, { ...OPTS, withSeconds: ws }), { withSeconds: ws })!;
+      assert.equal(r.date, '01-05');
       assert.equal(r.time, ws ? '9:07:33' : '9:07');
-      assert.deepEqual([r.day, r.month, r.hour, r.minute, r.second], [5, 1, 9, 7, ws ? 33 : null]);
+      assert.deepEqual([r.day, r.month, r.hour, r.minute, r.second, r.millisecond], [5, 1, 9, 7, ws ? 33 : null, null]);
       assert.equal(r.state, 'S');
       assert.equal(r.prio, 20);
       assert.equal(r.cpuSeconds, 78);
@@ -240,8 +252,27 @@ describe('parseLogLine', () => {
       assert.equal(r.dataKb, 3600);
       assert.equal(r.privWriteKb, 3500);
       // the wrong time form is refused when asked for
-      assert.equal(parseLogLine(formatLine(cur, prev, { ...OPTS, withSeconds: ws }), !ws), null);
+      assert.equal(parseLogLine(formatLine(cur, prev, { ...OPTS, withSeconds: ws }), { withSeconds: !ws }), null);
     }
+    // milliseconds
+    const ms = parseLogLine(formatLine(sample({ timeMs: prev.timeMs + 30_250 }), prev, { ...OPTS, withSeconds: 'ms' }))!;
+    assert.equal(ms.time, '9:07:33.250');
+    assert.deepEqual([ms.day, ms.month, ms.hour, ms.minute, ms.second, ms.millisecond], [5, 1, 9, 7, 33, 250]);
+  });
+
+  test('dates: month-day unless told day-month (the logs of our versions before); impossible dates refused', () => {
+    const line = formatLine(sample({ timeMs: new Date(2024, 11, 4, 5, 6, 0).getTime() }), null, OPTS);
+    assert.ok(line.startsWith('12-04  5:06 '), line);
+    const md = parseLogLine(line)!;
+    assert.deepEqual([md.month, md.day, md.hour, md.minute], [12, 4, 5, 6]);
+    const dm = parseLogLine(line, { order: 'day-month' })!;
+    assert.deepEqual([dm.month, dm.day], [4, 12]);
+    // 13th month, 32nd day, 24th hour
+    assert.equal(parseLogLine(line.replace('12-04', '13-04')), null);
+    assert.equal(parseLogLine(line.replace('12-04', '13-04'), { order: 'day-month' })!.month, 4);
+    assert.equal(parseLogLine(line.replace('12-04', '12-32')), null);
+    assert.equal(parseLogLine(line.replace('12-04', '00-04')), null);
+    assert.equal(parseLogLine(line.replace(' 5:06', '24:06')), null);
   });
 
   test('not sample lines: null', () => {

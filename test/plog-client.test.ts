@@ -25,8 +25,9 @@ import {
 
 const LE = endianness() === 'LE';
 const TRY = "Try 'plog --help'.\n";
-const DATE_MIN = /^\d\d-\d\d \d{1,2}:\d\d (?!\d)/;
-const DATE_SEC = /^\d\d-\d\d \d{1,2}:\d\d:\d\d /;
+// MM-DD, the hour space-padded; seconds, and milliseconds for an interval that is not whole seconds
+const DATE_MIN = /^\d\d-\d\d [ \d]\d:\d\d (?!\d)/;
+const DATE_SEC = /^\d\d-\d\d [ \d]\d:\d\d:\d\d(\.\d\d\d)? /;
 
 test('plog -h and --help: exit 0, the version and every exit code', async () => {
   // The spec's table (plog 0.1.0's codes) plus this project's 14 and 15.

@@ -73,7 +73,7 @@ function noTornLine(dir: string): number {
     assert.ok(text.endsWith('\n'), `${name}: the last line is cut: ${JSON.stringify(text.slice(-80))}`);
     const l = text.split('\n').slice(0, -1);
     assert.ok(l.length >= 2, `${name}: no header`);
-    assert.match(l[1], /^Date Time/, `${name}: header`);
+    assert.match(l[1], /^Date {3}Time/, `${name}: header`);
     for (const line of l.slice(2)) {
       assert.ok(parseLogLine(line), `${name}: not a complete sample line: ${JSON.stringify(line)}`);
       n++;

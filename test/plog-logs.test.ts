@@ -4,6 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readLog } from '../src/plog/logread.js';
 import type { Readable } from 'node:stream';
 import {
   alive,
@@ -32,15 +33,17 @@ before(async () => {
 });
 
 /** Check one sample line field by field; returns the fields. */
-function checkSample(line: string, withSeconds: boolean, first: boolean): string[] {
+function checkSample(line: string, withSeconds: boolean | 'ms', first: boolean): string[] {
   assert.doesNotMatch(line, /\s$/, 'trailing space');
   const f = line.split(/ +/);
   assert.equal(f.length, 16, `16 fields: ${line}`);
   const [dm, time, state, prio, cpu, pct, threads, minflt, majflt, virt, res, share, pss, swap, data, priv] = f;
-  // The date and time are now, in local time, hour not zero-padded.
-  const okDate = [new Date(Date.now() - 2000), new Date()].some((d) => dm === `${p2(d.getDate())}-${p2(d.getMonth() + 1)}`);
+  // The date and time are now, in local time, month first (as plog 0.1.0), hour space-padded.
+  const okDate = [new Date(Date.now() - 2000), new Date()].some((d) => dm === `${p2(d.getMonth() + 1)}-${p2(d.getDate())}`);
   assert.ok(okDate, `date ${dm}`);
-  assert.match(time, withSeconds ? /^([1-9]?\d):\d\d:\d\d$/ : /^([1-9]?\d):\d\d$/, `time ${time}`);
+  assert.match(line, /^\d\d-\d\d [ \d]\d:/, 'the hour in two places');
+  const form = withSeconds === 'ms' ? /^([1-9]?\d):\d\d:\d\d\.\d\d\d$/ : withSeconds ? /^([1-9]?\d):\d\d:\d\d$/ : /^([1-9]?\d):\d\d$/;
+  assert.match(time, form, `time ${time}`);
   assert.ok(Number(time.split(':')[0]) < 24);
   assert.match(state, /^[RSDZTtXIWPK]$/);
   assert.match(prio, /^-?\d+$/);
@@ -65,10 +68,10 @@ test('a log: the command line, the header, then samples; the first before the re
   assert.equal(l.length, 3, 'the first sample is written before the reply');
   assert.equal(l[0], 'sleep 301');
   assert.deepEqual(l[1].split(/ +/), HEADER);
-  checkSample(l[2], true, true);
+  checkSample(l[2], 'ms', true);
   l = await waitLines(log, 5);
   for (const line of l.slice(3)) {
-    const f = checkSample(line, true, false);
+    const f = checkSample(line, 'ms', false);
     assert.equal(f[2], 'S');
     assert.equal(f[6], '1');
     assert.equal(f[4], '0s');
@@ -80,18 +83,42 @@ test('a log: the command line, the header, then samples; the first before the re
   assert.ok(readFileSync(log, 'utf8').endsWith('\n'));
 });
 
-test('minute intervals give DD-MM H:MM, sub-minute DD-MM H:MM:SS', async () => {
+test('minute intervals give MM-DD HH:MM, sub-minute MM-DD HH:MM:SS, not whole seconds MM-DD HH:MM:SS.mmm', async () => {
   const child = spawnSleep();
   assert.equal(await raw().ask(srv.dir, ints(child.pid, 1)), `Log file: ${srv.dir}/sleep.${child.pid}`);
   const l = lines(join(srv.dir, `sleep.${child.pid}`));
   checkSample(l[2], false, true);
-  assert.match(l[2], /^\d\d-\d\d \d{1,2}:\d\d {2}/);
+  assert.match(l[2], /^\d\d-\d\d [ \d]\d:\d\d [A-Z]/);
+  // the header says month-day as plog 0.1.0's does: 'Date', three spaces, 'Time'
+  assert.match(l[1], /^Date {3}Time /);
   assert.equal((await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '59s'])).code, 0);
   const s = lines(join(srv.dir, `sleep.${child.pid}.2`));
   checkSample(s[2], true, true);
   // The Date Time header is as wide as its values.
   assert.equal(s[1].indexOf('State'), s[2].indexOf(s[2].split(/ +/)[2]));
   assert.equal(l[1].indexOf('State'), l[2].indexOf(l[2].split(/ +/)[2]));
+});
+
+test('-i 500ms: times with milliseconds, two samples a second told apart; the readers place them 500 ms apart', async () => {
+  const child = spawnSleep({ seconds: 302 });
+  assert.equal((await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '500ms'])).code, 0);
+  const path = join(srv.dir, `sleep.${child.pid}`);
+  const l = await waitLines(path, 9);
+  await plog(['-d', srv.dir, '-x', String(child.pid)]);
+  const times = l.slice(2).map((x) => x.split(/ +/)[1]);
+  for (const t of times) assert.match(t, /^\d{1,2}:\d\d:\d\d\.\d{3}$/);
+  assert.equal(new Set(times).size, times.length, `a time twice: ${times.join(' ')}`);
+  const log = readLog(path);
+  assert.equal(log.withMillis, true);
+  assert.equal(log.samples.length, times.length);
+  // the readers take the milliseconds: each sample's time is its line's, to the millisecond
+  const clock = (ms: number): string => {
+    const d = new Date(ms);
+    return `${d.getHours()}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  };
+  assert.deepEqual(log.samples.map((s) => clock(s.timeMs)), times);
+  const gaps = log.samples.slice(1).map((s, i) => s.timeMs - log.samples[i].timeMs);
+  assert.ok(gaps.every((g) => g > 0), `not in order: ${gaps.join(' ')}`);
 });
 
 test('the command line: arguments joined by spaces, control characters escaped', async () => {

@@ -60,7 +60,7 @@ test('--max-size rotates NAME to NAME.r1, NAME.r2 ... (newest .r1), each new fil
   await srv.waitOutput('stdout', `rotated ${name}`);
   const head = lines(log + '.r1').slice(0, 2);
   assert.match(head[0], /^sleep 300$/);
-  assert.match(head[1], /^Date Time/);
+  assert.match(head[1], /^Date {3}Time/);
   for (const f of [log, log + '.r1', log + '.r2']) {
     const ls = lines(f);
     assert.deepEqual(ls.slice(0, 2), head, `${f} is not headed`);

@@ -167,7 +167,7 @@ test('plog --tree: the process and its descendants summed, a Procs column that f
   assert.equal(r.code, 0, r.stderr);
   const log = r.stdout.trim().replace(/^Log file: /, '');
   const first = lines(log);
-  assert.match(first[1], /^Date Time +State .* Priv&Write Procs$/);
+  assert.match(first[1], /^Date {3}Time +State .* Priv&Write Procs$/);
   const procsOf = (l: string) => Number(l.split(/ +/).pop());
   assert.equal(procsOf(first[2]), 4);
   const rec = parseLogLine(first[2]);

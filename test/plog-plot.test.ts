@@ -66,7 +66,7 @@ describe('the SVG', () => {
     assert.match(svg, />CPU \(%\)</);
     assert.match(svg, />local time \(UTC\+01:00\)</);
     for (const t of ['9:30', '9:40', '10:00', '10:20']) assert.ok(svg.includes(`>${t}</text>`), t);
-    assert.ok(svg.includes('>15-01</text>'), 'the date under the first time label');
+    assert.ok(svg.includes('>01-15</text>'), 'the date under the first time label');
     for (const l of ['RSS (resident)', 'PSS (proportional)', 'Swap', 'CPU %']) assert.ok(svg.includes(`>${l}</text>`), l);
     for (const v of ['0', '20', '40', '60', '80', '100']) assert.ok(svg.includes(`text-anchor="end">${v}</text>`), `memory tick ${v}`);
   });

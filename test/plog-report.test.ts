@@ -155,7 +155,7 @@ describe('text and JSON', () => {
   test('text: the command, the span, a row per figure, the verdict; ASCII on request', () => {
     const t = formatReport(r, log);
     assert.match(t, /^command: {3}\/usr\/bin\/app --serve$/m);
-    assert.match(t, /^samples: {3}121, from 06-05 14:00:00 to 15:00:00 \(1 h\), every 30 s$/m);
+    assert.match(t, /^samples: {3}121, from 05-06 14:00:00 to 15:00:00 \(1 h\), every 30 s$/m);
     assert.match(t, /^memory +first +last +min +peak +peak at +mean +growth\/h +r² +steady$/m);
     assert.match(t, /^RSS +195 MiB +213 MiB +195 MiB +213 MiB +15:00:00 +204 MiB +\+17\.\d MiB +1\.00 +yes$/m);
     assert.match(t, /^verdict: {3}LEAK SUSPECT/m);

@@ -113,8 +113,8 @@ describe('renderShow', () => {
   test('days and a new year on the time axis', () => {
     const l = parseLog(textLog('x', series(new Date(2024, 11, 30, 12, 0), 3_600_000, 60, (i) => 1000 + i)), 'x', { year: 2024 });
     const out = renderShow(l, buildReport(l), { width: 100, height: 3, unicode: false, color: false });
-    assert.match(out, /30-12 12:00:00 to 01-01 23:00:00 \(2 d 11 h\)/);
-    assert.match(out, / 31-12 0:00 .* 01-01 0:00 /);
+    assert.match(out, /12-30 12:00:00 to 01-01 23:00:00 \(2 d 11 h\)/);
+    assert.match(out, / 12-31 0:00 .* 01-01 0:00 /);
   });
 });
 

@@ -46,7 +46,7 @@ describe('a line whose PSS was not read again', () => {
   test("Proportion and Swap carry a '*'; parseLogLine gives the values and pssStale", () => {
     assert.equal(PSS_STALE, '*');
     const l = formatLine(sample(true), null, OPTS);
-    assert.equal(l, '05-01 9:07:03  S     20   0s       -      1       1         0       100.00MB  4000kB     25.0  3000kB*    12kB*     3600kB    3500kB\n');
+    assert.equal(l, '01-05  9:07:03 S     20   0s       -      1       1         0       100.00MB  4000kB     25.0  3000kB*    12kB*     3600kB    3500kB\n');
     const r = parseLogLine(l)!;
     assert.equal(r.pssStale, true);
     assert.equal(r.pssKb, 3000);

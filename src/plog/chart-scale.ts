@@ -74,10 +74,10 @@ export function formatClock(ms: number, seconds: boolean): string {
   return seconds ? `${hm}:${p2(d.getSeconds())}` : hm;
 }
 
-/** Local 'DD-MM' (as the log writes dates). */
+/** Local 'MM-DD' (as the log writes dates: month first, as plog 0.1.0). */
 export function formatDay(ms: number): string {
   const d = new Date(ms);
-  return `${p2(d.getDate())}-${p2(d.getMonth() + 1)}`;
+  return `${p2(d.getMonth() + 1)}-${p2(d.getDate())}`;
 }
 
 /** Local 'YYYY-MM-DD H:MM[:SS]'. */

@@ -7,9 +7,11 @@
  * Columns are left-aligned in fixed widths and separated by at least one
  * space; a value longer than its width pushes the rest of the line to the
  * right by what it overflows (one space still separates it). No value
- * contains a space, except Date Time which is two space-separated fields,
- * so a line splits on runs of spaces into 16 fields (15 when Priv&Write is
- * left out after a short read of maps). Lines have no trailing spaces.
+ * contains a space, except Date Time which is two space-separated fields
+ * (`12-04  5:06`: month-day and a space-padded hour, as plog 0.1.0 writes
+ * them), so a line splits on runs of spaces into 16 fields (15 when
+ * Priv&Write is left out after a short read of maps). Lines have no
+ * trailing spaces.
  */
 import type { RawSample } from '../proc/reader.js';
 
@@ -65,54 +67,87 @@ export function formatCpuTime(seconds: number): string {
 const p2 = (n: number): string => String(n).padStart(2, '0');
 /** '00' to '59'. */
 const TWO = Array.from({ length: 60 }, (_, i) => p2(i));
+/** ' 0' to '23': the hour, space-padded as plog 0.1.0 writes it. */
+const HOUR = Array.from({ length: 24 }, (_, i) => String(i).padStart(2, ' '));
 
-/** `DD-MM H:MM` in local time, hour not zero-padded; `DD-MM H:MM:SS` with seconds. */
-export function formatDate(date: Date, withSeconds: boolean): string {
-  const base = `${p2(date.getDate())}-${p2(date.getMonth() + 1)} ${date.getHours()}:${p2(date.getMinutes())}`;
-  return withSeconds ? `${base}:${p2(date.getSeconds())}` : base;
+/**
+ * How precise a log's times are: false for whole minutes (`H:MM`), true for
+ * seconds (`H:MM:SS`), 'ms' for milliseconds (`H:MM:SS.mmm`). The interval
+ * decides (timesWithSeconds() in protocol.ts): a whole number of minutes,
+ * of seconds, or neither.
+ */
+export type TimeForm = boolean | 'ms';
+
+/** The seconds (and milliseconds) after `H:MM`, as form says. */
+function secondsPart(form: TimeForm, second: number, ms: number): string {
+  if (form === false) return '';
+  return form === 'ms' ? `:${TWO[second]}.${String(ms).padStart(3, '0')}` : `:${TWO[second]}`;
 }
 
-// formatLine's date: "DD-MM H:MM" is the same for a whole minute, so it is
+/**
+ * `MM-DD HH:MM` in local time, month before day and the hour padded with a
+ * space, as plog 0.1.0 writes it (its plog(1): "month-day hour:minute";
+ * `12-04  5:06` is 4 December); `MM-DD HH:MM:SS` with seconds,
+ * `MM-DD HH:MM:SS.mmm` with milliseconds. Always one value of a fixed width
+ * (11, 14 or 18 characters) with one or two spaces inside.
+ */
+export function formatDate(date: Date, form: TimeForm): string {
+  const base = `${p2(date.getMonth() + 1)}-${p2(date.getDate())} ${HOUR[date.getHours()]}:${p2(date.getMinutes())}`;
+  return base + secondsPart(form, date.getSeconds(), date.getMilliseconds());
+}
+
+// formatLine's date: "MM-DD HH:MM" is the same for a whole minute, so it is
 // made once a minute (a UTC minute: time zone offsets change on minute
 // boundaries) and only the seconds are added per line. Not cached when the
 // offset has seconds in it (local seconds differ from UTC seconds).
 let cachedMinute = NaN;
 let cachedBase = '';
 
-/** formatDate(new Date(timeMs), withSeconds), made once a minute. */
-export function formatTime(timeMs: number, withSeconds: boolean): string {
+/** formatDate(new Date(timeMs), form), made once a minute. */
+export function formatTime(timeMs: number, form: TimeForm): string {
   const minute = Math.floor(timeMs / 60000);
   const second = Math.floor(timeMs / 1000) - minute * 60;
+  const ms = timeMs - Math.floor(timeMs / 1000) * 1000;
   if (minute !== cachedMinute) {
     const date = new Date(timeMs);
-    const base = `${p2(date.getDate())}-${p2(date.getMonth() + 1)} ${date.getHours()}:${p2(date.getMinutes())}`;
+    const base = `${p2(date.getMonth() + 1)}-${p2(date.getDate())} ${HOUR[date.getHours()]}:${p2(date.getMinutes())}`;
     if (date.getSeconds() !== second) {
       cachedMinute = NaN;
-      return withSeconds ? `${base}:${p2(date.getSeconds())}` : base;
+      return base + secondsPart(form, date.getSeconds(), date.getMilliseconds());
     }
     cachedMinute = minute;
     cachedBase = base;
   }
-  return withSeconds ? `${cachedBase}:${TWO[second]}` : cachedBase;
+  return cachedBase + secondsPart(form, second, ms);
 }
+
+/**
+ * The date column's name. Three spaces, as plog 0.1.0's header has them
+ * (`Date` over `MM-DD`, `Time` over ` H:MM`): the mark of a log whose dates
+ * are month-day. Our versions before wrote day-month dates under `Date Time`
+ * (one space); the readers tell the two apart by it (dateOrderOfHeader()).
+ * Nothing else changes for a reader that splits on runs of spaces.
+ */
+export const DATE_HEADER = 'Date   Time';
 
 /** Column names, in order. */
 export const HEADER_COLUMNS = [
-  'Date Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
+  DATE_HEADER, 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
   'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write',
 ] as const;
 
 /** Field widths (the column's own width; one more space separates columns). */
 const WIDTHS = [0, 5, 4, 8, 6, 7, 9, 7, 9, 10, 5, 10, 9, 9, 10];
-const dateWidth = (withSeconds: boolean): number => (withSeconds ? 14 : 11);
+/** The width of the date: `MM-DD HH:MM`, then `:SS`, then `.mmm`. */
+const dateWidth = (form: TimeForm): number => (form === 'ms' ? 18 : form ? 14 : 11);
 
-function join(values: readonly string[], withSeconds: boolean): string {
+function join(values: readonly string[], form: TimeForm): string {
   let out = '';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     out += v;
     if (i < values.length - 1) {
-      const w = i === 0 ? dateWidth(withSeconds) : WIDTHS[i];
+      const w = i === 0 ? dateWidth(form) : WIDTHS[i];
       out += ' '.repeat(Math.max(1, w - v.length + 1));
     }
   }
@@ -126,14 +161,14 @@ function cell(v: string, w: number): string {
   return v + (n <= 1 ? ' ' : n < SPACES.length ? SPACES[n]! : ' '.repeat(n));
 }
 
-/** The header line (with its '\n'), aligned with formatLine(…, { withSeconds }). */
-export function formatHeader(withSeconds: boolean): string {
-  return join(HEADER_COLUMNS, withSeconds) + '\n';
+/** The header line (with its '\n'), aligned with formatLine(…, { withSeconds: form }). */
+export function formatHeader(form: TimeForm): string {
+  return join(HEADER_COLUMNS, form) + '\n';
 }
 
 export interface LineOptions {
-  /** Sub-minute interval: times with seconds. */
-  withSeconds: boolean;
+  /** Times with seconds (an interval that is not whole minutes), or milliseconds (not whole seconds). */
+  withSeconds: TimeForm;
   /** Page size in kB (pageSizeKb()). */
   pageKb: number;
   /** Clock ticks per second (CLK_TCK). */
@@ -189,11 +224,38 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
  */
 export const PSS_STALE = '*';
 
+/**
+ * Which way round a log's dates are. 'month-day' (`12-04` is 4 December) is
+ * what plogsrvd writes and what plog 0.1.0 wrote; 'day-month' is what our
+ * versions before wrote, under a header beginning `Date Time`.
+ */
+export type DateOrder = 'month-day' | 'day-month';
+
+/** Which program wrote a text log: ours ('plog'), or the C plogsrvd 0.1.0. */
+export type Dialect = 'plog' | 'plog-0.1.0';
+
+/** A header line of either dialect: `Date`, `Time` and `State` first. */
+export const HEADER_START = /^Date +Time +State\b/;
+/** plog 0.1.0's header: `Date   Time State Prio  __Utime__ Threads ... MinorFaults MajFlts`. */
+const HEADER_010 = /^Date +Time +State +Prio +__Utime__ /;
+
+/**
+ * What a header line says of the lines after it: the dialect and the order
+ * of their dates; null when the line is not a header. plog 0.1.0 and this
+ * version write month-day under `Date   Time` (three spaces: DATE_HEADER);
+ * earlier versions of ours wrote day-month under `Date Time`.
+ */
+export function dateOrderOfHeader(line: string): { dialect: Dialect; order: DateOrder } | null {
+  if (!HEADER_START.test(line)) return null;
+  const dialect: Dialect = HEADER_010.test(line) ? 'plog-0.1.0' : 'plog';
+  return { dialect, order: dialect === 'plog-0.1.0' || line.startsWith(DATE_HEADER) ? 'month-day' : 'day-month' };
+}
+
 /** A log line read back. Sizes in kB (approximate for the MB/GB forms). */
 export interface LogRecord {
-  /** 'DD-MM' */
+  /** The date as written: 'MM-DD' (or 'DD-MM' in a day-month log). */
   date: string;
-  /** 'H:MM' or 'H:MM:SS' */
+  /** 'H:MM', 'H:MM:SS' or 'H:MM:SS.mmm' */
   time: string;
   day: number;
   month: number;
@@ -201,6 +263,8 @@ export interface LogRecord {
   minute: number;
   /** null when the line has no seconds. */
   second: number | null;
+  /** null when the line has no milliseconds. */
+  millisecond: number | null;
   state: string;
   prio: number;
   /** Whole seconds. */
@@ -243,27 +307,61 @@ export function parseCpuTime(s: string): number {
 }
 
 const INT = /^-?\d+$/;
+const UINT = /^\d+$/;
 const DEC1 = /^\d+\.\d$/;
+const DATE = /^(\d\d)-(\d\d)$/;
+const TIME = /^(\d{1,2}):([0-5]\d)(?::([0-5]\d)(?:\.(\d{3}))?)?$/;
+
+/** Options of parseLogLine(). */
+export interface ParseOptions {
+  /** The order of the dates (default 'month-day', what plogsrvd writes). */
+  order?: DateOrder;
+  /** true: only lines with seconds; false: only lines without; default either. */
+  withSeconds?: boolean;
+}
+
+/** The date and time fields of a line, or null when they are not a valid date and time. */
+function parseWhen(dateField: string, timeField: string, order: DateOrder):
+  Pick<LogRecord, 'date' | 'time' | 'day' | 'month' | 'hour' | 'minute' | 'second' | 'millisecond'> | null {
+  const dm = DATE.exec(dateField);
+  const tm = TIME.exec(timeField);
+  if (!dm || !tm) return null;
+  const a = Number(dm[1]);
+  const b = Number(dm[2]);
+  const [month, day] = order === 'month-day' ? [a, b] : [b, a];
+  const hour = Number(tm[1]);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return null;
+  return {
+    date: dateField,
+    time: timeField,
+    day,
+    month,
+    hour,
+    minute: Number(tm[2]),
+    second: tm[3] === undefined ? null : Number(tm[3]),
+    millisecond: tm[4] === undefined ? null : Number(tm[4]),
+  };
+}
 
 /**
- * Parse a sample line of a log file (with or without its '\n'). Returns null
- * for anything that is not a complete sample line: the command line, the
- * header, blank lines, and a truncated last line. `withSeconds` forces the
- * time form; by default either is accepted.
+ * Parse a sample line of a log file of ours (with or without its '\n').
+ * Returns null for anything that is not a complete sample line: the command
+ * line, the header, blank lines, and a truncated last line.
  */
-export function parseLogLine(line: string, withSeconds?: boolean): LogRecord | null {
+export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord | null {
   const t = line.endsWith('\n') ? line.slice(0, -1) : line;
   const f = t.split(/ +/);
+  // The hour is space-padded: a line of a month-day log begins `12-04  5:06`,
+  // which splits as `12-04 5:06` does.
   // 16 with Priv&Write, 17 in a tree log (plog --tree: Procs after it, src/plog/treelog.ts).
   if (f.length < 15 || f.length > 17) return null;
-  const dm = /^(\d\d)-(\d\d)$/.exec(f[0]);
-  const tm = /^(\d{1,2}):(\d\d)(?::(\d\d))?$/.exec(f[1]);
-  if (!dm || !tm) return null;
-  if (withSeconds === true && tm[3] === undefined) return null;
-  if (withSeconds === false && tm[3] !== undefined) return null;
+  const when = parseWhen(f[0], f[1], opts.order ?? 'month-day');
+  if (!when) return null;
+  if (opts.withSeconds === true && when.second === null) return null;
+  if (opts.withSeconds === false && when.second !== null) return null;
   const [, , state, prio, cpuT, cpuP, thr, minF, majF, virt, res, share, pss, swap, data, priv] = f;
   if (state.length !== 1) return null;
-  if (!INT.test(prio) || !/^\d+$/.test(thr) || !/^\d+$/.test(minF) || !/^\d+$/.test(majF)) return null;
+  if (!INT.test(prio) || !UINT.test(thr) || !UINT.test(minF) || !UINT.test(majF)) return null;
   if (cpuP !== '-' && !DEC1.test(cpuP)) return null;
   if (!DEC1.test(share)) return null;
   const cpuSeconds = parseCpuTime(cpuT);
@@ -279,13 +377,7 @@ export function parseLogLine(line: string, withSeconds?: boolean): LogRecord | n
     if (typeof v === 'number' && Number.isNaN(v)) return null;
   }
   return {
-    date: f[0],
-    time: f[1],
-    day: Number(dm[1]),
-    month: Number(dm[2]),
-    hour: Number(tm[1]),
-    minute: Number(tm[2]),
-    second: tm[3] === undefined ? null : Number(tm[3]),
+    ...when,
     state,
     prio: Number(prio),
     cpuSeconds,

@@ -27,14 +27,14 @@
  * longest JavaScript string still reads. LogFollower reads only what was
  * appended since its last poll.
  */
-import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { HEADER_COLUMNS, parseLogLine, type LogRecord } from './logline.js';
+import { dateOrderOfHeader, HEADER_COLUMNS, HEADER_START, parseLogLine, type DateOrder, type LogRecord } from './logline.js';
 
 /** One sample of a log, whatever its format. Sizes in bytes. */
 export interface Sample {
-  /** Epoch milliseconds. For text logs reconstructed from local `DD-MM H:MM[:SS]` (see assignTimes). */
+  /** Epoch milliseconds. For text logs reconstructed from local `MM-DD H:MM[:SS[.mmm]]` (see assignTimes). */
   timeMs: number;
   /** 1-based line number in the file. */
   line: number;
@@ -75,6 +75,8 @@ export interface Log {
   command: string;
   /** Text logs: whether the times have seconds (sub-minute or odd intervals). */
   withSeconds: boolean;
+  /** Text logs: whether the times have milliseconds (intervals that are not whole seconds). */
+  withMillis: boolean;
   samples: Sample[];
   /** The first few lines that are neither the command line, the header nor a sample. */
   badLines: Array<{ line: number; text: string }>;
@@ -217,14 +219,18 @@ export interface WallClock {
   hour: number;
   minute: number;
   second: number | null;
+  /** Absent or null when the line has no milliseconds. */
+  millisecond?: number | null;
 }
 
 /** A wall clock packed into one number (a parser keeps one per sample, not an object). */
 function packClock(r: WallClock): number {
-  return (((r.month * 32 + r.day) * 24 + r.hour) * 60 + r.minute) * 60 + (r.second ?? 0);
+  return ((((r.month * 32 + r.day) * 24 + r.hour) * 60 + r.minute) * 60 + (r.second ?? 0)) * 1000 + (r.millisecond ?? 0);
 }
 
 function unpackClock(k: number): WallClock {
+  const millisecond = k % 1000;
+  k = (k - millisecond) / 1000;
   const second = k % 60;
   k = (k - second) / 60;
   const minute = k % 60;
@@ -232,7 +238,7 @@ function unpackClock(k: number): WallClock {
   const hour = k % 24;
   k = (k - hour) / 24;
   const day = k % 32;
-  return { month: (k - day) / 32, day, hour, minute, second };
+  return { month: (k - day) / 32, day, hour, minute, second, millisecond };
 }
 
 const KB = 1024;
@@ -262,7 +268,7 @@ function sampleFromRecord(r: LogRecord, line: number, timeMs: number): Sample {
 const dayKey = (r: WallClock): number => r.month * 31 + r.day;
 
 function localMs(year: number, r: WallClock): number {
-  return new Date(year, r.month - 1, r.day, r.hour, r.minute, r.second ?? 0).getTime();
+  return new Date(year, r.month - 1, r.day, r.hour, r.minute, r.second ?? 0, r.millisecond ?? 0).getTime();
 }
 
 function sameWallClock(ms: number, r: WallClock): boolean {
@@ -272,7 +278,7 @@ function sameWallClock(ms: number, r: WallClock): boolean {
 
 /**
  * Absolute times for a text log's samples, whose dates are local
- * `DD-MM H:MM[:SS]` with no year.
+ * `MM-DD H:MM[:SS[.mmm]]` (or day-month) with no year.
  *
  * - Midnight needs nothing: every line carries its day and month.
  * - New year: samples are in time order, so a date that goes back by more
@@ -325,12 +331,13 @@ function assignPacked(keys: readonly number[], opts: TimeOptions): number[] {
   let cacheMs = 0;
   for (let i = 0; i < n; i++) {
     const r = records.at(i);
-    const minuteKey = (keys[i] - (r.second ?? 0)) * 10_000 + (firstYear + yearOffset[i]);
+    const inMinute = (r.second ?? 0) * 1000 + (r.millisecond ?? 0);
+    const minuteKey = (keys[i] - inMinute) * 10_000 + (firstYear + yearOffset[i]);
     if (minuteKey !== cacheKey) {
       cacheKey = minuteKey;
-      cacheMs = localMs(firstYear + yearOffset[i], { ...r, second: 0 });
+      cacheMs = localMs(firstYear + yearOffset[i], { ...r, second: 0, millisecond: 0 });
     }
-    let t = cacheMs + (r.second ?? 0) * 1000;
+    let t = cacheMs + inMinute;
     if (i > 0 && t < out[i - 1]) {
       // The second pass of a repeated hour: the same wall clock, later.
       for (let k = 1; k <= 8; k++) {
@@ -349,13 +356,13 @@ function assignPacked(keys: readonly number[], opts: TimeOptions): number[] {
 // ---------------------------------------------------------------------------
 // The parser: fed chunks of text, gives a Log.
 
-const HEADER_START = /^Date +Time +State\b/;
-const HEADER_TEXT = HEADER_COLUMNS.join(' ');
+/** Our header with single spaces, to recognise its beginning. */
+const HEADER_TEXT = HEADER_COLUMNS.join(' ').replace(/ +/g, ' ');
 const CSV_HEADER = /^"?time"?,.*\bepoch_ms\b/;
 
 /** True when a text log line with no '\n' after it is provably whole (see the file's comment). */
-function wholeTextLine(line: string): LogRecord | null {
-  const r = parseLogLine(line);
+function wholeTextLine(line: string, order: DateOrder): LogRecord | null {
+  const r = parseLogLine(line, { order });
   return r !== null && r.privWriteKb !== undefined ? r : null;
 }
 
@@ -369,6 +376,9 @@ export class LogParser {
   private format: LogFormat | null = null;
   private command = '';
   private withSeconds = false;
+  private withMillis = false;
+  /** Text logs: the date order the last header said (month-day without one). */
+  private order: DateOrder = 'month-day';
   private csvNames: string[] = [];
   /** Text logs: the samples (times set by result()), and each one's wall clock, packed. */
   private readonly text: Sample[] = [];
@@ -426,16 +436,20 @@ export class LogParser {
     }
     switch (this.format) {
       case 'text': {
-        if (!this.headerSeen && HEADER_START.test(line)) {
+        // A header says the date order of the lines after it,
+        // wherever it is: plogsrvd writes one again where it takes up a log
+        // after a restart (--resume), as the version before may have
+        // written the lines above it the other way round.
+        const h = HEADER_START.test(line) ? dateOrderOfHeader(line) : null;
+        if (h) {
           this.headerSeen = true;
+          this.order = h.order;
           return;
         }
         if (line === '') return this.bad(line);
-        const r = parseLogLine(line);
+        const r = parseLogLine(line, { order: this.order });
         if (r === null) return this.bad(line);
-        if (r.second !== null) this.withSeconds = true;
-        this.text.push(sampleFromRecord(r, this.lineNo, 0));
-        this.clocks.push(packClock(r));
+        this.addText(r, this.lineNo, this.text, this.clocks);
         return;
       }
       case 'csv': {
@@ -458,6 +472,13 @@ export class LogParser {
         return;
       }
     }
+  }
+
+  private addText(r: LogRecord, line: number, text: Sample[], clocks: number[]): void {
+    if (r.second !== null) this.withSeconds = true;
+    if (r.millisecond !== null) this.withMillis = true;
+    text.push(sampleFromRecord(r, line, 0));
+    clocks.push(packClock(r));
   }
 
   /** A JSON-lines log written by plogsrvd starts with {"command": "..."} (no sample fields): the command line. */
@@ -505,17 +526,15 @@ export class LogParser {
     const text = this.text.slice();
     const clocks = this.clocks.slice();
     const machine = this.machine.slice();
-    let withSeconds = this.withSeconds;
+    const saved = { withSeconds: this.withSeconds, withMillis: this.withMillis };
     const tail = this.pending.endsWith('\r') ? this.pending.slice(0, -1) : this.pending;
     if (tail !== '') {
       const line = this.lineNo + 1;
       let whole = false;
       if (this.format === 'text') {
-        const r = wholeTextLine(tail);
+        const r = wholeTextLine(tail, this.order);
         if (r) {
-          text.push(sampleFromRecord(r, line, 0));
-          clocks.push(packClock(r));
-          if (r.second !== null) withSeconds = true;
+          this.addText(r, line, text, clocks);
           whole = true;
         }
       } else if (this.format === 'jsonl' || (this.format === null && tail.startsWith('{'))) {
@@ -538,12 +557,13 @@ export class LogParser {
     } else {
       samples = machine;
     }
-    return {
+    const log: Log = {
       path,
       name: path === '-' ? 'stdin' : basename(path),
       format: this.format ?? 'text',
       command: this.command,
-      withSeconds,
+      withSeconds: this.withSeconds,
+      withMillis: this.withMillis,
       samples,
       badLines: this.badLines.slice(),
       badLineCount: this.badLineCount,
@@ -551,6 +571,10 @@ export class LogParser {
       yearSource,
       bytes: this.bytes,
     };
+    // The unfinished tail is not the parser's yet: forget what it set.
+    this.withSeconds = saved.withSeconds;
+    this.withMillis = saved.withMillis;
+    return log;
   }
 }
 
@@ -643,6 +667,50 @@ export function readLog(path: string, opts: { year?: number } = {}): Log {
         ? { anchorMs: Date.now(), anchorSource: 'now' }
         : { anchorMs: Math.max(st.mtimeMs, 0), anchorSource: 'mtime' };
   return parser.result(path, time);
+}
+
+/** How far headerBeforeResume() looks for the header: past the longest command line (ARG_MAX, escaped). */
+const RESUME_LOOK = 16 << 20;
+
+/**
+ * Whether a text log taken up again (plogsrvd --resume) needs this
+ * version's header written again before its next line: when the header at
+ * its top says day-month dates (a version before wrote them), so that the
+ * readers read the lines after it month-day (a header says the order of the
+ * lines after it, wherever it is). The log's descriptor is write-only
+ * (O_APPEND): its beginning is read through /proc/self/fd/FD, the very file
+ * open on it, never by name. False when it cannot tell.
+ */
+export function headerBeforeResume(fd: number): boolean {
+  let rfd: number;
+  try {
+    rfd = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const seen: Buffer[] = [];
+    let pos = 0;
+    let newlines = 0;
+    while (pos < RESUME_LOOK && newlines < 2) {
+      const n = readSync(rfd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      const part = Buffer.from(buf.subarray(0, n));
+      for (const b of part) if (b === 0x0a) newlines++;
+      seen.push(part);
+      pos += n;
+    }
+    const text = Buffer.concat(seen).toString('latin1');
+    const start = text.indexOf('\n') + 1;
+    const end = text.indexOf('\n', start);
+    if (start === 0 || end < 0) return false;
+    return dateOrderOfHeader(text.slice(start, end))?.order === 'day-month';
+  } catch {
+    return false;
+  } finally {
+    closeSync(rfd);
+  }
 }
 
 /**

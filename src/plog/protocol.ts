@@ -6,6 +6,7 @@
 // answers with "Unrecognized request.", so that a new client can tell an old
 // server apart and say what it cannot do.
 import { endianness } from 'node:os';
+import type { TimeForm } from './logline.js';
 
 export const LE = endianness() === 'LE';
 export const LEGACY_SIZE = 8;
@@ -247,8 +248,11 @@ export function intervalOk(ms: number): boolean {
 
 /** Whether log lines carry seconds: whenever the interval is not whole
  * minutes (the spec's "sub-minute" case, and 90 s, whose times would
- * otherwise read 0:00, 0:01, 0:03). */
-export function timesWithSeconds(intervalMs: number): boolean {
+ * otherwise read 0:00, 0:01, 0:03); and milliseconds ('ms') whenever it is
+ * not whole seconds (500 ms: two samples a second, which whole seconds
+ * would give the same time). */
+export function timesWithSeconds(intervalMs: number): TimeForm {
+  if (intervalMs % 1000 !== 0) return 'ms';
   return intervalMs % 60_000 !== 0;
 }
 

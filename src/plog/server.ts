@@ -12,7 +12,8 @@ import { hiddenFrom, procOwner } from '../proc/access.js';
 import { errCode, errnoWords } from '../proc/errors.js';
 import { CLK_TCK, pageSizeKb } from '../proc/system.js';
 import { formatCmdline } from '../proc/cmdline.js';
-import { formatHeader, formatLine, logBaseName } from './logline.js';
+import { formatHeader, formatLine, logBaseName, type TimeForm } from './logline.js';
+import { headerBeforeResume } from './logread.js';
 import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
 import { MachineLog, logSuffix } from './machine-format.js';
 import { TreeLoad, TreeSampler } from '../proc/tree.js';
@@ -78,7 +79,7 @@ export interface SampledTarget {
   starttime: number;
   reader: ProcessReader;
   log: LogFile;
-  withSeconds: boolean;
+  withSeconds: TimeForm;
   /** The previous sample (for CPU%). */
   prev: RawSample;
   /** The sample before it, reused for the next one (none at first). */
@@ -870,7 +871,9 @@ export class PlogServer {
       if (r.format !== 'text') machine = new MachineLog(r.pid, r.format, { pageKb: this.pageKb, clkTck: CLK_TCK });
       if (r.tree) sampler = new TreeSampler(r.pid, { owner: r.uid, load: this.trees, report: (m) => this.opts.report.info(`${r.log.name}: ${m}`) });
       const line = machine ? machine.line(first, null) : formatLine(first, null, { withSeconds, pageKb: this.pageKb, clkTck: CLK_TCK });
-      appendLine(r.log.fd, sampler ? withProcs(line, sampler.addDescendants(first)) : line);
+      // A text log begun by a version before (day-month dates): this version's header first.
+      const head = !machine && headerBeforeResume(r.log.fd) ? (sampler ? treeHeader(withSeconds) : formatHeader(withSeconds)) : '';
+      appendLine(r.log.fd, head + (sampler ? withProcs(line, sampler.addDescendants(first)) : line));
       const t: Target = {
         id: this.nextId++,
         pid: r.pid,

@@ -1,13 +1,13 @@
 // The text log of a process tree (plog --tree, issue 7): the usual columns,
 // every value the sum over the process and its descendants, and one more
 // column, Procs: how many processes the sums hold.
-import { formatHeader } from './logline.js';
+import { formatHeader, type TimeForm } from './logline.js';
 
 /** Width of the Priv&Write column (logline.ts's last column). */
 const PRIV_WIDTH = 10;
 
 /** The header of a tree log (with its '\n'). */
-export function treeHeader(withSeconds: boolean): string {
+export function treeHeader(withSeconds: TimeForm): string {
   return `${formatHeader(withSeconds).slice(0, -1)} Procs\n`;
 }
 
