@@ -6,7 +6,7 @@ import { parseOptions, UsageError } from './args.js';
 import { internalError } from '../bugs.js';
 import { ExitError } from '../plog/exitcodes.js';
 import { READER } from '../plog/reader-exitcodes.js';
-import { errnoText, LogError, readLog, type Log } from '../plog/logread.js';
+import { errnoText, lacksText, LogError, readLog, type Log } from '../plog/logread.js';
 import { escapeText } from '../escape.js';
 
 type Options = Parameters<typeof parseOptions>[1];
@@ -161,6 +161,7 @@ export async function runReader<T>(
 
 /** Notes about a log read with trouble, to standard error (the log is still used). */
 export function warnDamage(prog: string, log: Log): void {
+  if (log.lacks.length) warn(prog, `${log.path}: ${lacksText(log)}`);
   if (log.badLineCount) {
     const first = log.badLines[0];
     warn(prog, `${log.path}: ${log.badLineCount} line${log.badLineCount > 1 ? 's' : ''} not understood, left out (line ${first.line}: '${first.text}')`);

@@ -13,7 +13,7 @@
  * drawing, with ANSI colours when `color` is set; 'ascii' is plain 7-bit
  * text ('#' and '.'), for NO_COLOR, pipes and files.
  */
-import type { Log, Sample } from './logread.js';
+import { lacksText, type Log, type Sample } from './logread.js';
 import type { Report } from './report.js';
 import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks,
@@ -208,6 +208,7 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   out.push(truncate(`${path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode));
   if (log.badLineCount) out.push(truncate(`note: ${log.badLineCount} line(s) not understood (first: line ${log.badLines[0].line})`, width, unicode));
   if (log.partialTail !== null) out.push('note: the last line is unfinished (being written?) and left out');
+  if (log.lacks.length) out.push(...wrap(`note: ${lacksText(log)}`, width, '      '));
 
   const times = s.map((x) => x.timeMs);
   const r2 = unicode ? 'r²' : 'r2';

@@ -11,7 +11,7 @@
  * (`12-04  5:06`: month-day and a space-padded hour, as plog 0.1.0 writes
  * them), so a line splits on runs of spaces into 16 fields (15 when
  * Priv&Write is left out after a short read of maps). Lines have no
- * trailing spaces.
+ * trailing spaces. plog 0.1.0's own logs are read by parseLogLine010().
  */
 import type { RawSample } from '../proc/reader.js';
 
@@ -267,18 +267,20 @@ export interface LogRecord {
   millisecond: number | null;
   state: string;
   prio: number;
-  /** Whole seconds. */
+  /** Whole seconds: user + system time; user time only in a plog 0.1.0 log (its __Utime__). */
   cpuSeconds: number;
-  /** null for '-' (first sample). */
+  /** null for '-' (first sample), and in a plog 0.1.0 log (no such column). */
   cpuPercent: number | null;
   threads: number;
   minFlt: number;
   majFlt: number;
   virtualKb: number;
   residentKb: number;
-  sharePercent: number;
-  /** null for '-' (smaps unreadable). */
+  /** null where the log has no number (plog 0.1.0's `-nan%` for a zombie). */
+  sharePercent: number | null;
+  /** null for '-' (smaps unreadable; plog 0.1.0's `n/a`). */
   pssKb: number | null;
+  /** null for '-'; null in a plog 0.1.0 log (no such column). */
   swapKb: number | null;
   /** True when Proportion and Swap are carried from an earlier read (marked '*'). */
   pssStale: boolean;
@@ -343,6 +345,42 @@ function parseWhen(dateField: string, timeField: string, order: DateOrder):
   };
 }
 
+/** The fields both dialects have, as text; sizes as written. */
+interface CommonFields {
+  state: string;
+  prio: string;
+  cpuTime: string;
+  threads: string;
+  minFlt: string;
+  majFlt: string;
+  virt: string;
+  res: string;
+  data: string;
+}
+
+/** The parts of a LogRecord from the fields both dialects have; null when one is not valid. */
+function commonRecord(f: CommonFields): Pick<LogRecord, 'state' | 'prio' | 'cpuSeconds' | 'threads' | 'minFlt' | 'majFlt' | 'virtualKb' | 'residentKb' | 'dataKb'> | null {
+  if (f.state.length !== 1) return null;
+  if (!INT.test(f.prio) || !UINT.test(f.threads) || !UINT.test(f.minFlt) || !UINT.test(f.majFlt)) return null;
+  const r = {
+    state: f.state,
+    prio: Number(f.prio),
+    cpuSeconds: parseCpuTime(f.cpuTime),
+    threads: Number(f.threads),
+    minFlt: Number(f.minFlt),
+    majFlt: Number(f.majFlt),
+    virtualKb: parseSize(f.virt),
+    residentKb: parseSize(f.res),
+    dataKb: parseSize(f.data),
+  };
+  return Number.isNaN(r.cpuSeconds) || Number.isNaN(r.virtualKb) || Number.isNaN(r.residentKb) || Number.isNaN(r.dataKb) ? null : r;
+}
+
+/** A size or null for one of the words that mean none ('-', 'n/a'); NaN if neither. */
+function sizeOrNone(s: string, none: string): number | null {
+  return s === none ? null : parseSize(s);
+}
+
 /**
  * Parse a sample line of a log file of ours (with or without its '\n').
  * Returns null for anything that is not a complete sample line: the command
@@ -350,48 +388,78 @@ function parseWhen(dateField: string, timeField: string, order: DateOrder):
  */
 export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord | null {
   const t = line.endsWith('\n') ? line.slice(0, -1) : line;
-  const f = t.split(/ +/);
   // The hour is space-padded: a line of a month-day log begins `12-04  5:06`,
   // which splits as `12-04 5:06` does.
+  const f = t.split(/ +/);
   // 16 with Priv&Write, 17 in a tree log (plog --tree: Procs after it, src/plog/treelog.ts).
   if (f.length < 15 || f.length > 17) return null;
   const when = parseWhen(f[0], f[1], opts.order ?? 'month-day');
   if (!when) return null;
   if (opts.withSeconds === true && when.second === null) return null;
   if (opts.withSeconds === false && when.second !== null) return null;
-  const [, , state, prio, cpuT, cpuP, thr, minF, majF, virt, res, share, pss, swap, data, priv] = f;
-  if (state.length !== 1) return null;
-  if (!INT.test(prio) || !UINT.test(thr) || !UINT.test(minF) || !UINT.test(majF)) return null;
+  const [, , state, prio, cpuTime, cpuP, threads, minFlt, majFlt, virt, res, share, pss, swap, data, priv] = f;
+  const common = commonRecord({ state, prio, cpuTime, threads, minFlt, majFlt, virt, res, data });
+  if (!common) return null;
   if (cpuP !== '-' && !DEC1.test(cpuP)) return null;
   if (!DEC1.test(share)) return null;
-  const cpuSeconds = parseCpuTime(cpuT);
-  const virtualKb = parseSize(virt);
-  const residentKb = parseSize(res);
-  const dataKb = parseSize(data);
   // A '*' after both: PSS not read again for this line (the last values).
   const pssStale = pss.endsWith(PSS_STALE) && swap.endsWith(PSS_STALE);
-  const pssKb = pss === '-' ? null : parseSize(pssStale ? pss.slice(0, -1) : pss);
-  const swapKb = swap === '-' ? null : parseSize(pssStale ? swap.slice(0, -1) : swap);
-  const privWriteKb = priv === undefined ? undefined : priv === '-' ? null : parseSize(priv);
-  for (const v of [cpuSeconds, virtualKb, residentKb, dataKb, pssKb, swapKb, privWriteKb]) {
-    if (typeof v === 'number' && Number.isNaN(v)) return null;
-  }
+  const pssKb = sizeOrNone(pssStale ? pss.slice(0, -1) : pss, '-');
+  const swapKb = sizeOrNone(pssStale ? swap.slice(0, -1) : swap, '-');
+  const privWriteKb = priv === undefined ? undefined : sizeOrNone(priv, '-');
+  if (Number.isNaN(pssKb) || Number.isNaN(swapKb) || Number.isNaN(privWriteKb)) return null;
   return {
     ...when,
-    state,
-    prio: Number(prio),
-    cpuSeconds,
+    ...common,
     cpuPercent: cpuP === '-' ? null : Number(cpuP),
-    threads: Number(thr),
-    minFlt: Number(minF),
-    majFlt: Number(majF),
-    virtualKb,
-    residentKb,
     sharePercent: Number(share),
     pssKb,
     swapKb,
     pssStale,
-    dataKb,
+    privWriteKb,
+  };
+}
+
+/** The columns a plog 0.1.0 log does not have, in the readers' words. */
+export const LACKS_010 = [
+  'CPU% (computed from __Utime__ between lines)',
+  'system time (CPU time is user time only, its __Utime__)',
+  'Swap',
+] as const;
+
+/**
+ * Parse a sample line of a plog 0.1.0 log (the C plogsrvd): 14 right-aligned
+ * fields, `Date Time State Prio __Utime__ Threads VirtualSz ResidentSz Share
+ * Proportion Data+Stack Priv&Write MinorFaults MajFlts`, dates month-day.
+ * Share ends in '%' (`-nan%` for a zombie: no number), Proportion is `n/a`
+ * where smaps could not be read. The line may begin with the '\n' that
+ * 0.1.0 writes before each line. Returns null for anything else, such as the
+ * lines 0.1.0 garbled when a process's name has a space and a parenthesis
+ * (its fields shift).
+ */
+export function parseLogLine010(line: string): LogRecord | null {
+  const f = line.trim().split(/ +/);
+  if (f.length !== 14) return null;
+  const when = parseWhen(f[0], f[1], 'month-day');
+  if (!when) return null;
+  const [, , state, prio, cpuTime, threads, virt, res, share, pss, data, priv, minFlt, majFlt] = f;
+  // A state letter of proc(5): a line shifted by a garbled name has some other letter there.
+  if (!/^[RSDZTtWXxKPI]$/.test(state)) return null;
+  const common = commonRecord({ state, prio, cpuTime, threads, minFlt, majFlt, virt, res, data });
+  if (!common) return null;
+  const sm = /^(\d+\.\d+)%$|^-?(nan|inf)%$/.exec(share);
+  if (!sm) return null;
+  const pssKb = sizeOrNone(pss, 'n/a');
+  const privWriteKb = sizeOrNone(priv, 'n/a');
+  if (Number.isNaN(pssKb) || Number.isNaN(privWriteKb)) return null;
+  return {
+    ...when,
+    ...common,
+    cpuPercent: null,
+    sharePercent: sm[1] === undefined ? null : Number(sm[1]),
+    pssKb,
+    swapKb: null,
+    pssStale: false,
     privWriteKb,
   };
 }

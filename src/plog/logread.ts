@@ -9,7 +9,10 @@
  * or JSON lines, one object per sample, the field names of EXPORT_FIELDS in
  * export.ts; plogsrvd's own machine-format logs begin with `# command: ...`
  * (CSV) or `{"command": "..."}` (JSON lines), see machine-format.ts.
- * The format is told by the content, not by the file name.
+ * The format is told by the content, not by the file name. Text logs of
+ * plog 0.1.0 (the C plogsrvd) too, told by their header: read with
+ * parseLogLine010(), they have no CPU% (computed here from their user time
+ * between lines), no system time and no Swap (Log.lacks says so).
  *
  * A log being written. plogsrvd appends each line with one write(2), but a
  * reader may still see the file end inside a line (a read racing the write,
@@ -30,7 +33,10 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { dateOrderOfHeader, HEADER_COLUMNS, HEADER_START, parseLogLine, type DateOrder, type LogRecord } from './logline.js';
+import {
+  dateOrderOfHeader, HEADER_COLUMNS, HEADER_START, LACKS_010, parseLogLine, parseLogLine010,
+  type DateOrder, type Dialect, type LogRecord,
+} from './logline.js';
 
 /** One sample of a log, whatever its format. Sizes in bytes. */
 export interface Sample {
@@ -49,7 +55,8 @@ export interface Sample {
   majFlt: number;
   virtualBytes: number;
   residentBytes: number;
-  sharePercent: number;
+  /** null where the log has none (plog 0.1.0's `-nan%` for a zombie). */
+  sharePercent: number | null;
   /** null for '-' (smaps unreadable). */
   pssBytes: number | null;
   swapBytes: number | null;
@@ -77,6 +84,10 @@ export interface Log {
   withSeconds: boolean;
   /** Text logs: whether the times have milliseconds (intervals that are not whole seconds). */
   withMillis: boolean;
+  /** Text logs: who wrote it ('plog-0.1.0': the C plogsrvd); 'plog' for the other formats. */
+  dialect: Dialect;
+  /** The columns the log does not have (a plog 0.1.0 log's), in words; empty for ours. */
+  lacks: string[];
   samples: Sample[];
   /** The first few lines that are neither the command line, the header nor a sample. */
   badLines: Array<{ line: number; text: string }>;
@@ -172,7 +183,7 @@ function sampleFromFields(get: (name: string) => Value, names: readonly string[]
   const fields = {
     prio: req('prio'), cpuSeconds: req('cpu_seconds'), threads: req('threads'), minFlt: req('min_flt'),
     majFlt: req('maj_flt'), virtualBytes: req('virtual_bytes'), residentBytes: req('resident_bytes'),
-    sharePercent: req('share_percent'), dataBytes: req('data_bytes'),
+    dataBytes: req('data_bytes'),
   };
   for (const v of Object.values(fields)) if (v === null) return null;
   const opt = (name: string): number | null => {
@@ -193,7 +204,8 @@ function sampleFromFields(get: (name: string) => Value, names: readonly string[]
     majFlt: fields.majFlt!,
     virtualBytes: fields.virtualBytes!,
     residentBytes: fields.residentBytes!,
-    sharePercent: fields.sharePercent!,
+    // Empty in an export of a plog 0.1.0 log's zombie lines (`-nan%`).
+    sharePercent: opt('share_percent'),
     pssBytes: opt('pss_bytes'),
     swapBytes: opt('swap_bytes'),
     dataBytes: fields.dataBytes!,
@@ -360,10 +372,22 @@ function assignPacked(keys: readonly number[], opts: TimeOptions): number[] {
 const HEADER_TEXT = HEADER_COLUMNS.join(' ').replace(/ +/g, ' ');
 const CSV_HEADER = /^"?time"?,.*\bepoch_ms\b/;
 
-/** True when a text log line with no '\n' after it is provably whole (see the file's comment). */
-function wholeTextLine(line: string, order: DateOrder): LogRecord | null {
-  const r = parseLogLine(line, { order });
-  return r !== null && r.privWriteKb !== undefined ? r : null;
+/**
+ * A text line with no '\n' after it, when it is a sample (see the file's
+ * comment): one of ours only when provably whole; plog 0.1.0 wrote its '\n'
+ * before each line, never after, so its last line always ends so and is
+ * taken when it has all its fields.
+ */
+function wholeTextLine(line: string, dialect: Dialect | null, order: DateOrder): { r: LogRecord; dialect: Dialect } | null {
+  if (dialect !== 'plog-0.1.0') {
+    const r = parseLogLine(line, { order });
+    if (r !== null && r.privWriteKb !== undefined) return { r, dialect: 'plog' };
+  }
+  if (dialect !== 'plog') {
+    const r = parseLogLine010(line);
+    if (r !== null) return { r, dialect: 'plog-0.1.0' };
+  }
+  return null;
 }
 
 /**
@@ -377,12 +401,17 @@ export class LogParser {
   private command = '';
   private withSeconds = false;
   private withMillis = false;
-  /** Text logs: the date order the last header said (month-day without one). */
+  /** Text logs: the dialect and date order the last header said (null: no header yet). */
+  private dialect: Dialect | null = null;
   private order: DateOrder = 'month-day';
+  /** Text logs: whether any line was plog 0.1.0's. */
+  private saw010 = false;
   private csvNames: string[] = [];
   /** Text logs: the samples (times set by result()), and each one's wall clock, packed. */
   private readonly text: Sample[] = [];
   private readonly clocks: number[] = [];
+  /** Text logs: the indexes in text of plog 0.1.0's lines (their CPU% is computed in result()). */
+  private readonly from010: number[] = [];
   private readonly machine: Sample[] = [];
   private readonly badLines: Array<{ line: number; text: string }> = [];
   private badLineCount = 0;
@@ -436,20 +465,24 @@ export class LogParser {
     }
     switch (this.format) {
       case 'text': {
-        // A header says the date order of the lines after it,
+        // A header says the dialect and date order of the lines after it,
         // wherever it is: plogsrvd writes one again where it takes up a log
         // after a restart (--resume), as the version before may have
         // written the lines above it the other way round.
         const h = HEADER_START.test(line) ? dateOrderOfHeader(line) : null;
         if (h) {
           this.headerSeen = true;
+          this.dialect = h.dialect;
           this.order = h.order;
           return;
         }
-        if (line === '') return this.bad(line);
-        const r = parseLogLine(line, { order: this.order });
-        if (r === null) return this.bad(line);
-        this.addText(r, this.lineNo, this.text, this.clocks);
+        if (line === '') {
+          // plog 0.1.0 began each line with its '\n': no blank line in its logs but at a cut.
+          return this.bad(line);
+        }
+        const w = this.dialect === 'plog' ? { r: parseLogLine(line, { order: this.order }), dialect: 'plog' as const } : wholeTextLine(line, this.dialect, this.order);
+        if (w === null || w.r === null) return this.bad(line);
+        this.addText(w.r, w.dialect, this.lineNo, this.text, this.clocks, this.from010);
         return;
       }
       case 'csv': {
@@ -474,9 +507,13 @@ export class LogParser {
     }
   }
 
-  private addText(r: LogRecord, line: number, text: Sample[], clocks: number[]): void {
+  private addText(r: LogRecord, dialect: Dialect, line: number, text: Sample[], clocks: number[], from010: number[]): void {
     if (r.second !== null) this.withSeconds = true;
     if (r.millisecond !== null) this.withMillis = true;
+    if (dialect === 'plog-0.1.0') {
+      this.saw010 = true;
+      from010.push(text.length);
+    }
     text.push(sampleFromRecord(r, line, 0));
     clocks.push(packClock(r));
   }
@@ -516,8 +553,10 @@ export class LogParser {
   get looksLikeLog(): boolean {
     if (this.headerSeen || this.text.length > 0 || this.machine.length > 0 || this.format === 'csv') return true;
     if (this.format === 'jsonl' && this.lineNo === 1 && this.command !== '') return true; // {"command": ...} only, so far
-    // A text log caught between its command line and its header being written.
-    return this.format === 'text' && this.lineNo === 1 && this.pending !== '' && HEADER_TEXT.startsWith(this.pending.replace(/ +/g, ' '));
+    // A text log caught between its command line and its header being
+    // written; or plog 0.1.0's, whose header has no '\n' until its first sample.
+    if (this.format !== 'text' || this.lineNo !== 1 || this.pending === '') return false;
+    return HEADER_TEXT.startsWith(this.pending.replace(/ +/g, ' ')) || HEADER_START.test(this.pending);
   }
 
   /** The log as read so far. The pending text is a sample only if provably whole. */
@@ -525,18 +564,22 @@ export class LogParser {
     let partialTail: string | null = null;
     const text = this.text.slice();
     const clocks = this.clocks.slice();
+    const from010 = this.from010.slice();
     const machine = this.machine.slice();
-    const saved = { withSeconds: this.withSeconds, withMillis: this.withMillis };
+    const saved = { withSeconds: this.withSeconds, withMillis: this.withMillis, saw010: this.saw010 };
     const tail = this.pending.endsWith('\r') ? this.pending.slice(0, -1) : this.pending;
     if (tail !== '') {
       const line = this.lineNo + 1;
       let whole = false;
-      if (this.format === 'text') {
-        const r = wholeTextLine(tail, this.order);
-        if (r) {
-          this.addText(r, line, text, clocks);
+      if (this.format === 'text' && !HEADER_START.test(tail)) {
+        const w = wholeTextLine(tail, this.dialect, this.order);
+        if (w) {
+          this.addText(w.r, w.dialect, line, text, clocks, from010);
           whole = true;
         }
+      } else if (this.format === 'text') {
+        // plog 0.1.0's header before its first sample (no '\n' after it yet).
+        whole = dateOrderOfHeader(tail)?.dialect === 'plog-0.1.0' && tail.endsWith(' MajFlts');
       } else if (this.format === 'jsonl' || (this.format === null && tail.startsWith('{'))) {
         const s = this.jsonSample(tail);
         if (s) {
@@ -552,6 +595,9 @@ export class LogParser {
       const times = assignPacked(clocks, time);
       // The parser's own samples get their times in place (the same for every result()).
       for (let i = 0; i < text.length; i++) text[i].timeMs = times[i];
+      // plog 0.1.0 has no CPU% column: the user time between two of its
+      // lines over the wall time between them, as formatLine computes it.
+      for (const i of from010) text[i].cpuPercent = i > 0 ? cpuPercentBetween(text[i - 1], text[i]) : null;
       samples = text;
       yearSource = time.year !== undefined ? 'option' : (time.anchorSource ?? 'now');
     } else {
@@ -564,6 +610,8 @@ export class LogParser {
       command: this.command,
       withSeconds: this.withSeconds,
       withMillis: this.withMillis,
+      dialect: this.saw010 ? 'plog-0.1.0' : 'plog',
+      lacks: this.saw010 ? [...LACKS_010] : [],
       samples,
       badLines: this.badLines.slice(),
       badLineCount: this.badLineCount,
@@ -574,8 +622,22 @@ export class LogParser {
     // The unfinished tail is not the parser's yet: forget what it set.
     this.withSeconds = saved.withSeconds;
     this.withMillis = saved.withMillis;
+    this.saw010 = saved.saw010;
     return log;
   }
+}
+
+/** What a log lacks, in words for a note: '' for a log of ours. */
+export function lacksText(log: Log): string {
+  if (log.lacks.length === 0) return '';
+  return `a log of plog 0.1.0, which has no ${log.lacks.join('; no ')}`;
+}
+
+/** CPU% between two samples (CPU time used over wall time), one decimal; null when it cannot be told. */
+function cpuPercentBetween(prev: Sample, cur: Sample): number | null {
+  const wallS = (cur.timeMs - prev.timeMs) / 1000;
+  const usedS = cur.cpuSeconds - prev.cpuSeconds;
+  return wallS > 0 && usedS >= 0 ? Math.round((usedS / wallS) * 1000) / 10 : null;
 }
 
 /** Parse a whole log held in a string (tests, standard input). */

@@ -24,7 +24,7 @@
  * 10 samples and 10 minutes; with fewer, it says the memory grows steadily
  * but the log is too short to tell a leak from a warm-up.
  */
-import type { Log, Sample } from './logread.js';
+import { lacksText, type Log, type Sample } from './logread.js';
 import { isoLocal } from './export.js';
 import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, sig3 } from './chart-scale.js';
 import { escapeText } from '../escape.js';
@@ -156,6 +156,8 @@ export interface Report {
   verdict: Verdict;
   badLineCount: number;
   partialTail: boolean;
+  /** The columns the log does not have (a plog 0.1.0 log's), in words. */
+  lacks: string[];
 }
 
 function figureStats(def: FigureDef, samples: readonly Sample[]): FigureStats | null {
@@ -276,6 +278,7 @@ export function buildReport(log: Log): Report {
     verdict: verdictOf(figures, s.length, spanMs),
     badLineCount: log.badLineCount,
     partialTail: log.partialTail !== null,
+    lacks: log.lacks,
   };
 }
 
@@ -308,6 +311,7 @@ export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}
   const notes: string[] = [];
   if (r.badLineCount) notes.push(`${r.badLineCount} line${r.badLineCount > 1 ? 's' : ''} not understood (first: line ${log.badLines[0].line})`);
   if (r.partialTail) notes.push('the last line is unfinished (being written?) and left out');
+  if (log.lacks.length) notes.push(lacksText(log));
   if (notes.length) out.push(`note:      ${notes.join('; ')}`);
   const c = r.cpu;
   const cpuParts = [
@@ -354,6 +358,7 @@ export function reportJson(r: Report): unknown {
     last_state: r.lastState,
     bad_lines: r.badLineCount,
     partial_tail: r.partialTail,
+    lacks: r.lacks,
     cpu: {
       mean_percent: r.cpu.mean === null ? null : Math.round(r.cpu.mean * 100) / 100,
       peak_percent: r.cpu.peak,
