@@ -32,7 +32,11 @@ function refFormatLine(cur: RawSample, prev: RawSample | null, opts: LineOptions
     const usedS = (ticks - (prev.stat.utime + prev.stat.stime)) / opts.clkTck;
     if (wallS > 0 && usedS >= 0) cpuPct = ((usedS / wallS) * 100).toFixed(1);
   }
-  const share = statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0';
+  // Share from smaps (shared over Rss), else statm's marked '~'.
+  const sm = cur.smaps;
+  const share = sm
+    ? (sm.rss > 0 ? (((sm.sharedClean + sm.sharedDirty) / sm.rss) * 100).toFixed(1) : '0.0')
+    : (statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0') + '~';
   const values: string[] = [
     formatDate(new Date(cur.timeMs), opts.withSeconds), stat.state, String(stat.priority), formatCpuTime(ticks / opts.clkTck), cpuPct,
     String(stat.numThreads), String(stat.minflt + stat.cminflt), String(stat.majflt + stat.cmajflt),
@@ -61,7 +65,7 @@ function randomSample(r: () => number, timeMs: number): RawSample {
       priority: Math.floor(r() * 140) - 100, nice: 0, numThreads: 1 + big(), starttime: 1, vsize: 0, rss: 0,
     },
     statm: { size: big(), resident: big(), shared: big(), text: 1, data: big() },
-    smaps: r() < 0.1 ? null : { rss: big(), pss: big(), swap: big(), sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 },
+    smaps: r() < 0.1 ? null : { rss: big(), pss: big(), swap: big(), sharedClean: big(), sharedDirty: big(), privateClean: 0, privateDirty: 0 },
     maps: r() < 0.1 ? null : { kb: big(), complete: r() < 0.9 },
   };
 }

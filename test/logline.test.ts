@@ -33,7 +33,7 @@ function sample(over: Partial<RawSample> = {}, st: Partial<ProcStat> = {}): RawS
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
     stat: stat(st),
     statm: { size: 25600, resident: 1000, shared: 250, text: 10, data: 900 },
-    smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 },
+    smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 400, sharedDirty: 100, privateClean: 0, privateDirty: 0 },
     maps: { kb: 3500, complete: true },
     ...over,
   };
@@ -136,7 +136,7 @@ describe('formatHeader / formatLine', () => {
     const line = formatLine(sample(), null, OPTS);
     assert.equal(
       line,
-      '01-05  9:07 S     20   1:15     -      4       1234      7       100.00MB  4000kB     25.0  3000kB     12kB      3600kB    3500kB\n',
+      '01-05  9:07 S     20   1:15     -      4       1234      7       100.00MB  4000kB     12.5  3000kB     12kB      3600kB    3500kB\n',
     );
   });
 
@@ -185,7 +185,7 @@ describe('formatHeader / formatLine', () => {
     assert.equal(r.privWriteKb, undefined);
   });
 
-  test('zombie / kernel thread: zero sizes, Share 0.0', () => {
+  test("zombie / kernel thread: zero sizes, Share 0.0 (from statm without smaps: '~')", () => {
     const st = parseStat(text('zombie.stat'));
     const l = formatLine({
       timeMs: Date.now(), stat: st, statm: parseStatm(text('zombie.statm')), smaps: null,
@@ -194,6 +194,8 @@ describe('formatHeader / formatLine', () => {
     const r = parseLogLine(l)!;
     assert.equal(r.state, 'Z');
     assert.equal(r.sharePercent, 0);
+    assert.equal(r.shareFromStatm, true);
+    assert.equal(l.split(/ +/)[11], '0.0~');
     assert.equal(r.residentKb, 0);
     assert.equal(r.privWriteKb, 0);
   });
@@ -210,7 +212,7 @@ describe('formatHeader / formatLine', () => {
     assert.equal(r.virtualKb, parseSize(formatSize(5817 * 4)));
     assert.equal(r.residentKb, parseSize(formatSize(5592)));
     assert.equal(formatSize(5592), '5.46MB');
-    assert.equal(r.sharePercent, 22.8); // 319 / 1398
+    assert.equal(r.sharePercent, 22.8); // smaps_rollup: (1268 + 8) / 5592 (statm's 319 / 1398 agree here)
     assert.equal(r.pssKb, parseSize(formatSize(4427)));
     assert.equal(r.swapKb, 2048);
     assert.equal(r.privWriteKb, parseSize(formatSize(20940)));
@@ -246,7 +248,8 @@ describe('parseLogLine', () => {
       assert.equal(r.majFlt, 7);
       assert.equal(r.virtualKb, 102400);
       assert.equal(r.residentKb, 4000);
-      assert.equal(r.sharePercent, 25.0);
+      assert.equal(r.sharePercent, 12.5); // smaps' shared 500 kB of its Rss 4000 kB (statm would say 25.0)
+      assert.equal(r.shareFromStatm, false);
       assert.equal(r.pssKb, 3000);
       assert.equal(r.swapKb, 12);
       assert.equal(r.dataKb, 3600);

@@ -39,14 +39,15 @@ describe('a line whose PSS was not read again', () => {
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
     stat: { pid: 1, comm: 'x', state: 'S', ppid: 0, minflt: 1, cminflt: 0, majflt: 0, cmajflt: 0, utime: 0, stime: 0, cutime: 0, cstime: 0, priority: 20, nice: 0, numThreads: 1, starttime: 1, vsize: 0, rss: 0 },
     statm: { size: 25600, resident: 1000, shared: 250, text: 10, data: 900 },
-    smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 },
+    smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 400, sharedDirty: 100, privateClean: 0, privateDirty: 0 },
     maps: { kb: 3500, complete: true },
     smapsStale: stale,
   });
-  test("Proportion and Swap carry a '*'; parseLogLine gives the values and pssStale", () => {
+  test("Share, Proportion and Swap carry a '*'; parseLogLine gives the values and pssStale", () => {
     assert.equal(PSS_STALE, '*');
     const l = formatLine(sample(true), null, OPTS);
-    assert.equal(l, '01-05  9:07:03 S     20   0s       -      1       1         0       100.00MB  4000kB     25.0  3000kB*    12kB*     3600kB    3500kB\n');
+    // Share from the same (carried) read of smaps_rollup: 500 of 4000 kB
+    assert.equal(l, '01-05  9:07:03 S     20   0s       -      1       1         0       100.00MB  4000kB     12.5* 3000kB*    12kB*     3600kB    3500kB\n');
     const r = parseLogLine(l)!;
     assert.equal(r.pssStale, true);
     assert.equal(r.pssKb, 3000);
@@ -58,9 +59,9 @@ describe('a line whose PSS was not read again', () => {
     // The mark on one of the two only, or anywhere else, is not a log line.
     assert.equal(parseLogLine(l.replace('12kB*', '12kB ')), null);
     assert.equal(parseLogLine(l.replace('3600kB ', '3600kB*')), null);
-    // PSS unreadable: '-' as ever, never marked.
+    // PSS unreadable: '-' as ever, never marked; Share from statm, marked '~'.
     const none = { ...sample(true), smaps: null };
-    assert.match(formatLine(none, null, OPTS), / 25\.0 {2}- {10}- {9}3600kB/);
+    assert.match(formatLine(none, null, OPTS), / 25\.0~ - {10}- {9}3600kB/);
   });
 });
 

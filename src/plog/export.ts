@@ -16,7 +16,8 @@
  *   virtual_bytes resident_bytes     sizes in bytes (the log's kB x 1024:
  *   pss_bytes swap_bytes data_bytes  a text log's MB and GB forms are
  *   priv_write_bytes                 exact to 1/100 of the unit only)
- *   share_percent
+ *   share_percent    the part of the resident set shared with other
+ *                    processes (empty where the log has none)
  * then any further fields of a machine-format log, by name.
  * A value the log does not have ('-', or Priv&Write left out after a short
  * read of maps) is an empty cell in CSV and null in JSON; a JSON line leaves

@@ -14,6 +14,8 @@
  * trailing spaces. plog 0.1.0's own logs are read by parseLogLine010().
  */
 import type { RawSample } from '../proc/reader.js';
+import type { SmapsSummary } from '../proc/smaps.js';
+import type { Statm } from '../proc/statm.js';
 
 /**
  * The log name for a process name (stat's comm): every '/' and '*', and every
@@ -189,10 +191,13 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
     const usedS = (ticks - (prev.stat.utime + prev.stat.stime)) / opts.clkTck;
     if (wallS > 0 && usedS >= 0) cpuPct = ((usedS / wallS) * 100).toFixed(1);
   }
-  const share = statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0';
   const smaps = cur.smaps;
   // PSS not read for this sample (the Safe PSS budget): the last values, marked.
   const stale = cur.smapsStale ? PSS_STALE : '';
+  // Share: the part of the resident set shared with other processes, from
+  // the read of smaps that gives PSS (carried and marked with it); statm's
+  // shared field, every file-backed page shared or not, only without one.
+  const share = smaps ? formatShare(sharedPercent(smaps)) + stale : formatShare(statmSharePercent(statm)) + SHARE_STATM;
   // As join() lays out the header: each value but the last padded to its
   // column's width (WIDTHS), at least one space.
   let out =
@@ -216,6 +221,30 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
   else out += data;
   return out + '\n';
 }
+
+/**
+ * Share as plog 0.1.0 reports it: the part of the resident set that other
+ * processes map too, (Shared_Clean + Shared_Dirty) / Rss of smaps, in
+ * percent; 0 with nothing resident (a zombie).
+ */
+export function sharedPercent(smaps: SmapsSummary): number {
+  return smaps.rss > 0 ? ((smaps.sharedClean + smaps.sharedDirty) / smaps.rss) * 100 : 0;
+}
+
+/** statm's shared pages (file-backed and shmem, shared or not) over its resident ones, in percent. */
+function statmSharePercent(statm: Statm): number {
+  return statm.resident > 0 ? (statm.shared / statm.resident) * 100 : 0;
+}
+
+const formatShare = (p: number): string => p.toFixed(1);
+
+/**
+ * The mark after Share where it was taken from statm because smaps_rollup
+ * could not be read (another user's process for a server that is not
+ * root): `87.5~`. statm counts every file-backed resident page as shared,
+ * mapped by this process alone or not, so it reads far higher.
+ */
+export const SHARE_STATM = '~';
 
 /**
  * The mark after Proportion and Swap on a line where PSS was not read again
@@ -278,6 +307,8 @@ export interface LogRecord {
   residentKb: number;
   /** null where the log has no number (plog 0.1.0's `-nan%` for a zombie). */
   sharePercent: number | null;
+  /** Share from statm (marked SHARE_STATM: smaps_rollup unreadable), not from smaps. */
+  shareFromStatm: boolean;
   /** null for '-' (smaps unreadable; plog 0.1.0's `n/a`). */
   pssKb: number | null;
   /** null for '-'; null in a plog 0.1.0 log (no such column). */
@@ -401,7 +432,11 @@ export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord |
   const common = commonRecord({ state, prio, cpuTime, threads, minFlt, majFlt, virt, res, data });
   if (!common) return null;
   if (cpuP !== '-' && !DEC1.test(cpuP)) return null;
-  if (!DEC1.test(share)) return null;
+  // Share, marked '*' when carried with PSS, '~' when from statm; unmarked
+  // in the logs of earlier versions, which took it from statm.
+  const shareMark = share.endsWith(PSS_STALE) || share.endsWith(SHARE_STATM) ? share.slice(-1) : '';
+  const shareValue = shareMark ? share.slice(0, -1) : share;
+  if (!DEC1.test(shareValue)) return null;
   // A '*' after both: PSS not read again for this line (the last values).
   const pssStale = pss.endsWith(PSS_STALE) && swap.endsWith(PSS_STALE);
   const pssKb = sizeOrNone(pssStale ? pss.slice(0, -1) : pss, '-');
@@ -412,7 +447,8 @@ export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord |
     ...when,
     ...common,
     cpuPercent: cpuP === '-' ? null : Number(cpuP),
-    sharePercent: Number(share),
+    sharePercent: Number(shareValue),
+    shareFromStatm: shareMark === SHARE_STATM,
     pssKb,
     swapKb,
     pssStale,
@@ -457,6 +493,7 @@ export function parseLogLine010(line: string): LogRecord | null {
     ...common,
     cpuPercent: null,
     sharePercent: sm[1] === undefined ? null : Number(sm[1]),
+    shareFromStatm: false,
     pssKb,
     swapKb: null,
     pssStale: false,

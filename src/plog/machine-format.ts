@@ -25,6 +25,7 @@ import { ExtrasReader, type Extras } from '../proc/io.js';
 import { EXPORT_FIELDS, type Sample } from './logread.js';
 import { csvCell, sampleFields } from './export.js';
 import type { LogFormatName } from './protocol.js';
+import { sharedPercent } from './logline.js';
 
 /** The fields after EXPORT_FIELDS, in column order. */
 export const EXTRA_FIELDS = [
@@ -88,7 +89,8 @@ export function machineSample(cur: RawSample, prev: RawSample | null, extras: Ex
     majFlt: stat.majflt + stat.cmajflt,
     virtualBytes: statm.size * page,
     residentBytes: statm.resident * page,
-    sharePercent: statm.resident > 0 ? round2((statm.shared / statm.resident) * 100) : 0,
+    // From smaps as the text log's Share; no mark here for statm's figure: none.
+    sharePercent: cur.smaps ? round2(sharedPercent(cur.smaps)) : null,
     pssBytes: cur.smaps ? cur.smaps.pss * KB : null,
     swapBytes: cur.smaps ? cur.smaps.swap * KB : null,
     dataBytes: statm.data * page,
