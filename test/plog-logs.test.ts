@@ -206,8 +206,13 @@ test('a zombie: the log ends with its Z line', async () => {
   const n = await waitStable(log, 1000);
   const l = lines(log);
   assert.equal(l.length, n);
-  assert.equal(l[l.length - 1].split(/ +/)[2], 'Z', l[l.length - 1]);
+  const z = l[l.length - 1].split(/ +/);
+  assert.equal(z[2], 'Z', l[l.length - 1]);
   assert.equal(l.filter((x) => x.split(/ +/)[2] === 'Z').length, 1);
+  // Its maps reads (empty: no address space left): Priv&Write is 0kB, as plog 0.1.0 writes it, not '-'.
+  assert.equal(z.length, 16, l[l.length - 1]);
+  assert.equal(z[15], '0kB', l[l.length - 1]);
+  assert.deepEqual([z[9], z[10]], ['0kB', '0kB']);
   assert.equal(procStat(pid)?.rest[0], 'Z', 'still a zombie: the stop came from the Z line');
   assert.ok(!(await plog(['-d', srv.dir, '-l'])).stdout.split('\n').includes(`sleep.${pid}`));
   await killChild(parent);

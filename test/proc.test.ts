@@ -14,6 +14,7 @@ import { formatCmdline, escapeComm, escapeBytes } from '../src/proc/cmdline.js';
 import { parseStatusIds, statusField } from '../src/proc/status.js';
 import { CLK_TCK, pageSizeKb, pageKbFrom, parseBtime, bootTimeMs, startTimeMs } from '../src/proc/system.js';
 import { ProcessReader, decodeProc } from '../src/proc/reader.js';
+import { formatLine } from '../src/plog/logline.js';
 import { ProcParseError, ProcReadError, errnoWords } from '../src/proc/errors.js';
 
 const FIX = new URL('../../test/fixtures/proc/', import.meta.url);
@@ -374,6 +375,36 @@ describe('ProcessReader', () => {
       }
     } finally {
       await killAndReap(child);
+    }
+  });
+
+  test('a process read while alive, then a zombie: its maps reads empty, Priv&Write 0 (not unreadable)', async () => {
+    // sh's child reads a line from a FIFO, then exits and is not waited for while sh sleeps (exec'd)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plog-zombie-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn('sh', ['-c', 'read x < "$0" & echo $!; exec sleep 30', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [out] = (await once(child.stdout!, 'data')) as [Buffer];
+      const pid = Number(String(out).trim());
+      const r = new ProcessReader(pid);
+      try {
+        const alive = r.sample();
+        assert.notEqual(alive.stat.state, 'Z');
+        assert.ok(alive.smaps !== null && alive.maps !== null && alive.maps.kb > 0, JSON.stringify(alive.maps));
+        fs.writeFileSync(fifo, 'go\n');
+        for (let i = 0; i < 500 && ProcessReader.readStat(pid).state !== 'Z'; i++) await new Promise((res) => setTimeout(res, 10));
+        const z = r.sample();
+        assert.equal(z.stat.state, 'Z');
+        assert.deepEqual(z.statm, { size: 0, resident: 0, shared: 0, text: 0, data: 0 });
+        assert.deepEqual(z.maps, { kb: 0, complete: true }, String(z.mapsError));
+        assert.equal(formatLine(z, alive, { withSeconds: true, pageKb: 4, clkTck: 100 }).trimEnd().split(/ +/)[15], '0kB');
+      } finally {
+        r.close();
+      }
+    } finally {
+      await killAndReap(child);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -230,6 +230,9 @@ export class ProcessReader {
     let maps: MapsSummary | null = null;
     let mapsError: ProcReadError | null = null;
     let smapsStale = false;
+    // A zombie has no address space left: its smaps does not read (ESRCH)
+    // and its maps reads empty. That is no exec, and its Priv&Write is 0.
+    const dead = stat.state === 'Z' || stat.state === 'X';
     // At most twice: again after reopening smaps and maps when the process
     // has exec'd since they were opened (see reopenAfterExec).
     for (let attempt = 0; ; attempt++) {
@@ -251,7 +254,7 @@ export class ProcessReader {
           this.smapsRead = true;
         } catch (e) {
           smapsError = new ProcReadError(this.smapsFile ?? 'smaps', e);
-          stale = errCode(e) === 'ESRCH' && this.smapsRead;
+          stale = errCode(e) === 'ESRCH' && this.smapsRead && !dead;
         }
         this.smapsReadMs = performance.now() - t0;
         this.smapsReadAt = t0;
@@ -265,7 +268,7 @@ export class ProcessReader {
           const n = preadAll(this.mapsFd);
           // Empty after it had lines (whether smaps was read this time or
           // not), or while smaps read: an exec since it was opened.
-          if (n === 0 && (this.mapsRead || smaps !== null)) stale = true;
+          if (n === 0 && !dead && (this.mapsRead || smaps !== null)) stale = true;
           else {
             maps = privateWritableKbBytes(scratch, n, into?.maps ?? undefined);
             if (n > 0) this.mapsRead = true;
