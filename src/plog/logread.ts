@@ -731,8 +731,8 @@ export function readLog(path: string, opts: { year?: number } = {}): Log {
   return parser.result(path, time);
 }
 
-/** How far headerBeforeResume() looks for the header: past the longest command line (ARG_MAX, escaped). */
-const RESUME_LOOK = 16 << 20;
+/** How far headerBeforeResume() looks for the end of the command line (a log's owner may make it long). */
+const RESUME_LOOK = 1 << 20;
 
 /**
  * Whether a text log taken up again (plogsrvd --resume) needs this
@@ -741,7 +741,8 @@ const RESUME_LOOK = 16 << 20;
  * readers read the lines after it month-day (a header says the order of the
  * lines after it, wherever it is). The log's descriptor is write-only
  * (O_APPEND): its beginning is read through /proc/self/fd/FD, the very file
- * open on it, never by name. False when it cannot tell.
+ * open on it, never by name; at most RESUME_LOOK bytes to find line 2, and
+ * a header's length of it. False when it cannot tell.
  */
 export function headerBeforeResume(fd: number): boolean {
   let rfd: number;
@@ -752,22 +753,19 @@ export function headerBeforeResume(fd: number): boolean {
   }
   try {
     const buf = Buffer.alloc(64 * 1024);
-    const seen: Buffer[] = [];
-    let pos = 0;
-    let newlines = 0;
-    while (pos < RESUME_LOOK && newlines < 2) {
+    let start = -1;
+    for (let pos = 0; pos < RESUME_LOOK && start < 0; ) {
       const n = readSync(rfd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      const part = Buffer.from(buf.subarray(0, n));
-      for (const b of part) if (b === 0x0a) newlines++;
-      seen.push(part);
+      if (n === 0) return false;
+      const nl = buf.subarray(0, n).indexOf(0x0a);
+      if (nl >= 0) start = pos + nl + 1;
       pos += n;
     }
-    const text = Buffer.concat(seen).toString('latin1');
-    const start = text.indexOf('\n') + 1;
-    const end = text.indexOf('\n', start);
-    if (start === 0 || end < 0) return false;
-    return dateOrderOfHeader(text.slice(start, end))?.order === 'day-month';
+    if (start < 0) return false;
+    const n = readSync(rfd, buf, 0, 512, start);
+    const line2 = buf.subarray(0, n).toString('latin1');
+    const end = line2.indexOf('\n');
+    return end >= 0 && dateOrderOfHeader(line2.slice(0, end))?.order === 'day-month';
   } catch {
     return false;
   } finally {
