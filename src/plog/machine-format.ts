@@ -89,7 +89,8 @@ export function machineSample(cur: RawSample, prev: RawSample | null, extras: Ex
     majFlt: stat.majflt + stat.cmajflt,
     virtualBytes: statm.size * page,
     residentBytes: statm.resident * page,
-    // From smaps as the text log's Share; no mark here for statm's figure: none.
+    // From smaps, as the text log's Share. These logs have no mark for
+    // statm's figure, so without smaps there is none (as for PSS).
     sharePercent: cur.smaps ? round2(sharedPercent(cur.smaps)) : null,
     pssBytes: cur.smaps ? cur.smaps.pss * KB : null,
     swapBytes: cur.smaps ? cur.smaps.swap * KB : null,
