@@ -4,7 +4,7 @@
 import { errnoWords } from '../proc/errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settings } from './config.js';
-import { MetricsServer } from './metrics.js';
+import { MetricsRegistry, MetricsServer } from './metrics.js';
 import { DEFAULT_KEEP, Retention } from './retention.js';
 import { StateKeeper } from './state.js';
 import { Selector } from './select.js';
@@ -58,7 +58,7 @@ export function loadSettings(cli: OpsCli): Settings {
 export function combineHooks(...list: ServerHooks[]): ServerHooks {
   return {
     registered: (t) => list.forEach((h) => h.registered?.(t)),
-    ended: (t) => list.forEach((h) => h.ended?.(t)),
+    ended: (t, why) => list.forEach((h) => h.ended?.(t, why)),
     request: (req, uid, gid, pid) => {
       for (const h of list) if (h.request) return h.request(req, uid, gid, pid);
       return undefined;
@@ -76,6 +76,7 @@ export class Operations {
   readonly state: StateKeeper;
   readonly retention: Retention;
   readonly selector: Selector;
+  readonly registry: MetricsRegistry;
   metrics: MetricsServer | null = null;
   private settings: Settings;
 
@@ -90,7 +91,8 @@ export class Operations {
     this.selector = new Selector(server, report);
     this.state = new StateKeeper(server, report, this.selector);
     this.selector.onChange = () => this.state.changed();
-    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks());
+    this.registry = new MetricsRegistry(() => server.registrations());
+    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks(), this.registry.hooks());
   }
 
   private retentionOptions(s: Settings): { maxSize: number; keep: number; maxTotal: number } {
@@ -114,7 +116,7 @@ export class Operations {
     this.metrics?.close();
     this.metrics = null;
     if (!addr) return;
-    const m = new MetricsServer(addr, () => this.server.registrations());
+    const m = new MetricsServer(addr, this.registry);
     await m.listen();
     this.metrics = m;
     this.report.info(`serving metrics on ${addr.replace(/:\d+$/, '')}:${m.port} (/metrics)`);

@@ -174,8 +174,8 @@ export interface ServerHooks {
   registered?(t: Target): void;
   /** A sample was appended to t's log; returning a SampleEnd ends its logging. */
   sampled?(t: Target): SampleEnd | void;
-  /** Logging of t ended (for any reason, the server's stop included). */
-  ended?(t: Target): void;
+  /** Logging of t ended (for any reason, the server's stop included: then without why). */
+  ended?(t: Target, why?: SampleEnd): void;
   /** A selection request (src/plog/select.ts): the reply, or undefined for 'Unrecognized request.'. */
   request?(req: Extract<Request, { kind: 'select' | 'stopby' }>, uid: number, gid: number, pid: number): string | undefined;
 }
@@ -974,14 +974,14 @@ export class PlogServer {
   private finish(t: Target, why: string, isError: boolean): void {
     if (isError) this.opts.report.error(why);
     else this.opts.report.info(why);
-    this.end(t);
+    this.end(t, { why, isError });
   }
 
-  private end(t: Target): void {
+  private end(t: Target, why: SampleEnd = null): void {
     this.schedule.remove(t);
     if (!this.turning) this.arm();
     this.targets.delete(t.id);
-    this.hooks.ended?.(t);
+    this.hooks.ended?.(t, why);
     t.reader.close();
     t.machine?.close();
     t.tree?.close();
