@@ -17,7 +17,7 @@
 import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { gzip } from 'node:zlib';
-import { ancestors, defaultRoots, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../proc/cgroup.js';
+import { ancestors, defaultRoots, memoryInactiveFile, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../proc/cgroup.js';
 import { CLK_TCK, pageSizeKb, startTimeMs } from '../proc/system.js';
 import { parseListenAddress } from './config.js';
 import type { SampleEnd, ServerHooks, Target } from './server.js';
@@ -61,6 +61,7 @@ export const METRIC_NAMES: readonly string[] = [
   ...FAMILIES.map((f) => (f.type === 'counter' ? `${f.name}_total` : f.name)),
   'plog_cgroup_memory_max_bytes',
   'plog_cgroup_memory_current_bytes',
+  'plog_cgroup_memory_inactive_file_bytes',
   'plog_process_cgroup_info',
   'plog_log_errors_total',
   'plog_log_error_timestamp_seconds',
@@ -313,7 +314,7 @@ export class MetricsRegistry {
     const over = new Map<string, ProcCgroup[]>();
     const seen = new Set<string>();
     const used = new Map<string, number | null>();
-    const limited: { cg: ProcCgroup; max: number }[] = [];
+    const limited: { cg: ProcCgroup; max: number; inactive: number | null }[] = [];
     // Which process is under which: its labels (without the closing brace), then ,cgroup="..."} 1.
     const links: { e: Entry; tail: Buffer }[] = [];
     const tails = new Map<string, Buffer>();
@@ -331,8 +332,9 @@ export class MetricsRegistry {
           const max = this.limitOf(up, now);
           if (max === null) continue;
           if (!used.has(k)) {
-            used.set(k, memoryUsage(up, this.roots));
-            limited.push({ cg: up, max });
+            const use = memoryUsage(up, this.roots);
+            used.set(k, use);
+            limited.push({ cg: up, max, inactive: use === null ? null : memoryInactiveFile(up, this.roots) });
           }
           if (used.get(k) !== null) ups.push(up);
         }
@@ -354,6 +356,8 @@ export class MetricsRegistry {
     for (const l of shown) out.line(`plog_cgroup_memory_max_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${l.max}`);
     header(out, 'plog_cgroup_memory_current_bytes', 'gauge', 'bytes', 'Memory used by that cgroup (memory.current; v1: memory.usage_in_bytes).', openMetrics);
     for (const l of shown) out.line(`plog_cgroup_memory_current_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${used.get(`${l.cg.version}${l.cg.path}`)}`);
+    header(out, 'plog_cgroup_memory_inactive_file_bytes', 'gauge', 'bytes', 'Inactive page cache of that cgroup, which the kernel reclaims first (memory.stat inactive_file; v1: total_inactive_file).', openMetrics);
+    for (const l of shown) if (l.inactive !== null) out.line(`plog_cgroup_memory_inactive_file_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${l.inactive}`);
     header(out, 'plog_process_cgroup', 'info', '', 'A logged process is in (or under) a cgroup with a memory limit.', openMetrics);
     const name = Buffer.from('plog_process_cgroup_info');
     for (const { e, tail } of links) {

@@ -110,6 +110,21 @@ export function memoryUsage(cg: ProcCgroup, roots: CgroupRoots): number | null {
   return bytesOf(readSmall(cg.version === 2 ? `${roots.v2}${cg.path}/memory.current` : `${roots.v1Memory}${cg.path}/memory.usage_in_bytes`));
 }
 
+const statBuf = Buffer.alloc(16 * 1024);
+
+/**
+ * The page cache on the inactive list of a cgroup and those under it
+ * (memory.stat's inactive_file; v1: total_inactive_file), which the kernel
+ * reclaims first when the cgroup nears its limit: the use minus it is the
+ * working set, what the limit really presses on. Null when unreadable.
+ */
+export function memoryInactiveFile(cg: ProcCgroup, roots: CgroupRoots): number | null {
+  const text = readSmall(cg.version === 2 ? `${roots.v2}${cg.path}/memory.stat` : `${roots.v1Memory}${cg.path}/memory.stat`, statBuf);
+  if (text === null) return null;
+  const m = (cg.version === 2 ? /(?:^|\n)inactive_file (\d+)\n/ : /(?:^|\n)total_inactive_file (\d+)\n/).exec(text);
+  return m ? Number(m[1]) : null;
+}
+
 const procBuf = Buffer.alloc(16 * 1024);
 
 /** The memory cgroup of the process whose /proc directory is dir (/proc/PID), or null. */
