@@ -6,8 +6,8 @@
 // Series are labelled so that one series is one log of one process, and its
 // labels never change while it lives: pid; name (the process's name when its
 // log began: a later exec or prctl does not move the series); start (when
-// the process started, Unix seconds: a pid reused by another program is a new
-// series, even under the same name); log (the log's base name, which tells
+// the process started, Unix seconds to the clock tick: a pid reused by
+// another program is a new series, even under the same name); log (the log's base name, which tells
 // two logs of one process apart). A log that ends leaves the exposition.
 // Prometheus adds the host (instance) itself.
 //
@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { gzip } from 'node:zlib';
 import { ancestors, defaultRoots, memoryInactiveFile, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../proc/cgroup.js';
-import { CLK_TCK, pageSizeKb, startTimeMs } from '../proc/system.js';
+import { bootTimeMs, CLK_TCK, pageSizeKb } from '../proc/system.js';
 import { parseListenAddress } from './config.js';
 import type { SampleEnd, ServerHooks, Target } from './server.js';
 
@@ -101,6 +101,17 @@ interface Limit {
 
 function num(v: number): string {
   return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
+}
+
+/**
+ * A process's start as Unix seconds to the clock tick (1796375473.42): boot
+ * time and ticks since, added as whole hundredths, so that the text is the
+ * same each time. To the tick, so that a pid taken again within the second
+ * is a new series too.
+ */
+export function startLabel(starttimeTicks: number): string {
+  const c = (bootTimeMs() / 10) + Math.round((starttimeTicks * 100) / CLK_TCK);
+  return `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 }
 
 /**
@@ -219,7 +230,7 @@ export class MetricsRegistry {
     if (!e) {
       // stat's comm is latin1 (its exact bytes): names are UTF-8 as a rule.
       const name = Buffer.from(t.prev.stat.comm, 'latin1').toString('utf8');
-      const start = Math.floor(startTimeMs(t.starttime) / 1000);
+      const start = startLabel(t.starttime);
       const labels = `pid="${t.pid}",name="${escapeLabel(name)}",start="${start}",log="${escapeLabel(t.log.name)}"`;
       e = { labels, bytes: Buffer.from(`{${labels}} `), cgroup: null, cgroupAt: -Infinity };
       this.entries.set(t, e);
