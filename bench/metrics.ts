@@ -3,7 +3,7 @@
 // src/plog/metrics.ts) from synthetic registrations, and served by its own
 // MetricsServer over loopback HTTP.
 //
-//   npx tsc -p . && node dist/bench/metrics.js [--targets N] [--reps N] [--cgroups N]
+//   npx tsc -p . && node dist/bench/metrics.js [--targets N] [--reps N] [--cgroups N] [--hammer SECONDS]
 //
 // - Registrations: N targets whose latest sample is a real one (this
 //   process's, read by ProcessReader) with the figures varied, names of 6 to
@@ -18,9 +18,16 @@
 //   under a parent with a limit too, the N targets spread over them
 //   (their /proc/PID/cgroup files written into a directory of the run):
 //   the build time again, reading K x 2 limits and usages a scrape.
+// - Hammered: a local client (any user may connect to the port) asks for
+//   /metrics from 16 connections at once, without pause, for --hammer
+//   seconds, while the registrations are sampled as in real use (a sample
+//   every 1 ms); the server's share of its event loop spent (ELU), the
+//   expositions built, and how late a 10 ms timer fires in the server (what
+//   a sample due then waits), with the exposition reused (as plogsrvd does)
+//   and without (one built for every request).
 // - Validity: promtool check metrics on the Prometheus text, when promtool
 //   is installed (Debian package prometheus).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -35,6 +42,53 @@ import { atExit, machine, n0, note, numOpt, quantile, say, table, tempDir } from
 const N = numOpt('targets', 10_000);
 const REPS = numOpt('reps', 30);
 const CGROUPS = numOpt('cgroups', 100);
+const HAMMER = numOpt('hammer', 10);
+
+/** 16 connections asking for /metrics without pause for s seconds, from a process of their own: the answers. */
+function hammer(port: number, s: number): Promise<number> {
+  const code = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const end = Date.now() + ${s * 1000};
+    let n = 0;
+    const one = () => { if (Date.now() > end) return Promise.resolve(); return new Promise((r) => http.get({ host: '127.0.0.1', port: ${port}, path: '/metrics', agent, headers: { 'Accept-Encoding': 'gzip', Accept: 'application/openmetrics-text' } }, (res) => { res.resume(); res.on('end', () => { n++; r(); }); }).on('error', r)).then(one); };
+    Promise.all(Array.from({ length: 16 }, one)).then(() => { console.log(n); agent.destroy(); });`.replace('res.on(\'end\', () => { n++; r(); })', 'res.on(\'end\', () => { if (res.statusCode === 200) n++; r(); })');
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.on('exit', (st) => (st === 0 ? resolve(Number(out.trim())) : reject(new Error(`bench: hammer exited ${st}`))));
+  });
+}
+
+/** The server under a hammer: ELU, builds, a 10 ms timer's lateness (p50, p99, worst). */
+async function hammered(reg: MetricsRegistry, list: Target[], opts: { reuse: boolean }): Promise<{ answers: number; builds: number; elu: number; cpu: number; late: number[] }> {
+  const hooks = reg.hooks();
+  const srv = new MetricsServer('127.0.0.1:0', reg, opts);
+  await srv.listen();
+  let i = 0;
+  const sampler = setInterval(() => hooks.sampled!(list[i++ % list.length]!), 1);
+  const late: number[] = [];
+  let due = performance.now() + 10;
+  let ticking = true;
+  const tick = (): void => {
+    const now = performance.now();
+    late.push(now - due);
+    due = now + 10;
+    if (ticking) setTimeout(tick, 10);
+  };
+  setTimeout(tick, 10);
+  const e0 = performance.eventLoopUtilization();
+  const c0 = process.cpuUsage();
+  const answers = await hammer(srv.port, HAMMER);
+  const elu = performance.eventLoopUtilization(e0).utilization;
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1e6 / HAMMER;
+  ticking = false;
+  clearInterval(sampler);
+  srv.close();
+  return { answers, builds: srv.builds, elu, cpu, late };
+}
 
 function clone(s: RawSample): RawSample {
   return structuredClone(s);
@@ -205,6 +259,12 @@ async function main(): Promise<void> {
     }
   }
 
+  note(`hammering /metrics for ${HAMMER} s, the exposition reused (as plogsrvd does), then not`);
+  const runs = [
+    ['reused (plogsrvd)', await hammered(reg, list, { reuse: true })],
+    ['built for every request', await hammered(reg, list, { reuse: false })],
+  ] as const;
+
   let check = 'promtool not installed';
   if (spawnSync('promtool', ['--version']).status === 0) {
     const t0 = performance.now();
@@ -222,6 +282,9 @@ async function main(): Promise<void> {
   if (cg) rows.push([`build, OpenMetrics, with ${cg.k} + 1 limited memory cgroups (v${cg.version}) over every process: ${n0(cg.linked)} more samples`, ...fmt(cg.ms), quantile(cg.cpu, 0.5).toFixed(1)]);
   say(table(['what', 'median ms', 'p95 ms', 'worst ms', 'CPU ms (median)'], rows));
   say(`\npromtool check metrics on the Prometheus text: ${check}.\n`);
+  say(`\nHammered: 16 connections asking for /metrics without pause for ${HAMMER} s (gzip, OpenMetrics), a sample every ms:\n\n`);
+  say(table(['exposition', 'expositions sent', 'built', "server's event loop busy", 'server CPU (every thread)', 'a 10 ms timer late: median / p99 / worst ms'], runs.map(([what, r]) =>
+    [what, n0(r.answers), n0(r.builds), `${(r.elu * 100).toFixed(0)}%`, `${(r.cpu * 100).toFixed(0)}%`, `${quantile(r.late, 0.5).toFixed(1)} / ${quantile(r.late, 0.99).toFixed(1)} / ${Math.max(...r.late).toFixed(1)}`])));
 }
 
 await main();

@@ -411,8 +411,11 @@ export class MetricsServer {
   private built = new Map<boolean, Built>();
   /** How long the last exposition took, ms. */
   lastBuildMs = 0;
+  /** Expositions built (bench/metrics.ts counts them). */
+  builds = 0;
 
-  constructor(address: string, private readonly registry: MetricsRegistry) {
+  /** reuse: false builds one for every request (bench/metrics.ts, for the figure without reuse). */
+  constructor(address: string, private readonly registry: MetricsRegistry, private readonly opts: { reuse?: boolean } = {}) {
     this.address = address;
   }
 
@@ -425,10 +428,11 @@ export class MetricsServer {
   body(openMetrics: boolean): Built {
     const now = performance.now();
     const b = this.built.get(openMetrics);
-    if (b && (b.generation === this.registry.generation || now - b.at < Math.max(100, 10 * this.lastBuildMs))) return b;
+    if (b && this.opts.reuse !== false && (b.generation === this.registry.generation || now - b.at < Math.max(100, 10 * this.lastBuildMs))) return b;
     const generation = this.registry.generation;
     const body = this.registry.expositionBytes(openMetrics);
     this.lastBuildMs = performance.now() - now;
+    this.builds++;
     const nb: Built = { generation, at: now, body, gzipped: null };
     this.built.set(openMetrics, nb);
     return nb;
