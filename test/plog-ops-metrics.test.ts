@@ -289,3 +289,24 @@ test('--metrics on an address in use: the start fails (status 7) and says why', 
   await srv.kill();
 });
 
+
+test('attack: a local client asking for /metrics without pause gets the same exposition again, not one built for each request', async () => {
+  const { srv, port } = await metricsServer();
+  const sl = spawnSleep();
+  // A sample every 10 ms: every request would find something new.
+  assert.equal((await plog(['-d', srv.dir, '-p', String(sl.pid), '-i', '10ms'])).code, 0);
+  await until(port, {}, (b) => b.includes(`pid="${sl.pid}"`));
+  const t0 = performance.now();
+  const bodies: string[] = [];
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (let i = 0; i < 25; i++) bodies.push((await get(port)).body);
+  }));
+  const ms = performance.now() - t0;
+  const distinct = new Set(bodies).size;
+  console.log(`# ${bodies.length} requests in ${ms.toFixed(0)} ms: ${distinct} expositions`);
+  // Built again at most every 100 ms (while they take under 10 ms to build).
+  assert.ok(distinct <= Math.ceil(ms / 100) + 1, `${distinct} expositions for ${bodies.length} requests in ${ms.toFixed(0)} ms`);
+  assert.ok(distinct >= 1);
+  await killChild(sl);
+  await srv.kill();
+});
