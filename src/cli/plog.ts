@@ -49,6 +49,8 @@ Reading logs (each has its own --help and exit codes):
   plog plot FILE... -o OUT.svg|OUT.html           a chart for a bug report
   plog report FILE...                             peak, mean and growth; leak verdict
   plog export FILE --csv|--jsonl [-o OUT]         the log as CSV or JSON lines
+  plog web [-d DIR] [--listen ADDR:PORT] [FILE...]
+                                                  every log, live, in a web browser
 
 Running a command under a log:
   plog run [-i INTERVAL] [-o FILE] [--format F] -- CMD [ARGS...]
@@ -132,8 +134,8 @@ export function parseFormat(value: string | boolean | undefined): LogFormatName 
   return f as LogFormatName;
 }
 
-/** The readers of logs and plog run, loaded only when asked for, so that plain requests stay fast. */
-const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export', 'run']);
+/** The readers of logs, plog run and plog web, loaded only when asked for, so that plain requests stay fast. */
+const SUBCOMMANDS = new Set(['show', 'plot', 'report', 'export', 'run', 'web']);
 
 /** A first word that is neither an option nor a subcommand: name the subcommands, and the nearest. */
 function unknownSubcommand(word: string): string {

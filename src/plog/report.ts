@@ -160,6 +160,24 @@ export interface Report {
   lacks: string[];
 }
 
+/**
+ * Conditions 1-4 of LEAK_RULE for one figure: its fit over the whole log,
+ * the fit over the later half, its mean and the time its values span.
+ * (plog web computes the fits from running sums, then asks here.)
+ */
+export function isSteady(fit: Fit | null, lateFit: Fit | null, mean: number, spanMs: number): boolean {
+  if (!fit || !(fit.slopePerHour > 0) || fit.r2 === null || !(mean > 0)) return false;
+  const growth = (fit.slopePerHour * spanMs) / 3_600_000;
+  return (
+    fit.r2 >= LEAK_RULE.minR2 &&
+    growth >= LEAK_RULE.minGrowthOfMean * mean &&
+    growth >= LEAK_RULE.minGrowthBytes &&
+    fit.slopePerHour >= LEAK_RULE.minSlopeOfMeanPerHour * mean &&
+    lateFit !== null &&
+    lateFit.slopePerHour >= LEAK_RULE.minLateSlopeRatio * fit.slopePerHour
+  );
+}
+
 function figureStats(def: FigureDef, samples: readonly Sample[]): FigureStats | null {
   const t: number[] = [];
   const v: number[] = [];
@@ -187,18 +205,7 @@ function figureStats(def: FigureDef, samples: readonly Sample[]): FigureStats | 
   const mid = (t[0] + t[t.length - 1]) / 2;
   const lateIdx = t.findIndex((x) => x >= mid);
   const lateFit = lateIdx >= 0 ? fitLine(t.slice(lateIdx), v.slice(lateIdx), t[0]) : null;
-  const span = t[t.length - 1] - t[0];
-  let steady = false;
-  if (fit && fit.slopePerHour > 0 && fit.r2 !== null && mean > 0) {
-    const growth = (fit.slopePerHour * span) / 3_600_000;
-    steady =
-      fit.r2 >= LEAK_RULE.minR2 &&
-      growth >= LEAK_RULE.minGrowthOfMean * mean &&
-      growth >= LEAK_RULE.minGrowthBytes &&
-      fit.slopePerHour >= LEAK_RULE.minSlopeOfMeanPerHour * mean &&
-      lateFit !== null &&
-      lateFit.slopePerHour >= LEAK_RULE.minLateSlopeRatio * fit.slopePerHour;
-  }
+  const steady = isSteady(fit, lateFit, mean, t[t.length - 1] - t[0]);
   return {
     key: def.key, label: def.label, column: def.column, n: v.length,
     first: v[0], last: v[v.length - 1], min, peak, peakTimeMs: peakAt, mean, fit, lateFit, steady,
@@ -231,7 +238,8 @@ function describeGrowth(f: FigureStats): string {
   return `${f.label} grows by ${formatBytes(fit.slopePerHour)}/h (r² ${fit.r2!.toFixed(2)}, ${sig3((fit.slopePerHour / f.mean) * 100)}% of its mean an hour), from ${formatBytes(f.first)} to ${formatBytes(f.last)}`;
 }
 
-function verdictOf(figs: FigureStats[], n: number, spanMs: number): Verdict {
+/** The verdict over a log's figures, its sample count and its span. */
+export function verdictOf(figs: FigureStats[], n: number, spanMs: number): Verdict {
   if (n === 0) return { kind: 'empty', figures: [], text: 'no samples: nothing to judge.' };
   const steady = figs.filter((f) => f.steady && FIGURES.find((d) => d.key === f.key)!.leak);
   if (steady.length === 0) {

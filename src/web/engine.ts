@@ -1,0 +1,557 @@
+/**
+ * plog web's engine: the logs of a directory and of files named, followed
+ * as they grow (tail.ts), each summed up in a bounded LogStats (stats.ts),
+ * and what the pages show of them: a row of the list, a log's report, its
+ * series for a chart, its downloads. No HTTP here (http.ts), no timers
+ * (the caller calls scan(), service() and tick()); file system access is
+ * through FileTail and scan()'s directory listing only.
+ *
+ * Whose files: the engine runs as the user who started plog web and opens
+ * files with that user's rights, so it shows nobody more than their
+ * permissions give them. A shared directory (plogsrvd's, mode 1777) holds
+ * files of anybody: a name that is a symlink is not followed, a FIFO never
+ * blocks the reader (O_NONBLOCK) and is skipped, a file that is not a log
+ * is left out after its first lines, dot files are skipped, a name that is
+ * not valid UTF-8 is skipped, and the number of logs followed is bounded.
+ */
+import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { escapeText } from '../escape.js';
+import { FIGURES, reportJson, type Verdict } from '../plog/report.js';
+import type { Log, Sample } from '../plog/logread.js';
+import { formatClock, formatDay } from '../plog/chart-scale.js';
+import { logBaseName } from '../plog/logline.js';
+import { FileTail, type Located } from './tail.js';
+import { CHART_KEYS, chartValue, LogStats, type ChartKey } from './stats.js';
+
+export interface EngineOptions {
+  /** The runtime directory whose logs are shown (null: none). */
+  dir: string | null;
+  /** Log files named on the command line. */
+  files: string[];
+  /** Blocks kept per log (stats.ts). */
+  blockCap?: number;
+  /** At most this many logs followed. */
+  maxLogs?: number;
+  /** The command name of a live process (for "ended" or "pid reused"), null if none. */
+  procComm?: (pid: number) => string | null;
+  /** A user's name for a uid. */
+  userName?: (uid: number) => string;
+  /** Wall-clock now (ms). */
+  now?: () => number;
+}
+
+export type Status = 'running' | 'ended' | 'waiting' | 'unreadable';
+
+/** A log of the list, as the page gets it (texts escaped with escapeText). */
+export interface Row {
+  id: string;
+  file: string;
+  name: string;
+  pid: number | null;
+  owner: string;
+  format: string;
+  command: string;
+  intervalMs: number;
+  samples: number;
+  firstMs: number | null;
+  lastMs: number | null;
+  status: Status;
+  why: string;
+  rss: number | null;
+  pss: number | null;
+  cpu: number | null;
+  spark: { fromMs: number; stepMs: number; values: Array<number | null> };
+  verdict: { kind: string; text: string };
+  bytes: number;
+}
+
+export type EngineEvent =
+  | { type: 'added'; id: string }
+  | { type: 'removed'; id: string }
+  | { type: 'samples'; id: string; samples: Located[] }
+  | { type: 'reset'; id: string }
+  | { type: 'changed'; id: string };
+
+export interface Entry {
+  id: string;
+  path: string;
+  inDir: boolean;
+  name: string;
+  pid: number | null;
+  tail: FileTail;
+  stats: LogStats;
+  stat: Stats | null;
+  error: string | null;
+  /** Unread bytes wait (a read stopped at its budget). */
+  more: boolean;
+  dirty: boolean;
+  status: Status;
+  verdict: Verdict | null;
+  verdictAtN: number;
+  verdictAtMs: number;
+}
+
+/** Name and pid of a log from its file name: NAME.PID[.N][.csv|.jsonl][.rK] (logfile.ts, retention.ts). */
+export function parseLogName(base: string): { name: string; pid: number | null } {
+  let b = base.replace(/\.r\d+$/, '').replace(/\.(csv|jsonl)$/, '');
+  const m = /^(.+)\.(\d+)(?:\.(\d+))?$/.exec(b);
+  if (m) {
+    const pid = Number(m[2]);
+    if (pid > 0 && pid <= 0x7fffffff) return { name: m[1], pid };
+  }
+  b = base;
+  return { name: b, pid: null };
+}
+
+/** Files of plogsrvd's directory that are never logs. */
+const NOT_LOGS = new Set(['plogd_sock', 'plogsrvd.state', 'plogsrvd.pid', 'plogsrvd.lock']);
+
+/** Samples of a live read parsed per service() call at most (the rest waits for the next). */
+const READ_BUDGET = 1 << 20;
+/** A range of a log read again for a chart or an SVG at most; longer ranges use the blocks. */
+export const RAW_LIMIT = 16 << 20;
+/** How long a verdict is kept before it is computed again, while samples come (ms). */
+const VERDICT_EVERY = 2000;
+
+/** User names from /etc/passwd (read again when it changes). */
+export function passwdNames(): (uid: number) => string {
+  let mtime = -1;
+  let names = new Map<number, string>();
+  return (uid: number): string => {
+    try {
+      const st = statSync('/etc/passwd');
+      if (st.mtimeMs !== mtime) {
+        mtime = st.mtimeMs;
+        names = new Map();
+        for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+          const f = line.split(':');
+          if (f.length >= 3 && /^\d+$/.test(f[2]) && !names.has(Number(f[2]))) names.set(Number(f[2]), f[0]);
+        }
+      }
+    } catch {
+      /* no passwd: numbers */
+    }
+    return names.get(uid) ?? String(uid);
+  };
+}
+
+/** The command name of a live process from /proc/PID/stat; null when there is none (or a zombie). */
+export function procComm(pid: number): string | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = t.lastIndexOf(')');
+    const state = t.slice(close + 2, close + 3);
+    if (state === 'Z' || state === 'X') return null;
+    return t.slice(t.indexOf('(') + 1, close);
+  } catch {
+    return null;
+  }
+}
+
+const validUtf8 = (b: Buffer): string | null => {
+  const s = b.toString('utf8');
+  return Buffer.from(s, 'utf8').equals(b) ? s : null;
+};
+
+export class Engine {
+  readonly dir: string | null;
+  private readonly entries = new Map<string, Entry>();
+  private readonly files: string[];
+  private readonly blockCap: number;
+  private readonly maxLogs: number;
+  private readonly procComm: (pid: number) => string | null;
+  private readonly userName: (uid: number) => string;
+  private readonly now: () => number;
+  private readonly listeners = new Set<(e: EngineEvent) => void>();
+  /** Why the directory cannot be listed, if it cannot. */
+  dirError: string | null = null;
+  /** Logs left out because maxLogs was reached. */
+  overflow = 0;
+  /** Files that are not logs, by path: their inode and size when judged (judged again when they change). */
+  private readonly notLogs = new Map<string, { ino: number; size: number }>();
+
+  constructor(opts: EngineOptions) {
+    this.dir = opts.dir;
+    this.files = opts.files.map((f) => resolve(f));
+    this.blockCap = opts.blockCap ?? 128;
+    this.maxLogs = opts.maxLogs ?? 10_000;
+    this.procComm = opts.procComm ?? procComm;
+    this.userName = opts.userName ?? passwdNames();
+    this.now = opts.now ?? Date.now;
+  }
+
+  subscribe(fn: (e: EngineEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const fn of this.listeners) fn(e);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(id: string): Entry | undefined {
+    return this.entries.get(id);
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  private newEntry(id: string, path: string, inDir: boolean): Entry {
+    const { name, pid } = parseLogName(basename(path));
+    return {
+      id, path, inDir, name, pid,
+      tail: new FileTail(path, !inDir),
+      stats: new LogStats(this.blockCap),
+      stat: null, error: null, more: true, dirty: true, status: 'waiting', verdict: null, verdictAtN: -1, verdictAtMs: -Infinity,
+    };
+  }
+
+  /**
+   * List the directory (and find the files named): new logs are added,
+   * logs gone are removed, a log renamed (rotated: NAME -> NAME.r1) keeps
+   * what was read of it under its new name. Returns whether anything changed.
+   */
+  scan(): boolean {
+    let changed = false;
+    const seen = new Set<string>();
+    if (this.dir !== null) {
+      let names: Buffer[] = [];
+      try {
+        names = readdirSync(this.dir, { encoding: 'buffer' });
+        this.dirError = null;
+      } catch (err) {
+        this.dirError = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : String((err as Error).message);
+      }
+      // Inodes of the directory's logs, to follow a rename.
+      const byIno = new Map<number, Entry>();
+      for (const e of this.entries.values()) if (e.inDir && e.stat) byIno.set(e.stat.ino, e);
+      for (const raw of names) {
+        const base = validUtf8(raw);
+        if (base === null || base.startsWith('.') || NOT_LOGS.has(base) || base.includes('.tmp.')) continue;
+        let st: Stats;
+        try {
+          st = lstatSync(join(this.dir, base));
+        } catch {
+          continue;
+        }
+        if (!st.isFile()) continue;
+        const nl = this.notLogs.get(join(this.dir, base));
+        if (nl && nl.ino === st.ino && nl.size === st.size) continue;
+        if (nl) this.notLogs.delete(join(this.dir, base));
+        seen.add(base);
+        const cur = this.entries.get(base);
+        if (cur && cur.inDir && cur.stat && cur.stat.ino === st.ino) continue;
+        if (cur && cur.inDir && !cur.stat) continue; // not read yet
+        const moved = byIno.get(st.ino);
+        if (moved && moved.id !== base && (!this.entries.has(moved.id) || moved.stat?.ino === st.ino)) {
+          // Renamed: the old name's entry goes on under the new one.
+          this.entries.delete(moved.id);
+          this.emit({ type: 'removed', id: moved.id });
+          if (cur) {
+            this.entries.delete(base);
+            this.emit({ type: 'removed', id: base });
+          }
+          const e = moved;
+          e.id = base;
+          e.path = join(this.dir, base);
+          Object.assign(e, parseLogName(base));
+          e.tail.path = e.path;
+          this.entries.set(base, e);
+          byIno.delete(st.ino);
+          this.emit({ type: 'added', id: base });
+          changed = true;
+          continue;
+        }
+        if (cur) continue; // replaced in place: its next read starts again (FileTail sees the new inode)
+        if (this.entries.size >= this.maxLogs) {
+          this.overflow++;
+          continue;
+        }
+        this.entries.set(base, this.newEntry(base, join(this.dir, base), true));
+        this.emit({ type: 'added', id: base });
+        changed = true;
+      }
+      for (const e of [...this.entries.values()]) {
+        if (e.inDir && !seen.has(e.id)) {
+          this.entries.delete(e.id);
+          this.emit({ type: 'removed', id: e.id });
+          changed = true;
+        }
+      }
+    }
+    for (const path of this.files) {
+      if (this.notLogs.has(path) || this.hasPath(path)) continue;
+      if (this.dir !== null && resolve(this.dir, basename(path)) === path) continue; // the directory's own
+      let id = basename(path);
+      for (let k = 2; this.entries.has(id); k++) id = `${basename(path)}~${k}`;
+      this.entries.set(id, this.newEntry(id, path, false));
+      this.emit({ type: 'added', id });
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Whether a file is followed (by its absolute path). */
+  hasPath(path: string): boolean {
+    for (const e of this.entries.values()) if (e.path === path) return true;
+    return false;
+  }
+
+  /** Whether a file was found not to be a log (by its absolute path). */
+  isNotALog(path: string): boolean {
+    return this.notLogs.has(path);
+  }
+
+  /** Mark a log (by its name in the directory, or any id) as changed on disk. */
+  touch(name: string): void {
+    const e = this.entries.get(name);
+    if (e) e.dirty = true;
+  }
+
+  /** Mark every log as possibly changed (a poll when no watch is there). */
+  touchAll(): void {
+    for (const e of this.entries.values()) e.dirty = true;
+  }
+
+  /** Whether some log has bytes waiting beyond a read's budget. */
+  get backlog(): boolean {
+    for (const e of this.entries.values()) if (e.more) return true;
+    return false;
+  }
+
+  /**
+   * Read what is new in the changed logs, then in those with a backlog, up
+   * to `budget` bytes in all (a log read for the first time, however long,
+   * does not hold up the others). Returns the bytes read.
+   */
+  service(budget = 8 << 20): number {
+    let used = 0;
+    const order = [...this.entries.values()].sort((a, b) => Number(b.dirty) - Number(a.dirty));
+    for (const e of order) {
+      if (!e.dirty && !e.more) continue;
+      if (used >= budget) break;
+      e.dirty = false;
+      const before = e.tail.bytesRead;
+      const r = e.tail.read(Math.min(READ_BUDGET, budget - used));
+      used += e.tail.bytesRead - before;
+      e.more = r.more;
+      const err = r.error;
+      if (err !== e.error) {
+        e.error = err;
+        this.emit({ type: 'changed', id: e.id });
+      }
+      if (r.stat) e.stat = r.stat;
+      if (e.tail.parser.notALog) {
+        this.notLogs.set(e.path, { ino: e.stat?.ino ?? -1, size: e.stat?.size ?? -1 });
+        this.entries.delete(e.id);
+        this.emit({ type: 'removed', id: e.id });
+        continue;
+      }
+      if (r.reset) {
+        e.stats = new LogStats(this.blockCap);
+        e.verdict = null;
+        e.verdictAtN = -1;
+        this.emit({ type: 'reset', id: e.id });
+      }
+      if (r.samples.length) {
+        for (const l of r.samples) e.stats.add(l.sample, l.start, l.end);
+        this.emit({ type: 'samples', id: e.id, samples: r.samples });
+      }
+    }
+    return used;
+  }
+
+  /** Recompute each log's status (time passes: a log stops getting samples); emits 'changed' for those that moved. */
+  tick(): void {
+    for (const e of this.entries.values()) {
+      const s = this.statusOf(e).status;
+      if (s !== e.status) {
+        e.status = s;
+        this.emit({ type: 'changed', id: e.id });
+      }
+    }
+  }
+
+  /** The samples of a log between two byte offsets, read again. */
+  private reader(e: Entry) {
+    return (start: number, end: number, line: number): Sample[] | null => e.tail.readRange(start, end, line)?.map((l) => l.sample) ?? null;
+  }
+
+  verdictOf(e: Entry): Verdict {
+    const n = e.stats.n;
+    const t = performance.now();
+    if (e.verdict === null || (n !== e.verdictAtN && t - e.verdictAtMs >= VERDICT_EVERY)) {
+      e.verdict = e.stats.verdict(this.reader(e));
+      e.verdictAtN = n;
+      e.verdictAtMs = t;
+    }
+    return e.verdict;
+  }
+
+  /** Running or ended, and why (from the last sample, and whether its process is still there). */
+  statusOf(e: Entry): { status: Status; why: string } {
+    if (e.error) return { status: 'unreadable', why: `cannot be read: ${e.error}` };
+    const st = e.stats;
+    if (st.n === 0 || !st.last) return { status: 'waiting', why: 'no sample yet' };
+    const when = (ms: number): string => `${formatDay(ms)} ${formatClock(ms, true)}`;
+    const last = st.last;
+    if (last.state === 'Z' || last.state === 'X') return { status: 'ended', why: `the process had ended (state ${last.state} at the last sample, ${when(st.lastMs)})` };
+    const interval = st.intervalMs || 60_000;
+    const age = this.now() - st.lastMs;
+    if (age <= 2 * interval + 2000) return { status: 'running', why: `sampled every ${interval >= 1000 ? `${interval / 1000} s` : `${interval} ms`}` };
+    if (e.pid !== null) {
+      const comm = this.procComm(e.pid);
+      if (comm === null) return { status: 'ended', why: `process ${e.pid} ended after the last sample (${when(st.lastMs)})` };
+      if (logBaseName(comm) !== e.name) {
+        return { status: 'ended', why: `process ${e.pid} ended (its pid is another process's now); last sample ${when(st.lastMs)}` };
+      }
+      return { status: 'ended', why: `no sample since ${when(st.lastMs)}: logging stopped (plog -x, the server stopped, or the log was rotated)` };
+    }
+    return { status: 'ended', why: `no sample since ${when(st.lastMs)}` };
+  }
+
+  row(e: Entry): Row {
+    const st = e.stats;
+    const { status, why } = this.statusOf(e);
+    e.status = status;
+    const last = st.last;
+    const v = st.n ? this.verdictOf(e) : { kind: 'empty', text: 'no samples: nothing to judge.' };
+    const info = e.tail.parser.info;
+    return {
+      id: escapeText(e.id),
+      file: escapeText(e.path),
+      name: escapeText(e.name),
+      pid: e.pid,
+      owner: e.stat ? escapeText(this.userName(e.stat.uid)) : '',
+      format: info?.format ?? '',
+      command: escapeText(info?.command ?? ''),
+      intervalMs: st.intervalMs,
+      samples: st.n,
+      firstMs: st.n ? st.firstMs : null,
+      lastMs: st.n ? st.lastMs : null,
+      status,
+      why: escapeText(why),
+      rss: last ? last.residentBytes : null,
+      pss: last ? last.pssBytes : null,
+      cpu: last ? last.cpuPercent : null,
+      spark: st.sparkline(60),
+      verdict: { kind: v.kind, text: escapeText(v.text) },
+      bytes: e.tail.parser.pos,
+    };
+  }
+
+  rows(): Row[] {
+    return [...this.entries.values()].filter((e) => e.tail.parser.info !== null || e.error !== null).map((e) => this.row(e));
+  }
+
+  /** plog report's figures of a log (reportJson), its texts escaped. */
+  report(e: Entry): unknown {
+    const r = e.stats.report(e.path, e.tail.parser.info?.command ?? '', this.reader(e), {
+      badLineCount: e.tail.parser.badLineCount,
+      partialTail: e.tail.parser.partialTail,
+    });
+    const j = reportJson(r) as Record<string, unknown>;
+    j.path = escapeText(String(j.path));
+    j.command = escapeText(String(j.command));
+    if (typeof j.last_state === 'string') j.last_state = escapeText(j.last_state);
+    const verdict = j.verdict as { text: string };
+    verdict.text = escapeText(verdict.text);
+    j.labels = Object.fromEntries(FIGURES.map((f) => [f.key, f.label]));
+    return j;
+  }
+
+  /**
+   * A log's chart series between two times: its samples when the range
+   * is short enough to read again (RAW_LIMIT), thinned to the lowest and
+   * highest of each series per step when there are more than maxPoints;
+   * else the blocks' lowest and highest (no peak is lost either way).
+   */
+  series(e: Entry, from = -Infinity, to = Infinity, maxPoints = 4000): Series {
+    const blocks = e.stats.blockViews(from, to);
+    const out: Series = { t: [], rss: [], pss: [], swap: [], cpu: [], exact: true };
+    if (blocks.length === 0) return out;
+    const start = blocks[0].start;
+    const end = blocks[blocks.length - 1].end;
+    let samples: Sample[] | null = null;
+    if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample).filter((s) => s.timeMs >= from && s.timeMs <= to) ?? null;
+    if (samples) {
+      if (samples.length <= maxPoints) {
+        for (const s of samples) {
+          out.t.push(s.timeMs);
+          for (const k of CHART_KEYS) out[k].push(chartValue[k](s));
+        }
+        return out;
+      }
+      out.exact = false;
+      const t0 = samples[0].timeMs;
+      const span = Math.max(1, samples[samples.length - 1].timeMs - t0);
+      const buckets = Math.max(1, Math.floor(maxPoints / 2));
+      let i = 0;
+      while (i < samples.length) {
+        const k = Math.min(buckets - 1, Math.floor(((samples[i].timeMs - t0) / span) * buckets));
+        let j = i;
+        const lo: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
+        const hi: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
+        for (; j < samples.length && Math.min(buckets - 1, Math.floor(((samples[j].timeMs - t0) / span) * buckets)) === k; j++) {
+          for (const c of CHART_KEYS) {
+            const v = chartValue[c](samples[j]);
+            if (v === null) continue;
+            if (lo[c] === null || v < lo[c]!) lo[c] = v;
+            if (hi[c] === null || v > hi[c]!) hi[c] = v;
+          }
+        }
+        pushPair(out, samples[i].timeMs, samples[j - 1].timeMs, lo, hi);
+        i = j;
+      }
+      return out;
+    }
+    out.exact = false;
+    for (const b of blocks) pushPair(out, b.t0, b.t1, b.min, b.max);
+    return out;
+  }
+
+  /** The log as a Log (for plot's SVG): its samples read again, or the blocks' extremes for a long one. */
+  asLog(e: Entry): Log | null {
+    const info = e.tail.parser.info;
+    const blocks = e.stats.blockViews();
+    if (!info || blocks.length === 0) return null;
+    const start = blocks[0].start;
+    const end = blocks[blocks.length - 1].end;
+    let samples: Sample[] | null = null;
+    if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample) ?? null;
+    if (!samples) {
+      const base = e.stats.last!;
+      samples = [];
+      for (const b of blocks) {
+        samples.push({ ...base, timeMs: b.t0, residentBytes: b.min.rss ?? 0, pssBytes: b.min.pss, swapBytes: b.min.swap, cpuPercent: b.min.cpu });
+        if (b.t1 > b.t0) samples.push({ ...base, timeMs: b.t1, residentBytes: b.max.rss ?? 0, pssBytes: b.max.pss, swapBytes: b.max.swap, cpuPercent: b.max.cpu });
+      }
+    }
+    return e.tail.parser.log(samples, e.id);
+  }
+}
+
+export interface Series {
+  t: number[];
+  rss: Array<number | null>;
+  pss: Array<number | null>;
+  swap: Array<number | null>;
+  cpu: Array<number | null>;
+  /** Every sample, as in the log (false: thinned to the lowest and highest per step). */
+  exact: boolean;
+}
+
+function pushPair(out: Series, t0: number, t1: number, lo: Record<ChartKey, number | null>, hi: Record<ChartKey, number | null>): void {
+  out.t.push(t0);
+  for (const k of CHART_KEYS) out[k].push(lo[k]);
+  if (t1 > t0) {
+    out.t.push(t1);
+    for (const k of CHART_KEYS) out[k].push(hi[k]);
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * plog web's reading of a log that grows: each read takes only the bytes
+ * appended since the last one, never the file again from its start, and
+ * gives the new samples with the byte range of each one's line.
+ *
+ * Parsing is logread.ts's LogParser, not a second parser: every batch of
+ * new complete lines is handed to a fresh LogParser behind the log's
+ * "prefix" (the lines before its first sample: a text log's command line
+ * and header, a CSV log's header row, a JSON-lines log's {"command"} line),
+ * which tell the parser the format (and, for text logs, the columns and
+ * the date form), and behind the last sample line read before (the
+ * "context"), so that a date going back at the new year or in the hour
+ * repeated at the end of daylight saving time is placed after it as
+ * readLog() places it. Work per read is proportional to what was appended.
+ *
+ * Bounds: a line longer than MAX_LINE (no log line comes near it) is
+ * skipped and counted as a bad line, so a file without newlines cannot make
+ * the reader hold it whole; a file whose first lines are not a log's is
+ * given up (notALog) after a few lines.
+ *
+ * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
+ */
+import { closeSync, constants as C, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../plog/logread.js';
+
+/** No log line is near this long; a longer one is skipped as damaged. */
+export const MAX_LINE = 64 * 1024;
+/** A file whose first lines hold no sample after this many lines is not a log. */
+const MAX_START_LINES = 32;
+/** How many lines of a batch are parsed together (bounded strings). */
+const BATCH_LINES = 4096;
+/** A text log's header line (written again where plogsrvd takes a log up after a restart). */
+const HEADER_RE = /^Date +Time +State\b/;
+
+/** A sample and where its line is in the file. */
+export interface Located {
+  sample: Sample;
+  /** Byte offset of the line's first byte, and just after its last (the '\n' excluded). */
+  start: number;
+  end: number;
+}
+
+interface Line {
+  text: string;
+  start: number;
+  end: number;
+}
+
+/** What a log looks like once its first sample has been read. */
+export interface TailInfo {
+  format: LogFormat;
+  command: string;
+  withSeconds: boolean;
+}
+
+export class TailParser {
+  /** Bytes pushed so far (the next byte's offset in the file). */
+  pos = 0;
+  /** Complete lines seen. */
+  lines = 0;
+  /** The lines that tell a batch what it is reading; null until the first sample. */
+  private prefix: string[] | null = null;
+  /** Lines before the first sample, kept until it comes. */
+  private startLines: Line[] = [];
+  /** The last sample line, parsed again before each batch (time continuity). */
+  private context: string | null = null;
+  /** Bytes of the unfinished last line. */
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Inside a line longer than MAX_LINE: dropping bytes up to its '\n'. */
+  private skipping = false;
+  /** A last line without '\n' that was whole and already given as a sample: its offset. */
+  private tailGiven = -1;
+  info: TailInfo | null = null;
+  /** The first parse's Log, its samples left out: what a Log of this file looks like (log()). */
+  private template: Log | null = null;
+  notALog = false;
+  badLineCount = 0;
+  /** The first few bad lines (number, text cut to 200 characters). */
+  readonly badLines: Array<{ line: number; text: string }> = [];
+
+  constructor(readonly path: string) {}
+
+  /** Whether an unfinished last line is waiting (being written, or cut). */
+  get partialTail(): boolean {
+    return this.pendingLen > 0 && this.tailGiven < 0;
+  }
+
+  /** The prefix, once known (for parseRange of another reader of the same file). */
+  get prefixLines(): readonly string[] | null {
+    return this.prefix;
+  }
+
+  /**
+   * The next bytes of the file (in order, from pos). anchorMs: the file's
+   * modification time, which places a text log's year-less dates.
+   * Returns the samples completed by these bytes.
+   */
+  push(buf: Buffer, anchorMs: number): Located[] {
+    const lines: Line[] = [];
+    let from = 0;
+    const base = this.pos;
+    this.pos += buf.length;
+    for (;;) {
+      const nl = buf.indexOf(10, from);
+      if (nl < 0) break;
+      const part = buf.subarray(from, nl);
+      if (this.skipping) {
+        this.skipping = false;
+      } else if (this.pendingLen + part.length > MAX_LINE) {
+        this.bad('(a line longer than 64 KiB, left out)');
+      } else {
+        const start = base + from - this.pendingLen;
+        const bytes = this.pendingLen ? Buffer.concat([...this.pending, part]) : part;
+        lines.push({ text: bytes.toString('utf8'), start, end: base + nl });
+      }
+      this.pending = [];
+      this.pendingLen = 0;
+      this.lines++;
+      from = nl + 1;
+    }
+    if (from < buf.length && !this.skipping) {
+      const rest = buf.subarray(from);
+      if (this.pendingLen + rest.length > MAX_LINE) {
+        this.skipping = true;
+        this.pending = [];
+        this.pendingLen = 0;
+        this.bad('(a line longer than 64 KiB, left out)');
+      } else {
+        // Copied: the caller's buffer is reused for the next read.
+        this.pending.push(Buffer.from(rest));
+        this.pendingLen += rest.length;
+      }
+    }
+    const out: Located[] = [];
+    const firstLineNo = this.lines - lines.length + 1;
+    for (let i = 0; i < lines.length; i += BATCH_LINES) {
+      this.take(lines.slice(i, i + BATCH_LINES), firstLineNo + i, anchorMs, out);
+    }
+    // A last line with no '\n' yet counts when it is provably whole (logread.ts).
+    if (this.pendingLen > 0 && !this.skipping && this.prefix !== null) {
+      const start = this.pos - this.pendingLen;
+      if (start !== this.tailGiven) {
+        const text = Buffer.concat(this.pending).toString('utf8');
+        const log = this.parse([text], false, anchorMs);
+        const k0 = this.prefix.length + (this.context !== null ? 1 : 0);
+        const s = log.samples.find((x) => x.line === k0 + 1);
+        if (s) {
+          s.line = this.lines + 1;
+          out.push({ sample: s, start, end: this.pos });
+          this.tailGiven = start;
+        }
+      }
+    }
+    return out;
+  }
+
+  private bad(text: string, line = this.lines + 1): void {
+    this.badLineCount++;
+    if (this.badLines.length < 10) this.badLines.push({ line, text: text.length > 200 ? text.slice(0, 200) + '...' : text });
+  }
+
+  /** A LogParser run over the prefix, the context and these lines. */
+  private parse(texts: string[], complete: boolean, anchorMs: number, withContext = true): Log {
+    const p = new LogParser();
+    if (this.prefix && this.prefix.length) p.push(this.prefix.join('\n') + '\n');
+    if (withContext && this.context !== null) p.push(this.context + '\n');
+    p.push(texts.join('\n') + (complete ? '\n' : ''));
+    return p.result(this.path, { anchorMs, anchorSource: 'mtime' });
+  }
+
+  private take(lines: Line[], firstLineNo: number, anchorMs: number, out: Located[]): void {
+    if (this.notALog || lines.length === 0) return;
+    if (this.prefix === null) {
+      this.startLines.push(...lines);
+      const texts = this.startLines.map((l) => l.text);
+      const p = new LogParser();
+      p.push(texts.join('\n') + '\n');
+      const log = p.result(this.path, { anchorMs, anchorSource: 'mtime' });
+      if (log.samples.length === 0) {
+        if ((!p.looksLikeLog && this.startLines.length >= 2) || this.startLines.length > MAX_START_LINES) {
+          this.notALog = true;
+          this.startLines = [];
+        }
+        return;
+      }
+      const first = log.samples[0].line - 1;
+      this.prefix = texts.slice(0, Math.min(first, 2));
+      this.info = { format: log.format, command: log.command, withSeconds: log.withSeconds };
+      this.template = { ...log, samples: [] };
+      const startNo = this.lines - this.startLines.length + 1;
+      this.badLineCount += log.badLineCount;
+      for (const b of log.badLines) if (this.badLines.length < 10) this.badLines.push({ line: b.line, text: b.text });
+      this.emit(log.samples, this.startLines, 0, startNo, out);
+      this.startLines = [];
+      this.noteHeaders(texts.slice(first));
+      return;
+    }
+    const log = this.parse(lines.map((l) => l.text), true, anchorMs);
+    const k0 = this.prefix.length + (this.context !== null ? 1 : 0);
+    this.badLineCount += log.badLineCount;
+    for (const b of log.badLines) if (this.badLines.length < 10 && b.line > k0) this.badLines.push({ line: b.line - k0 - 1 + firstLineNo, text: b.text });
+    if (log.withSeconds && this.info) this.info.withSeconds = true;
+    this.emit(log.samples, lines, k0, firstLineNo, out);
+    this.noteHeaders(lines.map((l) => l.text));
+  }
+
+  /** Samples of a parse (line numbers relative to it) as Located, skipping the prefix and context. */
+  private emit(samples: Sample[], lines: Line[], k0: number, firstLineNo: number, out: Located[]): void {
+    for (const s of samples) {
+      const i = s.line - k0 - 1;
+      if (i < 0 || i >= lines.length) continue;
+      const l = lines[i];
+      if (l.start === this.tailGiven) {
+        // Given already while it had no '\n'.
+        this.tailGiven = -1;
+        this.context = l.text;
+        continue;
+      }
+      s.line = firstLineNo + i;
+      out.push({ sample: s, start: l.start, end: l.end });
+      this.context = l.text;
+    }
+    if (this.tailGiven >= 0 && lines.length && lines[lines.length - 1].start >= this.tailGiven) this.tailGiven = -1;
+  }
+
+  /** A text log's header again (plogsrvd --resume): the lines after it are read with it. */
+  private noteHeaders(texts: string[]): void {
+    if (!this.prefix || this.info?.format !== 'text' || this.prefix.length < 2) return;
+    for (const t of texts) if (HEADER_RE.test(t)) this.prefix[1] = t;
+  }
+
+  /** A Log of this file holding the samples given (for the readers' functions that take a Log). */
+  log(samples: Sample[], name: string): Log | null {
+    if (!this.template || !this.info) return null;
+    return {
+      ...this.template, path: this.path, name, samples, withSeconds: this.info.withSeconds,
+      badLines: this.badLines.slice(), badLineCount: this.badLineCount, partialTail: null, bytes: this.pos,
+    };
+  }
+
+  /**
+   * Parse a range of the file read again (whole lines, starting at a line's
+   * first byte), with this log's prefix, without touching the reader's
+   * state: for the blocks of samples that the engine does not keep.
+   * lineNo: the number of the range's first line, when known.
+   */
+  parseRange(buf: Buffer, start: number, anchorMs: number, lineNo = 0): Located[] {
+    if (this.prefix === null) return [];
+    const lines: Line[] = [];
+    let from = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, from);
+      if (nl < 0) break;
+      if (nl - from <= MAX_LINE) lines.push({ text: buf.toString('utf8', from, nl), start: start + from, end: start + nl });
+      from = nl + 1;
+    }
+    const out: Located[] = [];
+    for (let i = 0; i < lines.length; i += BATCH_LINES) {
+      const chunk = lines.slice(i, i + BATCH_LINES);
+      const log = this.parse(chunk.map((l) => l.text), true, anchorMs, false);
+      const k0 = this.prefix.length;
+      for (const s of log.samples) {
+        const j = s.line - k0 - 1;
+        if (j < 0 || j >= chunk.length) continue;
+        s.line = lineNo ? lineNo + i + j : 0;
+        out.push({ sample: s, start: chunk[j].start, end: chunk[j].end });
+      }
+    }
+    return out;
+  }
+}
+
+/** Open flags: never block on a FIFO planted at a log's name; no symlink in a shared directory. */
+export function openFlags(followLinks: boolean): number {
+  return C.O_RDONLY | C.O_NONBLOCK | (followLinks ? 0 : C.O_NOFOLLOW);
+}
+
+export interface ReadResult {
+  samples: Located[];
+  /** The file was replaced or cut: everything before is void, and samples start again. */
+  reset: boolean;
+  /** Bytes remain to be read beyond the budget. */
+  more: boolean;
+  stat: Stats | null;
+  error: string | null;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * One log file being followed. read() opens it, reads from where it
+ * stopped up to a budget of bytes, and closes it again (no descriptor kept
+ * per log: a deleted log's space is not held, and hundreds of logs need no
+ * more descriptors than one).
+ */
+export class FileTail {
+  parser: TailParser;
+  private ino = -1;
+  private dev = -1;
+  /** Bytes read from the file since it was opened first (for the tests: growth is read, not the whole). */
+  bytesRead = 0;
+  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
+
+  constructor(
+    /** Changes when the log is renamed (rotated) under the reader. */
+    public path: string,
+    private readonly followLinks = false,
+  ) {
+    this.parser = new TailParser(path);
+  }
+
+  read(budget: number): ReadResult {
+    let fd: number;
+    try {
+      fd = openSync(this.path, openFlags(this.followLinks));
+    } catch (err) {
+      return { samples: [], reset: false, more: false, stat: null, error: errnoText(err) };
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return { samples: [], reset: false, more: false, stat: st, error: 'not a regular file' };
+      let reset = false;
+      if (st.ino !== this.ino || st.dev !== this.dev || st.size < this.parser.pos) {
+        reset = this.ino !== -1;
+        this.ino = st.ino;
+        this.dev = st.dev;
+        this.parser = new TailParser(this.path);
+      }
+      const samples: Located[] = [];
+      let left = budget;
+      while (left > 0 && this.parser.pos < st.size) {
+        const want = Math.min(READ_CHUNK, left, st.size - this.parser.pos);
+        const n = readSync(fd, this.buf, 0, want, this.parser.pos);
+        if (n <= 0) break;
+        this.bytesRead += n;
+        left -= n;
+        for (const s of this.parser.push(this.buf.subarray(0, n), st.mtimeMs)) samples.push(s);
+        if (this.parser.notALog) break;
+      }
+      return { samples, reset, more: !this.parser.notALog && this.parser.pos < st.size, stat: st, error: null };
+    } catch (err) {
+      return { samples: [], reset: false, more: false, stat: null, error: errnoText(err) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The samples between two byte offsets (a line's start, a line's end), read again; null when the file changed. */
+  readRange(start: number, end: number, lineNo = 0): Located[] | null {
+    let fd: number;
+    try {
+      fd = openSync(this.path, openFlags(this.followLinks));
+    } catch {
+      return null;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.ino !== this.ino || st.dev !== this.dev || st.size < end) return null;
+      // Up to and including the '\n' after the last line.
+      const len = Math.min(end + 1, st.size) - start;
+      const buf = Buffer.allocUnsafe(Math.max(0, len));
+      let got = 0;
+      while (got < len) {
+        const n = readSync(fd, buf, got, len - got, start + got);
+        if (n <= 0) break;
+        got += n;
+        this.bytesRead += n;
+      }
+      const b = buf.subarray(0, got);
+      // A last line without its '\n' (being written) ends the range all the same.
+      const whole = b.length && b[b.length - 1] !== 10 ? Buffer.concat([b, Buffer.from('\n')]) : b;
+      return this.parser.parseRange(whole, start, st.mtimeMs, lineNo);
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,296 @@
+// plog web's list: every log, updated live from /api/events (a snapshot,
+// then the rows that changed). Sortable by any column, filterable by name.
+'use strict';
+
+(function () {
+  const P = window.plog;
+  const tbody = document.querySelector('#logs tbody');
+  const filterBox = document.getElementById('filter');
+  const rows = new Map(); // id -> { data, tr, cells }
+  const selected = new Set();
+  let sortKey = 'name';
+  let sortDir = 1;
+  let sortDue = false;
+  // For the tests and the benchmark: how the page keeps up.
+  const stats = { events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, snapshotAt: 0 };
+  window.plogList = { rows, stats };
+
+  const STATUS_ORDER = { running: 0, waiting: 1, ended: 2, unreadable: 3 };
+  const VERDICT_ORDER = { 'leak-suspect': 0, 'grows-short': 1, steady: 2, empty: 3 };
+  const VERDICT_TEXT = { 'leak-suspect': 'LEAK SUSPECT', 'grows-short': 'grows (short log)', steady: 'steady', empty: 'no samples' };
+
+  function sortValue(r, key) {
+    const d = r.data;
+    switch (key) {
+      case 'name': return `${d.name}\u0000${String(d.pid ?? '').padStart(10, '0')}\u0000${d.id}`;
+      case 'pid': return d.pid ?? -1;
+      case 'owner': return d.owner;
+      case 'interval': return d.intervalMs;
+      case 'status': return STATUS_ORDER[d.status] ?? 9;
+      case 'age': return d.lastMs === null ? -Infinity : -d.lastMs;
+      case 'rss': return d.rss ?? -1;
+      case 'pss': return d.pss ?? -1;
+      case 'cpu': return d.cpu ?? -1;
+      case 'verdict': return VERDICT_ORDER[d.verdict.kind] ?? 9;
+      default: return 0;
+    }
+  }
+
+  function compare(a, b) {
+    const x = sortValue(a, sortKey);
+    const y = sortValue(b, sortKey);
+    if (x < y) return -sortDir;
+    if (x > y) return sortDir;
+    return a.data.id < b.data.id ? -1 : a.data.id > b.data.id ? 1 : 0;
+  }
+
+  function resort() {
+    sortDue = false;
+    const list = [...rows.values()].sort(compare);
+    // Move only what is out of place: a list of hundreds stays cheap to keep in order.
+    let prev = null;
+    for (const r of list) {
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== r.tr) tbody.insertBefore(r.tr, want);
+      prev = r.tr;
+    }
+  }
+
+  function scheduleSort() {
+    if (sortDue) return;
+    sortDue = true;
+    setTimeout(() => requestAnimationFrame(resort), 300);
+  }
+
+  function matches(d, q) {
+    if (!q) return true;
+    return d.name.toLowerCase().includes(q) || d.id.toLowerCase().includes(q) || d.command.toLowerCase().includes(q);
+  }
+
+  function applyFilter() {
+    const q = filterBox.value.trim().toLowerCase();
+    let shown = 0;
+    for (const r of rows.values()) {
+      r.tr.hidden = !matches(r.data, q);
+      if (!r.tr.hidden) shown++;
+    }
+    document.getElementById('count').textContent = q ? `${shown} of ${rows.size} logs` : `${rows.size} log${rows.size === 1 ? '' : 's'}`;
+    document.getElementById('empty').hidden = rows.size > 0;
+  }
+
+  function sparkPath(spark) {
+    const vals = spark.values;
+    const W = 120;
+    const H = 22;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of vals) {
+      if (v === null) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!Number.isFinite(lo)) return '';
+    // From zero when the swing is small, so that a flat line looks flat.
+    if (hi - lo < hi * 0.05) lo = 0;
+    const span = hi - lo || 1;
+    const n = Math.max(vals.length - 1, 1);
+    let d = '';
+    let pen = false;
+    vals.forEach((v, i) => {
+      if (v === null) {
+        pen = false;
+        return;
+      }
+      const x = vals.length === 1 ? W : (i / n) * W;
+      const y = H - 1 - ((v - lo) / span) * (H - 2);
+      d += `${pen ? 'L' : 'M'}${x.toFixed(1)} ${y.toFixed(1)}`;
+      pen = true;
+    });
+    return d;
+  }
+
+  const SVGNS = 'http://www.w3.org/2000/svg';
+
+  function makeRow(d) {
+    const tr = P.el('tr');
+    const cells = {};
+    const td = (key, cls) => {
+      const c = P.el('td', cls);
+      tr.appendChild(c);
+      cells[key] = c;
+      return c;
+    };
+    const sel = td('sel', 'sel');
+    const box = P.el('input');
+    box.type = 'checkbox';
+    box.title = 'compare';
+    box.addEventListener('change', () => {
+      if (box.checked) selected.add(d.id);
+      else selected.delete(d.id);
+      updateCompare();
+    });
+    sel.appendChild(box);
+    const name = td('name', 'name');
+    const a = P.el('a');
+    name.appendChild(a);
+    const cmd = P.el('span', 'cmd');
+    name.appendChild(cmd);
+    cells.link = a;
+    cells.cmd = cmd;
+    td('pid', 'num');
+    td('owner');
+    td('interval', 'num');
+    const st = td('status');
+    cells.statusBadge = st.appendChild(P.el('span', 'status'));
+    td('age', 'num');
+    td('rss', 'num');
+    td('pss', 'num');
+    td('cpu', 'num');
+    const sp = td('spark');
+    const svg = document.createElementNS(SVGNS, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('width', '120');
+    svg.setAttribute('height', '22');
+    svg.setAttribute('viewBox', '0 0 120 22');
+    const path = document.createElementNS(SVGNS, 'path');
+    svg.appendChild(path);
+    sp.appendChild(svg);
+    cells.sparkPath = path;
+    const v = td('verdict');
+    cells.badge = v.appendChild(P.el('span', 'badge'));
+    return { data: d, tr, cells, sparkKey: '' };
+  }
+
+  function fill(r) {
+    const d = r.data;
+    const c = r.cells;
+    r.tr.className = d.status;
+    r.tr.dataset.id = d.id;
+    c.link.textContent = d.name;
+    c.link.href = P.url(`/log/${encodeURIComponent(d.id)}`);
+    c.link.title = d.file;
+    c.cmd.textContent = d.command;
+    c.cmd.title = d.command;
+    c.pid.textContent = d.pid ?? '';
+    c.owner.textContent = d.owner;
+    c.interval.textContent = d.intervalMs ? P.duration(d.intervalMs) : '';
+    c.statusBadge.className = `status ${d.status}`;
+    c.statusBadge.textContent = d.status;
+    c.statusBadge.title = d.why;
+    c.rss.textContent = P.bytes(d.rss);
+    c.pss.textContent = P.bytes(d.pss);
+    c.cpu.textContent = d.cpu === null ? '-' : d.cpu.toFixed(1);
+    const key = `${d.spark.fromMs}:${d.spark.values.join(',')}`;
+    if (key !== r.sparkKey) {
+      r.sparkKey = key;
+      c.sparkPath.setAttribute('d', sparkPath(d.spark));
+    }
+    c.badge.className = `badge ${d.verdict.kind}`;
+    c.badge.textContent = VERDICT_TEXT[d.verdict.kind] ?? d.verdict.kind;
+    c.badge.title = d.verdict.text;
+    age(r);
+  }
+
+  function age(r) {
+    const d = r.data;
+    r.cells.age.textContent = d.lastMs === null ? '-' : `${P.duration(Math.max(0, P.serverNow() - d.lastMs))} ago`;
+    r.cells.age.title = d.lastMs === null ? '' : P.stamp(d.lastMs);
+  }
+
+  function upsert(d) {
+    let r = rows.get(d.id);
+    if (!r) {
+      r = makeRow(d);
+      rows.set(d.id, r);
+      tbody.appendChild(r.tr);
+      r.tr.hidden = !matches(d, filterBox.value.trim().toLowerCase());
+    }
+    r.data = d;
+    fill(r);
+  }
+
+  function remove(id) {
+    const r = rows.get(id);
+    if (!r) return;
+    r.tr.remove();
+    rows.delete(id);
+    selected.delete(id);
+  }
+
+  function meta(m) {
+    P.setZone(m.timeZone);
+    const where = document.getElementById('where');
+    where.textContent = m.dir ? m.dir : '';
+    const notes = [];
+    if (m.dirError) notes.push(`${m.dir}: ${m.dirError}`);
+    if (m.overflow) notes.push(`${m.overflow} more files are left out (too many logs)`);
+    const n = document.getElementById('notice');
+    n.hidden = notes.length === 0;
+    n.textContent = notes.join('; ');
+  }
+
+  function updateCompare() {
+    const a = document.getElementById('compare');
+    const ids = [...selected].filter((id) => rows.has(id));
+    a.hidden = ids.length < 2;
+    if (ids.length >= 2) a.href = P.url(`/log/${encodeURIComponent(ids[0])}`, { with: ids.slice(1, 8) });
+  }
+
+  function applied(ev, t0, n) {
+    stats.events++;
+    stats.rowsApplied += n;
+    const ms = performance.now() - t0;
+    if (ms > stats.maxApplyMs) stats.maxApplyMs = ms;
+    stats.lastLagMs = P.serverNow() - ev.now;
+    if (stats.lastLagMs > stats.maxLagMs) stats.maxLagMs = stats.lastLagMs;
+  }
+
+  P.events('/api/events', {}, {
+    snapshot(ev) {
+      const t0 = performance.now();
+      P.serverNow(ev.now);
+      meta(ev);
+      const ids = new Set(ev.rows.map((d) => d.id));
+      for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
+      for (const d of ev.rows) upsert(d);
+      resort();
+      applyFilter();
+      updateCompare();
+      stats.snapshotAt = performance.now();
+      applied(ev, t0, ev.rows.length);
+      document.body.dataset.ready = '1';
+    },
+    rows(ev) {
+      const t0 = performance.now();
+      P.serverNow(ev.now);
+      meta(ev);
+      for (const id of ev.removed) remove(id);
+      for (const d of ev.rows) upsert(d);
+      if (ev.removed.length || ev.rows.length) {
+        scheduleSort();
+        applyFilter();
+        updateCompare();
+      }
+      applied(ev, t0, ev.rows.length);
+    },
+  });
+
+  for (const th of document.querySelectorAll('th[data-key]')) {
+    th.addEventListener('click', () => {
+      const key = th.dataset.key;
+      if (key === sortKey) sortDir = -sortDir;
+      else {
+        sortKey = key;
+        sortDir = 1;
+      }
+      for (const h of document.querySelectorAll('th[data-key]')) h.removeAttribute('aria-sort');
+      th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
+      resort();
+    });
+  }
+  filterBox.addEventListener('input', applyFilter);
+  // Ages move on with the clock.
+  setInterval(() => {
+    for (const r of rows.values()) if (!r.tr.hidden) age(r);
+  }, 1000);
+})();
