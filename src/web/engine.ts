@@ -92,16 +92,22 @@ export interface Entry {
   verdictAtMs: number;
 }
 
-/** Name and pid of a log from its file name: NAME.PID[.N][.csv|.jsonl][.rK] (logfile.ts, retention.ts). */
+/**
+ * Name and pid of a log from its file name: NAME.PID[.N][.csv|.jsonl][.rK]
+ * (logfile.ts, retention.ts). NAME may hold dots and digits itself
+ * (python3.11.4242), and .N follows a pid only when NAME.PID was taken:
+ * a last number of 2 to 999 after a number above 999 is taken for .N
+ * (node.4242.2), otherwise the last number is the pid.
+ */
 export function parseLogName(base: string): { name: string; pid: number | null } {
-  let b = base.replace(/\.r\d+$/, '').replace(/\.(csv|jsonl)$/, '');
-  const m = /^(.+)\.(\d+)(?:\.(\d+))?$/.exec(b);
-  if (m) {
-    const pid = Number(m[2]);
-    if (pid > 0 && pid <= 0x7fffffff) return { name: m[1], pid };
-  }
-  b = base;
-  return { name: b, pid: null };
+  const b = base.replace(/\.r\d+$/, '').replace(/\.(csv|jsonl)$/, '');
+  const m = /^(.+)\.(\d{1,10})$/.exec(b);
+  if (!m) return { name: base, pid: null };
+  const inner = /^(.+)\.(\d{1,10})$/.exec(m[1]);
+  const last = Number(m[2]);
+  if (inner && last >= 2 && last <= 999 && Number(inner[2]) > 999 && Number(inner[2]) <= 0x7fffffff) return { name: inner[1], pid: Number(inner[2]) };
+  if (last >= 1 && last <= 0x7fffffff) return { name: m[1], pid: last };
+  return { name: base, pid: null };
 }
 
 /** Files of plogsrvd's directory that are never logs. */
@@ -424,7 +430,8 @@ export class Engine {
     const v = st.n ? this.verdictOf(e) : { kind: 'empty', text: 'no samples: nothing to judge.' };
     const info = e.tail.parser.info;
     return {
-      id: escapeText(e.id),
+      // The name in URLs and for the page's own bookkeeping, never shown (file and name are).
+      id: e.id,
       file: escapeText(e.path),
       name: escapeText(e.name),
       pid: e.pid,
