@@ -43,6 +43,7 @@
   /** A duration: 850 ms, 12 s, 5 min 3 s, 2 h 10 min, 3 d 4 h. */
   function duration(ms) {
     if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+    if (ms === 0) return '0 s';
     if (ms < 1000) return `${Math.round(ms)} ms`;
     const s = Math.round(ms / 1000);
     if (s < 60) return `${s} s`;
@@ -80,8 +81,11 @@
   function clock(ms, seconds = true) {
     return fmt({ hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}), hour12: false }).format(ms);
   }
+  /** MM-DD, as ISO 8601 writes it. */
   function day(ms) {
-    return fmt({ month: '2-digit', day: '2-digit' }).format(ms);
+    const parts = fmt({ month: '2-digit', day: '2-digit' }).formatToParts(ms);
+    const get = (t) => (parts.find((p) => p.type === t) || {}).value;
+    return `${get('month')}-${get('day')}`;
   }
   function stamp(ms) {
     return fmt({ year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(ms);

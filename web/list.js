@@ -94,6 +94,12 @@
     if (hi - lo < hi * 0.05) lo = 0;
     const span = hi - lo || 1;
     const n = Math.max(vals.length - 1, 1);
+    // One point: a short dash at the right end.
+    if (vals.filter((v) => v !== null).length === 1) {
+      const v = vals.find((x) => x !== null);
+      const y = (H - 1 - ((v - lo) / span) * (H - 2)).toFixed(1);
+      return `M${W - 6} ${y}L${W} ${y}`;
+    }
     let d = '';
     let pen = false;
     vals.forEach((v, i) => {

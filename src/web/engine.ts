@@ -408,17 +408,22 @@ export class Engine {
     const when = (ms: number): string => `${formatDay(ms)} ${formatClock(ms, true)}`;
     const last = st.last;
     if (last.state === 'Z' || last.state === 'X') return { status: 'ended', why: `the process had ended (state ${last.state} at the last sample, ${when(st.lastMs)})` };
-    const interval = st.intervalMs || 60_000;
+    const interval = st.intervalMs;
     const age = this.now() - st.lastMs;
-    if (age <= 2 * interval + 2000) return { status: 'running', why: `sampled every ${interval >= 1000 ? `${interval / 1000} s` : `${interval} ms`}` };
+    const every = interval >= 1000 ? `${interval / 1000} s` : `${interval} ms`;
+    // The next sample is not late yet: nothing more to look at.
+    if (interval > 0 && age <= interval + 1000) return { status: 'running', why: `sampled every ${every}` };
     if (e.pid !== null) {
+      // Late (or the interval not known yet, with one sample): is the process still there?
       const comm = this.procComm(e.pid);
       if (comm === null) return { status: 'ended', why: `process ${e.pid} ended after the last sample (${when(st.lastMs)})` };
       if (logBaseName(comm) !== e.name) {
         return { status: 'ended', why: `process ${e.pid} ended (its pid is another process's now); last sample ${when(st.lastMs)}` };
       }
+      if (interval === 0 || age <= 2 * interval + 2000) return { status: 'running', why: interval ? `sampled every ${every}` : 'one sample so far' };
       return { status: 'ended', why: `no sample since ${when(st.lastMs)}: logging stopped (plog -x, the server stopped, or the log was rotated)` };
     }
+    if (age <= 2 * (interval || 60_000) + 2000) return { status: 'running', why: interval ? `sampled every ${every}` : 'one sample so far' };
     return { status: 'ended', why: `no sample since ${when(st.lastMs)}` };
   }
 

@@ -162,11 +162,23 @@ interface Running {
   all: Moments;
 }
 
+/** Keep the highest value per slot in a ring (tag: the slot each place holds). */
+function keepMax(arr: Float64Array, tag: Float64Array, slot: number, v: number): void {
+  const i = ((slot % arr.length) + arr.length) % arr.length;
+  if (tag[i] !== slot) {
+    tag[i] = slot;
+    arr[i] = v;
+  } else if (v > arr[i]) arr[i] = v;
+}
+
 /** A block's samples read again: the caller's access to the file. */
 export type ReadBlock = (start: number, end: number, line: number) => Sample[] | null;
 
 const SPARK_STEP = 10_000;
 const SPARK_SLOTS = HOUR / SPARK_STEP;
+/** The last minute by the second, for a log younger than that. */
+const FINE_STEP = 1000;
+const FINE_SLOTS = 60;
 
 export class LogStats {
   /** Samples seen. */
@@ -192,6 +204,8 @@ export class LogStats {
   private per = 1;
   private readonly spark = new Float64Array(SPARK_SLOTS);
   private readonly sparkTag = new Float64Array(SPARK_SLOTS).fill(-1);
+  private readonly fine = new Float64Array(FINE_SLOTS);
+  private readonly fineTag = new Float64Array(FINE_SLOTS).fill(-1);
   /** The block the midpoint was in last time, read again, by its start offset. */
   private straddle: { start: number; end: number; cols: Float64Array[] } | null = null;
   /** Bytes read again for verdicts (for the tests and the benchmark). */
@@ -270,13 +284,9 @@ export class LogStats {
       const v = FIGURES[f].get(s);
       if (v !== null) addAt(a, o + B_MOM + 6 * f, x, v);
     }
-    // Sparkline: the highest RSS of each 10 s.
-    const slot = Math.floor(t / SPARK_STEP);
-    const i = ((slot % SPARK_SLOTS) + SPARK_SLOTS) % SPARK_SLOTS;
-    if (this.sparkTag[i] !== slot) {
-      this.sparkTag[i] = slot;
-      this.spark[i] = s.residentBytes;
-    } else if (s.residentBytes > this.spark[i]) this.spark[i] = s.residentBytes;
+    // Sparkline: the highest RSS of each 10 s, and of each second of the last minute.
+    keepMax(this.spark, this.sparkTag, Math.floor(t / SPARK_STEP), s.residentBytes);
+    keepMax(this.fine, this.fineTag, Math.floor(t / FINE_STEP), s.residentBytes);
   }
 
   private grow(): void {
@@ -344,23 +354,29 @@ export class LogStats {
     return med > 0 ? med : Math.round(d.reduce((a, b) => a + b, 0) / d.length);
   }
 
-  /** The highest RSS per step over the hour before the last sample, oldest first, in at most `points` values (null: no sample). */
+  /**
+   * The highest RSS per step over the hour before the last sample, oldest
+   * first, in at most `points` values (null: no sample in a step); by the
+   * second while the log is less than a minute old.
+   */
   sparkline(points = 60): { fromMs: number; stepMs: number; values: Array<number | null> } {
     if (this.n === 0) return { fromMs: 0, stepMs: SPARK_STEP, values: [] };
-    const lastSlot = Math.floor(this.lastMs / SPARK_STEP);
-    const firstSlot = Math.max(lastSlot - SPARK_SLOTS + 1, Math.floor(this.firstMs / SPARK_STEP));
+    const young = this.lastMs - this.firstMs < FINE_SLOTS * FINE_STEP;
+    const [arr, tag, step, slotsKept] = young ? [this.fine, this.fineTag, FINE_STEP, FINE_SLOTS] : [this.spark, this.sparkTag, SPARK_STEP, SPARK_SLOTS];
+    const lastSlot = Math.floor(this.lastMs / step);
+    const firstSlot = Math.max(lastSlot - slotsKept + 1, Math.floor(this.firstMs / step));
     const slots = lastSlot - firstSlot + 1;
     const group = Math.max(1, Math.ceil(slots / points));
     const values: Array<number | null> = [];
     for (let g = firstSlot; g <= lastSlot; g += group) {
       let best: number | null = null;
       for (let slot = g; slot < g + group && slot <= lastSlot; slot++) {
-        const i = ((slot % SPARK_SLOTS) + SPARK_SLOTS) % SPARK_SLOTS;
-        if (this.sparkTag[i] === slot && (best === null || this.spark[i] > best)) best = this.spark[i];
+        const i = ((slot % slotsKept) + slotsKept) % slotsKept;
+        if (tag[i] === slot && (best === null || arr[i] > best)) best = arr[i];
       }
       values.push(best);
     }
-    return { fromMs: firstSlot * SPARK_STEP, stepMs: group * SPARK_STEP, values };
+    return { fromMs: firstSlot * step, stepMs: group * step, values };
   }
 
   /**
@@ -464,6 +480,6 @@ export class LogStats {
 
   /** Approximate bytes held (for the benchmark's budget). */
   get heldBytes(): number {
-    return this.blocks.byteLength + this.spark.byteLength * 2 + (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0);
+    return this.blocks.byteLength + (this.spark.byteLength + this.fine.byteLength) * 2 + (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0);
   }
 }
