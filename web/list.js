@@ -12,7 +12,8 @@
   let sortDir = 1;
   let sortDue = false;
   // For the tests and the benchmark: how the page keeps up.
-  const stats = { events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, snapshotAt: 0 };
+  // ages: how old each new sample was (by its own time) when the page showed it.
+  const stats = { events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, applyMs: 0, snapshotAt: 0, ages: [] };
   window.plogList = { rows, stats };
 
   const STATUS_ORDER = { running: 0, waiting: 1, ended: 2, unreadable: 3 };
@@ -211,6 +212,9 @@
       tbody.appendChild(r.tr);
       r.tr.hidden = !matches(d, filterBox.value.trim().toLowerCase());
     }
+    else if (d.samples > r.data.samples && d.lastMs !== null && stats.ages.length < 100000) stats.ages.push(P.serverNow() - d.lastMs);
+    // An update leaves out a sparkline that did not change.
+    if (!d.spark) d.spark = r.data.spark;
     r.data = d;
     fill(r);
   }
@@ -246,6 +250,7 @@
     stats.events++;
     stats.rowsApplied += n;
     const ms = performance.now() - t0;
+    stats.applyMs += ms;
     if (ms > stats.maxApplyMs) stats.maxApplyMs = ms;
     stats.lastLagMs = P.serverNow() - ev.now;
     if (stats.lastLagMs > stats.maxLagMs) stats.maxLagMs = stats.lastLagMs;
@@ -260,6 +265,7 @@
       for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
       for (const d of ev.rows) upsert(d);
       resort();
+      stats.snapshotRows = ev.rows.length;
       applyFilter();
       updateCompare();
       stats.snapshotAt = performance.now();

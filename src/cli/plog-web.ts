@@ -5,6 +5,7 @@
 // src/web/engine.ts, the HTTP front src/web/http.ts; loaded by plog.ts on
 // demand.
 import { randomBytes } from 'node:crypto';
+import v8 from 'node:v8';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -139,7 +140,26 @@ function openBrowser(url: string): string | null {
   return null;
 }
 
+/**
+ * What plog web allocates dies young (a parse per appended line, an update
+ * per flush); V8 would grow its young generation to 2 x 16 MB when busy (the
+ * first reading of hundreds of logs is) and keep the pages: 30 MB of RSS
+ * for nothing. Set before the heap grows, a 1 MB semi-space holds (unlike
+ * plogsrvd's case, src/cli/plogsrvd.ts, set later); the scavenges it adds
+ * are measured in BENCHMARKS.md. PLOG_V8_YOUNG=default leaves V8 alone.
+ */
+function keepYoungGenerationSmall(): void {
+  if (process.env.PLOG_V8_YOUNG === 'default') return;
+  try {
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    v8.setFlagsFromString('--max-semi-space-size=1');
+  } catch {
+    /* not this V8's business */
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  keepYoungGenerationSmall();
   let args: WebArgs | 'help';
   try {
     args = parse(argv);

@@ -61,7 +61,9 @@ export interface Row {
   rss: number | null;
   pss: number | null;
   cpu: number | null;
-  spark: { fromMs: number; stepMs: number; values: Array<number | null> };
+  /** Left out of an update when it has not changed since the last one (sparkVersion). */
+  spark?: { fromMs: number; stepMs: number; values: Array<number | null> };
+  sparkVersion: number;
   verdict: { kind: string; text: string };
   bytes: number;
 }
@@ -90,6 +92,8 @@ export interface Entry {
   verdict: Verdict | null;
   verdictAtN: number;
   verdictAtMs: number;
+  /** Its texts as shown (escaped), kept: they change only with its name, owner or command. */
+  shown: { key: string; id: string; file: string; name: string; owner: string; command: string } | null;
 }
 
 /**
@@ -117,8 +121,14 @@ const NOT_LOGS = new Set(['plogd_sock', 'plogsrvd.state', 'plogsrvd.pid', 'plogs
 const READ_BUDGET = 1 << 20;
 /** A range of a log read again for a chart or an SVG at most; longer ranges use the blocks. */
 export const RAW_LIMIT = 16 << 20;
-/** How long a verdict is kept before it is computed again, while samples come (ms). */
-const VERDICT_EVERY = 2000;
+/**
+ * A list's verdict is computed again once the log has 5% more samples, or
+ * after 30 s with new ones: it moves slowly (it needs 10 minutes of log to
+ * say "leak"), and each costs a pass over the blocks (and may read one
+ * back). A log's own page gets its report at each update.
+ */
+const VERDICT_GROWTH = 1.05;
+const VERDICT_EVERY = 30_000;
 
 /** User names from /etc/passwd (read again when it changes). */
 export function passwdNames(): (uid: number) => string {
@@ -174,13 +184,15 @@ export class Engine {
   dirError: string | null = null;
   /** Logs left out because maxLogs was reached. */
   overflow = 0;
+  /** Logs marked changed (touch) or with a backlog, to read at the next service(). */
+  private readonly due = new Set<Entry>();
   /** Files that are not logs, by path: their inode and size when judged (judged again when they change). */
   private readonly notLogs = new Map<string, { ino: number; size: number }>();
 
   constructor(opts: EngineOptions) {
     this.dir = opts.dir;
     this.files = opts.files.map((f) => resolve(f));
-    this.blockCap = opts.blockCap ?? 128;
+    this.blockCap = opts.blockCap ?? 32;
     this.maxLogs = opts.maxLogs ?? 10_000;
     this.procComm = opts.procComm ?? procComm;
     this.userName = opts.userName ?? passwdNames();
@@ -210,12 +222,14 @@ export class Engine {
 
   private newEntry(id: string, path: string, inDir: boolean): Entry {
     const { name, pid } = parseLogName(basename(path));
-    return {
+    const e: Entry = {
       id, path, inDir, name, pid,
       tail: new FileTail(path, !inDir),
       stats: new LogStats(this.blockCap),
-      stat: null, error: null, more: true, dirty: true, status: 'waiting', verdict: null, verdictAtN: -1, verdictAtMs: -Infinity,
+      stat: null, error: null, more: true, dirty: true, status: 'waiting', verdict: null, verdictAtN: -1, verdictAtMs: -Infinity, shown: null,
     };
+    this.due.add(e);
+    return e;
   }
 
   /**
@@ -317,17 +331,23 @@ export class Engine {
   /** Mark a log (by its name in the directory, or any id) as changed on disk. */
   touch(name: string): void {
     const e = this.entries.get(name);
-    if (e) e.dirty = true;
+    if (e) {
+      e.dirty = true;
+      this.due.add(e);
+    }
   }
 
   /** Mark every log as possibly changed (a poll when no watch is there). */
   touchAll(): void {
-    for (const e of this.entries.values()) e.dirty = true;
+    for (const e of this.entries.values()) {
+      e.dirty = true;
+      this.due.add(e);
+    }
   }
 
   /** Whether some log has bytes waiting beyond a read's budget. */
   get backlog(): boolean {
-    for (const e of this.entries.values()) if (e.more) return true;
+    for (const e of this.due) if (e.more) return true;
     return false;
   }
 
@@ -338,15 +358,20 @@ export class Engine {
    */
   service(budget = 8 << 20): number {
     let used = 0;
-    const order = [...this.entries.values()].sort((a, b) => Number(b.dirty) - Number(a.dirty));
+    // Changed logs first, then those with a backlog.
+    const order = [...this.due].sort((a, b) => Number(b.dirty) - Number(a.dirty));
     for (const e of order) {
-      if (!e.dirty && !e.more) continue;
       if (used >= budget) break;
+      if (this.entries.get(e.id) !== e) {
+        this.due.delete(e);
+        continue;
+      }
       e.dirty = false;
       const before = e.tail.bytesRead;
       const r = e.tail.read(Math.min(READ_BUDGET, budget - used));
       used += e.tail.bytesRead - before;
       e.more = r.more;
+      if (!e.more) this.due.delete(e);
       const err = r.error;
       if (err !== e.error) {
         e.error = err;
@@ -392,7 +417,7 @@ export class Engine {
   verdictOf(e: Entry): Verdict {
     const n = e.stats.n;
     const t = performance.now();
-    if (e.verdict === null || (n !== e.verdictAtN && t - e.verdictAtMs >= VERDICT_EVERY)) {
+    if (e.verdict === null || (n !== e.verdictAtN && (n >= e.verdictAtN * VERDICT_GROWTH || t - e.verdictAtMs >= VERDICT_EVERY))) {
       e.verdict = e.stats.verdict(this.reader(e));
       e.verdictAtN = n;
       e.verdictAtMs = t;
@@ -434,15 +459,21 @@ export class Engine {
     const last = st.last;
     const v = st.n ? this.verdictOf(e) : { kind: 'empty', text: 'no samples: nothing to judge.' };
     const info = e.tail.parser.info;
+    const uid = e.stat ? e.stat.uid : -1;
+    const key = `${e.path}\0${uid}\0${info?.command ?? ''}`;
+    if (!e.shown || e.shown.key !== key) {
+      e.shown = { key, id: e.id, file: escapeText(e.path), name: escapeText(e.name), owner: uid >= 0 ? escapeText(this.userName(uid)) : '', command: escapeText(info?.command ?? '') };
+    }
+    const t = e.shown;
     return {
       // The name in URLs and for the page's own bookkeeping, never shown (file and name are).
       id: e.id,
-      file: escapeText(e.path),
-      name: escapeText(e.name),
+      file: t.file,
+      name: t.name,
       pid: e.pid,
-      owner: e.stat ? escapeText(this.userName(e.stat.uid)) : '',
+      owner: t.owner,
       format: info?.format ?? '',
-      command: escapeText(info?.command ?? ''),
+      command: t.command,
       intervalMs: st.intervalMs,
       samples: st.n,
       firstMs: st.n ? st.firstMs : null,
@@ -453,6 +484,7 @@ export class Engine {
       pss: last ? last.pssBytes : null,
       cpu: last ? last.cpuPercent : null,
       spark: st.sparkline(60),
+      sparkVersion: st.sparkVersion,
       verdict: { kind: v.kind, text: escapeText(v.text) },
       bytes: e.tail.parser.pos,
     };

@@ -294,14 +294,19 @@ export class WebServer {
     return this.plain(res, 404, 'not found\n');
   }
 
+  private zone = { at: -Infinity, name: '', off: 0 };
+
   private meta(): Record<string, unknown> {
-    const off = -new Date().getTimezoneOffset();
+    // The zone looked up once a minute (Intl is slow to ask, and it hardly changes).
+    if (performance.now() - this.zone.at > 60_000) {
+      this.zone = { at: performance.now(), name: Intl.DateTimeFormat().resolvedOptions().timeZone, off: -new Date().getTimezoneOffset() };
+    }
     return {
       dir: this.engine.dir,
       dirError: this.engine.dirError,
       overflow: this.engine.overflow,
-      timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-      utcOffsetMin: off,
+      timeZone: this.zone.name,
+      utcOffsetMin: this.zone.off,
     };
   }
 
@@ -479,6 +484,8 @@ export class WebServer {
   }
 
   private lastReport = 0;
+  /** The sparkline version each log's last update carried. */
+  private readonly sparkSent = new WeakMap<Entry, number>();
 
   private flushLogs(): void {
     const reportNow = performance.now() - this.lastReport >= 2000;
@@ -523,7 +530,12 @@ export class WebServer {
     const rows = [];
     for (const id of this.dirtyRows) {
       const e = this.engine.get(id);
-      if (e && (e.tail.parser.info !== null || e.error !== null)) rows.push(this.engine.row(e));
+      if (!e || (e.tail.parser.info === null && e.error === null)) continue;
+      const row = this.engine.row(e);
+      // The sparkline only when it changed since the last update (most rows: once in 10 s).
+      if (this.sparkSent.get(e) === row.sparkVersion) delete row.spark;
+      else this.sparkSent.set(e, row.sparkVersion);
+      rows.push(row);
     }
     const text = `event: rows\ndata: ${safeJson({ now: Date.now(), rows, removed: [...this.removedRows], ...this.meta() })}\n\n`;
     this.dirtyRows.clear();

@@ -9,7 +9,7 @@
  *   samples, as moments updated one sample at a time (Welford's method,
  *   which stays exact to rounding where sums of squares would not); CPU%
  *   mean and peak, CPU time, threads.
- * - Blocks: consecutive runs of samples, at most `cap`: when full,
+ * - Blocks: consecutive runs of samples, at most `cap` (32): when full,
  *   neighbours are merged pairwise (moments combine exactly, Chan et al.),
  *   so a block holds 1 sample while the log is short and about n/cap when it
  *   is long. Each keeps its time span, the byte range of its lines (to read
@@ -163,12 +163,18 @@ interface Running {
 }
 
 /** Keep the highest value per slot in a ring (tag: the slot each place holds). */
-function keepMax(arr: Float64Array, tag: Float64Array, slot: number, v: number): void {
+function keepMax(arr: Float32Array, tag: Int32Array | Float64Array, slot: number, v: number): boolean {
   const i = ((slot % arr.length) + arr.length) % arr.length;
   if (tag[i] !== slot) {
     tag[i] = slot;
     arr[i] = v;
-  } else if (v > arr[i]) arr[i] = v;
+    return true;
+  }
+  if (Math.fround(v) > arr[i]) {
+    arr[i] = v;
+    return true;
+  }
+  return false;
 }
 
 /** A block's samples read again: the caller's access to the file. */
@@ -202,16 +208,17 @@ export class LogStats {
   count = 0;
   /** Samples per block before a new one starts (doubles at each merge). */
   private per = 1;
-  private readonly spark = new Float64Array(SPARK_SLOTS);
-  private readonly sparkTag = new Float64Array(SPARK_SLOTS).fill(-1);
-  private readonly fine = new Float64Array(FINE_SLOTS);
+  // Single precision is plenty for a sparkline; slots are whole numbers of 10 s and 1 s since 1970.
+  private readonly spark = new Float32Array(SPARK_SLOTS);
+  private readonly sparkTag = new Int32Array(SPARK_SLOTS).fill(-1);
+  private readonly fine = new Float32Array(FINE_SLOTS);
   private readonly fineTag = new Float64Array(FINE_SLOTS).fill(-1);
   /** The block the midpoint was in last time, read again, by its start offset. */
   private straddle: { start: number; end: number; cols: Float64Array[] } | null = null;
   /** Bytes read again for verdicts (for the tests and the benchmark). */
   reread = 0;
 
-  constructor(readonly cap = 128) {
+  constructor(readonly cap = 32) {
     if (cap < 4 || cap % 2) throw new Error('block cap: an even number from 4');
   }
 
@@ -285,9 +292,15 @@ export class LogStats {
       if (v !== null) addAt(a, o + B_MOM + 6 * f, x, v);
     }
     // Sparkline: the highest RSS of each 10 s, and of each second of the last minute.
-    keepMax(this.spark, this.sparkTag, Math.floor(t / SPARK_STEP), s.residentBytes);
-    keepMax(this.fine, this.fineTag, Math.floor(t / FINE_STEP), s.residentBytes);
+    const coarse = keepMax(this.spark, this.sparkTag, Math.floor(t / SPARK_STEP), s.residentBytes);
+    const fine = keepMax(this.fine, this.fineTag, Math.floor(t / FINE_STEP), s.residentBytes);
+    // The sparkline drawn changes: by the second while the log is young, else by the 10 s.
+    if (this.lastMs - this.firstMs < FINE_SLOTS * FINE_STEP + FINE_STEP ? fine || coarse : coarse) this.sparkVersion++;
   }
+
+  /** Changes whenever sparkline() would give something else. */
+  sparkVersion = 0;
+  private sparkCache: { version: number; points: number; value: ReturnType<LogStats['sparkline']> } | null = null;
 
   private grow(): void {
     if (this.blocks.length >= this.count * W) return;
@@ -348,6 +361,16 @@ export class LogStats {
    * the mean gap.
    */
   get intervalMs(): number {
+    if (this.intervalAt === this.n) return this.interval;
+    this.intervalAt = this.n;
+    this.interval = this.computeInterval();
+    return this.interval;
+  }
+
+  private intervalAt = -1;
+  private interval = 0;
+
+  private computeInterval(): number {
     if (this.gaps.length === 0) return 0;
     const d = this.gaps.slice().sort((x, y) => x - y);
     const med = d[Math.floor(d.length / 2)];
@@ -360,6 +383,13 @@ export class LogStats {
    * second while the log is less than a minute old.
    */
   sparkline(points = 60): { fromMs: number; stepMs: number; values: Array<number | null> } {
+    if (this.sparkCache && this.sparkCache.version === this.sparkVersion && this.sparkCache.points === points) return this.sparkCache.value;
+    const value = this.computeSparkline(points);
+    this.sparkCache = { version: this.sparkVersion, points, value };
+    return value;
+  }
+
+  private computeSparkline(points: number): { fromMs: number; stepMs: number; values: Array<number | null> } {
     if (this.n === 0) return { fromMs: 0, stepMs: SPARK_STEP, values: [] };
     const young = this.lastMs - this.firstMs < FINE_SLOTS * FINE_STEP;
     const [arr, tag, step, slotsKept] = young ? [this.fine, this.fineTag, FINE_STEP, FINE_SLOTS] : [this.spark, this.sparkTag, SPARK_STEP, SPARK_SLOTS];
@@ -480,6 +510,6 @@ export class LogStats {
 
   /** Approximate bytes held (for the benchmark's budget). */
   get heldBytes(): number {
-    return this.blocks.byteLength + (this.spark.byteLength + this.fine.byteLength) * 2 + (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0);
+    return this.blocks.byteLength + this.spark.byteLength + this.sparkTag.byteLength + this.fine.byteLength + this.fineTag.byteLength + (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0);
   }
 }

@@ -27,8 +27,8 @@ import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../
 export const MAX_LINE = 64 * 1024;
 /** A file whose first lines hold no sample after this many lines is not a log. */
 const MAX_START_LINES = 32;
-/** How many lines of a batch are parsed together (bounded strings). */
-const BATCH_LINES = 4096;
+/** How many lines are parsed together: few, so that what a parse makes dies young (a log read first is long). */
+const BATCH_LINES = 256;
 /** A text log's header line (written again where plogsrvd takes a log up after a restart). */
 const HEADER_RE = /^Date +Time +State\b/;
 
@@ -62,8 +62,9 @@ export class TailParser {
   private prefix: string[] | null = null;
   /** Lines before the first sample, kept until it comes. */
   private startLines: Line[] = [];
-  /** The last sample line, parsed again before each batch (time continuity). */
+  /** The last sample line, and its time: parsed again before a batch whose first date goes back (time continuity). */
   private context: string | null = null;
+  private contextMs = -Infinity;
   /** Bytes of the unfinished last line. */
   private pending: Buffer[] = [];
   private pendingLen = 0;
@@ -196,13 +197,23 @@ export class TailParser {
       this.noteHeaders(texts.slice(first));
       return;
     }
-    const log = this.parse(lines.map((l) => l.text), true, anchorMs);
-    const k0 = this.prefix.length + (this.context !== null ? 1 : 0);
+    // Most batches need nothing before them but the prefix. A batch whose
+    // first date is before the last sample's (the new year placed by the
+    // anchor is right already, but the hour repeated when clocks go back is
+    // not) is parsed again after that sample, as readLog() would see it.
+    const texts = lines.map((l) => l.text);
+    let log = this.parse(texts, true, anchorMs, false);
+    let k0 = this.prefix.length;
+    const firstNew = log.samples.find((x) => x.line > k0);
+    if (this.context !== null && firstNew && firstNew.timeMs < this.contextMs) {
+      log = this.parse(texts, true, anchorMs, true);
+      k0 = this.prefix.length + 1;
+    }
     this.badLineCount += log.badLineCount;
     for (const b of log.badLines) if (this.badLines.length < 10 && b.line > k0) this.badLines.push({ line: b.line - k0 - 1 + firstLineNo, text: b.text });
     if (log.withSeconds && this.info) this.info.withSeconds = true;
     this.emit(log.samples, lines, k0, firstLineNo, out);
-    this.noteHeaders(lines.map((l) => l.text));
+    this.noteHeaders(texts);
   }
 
   /** Samples of a parse (line numbers relative to it) as Located, skipping the prefix and context. */
@@ -215,11 +226,13 @@ export class TailParser {
         // Given already while it had no '\n'.
         this.tailGiven = -1;
         this.context = l.text;
+        this.contextMs = s.timeMs;
         continue;
       }
       s.line = firstLineNo + i;
       out.push({ sample: s, start: l.start, end: l.end });
       this.context = l.text;
+      this.contextMs = s.timeMs;
     }
     if (this.tailGiven >= 0 && lines.length && lines[lines.length - 1].start >= this.tailGiven) this.tailGiven = -1;
   }
@@ -287,6 +300,9 @@ export interface ReadResult {
 }
 
 const READ_CHUNK = 256 * 1024;
+/** One read buffer for every reader: reads are synchronous, one at a time. */
+let shared: Buffer | null = null;
+const readBuffer = (): Buffer => (shared ??= Buffer.allocUnsafe(READ_CHUNK));
 
 /**
  * One log file being followed. read() opens it, reads from where it
@@ -300,7 +316,6 @@ export class FileTail {
   private dev = -1;
   /** Bytes read from the file since it was opened first (for the tests: growth is read, not the whole). */
   bytesRead = 0;
-  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
 
   constructor(
     /** Changes when the log is renamed (rotated) under the reader. */
@@ -328,14 +343,15 @@ export class FileTail {
         this.parser = new TailParser(this.path);
       }
       const samples: Located[] = [];
+      const buf = readBuffer();
       let left = budget;
       while (left > 0 && this.parser.pos < st.size) {
         const want = Math.min(READ_CHUNK, left, st.size - this.parser.pos);
-        const n = readSync(fd, this.buf, 0, want, this.parser.pos);
+        const n = readSync(fd, buf, 0, want, this.parser.pos);
         if (n <= 0) break;
         this.bytesRead += n;
         left -= n;
-        for (const s of this.parser.push(this.buf.subarray(0, n), st.mtimeMs)) samples.push(s);
+        for (const s of this.parser.push(buf.subarray(0, n), st.mtimeMs)) samples.push(s);
         if (this.parser.notALog) break;
       }
       return { samples, reset, more: !this.parser.notALog && this.parser.pos < st.size, stat: st, error: null };

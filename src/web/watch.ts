@@ -14,8 +14,9 @@ import type { Engine } from './engine.js';
 export interface FollowOptions {
   /** After an event, how long to gather more before reading (ms). */
   settleMs?: number;
-  /** Every how long every log is looked at anyway (ms). */
+  /** Every how long every log is looked at anyway (ms): with inotify's watch, and without. */
   pollMs?: number;
+  pollUnwatchedMs?: number;
   /** Every how long the directory is listed anyway (ms). */
   scanMs?: number;
 }
@@ -36,11 +37,18 @@ export class Follower {
     opts: FollowOptions = {},
   ) {
     this.settleMs = opts.settleMs ?? 50;
+    // Polling: a safety net while inotify watches (every 10 s), the only
+    // way of knowing without it (every second: a new line shows within
+    // the interval plus a second still).
+    let lastPoll = performance.now();
     this.timers.push(
       setInterval(() => {
+        const every = this.watching ? (opts.pollMs ?? 10_000) : (opts.pollUnwatchedMs ?? 1000);
+        if (performance.now() - lastPoll < every - 50) return;
+        lastPoll = performance.now();
         this.engine.touchAll();
         this.soon();
-      }, opts.pollMs ?? 2000),
+      }, Math.min(opts.pollMs ?? 10_000, opts.pollUnwatchedMs ?? 1000)),
     );
     this.timers.push(
       setInterval(() => {

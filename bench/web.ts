@@ -1,0 +1,166 @@
+// The plog web benchmark: 500 processes logged every second by a real
+// plogsrvd, `plog web` serving them, and headless Chromium on its list.
+//
+//   npx tsc -p . && node dist/bench/web.js [--logs N] [--interval MS] [--window SECONDS] [--loads N]
+//
+// - Targets: `sleep` processes, registered as root, one request at a time;
+//   the logs run for a warm-up of 20 s before anything is measured, so that
+//   each has a history.
+// - The list page's load: from the navigation to the list holding every
+//   log (the page's snapshot applied), in a fresh tab each time, --loads
+//   times (default 5); the first is the cold one.
+// - plog web's CPU: the scheduler's ns clock of its process (every thread)
+//   over --window seconds (default 30), three windows, while the page is
+//   open and receiving every update (500 rows a second); as a share of one
+//   core. Memory: VmRSS at the end, VmHWM (the peak, start-up included).
+// - The browser keeping up: per update event, the time the page took to
+//   apply it; the page's long tasks (over 50 ms) as a share of the window;
+//   and, for every row that got a new sample, how old that sample was (by
+//   its own time in the log) when the page showed it: the goal is within
+//   one interval plus 1 s. A text log's times have whole seconds, so this
+//   age is up to 1 s more than the true one: an upper bound.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import {
+  atExit, bin, cpuUs, fmtSpread, lineCount, machine, note, numOpt, privateTmpSockets, quantile, register, say, sleep, spread, startServer,
+  statusKb, stopServer, table, tempDir, waitFor,
+} from './lib.js';
+
+const LOGS = numOpt('logs', 500);
+const INTERVAL = numOpt('interval', 1000);
+const WINDOW = numOpt('window', 30);
+const LOADS = numOpt('loads', 5);
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => existsSync(c));
+
+interface PageStats {
+  events: number;
+  rowsApplied: number;
+  maxApplyMs: number;
+  applyMs: number;
+  ages: number[];
+  longTaskMs: number;
+  rows: number;
+}
+
+async function main(): Promise<void> {
+  privateTmpSockets();
+  const dir = tempDir('plog-bench-web-');
+  const srv = await startServer(dir, ['-m', 'world']);
+  atExit(() => srv.kill('SIGKILL'));
+  note(`starting ${LOGS} targets`);
+  const targets: ChildProcess[] = [];
+  for (let i = 0; i < LOGS; i++) {
+    const c = spawn('sleep', ['3600'], { stdio: 'ignore' });
+    targets.push(c);
+  }
+  atExit(() => {
+    for (const c of targets) c.kill('SIGKILL');
+  });
+  const logs: string[] = [];
+  for (const c of targets) logs.push(await register(dir, c.pid!, INTERVAL));
+  note(`${logs.length} logs every ${INTERVAL} ms; warming up 20 s`);
+  await sleep(20_000);
+
+  const web = spawn(process.execPath, [bin('plog'), 'web', '-d', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  atExit(() => web.kill('SIGKILL'));
+  let out = '';
+  web.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const started = performance.now();
+  await waitFor('plog web to print its URL', () => /^http:\/\/\S+$/m.test(out));
+  const startupMs = performance.now() - started;
+  const url = /^(http:\/\/\S+)$/m.exec(out)![1];
+  note(`plog web up in ${Math.round(startupMs)} ms: ${url.replace(/token=.*/, 'token=...')}`);
+
+  const rows: string[][] = [];
+  const loadMs: number[] = [];
+  const cpuPct: number[] = [];
+  let page: PageStats | null = null;
+  let profile: string | null = null;
+  let ctxClose: (() => Promise<void>) | null = null;
+  if (!CHROMIUM) {
+    note('no Chromium (Debian package chromium): the browser figures are left out');
+  } else {
+    const { chromium } = await import('playwright-core');
+    profile = mkdtempSync(join(tmpdir(), 'plog-bench-chromium-'));
+    const ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 900 },
+    });
+    ctxClose = () => ctx.close();
+    for (let i = 0; i < LOADS; i++) {
+      const p = await ctx.newPage();
+      const t0 = performance.now();
+      await p.goto(url, { waitUntil: 'commit' });
+      await p.waitForFunction((n) => {
+        const w = window as unknown as { plogList?: { rows: Map<string, unknown> } };
+        return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n;
+      }, LOGS, { polling: 'raf', timeout: 60_000 });
+      loadMs.push(performance.now() - t0);
+      if (i < LOADS - 1) await p.close();
+    }
+    const p = ctx.pages()[ctx.pages().length - 1];
+    await p.evaluate(() => {
+      const w = window as unknown as { plogLong: number; plogList: { stats: { events: number; rowsApplied: number; maxApplyMs: number; applyMs: number; ages: number[] } } };
+      w.plogLong = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.plogLong += e.duration;
+      }).observe({ type: 'longtask', buffered: false });
+      Object.assign(w.plogList.stats, { events: 0, rowsApplied: 0, maxApplyMs: 0, applyMs: 0, ages: [] });
+    });
+    for (let k = 0; k < 3; k++) {
+      const c0 = cpuUs(web.pid!);
+      const t0 = performance.now();
+      await sleep(WINDOW * 1000);
+      cpuPct.push(((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100);
+    }
+    page = await p.evaluate(() => {
+      const w = window as unknown as { plogLong: number; plogList: { rows: Map<string, unknown>; stats: PageStats } };
+      return { ...w.plogList.stats, longTaskMs: w.plogLong, rows: w.plogList.rows.size };
+    });
+  }
+  if (!CHROMIUM) {
+    for (let k = 0; k < 3; k++) {
+      const c0 = cpuUs(web.pid!);
+      const t0 = performance.now();
+      await sleep(WINDOW * 1000);
+      cpuPct.push(((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100);
+    }
+  }
+  const rss = statusKb(web.pid!, 'VmRSS') / 1024;
+  const hwm = statusKb(web.pid!, 'VmHWM') / 1024;
+  const lines = logs.reduce((n, l) => n + lineCount(l), 0);
+  await ctxClose?.();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  web.kill('SIGTERM');
+  await stopServer(srv);
+
+  say(`### plog web: ${LOGS} logs every ${INTERVAL} ms\n\n${machine()}\n\n`);
+  say(`Command: \`node dist/bench/web.js --logs ${LOGS} --interval ${INTERVAL} --window ${WINDOW} --loads ${LOADS}\`; ${lines.toLocaleString('en')} lines in the logs at the end; plog web started (and read them all) in ${Math.round(startupMs)} ms.\n\n`);
+  rows.push(['plog web CPU, share of one core (3 windows of ' + WINDOW + ' s)', `${fmtSpread(spread(cpuPct), 2)} %`, '< 5 %', spread(cpuPct).max < 5 ? 'yes' : 'no']);
+  rows.push(['plog web memory: VmRSS at the end / VmHWM', `${rss.toFixed(1)} / ${hwm.toFixed(1)} MB`, '< 100 MB', hwm < 100 ? 'yes' : 'no']);
+  if (loadMs.length) {
+    const warm = loadMs.slice(1);
+    rows.push([`list page load, navigation to ${LOGS} rows shown (first; then median and range of ${warm.length})`, `${Math.round(loadMs[0])} ms; ${fmtSpread(spread(warm.length ? warm : loadMs), 0)} ms`, '< 1 s', Math.max(...loadMs) < 1000 ? 'yes' : 'no']);
+  }
+  if (page) {
+    const win = 3 * WINDOW * 1000;
+    const ages = page.ages;
+    const p50 = quantile(ages, 0.5);
+    const p99 = quantile(ages, 0.99);
+    const max = Math.max(...ages);
+    rows.push(['update events applied (rows)', `${page.events} (${page.rowsApplied.toLocaleString('en')}, ${Math.round(page.rowsApplied / (win / 1000))} a second)`, '', '']);
+    rows.push(['time to apply one event: mean / max', `${(page.applyMs / Math.max(1, page.events)).toFixed(1)} / ${page.maxApplyMs.toFixed(1)} ms`, '', '']);
+    rows.push(["page's long tasks, share of the time", `${((page.longTaskMs / win) * 100).toFixed(1)} %`, '', '']);
+    rows.push([`age of a new sample when shown: p50 / p99 / max (${ages.length.toLocaleString('en')} samples)`, `${Math.round(p50)} / ${Math.round(p99)} / ${Math.round(max)} ms`, `< ${INTERVAL + 1000} ms`, max < INTERVAL + 1000 ? 'yes' : p99 < INTERVAL + 1000 ? 'p99: yes' : 'no']);
+  }
+  say(table(['figure', 'measured', 'goal', 'met?'], rows, ['---', '---:', '---:', '---']));
+  say('\n');
+  note(`done (${readdirSync(dir).length} files in the directory)`);
+}
+
+await main();
+process.exit(0);
