@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   note(`${logs.length} logs every ${INTERVAL} ms; warming up 20 s`);
   await sleep(20_000);
 
-  const web = spawn(process.execPath, [bin('plog'), 'web', '-d', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // PLOG_BENCH_NODE_ARGS: options for plog web's node (--cpu-prof, say).
+  const nodeArgs = (process.env.PLOG_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const web = spawn(process.execPath, [...nodeArgs, bin('plog'), 'web', '-d', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   atExit(() => web.kill('SIGKILL'));
   let out = '';
   web.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
   await ctxClose?.();
   if (profile) rmSync(profile, { recursive: true, force: true });
   web.kill('SIGTERM');
+  await new Promise((r) => web.once('exit', r));
   await stopServer(srv);
 
   say(`### plog web: ${LOGS} logs every ${INTERVAL} ms\n\n${machine()}\n\n`);

@@ -138,21 +138,40 @@ describe('the incremental reader', () => {
     assert.ok(lastNl > 0);
   });
 
-  test('a file replaced (new inode) or cut shorter is read again from its start, said by reset', () => {
+  test('a file cut shorter is read again from its start, said by reset; one replaced at its name too, once the name is checked', () => {
     const path = dirFile('swap.1');
     writeFileSync(path, leakText(10));
     const tail = new FileTail(path);
     assert.equal(tail.read(1 << 30).samples.length, 10);
-    writeFileSync(path + '.new', steadyText(4));
-    renameSync(path + '.new', path);
-    let r = tail.read(1 << 30);
-    assert.equal(r.reset, true);
-    assert.equal(r.samples.length, 4);
     truncateSync(path, 0);
     writeFileSync(path, leakText(2));
-    r = tail.read(1 << 30);
+    let r = tail.read(1 << 30);
     assert.equal(r.reset, true);
     assert.equal(r.samples.length, 2);
+    // Replaced: the kept descriptor still reads the old file until the name
+    // is checked (every 5 s, or when the engine's scan sees a new inode and closes it).
+    writeFileSync(path + '.new', steadyText(4));
+    renameSync(path + '.new', path);
+    tail.close();
+    r = tail.read(1 << 30);
+    assert.equal(r.reset, true);
+    assert.equal(r.samples.length, 4);
+    tail.close();
+  });
+
+  test('the engine notices a log replaced at its name at its next scan', () => {
+    const d = join(tmp, `repl${++seq}`);
+    execFileSync('mkdir', ['-p', d]);
+    writeFileSync(join(d, 'a.1'), leakText(10));
+    const e = new Engine({ dir: d, files: [] });
+    e.scan();
+    e.service();
+    assert.equal(e.get('a.1')!.stats.n, 10);
+    writeFileSync(join(d, 'a.1.new'), steadyText(3));
+    renameSync(join(d, 'a.1.new'), join(d, 'a.1'));
+    e.scan();
+    e.service();
+    assert.equal(e.get('a.1')!.stats.n, 3);
   });
 
   test('a line without end is not held: skipped past 64 KiB, counted as bad, the log goes on', () => {

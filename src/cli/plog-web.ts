@@ -144,7 +144,7 @@ function openBrowser(url: string): string | null {
  * What plog web allocates dies young (a parse per appended line, an update
  * per flush); V8 would grow its young generation to 2 x 16 MB when busy (the
  * first reading of hundreds of logs is) and keep the pages: 30 MB of RSS
- * for nothing. Set before the heap grows, a 1 MB semi-space holds (unlike
+ * for nothing. Set before the heap grows, a 4 MB semi-space holds (unlike
  * plogsrvd's case, src/cli/plogsrvd.ts, set later); the scavenges it adds
  * are measured in BENCHMARKS.md. PLOG_V8_YOUNG=default leaves V8 alone.
  */
@@ -152,7 +152,7 @@ function keepYoungGenerationSmall(): void {
   if (process.env.PLOG_V8_YOUNG === 'default') return;
   try {
     v8.setFlagsFromString('--semi-space-growth-factor=1');
-    v8.setFlagsFromString('--max-semi-space-size=1');
+    v8.setFlagsFromString('--max-semi-space-size=4');
   } catch {
     /* not this V8's business */
   }

@@ -274,6 +274,7 @@ export class Engine {
           this.entries.delete(moved.id);
           this.emit({ type: 'removed', id: moved.id });
           if (cur) {
+            cur.tail.close();
             this.entries.delete(base);
             this.emit({ type: 'removed', id: base });
           }
@@ -288,7 +289,13 @@ export class Engine {
           changed = true;
           continue;
         }
-        if (cur) continue; // replaced in place: its next read starts again (FileTail sees the new inode)
+        if (cur) {
+          // Replaced in place: read the new file from its start.
+          cur.tail.close();
+          cur.dirty = true;
+          this.due.add(cur);
+          continue;
+        }
         if (this.entries.size >= this.maxLogs) {
           this.overflow++;
           continue;
@@ -299,6 +306,7 @@ export class Engine {
       }
       for (const e of [...this.entries.values()]) {
         if (e.inDir && !seen.has(e.id)) {
+          e.tail.close();
           this.entries.delete(e.id);
           this.emit({ type: 'removed', id: e.id });
           changed = true;
@@ -379,6 +387,7 @@ export class Engine {
       }
       if (r.stat) e.stat = r.stat;
       if (e.tail.parser.notALog) {
+        e.tail.close();
         this.notLogs.set(e.path, { ino: e.stat?.ino ?? -1, size: e.stat?.size ?? -1 });
         this.entries.delete(e.id);
         this.emit({ type: 'removed', id: e.id });

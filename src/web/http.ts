@@ -370,6 +370,7 @@ export class WebServer {
       });
       // The whole log, read in steps by a reader of its own (never held whole).
       const t = new FileTail(e.path, !e.inDir);
+      res.on('close', () => t.close());
       let first = true;
       for (;;) {
         const r = t.read(1 << 20);
@@ -391,6 +392,7 @@ export class WebServer {
         const log = t.parser.log([], e.id);
         if (log) for (const chunk of toCsv(log)) res.write(chunk);
       }
+      t.close();
       res.end();
       return;
     }

@@ -20,7 +20,7 @@
  *
  * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
  */
-import { closeSync, constants as C, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../plog/logread.js';
 
 /** No log line is near this long; a longer one is skipped as damaged. */
@@ -305,10 +305,19 @@ let shared: Buffer | null = null;
 const readBuffer = (): Buffer => (shared ??= Buffer.allocUnsafe(READ_CHUNK));
 
 /**
- * One log file being followed. read() opens it, reads from where it
- * stopped up to a budget of bytes, and closes it again (no descriptor kept
- * per log: a deleted log's space is not held, and hundreds of logs need no
- * more descriptors than one).
+ * Descriptors kept open between reads, at most KEPT (the most recently
+ * read): the logs being written are read every interval, and an open and a
+ * close per read were a third of the cost. A log followed no more is
+ * closed at once (the engine calls close()); one deleted is closed when
+ * its name is checked, within NAME_CHECK_MS, so its space is not held.
+ */
+const KEPT = 256;
+const NAME_CHECK_MS = 5000;
+const kept = new Set<FileTail>();
+
+/**
+ * One log file being followed. read() reads from where it stopped up to a
+ * budget of bytes, through a descriptor kept open (see KEPT).
  */
 export class FileTail {
   parser: TailParser;
@@ -325,16 +334,61 @@ export class FileTail {
     this.parser = new TailParser(path);
   }
 
+  /** The descriptor kept open between reads (see KEPT), or -1. */
+  private fd = -1;
+  /** When the name was last checked to still be this file (performance.now()). */
+  private checkedAt = 0;
+
+  /** Close the kept descriptor (the log is no longer followed, or its name points elsewhere now). */
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+      kept.delete(this);
+    }
+  }
+
+  /**
+   * The descriptor to read: the kept one, while the name still leads to
+   * its file (checked every NAME_CHECK_MS: a log replaced at its name is
+   * then read from the new file's start), else the file opened again.
+   */
+  private descriptor(): number {
+    if (this.fd >= 0 && performance.now() - this.checkedAt > NAME_CHECK_MS) {
+      this.checkedAt = performance.now();
+      let same = false;
+      try {
+        const st = (this.followLinks ? statSync : lstatSync)(this.path);
+        same = st.ino === this.ino && st.dev === this.dev;
+      } catch {
+        /* gone: read what the descriptor still has, then the error */
+      }
+      if (!same) this.close();
+    }
+    if (this.fd < 0) {
+      this.fd = openSync(this.path, openFlags(this.followLinks));
+      this.checkedAt = performance.now();
+    }
+    // Most recently read last; beyond KEPT descriptors, the least recent is closed.
+    kept.delete(this);
+    kept.add(this);
+    if (kept.size > KEPT) kept.values().next().value?.close();
+    return this.fd;
+  }
+
   read(budget: number): ReadResult {
     let fd: number;
     try {
-      fd = openSync(this.path, openFlags(this.followLinks));
+      fd = this.descriptor();
     } catch (err) {
       return { samples: [], reset: false, more: false, stat: null, error: errnoText(err) };
     }
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) return { samples: [], reset: false, more: false, stat: st, error: 'not a regular file' };
+      if (!st.isFile()) {
+        this.close();
+        return { samples: [], reset: false, more: false, stat: st, error: 'not a regular file' };
+      }
       let reset = false;
       if (st.ino !== this.ino || st.dev !== this.dev || st.size < this.parser.pos) {
         reset = this.ino !== -1;
@@ -354,11 +408,11 @@ export class FileTail {
         for (const s of this.parser.push(buf.subarray(0, n), st.mtimeMs)) samples.push(s);
         if (this.parser.notALog) break;
       }
+      if (this.parser.notALog) this.close();
       return { samples, reset, more: !this.parser.notALog && this.parser.pos < st.size, stat: st, error: null };
     } catch (err) {
+      this.close();
       return { samples: [], reset: false, more: false, stat: null, error: errnoText(err) };
-    } finally {
-      closeSync(fd);
     }
   }
 
