@@ -200,6 +200,14 @@ test('plog.json: well-formed, and every query names series plogsrvd exports, and
   assert.deepEqual(leak.targets!.map((t) => [t.legendFormat, normal(t.expr)]), rules.map((r) => [r.figure, normal(r.expr)]));
 });
 
+test('the package carries the rules, their tests and the dashboard', () => {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const out = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).stdout;
+  const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  for (const f of ['contrib/prometheus/plog.rules.yml', 'contrib/prometheus/plog.rules.test.yml', 'contrib/grafana/plog.json']) assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
+});
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

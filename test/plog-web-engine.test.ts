@@ -10,7 +10,7 @@ process.env.TZ = 'Europe/Berlin';
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseLog, readLog, type Log } from '../src/plog/logread.js';
@@ -221,11 +221,19 @@ describe('the running figures', () => {
   }
   const reread = (tail: FileTail) => (a: number, b: number, line: number) => tail.readRange(a, b, line)?.map((l) => l.sample) ?? null;
 
+  test('a log of plog 0.1.0: plog report\'s report, what the log lacks included', () => {
+    const text = readFileSync(new URL('../../test/fixtures/plog-0.1.0/threads.log', import.meta.url), 'utf8');
+    const { st, log, tail } = statsOf(text, 16);
+    assert.ok(log.lacks.length > 0 && st.count > 0);
+    const mine = reportJson(st.report(log.path, log.command, reread(tail), { badLineCount: 0, partialTail: false, lacks: tail.parser.info?.lacks ?? [] }));
+    assert.deepEqual(mine, reportJson(buildReport(log)));
+  });
+
   for (const cap of [4, 16, 128]) {
     for (const [what, text] of [['a leak', leakText(700)], ['a steady log', steadyText(500)]] as const) {
       test(`${what}, ${cap} blocks: plog report's report, number for number`, () => {
         const { st, log, tail } = statsOf(text, cap);
-        const mine = reportJson(st.report(log.path, log.command, reread(tail), { badLineCount: 0, partialTail: false }));
+        const mine = reportJson(st.report(log.path, log.command, reread(tail), { badLineCount: 0, partialTail: false, lacks: log.lacks }));
         const theirs = reportJson(buildReport(log));
         assert.deepEqual(mine, theirs);
         assert.ok(st.count <= cap);

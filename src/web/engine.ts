@@ -508,6 +508,7 @@ export class Engine {
     const r = e.stats.report(e.path, e.tail.parser.info?.command ?? '', this.reader(e), {
       badLineCount: e.tail.parser.badLineCount,
       partialTail: e.tail.parser.partialTail,
+      lacks: e.tail.parser.info?.lacks ?? [],
     });
     const j = reportJson(r) as Record<string, unknown>;
     j.path = escapeText(String(j.path));

@@ -488,7 +488,7 @@ export class LogStats {
   }
 
   /** plog report's Report of the log so far. */
-  report(path: string, command: string, read: ReadBlock, extra: { badLineCount: number; partialTail: boolean }): Report {
+  report(path: string, command: string, read: ReadBlock, extra: { badLineCount: number; partialTail: boolean; lacks: string[] }): Report {
     const { figures } = this.figures(read);
     const spanMs = this.n ? this.lastMs - this.firstMs : 0;
     return {
@@ -505,6 +505,7 @@ export class LogStats {
       verdict: verdictOf(figures, this.n, spanMs),
       badLineCount: extra.badLineCount,
       partialTail: extra.partialTail,
+      lacks: extra.lacks,
     };
   }
 

@@ -51,6 +51,8 @@ export interface TailInfo {
   format: LogFormat;
   command: string;
   withSeconds: boolean;
+  /** The columns the log does not have (a plog 0.1.0 log's), in words. */
+  lacks: string[];
 }
 
 export class TailParser {
@@ -187,7 +189,7 @@ export class TailParser {
       }
       const first = log.samples[0].line - 1;
       this.prefix = texts.slice(0, Math.min(first, 2));
-      this.info = { format: log.format, command: log.command, withSeconds: log.withSeconds };
+      this.info = { format: log.format, command: log.command, withSeconds: log.withSeconds, lacks: log.lacks };
       this.template = { ...log, samples: [] };
       const startNo = this.lines - this.startLines.length + 1;
       this.badLineCount += log.badLineCount;
