@@ -19,7 +19,7 @@ test("an option's value that begins with a dash: which value, and how to give it
 test('plog with a word that is not a subcommand: the subcommands, and the nearest one', async () => {
   let r = await plog(['frobnicate']);
   assert.deepEqual([r.code, r.stdout], [11, '']);
-  assert.equal(r.stderr, "plog: unknown subcommand 'frobnicate' (plog's subcommands: show, plot, report, export, run; requests to a server are options: -p, -n, -r, -x, -l, -q)\n" + TRY_PLOG);
+  assert.equal(r.stderr, "plog: unknown subcommand 'frobnicate' (plog's subcommands: show, plot, report, export, run, web; requests to a server are options: -p, -n, -r, -x, -l, -q)\n" + TRY_PLOG);
   r = await plog(['reprot', 'x.log']);
   assert.equal(r.code, 11);
   assert.match(r.stderr, /^plog: unknown subcommand 'reprot': did you mean 'plog report'\? /);

@@ -63,7 +63,7 @@ test('plog usage errors: exit 11 with a message and a hint', async () => {
     [['--p', '1', '-i', '1'], "unknown option '--p'"],
     [['-q', 'pid', '-q', 'dir'], 'option -q given more than once'],
     [['-p', '1', '-p', '2', '-i', '1'], 'option -p given more than once'],
-    [['extra'], "unknown subcommand 'extra' (plog's subcommands: show, plot, report, export, run; requests to a server are options: -p, -n, -r, -x, -l, -q)"],
+    [['extra'], "unknown subcommand 'extra' (plog's subcommands: show, plot, report, export, run, web; requests to a server are options: -p, -n, -r, -x, -l, -q)"],
     [['-p', '1', '-i', '1', 'extra'], "unexpected argument 'extra': this program takes options only"],
     [['-p', '1'], '-p needs -i INTERVAL'],
     [['-i', '1'], '-i needs -p PID'],

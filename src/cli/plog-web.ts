@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { internalError } from '../bugs.js';
 import { escapeText } from '../escape.js';
 import { ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { READER } from '../plog/reader-exitcodes.js';
@@ -159,6 +160,16 @@ function keepYoungGenerationSmall(): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await serve(argv);
+  } catch (err) {
+    // A bug of ours, not a user's mistake: say so, with the stack and where to report it.
+    for (const line of internalError(err).split('\n')) warn(PROG, line);
+    return WEB_EXIT.INTERNAL.code;
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
   keepYoungGenerationSmall();
   let args: WebArgs | 'help';
   try {

@@ -2,6 +2,7 @@
  * System constants for interpreting /proc numbers.
  */
 import * as fs from 'node:fs';
+import { parseStat } from './stat.js';
 import { statusField } from './status.js';
 
 /**
@@ -72,13 +73,26 @@ let bootCache: number | undefined;
 /**
  * Boot time in ms since the epoch, from /proc/stat btime (cached). With
  * stat's starttime it gives a process's start as a date:
- * `bootTimeMs() + starttime * 1000 / CLK_TCK`. Throws if /proc/stat has no
- * btime (never on Linux).
+ * `bootTimeMs() + starttime * 1000 / CLK_TCK`.
+ *
+ * Where /proc shows only processes (a unit's ProcSubset=pid, see
+ * systemd.exec(5)) there is no /proc/stat: the boot time is then when this
+ * process started by the wall clock (performance.timeOrigin) less its
+ * starttime since boot (/proc/self/stat), in whole seconds as btime is. The
+ * two differ by the time Node took to start, well under half a second.
  */
 export function bootTimeMs(): number {
   if (bootCache !== undefined) return bootCache;
-  const b = parseBtime(fs.readFileSync('/proc/stat', 'latin1'));
-  if (b === undefined) throw new Error("No 'btime' in /proc/stat");
+  let b: number | undefined;
+  try {
+    b = parseBtime(fs.readFileSync('/proc/stat', 'latin1'));
+  } catch {
+    b = undefined;
+  }
+  if (b === undefined) {
+    const self = parseStat(fs.readFileSync('/proc/self/stat', 'latin1'));
+    b = Math.floor((performance.timeOrigin - (self.starttime * 1000) / CLK_TCK) / 1000);
+  }
   bootCache = b * 1000;
   return bootCache;
 }
