@@ -105,9 +105,11 @@ test('-i 500ms: times with milliseconds, two samples a second told apart; the re
   const child = spawnSleep({ seconds: 302 });
   assert.equal((await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '500ms'])).code, 0);
   const path = join(srv.dir, `sleep.${child.pid}`);
-  const l = await waitLines(path, 9);
+  await waitLines(path, 9);
   await plog(['-d', srv.dir, '-x', String(child.pid)]);
-  const times = l.slice(2).map((x) => x.split(/ +/)[1]);
+  // Read once the log has stopped: a sample may have come between the wait and -x.
+  const times = readFileSync(path, 'utf8').split('\n').slice(2).filter((x) => /^\d\d-\d\d /.test(x)).map((x) => x.split(/ +/)[1]);
+  assert.ok(times.length >= 7, times.join(' '));
   for (const t of times) assert.match(t, /^\d{1,2}:\d\d:\d\d\.\d{3}$/);
   assert.equal(new Set(times).size, times.length, `a time twice: ${times.join(' ')}`);
   const log = readLog(path);
@@ -183,7 +185,8 @@ test('a busy process: CPU% near 100 and CPU_time growing', async () => {
     assert.equal(r.code, 0, r.stderr);
     const l = await waitLines(log, 7, { timeout: 20_000 });
     const pct = l.slice(3).map((x) => Number(x.split(/ +/)[5]));
-    assert.ok(Math.max(...pct) > 30, `CPU% ${pct.join(' ')}`);
+    // Well above idle even on a loaded machine (one core of two shared with other tests).
+    assert.ok(Math.max(...pct) > 10, `CPU% ${pct.join(' ')}`);
     // One thread: about 100, give or take a clock tick (10 ms) per interval.
     assert.ok(pct.every((p) => p <= 120), `CPU% ${pct.join(" ")}`);
     assert.equal(l[l.length - 1].split(/ +/)[2], 'R');
@@ -194,13 +197,13 @@ test('a busy process: CPU% near 100 and CPU_time growing', async () => {
 
 test('a zombie: the log ends with its Z line', async () => {
   // The background sleep's parent execs another sleep and never reaps it.
-  const parent = spawnChild('sh', ['-c', 'sleep 1.5 & echo $!; exec sleep 300'], { stdout: true });
+  const parent = spawnChild('sh', ['-c', 'sleep 3 & echo $!; exec sleep 300'], { stdout: true });
   const pid = await new Promise<number>((res) => (parent.stdout as Readable).once('data', (d: Buffer) => res(Number(String(d).trim()))));
   assert.ok(pid > 0 && alive(pid));
   const log = join(srv.dir, `sleep.${pid}`);
   const r = await plog(['-d', srv.dir, '-p', String(pid), '-i', '200ms']);
   assert.deepEqual([r.code, r.stdout], [0, `Log file: ${log}\n`]);
-  assert.equal(lines(log)[0], 'sleep 1.5', 'registered before it died');
+  assert.equal(lines(log)[0], 'sleep 3', 'registered before it died');
   await waitFor('the zombie', () => procStat(pid)?.rest[0] === 'Z');
   await srv.waitOutput('stdout', `pid ${pid} ended (zombie); stopped logging sleep.${pid}`);
   const n = await waitStable(log, 1000);
