@@ -1,6 +1,6 @@
 // The metrics benchmark: plogsrvd --metrics's exposition of 10,000 logged
 // processes, built by the server's own code (MetricsRegistry of
-// src/plog/metrics.ts) from synthetic registrations, and served by its own
+// src/plog/ops/metrics.ts) from synthetic registrations, and served by its own
 // MetricsServer over loopback HTTP.
 //
 //   npx tsc -p . && node dist/bench/metrics.js [--targets N] [--reps N] [--cgroups N] [--hammer SECONDS]
@@ -33,8 +33,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
-import { MetricsRegistry, MetricsServer } from '../src/plog/metrics.js';
-import type { Target } from '../src/plog/server.js';
+import { MetricsRegistry, MetricsServer } from '../src/plog/ops/metrics.js';
+import type { Target } from '../src/plog/server/server.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { defaultRoots, type CgroupRoots } from '../src/proc/cgroup.js';
 import { atExit, machine, n0, note, numOpt, quantile, say, table, tempDir } from './lib.js';

@@ -11,7 +11,7 @@
 //
 // Two measurements per size:
 // 1. harness: a fresh Node process runs the server's own sampling path
-//    (sampleTarget() of src/plog/server.ts: log check, ProcessReader,
+//    (sampleTarget() of src/plog/server/server.ts: log check, ProcessReader,
 //    formatLine, appendLine) in a tight loop, after a warm-up, and reports
 //    its own CPU (getrusage: every thread, µs). Alternated with procfloor
 //    runs of the same number of samples of the same target, REPS times;
@@ -158,9 +158,9 @@ async function harness(): Promise<void> {
   const samples = Number(process.argv[i + 2]);
   const pids = process.argv.slice(i + 3).map(Number);
   const { ProcessReader } = await import('../src/proc/reader.js');
-  const { createLogFile, appendLine } = await import('../src/plog/logfile.js');
-  const { formatHeader, formatLine } = await import('../src/plog/logline.js');
-  const { sampleTarget } = await import('../src/plog/server.js');
+  const { createLogFile, appendLine } = await import('../src/plog/log/logfile.js');
+  const { formatHeader, formatLine } = await import('../src/plog/log/logline.js');
+  const { sampleTarget } = await import('../src/plog/server/server.js');
   const { CLK_TCK, pageSizeKb } = await import('../src/proc/system.js');
   const pageKb = pageSizeKb();
   // Registered as plogsrvd does: a log file each, a header, a first line.

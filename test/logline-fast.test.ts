@@ -6,7 +6,7 @@ process.env.TZ = 'Europe/Berlin';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { formatSize, formatCpuTime, formatDate, formatLine, formatTime, parseLogLine, type LineOptions } from '../src/plog/logline.js';
+import { formatSize, formatCpuTime, formatDate, formatLine, formatTime, parseLogLine, type LineOptions } from '../src/plog/log/logline.js';
 import type { RawSample } from '../src/proc/reader.js';
 
 // ---- the reference: formatLine as it was ----

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import {
   logBaseName, formatSize, formatCpuTime, formatDate, HEADER_COLUMNS, formatHeader, formatLine,
   parseLogLine, parseSize, parseCpuTime, type LineOptions,
-} from '../src/plog/logline.js';
+} from '../src/plog/log/logline.js';
 import type { RawSample } from '../src/proc/reader.js';
 import { parseStat, type ProcStat } from '../src/proc/stat.js';
 import { parseStatm } from '../src/proc/statm.js';

@@ -11,10 +11,10 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLog, readLog } from '../src/plog/logread.js';
-import { parseLogLine010 } from '../src/plog/logline.js';
-import { buildReport } from '../src/plog/report.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
+import { parseLog, readLog } from '../src/plog/log/logread.js';
+import { parseLogLine010 } from '../src/plog/log/logline.js';
+import { buildReport } from '../src/plog/readers/report.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
 import { plog } from './helpers/plog.js';
 
 const FIX = new URL('../../test/fixtures/plog-0.1.0/', import.meta.url).pathname;

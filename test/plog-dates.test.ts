@@ -10,8 +10,8 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLog, readLog } from '../src/plog/logread.js';
-import { dateOrderOfHeader, formatHeader } from '../src/plog/logline.js';
+import { parseLog, readLog } from '../src/plog/log/logread.js';
+import { dateOrderOfHeader, formatHeader } from '../src/plog/log/logline.js';
 import { textLine, textLog } from './helpers/logs.js';
 import { lines, plog, Server, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 

@@ -1,4 +1,4 @@
-// plog export (src/plog/export.ts, src/cli/plog-export.ts): ISO 8601 local
+// plog export (src/plog/log/export.ts, src/cli/plog-export.ts): ISO 8601 local
 // times with their offset (Europe/Berlin: +01:00 in winter, +02:00 in
 // summer), epoch milliseconds, bytes, '-' as empty/null, a line without
 // Priv&Write, quoting; the command's options, output file, a closed pipe
@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { EXPORT_FIELDS, parseLog } from '../src/plog/logread.js';
-import { csvCell, isoLocal, toCsv, toJsonl } from '../src/plog/export.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
+import { EXPORT_FIELDS, parseLog } from '../src/plog/log/logread.js';
+import { csvCell, isoLocal, toCsv, toJsonl } from '../src/plog/log/export.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
 import { series, textLog } from './helpers/logs.js';
 import { plog as runPlog, type RunResult } from './helpers/plog.js';
 

@@ -24,9 +24,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { parseLogLine } from '../src/plog/logline.js';
+import { parseLogLine } from '../src/plog/log/logline.js';
 import { parseStats } from '../src/plog/protocol.js';
-import { LIMITS } from '../src/plog/server.js';
+import { LIMITS } from '../src/plog/server/server.js';
 import {
   alive,
   AS_NOBODY,
@@ -127,7 +127,7 @@ test('{0,19} stats: logs, timers, descriptors and RSS as /proc sees them', async
   assert.deepEqual([st.logs, st.timers, st.outboxes, st.queued, st.paused], [0, 1, 0, 0, 0]);
   const base = st.fds;
   // The daemon holds one descriptor of the client's socket while it sends
-  // a reply (src/plog/replies.ts): the count outside settles once it closed it.
+  // a reply (src/plog/server/replies.ts): the count outside settles once it closed it.
   const settles = (fds: number): Promise<unknown> => waitFor(`ls /proc/PID/fd | wc -l to be ${fds}`, () => fdCount(srv.pid) === fds, { timeout: 2000 });
   await settles(st.fds);
   const rss = vmRssKb(srv.pid)!;

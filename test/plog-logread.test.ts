@@ -1,4 +1,4 @@
-// Reading logs back (src/plog/logread.ts): fixture logs in test/fixtures/logs
+// Reading logs back (src/plog/log/logread.ts): fixture logs in test/fixtures/logs
 // (kB/MB/GB sizes, '-' values, a line without Priv&Write, a damaged line, a
 // cut last line, midnight and new year), every cut of a last line, a log
 // growing between polls, year and daylight-saving placement, and the
@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { assignTimes, LogError, LogFollower, parseLog, readLog, splitCsv } from '../src/plog/logread.js';
-import { parseLogLine } from '../src/plog/logline.js';
-import { toCsv, toJsonl } from '../src/plog/export.js';
+import { assignTimes, LogError, LogFollower, parseLog, readLog, splitCsv } from '../src/plog/log/logread.js';
+import { parseLogLine } from '../src/plog/log/logline.js';
+import { toCsv, toJsonl } from '../src/plog/log/export.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 
 const FIX = new URL('../../test/fixtures/logs/', import.meta.url).pathname;

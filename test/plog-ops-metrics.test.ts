@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { escapeLabel, startLabel } from '../src/plog/metrics.js';
+import { escapeLabel, startLabel } from '../src/plog/ops/metrics.js';
 import { ancestors, parseProcCgroup } from '../src/proc/cgroup.js';
 import { killChild, plog, PLOGSRVD, run, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 import { find, get, memoryCgroups, metricsServer, NO_PROMTOOL, OM, promtool, promtoolCheck, samples } from './helpers/fleet.js';

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRotatedName, parseSize, rotatedName } from '../src/plog/retention.js';
-import { ConfigError, merge, parseConfig, parseListenAddress } from '../src/plog/config.js';
+import { isRotatedName, parseSize, rotatedName } from '../src/plog/ops/retention.js';
+import { ConfigError, merge, parseConfig, parseListenAddress } from '../src/plog/ops/config.js';
 import { lines, plog, PLOGSRVD, run, Server, sleep, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 
 test('parseSize and the rotated names', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
-import { matches } from '../src/plog/select.js';
+import { matches } from '../src/plog/ops/select.js';
 import { fakeServer, ints, lines, plog, PLOG, raw, run, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
 
 /** A uid with no passwd entry: "another user" besides nobody. */
@@ -225,7 +225,7 @@ test('-r: what cannot be matched in linear time (backreferences, lookaround) is 
 });
 
 test('RegexMatcher (a real worker thread): answers in turn per uid, charges each match to its uid, waits while a uid\'s budget is spent, gives up a match past the deadline and goes on', async () => {
-  const { RegexMatcher, MATCH_DEADLINE_MS } = await import('../src/plog/matcher.js');
+  const { RegexMatcher, MATCH_DEADLINE_MS } = await import('../src/plog/ops/matcher.js');
   const charged = new Map<number, number>();
   let broke = new Set<number>();
   const m = new RegexMatcher((uid, ms) => {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseState, serializeState, type SavedRegistration } from '../src/plog/state.js';
+import { parseState, serializeState, type SavedRegistration } from '../src/plog/ops/state.js';
 import { killChild, lines, plog, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { sandboxed, sandboxUnavailable, unitSandbox } from './helpers/sandbox.js';
 

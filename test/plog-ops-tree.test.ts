@@ -9,7 +9,7 @@ import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildre
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, plog, raw, run, Server, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
-import { LIMITS } from '../src/plog/server.js';
+import { LIMITS } from '../src/plog/server/server.js';
 
 const stat = (pid: number, comm: string, ppid: number): string =>
   `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 4194304 10 0 0 0 5 3 0 0 20 0 1 0 100 1000000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
@@ -159,7 +159,7 @@ test('TreeSampler on a real tree: sh with three sleeps; the count follows as the
 
 test('plog --tree: the process and its descendants summed, a Procs column that follows them; the readers read it', async () => {
   const { plog, Server, lines } = await import('./helpers/plog.js');
-  const { parseLogLine } = await import('../src/plog/logline.js');
+  const { parseLogLine } = await import('../src/plog/log/logline.js');
   const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
   const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1.5 & wait']);
   await threeSleepsAsleep(sh.pid!);

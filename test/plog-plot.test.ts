@@ -1,4 +1,4 @@
-// plog plot (src/plog/chart-svg.ts, src/cli/plog-plot.ts): the SVG's
+// plog plot (src/plog/readers/chart-svg.ts, src/cli/plog-plot.ts): the SVG's
 // structure (well-formed, escaped, axes with units, title, legend, time
 // zone), thinning of long logs without losing peaks, gaps, several runs;
 // the command's options and exit codes; and the picture itself: rendered
@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseLog, type Log } from '../src/plog/logread.js';
-import { elapsedLabel, escapeXml, renderHtml, renderSvg, thin } from '../src/plog/chart-svg.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
+import { parseLog, type Log } from '../src/plog/log/logread.js';
+import { elapsedLabel, escapeXml, renderHtml, renderSvg, thin } from '../src/plog/readers/chart-svg.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
 import { series, textLog, type FixSample } from './helpers/logs.js';
 import { decodePng, pixelStats } from './helpers/png.js';
 import { plog } from './helpers/plog.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { series, textLog } from './helpers/logs.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
 import { lines, plog, PLOG, run, Server, spawnChild, tempDir, waitLines } from './helpers/plog.js';
 
 /** What the attacker puts in every text field: OSC title, clear screen, C1 CSI, bidi override, BEL, CR. */

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { readLog, type Log } from '../src/plog/logread.js';
-import { buildReport } from '../src/plog/report.js';
+import { readLog, type Log } from '../src/plog/log/logread.js';
+import { buildReport } from '../src/plog/readers/report.js';
 import { exited, plog, PLOG, run, Server, sleep, spawnChild, tempDir, waitFor, waitLines } from './helpers/plog.js';
 
 let srv: Server;

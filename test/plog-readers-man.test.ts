@@ -1,12 +1,12 @@
-// The readers' exit codes (src/plog/reader-exitcodes.ts): plog(1)'s
+// The readers' exit codes (src/plog/readers/exitcodes.ts): plog(1)'s
 // SUBCOMMANDS section and each reader's --help list the same table; the man
 // page states the leak rule's numbers; plog --help names the subcommands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { READER } from '../src/plog/reader-exitcodes.js';
-import { LEAK_RULE } from '../src/plog/report.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
+import { LEAK_RULE } from '../src/plog/readers/report.js';
 
 const root = new URL('../../', import.meta.url);
 const PLOG = new URL('dist/src/cli/plog.js', root).pathname;

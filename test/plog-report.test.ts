@@ -1,4 +1,4 @@
-// plog report (src/plog/report.ts): the least-squares fit, the statistics
+// plog report (src/plog/readers/report.ts): the least-squares fit, the statistics
 // of each figure, the leak rule on shapes that are and are not leaks, the
 // text and JSON forms, and the command's options and exit codes.
 process.env.TZ = 'Europe/Berlin';
@@ -7,10 +7,10 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLog, type Log } from '../src/plog/logread.js';
-import { buildReport, fitLine, formatReport, LEAK_RULE, reportJson } from '../src/plog/report.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
-import { formatSize, parseSize } from '../src/plog/logline.js';
+import { parseLog, type Log } from '../src/plog/log/logread.js';
+import { buildReport, fitLine, formatReport, LEAK_RULE, reportJson } from '../src/plog/readers/report.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
+import { formatSize, parseSize } from '../src/plog/log/logline.js';
 import { series, textLog, type FixSample } from './helpers/logs.js';
 import { plog as runPlog, type RunResult } from './helpers/plog.js';
 

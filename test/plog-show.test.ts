@@ -1,4 +1,4 @@
-// plog show (src/plog/chart-term.ts, src/cli/plog-show.ts): columns of
+// plog show (src/plog/readers/chart-term.ts, src/cli/plog-show.ts): columns of
 // time, bars, axes; fitting the width; plain ASCII into a pipe or with
 // NO_COLOR, Unicode and colour on a terminal (under script(1)'s pty);
 // options, --help and exit codes; -f following a growing log.
@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { parseLog } from '../src/plog/logread.js';
-import { buildReport } from '../src/plog/report.js';
-import { barChart, columnValues, renderShow, wrap } from '../src/plog/chart-term.js';
-import { READER } from '../src/plog/reader-exitcodes.js';
+import { parseLog } from '../src/plog/log/logread.js';
+import { buildReport } from '../src/plog/readers/report.js';
+import { barChart, columnValues, renderShow, wrap } from '../src/plog/readers/chart-term.js';
+import { READER } from '../src/plog/readers/exitcodes.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
 import { plog as runPlog, type RunResult } from './helpers/plog.js';

@@ -13,13 +13,13 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { parseLog, readLog, type Log } from '../src/plog/logread.js';
-import { buildReport, reportJson } from '../src/plog/report.js';
-import { toCsv, toJsonl } from '../src/plog/export.js';
+import { parseLog, readLog, type Log } from '../src/plog/log/logread.js';
+import { buildReport, reportJson } from '../src/plog/readers/report.js';
+import { toCsv, toJsonl } from '../src/plog/log/export.js';
 import { FileTail, MAX_LINE, TailParser, type Located } from '../src/web/tail.js';
 import { LogStats, Moments } from '../src/web/stats.js';
 import { Engine, parseLogName, type EngineEvent } from '../src/web/engine.js';
-import { fitLine } from '../src/plog/report.js';
+import { fitLine } from '../src/plog/readers/report.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 
 const tmp = mkdtempSync('/tmp/plog-web-engine-');

@@ -14,7 +14,7 @@ import { formatCmdline, escapeComm, escapeBytes } from '../src/proc/cmdline.js';
 import { parseStatusIds, statusField } from '../src/proc/status.js';
 import { CLK_TCK, pageSizeKb, pageKbFrom, parseBtime, bootTimeMs, startTimeMs } from '../src/proc/system.js';
 import { ProcessReader, decodeProc } from '../src/proc/reader.js';
-import { formatLine } from '../src/plog/logline.js';
+import { formatLine } from '../src/plog/log/logline.js';
 import { ProcParseError, ProcReadError, errnoWords } from '../src/proc/errors.js';
 
 const FIX = new URL('../../test/fixtures/proc/', import.meta.url);

@@ -1,12 +1,12 @@
-// Safe PSS: the budget for reading a process's PSS (src/plog/pss-budget.ts),
+// Safe PSS: the budget for reading a process's PSS (src/plog/engine/pss-budget.ts),
 // the reader carrying the last values when it skips the read, the '*' mark
 // on such lines and parseLogLine reading it, and a real plogsrvd under a
 // tiny budget (PLOG_PSS_BUDGET) and with the budget off.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { DEFAULT_PSS_BUDGET, nextPssRead, pssBudget, pssDue } from '../src/plog/pss-budget.js';
-import { formatLine, parseLogLine, PSS_STALE, type LineOptions } from '../src/plog/logline.js';
+import { DEFAULT_PSS_BUDGET, nextPssRead, pssBudget, pssDue } from '../src/plog/engine/pss-budget.js';
+import { formatLine, parseLogLine, PSS_STALE, type LineOptions } from '../src/plog/log/logline.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { Server, lines, plog, spawnSleep, waitFor } from './helpers/plog.js';
 

@@ -1,8 +1,8 @@
-// plogsrvd's sampling schedule (src/plog/schedule.ts): the heap of logs by
+// plogsrvd's sampling schedule (src/plog/engine/schedule.ts): the heap of logs by
 // due time behind its one timer, and the grid that lets logs share wakeups.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DueHeap, onGrid, SLOT_MS, type Scheduled } from '../src/plog/schedule.js';
+import { DueHeap, onGrid, SLOT_MS, type Scheduled } from '../src/plog/engine/schedule.js';
 
 const entry = (id: number, due: number): Scheduled => ({ id, due, heapIndex: -1 });
 

@@ -1,7 +1,7 @@
-// plog export: a log as CSV or JSON lines (src/plog/export.ts). Loaded by
+// plog export: a log as CSV or JSON lines (src/plog/log/export.ts). Loaded by
 // plog.ts on demand.
-import { toCsv, toJsonl } from '../plog/export.js';
-import { READER } from '../plog/reader-exitcodes.js';
+import { toCsv, toJsonl } from '../plog/log/export.js';
+import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';
 import { exitCodesText, loadLog, parseSub, runReader, usageError, warn, warnDamage, writeFile, writeStdout, yearOption } from './plog-sub.js';
 

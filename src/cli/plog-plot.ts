@@ -1,8 +1,8 @@
 // plog plot: one or more logs as an SVG chart, or an HTML page with the
-// chart and a summary (src/plog/chart-svg.ts). Loaded by plog.ts on demand.
-import type { Log } from '../plog/logread.js';
-import { renderHtml, renderSvg, type PlotOptions } from '../plog/chart-svg.js';
-import { READER } from '../plog/reader-exitcodes.js';
+// chart and a summary (src/plog/readers/chart-svg.ts). Loaded by plog.ts on demand.
+import type { Log } from '../plog/log/logread.js';
+import { renderHtml, renderSvg, type PlotOptions } from '../plog/readers/chart-svg.js';
+import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';
 import { exitCodesText, loadLog, parseSub, runReader, usageError, warnDamage, writeFile, writeStdout, yearOption, warn } from './plog-sub.js';
 

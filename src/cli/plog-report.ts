@@ -1,8 +1,8 @@
 // plog report: peak, mean and growth of each memory figure of a log, and a
-// plain verdict when memory grows steadily (src/plog/report.ts). Loaded by
+// plain verdict when memory grows steadily (src/plog/readers/report.ts). Loaded by
 // plog.ts on demand.
-import { buildReport, formatReport, LEAK_RULE, reportJson } from '../plog/report.js';
-import { READER } from '../plog/reader-exitcodes.js';
+import { buildReport, formatReport, LEAK_RULE, reportJson } from '../plog/readers/report.js';
+import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';
 import { safeJson } from '../escape.js';
 import { exitCodesText, exitFor, fancyOutput, loadLog, OutputClosed, parseSub, runReader, usageError, warnDamage, writeStdout, yearOption } from './plog-sub.js';

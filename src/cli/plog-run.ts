@@ -1,5 +1,5 @@
 // plog run: start a command, log it from its first moment until it exits,
-// print a summary (src/plog/report.ts's analysis), exit with its status.
+// print a summary (src/plog/readers/report.ts's analysis), exit with its status.
 // Loaded by plog.ts on demand.
 //
 // The server: the plogsrvd of the runtime directory (-d, $PLOGDIR,
@@ -39,9 +39,9 @@ import {
   UNRECOGNIZED,
   type LogFormatName,
 } from '../plog/protocol.js';
-import { readLog } from '../plog/logread.js';
-import { buildReport, type Report } from '../plog/report.js';
-import { formatBytes, formatDuration } from '../plog/chart-scale.js';
+import { readLog } from '../plog/log/logread.js';
+import { buildReport, type Report } from '../plog/readers/report.js';
+import { formatBytes, formatDuration } from '../plog/readers/chart-scale.js';
 import { version } from '../version.js';
 
 const PROG = 'plog run';

@@ -1,9 +1,9 @@
 // plog show: a log in the terminal as charts of RSS, PSS (Swap) and CPU%
-// over time (src/plog/chart-term.ts). Loaded by plog.ts on demand.
-import { LogFollower, type Log } from '../plog/logread.js';
-import { buildReport } from '../plog/report.js';
-import { renderShow, type TermOptions } from '../plog/chart-term.js';
-import { READER } from '../plog/reader-exitcodes.js';
+// over time (src/plog/readers/chart-term.ts). Loaded by plog.ts on demand.
+import { LogFollower, type Log } from '../plog/log/logread.js';
+import { buildReport } from '../plog/readers/report.js';
+import { renderShow, type TermOptions } from '../plog/readers/chart-term.js';
+import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';
 import { escapeText } from '../escape.js';
 import {

@@ -1,12 +1,12 @@
 // What the log readers (src/cli/plog-show.ts, plog-plot.ts, plog-report.ts,
 // plog-export.ts) share: option parsing, loading logs, writing output, and
-// turning errors into messages and exit codes (src/plog/reader-exitcodes.ts).
+// turning errors into messages and exit codes (src/plog/readers/exitcodes.ts).
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseOptions, UsageError } from './args.js';
 import { internalError } from '../bugs.js';
 import { ExitError } from '../plog/exitcodes.js';
-import { READER } from '../plog/reader-exitcodes.js';
-import { errnoText, lacksText, LogError, readLog, type Log } from '../plog/logread.js';
+import { READER } from '../plog/readers/exitcodes.js';
+import { errnoText, lacksText, LogError, readLog, type Log } from '../plog/log/logread.js';
 import { escapeText } from '../escape.js';
 
 type Options = Parameters<typeof parseOptions>[1];

@@ -20,7 +20,7 @@ import { encodeLog, encodeQuery, encodeStop, formatInterval, parseInterval, Q_DI
 import { encodeLogFormat, LOG_FORMATS, type LogFormatName } from '../plog/protocol.js';
 import { encodeLogTree, encodeSelect, encodeStopBy, MAX_PATTERN } from '../plog/protocol.js';
 import { version } from '../version.js';
-import { compileLinear, NOT_LINEAR } from '../plog/linear-regex.js';
+import { compileLinear, NOT_LINEAR } from '../plog/ops/linear-regex.js';
 import { escapeText } from '../escape.js';
 
 const PROG = 'plog';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
-// a daemon (src/daemon), then the server (src/plog/server.ts).
+// a daemon (src/daemon), then the server (src/plog/server/server.ts).
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { parseOptions, exitOnError, helpOrVersion } from './args.js';
 import { statSync } from 'node:fs';
@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { internalError } from '../bugs.js';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
-import { PlogServer } from '../plog/server.js';
+import { PlogServer } from '../plog/server/server.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
-import { loadSettings, opsFromValues, Operations, OPS_OPTIONS, type OpsCli } from '../plog/ops.js';
-import type { Settings } from '../plog/config.js';
+import { loadSettings, opsFromValues, Operations, OPS_OPTIONS, type OpsCli } from '../plog/ops/ops.js';
+import type { Settings } from '../plog/ops/config.js';
 import {
   acquireLock,
   createReporter,

@@ -6,7 +6,7 @@
 // answers with "Unrecognized request.", so that a new client can tell an old
 // server apart and say what it cannot do.
 import { endianness } from 'node:os';
-import type { TimeForm } from './logline.js';
+import type { TimeForm } from './log/logline.js';
 
 export const LE = endianness() === 'LE';
 export const LEGACY_SIZE = 8;

@@ -1,5 +1,5 @@
 // The memory cgroup of a process and the limits it is held to, for plogsrvd
-// --metrics (src/plog/metrics.ts). /proc/PID/cgroup names the process's
+// --metrics (src/plog/ops/metrics.ts). /proc/PID/cgroup names the process's
 // cgroup on each hierarchy (cgroups(7)); the limit and the usage are files
 // in that cgroup's directory under /sys/fs/cgroup: memory.max and
 // memory.current on the unified hierarchy (cgroup v2), memory.limit_in_bytes

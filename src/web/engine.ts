@@ -17,10 +17,10 @@
 import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { escapeText } from '../escape.js';
-import { FIGURES, reportJson, type Verdict } from '../plog/report.js';
-import type { Log, Sample } from '../plog/logread.js';
-import { formatClock, formatDay } from '../plog/chart-scale.js';
-import { logBaseName } from '../plog/logline.js';
+import { FIGURES, reportJson, type Verdict } from '../plog/readers/report.js';
+import type { Log, Sample } from '../plog/log/logread.js';
+import { formatClock, formatDay } from '../plog/readers/chart-scale.js';
+import { logBaseName } from '../plog/log/logline.js';
 import { FileTail, type Located } from './tail.js';
 import { CHART_KEYS, chartValue, LogStats, type ChartKey } from './stats.js';
 

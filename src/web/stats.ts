@@ -24,8 +24,8 @@
  *   block's samples are cached and read again only when it moves on.
  * - A sparkline: the highest RSS per 10 s over the last hour.
  */
-import type { Sample } from '../plog/logread.js';
-import { FIGURES, isSteady, verdictOf, type CpuStats, type FigureStats, type Fit, type Report, type Verdict } from '../plog/report.js';
+import type { Sample } from '../plog/log/logread.js';
+import { FIGURES, isSteady, verdictOf, type CpuStats, type FigureStats, type Fit, type Report, type Verdict } from '../plog/readers/report.js';
 
 const HOUR = 3_600_000;
 

@@ -21,7 +21,7 @@
  * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
  */
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../plog/logread.js';
+import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../plog/log/logread.js';
 
 /** No log line is near this long; a longer one is skipped as damaged. */
 export const MAX_LINE = 64 * 1024;

@@ -2,7 +2,7 @@
 // text logs in plogsrvd's format (spec section 5), built from plain numbers
 // with logline.ts's own formatters for dates, sizes and CPU times, and the
 // column widths of formatLine, so the fixtures look like the real thing.
-import { formatCpuTime, formatDate, formatHeader, formatSize } from '../../src/plog/logline.js';
+import { formatCpuTime, formatDate, formatHeader, formatSize } from '../../src/plog/log/logline.js';
 
 export interface FixSample {
   /** Local time of the sample. */

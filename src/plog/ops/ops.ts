@@ -1,14 +1,14 @@
 // plogsrvd's operating features (issue 7) put together for src/cli/plogsrvd.ts:
 // the state file and --resume (state.ts), retention (retention.ts), the
 // configuration file and SIGHUP (config.ts), --metrics (metrics.ts).
-import { errnoWords } from '../proc/errors.js';
+import { errnoWords } from '../../proc/errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settings } from './config.js';
 import { MetricsRegistry, MetricsServer } from './metrics.js';
 import { DEFAULT_KEEP, Retention } from './retention.js';
 import { StateKeeper } from './state.js';
 import { Selector } from './select.js';
-import type { PlogServer, Reporter, SampleEnd, ServerHooks, Target } from './server.js';
+import type { PlogServer, Reporter, SampleEnd, ServerHooks, Target } from '../server/server.js';
 
 /** The options of plogsrvd this module adds (for parseOptions). */
 export const OPS_OPTIONS = {

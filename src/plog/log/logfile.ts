@@ -5,7 +5,7 @@
 // /etc/shadow) is ever opened; appended to with one write(2) per line.
 import { closeSync, constants as C, fchownSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoWords as errWords } from '../proc/errors.js';
+import { errnoWords as errWords } from '../../proc/errors.js';
 
 export const MAX_SUFFIX = 999;
 

@@ -15,14 +15,14 @@
  * minimum and maximum per pixel column, so no peak is lost. Pure: logs in,
  * text out; text widths are estimated (no font metrics), generously.
  */
-import type { Log, Sample } from './logread.js';
+import type { Log, Sample } from '../log/logread.js';
 import { buildReport, type Report } from './report.js';
 import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, formatStamp, medianInterval, niceTicks, sig3,
   sizeTicks, timeStep, timeTicks,
 } from './chart-scale.js';
-import { version } from '../version.js';
-import { escapeText } from '../escape.js';
+import { version } from '../../version.js';
+import { escapeText } from '../../escape.js';
 
 export interface PlotOptions {
   /** Pixels (default 1200 x 800). */

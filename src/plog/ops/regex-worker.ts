@@ -1,7 +1,7 @@
 // The thread that matches the selections' regular expressions (plog -r)
 // against command lines, so that plogsrvd's own thread, which answers every
 // user and takes every sample, never runs an expression someone else wrote
-// (src/plog/matcher.ts). One question at a time: { id, pattern, text } in,
+// (src/plog/ops/matcher.ts). One question at a time: { id, pattern, text } in,
 // { id, matched, ms } out (matched null and error set when the pattern does
 // not compile here, which the server checked already).
 import { parentPort } from 'node:worker_threads';

@@ -9,10 +9,10 @@
 // (src/daemon/ownfile.ts).
 import { closeSync, constants as C } from 'node:fs';
 import { join } from 'node:path';
-import { NotOurFileError, openOwnFile, readOwnFile, replaceOwnFile } from '../daemon/ownfile.js';
-import { errnoWords } from '../proc/errors.js';
-import type { LogFormatName } from './protocol.js';
-import type { PlogServer, Reporter, ServerHooks, Target } from './server.js';
+import { NotOurFileError, openOwnFile, readOwnFile, replaceOwnFile } from '../../daemon/ownfile.js';
+import { errnoWords } from '../../proc/errors.js';
+import type { LogFormatName } from '../protocol.js';
+import type { PlogServer, Reporter, ServerHooks, Target } from '../server/server.js';
 
 export const STATE_FILE = 'plogsrvd.state';
 const STATE_VERSION = 1;
@@ -34,7 +34,7 @@ export interface SavedRegistration {
   selection?: string;
 }
 
-/** A selection by name or regex (src/plog/select.ts), kept so that --resume takes it up too. */
+/** A selection by name or regex (src/plog/ops/select.ts), kept so that --resume takes it up too. */
 export interface SavedSelection {
   pattern: string;
   regex: boolean;
@@ -44,7 +44,7 @@ export interface SavedSelection {
   gid: number;
 }
 
-/** What the selections add to the state (src/plog/select.ts implements it). */
+/** What the selections add to the state (src/plog/ops/select.ts implements it). */
 export interface StateExtension {
   /** The key of the selection that started t, if any. */
   tagOf(t: Target): string | undefined;

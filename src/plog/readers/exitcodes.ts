@@ -3,7 +3,7 @@
 // the others are numbers plog(1) does not use, so that a script running
 // plog can tell every failure apart. plog(1), SUBCOMMANDS, lists the same
 // table, and each reader's --help; a test checks that they agree.
-import type { ExitCode } from './exitcodes.js';
+import type { ExitCode } from '../exitcodes.js';
 
 export const READER = {
   OK: { code: 0, meaning: 'success' },

@@ -8,12 +8,12 @@
 import { closeSync, constants as C, fchownSync, fstatSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { formatCmdline } from '../proc/cmdline.js';
-import { errnoWords } from '../proc/errors.js';
-import { formatHeader } from './logline.js';
-import { treeHeader } from './treelog.js';
-import { appendLine } from './logfile.js';
-import type { Reporter, SampleEnd, ServerHooks, Target } from './server.js';
+import { formatCmdline } from '../../proc/cmdline.js';
+import { errnoWords } from '../../proc/errors.js';
+import { formatHeader } from '../log/logline.js';
+import { treeHeader } from '../log/treelog.js';
+import { appendLine } from '../log/logfile.js';
+import type { Reporter, SampleEnd, ServerHooks, Target } from '../server/server.js';
 
 export interface RetentionOptions {
   /** Rotate a log once it has this many bytes (0: never). */

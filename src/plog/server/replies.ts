@@ -20,8 +20,8 @@
 // per client, per uid and in all, on a monotonic clock.
 import { closeSync, fstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { errnoOf, openPath, SystemError, type Datagram, type UnixSocket } from '../native.js';
-import { errCode, errnoWords } from '../proc/errors.js';
+import { errnoOf, openPath, SystemError, type Datagram, type UnixSocket } from '../../native.js';
+import { errCode, errnoWords } from '../../proc/errors.js';
 
 /** A client the server may answer: its socket file, checked. */
 export interface Peer {

@@ -20,11 +20,11 @@
  * JSON-lines log with `{"command": "COMMAND LINE"}`; then a row or an
  * object per sample.
  */
-import type { RawSample } from '../proc/reader.js';
-import { ExtrasReader, type Extras } from '../proc/io.js';
+import type { RawSample } from '../../proc/reader.js';
+import { ExtrasReader, type Extras } from '../../proc/io.js';
 import { EXPORT_FIELDS, type Sample } from './logread.js';
 import { csvCell, sampleFields } from './export.js';
-import type { LogFormatName } from './protocol.js';
+import type { LogFormatName } from '../protocol.js';
 import { sharedPercent } from './logline.js';
 
 /** The fields after EXPORT_FIELDS, in column order. */

@@ -1,9 +1,9 @@
 // Matching the selections' regular expressions (plog -r) off plogsrvd's own
 // thread. An expression is another user's code: even with the linear-time
-// engine (src/plog/linear-regex.ts) a match costs the text's length times
+// engine (src/plog/ops/linear-regex.ts) a match costs the text's length times
 // the expression's size, up to about a second for 255 bytes of nested groups
 // against 4096 characters. So matching runs in a worker thread
-// (src/plog/regex-worker.ts) and the server's thread, which answers every
+// (src/plog/ops/regex-worker.ts) and the server's thread, which answers every
 // user and takes every sample, only hands it questions and takes answers:
 //
 // - one question at a time, taken in turn from each uid's queue (a uid with

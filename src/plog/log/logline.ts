@@ -13,9 +13,9 @@
  * Priv&Write is left out after a short read of maps). Lines have no
  * trailing spaces. plog 0.1.0's own logs are read by parseLogLine010().
  */
-import type { RawSample } from '../proc/reader.js';
-import type { SmapsSummary } from '../proc/smaps.js';
-import type { Statm } from '../proc/statm.js';
+import type { RawSample } from '../../proc/reader.js';
+import type { SmapsSummary } from '../../proc/smaps.js';
+import type { Statm } from '../../proc/statm.js';
 
 /**
  * The log name for a process name (stat's comm): every '/' and '*', and every
@@ -248,7 +248,7 @@ export const SHARE_STATM = '~';
 
 /**
  * The mark after Proportion and Swap on a line where PSS was not read again
- * (plogsrvd's Safe PSS budget, src/plog/pss-budget.ts): the values are those
+ * (plogsrvd's Safe PSS budget, src/plog/engine/pss-budget.ts): the values are those
  * of the last read, e.g. `1.21GB*`.
  */
 export const PSS_STALE = '*';
@@ -422,7 +422,7 @@ export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord |
   // The hour is space-padded: a line of a month-day log begins `12-04  5:06`,
   // which splits as `12-04 5:06` does.
   const f = t.split(/ +/);
-  // 16 with Priv&Write, 17 in a tree log (plog --tree: Procs after it, src/plog/treelog.ts).
+  // 16 with Priv&Write, 17 in a tree log (plog --tree: Procs after it, src/plog/log/treelog.ts).
   if (f.length < 15 || f.length > 17) return null;
   const when = parseWhen(f[0], f[1], opts.order ?? 'month-day');
   if (!when) return null;

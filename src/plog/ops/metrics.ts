@@ -17,10 +17,10 @@
 import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { gzip } from 'node:zlib';
-import { ancestors, defaultRoots, memoryInactiveFile, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../proc/cgroup.js';
-import { bootTimeMs, CLK_TCK, pageSizeKb } from '../proc/system.js';
+import { ancestors, defaultRoots, memoryInactiveFile, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../../proc/cgroup.js';
+import { bootTimeMs, CLK_TCK, pageSizeKb } from '../../proc/system.js';
 import { parseListenAddress } from './config.js';
-import type { SampleEnd, ServerHooks, Target } from './server.js';
+import type { SampleEnd, ServerHooks, Target } from '../server/server.js';
 
 export const OPENMETRICS_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

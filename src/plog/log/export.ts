@@ -24,7 +24,7 @@
  * out priv_write_bytes when the log line did.
  */
 import { EXPORT_FIELDS, type Log, type Sample } from './logread.js';
-import { escapeText, safeJson } from '../escape.js';
+import { escapeText, safeJson } from '../../escape.js';
 
 const p2 = (n: number): string => String(n).padStart(2, '0');
 

@@ -5,23 +5,23 @@
 import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { strerror, UnixSocket, SystemError, type Datagram } from '../native.js';
+import { strerror, UnixSocket, SystemError, type Datagram } from '../../native.js';
 import { peerOf, Replies, type Peer } from './replies.js';
-import { ProcessReader, type RawSample } from '../proc/reader.js';
-import { hiddenFrom, procOwner } from '../proc/access.js';
-import { errCode, errnoWords } from '../proc/errors.js';
-import { CLK_TCK, pageSizeKb } from '../proc/system.js';
-import { formatCmdline } from '../proc/cmdline.js';
-import { formatHeader, formatLine, logBaseName, type TimeForm } from './logline.js';
-import { headerBeforeResume } from './logread.js';
-import { createLogFile, appendLine, logStillThere, type LogFile } from './logfile.js';
-import { MachineLog, logSuffix } from './machine-format.js';
-import { TreeLoad, TreeSampler } from '../proc/tree.js';
-import { treeHeader, withProcs } from './treelog.js';
-import { ExitError, SERVER } from './exitcodes.js';
-import { DueHeap, onGrid, type Scheduled } from './schedule.js';
-import { pssBudget, pssDue } from './pss-budget.js';
-import { request, RequestError, SOCKET_NAME, staleTmpSockets, TMP_SOCKET_LIMIT, tmpSocketDir, untrustedServer } from './client.js';
+import { ProcessReader, type RawSample } from '../../proc/reader.js';
+import { hiddenFrom, procOwner } from '../../proc/access.js';
+import { errCode, errnoWords } from '../../proc/errors.js';
+import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
+import { formatCmdline } from '../../proc/cmdline.js';
+import { formatHeader, formatLine, logBaseName, type TimeForm } from '../log/logline.js';
+import { headerBeforeResume } from '../log/logread.js';
+import { createLogFile, appendLine, logStillThere, type LogFile } from '../log/logfile.js';
+import { MachineLog, logSuffix } from '../log/machine-format.js';
+import { TreeLoad, TreeSampler } from '../../proc/tree.js';
+import { treeHeader, withProcs } from '../log/treelog.js';
+import { ExitError, SERVER } from '../exitcodes.js';
+import { DueHeap, onGrid, type Scheduled } from '../engine/schedule.js';
+import { pssBudget, pssDue } from '../engine/pss-budget.js';
+import { request, RequestError, SOCKET_NAME, staleTmpSockets, TMP_SOCKET_LIMIT, tmpSocketDir, untrustedServer } from '../client.js';
 import {
   decodeRequest,
   encodeQuery,
@@ -40,8 +40,8 @@ import {
   Q_LIST,
   Q_PID,
   UNRECOGNIZED,
-} from './protocol.js';
-import { groupId, groupLabel } from '../daemon/groups.js';
+} from '../protocol.js';
+import { groupId, groupLabel } from '../../daemon/groups.js';
 
 export { groupId };
 
@@ -93,7 +93,7 @@ export interface SampledTarget {
   ownerUid?: number;
 }
 
-/** The Safe PSS budget (PLOG_PSS_BUDGET, src/plog/pss-budget.ts): a fraction, or null for off. */
+/** The Safe PSS budget (PLOG_PSS_BUDGET, src/plog/engine/pss-budget.ts): a fraction, or null for off. */
 const PSS_BUDGET = pssBudget(process.env.PLOG_PSS_BUDGET);
 
 /** Why logging of a target ends after a sample, or null to go on. */
@@ -176,7 +176,7 @@ export interface ServerHooks {
   sampled?(t: Target): SampleEnd | void;
   /** Logging of t ended (for any reason, the server's stop included: then without why). */
   ended?(t: Target, why?: SampleEnd): void;
-  /** A selection request (src/plog/select.ts): the reply, or undefined for 'Unrecognized request.'. */
+  /** A selection request (src/plog/ops/select.ts): the reply, or undefined for 'Unrecognized request.'. */
   request?(req: Extract<Request, { kind: 'select' | 'stopby' }>, uid: number, gid: number, pid: number): string | undefined;
 }
 
@@ -573,7 +573,7 @@ export class PlogServer {
     }
   }
 
-  /** Where d's replies may go (see src/plog/replies.ts), or null: none. */
+  /** Where d's replies may go (see src/plog/server/replies.ts), or null: none. */
   private peer(d: Datagram): Peer | null {
     if (d.path === null) return null; // unbound: nobody to answer
     const p = peerOf(d, this.own);
@@ -669,7 +669,7 @@ export class PlogServer {
   }
 
   /** Server time spent for uid outside its requests (its selections' scans
-   * and regular expressions, src/plog/select.ts), charged as a request's
+   * and regular expressions, src/plog/ops/select.ts), charged as a request's
    * time is; whether uid has budget left (root always has). */
   spend(uid: number, ms: number): boolean {
     if (uid === 0) return true;
@@ -840,7 +840,7 @@ export class PlogServer {
 
   /**
    * Take up a registration of an earlier run (plogsrvd --resume,
-   * src/plog/state.ts): the process must still have the same start time; a
+   * src/plog/ops/state.ts): the process must still have the same start time; a
    * sample is appended to the existing log at once. Returns null, or why not
    * (the log is then left to the caller to close).
    */
@@ -855,7 +855,7 @@ export class PlogServer {
     let sampler: TreeSampler | undefined;
     try {
       if (r.uid !== 0) {
-        // The log was made for the requester (src/plog/logfile.ts): its group is theirs.
+        // The log was made for the requester (src/plog/log/logfile.ts): its group is theirs.
         const hidden = hiddenFrom(reader.readStatus(), procOwner(r.pid) ?? { uid: -1, gid: -1 }, { uid: r.uid, gid: fstatSync(r.log.fd).gid });
         if (hidden) {
           reader.close();
@@ -966,7 +966,7 @@ export class PlogServer {
     }
   }
 
-  /** End the logging of t (a stop by name or log, src/plog/select.ts), said with -v. */
+  /** End the logging of t (a stop by name or log, src/plog/ops/select.ts), said with -v. */
   endLog(t: Target, why: string): void {
     if (this.targets.get(t.id) === t) this.finish(t, why, false);
   }

@@ -13,13 +13,13 @@
  * drawing, with ANSI colours when `color` is set; 'ascii' is plain 7-bit
  * text ('#' and '.'), for NO_COLOR, pipes and files.
  */
-import { lacksText, type Log, type Sample } from './logread.js';
+import { lacksText, type Log, type Sample } from '../log/logread.js';
 import type { Report } from './report.js';
 import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks,
   timeStep, timeTicks,
 } from './chart-scale.js';
-import { escapeText } from '../escape.js';
+import { escapeText } from '../../escape.js';
 
 export interface TermOptions {
   /** Total width in columns (the terminal's). */

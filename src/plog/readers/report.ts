@@ -24,10 +24,10 @@
  * 10 samples and 10 minutes; with fewer, it says the memory grows steadily
  * but the log is too short to tell a leak from a warm-up.
  */
-import { lacksText, type Log, type Sample } from './logread.js';
-import { isoLocal } from './export.js';
+import { lacksText, type Log, type Sample } from '../log/logread.js';
+import { isoLocal } from '../log/export.js';
 import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, sig3 } from './chart-scale.js';
-import { escapeText } from '../escape.js';
+import { escapeText } from '../../escape.js';
 
 export type FigureKey = 'rss' | 'pss' | 'swap' | 'virtual' | 'data' | 'privWrite';
 

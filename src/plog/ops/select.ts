@@ -8,22 +8,22 @@
 // root gets only processes of its own uid.
 //
 // A regular expression is another user's code: it is compiled for V8's
-// linear-time engine (src/plog/linear-regex.ts: no backreferences, no
+// linear-time engine (src/plog/ops/linear-regex.ts: no backreferences, no
 // lookaround), matched against at most the first MAX_MATCH_CHARS characters
 // of a command line, and never on the server's thread: a worker thread
-// answers (src/plog/matcher.ts), the time it takes is charged to the
+// answers (src/plog/ops/matcher.ts), the time it takes is charged to the
 // selection's uid, and the process is logged once the answer comes. The
 // time a scan spends on a uid's selections is charged to it too.
 import { closeSync, constants as C, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { formatCmdline } from '../proc/cmdline.js';
-import { ProcessReader } from '../proc/reader.js';
-import { escapeText } from '../escape.js';
+import { formatCmdline } from '../../proc/cmdline.js';
+import { ProcessReader } from '../../proc/reader.js';
+import { escapeText } from '../../escape.js';
 import { compileLinear } from './linear-regex.js';
 import { RegexMatcher } from './matcher.js';
-import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from './protocol.js';
-import { LIMITS, type PlogServer, type Reporter, type ServerHooks, type Target } from './server.js';
+import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from '../protocol.js';
+import { LIMITS, type PlogServer, type Reporter, type ServerHooks, type Target } from '../server/server.js';
 import type { SavedSelection, StateExtension } from './state.js';
 
 /** Selections one uid may have (root included). */

@@ -1,7 +1,7 @@
 // plogsrvd's sampling schedule as data: a binary min-heap of the logs by
 // the time their next sample is due, so that one timer serves them all and
 // every log due at the same moment is sampled in the same wakeup. Pure: no
-// clock, no timers (src/plog/server.ts drives it).
+// clock, no timers (src/plog/server/server.ts drives it).
 
 export interface Scheduled {
   /** When the next sample is due (performance.now() milliseconds). */
