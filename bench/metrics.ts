@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import { MetricsRegistry, MetricsServer } from '../src/plog/ops/metrics.js';
-import type { Target } from '../src/plog/server/server.js';
+import type { Target } from '../src/plog/engine/registry.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { defaultRoots, type CgroupRoots } from '../src/proc/cgroup.js';
 import { atExit, machine, n0, note, numOpt, quantile, say, table, tempDir } from './lib.js';

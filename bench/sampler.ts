@@ -5,13 +5,14 @@
 //
 //   npx tsc -p . && node dist/bench/sampler.js [--reps N] [--cpu SECONDS] [--window SECONDS] [--warmup SECONDS] [--sizes small,medium,large] [--parts harness,e2e]
 //
-// The Safe PSS budget is off (PLOG_PSS_BUDGET=off) in both, so that plogsrvd
+// The Safe PSS budget is off in both (the harness passes none to
+// sampleTarget(), the server runs with PLOG_PSS_BUDGET=off), so that plogsrvd
 // reads PSS at every sample, as procfloor does: the same work (bench/pss.ts
 // measures the budget).
 //
 // Two measurements per size:
 // 1. harness: a fresh Node process runs the server's own sampling path
-//    (sampleTarget() of src/plog/server/server.ts: log check, ProcessReader,
+//    (sampleTarget() of src/plog/engine/sampler.ts: log check, ProcessReader,
 //    formatLine, appendLine) in a tight loop, after a warm-up, and reports
 //    its own CPU (getrusage: every thread, µs). Alternated with procfloor
 //    runs of the same number of samples of the same target, REPS times;
@@ -144,7 +145,6 @@ function harnessRun(pids: number[], samples: number, dir: string): number {
   const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--harness', dir, String(samples), ...pids.map(String)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, PLOG_PSS_BUDGET: 'off' },
   });
   if (r.status !== 0) throw new Error(`bench: harness failed (${r.status})`);
   for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
@@ -160,7 +160,7 @@ async function harness(): Promise<void> {
   const { ProcessReader } = await import('../src/proc/reader.js');
   const { createLogFile, appendLine } = await import('../src/plog/log/logfile.js');
   const { formatHeader, formatLine } = await import('../src/plog/log/logline.js');
-  const { sampleTarget } = await import('../src/plog/server/server.js');
+  const { sampleTarget } = await import('../src/plog/engine/sampler.js');
   const { CLK_TCK, pageSizeKb } = await import('../src/proc/system.js');
   const pageKb = pageSizeKb();
   // Registered as plogsrvd does: a log file each, a header, a first line.
@@ -174,7 +174,7 @@ async function harness(): Promise<void> {
   });
   const loop = (n: number): void => {
     for (let k = 0; k < n; k++) {
-      const end = sampleTarget(ts[k % ts.length]!, pageKb);
+      const end = sampleTarget(ts[k % ts.length]!, { pageKb, pssBudget: null }); // Safe PSS off
       if (end) throw new Error(end.why);
     }
   };

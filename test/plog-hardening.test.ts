@@ -26,7 +26,7 @@ import {
 import { join } from 'node:path';
 import { parseLogLine } from '../src/plog/log/logline.js';
 import { parseStats } from '../src/plog/protocol.js';
-import { LIMITS } from '../src/plog/server/server.js';
+import { LIMITS } from '../src/plog/engine/limits.js';
 import {
   alive,
   AS_NOBODY,

@@ -9,7 +9,7 @@ import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildre
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, plog, raw, run, Server, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
-import { LIMITS } from '../src/plog/server/server.js';
+import { LIMITS } from '../src/plog/engine/limits.js';
 
 const stat = (pid: number, comm: string, ppid: number): string =>
   `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 4194304 10 0 0 0 5 3 0 0 20 0 1 0 100 1000000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVER } from '../src/plog/exitcodes.js';
-import { groupId } from '../src/plog/server/server.js';
+import { groupId } from '../src/daemon/groups.js';
 import {
   alive,
   AS_NOBODY,

@@ -10,6 +10,7 @@ import { internalError } from '../bugs.js';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server/server.js';
+import { pssBudget } from '../plog/engine/pss-budget.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
     warn: (msg) => notifyWarning(`${PROG}: ${msg}`),
     version: version(),
     socketFd,
+    // Safe PSS: how much of a process's time PSS reads may take (plogsrvd(1), ENVIRONMENT).
+    pssBudget: pssBudget(process.env.PLOG_PSS_BUDGET),
   });
   // The service manager's notifications (sd_notify(3); nothing without NOTIFY_SOCKET).
   const notifier = createNotifier();

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLogLine } from '../../src/plog/log/logline.js';
-import { LIMITS } from '../../src/plog/server/server.js';
+import { LIMITS } from '../../src/plog/engine/limits.js';
 import { alive, ints, raw, Server, sockDir, spawnSleep, tempDir, waitLines } from '../helpers/plog.js';
 import { fuzz } from './fuzz.js';
 import { fdCount, fmt, plogStats } from './lib.js';

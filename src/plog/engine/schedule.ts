@@ -1,7 +1,8 @@
-// plogsrvd's sampling schedule as data: a binary min-heap of the logs by
-// the time their next sample is due, so that one timer serves them all and
-// every log due at the same moment is sampled in the same wakeup. Pure: no
-// clock, no timers (src/plog/server/server.ts drives it).
+// plogsrvd's sampling schedule: a binary min-heap of the logs by the time
+// their next sample is due (DueHeap, pure: no clock, no timers), and the
+// Schedule that drives it with one timer for them all, so that every log due
+// at the same moment is sampled in the same wakeup.
+import { performance } from 'node:perf_hooks';
 
 export interface Scheduled {
   /** When the next sample is due (performance.now() milliseconds). */
@@ -106,5 +107,90 @@ export class DueHeap<T extends Scheduled> {
     }
     a[i] = x;
     x.heapIndex = i;
+  }
+}
+
+/** setTimeout's limit; longer waits are chained. */
+const MAX_TIMER_MS = 0x7fffffff;
+/** One sampling turn lasts at most this long before requests get a turn. */
+const TURN_MS = 20;
+
+/** The one sampling timer over a DueHeap of logs sampled every intervalMs. */
+export class Schedule<T extends Scheduled & { intervalMs: number }> {
+  private readonly heap = new DueHeap<T>();
+  private timer: NodeJS.Timeout | null = null;
+  /** The due time the timer was set for. */
+  private timerAt = Infinity;
+  /** In turn(): it sets the timer itself when done. */
+  private turning = false;
+  private stopped = false;
+
+  /** sample(t): take t's sample now; false when t's logging ended (then t is not rescheduled). */
+  constructor(private readonly sample: (t: T) => boolean) {}
+
+  /** Logs scheduled (each one's next sample counts as its timer). */
+  get size(): number {
+    return this.heap.size;
+  }
+
+  add(t: T): void {
+    this.heap.push(t);
+    this.arm();
+  }
+
+  remove(t: T): void {
+    this.heap.remove(t);
+    if (!this.turning) this.arm();
+  }
+
+  /** No more samples; the timer is cleared. */
+  stop(): void {
+    this.stopped = true;
+    this.arm();
+  }
+
+  /** Set the one sampling timer for the sample due first (if not set for it already). */
+  private arm(): void {
+    const next = this.heap.peek();
+    const at = next ? next.due : Infinity;
+    if (this.timer && at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = at;
+    if (!next || this.stopped) return;
+    const wait = Math.max(0, at - performance.now());
+    this.timer = setTimeout(() => this.turn(), Math.min(wait, MAX_TIMER_MS));
+  }
+
+  /**
+   * Sample every log that is due, in due order. Drift-free: the Nth sample
+   * is due at start + N x interval, whatever the time each sample took; a
+   * sample more than an interval late is skipped. A turn that runs longer
+   * than TURN_MS leaves the rest to the next one, right after pending I/O.
+   */
+  private turn(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.turning = true;
+    try {
+      const start = performance.now();
+      for (;;) {
+        const t = this.heap.peek();
+        if (!t || this.stopped) break;
+        const now = performance.now();
+        // Timers may fire up to a millisecond before their time.
+        if (now < t.due - 1) break; // not yet, or a chained long wait
+        if (now - start > TURN_MS) break;
+        this.heap.pop();
+        if (!this.sample(t)) continue;
+        t.due += t.intervalMs;
+        const after = performance.now();
+        if (after > t.due) t.due += Math.ceil((after - t.due) / t.intervalMs) * t.intervalMs;
+        this.heap.push(t);
+      }
+    } finally {
+      this.turning = false;
+      this.arm();
+    }
   }
 }

@@ -9,7 +9,7 @@
 // - one question at a time, taken in turn from each uid's queue (a uid with
 //   many processes or expensive expressions does not hold up the others');
 // - the time each match took is charged to the uid that asked for the
-//   selection, like a request's time (PlogServer.spend: one request per
+//   selection, like a request's time (RateLimits.spend: one request per
 //   millisecond); a uid whose budget is spent waits until it refills;
 // - a match that takes longer than MATCH_DEADLINE_MS (which the linear
 //   engine does not reach on 4096 characters: a safety net) is given up: the
@@ -49,7 +49,7 @@ export class RegexMatcher {
   readonly counts = { answered: 0, givenUp: 0 };
 
   constructor(
-    /** Charge uid ms of server time; false while its budget is spent (PlogServer.spend). */
+    /** Charge uid ms of server time; false while its budget is spent (RateLimits.spend, src/plog/engine/limits.ts). */
     private readonly spend: (uid: number, ms: number) => boolean,
     private readonly workerUrl: URL = new URL('./regex-worker.js', import.meta.url),
   ) {}

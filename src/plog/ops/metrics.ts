@@ -20,7 +20,8 @@ import { gzip } from 'node:zlib';
 import { ancestors, defaultRoots, memoryInactiveFile, memoryLimit, memoryUsage, processCgroup, type CgroupRoots, type ProcCgroup } from '../../proc/cgroup.js';
 import { bootTimeMs, CLK_TCK, pageSizeKb } from '../../proc/system.js';
 import { parseListenAddress } from './config.js';
-import type { SampleEnd, ServerHooks, Target } from '../server/server.js';
+import type { EngineHooks, Target } from '../engine/registry.js';
+import type { SampleEnd } from '../engine/sampler.js';
 
 export const OPENMETRICS_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 export const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -206,7 +207,7 @@ export class MetricsRegistry {
     private readonly pageBytes = pageSizeKb() * 1024,
   ) {}
 
-  hooks(): ServerHooks {
+  hooks(): EngineHooks {
     return {
       registered: (t) => {
         this.entry(t);

@@ -8,7 +8,8 @@ import { MetricsRegistry, MetricsServer } from './metrics.js';
 import { DEFAULT_KEEP, Retention } from './retention.js';
 import { StateKeeper } from './state.js';
 import { Selector } from './select.js';
-import type { PlogServer, Reporter, SampleEnd, ServerHooks, Target } from '../server/server.js';
+import type { EngineHooks, Registry, Reporter, Target } from '../engine/registry.js';
+import type { SampleEnd } from '../engine/sampler.js';
 
 /** The options of plogsrvd this module adds (for parseOptions). */
 export const OPS_OPTIONS = {
@@ -55,7 +56,7 @@ export function loadSettings(cli: OpsCli): Settings {
 }
 
 /** Several observers as one. */
-export function combineHooks(...list: ServerHooks[]): ServerHooks {
+export function combineHooks(...list: EngineHooks[]): EngineHooks {
   return {
     registered: (t) => list.forEach((h) => h.registered?.(t)),
     ended: (t, why) => list.forEach((h) => h.ended?.(t, why)),
@@ -80,19 +81,24 @@ export class Operations {
   metrics: MetricsServer | null = null;
   private settings: Settings;
 
+  private readonly engine: Registry;
+
+  /** server: plogsrvd's server (src/plog/server/server.ts), whose engine these operations observe. */
   constructor(
-    private readonly server: PlogServer,
+    server: { readonly registry: Registry },
     private readonly report: Reporter,
     private readonly cli: OpsCli,
     settings: Settings,
   ) {
+    const engine = server.registry;
+    this.engine = engine;
     this.settings = settings;
-    this.retention = new Retention(server.dir, this.retentionOptions(settings), report);
-    this.selector = new Selector(server, report);
-    this.state = new StateKeeper(server, report, this.selector);
+    this.retention = new Retention(engine.dir, this.retentionOptions(settings), report);
+    this.selector = new Selector(engine, report);
+    this.state = new StateKeeper(engine, report, this.selector);
     this.selector.onChange = () => this.state.changed();
-    this.registry = new MetricsRegistry(() => server.registrations());
-    server.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks(), this.registry.hooks());
+    this.registry = new MetricsRegistry(() => engine.registrations());
+    engine.hooks = combineHooks(this.state.hooks(), this.retention.hooks(), this.selector.hooks(), this.registry.hooks());
   }
 
   private retentionOptions(s: Settings): { maxSize: number; keep: number; maxTotal: number } {
@@ -144,7 +150,7 @@ export class Operations {
 
   /** SIGUSR1 (and the end of a reload): a log moved away starts afresh at its name. */
   reopen(): void {
-    for (const t of [...this.server.registrations()]) this.retention.reopen(t);
+    for (const t of [...this.engine.registrations()]) this.retention.reopen(t);
   }
 
   /** A clean stop: the registrations stay in the state file for --resume. */

@@ -13,7 +13,8 @@ import { errnoWords } from '../../proc/errors.js';
 import { formatHeader } from '../log/logline.js';
 import { treeHeader } from '../log/treelog.js';
 import { appendLine } from '../log/logfile.js';
-import type { Reporter, SampleEnd, ServerHooks, Target } from '../server/server.js';
+import type { EngineHooks, Reporter, Target } from '../engine/registry.js';
+import type { SampleEnd } from '../engine/sampler.js';
 
 export interface RetentionOptions {
   /** Rotate a log once it has this many bytes (0: never). */
@@ -69,7 +70,7 @@ export class Retention {
     return this.opts.maxSize > 0 || this.opts.maxTotal > 0;
   }
 
-  hooks(): ServerHooks {
+  hooks(): EngineHooks {
     return { sampled: (t) => this.sampled(t) };
   }
 

@@ -23,7 +23,8 @@ import { escapeText } from '../../escape.js';
 import { compileLinear } from './linear-regex.js';
 import { RegexMatcher } from './matcher.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from '../protocol.js';
-import { LIMITS, type PlogServer, type Reporter, type ServerHooks, type Target } from '../server/server.js';
+import { LIMITS } from '../engine/limits.js';
+import type { EngineHooks, Registry, Reporter, Target } from '../engine/registry.js';
 import type { SavedSelection, StateExtension } from './state.js';
 
 /** Selections one uid may have (root included). */
@@ -133,14 +134,14 @@ export class Selector implements StateExtension {
   private asked = DECIDED;
 
   constructor(
-    private readonly server: PlogServer,
+    private readonly engine: Registry,
     private readonly report: Reporter,
     private readonly procRoot = '/proc',
   ) {
-    this.matcher = new RegexMatcher((uid, ms) => server.spend(uid, ms));
+    this.matcher = new RegexMatcher((uid, ms) => engine.limits.spend(uid, ms));
   }
 
-  hooks(): ServerHooks {
+  hooks(): EngineHooks {
     return {
       registered: (t) => {
         if (!this.current) return;
@@ -194,12 +195,12 @@ export class Selector implements StateExtension {
 
   /** -x TEXT: a log by path or name, else a selection by its pattern. */
   stopBy(what: string, uid: number): string {
-    const logs = [...this.server.registrations()].filter((t) => t.log.path === what || (!what.includes('/') && t.log.name === what));
+    const logs = [...this.engine.registrations()].filter((t) => t.log.path === what || (!what.includes('/') && t.log.name === what));
     if (logs.length > 0 || what.includes('/')) {
       if (logs.length === 0) return `Not logging to ${what}.`;
       const allowed = logs.filter((t) => uid === 0 || t.ownerUid === uid);
       if (allowed.length === 0) return `${what}: Operation not permitted`;
-      for (const t of allowed) this.server.endLog(t, `stopped logging ${t.log.name} on request of uid ${uid}`);
+      for (const t of allowed) this.engine.endLog(t, `stopped logging ${t.log.name} on request of uid ${uid}`);
       return allowed.map((t) => `Stopped logging to ${t.log.path}`).join('\n');
     }
     const sels = [...this.selections.entries()].filter(([, s]) => s.pattern === what && (uid === 0 || s.uid === uid));
@@ -212,7 +213,7 @@ export class Selector implements StateExtension {
       this.selections.delete(k);
       for (const t of [...s.targets]) {
         n++;
-        this.server.endLog(t, `stopped logging ${t.log.name}: selection ${shown(s)} stopped by uid ${uid}`);
+        this.engine.endLog(t, `stopped logging ${t.log.name}: selection ${shown(s)} stopped by uid ${uid}`);
       }
     }
     this.arm();
@@ -260,7 +261,7 @@ export class Selector implements StateExtension {
     for (const sel of sels) {
       // Forget pids that are gone: a pid seen again is another process.
       for (const pid of sel.seen.keys()) if (!pids.has(pid)) sel.seen.delete(pid);
-      if (!inRequest && !this.server.spend(sel.uid, 0)) continue;
+      if (!inRequest && !this.engine.limits.spend(sel.uid, 0)) continue;
       const t0 = performance.now();
       for (const pid of pids) {
         const first = sel.seen.get(pid);
@@ -287,7 +288,7 @@ export class Selector implements StateExtension {
         sel.seen.set(pid, DECIDED);
         this.take(sel, pid);
       }
-      if (!inRequest) this.server.spend(sel.uid, performance.now() - t0);
+      if (!inRequest) this.engine.limits.spend(sel.uid, performance.now() - t0);
     }
     return asked;
   }
@@ -333,14 +334,14 @@ export class Selector implements StateExtension {
 
   /** Log pid for sel (its uid's room permitting). */
   private take(sel: Selection, pid: number): void {
-    if (this.server.trees.all(sel.uid) >= LIMITS.logsPerUid) {
+    if (this.engine.trees.all(sel.uid) >= LIMITS.logsPerUid) {
       sel.seen.delete(pid); // tried again once logs end
       return;
     }
     this.current = sel;
     let reply: string;
     try {
-      reply = this.server.register(pid, sel.intervalMs, sel.uid, sel.gid, sel.format);
+      reply = this.engine.register(pid, sel.intervalMs, sel.uid, sel.gid, sel.format);
     } finally {
       this.current = null;
     }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { NotOurFileError, openOwnFile, readOwnFile, replaceOwnFile } from '../../daemon/ownfile.js';
 import { errnoWords } from '../../proc/errors.js';
 import type { LogFormatName } from '../protocol.js';
-import type { PlogServer, Reporter, ServerHooks, Target } from '../server/server.js';
+import type { EngineHooks, Registry, Reporter, Target } from '../engine/registry.js';
 
 export const STATE_FILE = 'plogsrvd.state';
 const STATE_VERSION = 1;
@@ -163,19 +163,19 @@ function whyNot(err: unknown): string {
 
 export class StateKeeper {
   readonly path: string;
-  private readonly server: PlogServer;
+  private readonly engine: Registry;
   private readonly report: Reporter;
   private pending = false;
   private frozen = false;
   private saved = false;
 
-  constructor(server: PlogServer, report: Reporter, private readonly ext?: StateExtension) {
-    this.server = server;
+  constructor(engine: Registry, report: Reporter, private readonly ext?: StateExtension) {
+    this.engine = engine;
     this.report = report;
-    this.path = join(server.dir, STATE_FILE);
+    this.path = join(engine.dir, STATE_FILE);
   }
 
-  hooks(): ServerHooks {
+  hooks(): EngineHooks {
     return { registered: () => this.changed(), ended: () => this.changed() };
   }
 
@@ -192,7 +192,7 @@ export class StateKeeper {
   save(): void {
     this.saved = true;
     try {
-      const regs = [...this.server.registrations()].map((t) => {
+      const regs = [...this.engine.registrations()].map((t) => {
         const r = toSaved(t);
         const tag = this.ext?.tagOf(t);
         return tag === undefined ? r : { ...r, selection: tag };
@@ -234,12 +234,12 @@ export class StateKeeper {
       const owner = euid === 0 && r.uid > 0 ? r.uid : euid;
       let log;
       try {
-        log = openExistingLog(this.server.dir, r.log, owner);
+        log = openExistingLog(this.engine.dir, r.log, owner);
       } catch (err) {
         this.report.info(`--resume: not resuming ${r.log} (pid ${r.pid}): ${whyNot(err)}`);
         continue;
       }
-      const take = (): string | null => this.server.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
+      const take = (): string | null => this.engine.resume({ pid: r.pid, starttime: r.starttime, intervalMs: r.intervalMs, uid: r.uid, format: r.format, tree: r.tree, log });
       const why = r.selection !== undefined && this.ext ? this.ext.adopt(r.selection, r.pid, take) : take();
       if (why !== null) {
         closeSync(log.fd);
