@@ -6,7 +6,8 @@ process.env.TZ = 'Europe/Berlin';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { formatSize, formatCpuTime, formatDate, formatLine, formatTime, parseLogLine, type LineOptions } from '../src/plog/log/logline.js';
+import { formatSize, formatCpuTime, formatDate, formatLine, formatTime, type LineOptions } from '../src/plog/log/logline.js';
+import { parseLogLine } from '../src/plog/log/lineparse.js';
 import type { RawSample } from '../src/proc/reader.js';
 
 // ---- the reference: formatLine as it was ----

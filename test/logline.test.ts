@@ -2,10 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 
-import {
-  logBaseName, formatSize, formatCpuTime, formatDate, HEADER_COLUMNS, formatHeader, formatLine,
-  parseLogLine, parseSize, parseCpuTime, type LineOptions,
-} from '../src/plog/log/logline.js';
+import { logBaseName, formatSize, formatCpuTime, formatDate, HEADER_COLUMNS, formatHeader, formatLine, type LineOptions } from '../src/plog/log/logline.js';
+import { parseLogLine, parseSize, parseCpuTime } from '../src/plog/log/lineparse.js';
 import type { RawSample } from '../src/proc/reader.js';
 import { parseStat, type ProcStat } from '../src/proc/stat.js';
 import { parseStatm } from '../src/proc/statm.js';

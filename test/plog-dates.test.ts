@@ -10,8 +10,10 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLog, readLog } from '../src/plog/log/logread.js';
-import { dateOrderOfHeader, formatHeader } from '../src/plog/log/logline.js';
+import { parseLog } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
+import { formatHeader } from '../src/plog/log/logline.js';
+import { dateOrderOfHeader } from '../src/plog/log/lineparse.js';
 import { textLine, textLog } from './helpers/logs.js';
 import { lines, plog, Server, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 

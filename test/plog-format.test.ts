@@ -11,7 +11,9 @@ import { decodeProc, ProcessReader } from '../src/proc/reader.js';
 import { CLK_TCK, pageSizeKb } from '../src/proc/system.js';
 import { EXTRA_FIELDS, machineHead, machineLine, machineSample, logSuffix } from '../src/plog/log/machine-format.js';
 import { decodeRequest, encodeLogFormat, encodeReply, decodeReply, OP_LOG_FORMAT, UNRECOGNIZED } from '../src/plog/protocol.js';
-import { EXPORT_FIELDS, parseLog, readLog } from '../src/plog/log/logread.js';
+import { parseLog } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
+import { EXPORT_FIELDS } from '../src/plog/log/fields.js';
 import { fakeServer, lines, NOBODY, plog, Server, spawnSleep, tempDir, waitLines } from './helpers/plog.js';
 
 const FIX = new URL('../../test/fixtures/proc/', import.meta.url);

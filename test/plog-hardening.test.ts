@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { parseLogLine } from '../src/plog/log/logline.js';
+import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { parseStats } from '../src/plog/protocol.js';
 import { LIMITS } from '../src/plog/engine/limits.js';
 import {

@@ -11,8 +11,11 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { assignTimes, LogError, LogFollower, parseLog, readLog, splitCsv } from '../src/plog/log/logread.js';
-import { parseLogLine } from '../src/plog/log/logline.js';
+import { parseLog } from '../src/plog/log/logread.js';
+import { LogError, LogFollower, readLog } from '../src/plog/log/readlog.js';
+import { splitCsv } from '../src/plog/log/fields.js';
+import { assignTimes } from '../src/plog/log/logtime.js';
+import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { toCsv, toJsonl } from '../src/plog/log/export.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 

@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readLog } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
 import type { Readable } from 'node:stream';
 import {
   alive,

@@ -159,7 +159,7 @@ test('TreeSampler on a real tree: sh with three sleeps; the count follows as the
 
 test('plog --tree: the process and its descendants summed, a Procs column that follows them; the readers read it', async () => {
   const { plog, Server, lines } = await import('./helpers/plog.js');
-  const { parseLogLine } = await import('../src/plog/log/logline.js');
+  const { parseLogLine } = await import('../src/plog/log/lineparse.js');
   const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v'] });
   const sh = spawnChild('sh', ['-c', 'sleep 300 & sleep 300 & sleep 1.5 & wait']);
   await threeSleepsAsleep(sh.pid!);

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { readLog, type Log } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
+import type { Log } from '../src/plog/log/sample.js';
 import { buildReport } from '../src/plog/readers/report.js';
 import { exited, plog, PLOG, run, Server, sleep, spawnChild, tempDir, waitFor, waitLines } from './helpers/plog.js';
 

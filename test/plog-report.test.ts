@@ -7,10 +7,12 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLog, type Log } from '../src/plog/log/logread.js';
+import { parseLog } from '../src/plog/log/logread.js';
+import type { Log } from '../src/plog/log/sample.js';
 import { buildReport, fitLine, formatReport, LEAK_RULE, reportJson } from '../src/plog/readers/report.js';
 import { READER } from '../src/plog/readers/exitcodes.js';
-import { formatSize, parseSize } from '../src/plog/log/logline.js';
+import { formatSize } from '../src/plog/log/logline.js';
+import { parseSize } from '../src/plog/log/lineparse.js';
 import { series, textLog, type FixSample } from './helpers/logs.js';
 import { plog as runPlog, type RunResult } from './helpers/plog.js';
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunArgs, exitStatus, formatSummary, RUN_EXIT } from '../src/cli/plog-run.js';
-import { readLog } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
 import { UNRECOGNIZED } from '../src/plog/protocol.js';
 import { ProcessReader } from '../src/proc/reader.js';
 import { fakeServer, PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { readLog } from '../src/plog/log/logread.js';
+import { readLog } from '../src/plog/log/readlog.js';
 import { renderSvg } from '../src/plog/readers/chart-svg.js';
 import { Engine } from '../src/web/engine.js';
 import { hostAllowed, tokenMatches, WebServer } from '../src/web/http.js';

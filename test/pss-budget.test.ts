@@ -6,7 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { DEFAULT_PSS_BUDGET, nextPssRead, pssBudget, pssDue } from '../src/plog/engine/pss-budget.js';
-import { formatLine, parseLogLine, PSS_STALE, type LineOptions } from '../src/plog/log/logline.js';
+import { formatLine, PSS_STALE, type LineOptions } from '../src/plog/log/logline.js';
+import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { Server, lines, plog, spawnSleep, waitFor } from './helpers/plog.js';
 

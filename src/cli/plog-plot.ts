@@ -1,6 +1,6 @@
 // plog plot: one or more logs as an SVG chart, or an HTML page with the
 // chart and a summary (src/plog/readers/chart-svg.ts). Loaded by plog.ts on demand.
-import type { Log } from '../plog/log/logread.js';
+import type { Log } from '../plog/log/sample.js';
 import { renderHtml, renderSvg, type PlotOptions } from '../plog/readers/chart-svg.js';
 import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';

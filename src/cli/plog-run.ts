@@ -39,7 +39,7 @@ import {
   UNRECOGNIZED,
   type LogFormatName,
 } from '../plog/protocol.js';
-import { readLog } from '../plog/log/logread.js';
+import { readLog } from '../plog/log/readlog.js';
 import { buildReport, type Report } from '../plog/readers/report.js';
 import { formatBytes, formatDuration } from '../plog/readers/chart-scale.js';
 import { version } from '../version.js';

@@ -1,6 +1,7 @@
 // plog show: a log in the terminal as charts of RSS, PSS (Swap) and CPU%
 // over time (src/plog/readers/chart-term.ts). Loaded by plog.ts on demand.
-import { LogFollower, type Log } from '../plog/log/logread.js';
+import { LogFollower } from '../plog/log/readlog.js';
+import type { Log } from '../plog/log/sample.js';
 import { buildReport } from '../plog/readers/report.js';
 import { renderShow, type TermOptions } from '../plog/readers/chart-term.js';
 import { READER } from '../plog/readers/exitcodes.js';

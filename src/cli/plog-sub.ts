@@ -6,7 +6,9 @@ import { parseOptions, UsageError } from './args.js';
 import { internalError } from '../bugs.js';
 import { ExitError } from '../plog/exitcodes.js';
 import { READER } from '../plog/readers/exitcodes.js';
-import { errnoText, lacksText, LogError, readLog, type Log } from '../plog/log/logread.js';
+import { lacksText } from '../plog/log/logread.js';
+import { errnoText, LogError, readLog } from '../plog/log/readlog.js';
+import type { Log } from '../plog/log/sample.js';
 import { escapeText } from '../escape.js';
 
 type Options = Parameters<typeof parseOptions>[1];

@@ -16,7 +16,7 @@ import { escapeText } from '../escape.js';
 import { ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { READER } from '../plog/readers/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
-import { errnoText } from '../plog/log/logread.js';
+import { errnoText } from '../plog/log/readlog.js';
 import { Engine } from '../web/engine.js';
 import { WebServer } from '../web/http.js';
 import { Follower } from '../web/watch.js';

@@ -18,7 +18,7 @@ import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node
 import { basename, join, resolve } from 'node:path';
 import { escapeText } from '../escape.js';
 import { FIGURES, reportJson, type Verdict } from '../plog/readers/report.js';
-import type { Log, Sample } from '../plog/log/logread.js';
+import type { Log, Sample } from '../plog/log/sample.js';
 import { formatClock, formatDay } from '../plog/readers/chart-scale.js';
 import { logBaseName } from '../plog/log/logline.js';
 import { FileTail, type Located } from './tail.js';

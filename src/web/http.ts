@@ -36,7 +36,7 @@ import { createRequire } from 'node:module';
 import { safeJson } from '../escape.js';
 import { renderSvg } from '../plog/readers/chart-svg.js';
 import { toCsv, toJsonl } from '../plog/log/export.js';
-import type { Log } from '../plog/log/logread.js';
+import type { Log } from '../plog/log/sample.js';
 import { FileTail, openFlags, type Located } from './tail.js';
 import { CHART_KEYS, chartValue } from './stats.js';
 import type { Engine, Entry, EngineEvent } from './engine.js';

@@ -24,7 +24,7 @@
  *   block's samples are cached and read again only when it moves on.
  * - A sparkline: the highest RSS per 10 s over the last hour.
  */
-import type { Sample } from '../plog/log/logread.js';
+import type { Sample } from '../plog/log/sample.js';
 import { FIGURES, isSteady, verdictOf, type CpuStats, type FigureStats, type Fit, type Report, type Verdict } from '../plog/readers/report.js';
 
 const HOUR = 3_600_000;

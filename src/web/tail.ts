@@ -21,7 +21,9 @@
  * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
  */
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { LogParser, errnoText, type Log, type LogFormat, type Sample } from '../plog/log/logread.js';
+import { LogParser } from '../plog/log/logread.js';
+import { errnoText } from '../plog/log/readlog.js';
+import type { Log, LogFormat, Sample } from '../plog/log/sample.js';
 
 /** No log line is near this long; a longer one is skipped as damaged. */
 export const MAX_LINE = 64 * 1024;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLogLine } from '../../src/plog/log/logline.js';
+import { parseLogLine } from '../../src/plog/log/lineparse.js';
 import { ints, killChild, lines, raw, Raw, Server, sockDir, spawnChild, tempDir, waitFor, waitLines } from '../helpers/plog.js';
 import { plogStats, sleep } from './lib.js';
 

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLogLine } from '../../src/plog/log/logline.js';
+import { parseLogLine } from '../../src/plog/log/lineparse.js';
 import { LIMITS } from '../../src/plog/engine/limits.js';
 import { alive, ints, raw, Server, sockDir, spawnSleep, tempDir, waitLines } from '../helpers/plog.js';
 import { fuzz } from './fuzz.js';

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLogLine } from '../../src/plog/log/logline.js';
+import { parseLogLine } from '../../src/plog/log/lineparse.js';
 import { alive, ints, Raw, Server, sockDir, tempDir, waitFor } from '../helpers/plog.js';
 import { fdCount, plogStats, Rng, sleep, vmRssKb } from './lib.js';
 

@@ -10,7 +10,7 @@ import { errCode } from '../../proc/errors.js';
 import { CLK_TCK } from '../../proc/system.js';
 import type { TreeSampler } from '../../proc/tree.js';
 import { formatHeader, formatLine, type TimeForm } from '../log/logline.js';
-import { headerBeforeResume } from '../log/logread.js';
+import { headerBeforeResume } from '../log/readlog.js';
 import { appendLine, logStillThere, type LogFile } from '../log/logfile.js';
 import type { MachineLog } from '../log/machine-format.js';
 import { treeHeader, withProcs } from '../log/treelog.js';

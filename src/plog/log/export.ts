@@ -23,7 +23,8 @@
  * read of maps) is an empty cell in CSV and null in JSON; a JSON line leaves
  * out priv_write_bytes when the log line did.
  */
-import { EXPORT_FIELDS, type Log, type Sample } from './logread.js';
+import { EXPORT_FIELDS } from './fields.js';
+import type { Log, Sample } from './sample.js';
 import { escapeText, safeJson } from '../../escape.js';
 
 const p2 = (n: number): string => String(n).padStart(2, '0');

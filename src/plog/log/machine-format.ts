@@ -22,7 +22,8 @@
  */
 import type { RawSample } from '../../proc/reader.js';
 import { ExtrasReader, type Extras } from '../../proc/io.js';
-import { EXPORT_FIELDS, type Sample } from './logread.js';
+import { EXPORT_FIELDS } from './fields.js';
+import type { Sample } from './sample.js';
 import { csvCell, sampleFields } from './export.js';
 import type { LogFormatName } from '../protocol.js';
 import { sharedPercent } from './logline.js';

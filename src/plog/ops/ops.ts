@@ -4,7 +4,8 @@
 import { errnoWords } from '../../proc/errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG, merge, parseConfig, settingOf, type Settings } from './config.js';
-import { MetricsRegistry, MetricsServer } from './metrics.js';
+import { MetricsRegistry } from './metrics.js';
+import { MetricsServer } from './metrics-http.js';
 import { DEFAULT_KEEP, Retention } from './retention.js';
 import { StateKeeper } from './state.js';
 import { Selector } from './select.js';

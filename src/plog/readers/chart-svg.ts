@@ -15,7 +15,7 @@
  * minimum and maximum per pixel column, so no peak is lost. Pure: logs in,
  * text out; text widths are estimated (no font metrics), generously.
  */
-import type { Log, Sample } from '../log/logread.js';
+import type { Log, Sample } from '../log/sample.js';
 import { buildReport, type Report } from './report.js';
 import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, formatStamp, medianInterval, niceTicks, sig3,

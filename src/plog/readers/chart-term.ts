@@ -13,7 +13,8 @@
  * drawing, with ANSI colours when `color` is set; 'ascii' is plain 7-bit
  * text ('#' and '.'), for NO_COLOR, pipes and files.
  */
-import { lacksText, type Log, type Sample } from '../log/logread.js';
+import { lacksText } from '../log/logread.js';
+import type { Log, Sample } from '../log/sample.js';
 import type { Report } from './report.js';
 import {
   formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks,

@@ -24,7 +24,8 @@
  * 10 samples and 10 minutes; with fewer, it says the memory grows steadily
  * but the log is too short to tell a leak from a warm-up.
  */
-import { lacksText, type Log, type Sample } from '../log/logread.js';
+import { lacksText } from '../log/logread.js';
+import type { Log, Sample } from '../log/sample.js';
 import { isoLocal } from '../log/export.js';
 import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, sig3 } from './chart-scale.js';
 import { escapeText } from '../../escape.js';
