@@ -1,4 +1,4 @@
-// Reading logs back (src/plog/log/logread.ts): fixture logs in test/fixtures/logs
+// Reading logs back (src/plog/log/logread.ts, readlog.ts): fixture logs in test/fixtures/logs
 // (kB/MB/GB sizes, '-' values, a line without Priv&Write, a damaged line, a
 // cut last line, midnight and new year), every cut of a last line, a log
 // growing between polls, year and daylight-saving placement, and the

@@ -9,7 +9,7 @@ export interface ExitCode {
   meaning: string;
 }
 
-/** plogsrvd(1) exit codes (spec section 3). */
+/** plogsrvd(1) exit codes (plogsrvd(1), EXIT STATUS). */
 export const SERVER = {
   OK: { code: 0, meaning: 'clean shutdown (SIGTERM, SIGINT, SIGQUIT, SIGXCPU or SIGPWR)' },
   USAGE: { code: 1, meaning: 'usage error (a bad or conflicting option)' },
@@ -30,7 +30,7 @@ export const SERVER = {
   INTERNAL: { code: 70, meaning: 'internal error (a bug: please report it)' },
 } as const satisfies Record<string, ExitCode>;
 
-/** plog(1) exit codes (spec section 2); 14 and 15 are this project's. */
+/** plog(1) exit codes (plog(1), EXIT STATUS); 14 and 15 are this project's. */
 export const CLIENT = {
   OK: { code: 0, meaning: 'success' },
   PATH_TOO_LONG: { code: 1, meaning: '$PLOGDIR or -d path is too long (or not absolute)' },

@@ -1,4 +1,4 @@
-// The wire protocol of plogsrvd, compatible with plog 0.1.0 (spec section 4),
+// The wire protocol of plogsrvd, compatible with plog 0.1.0 (plogsrvd(1), REQUESTS),
 // as pure functions from bytes to typed values and back.
 //
 // A legacy request is exactly two signed 32-bit integers in host byte order.
@@ -22,7 +22,7 @@ export const OP_LOG_MS = 16; // {0, 16, pid, interval in ms (uint32)}
 export const OP_STOP = 17; // {0, 17, pid}
 export const OP_HELLO = 18; // {0, 18} -> "plogsrvd VERSION proto N"
 export const OP_STATS = 19; // {0, 19} -> "plogsrvd stats pid=... logs=... ..."
-// 20-23: selection by name and trees (issue 7); 23 is free.
+// 20-23: selection by name and trees (plog -n, -r, --tree); 23 is free.
 /** {0, 20, interval in ms (uint32), flags (uint32: SELECT_REGEX), format (1 byte), pattern (1-255 bytes UTF-8)}:
  * log every process whose name (or, with SELECT_REGEX, command line) matches, now and later. */
 export const OP_SELECT = 20;
@@ -247,7 +247,7 @@ export function intervalOk(ms: number): boolean {
 }
 
 /** Whether log lines carry seconds: whenever the interval is not whole
- * minutes (the spec's "sub-minute" case, and 90 s, whose times would
+ * minutes (any sub-minute interval, and 90 s, whose times would
  * otherwise read 0:00, 0:01, 0:03); and milliseconds ('ms') whenever it is
  * not whole seconds (500 ms: two samples a second, which whole seconds
  * would give the same time). */

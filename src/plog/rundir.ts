@@ -1,4 +1,4 @@
-// The runtime directory, for plogsrvd and plog alike (spec section 1):
+// The runtime directory, for plogsrvd and plog alike (plogsrvd(1) and plog(1), -d):
 // -d DIR, else $PLOGDIR, else /var/local/plog; absolute; short enough that
 // DIR/plogd_sock fits in a sockaddr_un.
 import { DEFAULT_DIR, MAX_DIR_LENGTH } from './client.js';

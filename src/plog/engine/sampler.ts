@@ -119,13 +119,23 @@ function lineOf(t: SampledTarget, s: RawSample, prev: RawSample | null, pageKb: 
  * when a text log was begun by a version before (day-month dates).
  */
 export function writeFirst(t: SampledTarget, first: RawSample, command: string | undefined, pageKb: number): void {
-  const header = t.tree ? treeHeader(t.withSeconds) : formatHeader(t.withSeconds);
   const line = lineOf(t, first, null, pageKb);
   if (command !== undefined) {
-    appendLine(t.log.fd, t.machine ? t.machine.head(command) : `${command}\n${header}`);
+    appendLine(t.log.fd, headOf(t, command));
     appendLine(t.log.fd, line);
     return;
   }
-  const head = !t.machine && headerBeforeResume(t.log.fd) ? header : '';
+  const head = !t.machine && headerBeforeResume(t.log.fd) ? headerOf(t) : '';
   appendLine(t.log.fd, head + line);
+}
+
+/** The head of t's log, given its command line: the csv/jsonl head, or the
+ * command line and the column header (a new log's, a rotated log's). */
+export function headOf(t: SampledTarget, command: string): string {
+  return t.machine ? t.machine.head(command) : `${command}\n${headerOf(t)}`;
+}
+
+/** The column header of a text log (a tree log's has the Procs column). */
+function headerOf(t: SampledTarget): string {
+  return t.tree ? treeHeader(t.withSeconds) : formatHeader(t.withSeconds);
 }

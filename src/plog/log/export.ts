@@ -3,7 +3,7 @@
  * Pure: a Log in, text out (in chunks, so that a long log is never one
  * huge string).
  *
- * Fields, in this order (EXPORT_FIELDS in logread.ts, which reads these
+ * Fields, in this order (EXPORT_FIELDS in fields.ts; logread.ts reads these
  * files back; a log written in csv/jsonl at registration is to use the
  * same names):
  *   time             ISO 8601 local time with its UTC offset,

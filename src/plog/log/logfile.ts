@@ -1,4 +1,4 @@
-// The log file of one logged process (spec section 5): named NAME.PID, then
+// The log file of one logged process (plogsrvd(1), LOG FILES): named NAME.PID, then
 // NAME.PID.2 ... NAME.PID.999 when taken (a machine-format log adds its
 // suffix after that: NAME.PID.csv, NAME.PID.2.csv, ...); created with O_EXCL|O_NOFOLLOW so
 // that nothing already at the name (a planted symlink, a FIFO, a hard link to
@@ -10,7 +10,7 @@ import { errnoWords as errWords } from '../../proc/errors.js';
 export const MAX_SUFFIX = 999;
 
 export class LogFileError extends Error {
-  /** The seed's wording: "Too many files!" or "Can't create logfile: ..." */
+  /** The words of plogsrvd(1), ERRORS (as plog 0.1.0 said them): "Too many files!" or "Can't create logfile: ..." */
   constructor(message: string) {
     super(message);
     this.name = 'LogFileError';
@@ -30,7 +30,7 @@ const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_APPE
 /**
  * Create a new log file for `base` (e.g. "bash.123") in dir. EEXIST (any
  * kind of file at the name, including a dangling symlink) moves on to the
- * next suffix; any other error fails with the seed's wording. When owner is
+ * next suffix; any other error fails with plog 0.1.0's words (plogsrvd(1), ERRORS). When owner is
  * given (a root server acting for a user), the file is handed to that user so
  * that the user can stop the log by deleting it in a sticky directory.
  * suffix ('.csv', '.jsonl') goes after the number: NAME.PID.2.csv.

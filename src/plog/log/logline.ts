@@ -216,7 +216,7 @@ export function formatLine(cur: RawSample, prev: RawSample | null, opts: LineOpt
     cell(smaps ? formatSize(smaps.pss) + stale : '-', WIDTHS[11]!) +
     cell(smaps ? formatSize(smaps.swap) + stale : '-', WIDTHS[12]!);
   const data = formatSize(statm.data * opts.pageKb);
-  // Short read of maps: Priv&Write is left out of this line (the seed's rule).
+  // Short read of maps: Priv&Write is left out of this line, not guessed (plogsrvd(1), LOG FILES).
   if (cur.maps === null) out += cell(data, WIDTHS[13]!) + '-';
   else if (cur.maps.complete) out += cell(data, WIDTHS[13]!) + formatSize(cur.maps.kb);
   else out += data;

@@ -2,7 +2,7 @@
  * Logs in a machine format (csv, jsonl), chosen at registration
  * (`plog --format`, request {0, 24}): what plogsrvd writes instead of the
  * text log's lines. The fields are `plog export`'s (EXPORT_FIELDS in
- * logread.ts, rows made by export.ts), so the readers read these logs as
+ * fields.ts, rows made by export.ts), so the readers read these logs as
  * they read an export, followed by the extras only these logs have:
  *
  *   read_bytes write_bytes        /proc/PID/io: bytes from / to storage

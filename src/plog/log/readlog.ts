@@ -10,6 +10,8 @@
 // appended since its last poll.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { errnoFromCode, strerror } from '../../errno.js';
+import { errCode } from '../../proc/errors.js';
 import { dateOrderOfHeader, HEADER_START } from './lineparse.js';
 import { LogParser } from './logread.js';
 import type { Log, TimeOptions } from './sample.js';
@@ -29,22 +31,11 @@ export class LogError extends Error {
 
 const CHUNK = 1 << 20;
 
-/** A system error in words, as strerror(3) says it ('No such file or directory'). */
+/** A system error in words, as strerror(3) says it ('No such file or
+ * directory', src/errno.ts); an error with no errno code, its own message. */
 export function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const words: Record<string, string> = {
-    ENOENT: 'No such file or directory',
-    EACCES: 'Permission denied',
-    EISDIR: 'Is a directory',
-    ENOTDIR: 'Not a directory',
-    ELOOP: 'Too many levels of symbolic links',
-    EIO: 'Input/output error',
-    ENOSPC: 'No space left on device',
-    EROFS: 'Read-only file system',
-    EDQUOT: 'Disk quota exceeded',
-    EFBIG: 'File too large',
-  };
-  return (e.code && words[e.code]) ?? e.message;
+  const code = errCode(err);
+  return code !== undefined && errnoFromCode(code) !== undefined ? strerror(code) : (err as Error).message;
 }
 
 /**

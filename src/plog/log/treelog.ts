@@ -1,4 +1,4 @@
-// The text log of a process tree (plog --tree, issue 7): the usual columns,
+// The text log of a process tree (plog --tree; plogsrvd(1), Tree logs): the usual columns,
 // every value the sum over the process and its descendants, and one more
 // column, Procs: how many processes the sums hold.
 import { formatHeader, type TimeForm } from './logline.js';

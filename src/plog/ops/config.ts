@@ -1,4 +1,4 @@
-// plogsrvd's configuration file (issue 7): `-c FILE`, else /etc/plogsrvd.conf
+// plogsrvd's configuration file (plogsrvd(1), CONFIGURATION FILE): `-c FILE`, else /etc/plogsrvd.conf
 // if it exists; read at start and again on SIGHUP. Lines of `key = value`
 // where a key is a long option of plogsrvd (max-size, keep, max-total,
 // metrics); blank lines and lines starting with '#' are ignored. Options

@@ -49,18 +49,6 @@ export const FAMILIES: readonly Family[] = [
   { name: 'plog_interval_seconds', type: 'gauge', unit: 'seconds', help: 'The logging interval.', value: (t) => t.intervalMs / 1000 },
 ];
 
-/** Every metric name an exposition can have (samples, as queries name them). */
-export const METRIC_NAMES: readonly string[] = [
-  'plog_logs',
-  ...FAMILIES.map((f) => (f.type === 'counter' ? `${f.name}_total` : f.name)),
-  'plog_cgroup_memory_max_bytes',
-  'plog_cgroup_memory_current_bytes',
-  'plog_cgroup_memory_inactive_file_bytes',
-  'plog_process_cgroup_info',
-  'plog_log_errors_total',
-  'plog_log_error_timestamp_seconds',
-];
-
 /** How long a process's memory cgroup, and a cgroup's limit, are taken as known before they are read again. */
 const CGROUP_TTL_MS = 60_000;
 /** A log stopped for an error stays in the exposition this long ... */

@@ -1,4 +1,5 @@
-// plogsrvd's operating features (issue 7) put together for src/cli/plogsrvd.ts:
+// plogsrvd's operating features (plogsrvd(1): STATE FILE, RETENTION,
+// CONFIGURATION FILE, METRICS) put together for src/cli/plogsrvd.ts:
 // the state file and --resume (state.ts), retention (retention.ts), the
 // configuration file and SIGHUP (config.ts), --metrics (metrics.ts).
 import { errnoWords } from '../../proc/errors.js';

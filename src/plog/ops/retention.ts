@@ -1,4 +1,4 @@
-// Retention of plogsrvd's logs (issue 7): --max-size rotates a log that
+// Retention of plogsrvd's logs (plogsrvd(1), --max-size): --max-size rotates a log that
 // reached SIZE (NAME -> NAME.r1 -> NAME.r2 ..., newest .r1, at most --keep of
 // them), the new NAME created O_EXCL|O_NOFOLLOW and headed by the command
 // line and column names again; --max-total caps the directory by removing
@@ -10,11 +10,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { formatCmdline } from '../../proc/cmdline.js';
 import { errnoWords } from '../../proc/errors.js';
-import { formatHeader } from '../log/logline.js';
-import { treeHeader } from '../log/treelog.js';
 import { appendLine } from '../log/logfile.js';
 import type { EngineHooks, Reporter, Target } from '../engine/registry.js';
-import type { SampleEnd } from '../engine/sampler.js';
+import { headOf, type SampleEnd } from '../engine/sampler.js';
 
 export interface RetentionOptions {
   /** Rotate a log once it has this many bytes (0: never). */
@@ -194,7 +192,7 @@ export class Retention {
     }
     try {
       const command = formatCmdline(t.reader.readCmdline(), t.prev.stat.comm);
-      appendLine(fd, t.machine ? t.machine.head(command) : `${command}\n${t.tree ? treeHeader(t.withSeconds) : formatHeader(t.withSeconds)}`);
+      appendLine(fd, headOf(t, command));
     } catch (err) {
       closeSync(fd);
       return { why: `${(err as Error).message} (${t.log.path}, rotating it)`, isError: true };

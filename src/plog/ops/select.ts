@@ -1,4 +1,4 @@
-// Selection by name (issue 7): `plog -n NAME -i X` logs every process whose
+// Selection by name (plog(1), -n and -r): `plog -n NAME -i X` logs every process whose
 // name (comm, as in /proc/PID/stat, at most 15 bytes) is NAME, and `plog -r
 // REGEX -i X` every process whose command line (arguments joined by spaces,
 // as a log's first line shows it) matches REGEX: those running now and those

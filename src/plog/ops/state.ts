@@ -1,4 +1,4 @@
-// plogsrvd's registrations kept across its runs (issue 7): DIR/plogsrvd.state,
+// plogsrvd's registrations kept across its runs (plogsrvd(1), STATE FILE): DIR/plogsrvd.state,
 // rewritten atomically whenever a log begins or ends (an empty list when
 // nothing is); `plogsrvd --resume` takes up each registration whose process
 // still runs with the same start time and whose log is still there,

@@ -86,16 +86,6 @@ export function formatStamp(ms: number, seconds: boolean): string {
   return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${formatClock(ms, seconds)}`;
 }
 
-/** An elapsed time as 'M:SS' under an hour, 'H:MM:SS' or 'H:MM' above (seconds off when whole minutes). */
-export function formatElapsed(ms: number, seconds: boolean): string {
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor(s / 60) % 60;
-  const sec = s % 60;
-  if (h === 0) return `${m}:${p2(sec)}`;
-  return seconds ? `${h}:${p2(m)}:${p2(sec)}` : `${h}:${p2(m)}`;
-}
-
 /**
  * 'Nice' axis ticks from 0 (or lo) to at least hi: steps of 1, 2, 2.5 or 5
  * times a power of ten, about `count` of them. Returns the ticks, the first

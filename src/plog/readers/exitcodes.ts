@@ -1,5 +1,5 @@
 // Exit codes of plog's log readers (plog show, plot, report, export).
-// Usage (11) and internal error (70) are plog's own codes (exitcodes.ts);
+// Usage (11) and internal error (70) are plog's own codes (src/plog/exitcodes.ts);
 // the others are numbers plog(1) does not use, so that a script running
 // plog can tell every failure apart. plog(1), SUBCOMMANDS, lists the same
 // table, and each reader's --help; a test checks that they agree.

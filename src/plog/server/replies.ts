@@ -136,8 +136,6 @@ class Pinned {
   }
 }
 
-export type SendResult = 'sent' | 'queued' | 'dropped';
-
 /** The replies of one server socket. */
 export class Replies {
   private readonly boxes = new Map<string, Outbox>();
