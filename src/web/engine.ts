@@ -14,15 +14,18 @@
  * is left out after its first lines, dot files are skipped, a name that is
  * not valid UTF-8 is skipped, and the number of logs followed is bounded.
  */
-import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { escapeText } from '../escape.js';
 import { FIGURES, reportJson, type Verdict } from '../plog/readers/report.js';
 import type { Log, Sample } from '../plog/log/sample.js';
-import { formatClock, formatDay } from '../plog/readers/chart-scale.js';
-import { logBaseName } from '../plog/log/logline.js';
 import { FileTail, type Located } from './tail.js';
-import { CHART_KEYS, chartValue, LogStats, type ChartKey } from './stats.js';
+import { LogStats } from './stats.js';
+import { parseLogName, passwdNames, procComm, rowOf, statusOf, type Row, type Status } from './row.js';
+import { logOf, seriesOf, type Series } from './series.js';
+
+export { parseLogName, passwdNames, procComm, type Row, type Status } from './row.js';
+export { RAW_LIMIT, type Series } from './series.js';
 
 export interface EngineOptions {
   /** The runtime directory whose logs are shown (null: none). */
@@ -39,33 +42,6 @@ export interface EngineOptions {
   userName?: (uid: number) => string;
   /** Wall-clock now (ms). */
   now?: () => number;
-}
-
-export type Status = 'running' | 'ended' | 'waiting' | 'unreadable';
-
-/** A log of the list, as the page gets it (texts escaped with escapeText). */
-export interface Row {
-  id: string;
-  file: string;
-  name: string;
-  pid: number | null;
-  owner: string;
-  format: string;
-  command: string;
-  intervalMs: number;
-  samples: number;
-  firstMs: number | null;
-  lastMs: number | null;
-  status: Status;
-  why: string;
-  rss: number | null;
-  pss: number | null;
-  cpu: number | null;
-  /** Left out of an update when it has not changed since the last one (sparkVersion). */
-  spark?: { fromMs: number; stepMs: number; values: Array<number | null> };
-  sparkVersion: number;
-  verdict: { kind: string; text: string };
-  bytes: number;
 }
 
 export type EngineEvent =
@@ -96,31 +72,11 @@ export interface Entry {
   shown: { key: string; id: string; file: string; name: string; owner: string; command: string } | null;
 }
 
-/**
- * Name and pid of a log from its file name: NAME.PID[.N][.csv|.jsonl][.rK]
- * (logfile.ts, retention.ts). NAME may hold dots and digits itself
- * (python3.11.4242), and .N follows a pid only when NAME.PID was taken:
- * a last number of 2 to 999 after a number above 999 is taken for .N
- * (node.4242.2), otherwise the last number is the pid.
- */
-export function parseLogName(base: string): { name: string; pid: number | null } {
-  const b = base.replace(/\.r\d+$/, '').replace(/\.(csv|jsonl)$/, '');
-  const m = /^(.+)\.(\d{1,10})$/.exec(b);
-  if (!m) return { name: base, pid: null };
-  const inner = /^(.+)\.(\d{1,10})$/.exec(m[1]);
-  const last = Number(m[2]);
-  if (inner && last >= 2 && last <= 999 && Number(inner[2]) > 999 && Number(inner[2]) <= 0x7fffffff) return { name: inner[1], pid: Number(inner[2]) };
-  if (last >= 1 && last <= 0x7fffffff) return { name: m[1], pid: last };
-  return { name: base, pid: null };
-}
-
 /** Files of plogsrvd's directory that are never logs. */
 const NOT_LOGS = new Set(['plogd_sock', 'plogsrvd.state', 'plogsrvd.pid', 'plogsrvd.lock']);
 
 /** Samples of a live read parsed per service() call at most (the rest waits for the next). */
 const READ_BUDGET = 1 << 20;
-/** A range of a log read again for a chart or an SVG at most; longer ranges use the blocks. */
-export const RAW_LIMIT = 16 << 20;
 /**
  * A list's verdict is computed again once the log has 5% more samples, or
  * after 30 s with new ones: it moves slowly (it needs 10 minutes of log to
@@ -129,41 +85,6 @@ export const RAW_LIMIT = 16 << 20;
  */
 const VERDICT_GROWTH = 1.05;
 const VERDICT_EVERY = 30_000;
-
-/** User names from /etc/passwd (read again when it changes). */
-export function passwdNames(): (uid: number) => string {
-  let mtime = -1;
-  let names = new Map<number, string>();
-  return (uid: number): string => {
-    try {
-      const st = statSync('/etc/passwd');
-      if (st.mtimeMs !== mtime) {
-        mtime = st.mtimeMs;
-        names = new Map();
-        for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-          const f = line.split(':');
-          if (f.length >= 3 && /^\d+$/.test(f[2]) && !names.has(Number(f[2]))) names.set(Number(f[2]), f[0]);
-        }
-      }
-    } catch {
-      /* no passwd: numbers */
-    }
-    return names.get(uid) ?? String(uid);
-  };
-}
-
-/** The command name of a live process from /proc/PID/stat; null when there is none (or a zombie). */
-export function procComm(pid: number): string | null {
-  try {
-    const t = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const close = t.lastIndexOf(')');
-    const state = t.slice(close + 2, close + 3);
-    if (state === 'Z' || state === 'X') return null;
-    return t.slice(t.indexOf('(') + 1, close);
-  } catch {
-    return null;
-  }
-}
 
 const validUtf8 = (b: Buffer): string | null => {
   const s = b.toString('utf8');
@@ -436,67 +357,11 @@ export class Engine {
 
   /** Running or ended, and why (from the last sample, and whether its process is still there). */
   statusOf(e: Entry): { status: Status; why: string } {
-    if (e.error) return { status: 'unreadable', why: `cannot be read: ${e.error}` };
-    const st = e.stats;
-    if (st.n === 0 || !st.last) return { status: 'waiting', why: 'no sample yet' };
-    const when = (ms: number): string => `${formatDay(ms)} ${formatClock(ms, true)}`;
-    const last = st.last;
-    if (last.state === 'Z' || last.state === 'X') return { status: 'ended', why: `the process had ended (state ${last.state} at the last sample, ${when(st.lastMs)})` };
-    const interval = st.intervalMs;
-    const age = this.now() - st.lastMs;
-    const every = interval >= 1000 ? `${interval / 1000} s` : `${interval} ms`;
-    // The next sample is not late yet: nothing more to look at.
-    if (interval > 0 && age <= interval + 1000) return { status: 'running', why: `sampled every ${every}` };
-    if (e.pid !== null) {
-      // Late (or the interval not known yet, with one sample): is the process still there?
-      const comm = this.procComm(e.pid);
-      if (comm === null) return { status: 'ended', why: `process ${e.pid} ended after the last sample (${when(st.lastMs)})` };
-      if (logBaseName(comm) !== e.name) {
-        return { status: 'ended', why: `process ${e.pid} ended (its pid is another process's now); last sample ${when(st.lastMs)}` };
-      }
-      if (interval === 0 || age <= 2 * interval + 2000) return { status: 'running', why: interval ? `sampled every ${every}` : 'one sample so far' };
-      return { status: 'ended', why: `no sample since ${when(st.lastMs)}: logging stopped (plog -x, the server stopped, or the log was rotated)` };
-    }
-    if (age <= 2 * (interval || 60_000) + 2000) return { status: 'running', why: interval ? `sampled every ${every}` : 'one sample so far' };
-    return { status: 'ended', why: `no sample since ${when(st.lastMs)}` };
+    return statusOf(e, this.now(), this.procComm);
   }
 
   row(e: Entry): Row {
-    const st = e.stats;
-    const { status, why } = this.statusOf(e);
-    e.status = status;
-    const last = st.last;
-    const v = st.n ? this.verdictOf(e) : { kind: 'empty', text: 'no samples: nothing to judge.' };
-    const info = e.tail.parser.info;
-    const uid = e.stat ? e.stat.uid : -1;
-    const key = `${e.path}\0${uid}\0${info?.command ?? ''}`;
-    if (!e.shown || e.shown.key !== key) {
-      e.shown = { key, id: e.id, file: escapeText(e.path), name: escapeText(e.name), owner: uid >= 0 ? escapeText(this.userName(uid)) : '', command: escapeText(info?.command ?? '') };
-    }
-    const t = e.shown;
-    return {
-      // The name in URLs and for the page's own bookkeeping, never shown (file and name are).
-      id: e.id,
-      file: t.file,
-      name: t.name,
-      pid: e.pid,
-      owner: t.owner,
-      format: info?.format ?? '',
-      command: t.command,
-      intervalMs: st.intervalMs,
-      samples: st.n,
-      firstMs: st.n ? st.firstMs : null,
-      lastMs: st.n ? st.lastMs : null,
-      status,
-      why: escapeText(why),
-      rss: last ? last.residentBytes : null,
-      pss: last ? last.pssBytes : null,
-      cpu: last ? last.cpuPercent : null,
-      spark: st.sparkline(60),
-      sparkVersion: st.sparkVersion,
-      verdict: { kind: v.kind, text: escapeText(v.text) },
-      bytes: e.tail.parser.pos,
-    };
+    return rowOf(e, this.statusOf(e), () => this.verdictOf(e), this.userName);
   }
 
   rows(): Row[] {
@@ -521,91 +386,15 @@ export class Engine {
   }
 
   /**
-   * A log's chart series between two times: its samples when the range
-   * is short enough to read again (RAW_LIMIT), thinned to the lowest and
-   * highest of each series per step when there are more than maxPoints;
-   * else the blocks' lowest and highest (no peak is lost either way).
+   * A log's chart series between two times (series.ts): its samples, or
+   * its blocks' lowest and highest; no peak is lost either way.
    */
   series(e: Entry, from = -Infinity, to = Infinity, maxPoints = 4000): Series {
-    const blocks = e.stats.blockViews(from, to);
-    const out: Series = { t: [], rss: [], pss: [], swap: [], cpu: [], exact: true };
-    if (blocks.length === 0) return out;
-    const start = blocks[0].start;
-    const end = blocks[blocks.length - 1].end;
-    let samples: Sample[] | null = null;
-    if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample).filter((s) => s.timeMs >= from && s.timeMs <= to) ?? null;
-    if (samples) {
-      if (samples.length <= maxPoints) {
-        for (const s of samples) {
-          out.t.push(s.timeMs);
-          for (const k of CHART_KEYS) out[k].push(chartValue[k](s));
-        }
-        return out;
-      }
-      out.exact = false;
-      const t0 = samples[0].timeMs;
-      const span = Math.max(1, samples[samples.length - 1].timeMs - t0);
-      const buckets = Math.max(1, Math.floor(maxPoints / 2));
-      let i = 0;
-      while (i < samples.length) {
-        const k = Math.min(buckets - 1, Math.floor(((samples[i].timeMs - t0) / span) * buckets));
-        let j = i;
-        const lo: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
-        const hi: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
-        for (; j < samples.length && Math.min(buckets - 1, Math.floor(((samples[j].timeMs - t0) / span) * buckets)) === k; j++) {
-          for (const c of CHART_KEYS) {
-            const v = chartValue[c](samples[j]);
-            if (v === null) continue;
-            if (lo[c] === null || v < lo[c]!) lo[c] = v;
-            if (hi[c] === null || v > hi[c]!) hi[c] = v;
-          }
-        }
-        pushPair(out, samples[i].timeMs, samples[j - 1].timeMs, lo, hi);
-        i = j;
-      }
-      return out;
-    }
-    out.exact = false;
-    for (const b of blocks) pushPair(out, b.t0, b.t1, b.min, b.max);
-    return out;
+    return seriesOf(e, from, to, maxPoints);
   }
 
-  /** The log as a Log (for plot's SVG): its samples read again, or the blocks' extremes for a long one. */
+  /** The log as a Log (for plot's SVG). */
   asLog(e: Entry): Log | null {
-    const info = e.tail.parser.info;
-    const blocks = e.stats.blockViews();
-    if (!info || blocks.length === 0) return null;
-    const start = blocks[0].start;
-    const end = blocks[blocks.length - 1].end;
-    let samples: Sample[] | null = null;
-    if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample) ?? null;
-    if (!samples) {
-      const base = e.stats.last!;
-      samples = [];
-      for (const b of blocks) {
-        samples.push({ ...base, timeMs: b.t0, residentBytes: b.min.rss ?? 0, pssBytes: b.min.pss, swapBytes: b.min.swap, cpuPercent: b.min.cpu });
-        if (b.t1 > b.t0) samples.push({ ...base, timeMs: b.t1, residentBytes: b.max.rss ?? 0, pssBytes: b.max.pss, swapBytes: b.max.swap, cpuPercent: b.max.cpu });
-      }
-    }
-    return e.tail.parser.log(samples, e.id);
-  }
-}
-
-export interface Series {
-  t: number[];
-  rss: Array<number | null>;
-  pss: Array<number | null>;
-  swap: Array<number | null>;
-  cpu: Array<number | null>;
-  /** Every sample, as in the log (false: thinned to the lowest and highest per step). */
-  exact: boolean;
-}
-
-function pushPair(out: Series, t0: number, t1: number, lo: Record<ChartKey, number | null>, hi: Record<ChartKey, number | null>): void {
-  out.t.push(t0);
-  for (const k of CHART_KEYS) out[k].push(lo[k]);
-  if (t1 > t0) {
-    out.t.push(t1);
-    for (const k of CHART_KEYS) out[k].push(hi[k]);
+    return logOf(e);
   }
 }
