@@ -20,10 +20,10 @@
  *
  * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
  */
-import { closeSync, constants as C, fstatSync, lstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { LogParser } from '../plog/log/logread.js';
 import { errnoText } from '../plog/log/readlog.js';
-import type { Log, LogFormat, Sample } from '../plog/log/sample.js';
+import { type Log, type LogFormat, type Sample } from '../plog/log/sample.js';
 
 /** No log line is near this long; a longer one is skipped as damaged. */
 export const MAX_LINE = 64 * 1024;
@@ -311,13 +311,43 @@ const readBuffer = (): Buffer => (shared ??= Buffer.allocUnsafe(READ_CHUNK));
 /**
  * Descriptors kept open between reads, at most KEPT (the most recently
  * read): the logs being written are read every interval, and an open and a
- * close per read were a third of the cost. A log followed no more is
- * closed at once (the engine calls close()); one deleted is closed when
- * its name is checked, within NAME_CHECK_MS, so its space is not held.
+ * close per read were a third of the cost. With 500 logs at 1 s and 256
+ * kept, every read still opened and closed (the least recent is the next
+ * one due): up to 4096 are kept, less 256 for connections and the rest
+ * under the process's limit of descriptors (Node raises its soft limit to
+ * the hard one at start; read in /proc/self/limits). Out of descriptors
+ * all the same (EMFILE), half of the kept ones are closed and the open
+ * tried again. A log followed no more is closed at once (the engine calls
+ * close()); one deleted is closed when its name is checked, within
+ * NAME_CHECK_MS, so its space is not held.
  */
-const KEPT = 256;
+const KEPT = ((): number => {
+  let limit = 1024;
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+    if (m) limit = Number(m[1]);
+  } catch {
+    /* no /proc: the common default */
+  }
+  return Math.max(64, Math.min(4096, limit - 256));
+})();
 const NAME_CHECK_MS = 5000;
 const kept = new Set<FileTail>();
+
+/** Open a log; out of descriptors (EMFILE), close the older half of the kept ones and try again. */
+function openKept(path: string, followLinks: boolean): number {
+  try {
+    return openSync(path, openFlags(followLinks));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || kept.size === 0) throw err;
+    let n = Math.ceil(kept.size / 2);
+    for (const t of kept) {
+      if (n-- <= 0) break;
+      t.close();
+    }
+    return openSync(path, openFlags(followLinks));
+  }
+}
 
 /**
  * One log file being followed. read() reads from where it stopped up to a
@@ -370,7 +400,7 @@ export class FileTail {
       if (!same) this.close();
     }
     if (this.fd < 0) {
-      this.fd = openSync(this.path, openFlags(this.followLinks));
+      this.fd = openKept(this.path, this.followLinks);
       this.checkedAt = performance.now();
     }
     // Most recently read last; beyond KEPT descriptors, the least recent is closed.
@@ -422,11 +452,15 @@ export class FileTail {
 
   /** The samples between two byte offsets (a line's start, a line's end), read again; null when the file changed. */
   readRange(start: number, end: number, lineNo = 0): Located[] | null {
-    let fd: number;
-    try {
-      fd = openSync(this.path, openFlags(this.followLinks));
-    } catch {
-      return null;
+    // The kept descriptor when there is one (the verdicts read a block again often), else one of its own.
+    const own = this.fd < 0;
+    let fd = this.fd;
+    if (own) {
+      try {
+        fd = openKept(this.path, this.followLinks);
+      } catch {
+        return null;
+      }
     }
     try {
       const st = fstatSync(fd);
@@ -448,7 +482,7 @@ export class FileTail {
     } catch {
       return null;
     } finally {
-      closeSync(fd);
+      if (own) closeSync(fd);
     }
   }
 }
