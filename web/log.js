@@ -366,6 +366,8 @@
       const notes = [];
       if (r.bad_lines) notes.push(`${r.bad_lines} line${r.bad_lines > 1 ? 's' : ''} not understood`);
       if (r.partial_tail) notes.push('the last line is unfinished (being written?)');
+      // As plog report says it (lacksText): the columns a plog 0.1.0 log does not have.
+      if (r.lacks && r.lacks.length) notes.push(`a log of plog 0.1.0, which has no ${r.lacks.join('; no ')}`);
       if (notes.length) sec.appendChild(P.el('p', 'small muted', `note: ${notes.join('; ')}`));
       sec.appendChild(P.el('p', `verdict ${r.verdict.kind}`, r.verdict.text));
     } else {
