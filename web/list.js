@@ -165,43 +165,59 @@
     cells.sparkPath = path;
     const v = td('verdict');
     cells.badge = v.appendChild(P.el('span', 'badge'));
-    return { data: d, tr, cells, sparkKey: '' };
+    return { data: d, tr, cells, sparkKey: '', shown: {} };
+  }
+
+  // A row's texts and attributes written only when they change: 500 rows
+  // updated every second otherwise cost the page a third of its time
+  // (bench/web.ts: its long tasks), most of it writing what was there.
+  function set(r, el, prop, v) {
+    const k = `${el}.${prop}`;
+    if (r.shown[k] === v) return;
+    r.shown[k] = v;
+    const node = el === 'tr' ? r.tr : r.cells[el];
+    if (prop === 'text') node.textContent = v;
+    else node[prop] = v;
   }
 
   function fill(r) {
     const d = r.data;
     const c = r.cells;
-    r.tr.className = d.status;
-    r.tr.dataset.id = d.id;
-    c.link.textContent = d.name;
-    c.link.href = P.url(`/log/${encodeURIComponent(d.id)}`);
-    c.link.title = d.file;
-    c.cmd.textContent = d.command;
-    c.cmd.title = d.command;
-    c.pid.textContent = d.pid ?? '';
-    c.owner.textContent = d.owner;
-    c.interval.textContent = d.intervalMs ? P.duration(d.intervalMs) : '';
-    c.statusBadge.className = `status ${d.status}`;
-    c.statusBadge.textContent = d.status;
-    c.statusBadge.title = d.why;
-    c.rss.textContent = P.bytes(d.rss);
-    c.pss.textContent = P.bytes(d.pss);
-    c.cpu.textContent = d.cpu === null ? '-' : d.cpu.toFixed(1);
+    set(r, 'tr', 'className', d.status);
+    if (r.tr.dataset.id !== d.id) r.tr.dataset.id = d.id;
+    set(r, 'link', 'text', d.name);
+    set(r, 'link', 'href', P.url(`/log/${encodeURIComponent(d.id)}`));
+    set(r, 'link', 'title', d.file);
+    set(r, 'cmd', 'text', d.command);
+    set(r, 'cmd', 'title', d.command);
+    set(r, 'pid', 'text', String(d.pid ?? ''));
+    set(r, 'owner', 'text', d.owner);
+    set(r, 'interval', 'text', d.intervalMs ? P.duration(d.intervalMs) : '');
+    set(r, 'statusBadge', 'className', `status ${d.status}`);
+    set(r, 'statusBadge', 'text', d.status);
+    set(r, 'statusBadge', 'title', d.why);
+    set(r, 'rss', 'text', P.bytes(d.rss));
+    set(r, 'pss', 'text', P.bytes(d.pss));
+    set(r, 'cpu', 'text', d.cpu === null ? '-' : d.cpu.toFixed(1));
     const key = `${d.spark.fromMs}:${d.spark.values.join(',')}`;
     if (key !== r.sparkKey) {
       r.sparkKey = key;
       c.sparkPath.setAttribute('d', sparkPath(d.spark));
     }
-    c.badge.className = `badge ${d.verdict.kind}`;
-    c.badge.textContent = VERDICT_TEXT[d.verdict.kind] ?? d.verdict.kind;
-    c.badge.title = d.verdict.text;
+    set(r, 'badge', 'className', `badge ${d.verdict.kind}`);
+    set(r, 'badge', 'text', VERDICT_TEXT[d.verdict.kind] ?? d.verdict.kind);
+    set(r, 'badge', 'title', d.verdict.text);
     age(r);
   }
 
   function age(r) {
     const d = r.data;
-    r.cells.age.textContent = d.lastMs === null ? '-' : `${P.duration(Math.max(0, P.serverNow() - d.lastMs))} ago`;
-    r.cells.age.title = d.lastMs === null ? '' : P.stamp(d.lastMs);
+    set(r, 'age', 'text', d.lastMs === null ? '-' : `${P.duration(Math.max(0, P.serverNow() - d.lastMs))} ago`);
+    // The stamp (Intl) made again only for a new sample.
+    if (r.stampOf !== d.lastMs) {
+      r.stampOf = d.lastMs;
+      set(r, 'age', 'title', d.lastMs === null ? '' : P.stamp(d.lastMs));
+    }
   }
 
   function upsert(d) {
