@@ -77,6 +77,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const loadMs: number[] = [];
+  const loadParts: Array<{ doc: number; shown: number; apply: number }> = [];
   const cpuPct: number[] = [];
   let page: PageStats | null = null;
   let profile: string | null = null;
@@ -102,6 +103,15 @@ async function main(): Promise<void> {
         return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n;
       }, LOGS, { polling: 'raf', timeout: 60_000 });
       loadMs.push(performance.now() - t0);
+      // Where the time went, by the page's clock (from its navigation): the
+      // document received, the snapshot applied, and the applying itself.
+      loadParts.push(
+        await p.evaluate(() => {
+          const w = window as unknown as { plogList: { stats: { snapshotAt: number; applyMs: number } } };
+          const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+          return { doc: nav.responseEnd, shown: w.plogList.stats.snapshotAt, apply: w.plogList.stats.applyMs };
+        }),
+      );
       if (i < LOADS - 1) await p.close();
     }
     const p = ctx.pages()[ctx.pages().length - 1];
@@ -133,6 +143,9 @@ async function main(): Promise<void> {
     }
   }
   const rss = statusKb(web.pid!, 'VmRSS') / 1024;
+  // Of which the program's own memory (RssAnon) and the pages of files (RssFile: node's binary, shared).
+  const anon = statusKb(web.pid!, 'RssAnon') / 1024;
+  const file = statusKb(web.pid!, 'RssFile') / 1024;
   const hwm = statusKb(web.pid!, 'VmHWM') / 1024;
   const lines = logs.reduce((n, l) => n + lineCount(l), 0);
   await ctxClose?.();
@@ -145,9 +158,12 @@ async function main(): Promise<void> {
   say(`Command: \`node dist/bench/web.js --logs ${LOGS} --interval ${INTERVAL} --window ${WINDOW} --loads ${LOADS}\`; ${lines.toLocaleString('en')} lines in the logs at the end; plog web started (and read them all) in ${Math.round(startupMs)} ms.\n\n`);
   rows.push(['plog web CPU, share of one core (3 windows of ' + WINDOW + ' s)', `${fmtSpread(spread(cpuPct), 2)} %`, '< 5 %', spread(cpuPct).max < 5 ? 'yes' : 'no']);
   rows.push(['plog web memory: VmRSS at the end / VmHWM', `${rss.toFixed(1)} / ${hwm.toFixed(1)} MB`, '< 100 MB', hwm < 100 ? 'yes' : 'no']);
+  rows.push(['of VmRSS: RssAnon (its own) / RssFile (node\'s binary and libraries, shared)', `${anon.toFixed(1)} / ${file.toFixed(1)} MB`, '', '']);
   if (loadMs.length) {
     const warm = loadMs.slice(1);
     rows.push([`list page load, navigation to ${LOGS} rows shown (first; then median and range of ${warm.length})`, `${Math.round(loadMs[0])} ms; ${fmtSpread(spread(warm.length ? warm : loadMs), 0)} ms`, '< 1 s', Math.max(...loadMs) < 1000 ? 'yes' : 'no']);
+    const part = (k: 'doc' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
+    rows.push(['of each load, by the page\'s clock: document received; snapshot shown; applying it', `${part('doc')}; ${part('shown')}; ${part('apply')} ms`, '', '']);
   }
   if (page) {
     const win = 3 * WINDOW * 1000;
