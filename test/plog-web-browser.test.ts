@@ -236,6 +236,17 @@ describe('plog web in headless Chromium', () => {
     await page.mouse.wheel(0, 300);
     const [a2, b2] = await range();
     assert.ok(b2 - a2 > b1 - a1, 'the wheel zooms out');
+    // Pan: earlier by the button, later by shift + wheel; the span shown stays.
+    await page.click('#pan-left');
+    const [a4, b4] = await range();
+    assert.ok(a4 < a2 && b4 < b2, `[${a2}, ${b2}] -> [${a4}, ${b4}]`);
+    assert.ok(Math.abs(b4 - a4 - (b2 - a2)) <= 1, 'the same span, earlier');
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.keyboard.down('Shift');
+    await page.mouse.wheel(0, 300);
+    await page.keyboard.up('Shift');
+    const [a5, b5] = await range();
+    assert.ok(a5 > a4 && b5 > b4, `[${a4}, ${b4}] -> [${a5}, ${b5}]`);
     await page.click('#all');
     const [a3, b3] = await range();
     assert.ok(a3 <= a0 && b3 >= b1);

@@ -146,7 +146,9 @@
             const { min, max } = u.scales.x;
             const span = max - min;
             if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
-              const d = ((e.shiftKey ? e.deltaY : e.deltaX) > 0 ? 1 : -1) * span * 0.2;
+              // Some browsers turn shift + wheel into a sideways wheel (deltaX, deltaY 0): the larger one says which way.
+              const along = Math.abs(e.deltaX) > Math.abs(e.deltaY) ? e.deltaX : e.deltaY;
+              const d = (along > 0 ? 1 : -1) * span * 0.2;
               setRange(min + d, max + d);
               return;
             }
