@@ -181,3 +181,25 @@ export function errorText(err: unknown): string {
   }
   return String(err);
 }
+
+/** The `code` of a Node system error ('ENOENT', ...), if any. */
+export function errCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    if (typeof c === 'string') return c;
+  }
+  return undefined;
+}
+
+/**
+ * strerror()-style words for a Node system error (its `code`), e.g.
+ * 'ESRCH' -> 'No such process'. Unknown codes give the code itself, an
+ * error without one its own message, so a message is never empty.
+ */
+export function errnoWords(err: unknown): string {
+  const code = errCode(err);
+  if (code !== undefined && errnoFromCode(code) !== undefined) return strerror(code);
+  if (code !== undefined) return code;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

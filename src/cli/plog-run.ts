@@ -23,7 +23,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, UsageError } from './args.js';
-import { errnoWords } from '../proc/errors.js';
+import { errnoWords } from '../errno.js';
 import { internalError } from '../bugs.js';
 import { MAX_DIR_LENGTH, request, RequestError } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';

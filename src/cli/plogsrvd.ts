@@ -2,11 +2,11 @@
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server/server.ts).
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { parseOptions, exitOnError, helpOrVersion } from './args.js';
+import { parseOptions } from './args.js';
 import { statSync } from 'node:fs';
 import v8 from 'node:v8';
 import { join } from 'node:path';
-import { internalError } from '../bugs.js';
+import { errnoWords } from '../errno.js';
 import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server/server.js';
@@ -14,22 +14,10 @@ import { pssBudget } from '../plog/engine/pss-budget.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
+import { DAEMON_OPTIONS, daemonBasics, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
 import { loadSettings, opsFromValues, Operations, OPS_OPTIONS, type OpsCli } from '../plog/ops/ops.js';
 import type { Settings } from '../plog/ops/config.js';
-import {
-  acquireLock,
-  createReporter,
-  daemonSignals,
-  detach,
-  isDaemonChild,
-  notifyReady,
-  notifyWarning,
-  onReload,
-  onReopen,
-  shutdown,
-  type ErrorDest,
-  type PidLock,
-} from '../daemon/index.js';
+import { notifyWarning, onReload, onReopen } from '../daemon/index.js';
 
 const PROG = 'plogsrvd';
 
@@ -75,23 +63,19 @@ ${codes}
 `;
 }
 
-interface Options {
-  foreground: boolean;
-  verbose: boolean;
-  dest: ErrorDest;
-  dir: string;
+interface Options extends DaemonBasics {
   mode: number;
   ops: OpsCli;
   settings: Settings;
+  /** A datagram socket passed by the service manager (socket activation). */
+  socketFd: number | undefined;
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseOptions(argv, {
-      f: { type: 'boolean', short: 'f' },
-      v: { type: 'boolean', short: 'v' },
-      e: { type: 'string', short: 'e' },
+      ...DAEMON_OPTIONS,
       d: { type: 'string', short: 'd' },
       m: { type: 'string', short: 'm' },
       h: { type: 'boolean', short: 'h' },
@@ -104,15 +88,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';
-  const foreground = !!values.f;
-  let dest: ErrorDest = foreground ? 'stderr' : 'syslog';
-  if (values.e !== undefined) {
-    const e = String(values.e);
-    if (e !== 'stderr' && e !== 'both' && e !== 'none' && e !== 'syslog') {
-      throw new ExitError(SERVER.USAGE, `-e takes stderr, both or none, not '${e}'`);
-    }
-    dest = e;
-  }
+  const basics = daemonBasics(values, SERVER.USAGE.code);
   let mode = 0o770;
   if (values.m !== undefined) {
     const m = String(values.m);
@@ -131,7 +107,32 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   } catch (err) {
     throw new ExitError(SERVER.USAGE, (err as Error).message);
   }
-  return { foreground, verbose: !!values.v, dest, dir: rd.dir, mode, ops, settings };
+  return { ...basics, runtimeDir: rd.dir, mode, ops, settings, socketFd: undefined };
+}
+
+/** Options, then the checks made in the launcher too, so that their errors
+ * reach the user even before there is a daemon to report them. */
+function prepare(argv: string[]): Options | 'help' | 'version' {
+  const opts = parse(argv);
+  if (opts === 'help' || opts === 'version') return opts;
+  checkDir(opts.runtimeDir);
+  opts.socketFd = passedSocket(opts.foreground);
+  return opts;
+}
+
+/**
+ * Socket activation (systemd's LISTEN_FDS): one datagram socket, at
+ * DIR/plogd_sock, and only in the foreground (the service manager
+ * supervises us; a detached copy would have another pid).
+ */
+function passedSocket(foreground: boolean): number | undefined {
+  const passed = parseListenFds(process.env, process.pid);
+  unsetListenEnv();
+  if (!passed.ok || passed.fds.length > 1 || (passed.fds.length === 1 && !foreground)) {
+    const why = !passed.ok ? passed.reason : passed.fds.length > 1 ? `${passed.fds.length} sockets passed, one expected` : 'a socket passed by the service manager needs -f';
+    throw new ExitError(SERVER.SOCKET, `Could not create socket: ${why}`);
+  }
+  return passed.fds.length === 1 ? passed.fds[0].fd : undefined;
 }
 
 function checkDir(dir: string): void {
@@ -139,9 +140,7 @@ function checkDir(dir: string): void {
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
     process.chdir(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'ENOTDIR' ? 'Not a directory' : code === 'EACCES' ? 'Permission denied' : (err as Error).message;
-    throw new ExitError(SERVER.CHDIR, `Could not change directory to ${dir}: ${why}.`);
+    throw new ExitError(SERVER.CHDIR, `Could not change directory to ${dir}: ${errnoWords(err)}.`);
   }
 }
 
@@ -164,50 +163,10 @@ function keepYoungGenerationSmall(): void {
   }
 }
 
-async function main(): Promise<void> {
-  let opts: Options | 'help' | 'version';
-  try {
-    opts = parse(process.argv.slice(2));
-    if (helpOrVersion(PROG, opts, usage)) return;
-    // Checked in the launcher too, so that these errors reach the user even
-    // before there is a daemon to report them.
-    checkDir(opts.dir);
-  } catch (err) {
-    exitOnError(PROG, err, SERVER.USAGE.code);
-  }
-  const { foreground, verbose, dest, dir, mode } = opts;
-
-  // Socket activation (systemd's LISTEN_FDS): one datagram socket, at
-  // DIR/plogd_sock, and only in the foreground (the service manager
-  // supervises us; a detached copy would have another pid).
-  let socketFd: number | undefined;
-  const passed = parseListenFds(process.env, process.pid);
-  unsetListenEnv();
-  if (!passed.ok || passed.fds.length > 1 || (passed.fds.length === 1 && !foreground)) {
-    const why = !passed.ok ? passed.reason : passed.fds.length > 1 ? `${passed.fds.length} sockets passed, one expected` : 'a socket passed by the service manager needs -f';
-    process.stderr.write(`${PROG}: Could not create socket: ${why}\n`);
-    process.exit(SERVER.SOCKET.code);
-  }
-  if (passed.fds.length === 1) socketFd = passed.fds[0].fd;
-
-  // Keep stdout for -v and stderr for -e stderr|both, where the launcher
-  // pointed them (a file or a pipe; never a terminal: the kit checks).
-  const keepFds: number[] = [];
-  if (verbose) keepFds.push(1);
-  if (dest === 'stderr' || dest === 'both') keepFds.push(2);
-  try {
-    await detach({ name: PROG, runtimeDir: dir, foreground, keepFds, failCode: SERVER.FORK.code });
-  } catch (err) {
-    process.stderr.write(`${PROG}: Failed to fork: ${(err as Error).message}\n`);
-    process.exit(SERVER.FORK.code);
-  }
-  if (isDaemonChild()) process.chdir(dir);
-
+async function start(opts: Options, ctx: DaemonContext): Promise<() => void> {
+  const { runtimeDir: dir, mode } = opts;
+  const { report } = ctx;
   keepYoungGenerationSmall();
-
-  const needsSyslog = dest === 'syslog' || dest === 'both';
-  const sink = needsSyslog ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
-  const report = createReporter({ program: PROG, dest, verbose, syslog: sink });
 
   const server = new PlogServer({
     dir,
@@ -216,42 +175,20 @@ async function main(): Promise<void> {
     report,
     warn: (msg) => notifyWarning(`${PROG}: ${msg}`),
     version: version(),
-    socketFd,
+    socketFd: opts.socketFd,
     // Safe PSS: how much of a process's time PSS reads may take (plogsrvd(1), ENVIRONMENT).
     pssBudget: pssBudget(process.env.PLOG_PSS_BUDGET),
   });
   // The service manager's notifications (sd_notify(3); nothing without NOTIFY_SOCKET).
   const notifier = createNotifier();
   const ops = new Operations(server, report, opts.ops, opts.settings);
-  reloadHooks.push(() => ops.reload());
   const status = (): string => `STATUS=logging ${server.logs.length} processes on ${server.socketPath}`;
-  let pidLock: PidLock | null = null;
-  // Every signal that would end us by default is decided (DAEMON_SIGNALS, plogsrvd(1) SIGNALS).
-  daemonSignals((signal) => {
-    if (signal) report.info(`caught ${signal}: shutting down`);
+  ctx.onStop(() => {
     notifier.send('STOPPING=1');
     notifier.close();
     ops.stop();
     server.stop();
-    pidLock?.release();
-    report.close();
-  }, { tell: (m) => report.info(m) });
-  const takeLock = (path: string): 'held' | 'taken' | 'skipped' => {
-    try {
-      const r = acquireLock(path);
-      if (!r.acquired) return 'held';
-      pidLock = r.lock;
-      return 'taken';
-    } catch (err) {
-      // A directory we cannot write fails at the bind with its own message;
-      // a planted link or someone else's file is worth an error of its own.
-      const code = (err as NodeJS.ErrnoException).code;
-      const msg = `not using the lock file ${path}: ${(err as Error).message}`;
-      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') report.info(msg);
-      else report.error(msg);
-      return 'skipped';
-    }
-  };
+  });
   server.onFatal = (err) => {
     void report.fatal(err.exitCode, err.message);
   };
@@ -260,8 +197,17 @@ async function main(): Promise<void> {
   // the window in which two servers starting together could both find a
   // stale socket, remove it and bind. A lock file we cannot use (another
   // user's, in a shared directory) leaves the decision to the socket query.
-  const lock = takeLock(join(dir, 'plogsrvd.pid'));
-  if (lock === 'held') await report.fatal(SERVER.RUNNING.code, `Plogsrvd already running on ${server.socketPath}.`);
+  const lockPath = join(dir, 'plogsrvd.pid');
+  try {
+    if (ctx.lock(lockPath).held) await report.fatal(SERVER.RUNNING.code, `Plogsrvd already running on ${server.socketPath}.`);
+  } catch (err) {
+    // A directory we cannot write fails at the bind with its own message;
+    // a planted link or someone else's file is worth an error of its own.
+    const code = (err as NodeJS.ErrnoException).code;
+    const msg = `not using the lock file ${lockPath}: ${(err as Error).message}`;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') report.info(msg);
+    else report.error(msg);
+  }
   try {
     await server.start();
   } catch (err) {
@@ -274,22 +220,24 @@ async function main(): Promise<void> {
     await report.fatal(SERVER.SERVER.code, `Could not create server: --metrics ${opts.settings.metrics}: ${(err as Error).message}`);
   }
   report.info(`started on ${server.socketPath} (mode ${mode.toString(8)}), pid ${process.pid}`);
-  notifyReady();
-  notifier.send('READY=1', status(), `MAINPID=${process.pid}`);
-  // SIGHUP: reload (see RELOAD in plogsrvd(1)), told to the service manager.
-  onReload(async () => {
-    notifier.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
-    for (const hook of reloadHooks) await hook();
-    notifier.send('READY=1', status());
-  });
-  // SIGUSR1 (logrotate's postrotate): reopen the logs moved away, as a reload does.
-  onReopen(() => ops.reopen());
+  return () => {
+    notifier.send('READY=1', status(), `MAINPID=${process.pid}`);
+    // SIGHUP: reload (see RELOAD in plogsrvd(1)), told to the service manager.
+    onReload(async () => {
+      notifier.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+      await ops.reload();
+      notifier.send('READY=1', status());
+    });
+    // SIGUSR1 (logrotate's postrotate): reopen the logs moved away, as a reload does.
+    onReopen(() => ops.reopen());
+  };
 }
 
-/** What a reload (SIGHUP) does, in order. */
-const reloadHooks: Array<() => void | Promise<void>> = [];
-
-main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
-  void shutdown(SERVER.INTERNAL.code);
+runDaemon({
+  name: PROG,
+  usage,
+  codes: { usage: SERVER.USAGE.code, fork: SERVER.FORK.code, internal: SERVER.INTERNAL.code },
+  forkWords: 'Failed to fork',
+  prepare,
+  start,
 });

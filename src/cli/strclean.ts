@@ -3,7 +3,7 @@
 // an ERROR|NOTIFY message, so that strerr records (and mails) it.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
 import { accessSync, constants as fsc, lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { errnoWords } from '../proc/errors.js';
+import { errnoWords } from '../errno.js';
 import { join, resolve } from 'node:path';
 import { internalError } from '../bugs.js';
 import { StrlogClient } from '../strlog/index.js';

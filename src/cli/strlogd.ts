@@ -3,29 +3,18 @@
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { parseOptions, exitOnError, helpOrVersion } from './args.js';
+import { parseOptions } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { internalError } from '../bugs.js';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
 import { groupId } from '../daemon/groups.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
+import { DAEMON_OPTIONS, daemonBasics, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
 import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { StartError, StrlogServer } from '../strlog/server.js';
 import { parseBytes } from '../strlog/options.js';
 import { version } from '../version.js';
-import {
-  acquireLock,
-  createReporter,
-  daemonSignals,
-  detach,
-  isDaemonChild,
-  notifyReady,
-  shutdown,
-  type ErrorDest,
-  type PidLock,
-} from '../daemon/index.js';
 
 const PROG = 'strlogd';
 
@@ -65,25 +54,23 @@ ${exitStatusHelp(STRLOGD)}
 `;
 }
 
-interface Options {
-  foreground: boolean;
-  verbose: boolean;
-  dest: ErrorDest;
-  dir: string;
+interface Options extends DaemonBasics {
   group: string;
   groupGiven: boolean;
   queueBytes: number;
   backlogBytes: number;
   forward: boolean;
+  /** The module group's gid, null when there is none. */
+  gid: number | null;
+  /** Sockets passed by the service manager (socket activation). */
+  passed: number[];
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseOptions(argv, {
-      f: { type: 'boolean', short: 'f' },
-      v: { type: 'boolean', short: 'v' },
-      e: { type: 'string', short: 'e' },
+      ...DAEMON_OPTIONS,
       d: { type: 'string', short: 'd' },
       g: { type: 'string', short: 'g' },
       q: { type: 'string', short: 'q' },
@@ -98,13 +85,7 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   }
   if (values.h || values.help) return 'help';
   if (values.version) return 'version';
-  const foreground = !!values.f;
-  let dest: ErrorDest = foreground ? 'stderr' : 'syslog';
-  if (values.e !== undefined) {
-    const e = String(values.e);
-    if (e !== 'stderr' && e !== 'both' && e !== 'none' && e !== 'syslog') throw new ExitError(STRLOGD.USAGE, `-e takes stderr, both or none, not '${e}'`);
-    dest = e;
-  }
+  const basics = daemonBasics(values, STRLOGD.USAGE.code);
   const bytes = (opt: string, v: string | boolean | undefined, dflt: number): number => {
     if (v === undefined) return dflt;
     const n = parseBytes(String(v));
@@ -114,16 +95,27 @@ function parse(argv: string[]): Options | 'help' | 'version' {
   const rd = resolveRunDir(values.d === undefined ? undefined : String(values.d));
   if (!rd.ok) throw new ExitError(STRLOGD.RUNDIR, rd.message);
   return {
-    foreground,
-    verbose: !!values.v,
-    dest,
-    dir: rd.dir,
+    ...basics,
+    runtimeDir: rd.dir,
     group: values.g === undefined ? DEFAULT_GROUP : String(values.g),
     groupGiven: values.g !== undefined,
     queueBytes: bytes('q', values.q, DEFAULT_QUEUE_BYTES),
     backlogBytes: bytes('b', values.b, DEFAULT_BACKLOG_BYTES),
     forward: !values.n,
+    gid: null,
+    passed: [],
   };
+}
+
+/** Options, then the checks whose errors reach the user before there is a daemon. */
+function prepare(argv: string[]): Options | 'help' | 'version' {
+  const opts = parse(argv);
+  if (opts === 'help' || opts === 'version') return opts;
+  opts.gid = groupId(opts.group);
+  if (opts.gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
+  enterDir(opts.runtimeDir);
+  opts.passed = passedSockets(opts.foreground);
+  return opts;
 }
 
 /** Create the runtime directory if it is missing (its parent must exist), then enter it. */
@@ -171,37 +163,9 @@ function clockOffset(report: { error(msg: string): void }): number {
   return Math.round(Number(v) * 1000);
 }
 
-async function main(): Promise<void> {
-  let opts: Options | 'help' | 'version';
-  let gid: number | null;
-  let passed: number[];
-  try {
-    opts = parse(process.argv.slice(2));
-    if (helpOrVersion(PROG, opts, usage)) return;
-    gid = groupId(opts.group);
-    if (gid === null && opts.groupGiven) throw new ExitError(STRLOGD.GROUP, `no such group: ${opts.group}`);
-    enterDir(opts.dir);
-    passed = passedSockets(opts.foreground);
-  } catch (err) {
-    exitOnError(PROG, err, STRLOGD.USAGE.code);
-  }
-  const { foreground, verbose, dest, dir } = opts;
-
-  const keepFds: number[] = [];
-  if (verbose) keepFds.push(1);
-  if (dest === 'stderr' || dest === 'both') keepFds.push(2);
-  try {
-    await detach({ name: PROG, runtimeDir: dir, foreground, keepFds, failCode: STRLOGD.FORK.code });
-  } catch (err) {
-    process.stderr.write(`${PROG}: could not detach: ${(err as Error).message}\n`);
-    process.exit(STRLOGD.FORK.code);
-  }
-  if (isDaemonChild()) process.chdir(dir);
-
-  const needsSyslog = dest === 'syslog' || dest === 'both';
-  const sink = needsSyslog ? (await import('../daemon/syslog-sink.js')).syslogSink(PROG) : undefined;
-  const report = createReporter({ program: PROG, dest, verbose, syslog: sink });
-
+async function start(opts: Options, ctx: DaemonContext): Promise<void> {
+  const { runtimeDir: dir, gid, passed } = opts;
+  const { report } = ctx;
   const server = new StrlogServer({
     dir,
     queueBytes: opts.queueBytes,
@@ -212,23 +176,15 @@ async function main(): Promise<void> {
     passed: passed.length ? passed : undefined,
     clockOffset: clockOffset(report),
   });
-  let pidLock: PidLock | null = null;
-  // Every signal that would end us by default is decided (DAEMON_SIGNALS,
-  // strlogd(8) SIGNALS). No configuration to reload and no log files to
-  // reopen: SIGHUP (the hangup of the terminal of -f too) and SIGUSR1 change nothing.
-  daemonSignals((signal) => {
-    if (signal) report.info(`caught ${signal}: shutting down`);
-    server.stop();
-    pidLock?.release();
-    report.close();
-  }, { tell: (m) => report.info(m) });
+  // No configuration to reload and no log files to reopen: SIGHUP (the
+  // hangup of the terminal of -f too) and SIGUSR1 change nothing.
+  ctx.onStop(() => server.stop());
 
   // One driver per directory: the lock also makes removing a stale socket safe.
   const lockPath = join(dir, PID_FILE);
   try {
-    const r = acquireLock(lockPath);
-    if (!r.acquired) await report.fatal(STRLOGD.RUNNING.code, `already running on ${dir}${r.pid ? ` (pid ${r.pid})` : ''}`);
-    else pidLock = r.lock;
+    const r = ctx.lock(lockPath);
+    if (r.held) await report.fatal(STRLOGD.RUNNING.code, `already running on ${dir}${r.pid ? ` (pid ${r.pid})` : ''}`);
   } catch (err) {
     await report.fatal(STRLOGD.RUNDIR.code, `cannot take the lock file ${lockPath}: ${(err as Error).message}`);
   }
@@ -243,10 +199,13 @@ async function main(): Promise<void> {
       `queues ${opts.queueBytes} bytes, backlog ${opts.backlogBytes}; console to syslog ${opts.forward ? 'on' : 'off'}` +
       (passed.length ? '; sockets passed by the service manager' : ''),
   );
-  notifyReady();
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${PROG}: ${internalError(err)}\n`);
-  void shutdown(STRLOGD.INTERNAL.code);
+runDaemon({
+  name: PROG,
+  usage,
+  codes: { usage: STRLOGD.USAGE.code, fork: STRLOGD.FORK.code, internal: STRLOGD.INTERNAL.code },
+  forkWords: 'could not detach',
+  prepare,
+  start,
 });

@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants as fsConstants, fstatSync, statSync } 
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { errnoWords } from '../proc/errors.js';
+import { errnoWords } from '../errno.js';
 import { closeInheritedFds, isKeepableOutput } from './fds.js';
 import { signalNumber, writeAllSync } from './io.js';
 import { encode, KEEP_ENV, READY_FD, STAGE_ENV, UMASK_ENV, WordReader, type Word } from './protocol.js';

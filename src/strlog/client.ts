@@ -7,7 +7,7 @@ import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { openPath, peercredOf, SystemError, UnixSocket } from '../native.js';
 import { errnoFromCode, strerror } from '../errno.js';
-import { errCode } from '../proc/errors.js';
+import { errCode } from '../errno.js';
 import { MAX_DATAGRAM } from './constants.js';
 import type { DriverStats } from './driver.js';
 import { loggerPath, resolveRunDir, submitPath } from './rundir.js';
