@@ -13,6 +13,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { octetFrame, type SyslogMessage } from './format.js';
+import { StallTimer } from '../sendqueue.js';
 import { DEFAULT_LIMITS, Waiters, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
 
 export interface NetTarget {
@@ -168,7 +169,7 @@ export class StreamTransport implements Transport {
   private drained = new Waiters();
   private closed = false;
   private closing = false;
-  private stallTimer: NodeJS.Timeout | null = null;
+  private readonly stall: StallTimer;
   private retryTimer: NodeJS.Timeout | null = null;
   private backoff = 0;
   private readonly limits: QueueLimits;
@@ -181,6 +182,7 @@ export class StreamTransport implements Transport {
     private readonly opts: StreamOptions = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.stall = new StallTimer(this.limits.stallTimeout, () => this.onStall());
   }
 
   get queued(): number {
@@ -356,7 +358,7 @@ export class StreamTransport implements Transport {
 
   private checkIdle(): void {
     if (this.queued === 0) {
-      this.clearStall();
+      this.stall.clear();
       this.sock?.unref();
       this.drained.wake();
     }
@@ -368,26 +370,19 @@ export class StreamTransport implements Transport {
     if (this.queued > 0) this.sock?.ref();
   }
 
+  /** Progress, or something to wait for: the stall timer starts again (while messages wait). */
   private startStall(): void {
-    this.clearStall();
-    if (this.queued === 0) return;
-    this.stallTimer = setTimeout(() => this.onStall(), this.limits.stallTimeout);
-    this.stallTimer.unref();
-  }
-
-  private clearStall(): void {
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.stallTimer = null;
+    if (this.queued === 0) this.stall.clear();
+    else this.stall.progress();
   }
 
   private clearTimers(): void {
-    this.clearStall();
+    this.stall.clear();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
 
   private onStall(): void {
-    this.stallTimer = null;
     const left = [...this.pending, ...this.inSocket];
     this.pending = [];
     this.inSocket.clear();

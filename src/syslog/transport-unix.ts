@@ -21,7 +21,8 @@
 
 import { Buffer } from 'node:buffer';
 import { localPrefix, nulFrame, type SyslogMessage } from './format.js';
-import { DEFAULT_LIMITS, Waiters, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
+import { SendQueue } from '../sendqueue.js';
+import { DEFAULT_LIMITS, type QueueLimits, type Transport, type TransportHooks } from './transport.js';
 
 // Loading src/native.ts never throws: where the addon is not built, the
 // network transports and the pure modules still work, and this transport
@@ -54,11 +55,7 @@ export class UnixTransport implements Transport {
   readonly path: string;
   private sock: native.UnixSocket | null = null;
   private stream = false;
-  private q: Item[] = [];
-  private qBytes = 0;
-  private armed: object | null = null;
-  private stallTimer: NodeJS.Timeout | null = null;
-  private drained = new Waiters();
+  private readonly q: SendQueue<Item>;
   private closing = false;
   private closed = false;
   private readonly limits: QueueLimits;
@@ -74,6 +71,19 @@ export class UnixTransport implements Transport {
   constructor(path: string, private readonly hooks: TransportHooks, limits: Partial<QueueLimits> = {}) {
     this.path = path;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.q = new SendQueue<Item>({
+      maxItems: this.limits.queueMessages,
+      maxBytes: this.limits.queueBytes,
+      stallTimeout: this.limits.stallTimeout,
+      size: (it) => it.line.length + 1,
+      // With no socket at all, the retry waits for the stall timer's end.
+      socket: () => this.sock,
+      drain: () => this.drain(),
+      stalled: (left) => this.onStall(left),
+      drained: () => {
+        if (this.closing) this.destroy();
+      },
+    });
   }
 
   /** Whether the connected socket is SOCK_STREAM (the NUL-framed fallback). */
@@ -128,8 +138,7 @@ export class UnixTransport implements Transport {
   }
 
   flush(): Promise<void> {
-    if (this.q.length === 0) return Promise.resolve();
-    return this.drained.wait();
+    return this.q.idle();
   }
 
   async close(): Promise<void> {
@@ -141,13 +150,9 @@ export class UnixTransport implements Transport {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    const left = this.q;
-    this.q = [];
-    this.qBytes = 0;
-    this.clearStall();
+    const left = this.q.clear();
     this.closeSocket();
     for (const it of left) this.hooks.drop(it.m, 'closed');
-    this.drained.wake();
   }
 
   // ---- internals ----
@@ -184,7 +189,7 @@ export class UnixTransport implements Transport {
     if (this.sock) {
       this.sock.close();
       this.sock = null;
-      this.armed = null;
+      this.q.forget();
     }
   }
 
@@ -232,38 +237,14 @@ export class UnixTransport implements Transport {
   }
 
   private enqueue(item: Item, head = false): void {
-    const len = item.line.length + 1;
     // A message already partly written must stay, whatever the limits.
-    const partial = head && item.offset > 0;
-    if (!partial && (this.q.length >= this.limits.queueMessages || this.qBytes + len > this.limits.queueBytes)) {
-      this.hooks.drop(item.m, 'overflow');
-      return;
-    }
-    this.q.push(item);
-    this.qBytes += len;
-    this.arm();
+    if (!this.q.push(item, head && item.offset > 0)) this.hooks.drop(item.m, 'overflow');
   }
 
-  /** Ask to be called when the socket is writable; the native poller keeps
-   * the process alive only while this interest is registered. */
-  private arm(): void {
-    if (this.sock && this.armed !== this.sock) {
-      this.armed = this.sock;
-      this.sock.setWritable(() => this.drain());
-    }
-    if (!this.stallTimer) this.startStall();
-  }
-
-  private disarm(): void {
-    if (this.sock && this.armed === this.sock) this.sock.setWritable(null);
-    this.armed = null;
-    this.clearStall();
-  }
-
-  private drain(): void {
+  /** The socket is writable: send from the head while it takes. */
+  private drain(): boolean {
     let progress = false;
-    while (this.q.length > 0) {
-      const item = this.q[0]!;
+    for (let item = this.q.peek(); item; item = this.q.peek()) {
       const before = item.offset;
       const r = this.deliver(item);
       if (r === 'again') {
@@ -271,43 +252,16 @@ export class UnixTransport implements Transport {
         break;
       }
       this.q.shift();
-      this.qBytes -= item.line.length + 1;
       progress = true;
     }
-    if (this.q.length === 0) {
-      this.disarm();
-      this.drained.wake();
-      if (this.closing) this.destroy();
-      return;
-    }
-    if (progress) this.startStall();
-    // deliver() may have reconnected: register on the socket in use now,
-    // or, with no socket at all, retry on the stall timer's schedule.
-    this.arm();
+    return progress;
   }
 
-  private startStall(): void {
-    this.clearStall();
-    this.stallTimer = setTimeout(() => this.onStall(), this.limits.stallTimeout);
-    // The timer alone must not keep the process alive.
-    this.stallTimer.unref();
-  }
-
-  private clearStall(): void {
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.stallTimer = null;
-  }
-
-  private onStall(): void {
-    this.stallTimer = null;
-    const left = this.q;
-    this.q = [];
-    this.qBytes = 0;
-    this.disarm();
+  /** The receiver took nothing for stallTimeout ms: what waited is dropped. */
+  private onStall(left: Item[]): void {
     // Never leave half a record on a stream: the next one would be glued to it.
     if (left[0] && left[0].offset > 0) this.closeSocket();
     for (const it of left) this.hooks.drop(it.m, 'stalled');
-    this.drained.wake();
     if (this.closing) this.destroy();
   }
 }

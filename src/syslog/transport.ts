@@ -42,15 +42,5 @@ export interface Transport {
   readonly queued: number;
 }
 
-/** Promise helpers shared by the transports: resolve waiters when a queue empties. */
-export class Waiters {
-  private list: (() => void)[] = [];
-  wait(): Promise<void> {
-    return new Promise((resolve) => this.list.push(resolve));
-  }
-  wake(): void {
-    const l = this.list;
-    this.list = [];
-    for (const f of l) f();
-  }
-}
+// Resolves waiters when a queue empties: the send queue's (src/sendqueue.ts).
+export { Waiters } from '../sendqueue.js';
