@@ -16,42 +16,21 @@
 // SIGQUIT sent to plog run alone (not from its terminal), and SIGTERM, SIGHUP
 // and SIGUSR1 always, are passed on to CMD (SIGUSR1: dd(1) prints its
 // progress; plog run itself never opens Node's inspector).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants as fsConstants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { constants as osConstants } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseOptions, UsageError } from './args.js';
 import { errnoWords } from '../errno.js';
 import { internalError } from '../bugs.js';
-import { MAX_DIR_LENGTH, request, RequestError } from '../plog/client.js';
+import { request } from '../plog/client.js';
 import { resolveRunDir } from '../plog/rundir.js';
-import {
-  encodeHello,
-  encodeLog,
-  encodeLogFormat,
-  encodeQuery,
-  encodeStop,
-  LOG_FORMATS,
-  parseInterval,
-  Q_PID,
-  UNRECOGNIZED,
-  type LogFormatName,
-} from '../plog/protocol.js';
+import { encodeStop, LOG_FORMATS, parseInterval, type LogFormatName } from '../plog/protocol.js';
 import { readLog } from '../plog/log/readlog.js';
 import { buildReport, type Report } from '../plog/readers/report.js';
-import { formatBytes, formatDuration } from '../plog/readers/chart-scale.js';
 import { version } from '../version.js';
+import { exitStatus, fail, formatSummary, RUN_EXIT, RunFailure, say } from './plog-run-outcome.js';
+import { copyInto, foregroundOnTerminal, openOurLog, PrivateServer, register, serverAnswers } from './plog-run-server.js';
 
-const PROG = 'plog run';
-
-/** plog run's own exit codes (as env(1) and timeout(1)); any other status is CMD's. */
-export const RUN_EXIT = {
-  FAILED: { code: 125, meaning: 'plog run itself failed (usage, -o FILE, no server could be started); CMD did not run' },
-  CANNOT_RUN: { code: 126, meaning: 'CMD was found but could not be run' },
-  NOT_FOUND: { code: 127, meaning: 'CMD was not found' },
-} as const;
+export { exitStatus, formatSummary, RUN_EXIT, type RunOutcome } from './plog-run-outcome.js';
 
 const DEFAULT_INTERVAL_MS = 1000;
 
@@ -96,16 +75,6 @@ export interface RunArgs {
   dir: string | undefined;
   timeoutMs: number;
   cmd: string[];
-}
-
-class RunFailure extends Error {
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
-}
-
-function fail(message: string): never {
-  throw new RunFailure(RUN_EXIT.FAILED.code, message);
 }
 
 /** Parse plog run's arguments (pure); throws RunFailure (125) on a usage error. */
@@ -166,227 +135,6 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
   const cmd = argv.slice(cmdStart);
   if (cmd.length === 0) fail('no command given: plog run [OPTIONS] -- CMD [ARGS...]');
   return { intervalMs, output, format, dir: values.d === undefined ? undefined : String(values.d), timeoutMs, cmd };
-}
-
-/** The exit status a shell would give for a child's end. */
-export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
-  return 128 + (n ?? 0);
-}
-
-export interface RunOutcome {
-  cmd: string[];
-  status: number;
-  signal: NodeJS.Signals | null;
-  wallMs: number;
-  /** Where the log is now ('' when nowhere), and why not when so. */
-  logPath: string;
-  logNote: string;
-  report: Report | null;
-  /** The extras of a csv/jsonl log's last sample (I/O bytes, fds, context switches), if any. */
-  extras?: Record<string, number | string | null>;
-  /** The most open descriptors seen. */
-  peakFds?: number | null;
-}
-
-/** The summary printed at the end (pure). */
-export function formatSummary(o: RunOutcome): string {
-  const lines: string[] = [];
-  const ended = o.signal ? `was killed by ${o.signal} (status ${o.status})` : `exited with status ${o.status}`;
-  lines.push(`plog run: ${o.cmd.join(' ')} ${ended} after ${formatDuration(o.wallMs)}`);
-  lines.push(`  log:      ${o.logPath || '-'}${o.logNote ? ` (${o.logNote})` : ''}`);
-  const r = o.report;
-  if (!r || r.samples === 0) {
-    lines.push('  samples:  none (the command ended before its first sample, or was not logged)');
-    return lines.join('\n') + '\n';
-  }
-  // A text log's times are to the second: a short run's samples can share one.
-  const span = r.spanMs === 0 && r.samples > 1 ? 'within a second' : `over ${formatDuration(r.spanMs)}`;
-  lines.push(`  samples:  ${r.samples} ${span}${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}`);
-  const fig = (key: string): string => {
-    const f = r.figures.find((x) => x.key === key);
-    return f ? formatBytes(f.peak) : 'unknown';
-  };
-  lines.push(`  peak:     RSS ${fig('rss')}, PSS ${fig('pss')}`);
-  const cpu = r.cpu.mean === null ? 'mean CPU% unknown (one sample)' : `mean ${r.cpu.mean.toFixed(1)}%, peak ${r.cpu.peak!.toFixed(1)}%`;
-  lines.push(`  CPU:      ${cpu}; CPU time ${formatDuration(r.cpu.totalSeconds * 1000)}; threads up to ${r.cpu.maxThreads}`);
-  const x = o.extras;
-  if (x) {
-    const n = (k: string): number | null => (typeof x[k] === 'number' ? (x[k] as number) : null);
-    const parts: string[] = [];
-    if (n('read_bytes') !== null) parts.push(`storage read ${formatBytes(n('read_bytes')!)}, written ${formatBytes(n('write_bytes') ?? 0)}`);
-    if (n('rchar') !== null) parts.push(`read() ${formatBytes(n('rchar')!)}, write() ${formatBytes(n('wchar') ?? 0)}`);
-    if (o.peakFds != null) parts.push(`open fds up to ${o.peakFds}`);
-    if (n('voluntary_ctxt_switches') !== null) parts.push(`context switches ${n('voluntary_ctxt_switches')} voluntary, ${n('nonvoluntary_ctxt_switches') ?? 0} involuntary`);
-    if (parts.length) lines.push(`  I/O:      ${parts.join('; ')} (at the last sample)`);
-  }
-  lines.push(`  verdict:  ${r.verdict.text}`);
-  return lines.join('\n') + '\n';
-}
-
-function say(message: string): void {
-  try {
-    writeSync(2, `${PROG}: ${message}\n`);
-  } catch {
-    /* nowhere to say it */
-  }
-}
-
-/** The installed plogsrvd (dist/src/bin/plogsrvd.js: SIGUSR1's guard first). */
-const PLOGSRVD = fileURLToPath(new URL('../bin/plogsrvd.js', import.meta.url));
-
-/** A private plogsrvd on a temporary directory. */
-class PrivateServer {
-  readonly dir: string;
-  private child: ChildProcess | null = null;
-  private stderr = '';
-  private exited: Promise<void> | null = null;
-  private done = false;
-
-  constructor() {
-    let base = tmpdir();
-    // DIR/plogd_sock must fit in a socket address.
-    if (Buffer.byteLength(join(base, 'plog-run-XXXXXX')) > MAX_DIR_LENGTH) base = '/tmp';
-    this.dir = mkdtempSync(join(base, 'plog-run-'));
-  }
-
-  async start(timeoutMs: number): Promise<void> {
-    const env = { ...process.env };
-    // Nothing of a service manager's meant for plog run.
-    for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
-    const child = spawn(process.execPath, [PLOGSRVD, '-f', '-m', 'owner', '-d', this.dir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-      env,
-    });
-    this.child = child;
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      if (this.stderr.length < 64 * 1024) this.stderr += d;
-    });
-    let gone = false;
-    this.exited = new Promise((resolve) => {
-      child.once('exit', () => {
-        gone = true;
-        resolve();
-      });
-      child.once('error', (err) => {
-        gone = true;
-        this.stderr += `${err.message}\n`;
-        resolve();
-      });
-    });
-    const end = performance.now() + Math.max(timeoutMs, 10_000);
-    for (;;) {
-      if (gone) fail(`the private plogsrvd did not start: ${this.stderr.trim() || 'it exited'}`);
-      try {
-        await request(this.dir, encodeQuery(Q_PID), { timeoutMs: 500 });
-        return;
-      } catch (err) {
-        if (!(err instanceof RequestError)) throw err;
-        if (performance.now() > end) fail(`the private plogsrvd on ${this.dir} does not answer: ${err.message}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** What the server said on stderr (its runtime errors). */
-  get messages(): string {
-    return this.stderr;
-  }
-
-  /** Stop the server (SIGTERM, then SIGKILL) and remove its directory (the log included). */
-  async stop(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    const c = this.child;
-    if (c && c.exitCode === null && c.signalCode === null && this.exited) {
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-      await this.exited;
-      clearTimeout(t);
-    }
-    c?.stderr?.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Whether plog run is in the foreground process group of its controlling
- * terminal (then the terminal's Ctrl-C reaches CMD without our help). */
-function foregroundOnTerminal(): boolean {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After the name: state ppid pgrp session tty_nr tpgid ...
-    const pgrp = Number(f[2]);
-    const ttyNr = Number(f[4]);
-    const tpgid = Number(f[5]);
-    return ttyNr !== 0 && tpgid === pgrp;
-  } catch {
-    return false;
-  }
-}
-
-/** Copy a file (an open descriptor's) into an open descriptor, a chunk at a time, from its start. */
-function copyInto(src: number, fd: number): void {
-  const buf = Buffer.allocUnsafe(1 << 20);
-  for (let pos = 0; ; ) {
-    const n = readSync(src, buf, 0, buf.length, pos);
-    if (n === 0) return;
-    pos += n;
-    for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
-  }
-}
-
-/**
- * Open the log a server named, only if it is one it made for us: a regular
- * file directly in the directory we asked, not a link, owned by our uid (a
- * root plogsrvd hands each log to its requester). Whatever a server says,
- * plog run never reads a file for it that we could not read ourselves, nor
- * copies one into -o.
- */
-function openOurLog(path: string, dir: string): number {
-  const a = statSync(dirname(path));
-  const b = statSync(dir);
-  if (a.dev !== b.dev || a.ino !== b.ino || basename(path).startsWith('.')) {
-    throw new Error(`the server named ${JSON.stringify(path)}, which is not a log in ${dir}`);
-  }
-  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
-    if (st.uid !== process.geteuid?.()) throw new Error(`${path} belongs to uid ${st.uid}, not to you: not a log made for you`);
-    return fd;
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-}
-
-/** Ask a server to log pid; the log's path, or why not. */
-async function register(dir: string, pid: number, args: RunArgs): Promise<{ path: string } | { error: string; old: boolean }> {
-  const req = args.format === 'text' ? encodeLog(pid, args.intervalMs) : encodeLogFormat(pid, args.intervalMs, args.format);
-  let reply: string;
-  try {
-    [reply] = await request(dir, req, { timeoutMs: args.timeoutMs });
-  } catch (err) {
-    if (!(err instanceof RequestError)) throw err;
-    return { error: err.message, old: false };
-  }
-  if (reply?.startsWith('Log file: ')) return { path: reply.slice('Log file: '.length) };
-  return { error: reply ?? 'no reply', old: reply === UNRECOGNIZED };
-}
-
-/** Whether a plogsrvd that speaks this project's extensions answers on dir. */
-async function serverAnswers(dir: string): Promise<boolean> {
-  try {
-    const [reply] = await request(dir, encodeHello(), { timeoutMs: 1000 });
-    return reply?.startsWith('plogsrvd ') === true;
-  } catch (err) {
-    if (err instanceof RequestError) return false;
-    throw err;
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

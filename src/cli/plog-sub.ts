@@ -1,7 +1,8 @@
 // What the log readers (src/cli/plog-show.ts, plog-plot.ts, plog-report.ts,
 // plog-export.ts) share: option parsing, loading logs, writing output, and
 // turning errors into messages and exit codes (src/plog/readers/exitcodes.ts).
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { writeFully } from '../daemon/io.js';
 import { parseOptions, UsageError } from './args.js';
 import { internalError } from '../bugs.js';
 import { ExitError } from '../plog/exitcodes.js';
@@ -61,26 +62,14 @@ export function fancyOutput(): boolean {
   return process.stdout.isTTY === true && (noColor === undefined || noColor === '');
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Write all of text to fd, synchronously (retrying short writes and EAGAIN of a non-blocking pipe). */
+/**
+ * Write all of text to fd, synchronously. A reader's output may go to a
+ * pager (`plog export LOG | less`) that reads nothing while its user reads
+ * a page: a full pipe is waited for as long as the pager takes, where a
+ * daemon's words give up after a second (writeFully).
+ */
 export function writeAll(fd: number, text: string): void {
-  let buf = Buffer.from(text);
-  while (buf.length) {
-    let n: number;
-    try {
-      n = writeSync(fd, buf);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        sleepSync(5);
-        continue;
-      }
-      throw err;
-    }
-    buf = buf.subarray(n);
-  }
+  writeFully(fd, text, Infinity);
 }
 
 /** Standard output closed by its reader (`plog export ... | head`): stop quietly. */

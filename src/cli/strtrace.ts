@@ -3,8 +3,9 @@
 // is the system call tracer's). Registers with strlogd as a tracer for the
 // given mid sid level triples and prints each message on stdout, unbuffered.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { internalError } from '../bugs.js';
+import { writeFully } from '../daemon/io.js';
 import { MAX_TRACE_IDS } from '../strlog/constants.js';
 import { LogStream, unreachable } from '../strlog/client.js';
 import { ExitError, exitStatusHelp, STRTRACE } from '../strlog/exitcodes.js';
@@ -94,28 +95,17 @@ function readTriplets(): string[] {
   return text.split(/[ \t\n]+/).filter(Boolean);
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Write all of buf to stdout, however long it takes: a reader that does not
  * keep up holds us here, we stop reading from strlogd, and the driver's
  * queue for us drops its oldest messages (gaps in our sequence numbers).
  */
 function output(buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(1, buf, off);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') {
-        Atomics.wait(pause, 0, 0, 2);
-        continue;
-      }
-      if (code === 'EINTR') continue;
-      // EPIPE and the like: nobody reads our output any more.
-      process.exit(STRTRACE.OK.code);
-    }
+  try {
+    writeFully(1, buf, Infinity);
+  } catch {
+    // EPIPE and the like: nobody reads our output any more.
+    process.exit(STRTRACE.OK.code);
   }
 }
 

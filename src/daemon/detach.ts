@@ -2,7 +2,7 @@
 // detached copy through a session leader (session.ts) and waits for the copy
 // to say it is ready. See index.ts for the overview.
 import './no-inspector.js'; // the launcher and the daemon: SIGUSR1 never opens Node's inspector
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, fstatSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -273,10 +273,7 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
           break;
       }
     };
-    const reader = new WordReader();
-    chan.setEncoding('utf8');
-    chan.on('data', (chunk: string) => reader.push(chunk).forEach(onWord));
-    chan.on('error', () => {});
+    readWords(chan, onWord);
     // A start that fails leaves nothing behind: what is still starting when
     // we give up is sent SIGTERM, the daemon and its session leader alike.
     // The session leader leads a process group of its own (setsid), and the
@@ -313,6 +310,75 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
       }, opts.timeout);
     }
   });
+}
+
+/** Call onWord with each word that comes on a readiness channel. */
+function readWords(chan: Readable, onWord: (w: Word) => void): void {
+  const reader = new WordReader();
+  chan.setEncoding('utf8');
+  chan.on('data', (chunk: string) => reader.push(chunk).forEach(onWord));
+  chan.on('error', () => {});
+}
+
+/** Options of {@link spawnReady}. */
+export interface SpawnReadyOptions {
+  /** The program's name, in the messages of a failed start. */
+  name: string;
+  /** The script of a program of the kit, and its arguments (a foreground
+   * run: -f or the like; the child is not detached by the kit). */
+  script: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Exit code for a start that failed without a code of the child's own. Default 1. */
+  failCode?: number;
+  /** Give up after this many milliseconds (the child is then sent SIGTERM). Default 0: no limit. */
+  timeout?: number;
+}
+
+/**
+ * Start a program of the kit as our own child, in a new session, its
+ * standard error on a pipe (child.stderr), and wait for its word on the
+ * kit's readiness channel, as the launcher of {@link detach} does: ready
+ * when it calls notifyReady(), its message and code when its start fails
+ * (notifyFailure, a fatal report), or how it died. For a program that runs
+ * another for its own use (plog run's private plogsrvd).
+ */
+export function spawnReady(opts: SpawnReadyOptions): { child: ChildProcess; ready: Promise<StartResult> } {
+  const failCode = opts.failCode ?? 1;
+  const child = spawn(process.execPath, [...process.execArgv, opts.script, ...opts.args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...(opts.env ?? process.env), [STAGE_ENV]: 'daemon' },
+  });
+  const ready = new Promise<StartResult>((done) => {
+    let settled = false;
+    let crash: string | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (r: StartResult): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      chan?.destroy();
+      done(r);
+    };
+    child.once('error', (err) => settle(fail(failCode, `${opts.name}: cannot start: ${err.message}`)));
+    child.once('exit', (code, signal) => settle(died(opts.name, { t: 'exit', pid: child.pid ?? 0, code, signal }, crash, failCode)));
+    const chan = child.stdio[READY_FD] as Readable | null;
+    if (!chan) return; // 'error' follows
+    readWords(chan, (w) => {
+      if (w.t === 'ready') settle({ ready: true, pid: w.pid });
+      else if (w.t === 'fail') settle(fail(validCode(w.code, failCode), w.message, child.pid ?? null));
+      else if (w.t === 'crash') crash = w.message;
+      else if (w.t === 'warn') writeAllSync(2, w.message.endsWith('\n') ? w.message : w.message + '\n');
+    });
+    if (opts.timeout && opts.timeout > 0) {
+      timer = setTimeout(() => {
+        child.kill('SIGTERM');
+        settle(fail(failCode, `${opts.name}: not ready after ${opts.timeout! / 1000} s; stopped it (pid ${child.pid})`, child.pid ?? null));
+      }, opts.timeout);
+    }
+  });
+  return { child, ready };
 }
 
 function validCode(code: unknown, fallback: number): number {

@@ -12,11 +12,13 @@ export function sleepSync(ms: number): void {
 }
 
 /**
- * Write all of text to fd, retrying on EAGAIN (a non-blocking pipe that is
- * momentarily full) for at most about a second. Returns false when the write
- * failed (EPIPE, EBADF, ...); never throws.
+ * Write all of text to fd: short writes are continued, EINTR retried, and
+ * EAGAIN (a non-blocking pipe or file that is momentarily full) waited out
+ * for at most `patienceMs` (default about a second: a daemon's words must
+ * not hang it). Throws the system error of a write that failed (EPIPE,
+ * EBADF, EAGAIN after that time, ...).
  */
-export function writeAllSync(fd: number, text: string | Buffer): boolean {
+export function writeFully(fd: number, text: string | Buffer, patienceMs = 1000): void {
   const buf = typeof text === 'string' ? Buffer.from(text) : text;
   let off = 0;
   let waited = 0;
@@ -25,26 +27,25 @@ export function writeAllSync(fd: number, text: string | Buffer): boolean {
       off += writeSync(fd, buf, off, buf.length - off);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' && waited < 1000) {
+      if (code === 'EAGAIN' && waited < patienceMs) {
         sleepSync(5);
         waited += 5;
         continue;
       }
       if (code === 'EINTR') continue;
-      return false;
+      throw err;
     }
   }
-  return true;
 }
 
-/** The name of a signal number (e.g. 15 -> 'SIGTERM'), or 'signal N'. */
-export function signalName(signo: number): string {
-  return signalNames.get(signo) ?? `signal ${signo}`;
-}
-
-const signalNames = new Map<number, string>();
-for (const [name, num] of Object.entries(osConstants.signals)) {
-  if (!signalNames.has(num as number)) signalNames.set(num as number, name);
+/** writeFully() that never throws: false when the write failed. */
+export function writeAllSync(fd: number, text: string | Buffer): boolean {
+  try {
+    writeFully(fd, text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The number of a signal name (e.g. 'SIGKILL' -> 9), or 0 when unknown. */

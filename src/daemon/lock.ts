@@ -1,11 +1,9 @@
 // Single-instance daemons (APUE 13.5, already_running()): a whole-file write
 // lock on a pid file.
-import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { lockFile } from '../native.js';
 import { sleepSync } from './io.js';
-import { constants as osConstants } from 'node:os';
-
-const { EAGAIN, EACCES } = osConstants.errno;
+import { NotOurFileError, openOwnFile, refusedWords } from './ownfile.js';
 
 /** A held lock file (the pid file of the running instance). */
 export interface PidLock {
@@ -48,13 +46,12 @@ export function acquireLock(path: string, opts: { mode?: number } = {}): LockRes
   // Runtime directories are often world-writable (1777): never follow a link
   // planted at the name, and never write into a file that is not our own
   // plain file (a FIFO, a device, a hard link to something else).
-  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, opts.mode ?? 0o644);
-  const st = fstatSync(fd);
-  const euid = process.geteuid?.() ?? st.uid;
-  if (!st.isFile() || st.nlink !== 1 || st.uid !== euid) {
-    closeSync(fd);
-    const why = !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? 'it has other links' : `owned by uid ${st.uid}`;
-    throw Object.assign(new Error(`unsafe lock file ${path}: ${why}`), { code: 'EUNSAFE' });
+  let fd: number;
+  try {
+    fd = openOwnFile(path, fsConstants.O_RDWR | fsConstants.O_CREAT, { mode: opts.mode ?? 0o644 });
+  } catch (err) {
+    if (err instanceof NotOurFileError) throw Object.assign(new Error(`unsafe lock file ${path}: ${refusedWords(err)}`), { code: 'EUNSAFE' });
+    throw err;
   }
   return finish(fd, path);
 }
@@ -62,17 +59,11 @@ export function acquireLock(path: string, opts: { mode?: number } = {}): LockRes
 function finish(fd: number, path: string): LockResult {
   let locked: boolean;
   try {
+    // false when another process holds it (EAGAIN or EACCES, fcntl(2)).
     locked = lockFile(fd, { exclusive: true, wait: false });
   } catch (err) {
-    // native.lockFile maps errno 11 to 'EWOULDBLOCK', not 'EAGAIN', and so
-    // throws for a lock held elsewhere: treat EAGAIN/EACCES as "held" here.
-    const errno = Math.abs((err as { errno?: number }).errno ?? 0);
-    if (errno === EAGAIN || errno === EACCES) {
-      locked = false;
-    } else {
-      closeSync(fd);
-      throw err;
-    }
+    closeSync(fd);
+    throw err;
   }
   if (!locked) {
     const pid = readPid(fd);

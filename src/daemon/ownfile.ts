@@ -41,6 +41,8 @@ export class NotOurFileError extends Error {
     readonly path: string,
     /** What is there instead, e.g. 'a FIFO of uid 65534'. */
     readonly what: string,
+    /** Its status (lstat(2) of a symlink), when known. */
+    readonly stat: Stats | null = null,
   ) {
     super(`${path} is ${what}, not our own file (a regular file of uid ${euid()} with one link)`);
   }
@@ -61,25 +63,41 @@ export function openOwnFile(path: string, flags: number, opts: { owner?: number;
     // O_NOFOLLOW's answer for a symlink at the name (whose owner is looked up for the message only).
     if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
     let what = 'a symlink';
+    let st: Stats | null = null;
     try {
-      what = whyNotOurs(lstatSync(path), opts.owner ?? euid()) ?? what;
+      st = lstatSync(path);
+      what = whyNotOurs(st, opts.owner ?? euid()) ?? what;
     } catch {
       /* gone meanwhile */
     }
-    throw new NotOurFileError(path, what);
+    throw new NotOurFileError(path, what, st);
   }
   let why: string | null;
+  let st: Stats;
   try {
-    why = whyNotOurs(fstatSync(fd), opts.owner ?? euid());
+    st = fstatSync(fd);
+    why = whyNotOurs(st, opts.owner ?? euid());
   } catch (err) {
     closeSync(fd);
     throw err;
   }
   if (why !== null) {
     closeSync(fd);
-    throw new NotOurFileError(path, why);
+    throw new NotOurFileError(path, why, st);
   }
   return fd;
+}
+
+/** Why openOwnFile refused a file, in the words of a log file's or lock
+ * file's messages: 'a symbolic link (not followed)', 'not a regular file',
+ * 'it has other links', 'owned by uid N'. */
+export function refusedWords(err: NotOurFileError): string {
+  const st = err.stat;
+  if (!st) return err.what;
+  if (st.isSymbolicLink()) return 'a symbolic link (not followed)';
+  if (!st.isFile()) return 'not a regular file';
+  if (st.nlink !== 1) return 'it has other links';
+  return `owned by uid ${st.uid}`;
 }
 
 /** The whole content of our own file at path (openOwnFile), or null when

@@ -1,7 +1,9 @@
 // strerr(8)'s log files, error.MM-DD in its log directory.
-import { closeSync, constants as fsc, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
+import { writeFully } from '../daemon/io.js';
+import { NotOurFileError, openOwnFile, refusedWords } from '../daemon/ownfile.js';
 import type { Reporter } from '../daemon/report.js';
 
 /**
@@ -34,10 +36,8 @@ export class ErrorLog {
       this.close();
       if (!this.open(name)) return this.lose(count);
     }
-    const buf = Buffer.from(text);
-    let off = 0;
     try {
-      while (off < buf.length) off += writeSync(this.fd, buf, off);
+      writeFully(this.fd, text);
       if (this.writeFailing) this.recovered();
       return true;
     } catch (err) {
@@ -72,20 +72,15 @@ export class ErrorLog {
 
   /** A descriptor of our own file at path, or why not (other: the name is taken by someone else's file). */
   private openOne(path: string): number | { why: string; other: boolean } {
-    let fd: number;
     try {
-      fd = openSync(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+      return openOwnFile(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT, { mode: 0o644 });
     } catch (err) {
+      if (err instanceof NotOurFileError) return { why: refusedWords(err), other: true };
       const code = (err as NodeJS.ErrnoException).code;
-      // A symbolic link (ELOOP), a FIFO without reader (ENXIO), a directory.
-      const other = code === 'ELOOP' || code === 'ENXIO' || code === 'EISDIR' || code === 'ETXTBSY';
-      return { why: code === 'ELOOP' ? 'a symbolic link (not followed)' : (err as Error).message, other };
+      // A FIFO without reader (ENXIO), a directory.
+      const other = code === 'ENXIO' || code === 'EISDIR' || code === 'ETXTBSY';
+      return { why: (err as Error).message, other };
     }
-    const st = fstatSync(fd);
-    const euid = process.geteuid?.() ?? st.uid;
-    if (st.isFile() && st.nlink === 1 && st.uid === euid) return fd;
-    closeSync(fd);
-    return { why: !st.isFile() ? 'not a regular file' : st.nlink !== 1 ? 'it has other links' : `owned by uid ${st.uid}`, other: true };
   }
 
   private lose(count: number): false {
