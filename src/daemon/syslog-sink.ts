@@ -5,7 +5,7 @@ import type { SyslogSink } from './report.js';
 
 /**
  * A sink for createReporter() that logs to syslog as `program[PID]`, facility
- * LOG_DAEMON, level LOG_ERR (the seed's default for a background plogsrvd).
+ * LOG_DAEMON, level LOG_ERR (where plog 0.1.0's plogsrvd sent its errors in the background; plogsrvd(1) -e).
  */
 export function syslogSink(program: string): SyslogSink {
   const logger = new Logger({ ident: program, option: LOG_PID, facility: LOG_DAEMON });

@@ -40,7 +40,7 @@ export interface RawSample {
   smaps: SmapsSummary | null;
   /** null when unreadable; `complete: false` after a short read. */
   maps: MapsSummary | null;
-  /** Why smaps is null (the seed's wording, `Can't read 'smaps_rollup': ...`), else null. */
+  /** Why smaps is null (plog 0.1.0's wording, `Can't read 'smaps_rollup': ...`), else null. */
   smapsError?: ProcReadError | null;
   /** Why maps is null, `Can't read 'maps': ...`, else null. */
   mapsError?: ProcReadError | null;

@@ -1,4 +1,4 @@
-// Process trees (issue 7, `plog --tree`): a process and its descendants,
+// Process trees (`plog --tree`, plog(1)): a process and its descendants,
 // summed as prmon does. Children come from /proc/PID/task/TID/children
 // (CONFIG_PROC_CHILDREN, every kernel since 3.5 with it) or, where that file
 // is missing, from a scan of every /proc/N/stat's ppid. Pure parts (the walk,

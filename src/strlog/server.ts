@@ -3,13 +3,16 @@
 // which loggers register and receive their messages, and anyone may ask for
 // the counters. Who sends is known from the kernel (SCM_CREDENTIALS on
 // datagrams, SO_PEERCRED on connections), never from what is sent.
-import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Reporter } from '../daemon/index.js';
 import { UnixSocket, type Datagram } from '../native.js';
 import { defaultSocketPath, UnixTransport } from '../syslog/index.js';
 import { boundPaths } from '../daemon/listenfds.js';
+import { removeStaleSocket } from '../daemon/sockets.js';
+import { listen, ownSocket, removeOwnSockets, StartError } from './sockets.js';
+
+export { StartError };
 import { MAX_DATAGRAM, MAX_REQUEST } from './constants.js';
 import { peerCredentials, Privileges } from './creds.js';
 import { Engine, type ConsoleMessage, type DriverStats, type LoggerSlot, type Origin } from './driver.js';
@@ -55,16 +58,6 @@ export interface ServerOptions {
   clockOffset?: number;
 }
 
-/** Why start() failed, for the exit code. */
-export class StartError extends Error {
-  constructor(
-    readonly stage: 'socket',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 interface Conn {
   sock: Socket;
   slot: LoggerSlot;
@@ -77,7 +70,6 @@ interface Conn {
 
 const errno = osConstants.errno;
 /** open(2)'s O_PATH (Linux; not in Node's constants): a descriptor that pins a file without opening it. */
-const O_PATH = 0o10000000;
 /** Bytes written to a logger at once. */
 const BATCH = 256 << 10;
 /** How long a connection may stay without registering. */
@@ -127,7 +119,13 @@ export class StrlogServer {
    * or serve on those the service manager passed. */
   async start(): Promise<void> {
     if (this.opts.passed) return this.adopt(this.opts.passed);
-    for (const p of [this.submitPath, this.loggerPath]) removeStale(p);
+    for (const p of [this.submitPath, this.loggerPath]) {
+      try {
+        removeStaleSocket(p);
+      } catch (err) {
+        throw new StartError('socket', (err as Error).message);
+      }
+    }
     // Each socket is born with its mode, 666 (the umask around the binds):
     // a chmod by name afterwards would follow whatever is at the name by
     // then, and in a runtime directory others may write to that can be a
@@ -144,14 +142,14 @@ export class StrlogServer {
         throw new StartError('socket', `cannot bind ${this.submitPath}: ${(err as Error).message}`);
       }
       this.serveDatagrams(d);
-      this.bound.push({ path: this.submitPath, ...this.own(this.submitPath) });
+      this.bound.push({ path: this.submitPath, ...ownSocket(this.submitPath) });
       // listen() binds at once (the callback only says it listens).
       listening = listen(srv, this.loggerPath, this.loggerPath);
     } finally {
       process.umask(mask);
     }
     await listening;
-    this.bound.push({ path: this.loggerPath, ...this.own(this.loggerPath) });
+    this.bound.push({ path: this.loggerPath, ...ownSocket(this.loggerPath) });
     this.serving(srv);
   }
 
@@ -171,7 +169,7 @@ export class StrlogServer {
       const said = fds.map((fd, i) => `${fd} (${at[i] ?? 'bound to no path'})`).join(', ');
       throw new StartError('socket', `the sockets passed, ${said}, are not ${this.submitPath} and ${this.loggerPath}`);
     }
-    for (const p of [this.submitPath, this.loggerPath]) this.own(p);
+    for (const p of [this.submitPath, this.loggerPath]) ownSocket(p);
     let d: UnixSocket;
     try {
       d = UnixSocket.fromFd(submit);
@@ -210,29 +208,6 @@ export class StrlogServer {
     this.housekeeper.unref();
   }
 
-  /**
-   * The socket just bound at path, seen through an O_PATH descriptor (no
-   * link followed): it must be a socket of ours with mode 666, or another
-   * file took its name right after the bind. Its device and inode are what
-   * stop() removes, and nothing else.
-   */
-  private own(path: string): { dev: number; ino: number } {
-    let fd: number;
-    try {
-      fd = openSync(path, O_PATH | fsConstants.O_NOFOLLOW);
-    } catch (err) {
-      throw new StartError('socket', `${path} is gone right after the bind: ${(err as Error).message}`);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isSocket() || st.uid !== process.geteuid?.()) throw new StartError('socket', `${path} was replaced by another file right after the bind`);
-      if ((st.mode & 0o777) !== 0o666) throw new StartError('socket', `${path} has mode ${(st.mode & 0o777).toString(8)}, not 666`);
-      return { dev: st.dev, ino: st.ino };
-    } finally {
-      closeSync(fd);
-    }
-  }
-
   /** Close everything and remove the sockets it bound (a strlogd that did
    * not start must not remove those of the one running). */
   stop(): void {
@@ -242,14 +217,7 @@ export class StrlogServer {
     this.dgram?.close();
     this.server?.close();
     for (const c of this.conns) c.sock.destroy();
-    for (const b of this.bound) {
-      try {
-        const st = lstatSync(b.path);
-        if (st.isSocket() && st.dev === b.dev && st.ino === b.ino) unlinkSync(b.path);
-      } catch {
-        // already gone
-      }
-    }
+    removeOwnSockets(this.bound);
     this.syslog?.destroy();
   }
 
@@ -520,29 +488,5 @@ export class StrlogServer {
     this.opts.report.error(`${s.role} logger ${s.id} (pid ${s.peer.pid}) is too slow: ${s.dropped - c.droppedReported} messages dropped (${s.dropped} in all)`);
     c.lastDropReport = now;
     c.droppedReported = s.dropped;
-  }
-}
-
-/** The logger server listening on a path or a passed descriptor. */
-function listen(srv: Server, on: string | { fd: number }, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    srv.once('error', (err) => reject(new StartError('socket', `cannot ${typeof on === 'string' ? 'bind' : 'listen on'} ${what}: ${err.message}`)));
-    srv.listen(on, () => resolve());
-  });
-}
-
-/** Remove a socket left by a strlogd that died; refuse anything else. */
-function removeStale(path: string): void {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new StartError('socket', `${path} exists and is not a socket`);
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    throw new StartError('socket', `cannot remove the stale socket ${path}: ${(err as Error).message}`);
   }
 }
