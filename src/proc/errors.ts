@@ -23,8 +23,8 @@ export class ProcParseError extends Error {
 }
 
 /**
- * A /proc file could not be read. The message is the wording of the
- * plog 0.1.0, `Can't read 'stat': No such process`; `code` is the errno name when the
+ * A /proc file could not be read. The message is in plog 0.1.0's words,
+ * `Can't read 'stat': No such process`; `code` is the errno name when the
  * cause was a system error ('ESRCH', 'ENOENT', 'EACCES', ...), and is
  * 'EPARSE' when the file was read but its text was malformed.
  */
