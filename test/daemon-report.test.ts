@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createReporter, timestamp } from '../src/daemon/index.js';
 import { UnixSocket } from '../src/native.js';
+import { waitFor } from './helpers/wait.js';
 
 const REPORTER = fileURLToPath(new URL('./fixtures/daemon/reporter.js', import.meta.url));
 const SYSLOG_REPORTER = fileURLToPath(new URL('./fixtures/daemon/syslog-reporter.js', import.meta.url));
@@ -113,8 +114,7 @@ test('syslogSink sends LOG_DAEMON|LOG_ERR with ident[pid] to the syslog socket',
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
     assert.equal(code, 0, stderr);
-    const end = Date.now() + 2000;
-    while (got.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the syslog record', () => got.length > 0, { timeout: 2000, interval: 20 });
     assert.equal(got.length, 1);
     // <27> = LOG_DAEMON (3 << 3) | LOG_ERR (3)
     assert.match(got[0], new RegExp(`^<27>.*reptest\\[${child.pid}\\]: recvfrom\\(\\) failed: Connection refused`));

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { acquireLock } from '../src/daemon/index.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
 import { processesWith } from './helpers/run.js';
+import { waitFor } from './helpers/wait.js';
 
 const TESTD = fileURLToPath(new URL('./fixtures/daemon/testd.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -112,20 +113,8 @@ function alive(pid: number): boolean {
 }
 
 async function waitGone(pid: number, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (alive(pid)) {
-    if (Date.now() > end) assert.fail(`pid ${pid} still alive after ${ms} ms`);
-    await sleep(20);
-  }
+  await waitFor(`pid ${pid} to end`, () => !alive(pid), { timeout: ms, interval: 20 });
   pids.delete(pid);
-}
-
-async function waitFor(what: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) assert.fail('condition not met in time');
-    await sleep(20);
-  }
 }
 
 function fdLinks(pid: number): Map<number, string> {
@@ -175,7 +164,7 @@ test('the daemon is in a new session, not its leader, without a terminal, cwd ru
   assert.equal(s.ttyNr, 0, 'no controlling terminal');
   assert.notEqual(s.ppid, r.pid, 'the launcher is not its parent');
   // the session leader exits once the daemon is ready
-  await waitFor(() => !alive(s.session));
+  await waitFor('the condition', () => !alive(s.session));
   assert.equal(readlinkSync(`/proc/${pid}/cwd`), realpathSync(dir));
   assert.equal(umaskOf(pid), '0022');
   const fds = fdLinks(pid);
@@ -206,14 +195,14 @@ test('stdout/stderr are kept when asked and they are a file', async () => {
   assert.equal(fds.get(0), '/dev/null');
   assert.equal(fds.get(1), out);
   assert.equal(fds.get(2), err);
-  await waitFor(() => readFileSync(out, 'utf8').includes('started'));
+  await waitFor('the condition', () => readFileSync(out, 'utf8').includes('started'));
   assert.match(readFileSync(out, 'utf8'), new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d testd\\[${pid}\\]: started\\n$`));
-  await waitFor(() => readFileSync(err, 'utf8').includes('a test error'));
+  await waitFor('the condition', () => readFileSync(err, 'utf8').includes('a test error'));
   assert.match(readFileSync(err, 'utf8'), new RegExp(`testd\\[${pid}\\]: a test error\\n$`));
   // -v reports trapped signals, such as SIGPIPE
   process.kill(pid, 'SIGPIPE');
   process.kill(pid, 'SIGUSR1');
-  await waitFor(() => /trapped SIGUSR1/.test(readFileSync(out, 'utf8')));
+  await waitFor('the condition', () => /trapped SIGUSR1/.test(readFileSync(out, 'utf8')));
   assert.match(readFileSync(out, 'utf8'), /testd\[\d+\]: trapped SIGPIPE\n/);
   assert.ok(alive(pid));
   process.kill(pid, 'SIGTERM');
@@ -226,12 +215,12 @@ test('stdout is kept when asked and it is a pipe (a shell pipeline)', async () =
   // `testd ... | cat > out.log`: the launcher's stdout is a real pipe(2)
   const cmd = `'${process.execPath}' '${TESTD}' --dir '${dir}' -v --keep 1 | cat > '${out}'`;
   const sh = spawn('sh', ['-c', cmd], { stdio: 'ignore' });
-  await waitFor(() => existsSync(join(dir, 'state.json')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
+  await waitFor('the condition', () => existsSync(join(dir, 'state.json')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
   const pid = daemonPid(dir);
   const fds = fdLinks(pid);
   assert.match(fds.get(1)!, /^pipe:\[\d+\]$/);
   assert.equal(fds.get(2), '/dev/null', 'stderr was not asked for');
-  await waitFor(() => readFileSync(out, 'utf8').includes('started'));
+  await waitFor('the condition', () => readFileSync(out, 'utf8').includes('started'));
   process.kill(pid, 'SIGTERM');
   await waitGone(pid);
   // the pipeline ends once the daemon, the last writer, is gone
@@ -253,7 +242,7 @@ test('stdout is kept when asked and it is a socket; not kept when not asked', as
   assert.match(fds.get(1)!, /^socket:\[\d+\]$/);
   assert.equal(fds.get(2), '/dev/null', 'stderr was not asked for');
   // the daemon's own line arrives through the launcher's pipe
-  await waitFor(() => out.includes('started'));
+  await waitFor('the condition', () => out.includes('started'));
   assert.match(out, new RegExp(`testd\\[${pid}\\]: started`));
   process.kill(pid, 'SIGTERM');
   await waitGone(pid);
@@ -325,7 +314,7 @@ test('a fatal error before ready goes to stderr, runs the cleanup, and gives its
   const r = await testd(['--dir', dir, '--fatal']);
   assert.equal(r.code, 9, `launcher stderr: ${r.stderr}`);
   assert.equal(r.stderr, 'testd: cannot bind\n');
-  await waitFor(() => existsSync(join(dir, 'cleanup')) && readFileSync(join(dir, 'cleanup'), 'utf8').includes('done'));
+  await waitFor('the condition', () => existsSync(join(dir, 'cleanup')) && readFileSync(join(dir, 'cleanup'), 'utf8').includes('done'));
   assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), 'null start\nnull done\n');
 });
 
@@ -370,18 +359,14 @@ test('the launcher does not hang when the daemon dies before ready', async (t) =
     assert.ok(m, r.stderr);
     // Nothing of the start is left running: every process whose command
     // line names its directory (the session leader's too) ends.
-    const end = performance.now() + 5000;
-    while (processesWith(dir).length > 0) {
-      if (performance.now() > end) assert.fail(`left running: ${processesWith(dir).join(' ')}`);
-      await sleep(20);
-    }
+    await waitFor('nothing of the start left running', () => processesWith(dir).length === 0, { timeout: 5000, interval: 20 });
     // A daemon that had its SIGTERM handler when the stop came cleaned up.
     if (existsSync(join(dir, 'hanging'))) assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), 'SIGTERM start\nSIGTERM done\n');
   });
   await t.test('the session leader killed during the start', async () => {
     const dir = tempDir();
     const launcher = testd(['--dir', dir, '--delay', '3000'], { limit: 5000 });
-    await waitFor(() => existsSync(join(dir, 'testd.pid')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
+    await waitFor('the condition', () => existsSync(join(dir, 'testd.pid')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
     const pid = daemonPid(dir);
     process.kill(stat(pid)!.session, 'SIGKILL');
     const r = await launcher;
@@ -417,7 +402,7 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) {
 test('a second signal during the cleanup does not abort it', async () => {
   const { dir, pid } = await startDaemon(['--slow-cleanup', '400']);
   process.kill(pid, 'SIGTERM');
-  await waitFor(() => existsSync(join(dir, 'cleanup')));
+  await waitFor('the condition', () => existsSync(join(dir, 'cleanup')));
   process.kill(pid, 'SIGINT');
   process.kill(pid, 'SIGQUIT');
   process.kill(pid, 'SIGTERM');
@@ -431,7 +416,7 @@ test('in the foreground, shutdown signals clean up and exit 0', async (t) => {
       const dir = tempDir();
       const child = spawn(process.execPath, [TESTD, '--dir', dir, '-f', '--slow-cleanup', '200'], { stdio: 'ignore' });
       const exited = new Promise<[number | null, string | null]>((res) => child.on('exit', (c, s) => res([c, s])));
-      await waitFor(() => existsSync(join(dir, 'state.json')));
+      await waitFor('the condition', () => existsSync(join(dir, 'state.json')));
       const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
       assert.equal(state.pid, child.pid, 'ran in place');
       assert.equal(state.daemon, false);
@@ -457,9 +442,9 @@ test('SIGHUP is ignored by a daemon, or handled for a reload', async () => {
   const b = await startDaemon(['--reload']);
   process.kill(a.pid, 'SIGHUP');
   process.kill(b.pid, 'SIGHUP');
-  await waitFor(() => existsSync(join(b.dir, 'reloaded')));
+  await waitFor('the condition', () => existsSync(join(b.dir, 'reloaded')));
   process.kill(b.pid, 'SIGHUP');
-  await waitFor(() => readFileSync(join(b.dir, 'reloaded'), 'utf8') === 'reload\nreload\n');
+  await waitFor('the condition', () => readFileSync(join(b.dir, 'reloaded'), 'utf8') === 'reload\nreload\n');
   await sleep(100);
   assert.ok(alive(a.pid), 'SIGHUP ignored');
   assert.ok(alive(b.pid), 'SIGHUP handled');
@@ -488,7 +473,7 @@ test('the stage marker alone does not make a daemon copy', async () => {
     env: { ...process.env, PLOG_DAEMON_STAGE: 'daemon' },
   });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-  await waitFor(() => existsSync(join(dir, 'state.json')));
+  await waitFor('the condition', () => existsSync(join(dir, 'state.json')));
   assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon, false);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);

@@ -90,7 +90,7 @@ test('Type=notify: READY=1, STATUS and MAINPID once it serves; WATCHDOG=1 every 
     const all = n.all();
     assert.ok(all.includes(`MAINPID=${srv.pid}`), JSON.stringify(all));
     assert.ok(all.some((l) => /^STATUS=logging 0 processes on .*plogd_sock$/.test(l)), JSON.stringify(all));
-    // Every 200 ms: at least 4 in a second, and not a flood.
+    // Every 200 ms: 5 in a second; at least 3 (a loaded machine is late), and not a flood.
     const t0 = Date.now();
     await sleep(1000);
     const dogs = n.got.filter((g) => g.at >= t0 && g.lines.includes('WATCHDOG=1')).length;

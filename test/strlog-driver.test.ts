@@ -267,7 +267,7 @@ test('malformed submissions are dropped silently and counted; good records aroun
     Buffer.concat([rec('four'), Buffer.from([0xff])]),
     Buffer.alloc(70_000, 1), // longer than any datagram the driver reads
   ];
-  const send = (b: Buffer): Promise<unknown> => waitFor('room in the driver\'s queue', () => sock.trySend(b, to) >= 0, 5000, 2);
+  const send = (b: Buffer): Promise<unknown> => waitFor('room in the driver\'s queue', () => sock.trySend(b, to) >= 0, { timeout: 5000, interval: 2 });
   for (const b of sends) await send(b);
   for (let i = 0; i < 200; i++) await send(Buffer.from(Array.from({ length: 1 + Math.floor(Math.random() * 80) }, () => Math.floor(Math.random() * 256))));
   await send(rec('last'));

@@ -29,7 +29,7 @@ async function overload(d: Driver, c: StrlogClient, pid: number, flags: number):
       if (i % 200 === 199) await new Promise((r) => setTimeout(r, 10));
     }
     await c.flush();
-    await waitFor('the driver to take every message', async () => (await d.stats()).records === sent, 30_000);
+    await waitFor('the driver to take every message', async () => (await d.stats()).records === sent, { timeout: 30_000 });
     const l = await d.logger(pid);
     if (l && l.dropped > 0) return { sent, slowest };
   }
@@ -79,7 +79,7 @@ test('a tracer whose output nobody reads: its gaps are exactly its drops; the se
     const last = (await d.stats()).seq.trace;
     assert.equal(last, sent);
     out.resume();
-    await waitFor(`strtrace to print seq ${last}`, () => tracer.stdout.includes(` overload ${last - 1}\n`), 30_000);
+    await waitFor(`strtrace to print seq ${last}`, () => tracer.stdout.includes(` overload ${last - 1}\n`), { timeout: 30_000 });
     const l = (await d.logger(tracer.pid))!;
     const p = tracer.lines().map(parseTraceLine);
     t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));
@@ -102,7 +102,7 @@ test('a stopped strerr: the gaps in its file are exactly what strlogd dropped fo
     const last = (await d.stats()).seq.error;
     assert.equal(last, sent);
     strerr.child.kill('SIGCONT');
-    await waitFor(`strerr to write seq ${last}`, () => errorLog(logdir).at(-1)?.endsWith(` overload ${last - 1}`), 30_000);
+    await waitFor(`strerr to write seq ${last}`, () => errorLog(logdir).at(-1)?.endsWith(` overload ${last - 1}`), { timeout: 30_000 });
     const l = (await d.logger(strerr.pid))!;
     const p = errorLog(logdir).map(parseErrLine);
     t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));

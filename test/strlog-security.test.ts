@@ -57,7 +57,7 @@ test('a flood from one uid: bounded in messages, text and mails; each loss count
   assert.equal(r.code, 0, r.stderr);
   const sentIn = performance.now() - t0;
   const pid = Number(r.stdout);
-  await waitFor('the driver to take every datagram', async () => (await d.stats()).records === 6000, 30_000);
+  await waitFor('the driver to take every datagram', async () => (await d.stats()).records === 6000, { timeout: 30_000 });
   // What went through, and the driver's own lines about the rest.
   const tally = (): { accepted: number; said: number; notices: string[] } => {
     const ls = errorLog(logdir).map(parseErrLine);

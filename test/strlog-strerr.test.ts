@@ -110,7 +110,7 @@ test('strerr: the file of each message is chosen by its own time, across midnigh
       continue;
     }
     assert.equal(a?.result, 1);
-    await waitFor('the driver\'s midnight', () => Date.now() + offset > midnight + 200, margin + 5000);
+    await waitFor('the driver\'s midnight', () => Date.now() + offset > midnight + 200, { timeout: margin + 5000 });
     await c.strlogWait(1, 1, 0, SL_ERROR, 'after midnight');
     strerr.child.kill('SIGCONT');
     const before = join(logdir, fileOf(midnight - 1000));

@@ -3,7 +3,6 @@
 // raw datagrams from the test's own UnixSocket, polling with timeouts, and
 // cleanup of everything a test file started (registered with node:test's
 // after() when this module is imported: one test file is one process).
-import { after } from 'node:test';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,18 +11,14 @@ import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { decodeRequest, encodeReply, type Request } from '../../src/plog/protocol.js';
-import { sleep, waitFor, type WaitOptions } from './wait.js';
+import { AS_NOBODY, asUser, atEnd, killChild, lines, makeTempDir, NOBODY, ROOT, sleep, track, VERSION, waitFor, waitLines, type WaitOptions } from './harness.js';
 import { childEnv, runToExit, type RunResult } from './run.js';
-export { waitFor, type WaitOptions };
+export { AS_NOBODY, atEnd, killChild, lines, NOBODY, ROOT, VERSION, waitFor, waitLines, type WaitOptions };
 
 /** The repository root (this file runs as dist/test/helpers/plog.js). */
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const PLOGSRVD = join(ROOT, 'dist/src/cli/plogsrvd.js');
 export const PLOG = join(ROOT, 'dist/src/cli/plog.js');
-export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-export const NOBODY = 65534;
 /** How to run a command as nobody:nogroup with no supplementary groups. */
-export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 export const SOCK = 'plogd_sock';
 
 export { sleep };
@@ -35,8 +30,6 @@ export function blockFor(ms: number): void {
 // ---------------------------------------------------------------------------
 // Temporary directories and cleanup.
 
-const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 const servers = new Set<Server>();
 const sockets = new Set<UnixSocket>();
 
@@ -44,10 +37,7 @@ const sockets = new Set<UnixSocket>();
  * under 108 bytes); removed after the file's tests. mode as given (mkdtemp
  * makes 0700). */
 export function tempDir(mode?: number): string {
-  const d = mkdtempSync('/tmp/pl-');
-  dirs.push(d);
-  if (mode !== undefined) chmodSync(d, mode);
-  return d;
+  return makeTempDir('pl', mode);
 }
 
 /** A sticky world-writable directory for client sockets (PLOG_TMPDIR) and
@@ -59,26 +49,10 @@ export function sockDir(): string {
   return sharedSockDir;
 }
 
-after(async () => {
+atEnd(async () => {
   for (const s of sockets) s.close();
   for (const srv of servers) await srv.kill();
-  for (const c of children) await killChild(c);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** SIGKILL a child we spawned and wait until it is reaped. */
-export async function killChild(c: ChildProcess): Promise<void> {
-  if (c.exitCode === null && c.signalCode === null) {
-    const gone = new Promise<void>((r) => c.once('exit', () => r()));
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([gone, sleep(5000)]);
-  }
-  children.delete(c);
-}
 
 // ---------------------------------------------------------------------------
 // Processes.
@@ -106,7 +80,7 @@ export interface RunOptions {
 export type { RunResult };
 
 function command(cmd: string, args: string[], asNobody?: boolean): [string, string[]] {
-  return asNobody ? [AS_NOBODY[0], [...AS_NOBODY.slice(1), cmd, ...args]] : [cmd, args];
+  return asUser(cmd, args, asNobody ? AS_NOBODY : null);
 }
 
 /**
@@ -134,9 +108,7 @@ export function plogsrvd(args: string[], opts: RunOptions = {}): Promise<RunResu
 export function spawnChild(cmd: string, args: string[], opts: { asNobody?: boolean; stdout?: boolean } = {}): ChildProcess {
   const [c, a] = command(cmd, args, opts.asNobody);
   const child = spawn(c, a, { stdio: ['ignore', opts.stdout ? 'pipe' : 'ignore', 'ignore'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
+  return track(child);
 }
 
 /** A `sleep` process to be logged. As nobody, setpriv execs sleep: same pid. */
@@ -185,23 +157,6 @@ export function fdTarget(pid: number, fd: number | string): string {
 
 // ---------------------------------------------------------------------------
 // Polling.
-
-/** The lines of a file ([] when missing). */
-export function lines(path: string): string[] {
-  try {
-    return readFileSync(path, 'utf8').split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
-  } catch {
-    return [];
-  }
-}
-
-/** Wait until a file has at least n lines; returns them. */
-export function waitLines(path: string, n: number, opts: WaitOptions = {}): Promise<string[]> {
-  return waitFor(`${n} lines in ${path}`, () => {
-    const l = lines(path);
-    return l.length >= n ? l : null;
-  }, opts);
-}
 
 /** Resolve once the file has not grown for `quiet` ms (returns its line count). */
 export async function waitStable(path: string, quiet: number, opts: WaitOptions = {}): Promise<number> {

@@ -2,65 +2,28 @@
 // strtrace processes in short temporary directories, the real strlog
 // command, in-process clients and loggers (plogkit/strlog), polling with
 // timeouts, and cleanup of everything a test file started.
-import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
 import { UnixSocket, type Datagram } from '../../src/native.js';
-import { sleep, waitFor as poll } from './wait.js';
+import { AS_NOBODY, asUser, atEnd, killChild, lines, makeTempDir, ROOT, sleep, track, VERSION, waitFor, waitLines, type WaitOptions } from './harness.js';
 import { childEnv, runToExit, type RunResult } from './run.js';
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export { AS_NOBODY, atEnd, killChild, lines, ROOT, sleep, VERSION, waitFor, waitLines, type WaitOptions };
 export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
 export const STRLOGD = bin('strlogd');
 export const STRERR = bin('strerr');
 export const STRTRACE = bin('strtrace');
 export const STRCLEAN = bin('strclean');
 export const STRLOG = bin('strlog');
-export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 /** How to run a command as nobody:nogroup with no supplementary groups. */
-export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-export { sleep };
-
-const dirs: string[] = [];
-const children = new Set<ChildProcess>();
-const cleanups: (() => void | Promise<void>)[] = [];
 
 /** A fresh directory under /tmp with a short name (sockets fit in sockaddr_un). */
 export function tempDir(mode?: number): string {
-  const d = mkdtempSync('/tmp/sl-');
-  dirs.push(d);
-  if (mode !== undefined) chmodSync(d, mode);
-  return d;
-}
-
-/** Run fn after this file's tests. */
-export function atEnd(fn: () => void | Promise<void>): void {
-  cleanups.push(fn);
-}
-
-after(async () => {
-  for (const f of cleanups.splice(0)) await f();
-  for (const c of [...children]) await killChild(c);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-export async function killChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (c.exitCode === null && c.signalCode === null) {
-    const gone = new Promise<void>((r) => c.once('exit', () => r()));
-    try {
-      c.kill('SIGCONT');
-      c.kill(signal);
-    } catch {
-      /* gone */
-    }
-    await Promise.race([gone, sleep(5000)]);
-  }
-  children.delete(c);
+  return makeTempDir('sl', mode);
 }
 
 /** The environment of the programs under test: no STRLOGDIR, no TZ games, plus env. */
@@ -81,8 +44,7 @@ export interface RunOptions {
 }
 
 function command(cmd: string, args: string[], o: RunOptions): [string, string[]] {
-  const as = o.as ?? (o.asNobody ? AS_NOBODY : null);
-  return as ? [as[0]!, [...as.slice(1), cmd, ...args]] : [cmd, args];
+  return asUser(cmd, args, o.as ?? (o.asNobody ? AS_NOBODY : null));
 }
 
 /** Run a command to its exit (not to the close of its pipes: a daemon may keep them). */
@@ -99,20 +61,6 @@ export function strlogCmd(dir: string, args: string[], opts: RunOptions = {}): P
 }
 
 /** Poll cond until it returns a truthy value; throw after timeout (wait.ts's, positional). */
-export function waitFor<T>(what: string, cond: () => T | Promise<T>, timeout = 15_000, interval = 25): Promise<NonNullable<T>> {
-  return poll(what, cond, { timeout, interval });
-}
-
-/** The lines of a file ([] when missing). */
-export function lines(path: string): string[] {
-  try {
-    const t = readFileSync(path, 'utf8');
-    return t === '' ? [] : t.replace(/\n$/, '').split('\n');
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Every line of strerr's files in logdir (error.MM-DD[.N]), in sequence order: a
  * test that runs across midnight finds its lines in two files.
@@ -129,19 +77,13 @@ export function errorLog(logdir: string): string[] {
 }
 
 /** Wait until strerr's files in logdir have at least n lines; returns them in order. */
-export function waitErrorLog(logdir: string, n: number, timeout?: number): Promise<string[]> {
+export function waitErrorLog(logdir: string, n: number, opts: WaitOptions = {}): Promise<string[]> {
   return waitFor(`${n} lines in ${logdir}/error.*`, () => {
     const l = errorLog(logdir);
     return l.length >= n ? l : null;
-  }, timeout);
+  }, opts);
 }
 
-export function waitLines(path: string, n: number, timeout?: number): Promise<string[]> {
-  return waitFor(`${n} lines in ${path}`, () => {
-    const l = lines(path);
-    return l.length >= n ? l : null;
-  }, timeout);
-}
 
 // ---------------------------------------------------------------------------
 // strlogd.
@@ -183,8 +125,7 @@ export class Driver {
     const child = passed.length
       ? spawn('sh', ['-c', `LISTEN_PID=$$ LISTEN_FDS=${passed.length} exec "$@"`, 'sh', ...argv], { stdio: ['ignore', 'pipe', 'pipe', ...passed], env: testEnv(env) })
       : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(env) });
-    children.add(child);
-    child.once('exit', () => children.delete(child));
+    track(child);
     const d = new Driver(dir, child);
     await waitFor(`strlogd on ${dir}`, async () => {
       if (child.exitCode !== null) throw new Error(`strlogd exited ${child.exitCode}: ${d.stderr}`);
@@ -240,7 +181,7 @@ export class Collector {
   }
 
   wait(n: number, timeout?: number): Promise<LogMessage[]> {
-    return waitFor(`${n} messages for the ${this.stream.role} logger`, () => (this.messages.length >= n ? this.messages : null), timeout);
+    return waitFor(`${n} messages for the ${this.stream.role} logger`, () => (this.messages.length >= n ? this.messages : null), { timeout });
   }
 
   close(): void {
@@ -257,14 +198,11 @@ export class Proc {
   stderr = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly child: ChildProcess) {
-    children.add(child);
+    track(child);
     (child.stdout as Readable | null)?.on('data', (d: Buffer) => (this.stdout += d));
     (child.stderr as Readable | null)?.on('data', (d: Buffer) => (this.stderr += d));
     this.exit = new Promise((r) =>
-      child.once('exit', (code, signal) => {
-        children.delete(child);
-        r({ code, signal });
-      }),
+      child.once('exit', (code, signal) => r({ code, signal })),
     );
   }
 
@@ -282,7 +220,7 @@ export class Proc {
     return waitFor(`${n} lines from pid ${this.pid}`, () => {
       const l = this.lines();
       return l.length >= n ? l : null;
-    }, timeout);
+    }, { timeout });
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
