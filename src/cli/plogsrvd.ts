@@ -2,7 +2,6 @@
 // plogsrvd(1): the process logger daemon. Options, start-up checks, becoming
 // a daemon (src/daemon), then the server (src/plog/server/server.ts).
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { parseOptions } from './args.js';
 import { statSync } from 'node:fs';
 import v8 from 'node:v8';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { pssBudget } from '../plog/engine/pss-budget.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
-import { DAEMON_OPTIONS, daemonBasics, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
+import { DAEMON_OPTIONS, daemonBasics, parseDaemonArgs, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
 import { loadSettings, opsFromValues, Operations, OPS_OPTIONS, type OpsCli } from '../plog/ops/ops.js';
 import type { Settings } from '../plog/ops/config.js';
 import { notifyWarning, onReload, onReopen } from '../daemon/index.js';
@@ -72,22 +71,17 @@ interface Options extends DaemonBasics {
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseOptions(argv, {
+  const values = parseDaemonArgs(
+    argv,
+    {
       ...DAEMON_OPTIONS,
       d: { type: 'string', short: 'd' },
       m: { type: 'string', short: 'm' },
-      h: { type: 'boolean', short: 'h' },
-      help: { type: 'boolean' },
-      version: { type: 'boolean' },
       ...OPS_OPTIONS,
-    }));
-  } catch (err) {
-    throw new ExitError(SERVER.USAGE, (err as Error).message);
-  }
-  if (values.h || values.help) return 'help';
-  if (values.version) return 'version';
+    },
+    SERVER.USAGE.code,
+  );
+  if (values === 'help' || values === 'version') return values;
   const basics = daemonBasics(values, SERVER.USAGE.code);
   let mode = 0o770;
   if (values.m !== undefined) {

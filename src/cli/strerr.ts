@@ -3,7 +3,6 @@
 // logger and appends each message to DIR/error.MM-DD (the message's day),
 // mailing the administrator the N (SL_NOTIFY) ones.
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { parseOptions } from './args.js';
 import { accessSync, constants as fsc, mkdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -16,7 +15,7 @@ import { DEFAULT_MAIL_LIMIT, findMailer, MailQueue, parseMailer, parseMailLimit,
 import { resolveRunDir } from '../strlog/rundir.js';
 import type { LogMessage } from '../strlog/wire.js';
 import { version } from '../version.js';
-import { runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
+import { parseDaemonArgs, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
 import { isShuttingDown, notifyFailure, onReload, onReopen } from '../daemon/index.js';
 
 const PROG = 'strerr';
@@ -65,24 +64,19 @@ interface Options extends DaemonBasics {
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseOptions(argv, {
+  const values = parseDaemonArgs(
+    argv,
+    {
       d: { type: 'string', short: 'd' },
       a: { type: 'string', short: 'a' },
       mailer: { type: 'string' },
       'mail-limit': { type: 'string' },
       rundir: { type: 'string' },
       daemon: { type: 'boolean' },
-      h: { type: 'boolean', short: 'h' },
-      help: { type: 'boolean' },
-      version: { type: 'boolean' },
-    }));
-  } catch (err) {
-    throw new ExitError(STRERR.USAGE, (err as Error).message);
-  }
-  if (values.h || values.help) return 'help';
-  if (values.version) return 'version';
+    },
+    STRERR.USAGE.code,
+  );
+  if (values === 'help' || values === 'version') return values;
   const to = values.a === undefined ? 'root' : String(values.a);
   if (to === '' || to.startsWith('-') || /\s/.test(to)) throw new ExitError(STRERR.USAGE, `-a takes a mail address, not '${to}'`);
   let mailer: Mailer | null;

@@ -3,13 +3,12 @@
 // checks, becoming a daemon (src/daemon), then the sockets
 // (src/strlog/server.ts) around the engine (src/strlog/driver.ts).
 import '../daemon/no-inspector.js'; // first: SIGUSR1 must never open Node's inspector
-import { parseOptions } from './args.js';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BACKLOG_BYTES, DEFAULT_GROUP, DEFAULT_QUEUE_BYTES, PID_FILE } from '../strlog/constants.js';
 import { groupId } from '../daemon/groups.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
-import { DAEMON_OPTIONS, daemonBasics, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
+import { DAEMON_OPTIONS, daemonBasics, parseDaemonArgs, runDaemon, type DaemonBasics, type DaemonContext } from '../daemon/run.js';
 import { ExitError, exitStatusHelp, STRLOGD } from '../strlog/exitcodes.js';
 import { resolveRunDir } from '../strlog/rundir.js';
 import { StartError, StrlogServer } from '../strlog/server.js';
@@ -67,24 +66,19 @@ interface Options extends DaemonBasics {
 }
 
 function parse(argv: string[]): Options | 'help' | 'version' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseOptions(argv, {
+  const values = parseDaemonArgs(
+    argv,
+    {
       ...DAEMON_OPTIONS,
       d: { type: 'string', short: 'd' },
       g: { type: 'string', short: 'g' },
       q: { type: 'string', short: 'q' },
       b: { type: 'string', short: 'b' },
       n: { type: 'boolean', short: 'n' },
-      h: { type: 'boolean', short: 'h' },
-      help: { type: 'boolean' },
-      version: { type: 'boolean' },
-    }));
-  } catch (err) {
-    throw new ExitError(STRLOGD.USAGE, (err as Error).message);
-  }
-  if (values.h || values.help) return 'help';
-  if (values.version) return 'version';
+    },
+    STRLOGD.USAGE.code,
+  );
+  if (values === 'help' || values === 'version') return values;
   const basics = daemonBasics(values, STRLOGD.USAGE.code);
   const bytes = (opt: string, v: string | boolean | undefined, dflt: number): number => {
     if (v === undefined) return dflt;

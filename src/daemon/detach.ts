@@ -224,92 +224,108 @@ export async function startDaemon(opts: DetachOptions): Promise<StartResult> {
     [KEEP_ENV]: extra.join(','),
   };
 
-  return new Promise<StartResult>((done) => {
-    let settled = false;
-    let daemonPid: number | null = null;
-    let crash: string | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (r: StartResult): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      chan?.destroy();
-      leader.unref();
-      done(r);
-    };
-
-    const leader = spawn(process.execPath, [sessionScript, JSON.stringify({ argv, umask, keep: extra })], {
-      detached: true,
-      cwd: dir,
-      stdio,
-      env,
-    });
-    leader.on('error', (err) => settle(fail(failCode, `${name}: cannot start the daemon: ${err.message}`)));
-    const chan = leader.stdio[READY_FD] as Readable | null;
-    if (!chan) return; // 'error' follows
-
-    const onWord = (w: Word): void => {
-      switch (w.t) {
-        case 'spawned':
-          daemonPid = w.pid;
-          break;
-        case 'ready':
-          settle({ ready: true, pid: w.pid });
-          break;
-        case 'warn':
-          writeAllSync(2, w.message.endsWith('\n') ? w.message : w.message + '\n');
-          break;
-        case 'fail':
-          settle(fail(validCode(w.code, failCode), w.message, daemonPid));
-          break;
-        case 'crash':
-          crash = w.message;
-          break;
-        case 'error':
-          settle(fail(failCode, `${name}: ${w.message}`, daemonPid));
-          break;
-        case 'exit':
-          settle(died(name, w, crash, failCode));
-          break;
-      }
-    };
-    readWords(chan, onWord);
-    // A start that fails leaves nothing behind: what is still starting when
-    // we give up is sent SIGTERM, the daemon and its session leader alike.
-    // The session leader leads a process group of its own (setsid), and the
-    // daemon is in it: one kill of the group reaches both, even before the
-    // daemon's pid is known (a loaded machine may not have said it yet).
-    const stop = (): string => {
-      let stopped = false;
-      try {
-        if (leader.pid !== undefined) {
-          process.kill(-leader.pid, 'SIGTERM');
-          stopped = true;
-        }
-      } catch {
-        /* the group is gone */
-      }
-      try {
-        if (daemonPid !== null) {
-          process.kill(daemonPid, 'SIGTERM');
-          stopped = true;
-        }
-      } catch {
-        /* already gone */
-      }
-      if (!stopped) return '';
-      return daemonPid !== null ? `; stopped the daemon (pid ${daemonPid})` : '; stopped the daemon before it said its pid';
-    };
-    chan.on('close', () => {
-      if (!settled) settle(fail(failCode, `${name}: the daemon's start was interrupted (its session leader died)${stop()}`, daemonPid));
-    });
-    if (opts.timeout && opts.timeout > 0) {
-      const secs = opts.timeout / 1000;
-      timer = setTimeout(() => {
-        if (!settled) settle(fail(failCode, `${name}: the daemon was not ready after ${secs} s${stop()}`, daemonPid));
-      }, opts.timeout);
-    }
+  let daemonPid: number | null = null;
+  const wait = new StartWait(failCode, () => {
+    chan?.destroy();
+    leader.unref();
   });
+  const settle = (r: StartResult): void => wait.settle(r);
+
+  const leader = spawn(process.execPath, [sessionScript, JSON.stringify({ argv, umask, keep: extra })], {
+    detached: true,
+    cwd: dir,
+    stdio,
+    env,
+  });
+  leader.on('error', (err) => settle(fail(failCode, `${name}: cannot start the daemon: ${err.message}`)));
+  const chan = leader.stdio[READY_FD] as Readable | null;
+  if (!chan) return wait.result; // 'error' follows
+
+  readWords(chan, (w: Word): void => {
+    if (wait.word(w, daemonPid)) return;
+    // The session leader's own words.
+    if (w.t === 'spawned') daemonPid = w.pid;
+    else if (w.t === 'error') settle(fail(failCode, `${name}: ${w.message}`, daemonPid));
+    else if (w.t === 'exit') settle(died(name, w, wait.crash, failCode));
+  });
+  // A start that fails leaves nothing behind: what is still starting when
+  // we give up is sent SIGTERM, the daemon and its session leader alike.
+  // The session leader leads a process group of its own (setsid), and the
+  // daemon is in it: one kill of the group reaches both, even before the
+  // daemon's pid is known (a loaded machine may not have said it yet).
+  const stop = (): string => {
+    let stopped = false;
+    try {
+      if (leader.pid !== undefined) {
+        process.kill(-leader.pid, 'SIGTERM');
+        stopped = true;
+      }
+    } catch {
+      /* the group is gone */
+    }
+    try {
+      if (daemonPid !== null) {
+        process.kill(daemonPid, 'SIGTERM');
+        stopped = true;
+      }
+    } catch {
+      /* already gone */
+    }
+    if (!stopped) return '';
+    return daemonPid !== null ? `; stopped the daemon (pid ${daemonPid})` : '; stopped the daemon before it said its pid';
+  };
+  chan.on('close', () => {
+    if (!wait.settled) settle(fail(failCode, `${name}: the daemon's start was interrupted (its session leader died)${stop()}`, daemonPid));
+  });
+  if (opts.timeout && opts.timeout > 0) {
+    const secs = opts.timeout / 1000;
+    wait.giveUpAfter(opts.timeout, () => fail(failCode, `${name}: the daemon was not ready after ${secs} s${stop()}`, daemonPid));
+  }
+  return wait.result;
+}
+
+/** The launcher's wait for a start's end: the first result wins; the
+ * daemon's words of readiness, failure, warning and crash are read alike
+ * from the session leader and from a child started by spawnReady(). */
+class StartWait {
+  settled = false;
+  /** What the daemon's uncaught exception said, if it had one. */
+  crash: string | null = null;
+  readonly result: Promise<StartResult>;
+  private resolve!: (r: StartResult) => void;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly failCode: number,
+    private readonly onSettle: () => void,
+  ) {
+    this.result = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  settle(r: StartResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.onSettle();
+    this.resolve(r);
+  }
+
+  /** Settle with what `result` says after ms, unless settled before. */
+  giveUpAfter(ms: number, result: () => StartResult): void {
+    this.timer = setTimeout(() => {
+      if (!this.settled) this.settle(result());
+    }, ms);
+  }
+
+  /** Take a word of the daemon's; false for a word that is not (the session leader's). */
+  word(w: Word, pid: number | null): boolean {
+    if (w.t === 'ready') this.settle({ ready: true, pid: w.pid });
+    else if (w.t === 'fail') this.settle(fail(validCode(w.code, this.failCode), w.message, pid));
+    else if (w.t === 'crash') this.crash = w.message;
+    else if (w.t === 'warn') writeAllSync(2, w.message.endsWith('\n') ? w.message : w.message + '\n');
+    else return false;
+    return true;
+  }
 }
 
 /** Call onWord with each word that comes on a readiness channel. */
@@ -350,34 +366,19 @@ export function spawnReady(opts: SpawnReadyOptions): { child: ChildProcess; read
     detached: true,
     env: { ...(opts.env ?? process.env), [STAGE_ENV]: 'daemon' },
   });
-  const ready = new Promise<StartResult>((done) => {
-    let settled = false;
-    let crash: string | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (r: StartResult): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      chan?.destroy();
-      done(r);
-    };
-    child.once('error', (err) => settle(fail(failCode, `${opts.name}: cannot start: ${err.message}`)));
-    child.once('exit', (code, signal) => settle(died(opts.name, { t: 'exit', pid: child.pid ?? 0, code, signal }, crash, failCode)));
-    const chan = child.stdio[READY_FD] as Readable | null;
-    if (!chan) return; // 'error' follows
-    readWords(chan, (w) => {
-      if (w.t === 'ready') settle({ ready: true, pid: w.pid });
-      else if (w.t === 'fail') settle(fail(validCode(w.code, failCode), w.message, child.pid ?? null));
-      else if (w.t === 'crash') crash = w.message;
-      else if (w.t === 'warn') writeAllSync(2, w.message.endsWith('\n') ? w.message : w.message + '\n');
+  const wait = new StartWait(failCode, () => chan?.destroy());
+  const chan = child.stdio[READY_FD] as Readable | null;
+  child.once('error', (err) => wait.settle(fail(failCode, `${opts.name}: cannot start: ${err.message}`)));
+  child.once('exit', (code, signal) => wait.settle(died(opts.name, { t: 'exit', pid: child.pid ?? 0, code, signal }, wait.crash, failCode)));
+  if (chan) readWords(chan, (w) => wait.word(w, child.pid ?? null));
+  if (opts.timeout && opts.timeout > 0) {
+    const secs = opts.timeout / 1000;
+    wait.giveUpAfter(opts.timeout, () => {
+      child.kill('SIGTERM');
+      return fail(failCode, `${opts.name}: not ready after ${secs} s; stopped it (pid ${child.pid})`, child.pid ?? null);
     });
-    if (opts.timeout && opts.timeout > 0) {
-      timer = setTimeout(() => {
-        child.kill('SIGTERM');
-        settle(fail(failCode, `${opts.name}: not ready after ${opts.timeout! / 1000} s; stopped it (pid ${child.pid})`, child.pid ?? null));
-      }, opts.timeout);
-    }
-  });
+  }
+  const ready = wait.result;
   return { child, ready };
 }
 

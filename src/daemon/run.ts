@@ -7,7 +7,7 @@
 //
 // Not part of plogkit/daemon's public API (index.ts): it speaks the
 // project's own command-line conventions (src/cli/args.ts, ExitError).
-import { exitOnError, helpOrVersion } from '../cli/args.js';
+import { exitOnError, helpOrVersion, parseOptions } from '../cli/args.js';
 import { internalError } from '../bugs.js';
 import { ExitError } from '../strlog/exitcodes.js';
 import { detach, isDaemonChild, notifyReady } from './detach.js';
@@ -68,6 +68,26 @@ export interface DaemonContext {
    * other failures (a file we may not use) throw, for the daemon to judge.
    */
   lock(path: string): { held: false } | { held: true; pid: number | null };
+}
+
+type Values = Record<string, string | boolean | undefined>;
+type OptionsConfig = Parameters<typeof parseOptions>[1];
+
+/**
+ * A daemon's options (parseOptions()) with -h, --help and --version added:
+ * 'help' or 'version' when asked for; a bad option is an ExitError with
+ * usageCode.
+ */
+export function parseDaemonArgs(argv: string[], options: OptionsConfig, usageCode: number): Values | 'help' | 'version' {
+  let values: Values;
+  try {
+    ({ values } = parseOptions(argv, { ...options, h: { type: 'boolean', short: 'h' }, help: { type: 'boolean' }, version: { type: 'boolean' } }));
+  } catch (err) {
+    throw new ExitError(usageCode, (err as Error).message);
+  }
+  if (values.h || values.help) return 'help';
+  if (values.version) return 'version';
+  return values;
 }
 
 /** The options -f, -v and -e of plogsrvd and strlogd, for parseOptions. */
