@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { spawnSync } from 'node:child_process';
 import { findRsyslogd, hasGtls, makeCerts, Rsyslog, GlibcRef, type Parsed } from './helpers/rsyslog.js';
 import * as S from '../src/syslog/index.js';
+import { waitFor } from './helpers/wait.js';
 
 const skip = findRsyslogd() ? false : 'rsyslogd is not installed (Debian package rsyslog)';
 
@@ -431,7 +432,7 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
         await sends(`udp://127.0.0.1:${rx.address().port}`, format);
         await sends(`tcp://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}`, format);
       }
-      await waitUntil(() => udp.toString().split('<14>').length - 1 >= 4 && tcp.toString().split('<14>').length - 1 >= 4);
+      await waitFor('four records over udp and tcp', () => udp.toString().split('<14>').length - 1 >= 4 && tcp.toString().split('<14>').length - 1 >= 4, { timeout: 10_000, interval: 20 });
       assert.equal(udp.indexOf(0), -1, JSON.stringify(udp.toString()));
       assert.equal(tcp.indexOf(0), -1, JSON.stringify(tcp.toString()));
       assert.ok(udp.toString().includes('a b\\x00c'));
@@ -524,14 +525,6 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
     assert.equal(logger.dropped, 0);
   });
 });
-
-async function waitUntil(cond: () => boolean, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(20);
-  }
-}
 
 /** Without rsyslog's gtls driver (package rsyslog-gnutls): a node:tls
  * receiver of the test's own checks the octet-counted RFC 5425 stream. */
