@@ -1,5 +1,5 @@
 // The bounded send queue of a non-blocking socket, once for the project:
-// plog/syslog's local transport (src/syslog/transport-unix.ts), strlog's
+// plogkit/syslog's local transport (src/syslog/transport-unix.ts), strlog's
 // Submitter (src/strlog/submitter.ts) and, for its stall timer, the network
 // transport (src/syslog/transport-net.ts).
 //

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { STRCLEAN, STRERR, STRLOG, STRLOGD, STRTRACE, type ExitCode } from '../src/strlog/exitcodes.js';
 import { driverStats, SL_TRACE } from '../src/strlog/index.js';
@@ -120,6 +120,20 @@ test('strlogd: stale sockets are replaced; anything else at a socket\'s name is 
   const r = await node(STRLOGD_BIN, ['-f', '-d', dir]);
   assert.equal(r.code, STRLOGD.SOCKET.code);
   assert.match(r.stderr, /logger exists and is not a socket/);
+});
+
+test('strlogd: a socket of its uid that another process serves is left alone (6), not removed', async () => {
+  const dir = tempDir();
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(join(dir, 'logger'), resolve));
+  try {
+    const r = await node(STRLOGD_BIN, ['-f', '-d', dir]);
+    assert.equal(r.code, STRLOGD.SOCKET.code, r.stderr);
+    assert.match(r.stderr, /logger is served by another process/);
+    assert.ok(lstatSync(join(dir, 'logger')).isSocket(), 'still there');
+  } finally {
+    srv.close();
+  }
 });
 
 test('strtrace: malformed triples (1), no driver (2), driver gone (4), output closed (0)', async () => {

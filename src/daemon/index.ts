@@ -24,8 +24,12 @@
  * /dev/null, stdout/stderr on /dev/null unless kept (files and pipes only,
  * never a terminal), and no inherited descriptors.
  *
- * Module layout: detach.ts (launcher and readiness), session.ts (the middle
- * process), fds.ts, lock.ts, signals.ts, report.ts; syslog-sink.ts connects a
+ * Module layout: detach.ts (launcher and readiness; spawnReady() for a
+ * program that runs another of the kit as its child), session.ts (the middle
+ * process), fds.ts, lock.ts, ownfile.ts (our own files in a shared
+ * directory), sockets.ts (stale sockets), signals.ts, report.ts; run.ts is
+ * the main() of this project's daemons (its command-line conventions, not
+ * exported here); syslog-sink.ts connects a
  * reporter to plogkit/syslog and is imported on its own. no-inspector.ts, first
  * of all: SIGUSR1 never opens Node's inspector in a program of the kit (it
  * ends the program as the default would, unless the program listens for it,
@@ -36,6 +40,7 @@ import './no-inspector.js';
 export {
   detach,
   startDaemon,
+  spawnReady,
   isDaemonChild,
   isReady,
   notifyReady,
@@ -43,7 +48,9 @@ export {
   notifyFailure,
   type DetachOptions,
   type StartResult,
+  type SpawnReadyOptions,
 } from './detach.js';
+export { removeStaleSocket, socketState, type SocketState } from './sockets.js';
 export { closeInheritedFds, isKeepableOutput } from './fds.js';
 export { acquireLock, type PidLock, type LockResult } from './lock.js';
 export { groupId, groupIdIn } from './groups.js';

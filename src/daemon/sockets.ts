@@ -1,21 +1,27 @@
 // A daemon's sockets in its runtime directory: what is left at a socket's
-// name by an instance that died (a "stale" socket) is removed; anything else
-// found there is not touched.
+// name by an instance that died (a "stale" socket), and a socket another
+// user put there (in a directory others may write to), are removed; a
+// socket of ours that a server answers on, or a file that is not a socket,
+// is not touched.
 import { lstatSync, unlinkSync } from 'node:fs';
 import { UnixSocket } from '../native.js';
 
 /** What is at a socket's name before a daemon binds it. */
-export type SocketState = 'none' | 'stale' | 'live' | 'not-a-socket';
+export type SocketState = 'none' | 'stale' | 'live' | 'foreign' | 'not-a-socket';
 
 /**
- * Whether a server answers at path, as a client would find it: a connect
+ * What is at path: 'foreign' for a socket of another uid than ours (no
+ * instance of ours made it); for one of ours, whether a server answers
+ * there, as a client would find it: a connect
  * (datagram, then stream when the socket is a stream one: EPROTOTYPE)
  * that is refused (ECONNREFUSED, connect(2)) means nobody is bound there any
  * more: 'stale'. Other errors of the connect are thrown.
  */
 export function socketState(path: string): SocketState {
   try {
-    if (!lstatSync(path).isSocket()) return 'not-a-socket';
+    const st = lstatSync(path);
+    if (!st.isSocket()) return 'not-a-socket';
+    if (st.uid !== (process.geteuid?.() ?? st.uid)) return 'foreign';
   } catch {
     return 'none';
   }
@@ -34,8 +40,9 @@ export function socketState(path: string): SocketState {
 }
 
 /**
- * Make room for binding a socket at path: a stale socket is removed; a
- * live one, or a file that is not a socket, is an error (`code` 'EADDRINUSE'
+ * Make room for binding a socket at path: a stale socket, or another
+ * user's, is removed; a live one of ours, or a file that is not a socket,
+ * is an error (`code` 'EADDRINUSE'
  * or 'EEXIST') with words for the daemon's message. Take the daemon's
  * single-instance lock first: then no other instance can be binding there.
  */
