@@ -2,14 +2,14 @@
 // parallel: they measure CPU), each in its own process; their Markdown
 // goes to stdout, progress to stderr. Not part of `npm test`.
 //
-//   npx tsc -p . && node dist/bench/run.js [--only sampler,scale,requests,syslog,pss,strlog,metrics,web]
+//   npx tsc -p . && node dist/bench/run.js [--only sampler,scale,host,requests,syslog,pss,strlog,metrics,web]
 //
 // Options after the names are not passed on: run a benchmark's own file
 // for its options (see the head of each bench/*.ts).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['sampler', 'scale', 'requests', 'syslog', 'pss', 'strlog', 'metrics', 'web'];
+const ALL = ['sampler', 'scale', 'host', 'requests', 'syslog', 'pss', 'strlog', 'metrics', 'web'];
 const i = process.argv.indexOf('--only');
 const which = i < 0 ? ALL : process.argv[i + 1]!.split(',');
 let failed = 0;

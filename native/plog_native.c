@@ -13,7 +13,9 @@
  *    link on the way (openat2(2) RESOLVE_NO_SYMLINKS), so that a root daemon
  *    answers the socket a client bound and not one a link points to;
  *  - a do-nothing handler for the real-time signals, which Node cannot
- *    listen for, so that a stray one does not end a daemon.
+ *    listen for, so that a stray one does not end a daemon;
+ *  - the descriptor limit (RLIMIT_NOFILE) raised, which Node cannot do:
+ *    a root plogsrvd logging a whole host keeps five descriptors a process.
  *
  * Errors come back as negative errno values, not exceptions: the hot paths
  * (a full syslog queue returns EAGAIN thousands of times a second) should not
@@ -33,6 +35,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -599,6 +602,38 @@ static napi_value js_catch_realtime(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* nofile(want) -> [soft, hard] | -errno: raise RLIMIT_NOFILE (getrlimit(2))
+ * so that its soft limit is at least `want`, the hard limit with it where
+ * allowed (CAP_SYS_RESOURCE; the kernel refuses more than fs.nr_open: the
+ * caller caps `want` there). Where the hard limit cannot move, the soft one
+ * still rises to it. Never lowers either. Returns the limits in force. */
+static napi_value js_nofile(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double want = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_double(env, argv[0], &want) != napi_ok || !(want >= 0)) return make_int(env, -EINVAL);
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return make_int(env, -errno);
+  rlim_t w = want > 1e9 ? (rlim_t)1e9 : (rlim_t)want;
+  if (w > r.rlim_cur) {
+    struct rlimit n = r;
+    n.rlim_cur = w;
+    if (n.rlim_max != RLIM_INFINITY && n.rlim_max < w) n.rlim_max = w;
+    if (setrlimit(RLIMIT_NOFILE, &n) != 0 && r.rlim_cur < r.rlim_max) {
+      n = r;
+      n.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max > w ? w : r.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &n) != 0) return make_int(env, -errno);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return make_int(env, -errno);
+  }
+  napi_value out;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, make_int(env, r.rlim_cur == RLIM_INFINITY ? 1000000000 : (int64_t)r.rlim_cur)));
+  CHECK(napi_set_element(env, out, 1, make_int(env, r.rlim_max == RLIM_INFINITY ? 1000000000 : (int64_t)r.rlim_max)));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   instance_t *in = calloc(1, sizeof *in);
   if (in == NULL || napi_set_instance_data(env, in, instance_free, NULL) != napi_ok) {
@@ -618,6 +653,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "lock", NULL, js_lock, NULL, NULL, NULL, napi_default, NULL },
     { "openpath", NULL, js_openpath, NULL, NULL, NULL, napi_default, NULL },
     { "catchRealtime", NULL, js_catch_realtime, NULL, NULL, NULL, napi_default, NULL },
+    { "nofile", NULL, js_nofile, NULL, NULL, NULL, napi_default, NULL },
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
 

@@ -37,6 +37,7 @@ interface Binding {
   lock(fd: number, exclusive: boolean, wait: boolean): number;
   openpath(path: string): number;
   catchRealtime(): [number, number] | number;
+  nofile(want: number): [number, number] | number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => RawPoller;
 }
 
@@ -354,5 +355,17 @@ export function openPath(path: string): number {
 export function catchRealtimeSignals(): [number, number] {
   const r = binding.catchRealtime();
   if (typeof r === 'number') throw new SystemError(-r, 'sigaction');
+  return r;
+}
+
+/**
+ * Raise this process's descriptor limit (RLIMIT_NOFILE) to at least `want`:
+ * soft and hard where allowed (root: up to fs.nr_open, /proc/sys/fs/nr_open,
+ * which the kernel will not pass), else the soft limit up to the hard one.
+ * Never lowers. Returns the limits in force, [soft, hard].
+ */
+export function raiseNofile(want: number): [number, number] {
+  const r = binding.nofile(want);
+  if (typeof r === 'number') throw new SystemError(-r, 'setrlimit');
   return r;
 }

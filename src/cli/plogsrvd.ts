@@ -10,6 +10,7 @@ import { SERVER, ExitError, type ExitCode } from '../plog/exitcodes.js';
 import { resolveRunDir } from '../plog/rundir.js';
 import { PlogServer } from '../plog/server/server.js';
 import { pssBudget } from '../plog/engine/pss-budget.js';
+import { raiseDescriptorLimit } from '../plog/ops/host.js';
 import { version } from '../version.js';
 import { parseListenFds, unsetListenEnv } from '../daemon/listenfds.js';
 import { createNotifier, monotonicUsec } from '../daemon/sdnotify.js';
@@ -162,6 +163,9 @@ async function start(opts: Options, ctx: DaemonContext): Promise<() => void> {
   const { report } = ctx;
   keepYoungGenerationSmall();
 
+  // Root may log a whole host (plog -r .): descriptors for pid_max processes, where the kernel allows.
+  raiseDescriptorLimit(report);
+
   const server = new PlogServer({
     dir,
     mode,
@@ -176,7 +180,7 @@ async function start(opts: Options, ctx: DaemonContext): Promise<() => void> {
   // The service manager's notifications (sd_notify(3); nothing without NOTIFY_SOCKET).
   const notifier = createNotifier();
   const ops = new Operations(server, report, opts.ops, opts.settings);
-  const status = (): string => `STATUS=logging ${server.logs.length} processes on ${server.socketPath}`;
+  const status = (): string => `STATUS=logging ${server.logCount} processes on ${server.socketPath}`;
   ctx.onStop(() => {
     notifier.send('STOPPING=1');
     notifier.close();

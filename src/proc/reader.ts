@@ -113,6 +113,16 @@ function checkPid(pid: number): void {
 export interface ProcessReaderOptions {
   /** Where proc is mounted (tests); default '/proc'. */
   procRoot?: string;
+  /**
+   * Keep one descriptor (stat's) instead of four: statm, smaps and maps are
+   * opened at each sample and closed after it (three more open(2) and
+   * close(2) a sample). For a root plogsrvd logging a whole host, where the
+   * descriptor limit, not the CPU, would stop it (plogsrvd(1), A WHOLE
+   * HOST). They are opened before stat is read through the kept
+   * descriptor: a stat that reads means the process was not reaped
+   * meanwhile, so the files opened were its own and not a reused pid's.
+   */
+  lean?: boolean;
 }
 
 export class ProcessReader {
@@ -131,6 +141,8 @@ export class ProcessReader {
   private smapsFd: number | null = null;
   private mapsFd: number | null = null;
   private closed = false;
+  /** See ProcessReaderOptions.lean. */
+  private readonly lean: boolean;
   /** The last smaps read: its sums (null when it failed) and error, when it began and how long it took. */
   private lastSmaps: SmapsSummary | null = null;
   private lastSmapsError: ProcReadError | null = null;
@@ -152,6 +164,7 @@ export class ProcessReader {
     checkPid(pid);
     this.pid = pid;
     this.dir = `${opts.procRoot ?? '/proc'}/${pid}`;
+    this.lean = opts.lean === true;
     const ro = fs.constants.O_RDONLY;
     try {
       this.statFd = fs.openSync(`${this.dir}/stat`, ro);
@@ -186,6 +199,45 @@ export class ProcessReader {
     } catch (e) {
       this.mapsOpenError = new ProcReadError('maps', e);
     }
+    if (this.lean) this.closeRest();
+  }
+
+  /** Lean: open statm, smaps and maps for one sample (a failure to is the sample's, as a read's would be). */
+  private openRest(readSmaps: boolean): void {
+    const ro = fs.constants.O_RDONLY;
+    try {
+      this.statmFd = fs.openSync(`${this.dir}/statm`, ro);
+    } catch (e) {
+      throw new ProcReadError('statm', e);
+    }
+    if (this.smapsFile !== null && !readSmaps && this.smapsReadAt > -Infinity) {
+      this.smapsFd = -2; // not read this time (its last values are carried): not opened either
+    } else if (this.smapsFile !== null) {
+      try {
+        this.smapsFd = fs.openSync(`${this.dir}/${this.smapsFile}`, ro);
+      } catch {
+        this.smapsFd = null; // ended or exec'd into something unreadable: as an unreadable smaps
+      }
+    }
+    if (this.mapsOpenError === null) {
+      try {
+        this.mapsFd = fs.openSync(`${this.dir}/maps`, ro);
+      } catch {
+        this.mapsFd = null;
+      }
+    }
+  }
+
+  /** Lean: close what openRest() opened. */
+  private closeRest(): void {
+    for (const fd of [this.statmFd, this.smapsFd, this.mapsFd]) {
+      if (fd !== null && fd >= 0) {
+        try { fs.closeSync(fd); } catch { /* already gone */ }
+      }
+    }
+    this.statmFd = -1;
+    this.smapsFd = null;
+    this.mapsFd = null;
   }
 
   /** Same as `new ProcessReader(pid, opts)`. */
@@ -210,6 +262,16 @@ export class ProcessReader {
    */
   sample(into?: RawSample, readSmaps = true): RawSample {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
+    if (!this.lean) return this.sampleOpen(into, readSmaps);
+    this.openRest(readSmaps);
+    try {
+      return this.sampleOpen(into, readSmaps);
+    } finally {
+      this.closeRest();
+    }
+  }
+
+  private sampleOpen(into?: RawSample, readSmaps = true): RawSample {
     const timeMs = Date.now();
     let stat: ProcStat;
     let statm: Statm;
@@ -370,7 +432,7 @@ export class ProcessReader {
     if (this.closed) return;
     this.closed = true;
     for (const fd of [this.statFd, this.statmFd, this.smapsFd, this.mapsFd]) {
-      if (fd !== null) {
+      if (fd !== null && fd >= 0) {
         try { fs.closeSync(fd); } catch { /* already gone */ }
       }
     }

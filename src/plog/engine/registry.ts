@@ -113,7 +113,8 @@ export class Registry {
 
   /** Names of the log files being written (what `plog -l` lists). */
   get logs(): string[] {
-    return [...this.targets.values()].map((t) => t.log.name);
+    // The host log (src/plog/ops/host.ts) is one file for many processes: listed once.
+    return [...new Set([...this.targets.values()].map((t) => t.log.name))];
   }
 
   /** Logs being written. */
@@ -277,6 +278,33 @@ export class Registry {
     return t;
   }
 
+  /** Schedule a registration made elsewhere (the whole host's, src/plog/ops/host.ts), its first sample written. */
+  addTarget(t: Omit<Target, 'id' | 'due' | 'heapIndex'>): Target {
+    // Built as the registrations here are (the same properties in the same
+    // order), so that the schedule's and the sampler's property loads see
+    // one shape more, not a shape a copy makes.
+    const full: Target = {
+      id: this.nextId++,
+      pid: t.pid,
+      starttime: t.starttime,
+      reader: t.reader,
+      log: t.log,
+      intervalMs: t.intervalMs,
+      withSeconds: t.withSeconds,
+      prev: t.prev,
+      machine: t.machine,
+      tree: undefined,
+      due: onGrid(performance.now() + t.intervalMs),
+      heapIndex: -1,
+      ownerUid: t.ownerUid,
+      sharedLog: t.sharedLog,
+    };
+    this.targets.set(full.id, full);
+    this.schedule.add(full);
+    this.hooks.registered?.(full);
+    return full;
+  }
+
   /** Stop the logs of pid that uid may stop (root: all); returns the reply text. */
   stopPid(pid: number, uid: number): string {
     const mine = [...this.targets.values()].filter((t) => t.pid === pid);
@@ -300,7 +328,7 @@ export class Registry {
 
   private logsOf(uid: number): number {
     let n = 0;
-    for (const t of this.targets.values()) if (t.ownerUid === uid && !t.tree) n++; // tree logs: this.trees
+    for (const t of this.targets.values()) if (t.ownerUid === uid && !t.tree && !t.sharedLog) n++; // tree logs: this.trees
     return n;
   }
 
@@ -327,7 +355,7 @@ export class Registry {
     t.reader.close();
     t.machine?.close();
     t.tree?.close();
-    closeQuietly(t.log.fd);
+    if (!t.sharedLog) closeQuietly(t.log.fd);
   }
 }
 

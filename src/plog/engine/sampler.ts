@@ -29,7 +29,9 @@ export interface SampledTarget {
   /** The sample before it, reused for the next one (none at first). */
   spare?: RawSample;
   /** A csv or jsonl log (--format): its lines instead of formatLine's. */
-  machine?: MachineLog;
+  machine?: Pick<MachineLog, 'line' | 'close' | 'head' | 'format'>;
+  /** The log is shared by many processes (the host log, src/plog/ops/host.ts): never closed with one, nor counted against the per-uid cap. */
+  sharedLog?: boolean;
   /** A tree log (plog --tree): the descendants summed in, a Procs column. */
   tree?: TreeSampler;
   /** Who the log is for, when not root: it ends when /proc would no longer

@@ -75,7 +75,8 @@ export class Retention {
   /** After each sample: rotate a log that reached maxSize; enforce maxTotal at most once a second. */
   sampled(t: Target): SampleEnd | void {
     let end: SampleEnd | void = undefined;
-    if (this.opts.maxSize > 0 && !this.stuck.has(t)) {
+    // The host log (src/plog/host.ts) is many processes' one file: not rotated by one of them.
+    if (this.opts.maxSize > 0 && !t.sharedLog && !this.stuck.has(t)) {
       let size = 0;
       try {
         size = fstatSync(t.log.fd).size;

@@ -21,6 +21,7 @@ import { formatCmdline } from '../../proc/cmdline.js';
 import { ProcessReader } from '../../proc/reader.js';
 import { escapeText } from '../../escape.js';
 import { compileLinear } from './linear-regex.js';
+import { HostLog, isWholeHost, takeWholeHost, wholeHostReply } from './host.js';
 import { RegexMatcher } from './matcher.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from '../protocol.js';
 import { LIMITS } from '../engine/limits.js';
@@ -31,6 +32,8 @@ import type { SavedSelection, StateExtension } from './state.js';
 export const MAX_SELECTIONS_PER_UID = 32;
 /** How often /proc is scanned for new processes while selections exist. */
 export const SCAN_MS = 1000;
+/** The longest a whole-host scan takes processes before samples and requests get a turn, ms. */
+const HOST_SLICE_MS = 20;
 /** Longest comm the kernel keeps (TASK_COMM_LEN - 1). */
 export const COMM_MAX = 15;
 /** A regular expression sees at most this much of a command line (as a log's first line shows it). */
@@ -132,6 +135,14 @@ export class Selector implements StateExtension {
   readonly matcher: RegexMatcher;
   /** The last question's token (see Selection.seen). */
   private asked = DECIDED;
+  /** Root's whole-host selection's one log (src/plog/host.ts), made with it. */
+  private readonly hostLogs = new Map<Selection, HostLog>();
+  /** When the whole host's last periodic scan began. */
+  private readonly hostScanAt = new Map<Selection, number>();
+  /** The whole host's processes found and not taken yet ... */
+  private readonly hostQueue = new Map<Selection, number[]>();
+  /** ... and whether a slice of them is to come. */
+  private readonly draining = new Set<Selection>();
 
   constructor(
     private readonly engine: Registry,
@@ -178,6 +189,22 @@ export class Selector implements StateExtension {
     if (mine >= MAX_SELECTIONS_PER_UID) return `Too many selections for uid ${uid} (${MAX_SELECTIONS_PER_UID}): stop some first.`;
     const sel: Selection = { pattern: req.pattern, regex, intervalMs: req.intervalMs, format: req.format, uid, gid, seen: new Map(), targets: new Set() };
     if (requester > 0) sel.seen.set(requester, DECIDED);
+    if (isWholeHost(sel)) {
+      // Its log now (for the reply); its processes in slices from the next turn on.
+      let log: HostLog;
+      try {
+        log = new HostLog(this.engine.dir);
+      } catch (err) {
+        return `Problem logging the whole host -- ${(err as Error).message}`;
+      }
+      this.hostLogs.set(sel, log);
+      this.selections.set(k, sel);
+      setImmediate(() => this.scan([sel]));
+      this.arm();
+      this.onChange();
+      this.report.info(`selecting the whole host every ${formatInterval(req.intervalMs)} to ${log.file.path}`);
+      return wholeHostReply(req.intervalMs, log.file.path);
+    }
     this.selections.set(k, sel);
     // In the request: its time is charged to uid as the request's.
     const asked = this.scan([sel], true);
@@ -215,6 +242,8 @@ export class Selector implements StateExtension {
         n++;
         this.engine.endLog(t, `stopped logging ${t.log.name}: selection ${shown(s)} stopped by uid ${uid}`);
       }
+      this.hostLogs.get(s)?.close();
+      this.hostLogs.delete(s);
     }
     this.arm();
     this.onChange();
@@ -225,7 +254,7 @@ export class Selector implements StateExtension {
     // The matcher's thread is not kept without a regex to match.
     if (![...this.selections.values()].some((s) => s.regex)) this.matcher.stop();
     if (this.selections.size > 0 && !this.timer) {
-      this.timer = setInterval(() => this.scan([...this.selections.values()]), SCAN_MS);
+      this.timer = setInterval(() => this.scan([...this.selections.values()].filter((s) => !isWholeHost(s) || this.hostDue(s))), SCAN_MS);
       this.timer.unref();
     } else if (this.selections.size === 0 && this.timer) {
       clearInterval(this.timer);
@@ -267,6 +296,15 @@ export class Selector implements StateExtension {
         const first = sel.seen.get(pid);
         // Decided, a question out, or looked at often enough.
         if (first !== undefined && (first <= DECIDED || this.scans - first > RECHECK)) continue;
+        if (isWholeHost(sel)) {
+          // Every process: nothing to read or match first; queued, and
+          // taken in slices (drainHost).
+          sel.seen.set(pid, DECIDED);
+          let q = this.hostQueue.get(sel);
+          if (!q) this.hostQueue.set(sel, (q = []));
+          q.push(pid);
+          continue;
+        }
         let p = info.get(pid);
         if (p === undefined) {
           p = this.read(pid);
@@ -289,6 +327,7 @@ export class Selector implements StateExtension {
         this.take(sel, pid);
       }
       if (!inRequest) this.engine.limits.spend(sel.uid, performance.now() - t0);
+      if (this.hostQueue.has(sel) && !this.draining.has(sel)) this.drainHost(sel);
     }
     return asked;
   }
@@ -330,6 +369,58 @@ export class Selector implements StateExtension {
     });
     if (!queued) sel.seen.delete(p.pid);
     return queued;
+  }
+
+  /** Take the whole host's queued processes for at most HOST_SLICE_MS, the
+   * rest at the next turn of the event loop (thousands at a time, at the
+   * first scan or in a build: samples and requests get their turns between). */
+  private drainHost(sel: Selection): void {
+    this.draining.delete(sel);
+    const q = this.hostQueue.get(sel);
+    if (!q || this.selections.get(keyOf(sel)) !== sel) {
+      this.hostQueue.delete(sel);
+      return;
+    }
+    const t0 = performance.now();
+    while (q.length > 0 && performance.now() - t0 < HOST_SLICE_MS) this.takeHost(sel, q.pop()!);
+    if (q.length === 0) {
+      this.hostQueue.delete(sel);
+      return;
+    }
+    this.draining.add(sel);
+    setImmediate(() => this.drainHost(sel));
+  }
+
+  /** Whether the whole host's periodic scan is due: once an interval (a
+   * /proc of 10,000 processes costs about 15 ms to list; against 10,000
+   * samples every 10 s that is worth not doing every second). */
+  private hostDue(sel: Selection): boolean {
+    const now = performance.now();
+    if (now - (this.hostScanAt.get(sel) ?? -Infinity) < sel.intervalMs - SCAN_MS / 2) return false;
+    this.hostScanAt.set(sel, now);
+    return true;
+  }
+
+  /** Log pid in the host log of root's whole-host selection (no per-uid cap: src/plog/host.ts). */
+  private takeHost(sel: Selection, pid: number): void {
+    let log = this.hostLogs.get(sel);
+    if (!log) {
+      try {
+        log = new HostLog(this.engine.dir);
+      } catch (err) {
+        sel.seen.delete(pid); // tried again at the next scan
+        this.report.error(`selection ${shown(sel)}: ${(err as Error).message}`);
+        return;
+      }
+      this.hostLogs.set(sel, log);
+    }
+    this.current = sel;
+    try {
+      const why = takeWholeHost(this.engine, log, pid, sel.intervalMs);
+      if (why) this.report.info(`selection ${shown(sel)}: pid ${pid}: ${why}`);
+    } finally {
+      this.current = null;
+    }
   }
 
   /** Log pid for sel (its uid's room permitting). */
@@ -415,6 +506,8 @@ export class Selector implements StateExtension {
 
   stop(): void {
     this.selections.clear();
+    for (const log of this.hostLogs.values()) log.close();
+    this.hostLogs.clear();
     this.arm();
     this.matcher.stop();
   }

@@ -192,7 +192,8 @@ export class StateKeeper {
   save(): void {
     this.saved = true;
     try {
-      const regs = [...this.engine.registrations()].map((t) => {
+      // The host log's processes are not saved: the whole-host selection takes them up again.
+      const regs = [...this.engine.registrations()].filter((t) => !t.sharedLog).map((t) => {
         const r = toSaved(t);
         const tag = this.ext?.tagOf(t);
         return tag === undefined ? r : { ...r, selection: tag };

@@ -82,6 +82,11 @@ export class PlogServer {
     return this.registry.logs;
   }
 
+  /** Processes being logged (the host log's count each). */
+  get logCount(): number {
+    return this.registry.size;
+  }
+
   /**
    * Take over DIR/plogd_sock: if a socket file is already there, ask it for
    * its pid as a client would; an answer means another plogsrvd runs there,

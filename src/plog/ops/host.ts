@@ -1,0 +1,198 @@
+// A whole host in one plogsrvd: root's `plog -r . -i X` (the regex `.`
+// matches every command line) logs every process of the machine, those
+// running and those that start later. Three things differ from any other
+// selection, all for scale (plogsrvd(1), A WHOLE HOST; BENCHMARKS.md):
+//
+// - One log for the host, not one a process: host.NAME.csv in the runtime
+//   directory, a CSV row a sample (HOST_FIELDS: the pid, then `plog
+//   export`'s columns less the local time, which epoch_ms gives), and a
+//   `# pid PID: COMMAND` line when a process is taken up. Appending a line
+//   to one file costs a third of appending it to a file of its own (ext4:
+//   2.7 against 8.8 µs a line with 10,000 files, bench/host.ts), and the
+//   host holds one descriptor for it instead of one a process.
+// - Four descriptors a process while the descriptor limit has room for
+//   them; past that a lean reader (src/proc/reader.ts): one descriptor kept,
+//   the other three files opened at each sample (about 20 µs more a sample).
+// - No per-uid cap of logs, and no regex asked of the matcher's thread:
+//   every process is taken. Only root can have it: anyone else's `-r .` is
+//   an ordinary selection, bounded as ever by the cap and by what /proc shows
+//   them.
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { formatCmdline } from '../../proc/cmdline.js';
+import { ProcessReader, type RawSample } from '../../proc/reader.js';
+import { raiseNofile } from '../../native.js';
+import { csvCell } from '../log/export.js';
+import { sharedPercent } from '../log/logline.js';
+import { closeSync } from 'node:fs';
+import { appendLine, createLogFile, type LogFile } from '../log/logfile.js';
+import { formatInterval } from '../protocol.js';
+import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
+import type { Registry, Reporter, Target } from '../engine/registry.js';
+
+/** The pattern that selects the whole host when root asks with -r. */
+export const WHOLE_HOST = '.';
+
+/** Descriptors a whole-host process holds: a reader's four (stat, statm, smaps_rollup, maps) ... */
+export const FDS_KEPT = 4;
+/** ... or a lean reader's one (stat), once the limit has no room for four. */
+export const FDS_LEAN = 1;
+/** Descriptors left for everything else (clients, the metrics endpoint, logs of other requests). */
+export const FDS_RESERVE = 1024;
+
+/** Whether a selection is root's whole host. */
+export function isWholeHost(sel: { uid: number; regex: unknown; pattern: string }): boolean {
+  return sel.uid === 0 && sel.regex !== null && sel.regex !== false && sel.pattern === WHOLE_HOST;
+}
+
+/** The host log's columns: as `plog export`'s (sizes in bytes, CPU in seconds), the pid first, no local time. */
+export const HOST_FIELDS = [
+  'pid', 'epoch_ms', 'state', 'prio', 'cpu_seconds', 'cpu_percent', 'threads', 'min_flt', 'maj_flt',
+  'virtual_bytes', 'resident_bytes', 'share_percent', 'pss_bytes', 'swap_bytes', 'data_bytes', 'priv_write_bytes',
+] as const;
+export const HOST_HEADER = `${HOST_FIELDS.join(',')}\n`;
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The descriptor limit in force (raiseDescriptorLimit), and how many host processes keep four. */
+let fdLimit = 1024;
+let keptReaders = 0;
+let leanReaders = 0;
+
+/** One host log (one file, shared by every process it logs). */
+export class HostLog {
+  readonly file: LogFile;
+  private readonly pageKb = pageSizeKb();
+
+  constructor(dir: string) {
+    // Root's file, in root's runtime directory: nobody else's name to follow.
+    this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, 0o644, '.csv');
+    appendLine(this.file.fd, HOST_HEADER);
+  }
+
+  /** A process's row in HOST_FIELDS (the figures of machine-format.ts's machineSample, made straight into text). */
+  row(pid: number, cur: RawSample, prev: RawSample | null): string {
+    const { stat, statm, smaps, maps } = cur;
+    const ticks = stat.utime + stat.stime;
+    let cpu = '';
+    if (prev !== null) {
+      const wallS = (cur.timeMs - prev.timeMs) / 1000;
+      const usedS = (ticks - (prev.stat.utime + prev.stat.stime)) / CLK_TCK;
+      if (wallS > 0 && usedS >= 0) cpu = String(round2((usedS / wallS) * 100));
+    }
+    const page = this.pageKb * 1024;
+    // A state is one letter from the kernel; anything else is escaped as any text.
+    const state = /^[A-Za-z]$/.test(stat.state) ? stat.state : csvCell(stat.state);
+    return (
+      `${pid},${cur.timeMs},${state},${stat.priority},${round2(ticks / CLK_TCK)},${cpu},${stat.numThreads},` +
+      `${stat.minflt + stat.cminflt},${stat.majflt + stat.cmajflt},${statm.size * page},${statm.resident * page},` +
+      (smaps ? `${round2(sharedPercent(smaps))},${smaps.pss * 1024},${smaps.swap * 1024},` : ',,,') +
+      `${statm.data * page},${maps === null || !maps.complete ? '' : maps.kb * 1024}\n`
+    );
+  }
+
+  close(): void {
+    try {
+      closeSync(this.file.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/**
+ * Take up pid in the host log: a lean reader, its command line and first
+ * row, then the server's schedule (the log is shared: the server never
+ * closes it). Returns null, or why not.
+ */
+export function takeWholeHost(server: Registry, log: HostLog, pid: number, intervalMs: number): string | null {
+  let reader: ProcessReader;
+  // Four descriptors while the host's take at most half of the room under
+  // the limit, then one: the other half is left for that many more lean ones.
+  const lean = keptReaders * FDS_KEPT + leanReaders * FDS_LEAN + FDS_KEPT > (fdLimit - FDS_RESERVE) / 2;
+  try {
+    reader = ProcessReader.open(pid, { lean });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  try {
+    const first = reader.sample();
+    let command: string;
+    try {
+      command = formatCmdline(reader.readCmdline(), first.stat.comm);
+    } catch {
+      command = formatCmdline(Buffer.alloc(0), first.stat.comm);
+    }
+    // formatCmdline escapes every byte outside printable ASCII: no newline gets in.
+    appendLine(log.file.fd, `# pid ${pid}: ${command}\n${log.row(pid, first, null)}`);
+    const rows = {
+      format: 'csv' as const,
+      head: (): string => HOST_HEADER,
+      line: (s: RawSample, prev: RawSample): string => log.row(pid, s, prev),
+      close: (): void => {
+        if (lean) leanReaders--;
+        else keptReaders--;
+      },
+    };
+    server.addTarget({
+      pid,
+      starttime: first.stat.starttime,
+      reader,
+      log: log.file,
+      sharedLog: true,
+      intervalMs,
+      withSeconds: false,
+      prev: first,
+      machine: rows,
+      ownerUid: 0,
+    });
+    if (lean) leanReaders++;
+    else keptReaders++;
+    return null;
+  } catch (err) {
+    reader.close();
+    return (err as Error).message;
+  }
+}
+
+/** What a whole host of n processes asks of the descriptor limit for four descriptors each (they take at most half the room). */
+export function descriptorsFor(n: number): number {
+  return 2 * n * FDS_KEPT + FDS_RESERVE;
+}
+
+/**
+ * Raise the descriptor limit for a whole host (root only; plogsrvd(1),
+ * LIMITS): to what the largest host this kernel allows needs (pid_max
+ * processes), at most fs.nr_open; where the hard limit cannot move (no
+ * CAP_SYS_RESOURCE, or a LimitNOFILE= of the service) the soft one rises
+ * to it. Returns [soft, hard], or null when not root or without the addon.
+ */
+export function raiseDescriptorLimit(report: Reporter): [number, number] | null {
+  if (process.getuid?.() !== 0) return null;
+  const num = (path: string, dflt: number): number => {
+    try {
+      const n = Number(readFileSync(path, 'latin1').trim());
+      return Number.isFinite(n) && n > 0 ? n : dflt;
+    } catch {
+      return dflt;
+    }
+  };
+  const want = Math.min(num('/proc/sys/fs/nr_open', 1 << 20), descriptorsFor(num('/proc/sys/kernel/pid_max', 32768)));
+  try {
+    const got = raiseNofile(want);
+    fdLimit = got[0];
+    if (got[0] < want) {
+      const room = Math.max(0, got[0] - FDS_RESERVE);
+      const four = Math.floor(room / 2 / FDS_KEPT);
+      report.info(`descriptor limit ${got[0]} (hard ${got[1]}): a whole host (plog -r .) keeps four descriptors for ${four} processes, one for the others, up to about ${four + Math.floor(room / 2)} processes`);
+    }
+    return got;
+  } catch (err) {
+    report.error(`could not raise the descriptor limit: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** The whole-host selection's reply. */
+export function wholeHostReply(intervalMs: number, file: string): string {
+  return `Selecting the whole host every ${formatInterval(intervalMs)}: logging every running process, and those that start later, to ${file}.`;
+}

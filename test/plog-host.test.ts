@@ -1,0 +1,112 @@
+// A whole host in one plogsrvd (src/plog/host.ts): root's `plog -r .` logs
+// every process, those started later too, whatever their uid, into one
+// host log; anyone else's `-r .` stays an ordinary selection of their own
+// processes; the descriptor limit is raised (native nofile, setrlimit).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { descriptorsFor } from '../src/plog/ops/host.js';
+import { AS_NOBODY, NOBODY, PLOG, plog, ROOT, run, Server, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import type { ChildProcess } from 'node:child_process';
+
+/** The rows of a host log by pid, and the pids with a `# pid` line. */
+function hostLog(path: string): { rows: Map<number, number>; heads: Set<number> } {
+  const rows = new Map<number, number>();
+  const heads = new Set<number>();
+  for (const line of readFileSync(path, 'latin1').split('\n')) {
+    const h = /^# pid (\d+): /.exec(line);
+    if (h) heads.add(Number(h[1]));
+    else if (/^\d+,/.test(line)) {
+      const pid = Number(line.slice(0, line.indexOf(',')));
+      rows.set(pid, (rows.get(pid) ?? 0) + 1);
+    }
+  }
+  return { rows, heads };
+}
+
+function spawnMany(n: number, asNobody: boolean): ChildProcess[] {
+  const out: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) out.push(spawnChild('sleep', ['300'], { asNobody }));
+  return out;
+}
+
+/** The soft and hard "Max open files" of a process. */
+function nofile(pid: number): [number, number] {
+  const m = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'))!;
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** Whether this process may raise a hard limit (CAP_SYS_RESOURCE, capability 24). */
+function capSysResource(): boolean {
+  const m = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'latin1'))!;
+  return ((BigInt('0x' + m[1]) >> 24n) & 1n) === 1n;
+}
+
+const num = (path: string): number => Number(readFileSync(path, 'latin1').trim());
+
+test('root plog -r .: every process into one host log, those started later of any uid within a scan; one file, listed once', async () => {
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
+  const r = await plog(['-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = /^Selecting the whole host every 1s: logging every running process, and those that start later, to (\/.*\/host\.[^/]+\.csv)\.\n$/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const path = m[1]!;
+  // Started after the selection: 100 of root's, 100 of nobody's.
+  const later = [...spawnMany(100, false), ...spawnMany(100, true)];
+  await waitFor('200 later processes in the host log, each with two rows', () => {
+    const { rows, heads } = hostLog(path);
+    return later.every((c) => heads.has(c.pid!) && (rows.get(c.pid!) ?? 0) >= 2);
+  }, { timeout: 30_000, interval: 200 });
+  const { heads } = hostLog(path);
+  // Other processes of the machine too (pid 1 is everyone's).
+  assert.ok(heads.has(1), 'pid 1 not in the host log');
+  // One log file, whatever the number of processes; `plog -l` names it once.
+  const logs = readdirSync(srv.dir).filter((n) => !['plogd_sock', 'plogsrvd.pid', 'plogsrvd.state'].includes(n));
+  assert.deepEqual(logs, [path.slice(srv.dir.length + 1)]);
+  const l = await plog(['-d', srv.dir, '-l']);
+  assert.equal(l.stdout, `${logs[0]}\n`);
+  // Stopped by its pattern: nothing logged after.
+  const x = await plog(['-d', srv.dir, '-x', '.']);
+  assert.match(x.stdout, /^Stopped selecting \. and logging to \d+ files?\.\n$/);
+  for (const c of later) c.kill('SIGKILL');
+});
+
+test("nobody's plog -r .: an ordinary selection, their own processes only, each in its own log", async () => {
+  const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world'] });
+  const r = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, PLOG, '-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Selecting \/\.\/ every 1s: matching the command lines of \d+ running process(es)?; those that match are logged, and those that start later\.\n$/);
+  const mine = spawnMany(5, true);
+  const roots = spawnMany(5, false);
+  await waitFor("nobody's 5 later processes logged", () => mine.every((c) => readdirSync(srv.dir).includes(`sleep.${c.pid}`)), { timeout: 15_000, interval: 200 });
+  // Two scans more: root's are still not logged, and no host log was made.
+  const scans = Date.now() + 2500;
+  await waitFor('two scans', () => Date.now() > scans, { timeout: 5000 });
+  const names = readdirSync(srv.dir);
+  for (const c of roots) assert.ok(!names.includes(`sleep.${c.pid}`), `root's pid ${c.pid} logged for nobody`);
+  assert.ok(!names.some((n) => n.startsWith('host.')), names.join(' '));
+  // Every log is nobody's own file, of nobody's processes.
+  for (const n of names.filter((x) => x.startsWith('sleep.'))) {
+    const pid = Number(n.split('.')[1]);
+    assert.ok(mine.some((c) => c.pid === pid) || !roots.some((c) => c.pid === pid));
+  }
+  for (const c of [...mine, ...roots]) c.kill('SIGKILL');
+  void NOBODY;
+});
+
+test('plogsrvd as root raises its descriptor limit: soft to hard, and the hard one where the kernel lets it', async () => {
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
+  const [soft, hard] = nofile(srv.pid);
+  assert.equal(soft, hard);
+  const want = Math.min(num('/proc/sys/fs/nr_open'), descriptorsFor(num('/proc/sys/kernel/pid_max')));
+  if (capSysResource()) assert.ok(soft >= want, `soft ${soft} < ${want}`);
+  // The addon's call, in a process started under prlimit with 256:512.
+  const js = `import('${join(ROOT, 'dist/src/native.js').replace(/'/g, "\\'")}').then((n) => { const a = n.raiseNofile(300); const b = n.raiseNofile(${want}); console.log(JSON.stringify([a, b])); })`;
+  const p = await run('prlimit', ['--nofile=256:512', process.execPath, '--input-type=module', '-e', js]);
+  assert.equal(p.code, 0, p.stderr);
+  const [a, b] = JSON.parse(p.stdout) as [[number, number], [number, number]];
+  // At least what was asked, never past a hard limit it may not raise.
+  assert.ok(a[0] >= 300 && a[1] === 512, JSON.stringify(a));
+  assert.deepEqual(b, capSysResource() ? [want, want] : [512, 512]);
+});
