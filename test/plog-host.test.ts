@@ -57,7 +57,7 @@ test('root plog -r .: every process into one host log, those started later of an
   await waitFor('200 later processes in the host log, each with two rows', () => {
     const { rows, heads } = hostLog(path);
     return later.every((c) => heads.has(c.pid!) && (rows.get(c.pid!) ?? 0) >= 2);
-  }, { timeout: 30_000, interval: 200 });
+  }, { timeout: 60_000, interval: 200 });
   const { heads } = hostLog(path);
   // Other processes of the machine too (pid 1 is everyone's).
   assert.ok(heads.has(1), 'pid 1 not in the host log');
@@ -79,7 +79,7 @@ test("nobody's plog -r .: an ordinary selection, their own processes only, each 
   assert.match(r.stdout, /^Selecting \/\.\/ every 1s: matching the command lines of \d+ running process(es)?; those that match are logged, and those that start later\.\n$/);
   const mine = spawnMany(5, true);
   const roots = spawnMany(5, false);
-  await waitFor("nobody's 5 later processes logged", () => mine.every((c) => readdirSync(srv.dir).includes(`sleep.${c.pid}`)), { timeout: 15_000, interval: 200 });
+  await waitFor("nobody's 5 later processes logged", () => mine.every((c) => readdirSync(srv.dir).includes(`sleep.${c.pid}`)), { timeout: 60_000, interval: 200 });
   // Two scans more: root's are still not logged, and no host log was made.
   const scans = Date.now() + 2500;
   await waitFor('two scans', () => Date.now() > scans, { timeout: 5000 });
