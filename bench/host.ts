@@ -176,11 +176,10 @@ function rowsSince(path: string, from: number): { rows: Array<[number, number]>;
 
 function askAs(uid: number, dir: string, secs: number, tmp: string): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const c = spawn(
-      'setpriv',
-      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./hostask.js', import.meta.url).pathname, dir, String(secs), '20'],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PLOG_TMPDIR: tmp } },
-    );
+    const c = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./hostask.js', import.meta.url).pathname, dir, String(secs), '20'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, PLOG_TMPDIR: tmp },
+    });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     c.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`bench: hostask exited ${code}`))));
@@ -337,11 +336,16 @@ async function main(): Promise<void> {
           ['', 'plogsrvd CPU', `${((c1 - c0) / 1e4 / secs).toFixed(1)}% of a core; ${perSample.toFixed(1)} µs a sample`, ''],
           ['', 'procfloor -r, same pids', `${fmtSpread(floor)} µs a sample`, ''],
           ['', 'CPU against the floor', `${ratio.toFixed(2)}x`, `≤ 1.3x: ${ratio <= 1.3 ? 'met' : 'NOT met'}`],
-          ['', 'bench/pacedfloor.c (procfloor\'s work, one round every interval), same pids', `${paced.toFixed(1)} µs a sample; plogsrvd ${(perSample / paced).toFixed(2)}x`, ''],
+          ['', "bench/pacedfloor.c (procfloor's work, one round every interval), same pids", `${paced.toFixed(1)} µs a sample; plogsrvd ${(perSample / paced).toFixed(2)}x`, ''],
           ['', 'lag p50 / p99 / max', `${quantile(lags, 0.5).toFixed(1)} / ${lag99.toFixed(1)} / ${Math.max(...lags).toFixed(1)} ms`, `p99 < 100 ms: ${lag99 < 100 ? 'met' : 'NOT met'}`],
           ['', 'RSS at the end / peak', `${(rss / 1024).toFixed(1)} / ${(hwm / 1024).toFixed(1)} MB`, `< 150 MB: ${hwm / 1024 < 150 ? 'met' : 'NOT met'}`],
           ['', 'descriptors', `${n0(fds)} (${(fds / pids.length).toFixed(2)} a process)`, ''],
-          ['', 'uid nobody: plog -q pid round trip p50 / p99 / max', `${quantile(rtt, 0.5).toFixed(2)} / ${rtt99.toFixed(2)} / ${Math.max(...rtt).toFixed(2)} ms (${n0(rtt.length)} requests)`, `p99 < 50 ms: ${rtt99 < 50 ? 'met' : 'NOT met'}`],
+          [
+            '',
+            'uid nobody: plog -q pid round trip p50 / p99 / max',
+            `${quantile(rtt, 0.5).toFixed(2)} / ${rtt99.toFixed(2)} / ${Math.max(...rtt).toFixed(2)} ms (${n0(rtt.length)} requests)`,
+            `p99 < 50 ms: ${rtt99 < 50 ? 'met' : 'NOT met'}`,
+          ],
         );
         if (ph === phases[phases.length - 1]) churnText = await churn(tmp, CHURN);
       } finally {
@@ -357,7 +361,9 @@ async function main(): Promise<void> {
   say(`Command: node dist/bench/host.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}\n\n`);
   say(table(['phase', 'measure', 'value', 'goal'], results, ['---', '---', '---', '---']));
   say(`\nOne log a process or one for the host: µs of CPU to append a line (ext4; 10,000 files, 5 rounds): `);
-  say(`a file a process, descriptor kept (fstat + write) ${w.kept.toFixed(2)}; reopened at each line (open, fstat, write, close) ${w.reopened.toFixed(2)}; one file (fstat + write) ${w.one.toFixed(2)}.\n`);
+  say(
+    `a file a process, descriptor kept (fstat + write) ${w.kept.toFixed(2)}; reopened at each line (open, fstat, write, close) ${w.reopened.toFixed(2)}; one file (fstat + write) ${w.one.toFixed(2)}.\n`,
+  );
   say(`\nA /proc scan with nothing new (${n0(scan.pids)} processes now): ${scan.us.toFixed(0)} µs.\n`);
   say(churnText);
 }

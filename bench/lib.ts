@@ -109,10 +109,7 @@ export async function startTargets(size: TargetSize, n: number, asUid?: number):
   const args = [String(size.maps), String(size.mib), String(size.threads)];
   const out: ChildProcess[] = [];
   for (let i = 0; i < n; i++) {
-    const c =
-      asUid === undefined
-        ? spawn(exe, args, { stdio: 'ignore' })
-        : spawn('setpriv', [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', exe, ...args], { stdio: 'ignore' });
+    const c = asUid === undefined ? spawn(exe, args, { stdio: 'ignore' }) : spawn('setpriv', [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', exe, ...args], { stdio: 'ignore' });
     live.add(c);
     c.on('exit', () => live.delete(c));
     out.push(c);

@@ -53,7 +53,10 @@ function hammer(port: number, s: number): Promise<number> {
     const end = Date.now() + ${s * 1000};
     let n = 0;
     const one = () => { if (Date.now() > end) return Promise.resolve(); return new Promise((r) => http.get({ host: '127.0.0.1', port: ${port}, path: '/metrics', agent, headers: { 'Accept-Encoding': 'gzip', Accept: 'application/openmetrics-text' } }, (res) => { res.resume(); res.on('end', () => { n++; r(); }); }).on('error', r)).then(one); };
-    Promise.all(Array.from({ length: 16 }, one)).then(() => { console.log(n); agent.destroy(); });`.replace('res.on(\'end\', () => { n++; r(); })', 'res.on(\'end\', () => { if (res.statusCode === 200) n++; r(); })');
+    Promise.all(Array.from({ length: 16 }, one)).then(() => { console.log(n); agent.destroy(); });`.replace(
+    "res.on('end', () => { n++; r(); })",
+    "res.on('end', () => { if (res.statusCode === 200) n++; r(); })",
+  );
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -280,12 +283,24 @@ async function main(): Promise<void> {
     ['build, OpenMetrics', ...fmt(om.ms), quantile(om.cpu, 0.5).toFixed(1)],
     ...Object.entries(http).map(([what, r]) => [`GET over loopback, ${what}: ${mb(r.bytes)}`, ...fmt(r.ms), '']),
   ];
-  if (cg) rows.push([`build, OpenMetrics, with ${cg.k} + 1 limited memory cgroups (v${cg.version}) over every process: ${n0(cg.linked)} more samples`, ...fmt(cg.ms), quantile(cg.cpu, 0.5).toFixed(1)]);
+  if (cg)
+    rows.push([`build, OpenMetrics, with ${cg.k} + 1 limited memory cgroups (v${cg.version}) over every process: ${n0(cg.linked)} more samples`, ...fmt(cg.ms), quantile(cg.cpu, 0.5).toFixed(1)]);
   say(table(['what', 'median ms', 'p95 ms', 'worst ms', 'CPU ms (median)'], rows));
   say(`\npromtool check metrics on the Prometheus text: ${check}.\n`);
   say(`\nHammered: 16 connections asking for /metrics without pause for ${HAMMER} s (gzip, OpenMetrics), a sample every ms:\n\n`);
-  say(table(['exposition', 'expositions sent', 'built', "server's event loop busy", 'server CPU (every thread)', 'a 10 ms timer late: median / p99 / worst ms'], runs.map(([what, r]) =>
-    [what, n0(r.answers), n0(r.builds), `${(r.elu * 100).toFixed(0)}%`, `${(r.cpu * 100).toFixed(0)}%`, `${quantile(r.late, 0.5).toFixed(1)} / ${quantile(r.late, 0.99).toFixed(1)} / ${Math.max(...r.late).toFixed(1)}`])));
+  say(
+    table(
+      ['exposition', 'expositions sent', 'built', "server's event loop busy", 'server CPU (every thread)', 'a 10 ms timer late: median / p99 / worst ms'],
+      runs.map(([what, r]) => [
+        what,
+        n0(r.answers),
+        n0(r.builds),
+        `${(r.elu * 100).toFixed(0)}%`,
+        `${(r.cpu * 100).toFixed(0)}%`,
+        `${quantile(r.late, 0.5).toFixed(1)} / ${quantile(r.late, 0.99).toFixed(1)} / ${Math.max(...r.late).toFixed(1)}`,
+      ]),
+    ),
+  );
 }
 
 await main();

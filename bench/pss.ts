@@ -86,7 +86,10 @@ async function main(): Promise<void> {
       const s = await done;
       let reread = '';
       if (d) {
-        const lines = readText(log).split('\n').slice(2).filter((l) => l.length > 0);
+        const lines = readText(log)
+          .split('\n')
+          .slice(2)
+          .filter((l) => l.length > 0);
         const fresh = lines.filter((l) => !/\*\s/.test(l)).length;
         reread = `${fresh} of ${lines.length}`;
         await stopServer(d);

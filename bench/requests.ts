@@ -84,7 +84,16 @@ export async function roundTrips(dir: string, clients: number, rounds: number, w
 
 export function rttRow(name: string, r: RoundTrips): string[] {
   const ms = (x: number): string => x.toFixed(2);
-  return [name, String(r.clients), r.rtts.length.toLocaleString('en'), ms(quantile(r.rtts, 0.5)), ms(quantile(r.rtts, 0.99)), ms(Math.max(...r.rtts)), Math.round(r.rtts.length / r.seconds).toLocaleString('en'), r.retries.toLocaleString('en')];
+  return [
+    name,
+    String(r.clients),
+    r.rtts.length.toLocaleString('en'),
+    ms(quantile(r.rtts, 0.5)),
+    ms(quantile(r.rtts, 0.99)),
+    ms(Math.max(...r.rtts)),
+    Math.round(r.rtts.length / r.seconds).toLocaleString('en'),
+    r.retries.toLocaleString('en'),
+  ];
 }
 export const RTT_HEAD = ['server', 'clients', 'round trips', 'p50 ms', 'p99 ms', 'max ms', 'requests/s', 'sends retried (queue full)'];
 
@@ -191,7 +200,9 @@ async function main(): Promise<void> {
     say(`Round trips of {0, 2} (the server's pid), ${clients} clients at once, ${rounds} each:\n\n`);
     say(table(RTT_HEAD, [rttRow('idle plogsrvd', rt)]));
     const fails = [...cc.failed].map(([code, k]) => `${k} exited ${code}`).join(', ') || 'none';
-    say(`\n${clients} \`plog -q pid\` commands started at once (${given ?? (chosen === bin('plog') ? 'dist/src/cli/plog.js' : 'the bundle')}): wall time p50 ${quantile(cc.ms, 0.5).toFixed(0)} ms, p99 ${quantile(cc.ms, 0.99).toFixed(0)} ms; failures: ${fails}.\n`);
+    say(
+      `\n${clients} \`plog -q pid\` commands started at once (${given ?? (chosen === bin('plog') ? 'dist/src/cli/plog.js' : 'the bundle')}): wall time p50 ${quantile(cc.ms, 0.5).toFixed(0)} ms, p99 ${quantile(cc.ms, 0.99).toFixed(0)} ms; failures: ${fails}.\n`,
+    );
     say(`\nThe plog command's wall time (spawn to exit, ${runs} runs each, all alternating with node -e 0; median (min-max)):\n\n`);
     say(
       table(

@@ -314,9 +314,9 @@ async function main(): Promise<void> {
   if (PARTS.includes('harness')) for (const s of sizes) hr.push(await harnessSize(s, work));
   const configs: E2eConfig[] = [];
   if (PARTS.includes('e2e')) {
-  if (SIZES.includes('small')) configs.push({ size: SMALL, targets: 1, intervalMs: 10 }, { size: SMALL, targets: 100, intervalMs: 100 });
-  if (SIZES.includes('medium')) configs.push({ size: MEDIUM, targets: 10, intervalMs: 100 });
-  if (SIZES.includes('large')) configs.push({ size: LARGE, targets: 2, intervalMs: 250 });
+    if (SIZES.includes('small')) configs.push({ size: SMALL, targets: 1, intervalMs: 10 }, { size: SMALL, targets: 100, intervalMs: 100 });
+    if (SIZES.includes('medium')) configs.push({ size: MEDIUM, targets: 10, intervalMs: 100 });
+    if (SIZES.includes('large')) configs.push({ size: LARGE, targets: 2, intervalMs: 250 });
   }
   const er: E2eResult[] = [];
   for (const c of configs) er.push(await e2e(c, work));
@@ -324,41 +324,51 @@ async function main(): Promise<void> {
   say(`\n### Sampler: CPU per sample against procfloor -r\n\nMachine: ${machine()}\n`);
   say(`Command: node dist/bench/sampler.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}\n\n`);
   if (hr.length > 0) say(`Harness (the server's sampleTarget() in a loop, ${REPS} runs alternating with procfloor, each about ${CPU_S} s of CPU; median (min-max)):\n\n`);
-  if (hr.length > 0) say(
-    table(
-      ['target', 'samples a run', 'procfloor -r µs/sample', 'plog µs/sample', 'ratio', 'goal'],
-      hr.map((r) => [
-        `${r.size.name} (\`${sizeArgs(r.size)}\`)`,
-        n0(r.samples),
-        fmtSpread(r.floor, r.floor.median < 100 ? 1 : 0),
-        fmtSpread(r.ours, r.ours.median < 100 ? 1 : 0),
-        fmtSpread(r.ratio, 2),
-        `≤ ${GOAL[r.size.name]}x: ${r.ratio.median <= GOAL[r.size.name]! ? 'met' : 'NOT met'}`,
-      ]),
-    ),
-  );
-  if (er.length > 0) say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s after ${WARMUP_S} s of warm-up; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
-  if (er.length > 0) say(
-    table(
-      ['targets', 'samples/s', 'plogsrvd CPU', 'wakeups/s', 'procfloor µs/sample', 'plogsrvd µs/sample', 'ratio', 'pacedfloor µs/sample (ratio)', 'instructions/sample: procfloor / plogsrvd (ratio)', 'instructions per cycle: procfloor / plogsrvd'],
-      er.map((r) => [
-        `${r.targets} x ${r.size.name} at ${r.intervalMs} ms`,
-        n0(r.samplesPerS),
-        `${r.cpuPct.toFixed(1)}%`,
-        n0(r.wakeupsPerS),
-        r.floor.median.toFixed(r.floor.median < 100 ? 1 : 0),
-        fmtSpread(r.ours, r.ours.median < 100 ? 1 : 0),
-        r.ratio.toFixed(2),
-        `${r.paced.median.toFixed(r.paced.median < 100 ? 1 : 0)} (${(r.ours.median / r.paced.median).toFixed(2)})`,
-        r.oursCounts && r.floorCounts
-          ? `${n0(r.floorCounts.instructions)} / ${n0(r.oursCounts.instructions)} (${(r.oursCounts.instructions / r.floorCounts.instructions).toFixed(2)})`
-          : 'no perf',
-        r.oursCounts && r.floorCounts
-          ? `${(r.floorCounts.instructions / r.floorCounts.cycles).toFixed(2)} / ${(r.oursCounts.instructions / r.oursCounts.cycles).toFixed(2)}`
-          : '',
-      ]),
-    ),
-  );
+  if (hr.length > 0)
+    say(
+      table(
+        ['target', 'samples a run', 'procfloor -r µs/sample', 'plog µs/sample', 'ratio', 'goal'],
+        hr.map((r) => [
+          `${r.size.name} (\`${sizeArgs(r.size)}\`)`,
+          n0(r.samples),
+          fmtSpread(r.floor, r.floor.median < 100 ? 1 : 0),
+          fmtSpread(r.ours, r.ours.median < 100 ? 1 : 0),
+          fmtSpread(r.ratio, 2),
+          `≤ ${GOAL[r.size.name]}x: ${r.ratio.median <= GOAL[r.size.name]! ? 'met' : 'NOT met'}`,
+        ]),
+      ),
+    );
+  if (er.length > 0)
+    say(`\nEnd to end (a real plogsrvd, ${3} windows of ${WINDOW_S} s after ${WARMUP_S} s of warm-up; its CPU, every thread, over the lines it wrote; floor: procfloor over the same pids):\n\n`);
+  if (er.length > 0)
+    say(
+      table(
+        [
+          'targets',
+          'samples/s',
+          'plogsrvd CPU',
+          'wakeups/s',
+          'procfloor µs/sample',
+          'plogsrvd µs/sample',
+          'ratio',
+          'pacedfloor µs/sample (ratio)',
+          'instructions/sample: procfloor / plogsrvd (ratio)',
+          'instructions per cycle: procfloor / plogsrvd',
+        ],
+        er.map((r) => [
+          `${r.targets} x ${r.size.name} at ${r.intervalMs} ms`,
+          n0(r.samplesPerS),
+          `${r.cpuPct.toFixed(1)}%`,
+          n0(r.wakeupsPerS),
+          r.floor.median.toFixed(r.floor.median < 100 ? 1 : 0),
+          fmtSpread(r.ours, r.ours.median < 100 ? 1 : 0),
+          r.ratio.toFixed(2),
+          `${r.paced.median.toFixed(r.paced.median < 100 ? 1 : 0)} (${(r.ours.median / r.paced.median).toFixed(2)})`,
+          r.oursCounts && r.floorCounts ? `${n0(r.floorCounts.instructions)} / ${n0(r.oursCounts.instructions)} (${(r.oursCounts.instructions / r.floorCounts.instructions).toFixed(2)})` : 'no perf',
+          r.oursCounts && r.floorCounts ? `${(r.floorCounts.instructions / r.floorCounts.cycles).toFixed(2)} / ${(r.oursCounts.instructions / r.oursCounts.cycles).toFixed(2)}` : '',
+        ]),
+      ),
+    );
 }
 
 if (process.argv.includes('--harness')) {

@@ -54,11 +54,10 @@ const NOBODY = 65534;
 
 function registerAs(uid: number, dir: string, ms: number, pids: number[], tmp: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const c = spawn(
-      'setpriv',
-      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./register.js', import.meta.url).pathname, dir, String(ms), ...pids.map(String)],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PLOG_TMPDIR: tmp } },
-    );
+    const c = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./register.js', import.meta.url).pathname, dir, String(ms), ...pids.map(String)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, PLOG_TMPDIR: tmp },
+    });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
     c.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`bench: register.js as uid ${uid} exited ${code}`))));
@@ -96,7 +95,13 @@ async function main(): Promise<void> {
     note('registering');
     const t0 = performance.now();
     const logs: string[] = [];
-    const nobodyLogs = registerAs(NOBODY, dir, MS, theirs.map((c) => c.pid!), tmp);
+    const nobodyLogs = registerAs(
+      NOBODY,
+      dir,
+      MS,
+      theirs.map((c) => c.pid!),
+      tmp,
+    );
     for (const c of mine) logs.push(await register(dir, c.pid!, MS));
     logs.push(...(await nobodyLogs));
     const regS = (performance.now() - t0) / 1000;
@@ -145,7 +150,12 @@ async function main(): Promise<void> {
     const rt = await roundTrips(dir, 100, 20);
     await stopServer(d);
     note('floor');
-    const floor = spread(floorUs([...mine, ...theirs].map((c) => c.pid!), work));
+    const floor = spread(
+      floorUs(
+        [...mine, ...theirs].map((c) => c.pid!),
+        work,
+      ),
+    );
     const ratio = perSample / floor.median;
     const due = (N * secs * 1000) / MS;
 
@@ -161,7 +171,11 @@ async function main(): Promise<void> {
           ['procfloor -r, same pids', `${fmtSpread(floor)} µs a sample`, ''],
           ['CPU against the floor', `${ratio.toFixed(2)}x`, `≤ 1.5x: ${ratio <= 1.5 ? 'met' : 'NOT met'}`],
           ['wakeups (context switches)', `${n0((x1 - x0) / secs)}/s`, ''],
-          ['lag p50 / p99 / max', `${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.99).toFixed(1)} / ${Math.max(...lags).toFixed(1)} ms (${n0(lags.length)} lines seen)`, `p99 < 50 ms: ${quantile(lags, 0.99) < 50 ? 'met' : 'NOT met'}`],
+          [
+            'lag p50 / p99 / max',
+            `${quantile(lags, 0.5).toFixed(1)} / ${quantile(lags, 0.99).toFixed(1)} / ${Math.max(...lags).toFixed(1)} ms (${n0(lags.length)} lines seen)`,
+            `p99 < 50 ms: ${quantile(lags, 0.99) < 50 ? 'met' : 'NOT met'}`,
+          ],
           ['RSS at the end / peak', `${(rss / 1024).toFixed(1)} / ${(hwm / 1024).toFixed(1)} MB`, `< 80 MB: ${hwm / 1024 < 80 ? 'met' : 'NOT met'}`],
         ],
         ['---', '---', '---'],

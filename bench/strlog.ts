@@ -118,7 +118,10 @@ function floor(tmp: string, n: number): Run | null {
     return null;
   }
   // "messages seconds lost sender_cpu relay_cpu logger_cpu"
-  const [m, s, lost, a, b, c] = execFileSync(exe, [String(n), join(tmp, 'floor')], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  const [m, s, lost, a, b, c] = execFileSync(exe, [String(n), join(tmp, 'floor')], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return { name: 'C floor: blocking sends, one datagram each', rate: null, messages: m!, seconds: s!, lost: lost!, cpu: { sender: a!, driver: b!, logger: c! } };
 }
 
@@ -146,10 +149,24 @@ async function run(tmp: string, rate: number): Promise<Run> {
   let strerr: ChildProcess | null = null;
   const client = new StrlogClient({ rundir, queueBytes: 64 << 20 });
   try {
-    await waitFor('strlogd', () => driverStats(rundir).then(() => true, () => false));
+    await waitFor('strlogd', () =>
+      driverStats(rundir).then(
+        () => true,
+        () => false,
+      ),
+    );
     strerr = start(bin('strerr'), ['--rundir', rundir, '-d', logdir, '--mailer', '/bin/true']);
     await waitFor('strerr', async () => (await driverStats(rundir)).loggers.some((l) => l.role === 'error'));
-    const last = (): string => lastLine(join(logdir, readdirSync(logdir).filter((f) => f.startsWith('error.')).sort().at(-1) ?? 'none'));
+    const last = (): string =>
+      lastLine(
+        join(
+          logdir,
+          readdirSync(logdir)
+            .filter((f) => f.startsWith('error.'))
+            .sort()
+            .at(-1) ?? 'none',
+        ),
+      );
     // Warm-up (JIT, page cache): in the file, not in the figures.
     await paced(client, 20_000, WARMUP, 0);
     await waitFor('the warm-up', () => last().startsWith(String(WARMUP).padStart(6, '0') + ' '));
@@ -221,6 +238,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

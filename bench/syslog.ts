@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   say(
     table(
       ['sender', 'messages a run', 'message size', 'messages/s', 'sender CPU µs/message', 'receiver CPU µs/message'],
-      [row("glibc syslog() in a C loop", c), row("plogkit/syslog syslog() in Node", js)],
+      [row('glibc syslog() in a C loop', c), row('plogkit/syslog syslog() in Node', js)],
     ),
   );
   say(`\nNode against glibc, per run: ${fmtSpread(ratio, 2)}x; goal ≥ 0.5x: ${ratio.median >= 0.5 ? 'met' : 'NOT met'}.\n`);

@@ -24,8 +24,26 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  atExit, bin, cpuUs, fmtSpread, lineCount, machine, note, numOpt, privateTmpSockets, quantile, register, say, sleep, spread, startServer,
-  statusKb, stopServer, table, tempDir, waitFor,
+  atExit,
+  bin,
+  cpuUs,
+  fmtSpread,
+  lineCount,
+  machine,
+  note,
+  numOpt,
+  privateTmpSockets,
+  quantile,
+  register,
+  say,
+  sleep,
+  spread,
+  startServer,
+  statusKb,
+  stopServer,
+  table,
+  tempDir,
+  waitFor,
 } from './lib.js';
 
 const LOGS = numOpt('logs', 500);
@@ -98,10 +116,14 @@ async function main(): Promise<void> {
       const p = await ctx.newPage();
       const t0 = performance.now();
       await p.goto(url, { waitUntil: 'commit' });
-      await p.waitForFunction((n) => {
-        const w = window as unknown as { plogList?: { rows: Map<string, unknown> } };
-        return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n;
-      }, LOGS, { polling: 'raf', timeout: 60_000 });
+      await p.waitForFunction(
+        (n) => {
+          const w = window as unknown as { plogList?: { rows: Map<string, unknown> } };
+          return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n;
+        },
+        LOGS,
+        { polling: 'raf', timeout: 60_000 },
+      );
       loadMs.push(performance.now() - t0);
       // Where the time went, by the page's clock (from its navigation): the
       // document received, the snapshot applied, and the applying itself.
@@ -155,15 +177,22 @@ async function main(): Promise<void> {
   await stopServer(srv);
 
   say(`### plog web: ${LOGS} logs every ${INTERVAL} ms\n\n${machine()}\n\n`);
-  say(`Command: \`node dist/bench/web.js --logs ${LOGS} --interval ${INTERVAL} --window ${WINDOW} --loads ${LOADS}\`; ${lines.toLocaleString('en')} lines in the logs at the end; plog web started (and read them all) in ${Math.round(startupMs)} ms.\n\n`);
+  say(
+    `Command: \`node dist/bench/web.js --logs ${LOGS} --interval ${INTERVAL} --window ${WINDOW} --loads ${LOADS}\`; ${lines.toLocaleString('en')} lines in the logs at the end; plog web started (and read them all) in ${Math.round(startupMs)} ms.\n\n`,
+  );
   rows.push(['plog web CPU, share of one core (3 windows of ' + WINDOW + ' s)', `${fmtSpread(spread(cpuPct), 2)} %`, '< 5 %', spread(cpuPct).max < 5 ? 'yes' : 'no']);
   rows.push(['plog web memory: VmRSS at the end / VmHWM', `${rss.toFixed(1)} / ${hwm.toFixed(1)} MB`, '< 100 MB', hwm < 100 ? 'yes' : 'no']);
-  rows.push(['of VmRSS: RssAnon (its own) / RssFile (node\'s binary and libraries, shared)', `${anon.toFixed(1)} / ${file.toFixed(1)} MB`, '', '']);
+  rows.push(["of VmRSS: RssAnon (its own) / RssFile (node's binary and libraries, shared)", `${anon.toFixed(1)} / ${file.toFixed(1)} MB`, '', '']);
   if (loadMs.length) {
     const warm = loadMs.slice(1);
-    rows.push([`list page load, navigation to ${LOGS} rows shown (first; then median and range of ${warm.length})`, `${Math.round(loadMs[0])} ms; ${fmtSpread(spread(warm.length ? warm : loadMs), 0)} ms`, '< 1 s', Math.max(...loadMs) < 1000 ? 'yes' : 'no']);
+    rows.push([
+      `list page load, navigation to ${LOGS} rows shown (first; then median and range of ${warm.length})`,
+      `${Math.round(loadMs[0])} ms; ${fmtSpread(spread(warm.length ? warm : loadMs), 0)} ms`,
+      '< 1 s',
+      Math.max(...loadMs) < 1000 ? 'yes' : 'no',
+    ]);
     const part = (k: 'doc' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
-    rows.push(['of each load, by the page\'s clock: document received; snapshot shown; applying it', `${part('doc')}; ${part('shown')}; ${part('apply')} ms`, '', '']);
+    rows.push(["of each load, by the page's clock: document received; snapshot shown; applying it", `${part('doc')}; ${part('shown')}; ${part('apply')} ms`, '', '']);
   }
   if (page) {
     const win = 3 * WINDOW * 1000;
@@ -174,7 +203,12 @@ async function main(): Promise<void> {
     rows.push(['update events applied (rows)', `${page.events} (${page.rowsApplied.toLocaleString('en')}, ${Math.round(page.rowsApplied / (win / 1000))} a second)`, '', '']);
     rows.push(['time to apply one event: mean / max', `${(page.applyMs / Math.max(1, page.events)).toFixed(1)} / ${page.maxApplyMs.toFixed(1)} ms`, '', '']);
     rows.push(["page's long tasks, share of the time", `${((page.longTaskMs / win) * 100).toFixed(1)} %`, '', '']);
-    rows.push([`age of a new sample when shown: p50 / p99 / max (${ages.length.toLocaleString('en')} samples)`, `${Math.round(p50)} / ${Math.round(p99)} / ${Math.round(max)} ms`, `< ${INTERVAL + 1000} ms`, max < INTERVAL + 1000 ? 'yes' : p99 < INTERVAL + 1000 ? 'p99: yes' : 'no']);
+    rows.push([
+      `age of a new sample when shown: p50 / p99 / max (${ages.length.toLocaleString('en')} samples)`,
+      `${Math.round(p50)} / ${Math.round(p99)} / ${Math.round(max)} ms`,
+      `< ${INTERVAL + 1000} ms`,
+      max < INTERVAL + 1000 ? 'yes' : p99 < INTERVAL + 1000 ? 'p99: yes' : 'no',
+    ]);
   }
   say(table(['figure', 'measured', 'goal', 'met?'], rows, ['---', '---:', '---:', '---']));
   say('\n');

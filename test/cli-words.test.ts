@@ -33,7 +33,7 @@ test('a program without operands given one: said in words', async () => {
   assert.equal(r.stderr.split('\n')[0], "plogsrvd: unexpected argument 'extra': this program takes options only");
 });
 
-test('plogsrvd -c FILE that cannot be read: the system\'s reason in words', async () => {
+test("plogsrvd -c FILE that cannot be read: the system's reason in words", async () => {
   const r = await plogsrvd(['-f', '-d', tempDir(), '-c', '/nonexistent.conf']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^plogsrvd: cannot read \/nonexistent\.conf: No such file or directory$/m);

@@ -12,8 +12,7 @@ import { waitFor } from './helpers/wait.js';
 
 const REPORTER = fileURLToPath(new URL('./fixtures/daemon/reporter.js', import.meta.url));
 const SYSLOG_REPORTER = fileURLToPath(new URL('./fixtures/daemon/syslog-reporter.js', import.meta.url));
-const LINE = (pid: number, msg: string): RegExp =>
-  new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d reptest\\[${pid}\\]: ${msg.replace(/[()[\]]/g, '\\$&')}\\n$`);
+const LINE = (pid: number, msg: string): RegExp => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d reptest\\[${pid}\\]: ${msg.replace(/[()[\]]/g, '\\$&')}\\n$`);
 
 interface Run {
   code: number | null;

@@ -11,19 +11,7 @@ import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
 import { driverStats } from '../src/strlog/index.js';
 import { DAEMON_SIGNALS } from '../src/daemon/signals.js';
-import {
-  Driver,
-  ROOT,
-  errorLog,
-  node,
-  spawnProc,
-  startStrerr,
-  startStrtrace,
-  strlogCmd,
-  tempDir,
-  waitFor,
-  type Proc,
-} from './helpers/strlog.js';
+import { Driver, ROOT, errorLog, node, spawnProc, startStrerr, startStrtrace, strlogCmd, tempDir, waitFor, type Proc } from './helpers/strlog.js';
 import { INSPECTOR_WORDS, caughtSignals, deliver, probeEnv, probed, realtimeRange, tcpSockets } from './helpers/signals.js';
 
 const BIN = (name: string): string => join(ROOT, 'dist/src/bin', `${name}.js`);
@@ -55,7 +43,12 @@ test('strlogd (root, -f, not -v): SIGUSR1 five times never opens an inspector, c
   const dir = tempDir(0o755);
   const out = join(tempDir(), 'probe');
   const p = spawnProc(process.execPath, [BIN('strlogd'), '-f', '-d', dir], { env: { ...probeEnv(out), PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') } });
-  await waitFor('strlogd answers', () => driverStats(dir).then((s) => s.pid === p.pid, () => false));
+  await waitFor('strlogd answers', () =>
+    driverStats(dir).then(
+      (s) => s.pid === p.pid,
+      () => false,
+    ),
+  );
   for (let i = 1; i <= 5; i++) {
     await deliver(p.pid, 'SIGUSR1');
     assert.equal((await driverStats(dir)).pid, p.pid);

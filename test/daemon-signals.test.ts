@@ -9,23 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  PLOG,
-  ROOT,
-  Server,
-  alive,
-  exited,
-  ints,
-  isSocket,
-  lines,
-  plog,
-  raw,
-  silentSocket,
-  spawnSleep,
-  tempDir,
-  testEnv,
-  waitFor,
-} from './helpers/plog.js';
+import { PLOG, ROOT, Server, alive, exited, ints, isSocket, lines, plog, raw, silentSocket, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { INSPECTOR_WORDS, caughtSignals, childrenOf, cmdline, deliver, probeEnv, probed, realtimeRange, tcpSockets } from './helpers/signals.js';
 import { DAEMON_SIGNALS } from '../src/daemon/signals.js';
 
@@ -241,11 +225,20 @@ test('the guard: an inspector is closed as soon as anything opens it; a program 
 
 test('the guard leaves alone an inspector asked for on the command line (--inspect)', async () => {
   const guard = join(ROOT, 'dist/src/daemon/no-inspector.js');
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '--input-type=module', '-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '--inspect=127.0.0.1:0',
+      '--input-type=module',
+      '-e',
+      `
     import inspector from 'node:inspector';
     await import(${JSON.stringify(guard)});
     console.log(inspector.url() ?? 'none');
-  `], { stdio: ['ignore', 'pipe', 'pipe'] });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
   assert.deepEqual(await exited(child), { code: 0, signal: null });
@@ -266,10 +259,10 @@ test('every program, and each installed command, imports the guard before anythi
   for (const [name, file] of Object.entries(pkg.bin)) assert.equal(file, `dist/src/bin/${name}.js`, name);
   // The bundle of plog starts with the guard's code.
   const bundle = readFileSync(PLOG, 'utf8');
-  assert.ok(bundle.indexOf("process.on(\"SIGUSR1\"") < bundle.indexOf('function usage('), 'the guard first in the plog bundle');
+  assert.ok(bundle.indexOf('process.on("SIGUSR1"') < bundle.indexOf('function usage('), 'the guard first in the plog bundle');
 });
 
-test('the SIGNALS sections: the daemons\' pages name every signal of the table and the real-time ones; every other program\'s says what SIGUSR1 does', () => {
+test("the SIGNALS sections: the daemons' pages name every signal of the table and the real-time ones; every other program's says what SIGUSR1 does", () => {
   const section = (page: string): string => {
     const text = readFileSync(join(ROOT, 'man', page), 'utf8');
     const s = text.split(/^\.SH /m).find((x) => x.startsWith('SIGNALS\n'));

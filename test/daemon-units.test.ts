@@ -44,7 +44,9 @@ class Sandboxed {
     const want = caps.reduce((m, c) => m | (1n << BigInt(CAP_NUMBERS[c]!)), 0n);
     assert.equal(bnd, want, `CapBnd ${bnd.toString(16)}`);
     assert.match(status, /^NoNewPrivs:\s*1$/m);
-    const root = readFileSync(`/proc/${this.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+    const root = readFileSync(`/proc/${this.pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === '/');
     assert.match(root!.split(' ')[5]!, /(^|,)ro(,|$)/, 'the root file system is read-only');
   }
 }
@@ -62,49 +64,61 @@ function start(unitFile: string, writable: string[], argv: string[], env: NodeJS
   return new Sandboxed(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', ...passed], env }));
 }
 
-test('plogsrvd in the sandbox of plogsrvd.service: logs other users\' processes with every figure, gives them their logs, rotates and removes them, serves metrics, reloads, stops cleanly', { skip }, async () => {
-  const u = unitSandbox(unit('plogsrvd.service'));
-  assert.deepEqual(u.readWritePaths, ['/var/local/plog']);
-  assert.match(readFileSync(unit('plogsrvd.service'), 'utf8'), /^Environment=PLOG_TMPDIR=\/run\/plogsrvd$/m);
-  const dir = P.tempDir(0o1777); // the runtime directory: root's, 1777, as plogsrvd.socket makes it
-  const run = P.tempDir(0o700); // RuntimeDirectory=plogsrvd, $PLOG_TMPDIR
-  const srv = start(unit('plogsrvd.service'), [dir, run], [process.execPath, bin('plogsrvd'), '-f', '-v', '-m', 'world', '-d', dir,
-    '--max-size', '2k', '--keep', '1', '--max-total', '6k', '--metrics', '127.0.0.1:0'], P.testEnv({ PLOG_TMPDIR: run }));
-  try {
-    await srv.said(/: started on /);
-    srv.checkConfined(u.caps);
-    // Clients bind their reply sockets in P.sockDir(), under /tmp: read-only for plogsrvd.
-    const own = P.spawnSleep({ asNobody: true });
-    const other = P.spawnSleep({ asNobody: true });
-    const r1 = await P.plog(['-d', dir, '-p', String(own.pid), '-i', '20ms'], { asNobody: true });
-    assert.equal(r1.code, 0, r1.stderr);
-    const ownLog = /Log file: (\S+)/.exec(r1.stdout)![1]!;
-    assert.equal(statSync(ownLog).uid, P.NOBODY, 'the log is the requester\'s (CAP_CHOWN)');
-    const r2 = await P.plog(['-d', dir, '-p', String(other.pid), '-i', '20ms', '--format', 'csv']);
-    assert.equal(r2.code, 0, r2.stderr);
-    const csv = /Log file: (\S+)/.exec(r2.stdout)![1]!;
-    // root logging nobody's process: PSS and swap (CAP_SYS_PTRACE), I/O and open fds (and CAP_DAC_READ_SEARCH).
-    const header = (await P.waitLines(csv, 2))[1]!.split(',');
-    const full = await P.waitFor('a CSV line with every figure', () =>
-      P.lines(csv).slice(2).map((l) => l.split(',')).find((f) => ['pss_bytes', 'swap_bytes', 'read_bytes', 'open_fds'].every((k) => f[header.indexOf(k)] !== '')));
-    assert.ok(full);
-    // Rotation and --max-total of nobody's logs in the sticky directory.
-    await srv.said(new RegExp(`: removed ${ownLog.slice(dir.length + 1).replace(/\./g, '\\.')}\\.r1 \\(\\d+ bytes\\): the directory is over --max-total`));
-    const port = /serving metrics on 127\.0\.0\.1:(\d+)/.exec(await srv.said(/serving metrics on 127\.0\.0\.1:\d+/))![1];
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, new RegExp(`^plog_resident_memory_bytes\\{.*pid="${other.pid}".*\\} \\d+`, 'm'));
-    srv.child.kill('SIGHUP');
-    await srv.said(/: caught SIGHUP: reloading/);
-    srv.child.kill('SIGUSR1');
-    await srv.said(/: caught SIGUSR1: reopening logs/);
-    srv.child.kill('SIGTERM');
-    assert.deepEqual(await srv.exit, { code: 0, signal: null });
-    assert.ok(!P.isSocket(join(dir, 'plogd_sock')), 'the socket removed');
-    assert.equal(srv.stderr, '');
-  } finally {
-    srv.child.kill('SIGKILL');
-  }
-});
+test(
+  "plogsrvd in the sandbox of plogsrvd.service: logs other users' processes with every figure, gives them their logs, rotates and removes them, serves metrics, reloads, stops cleanly",
+  { skip },
+  async () => {
+    const u = unitSandbox(unit('plogsrvd.service'));
+    assert.deepEqual(u.readWritePaths, ['/var/local/plog']);
+    assert.match(readFileSync(unit('plogsrvd.service'), 'utf8'), /^Environment=PLOG_TMPDIR=\/run\/plogsrvd$/m);
+    const dir = P.tempDir(0o1777); // the runtime directory: root's, 1777, as plogsrvd.socket makes it
+    const run = P.tempDir(0o700); // RuntimeDirectory=plogsrvd, $PLOG_TMPDIR
+    const srv = start(
+      unit('plogsrvd.service'),
+      [dir, run],
+      [process.execPath, bin('plogsrvd'), '-f', '-v', '-m', 'world', '-d', dir, '--max-size', '2k', '--keep', '1', '--max-total', '6k', '--metrics', '127.0.0.1:0'],
+      P.testEnv({ PLOG_TMPDIR: run }),
+    );
+    try {
+      await srv.said(/: started on /);
+      srv.checkConfined(u.caps);
+      // Clients bind their reply sockets in P.sockDir(), under /tmp: read-only for plogsrvd.
+      const own = P.spawnSleep({ asNobody: true });
+      const other = P.spawnSleep({ asNobody: true });
+      const r1 = await P.plog(['-d', dir, '-p', String(own.pid), '-i', '20ms'], { asNobody: true });
+      assert.equal(r1.code, 0, r1.stderr);
+      const ownLog = /Log file: (\S+)/.exec(r1.stdout)![1]!;
+      assert.equal(statSync(ownLog).uid, P.NOBODY, "the log is the requester's (CAP_CHOWN)");
+      const r2 = await P.plog(['-d', dir, '-p', String(other.pid), '-i', '20ms', '--format', 'csv']);
+      assert.equal(r2.code, 0, r2.stderr);
+      const csv = /Log file: (\S+)/.exec(r2.stdout)![1]!;
+      // root logging nobody's process: PSS and swap (CAP_SYS_PTRACE), I/O and open fds (and CAP_DAC_READ_SEARCH).
+      const header = (await P.waitLines(csv, 2))[1]!.split(',');
+      const full = await P.waitFor('a CSV line with every figure', () =>
+        P.lines(csv)
+          .slice(2)
+          .map((l) => l.split(','))
+          .find((f) => ['pss_bytes', 'swap_bytes', 'read_bytes', 'open_fds'].every((k) => f[header.indexOf(k)] !== '')),
+      );
+      assert.ok(full);
+      // Rotation and --max-total of nobody's logs in the sticky directory.
+      await srv.said(new RegExp(`: removed ${ownLog.slice(dir.length + 1).replace(/\./g, '\\.')}\\.r1 \\(\\d+ bytes\\): the directory is over --max-total`));
+      const port = /serving metrics on 127\.0\.0\.1:(\d+)/.exec(await srv.said(/serving metrics on 127\.0\.0\.1:\d+/))![1];
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^plog_resident_memory_bytes\\{.*pid="${other.pid}".*\\} \\d+`, 'm'));
+      srv.child.kill('SIGHUP');
+      await srv.said(/: caught SIGHUP: reloading/);
+      srv.child.kill('SIGUSR1');
+      await srv.said(/: caught SIGUSR1: reopening logs/);
+      srv.child.kill('SIGTERM');
+      assert.deepEqual(await srv.exit, { code: 0, signal: null });
+      assert.ok(!P.isSocket(join(dir, 'plogd_sock')), 'the socket removed');
+      assert.equal(srv.stderr, '');
+    } finally {
+      srv.child.kill('SIGKILL');
+    }
+  },
+);
 
 test('strlogd in the sandbox of strlogd.service: takes messages from anyone, serves its loggers, stops cleanly', { skip }, async () => {
   const u = unitSandbox(unit('strlogd.service'));
@@ -115,8 +129,7 @@ test('strlogd in the sandbox of strlogd.service: takes messages from anyone, ser
   chmodSync(dir, 0o755); // RuntimeDirectoryMode=0755
   try {
     const logdir = S.tempDir();
-    const d = start(unit('strlogd.service'), [dir], [process.execPath, bin('strlogd'), '-f', '-v', '-d', dir],
-      S.testEnv({ PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') }));
+    const d = start(unit('strlogd.service'), [dir], [process.execPath, bin('strlogd'), '-f', '-v', '-d', dir], S.testEnv({ PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') }));
     try {
       await d.said(/: started on /);
       d.checkConfined(u.caps);
@@ -149,41 +162,44 @@ test('strlogd in the sandbox of strlogd.service: takes messages from anyone, ser
   }
 });
 
-test('strlogd in the sandbox of strlogd.service, on the sockets strlogd.socket passes: finds where they are bound (/proc/self/net/unix under ProcSubset=pid), takes a message from nobody, leaves them', { skip }, async () => {
-  const u = unitSandbox(unit('strlogd.service'));
-  const dir = mkdtempSync('/run/sl-');
-  chmodSync(dir, 0o755);
-  try {
-    // As strlogd.socket binds them: root's, 0666, the datagram socket with SO_PASSCRED.
-    const mask = process.umask(0o111);
-    const submit = new UnixSocket();
-    const logger = new UnixSocket({ stream: true });
+test(
+  'strlogd in the sandbox of strlogd.service, on the sockets strlogd.socket passes: finds where they are bound (/proc/self/net/unix under ProcSubset=pid), takes a message from nobody, leaves them',
+  { skip },
+  async () => {
+    const u = unitSandbox(unit('strlogd.service'));
+    const dir = mkdtempSync('/run/sl-');
+    chmodSync(dir, 0o755);
     try {
-      submit.bind(join(dir, 'submit'));
-      logger.bind(join(dir, 'logger'));
+      // As strlogd.socket binds them: root's, 0666, the datagram socket with SO_PASSCRED.
+      const mask = process.umask(0o111);
+      const submit = new UnixSocket();
+      const logger = new UnixSocket({ stream: true });
+      try {
+        submit.bind(join(dir, 'submit'));
+        logger.bind(join(dir, 'logger'));
+      } finally {
+        process.umask(mask);
+      }
+      const d = start(unit('strlogd.service'), [dir], [process.execPath, bin('strlogd'), '-f', '-v', '-d', dir], S.testEnv({ PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') }), [submit.fd, logger.fd]);
+      try {
+        await d.said(/: started on .*; sockets passed by the service manager/);
+        d.checkConfined(u.caps);
+        const r = await S.node(bin('strlog'), ['--rundir', dir, 'from nobody'], { asNobody: true });
+        assert.equal(r.code, 2, r.stderr); // acknowledged; no logger takes it
+        d.child.kill('SIGTERM');
+        assert.deepEqual(await d.exit, { code: 0, signal: null });
+        assert.equal(d.stderr, '');
+        for (const s of ['submit', 'logger']) assert.ok(statSync(join(dir, s)).isSocket(), `${s} left to the service manager`);
+      } finally {
+        d.child.kill('SIGKILL');
+        submit.close();
+        logger.close();
+      }
     } finally {
-      process.umask(mask);
+      rmSync(dir, { recursive: true, force: true });
     }
-    const d = start(unit('strlogd.service'), [dir], [process.execPath, bin('strlogd'), '-f', '-v', '-d', dir],
-      S.testEnv({ PLOG_SYSLOG_SOCKET: join(dir, 'no-syslog') }), [submit.fd, logger.fd]);
-    try {
-      await d.said(/: started on .*; sockets passed by the service manager/);
-      d.checkConfined(u.caps);
-      const r = await S.node(bin('strlog'), ['--rundir', dir, 'from nobody'], { asNobody: true });
-      assert.equal(r.code, 2, r.stderr); // acknowledged; no logger takes it
-      d.child.kill('SIGTERM');
-      assert.deepEqual(await d.exit, { code: 0, signal: null });
-      assert.equal(d.stderr, '');
-      for (const s of ['submit', 'logger']) assert.ok(statSync(join(dir, s)).isSocket(), `${s} left to the service manager`);
-    } finally {
-      d.child.kill('SIGKILL');
-      submit.close();
-      logger.close();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('the sandbox is rebuilt for real: the file system read-only, /proc of processes only, the bounding set applied', { skip }, async () => {
   const dir = P.tempDir();

@@ -30,7 +30,10 @@ test('lone surrogates are escaped, pairs kept', () => {
 });
 
 test('a caller may choose its own form, e.g. caret notation', () => {
-  assert.equal(escapeText('a\x1bb', (c) => '^' + String.fromCharCode(c.charCodeAt(0) + 64)), 'a^[b');
+  assert.equal(
+    escapeText('a\x1bb', (c) => '^' + String.fromCharCode(c.charCodeAt(0) + 64)),
+    'a^[b',
+  );
 });
 
 test('safeJson: JSON whose strings carry no raw DEL, C1 or bidi control, and that parses back to the same value', async () => {

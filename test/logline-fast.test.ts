@@ -35,14 +35,22 @@ function refFormatLine(cur: RawSample, prev: RawSample | null, opts: LineOptions
   }
   // Share from smaps (shared over Rss), else statm's marked '~'.
   const sm = cur.smaps;
-  const share = sm
-    ? (sm.rss > 0 ? (((sm.sharedClean + sm.sharedDirty) / sm.rss) * 100).toFixed(1) : '0.0')
-    : (statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0') + '~';
+  const share = sm ? (sm.rss > 0 ? (((sm.sharedClean + sm.sharedDirty) / sm.rss) * 100).toFixed(1) : '0.0') : (statm.resident > 0 ? ((statm.shared / statm.resident) * 100).toFixed(1) : '0.0') + '~';
   const values: string[] = [
-    formatDate(new Date(cur.timeMs), opts.withSeconds), stat.state, String(stat.priority), formatCpuTime(ticks / opts.clkTck), cpuPct,
-    String(stat.numThreads), String(stat.minflt + stat.cminflt), String(stat.majflt + stat.cmajflt),
-    formatSize(statm.size * opts.pageKb), formatSize(statm.resident * opts.pageKb), share,
-    cur.smaps ? formatSize(cur.smaps.pss) : '-', cur.smaps ? formatSize(cur.smaps.swap) : '-', formatSize(statm.data * opts.pageKb),
+    formatDate(new Date(cur.timeMs), opts.withSeconds),
+    stat.state,
+    String(stat.priority),
+    formatCpuTime(ticks / opts.clkTck),
+    cpuPct,
+    String(stat.numThreads),
+    String(stat.minflt + stat.cminflt),
+    String(stat.majflt + stat.cmajflt),
+    formatSize(statm.size * opts.pageKb),
+    formatSize(statm.resident * opts.pageKb),
+    share,
+    cur.smaps ? formatSize(cur.smaps.pss) : '-',
+    cur.smaps ? formatSize(cur.smaps.swap) : '-',
+    formatSize(statm.data * opts.pageKb),
   ];
   if (cur.maps === null) values.push('-');
   else if (cur.maps.complete) values.push(formatSize(cur.maps.kb));
@@ -61,9 +69,24 @@ function randomSample(r: () => number, timeMs: number): RawSample {
   return {
     timeMs,
     stat: {
-      pid: 1 + big(), comm: 'x', state: 'RSDZTtXI'[Math.floor(r() * 8)]!, ppid: 1,
-      minflt: big(), cminflt: big(), majflt: big(), cmajflt: big(), utime: big(), stime: big(), cutime: 0, cstime: 0,
-      priority: Math.floor(r() * 140) - 100, nice: 0, numThreads: 1 + big(), starttime: 1, vsize: 0, rss: 0,
+      pid: 1 + big(),
+      comm: 'x',
+      state: 'RSDZTtXI'[Math.floor(r() * 8)]!,
+      ppid: 1,
+      minflt: big(),
+      cminflt: big(),
+      majflt: big(),
+      cmajflt: big(),
+      utime: big(),
+      stime: big(),
+      cutime: 0,
+      cstime: 0,
+      priority: Math.floor(r() * 140) - 100,
+      nice: 0,
+      numThreads: 1 + big(),
+      starttime: 1,
+      vsize: 0,
+      rss: 0,
     },
     statm: { size: big(), resident: big(), shared: big(), text: 1, data: big() },
     smaps: r() < 0.1 ? null : { rss: big(), pss: big(), swap: big(), sharedClean: big(), sharedDirty: big(), privateClean: 0, privateDirty: 0 },

@@ -18,10 +18,24 @@ const OPTS: LineOptions = { withSeconds: false, pageKb: 4, clkTck: 100 };
 
 function stat(over: Partial<ProcStat> = {}): ProcStat {
   return {
-    pid: 123, comm: 'prog', state: 'S', ppid: 1,
-    minflt: 1000, cminflt: 234, majflt: 5, cmajflt: 2,
-    utime: 6000, stime: 1512, cutime: 0, cstime: 0,
-    priority: 20, nice: 0, numThreads: 4, starttime: 500, vsize: 0, rss: 0,
+    pid: 123,
+    comm: 'prog',
+    state: 'S',
+    ppid: 1,
+    minflt: 1000,
+    cminflt: 234,
+    majflt: 5,
+    cmajflt: 2,
+    utime: 6000,
+    stime: 1512,
+    cutime: 0,
+    cstime: 0,
+    priority: 20,
+    nice: 0,
+    numThreads: 4,
+    starttime: 500,
+    vsize: 0,
+    rss: 0,
     ...over,
   };
 }
@@ -117,10 +131,10 @@ function columnStarts(line: string): number[] {
 
 describe('formatHeader / formatLine', () => {
   test('header names in order', () => {
-    assert.deepEqual([...HEADER_COLUMNS], [
-      'Date   Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
-      'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write',
-    ]);
+    assert.deepEqual(
+      [...HEADER_COLUMNS],
+      ['Date   Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt', 'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write'],
+    );
     for (const ws of [false, true, 'ms'] as const) {
       const h = formatHeader(ws);
       assert.ok(h.endsWith('\n') && !h.endsWith(' \n'));
@@ -132,10 +146,7 @@ describe('formatHeader / formatLine', () => {
 
   test('a full line, exactly', () => {
     const line = formatLine(sample(), null, OPTS);
-    assert.equal(
-      line,
-      '01-05  9:07 S     20   1:15     -      4       1234      7       100.00MB  4000kB     12.5  3000kB     12kB      3600kB    3500kB\n',
-    );
+    assert.equal(line, '01-05  9:07 S     20   1:15     -      4       1234      7       100.00MB  4000kB     12.5  3000kB     12kB      3600kB    3500kB\n');
   });
 
   test('values line up under the header (with and without seconds, with milliseconds)', () => {
@@ -185,10 +196,17 @@ describe('formatHeader / formatLine', () => {
 
   test("zombie / kernel thread: zero sizes, Share 0.0 (from statm without smaps: '~')", () => {
     const st = parseStat(text('zombie.stat'));
-    const l = formatLine({
-      timeMs: Date.now(), stat: st, statm: parseStatm(text('zombie.statm')), smaps: null,
-      maps: privateWritableKb(''),
-    }, null, OPTS);
+    const l = formatLine(
+      {
+        timeMs: Date.now(),
+        stat: st,
+        statm: parseStatm(text('zombie.statm')),
+        smaps: null,
+        maps: privateWritableKb(''),
+      },
+      null,
+      OPTS,
+    );
     const r = parseLogLine(l)!;
     assert.equal(r.state, 'Z');
     assert.equal(r.sharePercent, 0);

@@ -46,7 +46,7 @@ test('after an error on a socket (POLLERR) its poll can be armed again and deliv
     const got: string[] = [];
     const errors: string[] = [];
     const onReadable = (): void => {
-      for (let m: Datagram | null; (m = b.recv()); ) got.push(m.data.toString());
+      for (let m: Datagram | null; (m = b.recv());) got.push(m.data.toString());
     };
     b.setErrorHandler((err) => errors.push(err.code));
     b.setReadable(onReadable);
@@ -118,7 +118,13 @@ test('worker threads each receive into their own buffer: 2 threads x 20,000 data
       w.once('error', reject);
     });
   const [x, y] = await Promise.all([run(1), run(2)]);
-  assert.deepEqual([x, y], [{ got: 20_000, bad: 0 }, { got: 20_000, bad: 0 }]);
+  assert.deepEqual(
+    [x, y],
+    [
+      { got: 20_000, bad: 0 },
+      { got: 20_000, bad: 0 },
+    ],
+  );
 });
 
 test('openPath: a descriptor of the file itself, never through a symlink on the way', () => {

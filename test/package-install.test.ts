@@ -61,7 +61,14 @@ test('postpack leaves no prebuilt binary in the checkout: a later npm ci there b
 
 test('the tarball carries prebuilt addons for linux-x64 (glibc, musl) and linux-arm64 (glibc), the C source to fall back on, and its one dependency', () => {
   const files = tarList();
-  for (const f of ['prebuilds/linux-x64/plogkit.glibc.node', 'prebuilds/linux-x64/plogkit.musl.node', 'prebuilds/linux-arm64/plogkit.glibc.node', 'binding.gyp', 'native/plog_native.c', 'node_modules/node-gyp-build/package.json']) {
+  for (const f of [
+    'prebuilds/linux-x64/plogkit.glibc.node',
+    'prebuilds/linux-x64/plogkit.musl.node',
+    'prebuilds/linux-arm64/plogkit.glibc.node',
+    'binding.gyp',
+    'native/plog_native.c',
+    'node_modules/node-gyp-build/package.json',
+  ]) {
     assert.ok(files.includes(`package/${f}`), `${f} in the tarball`);
   }
   assert.ok(!files.some((f) => f.startsWith('package/build/')), 'no build/ of the packer');
@@ -252,7 +259,8 @@ test('where no prebuilt addon fits and install scripts were blocked, the program
   const env = off.env({ PATH: `${join(p2, 'bin')}${delimiter}${off.path}`, PLOGDIR: tempDir() });
 
   const dir = tempDir();
-  const how = /the native addon \(native\/plog_native\.c\) is not built for linux-\w+ with \w+: .*No native build was found.*Install a C compiler, make and python3, then run `npm rebuild plogkit` \(`npm rebuild -g plogkit` for a global install\) with its install script allowed\./;
+  const how =
+    /the native addon \(native\/plog_native\.c\) is not built for linux-\w+ with \w+: .*No native build was found.*Install a C compiler, make and python3, then run `npm rebuild plogkit` \(`npm rebuild -g plogkit` for a global install\) with its install script allowed\./;
   // The daemons say it before they detach (their stderr is /dev/null then).
   for (const [prog, args] of [
     ['plogsrvd', ['-d', dir]],

@@ -24,7 +24,9 @@ function cjs(code: string, env: Record<string, string> = {}): { status: number |
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => `${pkg.name}/${k.slice(2)}`);
+const subpaths = Object.keys(pkg.exports)
+  .filter((k) => k !== './package.json')
+  .map((k) => `${pkg.name}/${k.slice(2)}`);
 
 test('every subpath of the package is listed here', () => {
   assert.deepEqual(subpaths.sort(), [`${pkg.name}/daemon`, `${pkg.name}/strlog`, `${pkg.name}/syslog`]);
@@ -46,24 +48,31 @@ for (const sub of subpaths) {
   });
 }
 
-test(`require('${pkg.name}/syslog') logs: openlog, syslog, closelog through the native addon to a local socket`, { skip: requireEsm ? false : `Node ${process.versions.node} has no require() of ES modules` }, () => {
-  const dir = mkdtempSync('/tmp/pl-');
-  const rx = new UnixSocket();
-  try {
-    rx.bind(join(dir, 'log'));
-    const r = cjs(`
+test(
+  `require('${pkg.name}/syslog') logs: openlog, syslog, closelog through the native addon to a local socket`,
+  { skip: requireEsm ? false : `Node ${process.versions.node} has no require() of ES modules` },
+  () => {
+    const dir = mkdtempSync('/tmp/pl-');
+    const rx = new UnixSocket();
+    try {
+      rx.bind(join(dir, 'log'));
+      const r = cjs(
+        `
       const { openlog, syslog, closelog, LOG_USER, LOG_INFO } = require(${JSON.stringify(`${pkg.name}/syslog`)});
       openlog('cjs', 0, LOG_USER);
       syslog(LOG_INFO, 'hello from %s', 'require');
       closelog();
-    `, { PLOG_SYSLOG_SOCKET: join(dir, 'log') });
-    assert.equal(r.status, 0, r.stderr);
-    // The child has exited: its datagram waits in this socket's queue.
-    const got = rx.recv();
-    assert.ok(got, 'a datagram');
-    assert.match(got.data.toString(), /^<14>.* cjs: hello from require$/);
-  } finally {
-    rx.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    `,
+        { PLOG_SYSLOG_SOCKET: join(dir, 'log') },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      // The child has exited: its datagram waits in this socket's queue.
+      const got = rx.recv();
+      assert.ok(got, 'a datagram');
+      assert.match(got.data.toString(), /^<14>.* cjs: hello from require$/);
+    } finally {
+      rx.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

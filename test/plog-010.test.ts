@@ -68,7 +68,10 @@ describe('reading them', () => {
     assert.equal(a.cpuPercent, null);
     assert.equal(b.cpuPercent, 20.8);
     assert.equal(log.samples[15].cpuSeconds, 5 * 60 + 44);
-    assert.deepEqual(log.lacks.map((x) => x.split(' ')[0]), ['CPU%', 'system', 'Swap']);
+    assert.deepEqual(
+      log.lacks.map((x) => x.split(' ')[0]),
+      ['CPU%', 'system', 'Swap'],
+    );
     assert.ok(log.samples[15].residentBytes < 2 * MB);
   });
 
@@ -113,7 +116,10 @@ describe('reading them', () => {
     const log = readLog(copy('threads.log', text));
     assert.equal(log.samples.length, 16);
     assert.equal(log.badLineCount, 4);
-    assert.deepEqual(log.badLines.map((b) => b.line), [4, 5, 6, 7]);
+    assert.deepEqual(
+      log.badLines.map((b) => b.line),
+      [4, 5, 6, 7],
+    );
     for (const g of garbled) assert.equal(parseLogLine010(g), null, g);
     // Random damage to every line: never a throw.
     let seed = 7;
@@ -148,7 +154,10 @@ describe('the readers on them', () => {
     assert.match(r.stdout, /^note: .*plog 0\.1\.0.*no CPU%.*no system time.*no Swap/m);
     assert.match(r.stdout, /^RSS +1\.31 MiB/m);
     assert.doesNotMatch(r.stdout, /^Swap /m);
-    assert.match(r.stderr, /plog report: .*threads\.log\.\w+: a log of plog 0\.1\.0, which has no CPU% \(computed from __Utime__ between lines\); no system time \(CPU time is user time only, its __Utime__\); no Swap\n/);
+    assert.match(
+      r.stderr,
+      /plog report: .*threads\.log\.\w+: a log of plog 0\.1\.0, which has no CPU% \(computed from __Utime__ between lines\); no system time \(CPU time is user time only, its __Utime__\); no Swap\n/,
+    );
     const j = JSON.parse((await plog(['report', '--json', p])).stdout);
     assert.equal(j.samples, 16);
     assert.equal(j.lacks.length, 3);

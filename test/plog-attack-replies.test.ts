@@ -52,10 +52,14 @@ async function stats(): Promise<Record<string, number>> {
 /** Every reply of the attack has been sent or dropped. */
 async function settled(): Promise<Record<string, number>> {
   let st: Record<string, number> = {};
-  await waitFor('the replies to the attacker to be sent or dropped', async () => {
-    st = await stats();
-    return st.outboxes === 0 && st.queued === 0;
-  }, { timeout: 15_000 });
+  await waitFor(
+    'the replies to the attacker to be sent or dropped',
+    async () => {
+      st = await stats();
+      return st.outboxes === 0 && st.queued === 0;
+    },
+    { timeout: 15_000 },
+  );
   return st;
 }
 
@@ -76,7 +80,10 @@ test('a link to a root socket in a 0700 directory: that socket gets nothing', as
   const a = await swapAttack(victim.path);
   const st = await settled();
   assert.ok(st.unanswerable + st.replies_dropped > 0, JSON.stringify(st));
-  assert.deepEqual(victim.take().map((d) => d.data.toString('latin1')), []);
+  assert.deepEqual(
+    victim.take().map((d) => d.data.toString('latin1')),
+    [],
+  );
   await stop(a);
   victim.close();
 });
@@ -86,7 +93,10 @@ test("a link to another user's waiting client socket: it gets no forged reply, a
   const victim = new Raw(join(tempDir(0o755), 'root-client'));
   const a = await swapAttack(victim.path);
   await settled();
-  assert.deepEqual(victim.take().map((d) => d.data.toString('latin1')), []);
+  assert.deepEqual(
+    victim.take().map((d) => d.data.toString('latin1')),
+    [],
+  );
   const q = await plog(['-d', srv.dir, '-q', 'pid']);
   assert.deepEqual([q.code, q.stdout, q.stderr], [0, `${srv.pid}\n`, '']);
   await stop(a);

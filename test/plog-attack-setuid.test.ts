@@ -64,7 +64,10 @@ test('a process of nobody logged for nobody runs a set-user-ID program: logging 
   const log = r.stdout.trim().replace(/^Log file: /, '');
   await waitLines(log, 4);
   c.stdin!.write('\n');
-  await waitFor('the daemon to stop logging', () => srv.stderr.includes(`pid ${c.pid} is no longer readable by uid ${NOBODY}`) || srv.stdout.includes(`pid ${c.pid} is no longer readable by uid ${NOBODY}`));
+  await waitFor(
+    'the daemon to stop logging',
+    () => srv.stderr.includes(`pid ${c.pid} is no longer readable by uid ${NOBODY}`) || srv.stdout.includes(`pid ${c.pid} is no longer readable by uid ${NOBODY}`),
+  );
   const n = lines(log).length;
   // Every line was written while the process was still sh, which nobody may read.
   for (const l of lines(log).slice(2)) assert.doesNotMatch(l, /suidsleep/);

@@ -43,7 +43,7 @@ test("a fake server of nobody in a sticky root directory: root's plog does not b
   assert.deepEqual([mine.code, mine.stdout], [0, '-99998\n']);
 });
 
-test('root\'s plogsrvd takes its directory back from the fake server, says so, and answers', async () => {
+test("root's plogsrvd takes its directory back from the fake server, says so, and answers", async () => {
   const dir = tempDir(0o1777);
   const fake = await squatter(dir, '-99998');
   const srv = await Server.start({ dir, foreground: true, args: ['-m', 'world'] });
@@ -74,13 +74,20 @@ test('plog run copies only a log made for it in the directory it asked: a server
 
 test("nobody creates /tmp/.plog, .plog-2 ... .plog-25 as files and stale sockets: root's plog and plogsrvd's restart work", async () => {
   const t = tempDir(0o1777);
-  const squat = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', `
+  const squat = await run(AS_NOBODY[0]!, [
+    ...AS_NOBODY.slice(1),
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    `
     import { UnixSocket } from ${JSON.stringify(join(ROOT, 'dist/src/native.js'))};
     import { writeFileSync } from 'node:fs';
     const t = process.argv[1];
     for (let n = 1; n <= 25; n++) writeFileSync(t + (n === 1 ? '/.plog' : '/.plog-' + n), '');
     for (let n = 0; n < 40; n++) { const s = new UnixSocket(); s.bind(t + '/.plog.squat' + n); s.close(); }
-  `, t]);
+  `,
+    t,
+  ]);
   assert.equal(squat.code, 0, squat.stderr);
   const dir = tempDir(0o1777);
   // A crashed server's socket to query at start-up.

@@ -9,19 +9,7 @@ import { constants as osConstants, endianness } from 'node:os';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
 import { CLIENT } from '../src/plog/exitcodes.js';
-import {
-  ints,
-  plog,
-  plogsrvd,
-  Server,
-  silentSocket,
-  spawnSleep,
-  staleSocket,
-  tempDir,
-  VERSION,
-  waitFor,
-  waitLines,
-} from './helpers/plog.js';
+import { ints, plog, plogsrvd, Server, silentSocket, spawnSleep, staleSocket, tempDir, VERSION, waitFor, waitLines } from './helpers/plog.js';
 
 const LE = endianness() === 'LE';
 const TRY = "Try 'plog --help'.\n";
@@ -178,8 +166,7 @@ test('plog -d, $PLOGDIR and the default directory', async () => {
 
 test('plog exit 1: -d or $PLOGDIR too long, or not absolute', async () => {
   const long = '/tmp/' + 'a'.repeat(92); // 97 bytes
-  const msg = (who: string): string =>
-    `plog: ${who} is too long: ${long}/plogd_sock must be under 108 bytes (the directory at most 96).\n`;
+  const msg = (who: string): string => `plog: ${who} is too long: ${long}/plogd_sock must be under 108 bytes (the directory at most 96).\n`;
   let r = await plog(['-d', long, '-l']);
   assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', msg('Runtime path')]);
   r = await plog(['-l'], { env: { PLOGDIR: long } });
@@ -223,10 +210,7 @@ test('plog exit 4: no socket; exit 5: a stale socket', async () => {
 test('plog exit 6: no permission on the socket (root server -m owner, client nobody)', async () => {
   const srv = await Server.start({ dir: tempDir(0o755), args: ['-m', 'owner'] });
   const r = await plog(['-d', srv.dir, '-q', 'pid'], { asNobody: true });
-  assert.deepEqual(
-    [r.code, r.stdout, r.stderr],
-    [6, '', `plog: Permission denied on ${srv.dir}/plogd_sock (the server's -m mode or group keeps you out).\n`],
-  );
+  assert.deepEqual([r.code, r.stdout, r.stderr], [6, '', `plog: Permission denied on ${srv.dir}/plogd_sock (the server's -m mode or group keeps you out).\n`]);
   // The default mode 770 keeps nobody out as well; -m world lets it in.
   const s770 = await Server.start({ dir: tempDir(0o755), args: [] });
   assert.equal((await plog(['-d', s770.dir, '-l'], { asNobody: true })).code, 6);
@@ -373,14 +357,18 @@ test('plog ignores datagrams that do not come from the server', async () => {
   const p = plog(['-t', '2', '-d', d, '-q', 'pid'], { env: { PLOG_TMPDIR: t } });
   const stranger = new UnixSocket();
   try {
-    await waitFor('plog to bind its socket', () => {
-      const name = readdirSync(t).find((n) => n.startsWith('.plog.'));
-      try {
-        return name !== undefined && stranger.trySend(Buffer.from('666\0'), join(t, name)) > 0;
-      } catch {
-        return false;
-      }
-    }, { interval: 20 });
+    await waitFor(
+      'plog to bind its socket',
+      () => {
+        const name = readdirSync(t).find((n) => n.startsWith('.plog.'));
+        try {
+          return name !== undefined && stranger.trySend(Buffer.from('666\0'), join(t, name)) > 0;
+        } catch {
+          return false;
+        }
+      },
+      { interval: 20 },
+    );
   } finally {
     stranger.close();
   }
@@ -391,9 +379,7 @@ test('plog ignores datagrams that do not come from the server', async () => {
 test('clients racing for the /tmp/.plog names all succeed, and leave nothing behind', async () => {
   const srv = await Server.start();
   const t = tempDir(0o1777);
-  const runs = await Promise.all(
-    Array.from({ length: 16 }, (_, i) => plog(['-d', srv.dir, ...(i % 2 ? ['-q', 'pid'] : ['-l'])], { env: { PLOG_TMPDIR: t } })),
-  );
+  const runs = await Promise.all(Array.from({ length: 16 }, (_, i) => plog(['-d', srv.dir, ...(i % 2 ? ['-q', 'pid'] : ['-l'])], { env: { PLOG_TMPDIR: t } })));
   runs.forEach((r, i) => assert.deepEqual([r.code, r.stdout, r.stderr], [0, i % 2 ? `${srv.pid}\n` : '', ''], `client ${i}`));
   assert.deepEqual(readdirSync(t), []);
 });

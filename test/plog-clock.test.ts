@@ -69,7 +69,7 @@ test('the wall clock steps an hour forward while a list waits for room: nothing 
   // The client reads now: the whole list.
   const got: string[] = [];
   await waitFor('the whole list', () => {
-    for (let d; (d = client.recv(2048)); ) got.push(d.data.subarray(0, d.data.indexOf(0)).toString());
+    for (let d; (d = client.recv(2048));) got.push(d.data.subarray(0, d.data.indexOf(0)).toString());
     return got.at(-1) === '0000';
   });
   assert.equal(got.length, 31);
@@ -98,7 +98,10 @@ test('the wall clock steps an hour back: --max-total still removes the oldest ro
   assert.match(await raw().ask(srv.dir, ints(0, 16, k.pid, 20)), /^Log file: /);
   await waitFor('a first rotation', () => readdirSync(srv.dir).some((n) => /\.r\d+$/.test(n)));
   step('-1h');
-  const total = (): number => readdirSync(srv.dir).filter((n) => /\.r\d+$/.test(n)).reduce((s, n) => s + statSync(join(srv.dir, n)).size, 0);
+  const total = (): number =>
+    readdirSync(srv.dir)
+      .filter((n) => /\.r\d+$/.test(n))
+      .reduce((s, n) => s + statSync(join(srv.dir, n)).size, 0);
   await waitFor('a removal after the step', () => /removed \S+\.r\d+ \(\d+ bytes\): the directory is over --max-total/.test(srv.stdout + srv.stderr), { timeout: 20_000 });
   await waitFor('the rotated logs to stay within 8k', () => total() <= 8192 + 2048, { timeout: 10_000 });
 });

@@ -76,7 +76,10 @@ test('-v with stdout redirected to a file: the started and now-logging lines lan
   const pid = srv.pid;
   try {
     // Root's plogsrvd says first what its descriptor limit allows a whole host (plogsrvd(1), A WHOLE HOST).
-    assert.match(readFileSync(out, 'utf8'), new RegExp(`^(${STAMP} plogsrvd\\[${pid}\\]: descriptor limit \\d+ .*\n)?${STAMP} plogsrvd\\[${pid}\\]: started on ${dir}/plogd_sock \\(mode 777\\), pid ${pid}\n$`));
+    assert.match(
+      readFileSync(out, 'utf8'),
+      new RegExp(`^(${STAMP} plogsrvd\\[${pid}\\]: descriptor limit \\d+ .*\n)?${STAMP} plogsrvd\\[${pid}\\]: started on ${dir}/plogd_sock \\(mode 777\\), pid ${pid}\n$`),
+    );
     assert.equal(fdTarget(pid, 1), out);
     assert.equal(fdTarget(pid, 2), '/dev/null');
     const child = spawnSleep();

@@ -22,54 +22,92 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A log of a version before: `Date Time` and day-month dates (`04-12 5:06` on 4 December). */
 function oldLog(command: string, dates: Array<[string, string]>): string {
-  const line = (d: string, t: string): string => `${d} ${t}${' '.repeat(Math.max(1, 10 - t.length))}S     20   0s       -      1       1         0       400kB     100kB      25.0  90kB       0kB       80kB      70kB\n`;
+  const line = (d: string, t: string): string =>
+    `${d} ${t}${' '.repeat(Math.max(1, 10 - t.length))}S     20   0s       -      1       1         0       400kB     100kB      25.0  90kB       0kB       80kB      70kB\n`;
   return `${command}\nDate Time   State Prio CPU_time CPU%   Threads MinFlt    MajFlt  VirtualSz ResidentSz Share Proportion Swap      Dat+Stck  Priv&Write\n${dates.map(([d, t]) => line(d, t)).join('')}`;
 }
 
 const D = (y: number, mo: number, d: number, h: number, mi: number, s = 0, ms = 0): number => new Date(y, mo - 1, d, h, mi, s, ms).getTime();
 
 describe('reading both orders', () => {
-  test('the header tells: `Date   Time` month-day (ours now, and plog 0.1.0\'s), `Date Time` day-month (ours before)', () => {
+  test("the header tells: `Date   Time` month-day (ours now, and plog 0.1.0's), `Date Time` day-month (ours before)", () => {
     assert.deepEqual(dateOrderOfHeader(formatHeader(false)), { dialect: 'plog', order: 'month-day' });
     assert.deepEqual(dateOrderOfHeader(formatHeader('ms')), { dialect: 'plog', order: 'month-day' });
     assert.deepEqual(dateOrderOfHeader('Date Time   State Prio CPU_time CPU%'), { dialect: 'plog', order: 'day-month' });
-    assert.deepEqual(dateOrderOfHeader('Date   Time State Prio  __Utime__ Threads VirtualSz ResidentSz Share Proportion Data+Stack Priv&Write MinorFaults MajFlts'),
-      { dialect: 'plog-0.1.0', order: 'month-day' });
+    assert.deepEqual(dateOrderOfHeader('Date   Time State Prio  __Utime__ Threads VirtualSz ResidentSz Share Proportion Data+Stack Priv&Write MinorFaults MajFlts'), {
+      dialect: 'plog-0.1.0',
+      order: 'month-day',
+    });
     assert.equal(dateOrderOfHeader('12-04  5:06 S 20'), null);
   });
 
   test('a log of ours before (day-month) and one of now (month-day) give the same times', () => {
-    const old = parseLog(oldLog('x', [['04-12', '5:06'], ['04-12', '5:07'], ['13-12', '23:59']]), '-', { year: 2025 });
+    const old = parseLog(
+      oldLog('x', [
+        ['04-12', '5:06'],
+        ['04-12', '5:07'],
+        ['13-12', '23:59'],
+      ]),
+      '-',
+      { year: 2025 },
+    );
     assert.equal(old.badLineCount, 0);
-    assert.deepEqual(old.samples.map((s) => s.timeMs), [D(2025, 12, 4, 5, 6), D(2025, 12, 4, 5, 7), D(2025, 12, 13, 23, 59)]);
-    const now = parseLog(textLog('x', [new Date(2025, 11, 4, 5, 6), new Date(2025, 11, 4, 5, 7), new Date(2025, 11, 13, 23, 59)].map((t) => ({ t, rssKb: 100 })), false), '-', { year: 2025 });
+    assert.deepEqual(
+      old.samples.map((s) => s.timeMs),
+      [D(2025, 12, 4, 5, 6), D(2025, 12, 4, 5, 7), D(2025, 12, 13, 23, 59)],
+    );
+    const now = parseLog(
+      textLog(
+        'x',
+        [new Date(2025, 11, 4, 5, 6), new Date(2025, 11, 4, 5, 7), new Date(2025, 11, 13, 23, 59)].map((t) => ({ t, rssKb: 100 })),
+        false,
+      ),
+      '-',
+      { year: 2025 },
+    );
     assert.match(now.command + '\n' + textLine({ t: new Date(2025, 11, 4, 5, 6), rssKb: 100 }, false), /\n12-04  5:06 S/);
     assert.equal(now.badLineCount, 0);
-    assert.deepEqual(now.samples.map((s) => s.timeMs), old.samples.map((s) => s.timeMs));
+    assert.deepEqual(
+      now.samples.map((s) => s.timeMs),
+      old.samples.map((s) => s.timeMs),
+    );
   });
 
   test('a header again in the middle says the order of the lines after it', () => {
-    const before = oldLog('x', [['04-12', '5:06'], ['04-12', '5:07']]);
+    const before = oldLog('x', [
+      ['04-12', '5:06'],
+      ['04-12', '5:07'],
+    ]);
     const after = formatHeader(false) + textLine({ t: new Date(2025, 11, 4, 5, 9), rssKb: 100 }, false) + textLine({ t: new Date(2025, 11, 5, 0, 1), rssKb: 100 }, false);
     const log = parseLog(before + after, '-', { year: 2025 });
     assert.equal(log.badLineCount, 0);
-    assert.deepEqual(log.samples.map((s) => s.timeMs), [D(2025, 12, 4, 5, 6), D(2025, 12, 4, 5, 7), D(2025, 12, 4, 5, 9), D(2025, 12, 5, 0, 1)]);
+    assert.deepEqual(
+      log.samples.map((s) => s.timeMs),
+      [D(2025, 12, 4, 5, 6), D(2025, 12, 4, 5, 7), D(2025, 12, 4, 5, 9), D(2025, 12, 5, 0, 1)],
+    );
   });
 
   test('no header (a piece of a log on standard input): month-day', () => {
     const body = [new Date(2025, 11, 4, 5, 6, 1), new Date(2025, 11, 4, 5, 6, 2)].map((t) => textLine({ t, rssKb: 100 }, true)).join('');
     const log = parseLog(`x\n${body}`, '-', { year: 2025 });
     assert.equal(log.badLineCount, 0);
-    assert.deepEqual(log.samples.map((s) => s.timeMs), [D(2025, 12, 4, 5, 6, 1), D(2025, 12, 4, 5, 6, 2)]);
+    assert.deepEqual(
+      log.samples.map((s) => s.timeMs),
+      [D(2025, 12, 4, 5, 6, 1), D(2025, 12, 4, 5, 6, 2)],
+    );
   });
 
   test('milliseconds: samples of one second told apart', () => {
     const head = `x\n${formatHeader('ms')}`;
-    const l = (ms: number): string => `12-04  5:06:01.${String(ms).padStart(3, '0')} S     20   0s       -      1       1         0       400kB     100kB      25.0  90kB       0kB       80kB      70kB\n`;
+    const l = (ms: number): string =>
+      `12-04  5:06:01.${String(ms).padStart(3, '0')} S     20   0s       -      1       1         0       400kB     100kB      25.0  90kB       0kB       80kB      70kB\n`;
     const log = parseLog(head + l(0) + l(500) + l(999), '-', { year: 2025 });
     assert.equal(log.badLineCount, 0);
     assert.equal(log.withMillis, true);
-    assert.deepEqual(log.samples.map((s) => s.timeMs - D(2025, 12, 4, 5, 6, 1)), [0, 500, 999]);
+    assert.deepEqual(
+      log.samples.map((s) => s.timeMs - D(2025, 12, 4, 5, 6, 1)),
+      [0, 500, 999],
+    );
   });
 });
 

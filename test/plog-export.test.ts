@@ -58,7 +58,11 @@ describe('formats', () => {
   });
 
   test("JSON lines: the same fields, null for '-', priv_write_bytes left out where the log line left it out", () => {
-    const lines = [...toJsonl(log)].join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = [...toJsonl(log)]
+      .join('')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 3);
     assert.deepEqual(Object.keys(lines[0]), [...EXPORT_FIELDS]);
     assert.equal(lines[0].pss_bytes, null);
@@ -71,7 +75,8 @@ describe('formats', () => {
   });
 
   test('extra fields of a machine-format log are exported as further columns', () => {
-    const csv = 'time,epoch_ms,state,prio,cpu_seconds,cpu_percent,threads,min_flt,maj_flt,virtual_bytes,resident_bytes,share_percent,pss_bytes,swap_bytes,data_bytes,priv_write_bytes,fds,note\n' +
+    const csv =
+      'time,epoch_ms,state,prio,cpu_seconds,cpu_percent,threads,min_flt,maj_flt,virtual_bytes,resident_bytes,share_percent,pss_bytes,swap_bytes,data_bytes,priv_write_bytes,fds,note\n' +
       '2024-06-01T12:00:00+02:00,1717236000000,S,20,1,,2,10,0,4096,2048,10,,,1024,,7,"x,y"\n';
     const l = parseLog(csv, 'x.csv');
     const out = [...toCsv(l)].join('');
@@ -81,12 +86,16 @@ describe('formats', () => {
   });
 });
 
-
-
 describe('plog export', () => {
   const file = join(tmp, 'app.42');
   const n = 5000;
-  writeFileSync(file, textLog('app', series(new Date(2024, 0, 5, 9, 0), 1000, n, (i) => 1000 + (i % 2000))));
+  writeFileSync(
+    file,
+    textLog(
+      'app',
+      series(new Date(2024, 0, 5, 9, 0), 1000, n, (i) => 1000 + (i % 2000)),
+    ),
+  );
 
   test('--csv and --jsonl to standard output; -o FILE', async () => {
     let r = await plog(['export', '--csv', '--year', '2024', file]);

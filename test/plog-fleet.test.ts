@@ -31,7 +31,13 @@ export function metricNames(expr: string): string[] {
   for (const m of e.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const prev = e[m.index! - 1] ?? ' ';
     if (/[0-9.]/.test(prev)) continue; // 1e6, 0.5e3
-    if (e.slice(m.index! + m[0].length).trimStart().startsWith('(')) continue; // a function
+    if (
+      e
+        .slice(m.index! + m[0].length)
+        .trimStart()
+        .startsWith('(')
+    )
+      continue; // a function
     if (KEYWORDS.has(m[0])) continue;
     out.add(m[0]);
   }
@@ -101,7 +107,12 @@ before(async () => {
   kids.push(plain, tree, limited, doomed);
   cg = memoryCgroups('plog-test-fleet', 512 * 2 ** 20);
   if (typeof cg !== 'string') cg.outer.add(limited.pid);
-  for (const [p, extra] of [[plain.pid, []], [tree.pid, ['--tree']], [limited.pid, []], [doomed.pid, []]] as const) {
+  for (const [p, extra] of [
+    [plain.pid, []],
+    [tree.pid, ['--tree']],
+    [limited.pid, []],
+    [doomed.pid, []],
+  ] as const) {
     const r = await plog(['-d', srv.dir, '-p', String(p), '-i', '200ms', ...extra]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -134,7 +145,17 @@ test('metricNames(): names, not functions, labels, keywords, numbers or variable
 
 test('the exposition of this plogsrvd has every family the rules and the dashboard may name', () => {
   const names = exported();
-  for (const n of ['plog_logs', 'plog_resident_memory_bytes', 'plog_proportional_memory_bytes', 'plog_swap_bytes', 'plog_cpu_seconds_total', 'plog_sample_timestamp_seconds', 'plog_processes', 'plog_log_errors_total', 'plog_log_error_timestamp_seconds']) {
+  for (const n of [
+    'plog_logs',
+    'plog_resident_memory_bytes',
+    'plog_proportional_memory_bytes',
+    'plog_swap_bytes',
+    'plog_cpu_seconds_total',
+    'plog_sample_timestamp_seconds',
+    'plog_processes',
+    'plog_log_errors_total',
+    'plog_log_error_timestamp_seconds',
+  ]) {
     assert.ok(names.has(n), `${n} in ${[...names].join(' ')}`);
   }
 });
@@ -161,7 +182,7 @@ test('plog.rules.yml: promtool test rules (every condition of the leak test fail
   assert.match(bad.stdout + bad.stderr, /steplate/);
 });
 
-test('plog.rules.yml: every expression names only series plogsrvd exports (up aside: Prometheus\'s own)', () => {
+test("plog.rules.yml: every expression names only series plogsrvd exports (up aside: Prometheus's own)", () => {
   const names = exported();
   const exprs = ruleExprs(readFileSync(RULES, 'utf8'));
   assert.equal(exprs.length, 6);
@@ -197,7 +218,10 @@ test('plog.json: well-formed, and every query names series plogsrvd exports, and
   // The leak suspects are the alert's very expressions.
   const leak = d.panels.find((p) => p.title.startsWith('Leak suspects:'))!;
   const rules = ruleExprs(readFileSync(RULES, 'utf8')).filter((r) => r.alert === 'PlogLeakSuspect');
-  assert.deepEqual(leak.targets!.map((t) => [t.legendFormat, normal(t.expr)]), rules.map((r) => [r.figure, normal(r.expr)]));
+  assert.deepEqual(
+    leak.targets!.map((t) => [t.legendFormat, normal(t.expr)]),
+    rules.map((r) => [r.figure, normal(r.expr)]),
+  );
 });
 
 test('the package carries the rules, their tests and the dashboard', () => {
@@ -224,61 +248,84 @@ async function promQuery(promPort: number, query: string): Promise<{ status: str
   return JSON.parse(r.body);
 }
 
-test('a real Prometheus scrapes plogsrvd (OpenMetrics), loads the rules, and runs every query of the dashboard', { skip: prometheus ? false : 'prometheus is not installed (Debian package prometheus)' }, async () => {
-  const dir = tempDir();
-  const promPort = await freePort();
-  writeFileSync(join(dir, 'prometheus.yml'), [
-    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-    `rule_files: [ ${JSON.stringify(RULES)} ]`,
-    'scrape_configs:',
-    '  - job_name: plog',
-    `    static_configs: [ { targets: [ "127.0.0.1:${port}" ] } ]`,
-    '',
-  ].join('\n'));
-  let prom: ChildProcess | null = null;
-  let log = '';
-  try {
-    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    prom.stderr!.on('data', (d: Buffer) => (log += d));
-    await waitFor(`prometheus to scrape plogsrvd (${log})`, async () => {
-      try {
-        const r = await promQuery(promPort, 'up{job="plog"} == 1 and scrape_samples_scraped{job="plog"} > 0');
-        return r.data?.result.length === 1 ? r : null;
-      } catch {
-        return null;
+test(
+  'a real Prometheus scrapes plogsrvd (OpenMetrics), loads the rules, and runs every query of the dashboard',
+  { skip: prometheus ? false : 'prometheus is not installed (Debian package prometheus)' },
+  async () => {
+    const dir = tempDir();
+    const promPort = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        `rule_files: [ ${JSON.stringify(RULES)} ]`,
+        'scrape_configs:',
+        '  - job_name: plog',
+        `    static_configs: [ { targets: [ "127.0.0.1:${port}" ] } ]`,
+        '',
+      ].join('\n'),
+    );
+    let prom: ChildProcess | null = null;
+    let log = '';
+    try {
+      prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      prom.stderr!.on('data', (d: Buffer) => (log += d));
+      await waitFor(
+        `prometheus to scrape plogsrvd (${log})`,
+        async () => {
+          try {
+            const r = await promQuery(promPort, 'up{job="plog"} == 1 and scrape_samples_scraped{job="plog"} > 0');
+            return r.data?.result.length === 1 ? r : null;
+          } catch {
+            return null;
+          }
+        },
+        { timeout: 60_000, interval: 250 },
+      );
+      // What it stored is what plogsrvd said: the logs, and the series of the limited process.
+      const logs = await promQuery(promPort, 'plog_logs');
+      assert.equal(logs.data!.result[0].value[1], /^plog_logs (\d+)$/m.exec(exposition)![1]);
+      if (typeof cg !== 'string') {
+        const info = await promQuery(promPort, 'plog_process_cgroup_info');
+        assert.equal(info.data!.result.length, 1);
+        assert.equal(info.data!.result[0].metric.cgroup, cg.outer.path);
       }
-    }, { timeout: 60_000, interval: 250 });
-    // What it stored is what plogsrvd said: the logs, and the series of the limited process.
-    const logs = await promQuery(promPort, 'plog_logs');
-    assert.equal(logs.data!.result[0].value[1], /^plog_logs (\d+)$/m.exec(exposition)![1]);
-    if (typeof cg !== 'string') {
-      const info = await promQuery(promPort, 'plog_process_cgroup_info');
-      assert.equal(info.data!.result.length, 1);
-      assert.equal(info.data!.result[0].metric.cgroup, cg.outer.path);
+      // Every query of the dashboard runs (variables as "All").
+      const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+      for (const [where, expr] of dashboardQueries(d)) {
+        const q = expr.replace(/\$__rate_interval/g, '1m').replace(/\$(instance|name|pid)\b/g, '.*');
+        const r = await promQuery(promPort, q);
+        assert.equal(r.status, 'success', `${where}: ${r.error}`);
+      }
+      // The rules are loaded; the quick group has run without error.
+      const rules = JSON.parse((await get(promPort, '/api/v1/rules')).body) as { data: { groups: { name: string; rules: { health: string; lastError?: string }[] }[] } };
+      assert.deepEqual(
+        rules.data.groups.map((g) => [g.name, g.rules.length]),
+        [
+          ['plog', 3],
+          ['plog-leak', 3],
+        ],
+      );
+      await waitFor('the plog group evaluated', async () => {
+        const g = (JSON.parse((await get(promPort, '/api/v1/rules')).body) as typeof rules).data.groups[0];
+        return g.rules.every((r) => r.health === 'ok') || null;
+      });
+      // The stopped log's alert fires.
+      await waitFor(
+        'PlogLogStoppedForError',
+        async () => {
+          const a = await promQuery(promPort, 'ALERTS{alertname="PlogLogStoppedForError"}');
+          return a.data?.result.length === 1 || null;
+        },
+        { timeout: 30_000 },
+      );
+    } finally {
+      if (prom && prom.exitCode === null) {
+        prom.kill('SIGTERM');
+        await new Promise((r) => prom!.once('exit', r));
+      }
     }
-    // Every query of the dashboard runs (variables as "All").
-    const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
-    for (const [where, expr] of dashboardQueries(d)) {
-      const q = expr.replace(/\$__rate_interval/g, '1m').replace(/\$(instance|name|pid)\b/g, '.*');
-      const r = await promQuery(promPort, q);
-      assert.equal(r.status, 'success', `${where}: ${r.error}`);
-    }
-    // The rules are loaded; the quick group has run without error.
-    const rules = JSON.parse((await get(promPort, '/api/v1/rules')).body) as { data: { groups: { name: string; rules: { health: string; lastError?: string }[] }[] } };
-    assert.deepEqual(rules.data.groups.map((g) => [g.name, g.rules.length]), [['plog', 3], ['plog-leak', 3]]);
-    await waitFor('the plog group evaluated', async () => {
-      const g = (JSON.parse((await get(promPort, '/api/v1/rules')).body) as typeof rules).data.groups[0];
-      return g.rules.every((r) => r.health === 'ok') || null;
-    });
-    // The stopped log's alert fires.
-    await waitFor('PlogLogStoppedForError', async () => {
-      const a = await promQuery(promPort, 'ALERTS{alertname="PlogLogStoppedForError"}');
-      return a.data?.result.length === 1 || null;
-    }, { timeout: 30_000 });
-  } finally {
-    if (prom && prom.exitCode === null) {
-      prom.kill('SIGTERM');
-      await new Promise((r) => prom!.once('exit', r));
-    }
-  }
-});
+  },
+);

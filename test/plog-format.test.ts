@@ -22,7 +22,13 @@ const fixture = (name: string): string => decodeProc(readFileSync(new URL(name, 
 describe('parseIo', () => {
   test('a process io file', () => {
     assert.deepEqual(parseIo(fixture('target.io')), {
-      rchar: 1948372, wchar: 20481, syscr: 412, syscw: 37, readBytes: 1245184, writeBytes: 4096, cancelledWriteBytes: 0,
+      rchar: 1948372,
+      wchar: 20481,
+      syscr: 412,
+      syscw: 37,
+      readBytes: 1245184,
+      writeBytes: 4096,
+      cancelledWriteBytes: 0,
     });
   });
   test('this process, live', () => {
@@ -35,7 +41,10 @@ describe('parseIo', () => {
     ['malformed-garbage.io', /bad line/],
   ] as const) {
     test(`${name} is refused: ${why}`, () => {
-      assert.throws(() => parseIo(fixture(name)), (e: unknown) => e instanceof ProcParseError && why.test(e.message));
+      assert.throws(
+        () => parseIo(fixture(name)),
+        (e: unknown) => e instanceof ProcParseError && why.test(e.message),
+      );
     });
   }
   test('empty', () => assert.throws(() => parseIo(''), ProcParseError));
@@ -102,7 +111,11 @@ describe('request {0, 24}', () => {
     assert.deepEqual(decodeRequest(bad), { kind: 'malformed', reason: 'unknown log format 9' });
     assert.equal(OP_LOG_FORMAT, 24);
   });
-  test('file suffixes', () => assert.deepEqual(['text', 'csv', 'jsonl'].map((f) => logSuffix(f as 'csv')), ['', '.csv', '.jsonl']));
+  test('file suffixes', () =>
+    assert.deepEqual(
+      ['text', 'csv', 'jsonl'].map((f) => logSuffix(f as 'csv')),
+      ['', '.csv', '.jsonl'],
+    ));
 });
 
 describe('machine lines read back as the readers read them', () => {
@@ -131,7 +144,13 @@ describe('machine lines read back as the readers read them', () => {
       assert.equal(typeof r2.cpuPercent, 'number');
       assert.equal(r1.cpuSeconds, Math.round(((a.stat.utime + a.stat.stime) / CLK_TCK) * 100) / 100);
       assert.deepEqual(r1.extra, {
-        read_bytes: 1245184, write_bytes: 4096, rchar: 1948372, wchar: 20481, open_fds: 9, voluntary_ctxt_switches: 5, nonvoluntary_ctxt_switches: 6,
+        read_bytes: 1245184,
+        write_bytes: 4096,
+        rchar: 1948372,
+        wchar: 20481,
+        open_fds: 9,
+        voluntary_ctxt_switches: 5,
+        nonvoluntary_ctxt_switches: 6,
       });
       assert.deepEqual(r2.extra, Object.fromEntries(EXTRA_FIELDS.map((k) => [k, null])));
       if (format === 'csv') assert.equal(text.split('\n')[1], [...EXPORT_FIELDS, ...EXTRA_FIELDS].join(','));

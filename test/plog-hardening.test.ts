@@ -8,46 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { parseStats } from '../src/plog/protocol.js';
 import { LIMITS } from '../src/plog/engine/limits.js';
-import {
-  alive,
-  AS_NOBODY,
-  ints,
-  killChild,
-  lines,
-  NOBODY,
-  plog,
-  raw,
-  ROOT,
-  run,
-  Server,
-  sleep,
-  sockDir,
-  spawnChild,
-  spawnSleep,
-  staleSocket,
-  tempDir,
-  waitFor,
-  waitLines,
-} from './helpers/plog.js';
+import { alive, AS_NOBODY, ints, killChild, lines, NOBODY, plog, raw, ROOT, run, Server, sleep, sockDir, spawnChild, spawnSleep, staleSocket, tempDir, waitFor, waitLines } from './helpers/plog.js';
 import { fdCount, vmRssKb } from './stress/lib.js';
 
 const FLOOD = join(ROOT, 'dist/test/stress/flood.js');
@@ -168,7 +134,10 @@ test('a flood from one uid: dropped over 200/s, reported once a second, memory b
   const plogMs = Date.now() - t0;
   let maxQueued = 0;
   const watch = setInterval(() => {
-    stats(dir).then((s) => (maxQueued = Math.max(maxQueued, s.queued)), () => {});
+    stats(dir).then(
+      (s) => (maxQueued = Math.max(maxQueued, s.queued)),
+      () => {},
+    );
   }, 200);
   const [fp, fl, pp, pl] = await Promise.all([pidFlood.done, listFlood.done, probePid.done, probeList.done]);
   clearInterval(watch);
@@ -195,13 +164,20 @@ test('a flood from one uid: dropped over 200/s, reported once a second, memory b
   // One "rate limited" report a second (at most), naming the uid.
   const reports = srv.stderr.split('\n').filter((l) => l.includes('rate limited uid'));
   assert.ok(reports.length >= 1 && reports.length <= SECS + 3, `${reports.length} reports: ${reports.join('\n')}`);
-  assert.ok(reports.every((l) => new RegExp(`rate limited uid ${NOBODY}: \\d+ requests dropped \\(over 200/s, burst 1000\\)$`).test(l)), reports.join('\n'));
+  assert.ok(
+    reports.every((l) => new RegExp(`rate limited uid ${NOBODY}: \\d+ requests dropped \\(over 200/s, burst 1000\\)$`).test(l)),
+    reports.join('\n'),
+  );
   assert.match(srv.stderr, new RegExp(`uid ${NOBODY} does not read its replies: \\d+ dropped \\(over 20000 queued\\)`));
   // After the flood: the flooder is served again, queues drain, nothing is held.
-  await waitFor('the queues to drain', async () => {
-    const s = await stats(dir);
-    return s.outboxes === 0 && s.queued === 0 && s.paused === 0;
-  }, { timeout: 10_000 });
+  await waitFor(
+    'the queues to drain',
+    async () => {
+      const s = await stats(dir);
+      return s.outboxes === 0 && s.queued === 0 && s.paused === 0;
+    },
+    { timeout: 10_000 },
+  );
   const after = await run(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', dir, '-q', 'pid']);
   assert.deepEqual([after.code, after.stdout], [0, `${srv.pid}\n`]);
   assert.ok(alive(srv.pid));
@@ -285,9 +261,28 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
   writeFileSync(victim, 'secret\n', { mode: 0o600 });
   const trace = join(tempDir(), 'trace');
   // Every chmod/chown delayed by 300 ms, so that a swap would surely land in between.
-  const c = spawn('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=chmod,fchmod,fchmodat,chown,fchown,fchownat,lchown,bind',
-    '-e', 'inject=chmod,fchmodat,chown,fchownat,lchown:delay_enter=300000',
-    process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, '-q', 'pid', '-t', '1'], { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-o',
+      trace,
+      '-e',
+      'trace=chmod,fchmod,fchmodat,chown,fchown,fchownat,lchown,bind',
+      '-e',
+      'inject=chmod,fchmodat,chown,fchownat,lchown:delay_enter=300000',
+      process.execPath,
+      join(ROOT, 'dist/src/cli/plog.js'),
+      '-d',
+      srv.dir,
+      '-q',
+      'pid',
+      '-t',
+      '1',
+    ],
+    { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   c.stdout.on('data', (d: Buffer) => (out += d));
   let swapped = false;
@@ -322,10 +317,16 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
 
 test('plogsrvd: no chmod of its socket by name; the group plog is set through a descriptor of the socket file', async (t) => {
   if (!existsSync('/usr/bin/strace')) return t.skip('no strace');
-  for (const [args, mode] of [[['-m', 'world'], 0o777], [['-m', 'owner'], 0o700], [[], 0o770]] as const) {
+  for (const [args, mode] of [
+    [['-m', 'world'], 0o777],
+    [['-m', 'owner'], 0o700],
+    [[], 0o770],
+  ] as const) {
     const dir = tempDir(0o755);
     const trace = join(tempDir(), 'trace');
-    const c = spawn('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=chmod,fchmodat,chown,fchownat,lchown', process.execPath, join(ROOT, 'dist/src/cli/plogsrvd.js'), '-f', ...args, '-d', dir], { stdio: 'ignore' });
+    const c = spawn('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=chmod,fchmodat,chown,fchownat,lchown', process.execPath, join(ROOT, 'dist/src/cli/plogsrvd.js'), '-f', ...args, '-d', dir], {
+      stdio: 'ignore',
+    });
     await waitFor('the socket', () => existsSync(join(dir, 'plogd_sock')));
     const pid = Number(await waitFor('an answer', () => raw().ask(dir, ints(0, 2), 500)));
     assert.equal(lstatSync(join(dir, 'plogd_sock')).mode & 0o777, mode, args.join(' '));
@@ -476,7 +477,10 @@ test('ENOSPC: a full runtime directory (64 kB tmpfs) stops each log with "Can\'t
     // A new log cannot be made: a clear reply, no half-made file left.
     const k = spawnSleep();
     const reply = await raw().ask(dir, ints(0, 16, k.pid, 10));
-    assert.match(reply, new RegExp(`^Problem logging to sleep\\.${k.pid} -- Can't (append|create) logfile: (No space left on device|short write \\(\\d+ of \\d+ bytes; No space left on device\\?\\))$`));
+    assert.match(
+      reply,
+      new RegExp(`^Problem logging to sleep\\.${k.pid} -- Can't (append|create) logfile: (No space left on device|short write \\(\\d+ of \\d+ bytes; No space left on device\\?\\))$`),
+    );
     assert.equal(existsSync(join(dir, `sleep.${k.pid}`)), false);
     assert.equal(await raw().ask(dir, ints(0, 2)), String(srv.pid));
     // Room again: logging again.
@@ -544,7 +548,11 @@ test('logging at 10 ms: the socket deleted (exit 6) or SIGKILL, then a new serve
     const next = await Server.start({ dir: srv.dir, foreground: true });
     assert.equal(await raw().ask(srv.dir, ints(0, 16, kids[0].pid, 10)), `Log file: ${srv.dir}/sleep.${kids[0].pid}.2`);
     await sleep(200);
-    assert.deepEqual(kids.map((k) => statSync(join(srv.dir, `sleep.${k.pid}`)).size), sizes, 'an old log was written to');
+    assert.deepEqual(
+      kids.map((k) => statSync(join(srv.dir, `sleep.${k.pid}`)).size),
+      sizes,
+      'an old log was written to',
+    );
     await next.kill();
     noTornLine(srv.dir);
   }
@@ -567,5 +575,9 @@ test('20 real plog clients at once, each logging and listing: every one answered
   }
   const l = await plog(['-d', srv.dir, '-l']);
   assert.equal(l.stdout.split('\n').filter(Boolean).length, 20);
-  assert.deepEqual(readdirSync(sockDir()).filter((n) => n.startsWith('.plog')), [], 'client sockets left behind');
+  assert.deepEqual(
+    readdirSync(sockDir()).filter((n) => n.startsWith('.plog')),
+    [],
+    'client sockets left behind',
+  );
 });

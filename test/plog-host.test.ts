@@ -54,10 +54,14 @@ test('root plog -r .: every process into one host log, those started later of an
   const path = m[1]!;
   // Started after the selection: 100 of root's, 100 of nobody's.
   const later = [...spawnMany(100, false), ...spawnMany(100, true)];
-  await waitFor('200 later processes in the host log, each with two rows', () => {
-    const { rows, heads } = hostLog(path);
-    return later.every((c) => heads.has(c.pid!) && (rows.get(c.pid!) ?? 0) >= 2);
-  }, { timeout: 60_000, interval: 200 });
+  await waitFor(
+    '200 later processes in the host log, each with two rows',
+    () => {
+      const { rows, heads } = hostLog(path);
+      return later.every((c) => heads.has(c.pid!) && (rows.get(c.pid!) ?? 0) >= 2);
+    },
+    { timeout: 60_000, interval: 200 },
+  );
   const { heads } = hostLog(path);
   // Other processes of the machine too (pid 1 is everyone's).
   assert.ok(heads.has(1), 'pid 1 not in the host log');

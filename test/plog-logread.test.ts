@@ -45,8 +45,14 @@ describe('text logs', () => {
     assert.equal(log.partialTail, null);
     assert.equal(log.yearSource, 'mtime');
     const [a, b, c, d] = log.samples;
-    assert.deepEqual(log.samples.map((s) => s.timeMs), [D(2024, 1, 5, 9, 7), D(2024, 1, 5, 9, 8), D(2024, 1, 5, 9, 9), D(2024, 1, 5, 10, 10)]);
-    assert.deepEqual(log.samples.map((s) => s.line), [3, 4, 5, 6]);
+    assert.deepEqual(
+      log.samples.map((s) => s.timeMs),
+      [D(2024, 1, 5, 9, 7), D(2024, 1, 5, 9, 8), D(2024, 1, 5, 9, 9), D(2024, 1, 5, 10, 10)],
+    );
+    assert.deepEqual(
+      log.samples.map((s) => s.line),
+      [3, 4, 5, 6],
+    );
     assert.equal(a.cpuPercent, null);
     assert.equal(a.residentBytes, 3000 * 1024);
     assert.equal(a.virtualBytes, Math.round(11.71 * 1024) * 1024);
@@ -87,7 +93,10 @@ describe('text logs', () => {
   test('a damaged line in the middle is counted and skipped; a cut last line is left out', () => {
     const log = readLog(fixture('damaged.plog', new Date(2024, 1, 28, 8, 0, 41)));
     assert.equal(log.samples.length, 3);
-    assert.deepEqual(log.samples.map((s) => s.line), [3, 4, 6]);
+    assert.deepEqual(
+      log.samples.map((s) => s.line),
+      [3, 4, 6],
+    );
     assert.equal(log.badLineCount, 1);
     assert.equal(log.badLines[0].line, 5);
     assert.match(log.badLines[0].text, /^28-02 8:00:2x/);
@@ -97,21 +106,36 @@ describe('text logs', () => {
   test('midnight: the date of each line carries the day over', () => {
     const log = readLog(fixture('midnight.plog', new Date(2024, 2, 15, 0, 0, 31)));
     const t = log.samples.map((s) => s.timeMs);
-    assert.deepEqual(t, [0, 1, 2, 3, 4].map((i) => D(2024, 3, 14, 23, 59, 30) + i * 15000));
+    assert.deepEqual(
+      t,
+      [0, 1, 2, 3, 4].map((i) => D(2024, 3, 14, 23, 59, 30) + i * 15000),
+    );
   });
 
   test('new year: 31-12 -> 01-01 starts the next year; the year from the mtime, a later copy, or --year', () => {
     const expect = (y: number): number[] => [0, 1, 2, 3, 4].map((i) => D(y, 12, 31, 23, 58) + i * 60000);
     // mtime just after the last sample.
-    assert.deepEqual(readLog(fixture('newyear.plog', new Date(2025, 0, 1, 0, 2, 40))).samples.map((s) => s.timeMs), expect(2024));
+    assert.deepEqual(
+      readLog(fixture('newyear.plog', new Date(2025, 0, 1, 0, 2, 40))).samples.map((s) => s.timeMs),
+      expect(2024),
+    );
     // A copy made months later: still the latest new year before it.
-    assert.deepEqual(readLog(fixture('newyear.plog', new Date(2025, 7, 20))).samples.map((s) => s.timeMs), expect(2024));
+    assert.deepEqual(
+      readLog(fixture('newyear.plog', new Date(2025, 7, 20))).samples.map((s) => s.timeMs),
+      expect(2024),
+    );
     // mtime a little before the last sample (clock skew): within a day, same year.
-    assert.deepEqual(readLog(fixture('newyear.plog', new Date(2025, 0, 1, 0, 1))).samples.map((s) => s.timeMs), expect(2024));
+    assert.deepEqual(
+      readLog(fixture('newyear.plog', new Date(2025, 0, 1, 0, 1))).samples.map((s) => s.timeMs),
+      expect(2024),
+    );
     // --year: the year of the first sample.
     const y = readLog(fixture('newyear.plog', new Date(2030, 0, 1)), { year: 2019 });
     assert.equal(y.yearSource, 'option');
-    assert.deepEqual(y.samples.map((s) => s.timeMs), expect(2019));
+    assert.deepEqual(
+      y.samples.map((s) => s.timeMs),
+      expect(2019),
+    );
   });
 
   test('a leap day is placed in a leap year', () => {
@@ -126,13 +150,19 @@ describe('text logs', () => {
     const text = textLog('x', back, false);
     assert.match(text, /10-27  2:50[\s\S]*10-27  2:00/); // the wall clock does go back
     const log = parseLog(text, '-', { anchorMs: start + 14 * 600_000 });
-    assert.deepEqual(log.samples.map((s) => s.timeMs - start), back.map((_, i) => i * 600_000));
+    assert.deepEqual(
+      log.samples.map((s) => s.timeMs - start),
+      back.map((_, i) => i * 600_000),
+    );
     // 31-03-2024: 2:00 CET becomes 3:00 CEST.
     const s2 = D(2024, 3, 31, 1, 40);
     const fwd = Array.from({ length: 5 }, (_, i) => ({ t: new Date(s2 + i * 600_000), rssKb: 100 }));
     assert.match(textLog('x', fwd, false), /03-31  1:50[^\n]*\n03-31  3:00/);
     const log2 = parseLog(textLog('x', fwd, false), '-', { anchorMs: s2 + 3_600_000 });
-    assert.deepEqual(log2.samples.map((s) => s.timeMs - s2), fwd.map((_, i) => i * 600_000));
+    assert.deepEqual(
+      log2.samples.map((s) => s.timeMs - s2),
+      fwd.map((_, i) => i * 600_000),
+    );
   });
 
   test('assignTimes: a clock set back a few minutes stays in the same year', () => {
@@ -142,7 +172,10 @@ describe('text logs', () => {
   });
 
   test('CRLF line ends are read', () => {
-    const text = textLog('x', series(new Date(2024, 0, 1, 10, 0), 10_000, 3, () => 500)).replace(/\n/g, '\r\n');
+    const text = textLog(
+      'x',
+      series(new Date(2024, 0, 1, 10, 0), 10_000, 3, () => 500),
+    ).replace(/\n/g, '\r\n');
     const log = parseLog(text, '-', { year: 2024 });
     assert.equal(log.samples.length, 3);
     assert.equal(log.command, 'x');
@@ -223,7 +256,13 @@ describe('files', () => {
   test('a log larger than one read chunk (1 MiB), with a line across the chunk boundary', () => {
     const p = join(tmp, 'big.1');
     const n = 12_000; // ~150 bytes a line: ~1.8 MB
-    writeFileSync(p, textLog('big', series(new Date(2024, 0, 1, 0, 0), 1000, n, (i) => 1000 + (i % 3000))));
+    writeFileSync(
+      p,
+      textLog(
+        'big',
+        series(new Date(2024, 0, 1, 0, 0), 1000, n, (i) => 1000 + (i % 3000)),
+      ),
+    );
     const log = readLog(p, { year: 2024 });
     assert.equal(log.samples.length, n);
     assert.equal(log.badLineCount, 0);
@@ -233,7 +272,11 @@ describe('files', () => {
 
   test('LogFollower: appended pieces at any boundary, polled in between, give the same samples', () => {
     const p = join(tmp, 'grow.1');
-    const text = textLog('grower', series(new Date(2024, 0, 1, 12, 0), 500, 60, (i) => 2000 + 7 * i), true);
+    const text = textLog(
+      'grower',
+      series(new Date(2024, 0, 1, 12, 0), 500, 60, (i) => 2000 + 7 * i),
+      true,
+    );
     writeFileSync(p, '');
     const f = new LogFollower(p, { year: 2024 });
     let pos = 0;
@@ -243,7 +286,7 @@ describe('files', () => {
       const next = Math.min(text.length, pos + step);
       appendFileSync(p, text.slice(pos, next));
       pos = next;
-      step = (step * 7 + 3) % 97 + 1;
+      step = ((step * 7 + 3) % 97) + 1;
       const { log } = f.poll();
       assert.ok(log.samples.length >= seen, 'never fewer samples');
       seen = log.samples.length;
@@ -256,7 +299,13 @@ describe('files', () => {
     assert.equal(changed, false);
     assert.equal(log.samples.length, 60);
     // Replaced by a shorter file: read again from the start.
-    writeFileSync(p, textLog('other', series(new Date(2024, 0, 1, 13, 0), 500, 2, () => 1)));
+    writeFileSync(
+      p,
+      textLog(
+        'other',
+        series(new Date(2024, 0, 1, 13, 0), 500, 2, () => 1),
+      ),
+    );
     const again = f.poll();
     assert.equal(again.changed, true);
     assert.equal(again.log.command, 'other');
@@ -267,17 +316,24 @@ describe('files', () => {
 describe('machine formats read back', () => {
   const text = readFileSync(join(FIX, 'dashes.plog'), 'utf8') + textLine({ t: new Date(2024, 5, 1, 12, 0, 30), rssKb: 5 * 1024 * 1024, cpuPct: 99.9 }, true);
   const log = parseLog(text, 'dashes.plog', { year: 2024 });
-  for (const [fmt, gen] of [['csv', toCsv], ['jsonl', toJsonl]] as const) {
+  for (const [fmt, gen] of [
+    ['csv', toCsv],
+    ['jsonl', toJsonl],
+  ] as const) {
     test(`${fmt}: the same samples`, () => {
       const back = parseLog([...gen(log)].join(''), `x.${fmt}`);
       assert.equal(back.format, fmt);
       assert.equal(back.badLineCount, 0);
-      assert.deepEqual(back.samples.map((s) => ({ ...s, line: 0 })), log.samples.map((s) => ({ ...s, line: 0, ...(fmt === 'csv' && s.privWriteBytes === undefined ? { privWriteBytes: null } : {}) })));
+      assert.deepEqual(
+        back.samples.map((s) => ({ ...s, line: 0 })),
+        log.samples.map((s) => ({ ...s, line: 0, ...(fmt === 'csv' && s.privWriteBytes === undefined ? { privWriteBytes: null } : {}) })),
+      );
     });
   }
 
   test('csv: extra columns are kept; a comment line may carry the command; a cut last row is left out', () => {
-    const csv = '# command: /bin/app -x\ntime,epoch_ms,state,prio,cpu_seconds,cpu_percent,threads,min_flt,maj_flt,virtual_bytes,resident_bytes,share_percent,pss_bytes,swap_bytes,data_bytes,priv_write_bytes,io_read_bytes,fds\n' +
+    const csv =
+      '# command: /bin/app -x\ntime,epoch_ms,state,prio,cpu_seconds,cpu_percent,threads,min_flt,maj_flt,virtual_bytes,resident_bytes,share_percent,pss_bytes,swap_bytes,data_bytes,priv_write_bytes,io_read_bytes,fds\n' +
       '2024-06-01T12:00:00+02:00,1717236000000,S,20,1,,2,10,0,4096,2048,10.0,,,1024,,123,"7"\n' +
       '2024-06-01T12:00:01+02:00,1717236001000,S,20,1,5.0,2,10,0,4096,2048,10.0,1000,0,1024,512,456,8\n' +
       '2024-06-01T12:00:02+02:00,1717236002000,S,20,1,5.0,2,10,0,4096,2048,10.0,1000,0,1024,512,4';

@@ -6,22 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLog } from '../src/plog/log/readlog.js';
 import type { Readable } from 'node:stream';
-import {
-  alive,
-  exited,
-  ints,
-  killChild,
-  lines,
-  plog,
-  procStat,
-  raw,
-  Server,
-  spawnChild,
-  spawnSleep,
-  waitFor,
-  waitLines,
-  waitStable,
-} from './helpers/plog.js';
+import { alive, exited, ints, killChild, lines, plog, procStat, raw, Server, spawnChild, spawnSleep, waitFor, waitLines, waitStable } from './helpers/plog.js';
 
 const HEADER = ['Date', 'Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt', 'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write'];
 const SIZE = /^(\d+kB|\d+\.\d\dMB|\d+\.\d\dGB)$/;
@@ -108,7 +93,11 @@ test('-i 500ms: times with milliseconds, two samples a second told apart; the re
   await waitLines(path, 9);
   await plog(['-d', srv.dir, '-x', String(child.pid)]);
   // Read once the log has stopped: a sample may have come between the wait and -x.
-  const times = readFileSync(path, 'utf8').split('\n').slice(2).filter((x) => /^\d\d-\d\d /.test(x)).map((x) => x.split(/ +/)[1]);
+  const times = readFileSync(path, 'utf8')
+    .split('\n')
+    .slice(2)
+    .filter((x) => /^\d\d-\d\d /.test(x))
+    .map((x) => x.split(/ +/)[1]);
   assert.ok(times.length >= 7, times.join(' '));
   for (const t of times) assert.match(t, /^\d{1,2}:\d\d:\d\d\.\d{3}$/);
   assert.equal(new Set(times).size, times.length, `a time twice: ${times.join(' ')}`);
@@ -120,9 +109,15 @@ test('-i 500ms: times with milliseconds, two samples a second told apart; the re
     const d = new Date(ms);
     return `${d.getHours()}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
   };
-  assert.deepEqual(log.samples.map((s) => clock(s.timeMs)), times);
+  assert.deepEqual(
+    log.samples.map((s) => clock(s.timeMs)),
+    times,
+  );
   const gaps = log.samples.slice(1).map((s, i) => s.timeMs - log.samples[i].timeMs);
-  assert.ok(gaps.every((g) => g > 0), `not in order: ${gaps.join(' ')}`);
+  assert.ok(
+    gaps.every((g) => g > 0),
+    `not in order: ${gaps.join(' ')}`,
+  );
 });
 
 test('the command line: arguments joined by spaces, control characters escaped', async () => {
@@ -188,7 +183,10 @@ test('a busy process: CPU% near 100 and CPU_time growing', async () => {
     // Well above idle even on a loaded machine (one core of two shared with other tests).
     assert.ok(Math.max(...pct) > 10, `CPU% ${pct.join(' ')}`);
     // One thread: about 100, give or take a clock tick (10 ms) per interval.
-    assert.ok(pct.every((p) => p <= 120), `CPU% ${pct.join(" ")}`);
+    assert.ok(
+      pct.every((p) => p <= 120),
+      `CPU% ${pct.join(' ')}`,
+    );
     assert.equal(l[l.length - 1].split(/ +/)[2], 'R');
   } finally {
     await killChild(child);

@@ -63,7 +63,10 @@ test('--metrics: OpenMetrics with labels pid, name, start, log for every logged 
   assert.equal(find(body, 'plog_cpu_seconds_total', { pid: String(sl.pid) }).length, 1);
   // comm 'we"ird\ name': quote and backslash escaped in the label; the log's name has _ for the space.
   const prefix = `plog_threads{pid="${odd2.pid}",name="we\\"ird\\\\ name",start="`;
-  assert.ok(body.split('\n').some((l) => l.startsWith(prefix) && l.includes(`,log="we\\"ird\\\\_name.${odd2.pid}"} `)), `${prefix} in ${body}`);
+  assert.ok(
+    body.split('\n').some((l) => l.startsWith(prefix) && l.includes(`,log="we\\"ird\\\\_name.${odd2.pid}"} `)),
+    `${prefix} in ${body}`,
+  );
   // Not a tree log: no plog_processes.
   assert.equal(find(body, 'plog_processes').length, 0);
   // Structure: every family has TYPE before its samples, counters' samples end in _total, one # EOF at the end.
@@ -126,7 +129,10 @@ test('--metrics: the name label stays the one the log began with when the proces
   const seen = find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) })[0].value;
   await waitFor('samples after the rename', async () => find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) })[0].value !== seen);
   const later = find((await get(port)).body, 'plog_threads', { pid: String(c.pid) });
-  assert.deepEqual(later.map((s) => s.labels), first.map((s) => s.labels));
+  assert.deepEqual(
+    later.map((s) => s.labels),
+    first.map((s) => s.labels),
+  );
   await killChild(c);
   await srv.kill();
 });
@@ -236,13 +242,25 @@ test('--metrics: the memory cgroup limits over a process: its own and the one ab
     for (const p of [inner.pid, outer.pid, free.pid]) assert.equal((await plog(['-d', srv.dir, '-p', String(p), '-i', '100ms'])).code, 0);
     let body = await until(port, OM, (b) => /^plog_logs 3$/m.test(b));
     // Only the outer one has a limit: both processes are under it, the free one under none.
-    assert.deepEqual(find(body, 'plog_cgroup_memory_max_bytes').map((s) => [s.labels.cgroup, s.value]), [[cg.outer.path, String(256 * 2 ** 20)]]);
+    assert.deepEqual(
+      find(body, 'plog_cgroup_memory_max_bytes').map((s) => [s.labels.cgroup, s.value]),
+      [[cg.outer.path, String(256 * 2 ** 20)]],
+    );
     const use = find(body, 'plog_cgroup_memory_current_bytes');
-    assert.deepEqual(use.map((s) => s.labels.cgroup), [cg.outer.path]);
+    assert.deepEqual(
+      use.map((s) => s.labels.cgroup),
+      [cg.outer.path],
+    );
     assert.ok(Number(use[0].value) >= 0);
     assert.equal(find(body, 'plog_cgroup_memory_inactive_file_bytes', { cgroup: cg.outer.path }).length, 1);
     const links = find(body, 'plog_process_cgroup_info');
-    assert.deepEqual(links.map((s) => [s.labels.pid, s.labels.cgroup]).sort(), [[String(inner.pid), cg.outer.path], [String(outer.pid), cg.outer.path]].sort());
+    assert.deepEqual(
+      links.map((s) => [s.labels.pid, s.labels.cgroup]).sort(),
+      [
+        [String(inner.pid), cg.outer.path],
+        [String(outer.pid), cg.outer.path],
+      ].sort(),
+    );
     assert.equal(links.find((s) => s.labels.pid === String(inner.pid))!.labels.log, `sleep.${inner.pid}`);
     // A cgroup with a limit of its own inside the outer one: both limits count.
     const limitFile = cg.inner.dir.startsWith('/sys/fs/cgroup/memory/') ? 'memory.limit_in_bytes' : 'memory.max';
@@ -252,7 +270,10 @@ test('--metrics: the memory cgroup limits over a process: its own and the one ab
     assert.equal((await plog(['-d', srv.dir, '-p', String(inner2.pid), '-i', '100ms'])).code, 0);
     body = await until(port, OM, (b) => b.includes(`pid="${inner2.pid}"`));
     const l2 = find(body, 'plog_process_cgroup_info', { pid: String(inner2.pid) });
-    assert.deepEqual(l2.map((s) => s.labels.cgroup), [`${cg.outer.path}/limited`, cg.outer.path]);
+    assert.deepEqual(
+      l2.map((s) => s.labels.cgroup),
+      [`${cg.outer.path}/limited`, cg.outer.path],
+    );
     assert.equal(find(body, 'plog_cgroup_memory_max_bytes', { cgroup: `${cg.outer.path}/limited` })[0].value, String(128 * 2 ** 20));
     if (promtool) {
       const p = promtoolCheck((await get(port)).body);
@@ -278,7 +299,10 @@ test('promtool check metrics: a broken exposition is refused', { skip: promtool 
 
 test('samples(): the test parser reads escaped label values', () => {
   const s = samples('# x\nm{a="q\\"\\\\\\n",b="2"} 1\nn 2\n');
-  assert.deepEqual(s, [{ name: 'm', labels: { a: 'q"\\\n', b: '2' }, value: '1' }, { name: 'n', labels: {}, value: '2' }]);
+  assert.deepEqual(s, [
+    { name: 'm', labels: { a: 'q"\\\n', b: '2' }, value: '1' },
+    { name: 'n', labels: {}, value: '2' },
+  ]);
 });
 
 test('--metrics on an address in use: the start fails (status 7) and says why', async () => {
@@ -289,7 +313,6 @@ test('--metrics on an address in use: the start fails (status 7) and says why', 
   await srv.kill();
 });
 
-
 test('attack: a local client asking for /metrics without pause gets the same exposition again, not one built for each request', async () => {
   const { srv, port } = await metricsServer();
   const sl = spawnSleep();
@@ -298,9 +321,11 @@ test('attack: a local client asking for /metrics without pause gets the same exp
   await until(port, {}, (b) => b.includes(`pid="${sl.pid}"`));
   const t0 = performance.now();
   const bodies: string[] = [];
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let i = 0; i < 25; i++) bodies.push((await get(port)).body);
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = 0; i < 25; i++) bodies.push((await get(port)).body);
+    }),
+  );
   const ms = performance.now() - t0;
   const distinct = new Set(bodies).size;
   console.log(`# ${bodies.length} requests in ${ms.toFixed(0)} ms: ${distinct} expositions`);

@@ -34,7 +34,10 @@ test('parseConfig: key = value lines of long options, comments, errors with the 
     metrics: '127.0.0.1:9464',
   });
   assert.deepEqual(parseConfig('max-size = none\nmetrics = none\n'), { maxSize: 0, metrics: '' });
-  assert.throws(() => parseConfig('keep = 3\nbogus = 1\n', 'f.conf'), (e: Error) => e instanceof ConfigError && e.message === "f.conf:2: unknown option 'bogus'");
+  assert.throws(
+    () => parseConfig('keep = 3\nbogus = 1\n', 'f.conf'),
+    (e: Error) => e instanceof ConfigError && e.message === "f.conf:2: unknown option 'bogus'",
+  );
   assert.throws(() => parseConfig('keep 3\n', 'f'), /f:1: not a 'key = value' line/);
   assert.throws(() => parseConfig('keep = 1\nkeep = 2\n', 'f'), /f:2: 'keep' given more than once/);
   assert.throws(() => parseConfig('max-size = 10Q\n', 'f'), /f:1: --max-size takes a size/);
@@ -105,10 +108,14 @@ test('--max-total removes the oldest rotated logs first, never a log being writt
   const logA = await logOf(srv, a.pid, '10ms');
   const logB = await logOf(srv, b.pid, '10ms');
   await srv.waitOutput('stdout', /removed \S+\.r\d+ \(\d+ bytes\): the directory is over --max-total/, 20_000);
-  await waitFor('the directory within its cap (bar the 3000-byte file and the running logs)', () => {
-    const total = readdirSync(dir).reduce((n, f) => n + (lstatSync(join(dir, f)).isFile() ? lstatSync(join(dir, f)).size : 0), 0);
-    return total <= 8192 + 2 * 1100 ? total : null;
-  }, { timeout: 10_000 });
+  await waitFor(
+    'the directory within its cap (bar the 3000-byte file and the running logs)',
+    () => {
+      const total = readdirSync(dir).reduce((n, f) => n + (lstatSync(join(dir, f)).isFile() ? lstatSync(join(dir, f)).size : 0), 0);
+      return total <= 8192 + 2 * 1100 ? total : null;
+    },
+    { timeout: 10_000 },
+  );
   assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8').length, 3000);
   assert.ok(lstatSync(join(dir, 'bar.1.r1')).isSymbolicLink());
   assert.equal(readFileSync(foreign, 'utf8').length, 100);
@@ -137,7 +144,12 @@ test('SIGHUP re-reads -c FILE (the command line still wins) and reopens a log th
   await srv.waitOutput('stdout', 'rotated');
   await sleep(1500);
   // keep = 7 in the file, --keep 1 on the command line: one rotated file.
-  assert.deepEqual(readdirSync(srv.dir).filter((n) => n.includes('.r')).map((n) => n.replace(/^.*\./, '')), ['r1']);
+  assert.deepEqual(
+    readdirSync(srv.dir)
+      .filter((n) => n.includes('.r'))
+      .map((n) => n.replace(/^.*\./, '')),
+    ['r1'],
+  );
   // A bad file: the settings in use stay, said as an error.
   writeFileSync(conf, 'max-size = lots\n');
   srv.signal('SIGHUP');

@@ -13,8 +13,7 @@ import { fakeServer, ints, lines, plog, PLOG, raw, run, Server, sleep, spawnChil
 /** A uid with no passwd entry: "another user" besides nobody. */
 const OTHER = 12345;
 /** plog as another uid. */
-const plogAs = (uid: number, args: string[]) =>
-  run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, PLOG, ...args]);
+const plogAs = (uid: number, args: string[]) => run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, PLOG, ...args]);
 
 test('requests 20 and 21: encode and decode; malformed ones', () => {
   assert.deepEqual(decodeRequest(encodeSelect('nginx', false, 1500, 'csv')), { kind: 'select', intervalMs: 1500, regex: false, format: 'csv', pattern: 'nginx' });
@@ -100,7 +99,12 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
   const d = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-b2`]);
   await waitFor('the later one logged', () => existsSync(join(srv.dir, `node.${d.pid}`)), { timeout: 10_000 });
   assert.ok(existsSync(la) && existsSync(lb) && !existsSync(join(srv.dir, `node.${c.pid}`)));
-  assert.deepEqual(readdirSync(srv.dir).filter((n) => n.startsWith('node.')).sort(), [`node.${a.pid}`, `node.${b.pid}`, `node.${d.pid}`].sort());
+  assert.deepEqual(
+    readdirSync(srv.dir)
+      .filter((n) => n.startsWith('node.'))
+      .sort(),
+    [`node.${a.pid}`, `node.${b.pid}`, `node.${d.pid}`].sort(),
+  );
   assert.match(lines(la)[0], new RegExp(`-e setTimeout.* ${mark}-a$`));
   r = await plog(['-d', srv.dir, '-x', la]);
   assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${la}\n`]);
@@ -115,7 +119,7 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
   await srv.kill();
 });
 
-test('as nobody: a selection gets only nobody\'s processes, and nobody cannot stop root\'s selection', async () => {
+test("as nobody: a selection gets only nobody's processes, and nobody cannot stop root's selection", async () => {
   const name = `zn${process.pid}`.slice(0, 15);
   const exe = namedSleep(name);
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
@@ -157,14 +161,17 @@ test('an old server: plog -n/-r and -x NAME exit 14 saying it cannot', async () 
 });
 
 test('plog usage: -n with -p, -n with -r, -n without -i', async () => {
-  for (const args of [['-n', 'a', '-p', '1', '-i', '1'], ['-n', 'a', '-r', 'b', '-i', '1'], ['-n', 'a']]) {
+  for (const args of [
+    ['-n', 'a', '-p', '1', '-i', '1'],
+    ['-n', 'a', '-r', 'b', '-i', '1'],
+    ['-n', 'a'],
+  ]) {
     const r = await plog(args);
     assert.equal(r.code, 11, `${args.join(' ')}: ${r.stderr}`);
   }
 });
 
-
-test('attack: nobody\'s catastrophic -r pattern against its own long command line holds nothing: another user is answered at once, every time', async (t) => {
+test("attack: nobody's catastrophic -r pattern against its own long command line holds nothing: another user is answered at once, every time", async (t) => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
   // nobody's process whose command line is 100,000 a's and a '!': ^(a+)+$
   // fails on it only after trying every way of splitting the a's (2^100000
@@ -199,7 +206,9 @@ test('attack: nobody\'s catastrophic -r pattern against its own long command lin
     }
   }
   pids.sort((x, y) => x - y);
-  t.diagnostic(`during the attack: uid ${OTHER}'s plog -q pid answered ${n} times, slowest ${Math.round(slowest)} ms (process start included); {0, 2}: ${pids.length} answered, p50 ${pids[pids.length >> 1].toFixed(1)} ms, max ${pids.at(-1)!.toFixed(1)} ms`);
+  t.diagnostic(
+    `during the attack: uid ${OTHER}'s plog -q pid answered ${n} times, slowest ${Math.round(slowest)} ms (process start included); {0, 2}: ${pids.length} answered, p50 ${pids[pids.length >> 1].toFixed(1)} ms, max ${pids.at(-1)!.toFixed(1)} ms`,
+  );
   const a = await attack;
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /^Selecting \/\^\(a\+\)\+\$\/ every 1s/);
@@ -224,7 +233,7 @@ test('-r: what cannot be matched in linear time (backreferences, lookaround) is 
   await srv.kill();
 });
 
-test('RegexMatcher (a real worker thread): answers in turn per uid, charges each match to its uid, waits while a uid\'s budget is spent, gives up a match past the deadline and goes on', async () => {
+test("RegexMatcher (a real worker thread): answers in turn per uid, charges each match to its uid, waits while a uid's budget is spent, gives up a match past the deadline and goes on", async () => {
   const { RegexMatcher, MATCH_DEADLINE_MS } = await import('../src/plog/ops/matcher.js');
   const charged = new Map<number, number>();
   let broke = new Set<number>();

@@ -57,7 +57,10 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   await killChild(c);
   await waitFor('3 registrations saved', () => readState(dir).registrations.length === 3);
   // No temporary file left.
-  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.includes('.tmp')),
+    [],
+  );
 
   srv.signal('SIGTERM');
   assert.equal((await srv.ended()).code, 0);
@@ -85,7 +88,10 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
   const l = await plog(['-d', dir, '-l']);
   assert.deepEqual(l.stdout.trim().split('\n'), [logA.split('/').pop()], l.stdout);
-  assert.deepEqual(readState(dir).registrations.map((r) => r.pid), [a.pid]);
+  assert.deepEqual(
+    readState(dir).registrations.map((r) => r.pid),
+    [a.pid],
+  );
   // Killed (a crash): the state is as it was; --resume again.
   srv.signal('SIGKILL');
   await srv.ended();
@@ -167,11 +173,11 @@ test('selections are kept too: --resume takes up a selection with its logs, and 
 /** What nobody can plant at a name in a sticky directory, made by a shell command as nobody ($1 the name, $2 a file of root's). */
 const PLANTS: Record<string, string> = {
   'a directory': 'mkdir "$1" && touch "$1/x"',
-  'a symlink to root\'s file': 'ln -s "$2" "$1"',
+  "a symlink to root's file": 'ln -s "$2" "$1"',
   'a dangling symlink': 'ln -s /nonexistent/x "$1"',
   'a FIFO': 'mkfifo "$1"',
-  'a file of nobody\'s': 'printf \'{"version":1,"registrations":[]}\\n\' > "$1"',
-  'a hard link to nobody\'s file': 'printf x > "$1.mine" && ln "$1.mine" "$1"',
+  "a file of nobody's": 'printf \'{"version":1,"registrations":[]}\\n\' > "$1"',
+  "a hard link to nobody's file": 'printf x > "$1.mine" && ln "$1.mine" "$1"',
 };
 
 async function plant(kind: string, path: string, victim: string): Promise<void> {
@@ -220,25 +226,29 @@ for (const kind of Object.keys(PLANTS)) {
   });
 }
 
-test('attack, in the sandbox of plogsrvd.service (no CAP_FOWNER, no CAP_DAC_OVERRIDE): nobody\'s directory at DIR/plogsrvd.state is moved aside all the same (the sticky directory is root\'s)', { skip: sandboxUnavailable() ?? false }, async () => {
-  const { spawn } = await import('node:child_process');
-  const u = unitSandbox(join(ROOT, 'systemd/plogsrvd.service'));
-  assert.ok(!u.caps.includes('CAP_FOWNER') && !u.caps.includes('CAP_DAC_OVERRIDE'), u.caps.join(' '));
-  const dir = tempDir(0o1777);
-  const rundir = tempDir(0o700);
-  const state = join(dir, 'plogsrvd.state');
-  await plant('a directory', state, '/nonexistent');
-  const [cmd, args] = sandboxed(u, [dir, rundir], [process.execPath, join(ROOT, 'dist/src/bin/plogsrvd.js'), '-f', '-v', '-m', 'world', '-d', dir]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: testEnv({ PLOG_TMPDIR: rundir }) });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  try {
-    await waitFor('the sandboxed server', async () => (await plog(['-d', dir, '-q', 'pid'])).code === 0, { timeout: 20_000 });
-    const a = spawnSleep();
-    await logOf(dir, a.pid, '1m');
-    await waitFor('our own state file, with the log', () => ourStateWith(dir, a.pid));
-    assert.match(stderr, new RegExp(`${state} was a directory of uid 65534, not our own file: moved aside to ${state}\\.unsafe\\.[0-9a-f]+\\n`));
-  } finally {
-    child.kill('SIGKILL');
-  }
-});
+test(
+  "attack, in the sandbox of plogsrvd.service (no CAP_FOWNER, no CAP_DAC_OVERRIDE): nobody's directory at DIR/plogsrvd.state is moved aside all the same (the sticky directory is root's)",
+  { skip: sandboxUnavailable() ?? false },
+  async () => {
+    const { spawn } = await import('node:child_process');
+    const u = unitSandbox(join(ROOT, 'systemd/plogsrvd.service'));
+    assert.ok(!u.caps.includes('CAP_FOWNER') && !u.caps.includes('CAP_DAC_OVERRIDE'), u.caps.join(' '));
+    const dir = tempDir(0o1777);
+    const rundir = tempDir(0o700);
+    const state = join(dir, 'plogsrvd.state');
+    await plant('a directory', state, '/nonexistent');
+    const [cmd, args] = sandboxed(u, [dir, rundir], [process.execPath, join(ROOT, 'dist/src/bin/plogsrvd.js'), '-f', '-v', '-m', 'world', '-d', dir]);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: testEnv({ PLOG_TMPDIR: rundir }) });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    try {
+      await waitFor('the sandboxed server', async () => (await plog(['-d', dir, '-q', 'pid'])).code === 0, { timeout: 20_000 });
+      const a = spawnSleep();
+      await logOf(dir, a.pid, '1m');
+      await waitFor('our own state file, with the log', () => ourStateWith(dir, a.pid));
+      assert.match(stderr, new RegExp(`${state} was a directory of uid 65534, not our own file: moved aside to ${state}\\.unsafe\\.[0-9a-f]+\\n`));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  },
+);

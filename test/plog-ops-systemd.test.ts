@@ -11,23 +11,7 @@ import { join } from 'node:path';
 import { UnixSocket, type Datagram } from '../src/native.js';
 import { parseListenFds } from '../src/daemon/listenfds.js';
 import { watchdogUsec, notifySocketPath } from '../src/daemon/sdnotify.js';
-import {
-  PLOGSRVD,
-  ROOT,
-  alive,
-  exited,
-  isSocket,
-  plog,
-  run,
-  Server,
-  sleep,
-  spawnSleep,
-  tempDir,
-  testEnv,
-  text,
-  waitFor,
-  waitLines,
-} from './helpers/plog.js';
+import { PLOGSRVD, ROOT, alive, exited, isSocket, plog, run, Server, sleep, spawnSleep, tempDir, testEnv, text, waitFor, waitLines } from './helpers/plog.js';
 
 /** A datagram socket standing in for the service manager's notify socket. */
 class NotifySocket {
@@ -47,11 +31,15 @@ class NotifySocket {
     return this.got.flatMap((g) => g.lines);
   }
   wait(line: string | RegExp, after = 0, timeout = 10_000): Promise<number> {
-    return waitFor(`${String(line)} on the notify socket (has ${JSON.stringify(this.all())})`, () => {
-      const all = this.all();
-      for (let i = after; i < all.length; i++) if (typeof line === 'string' ? all[i] === line : line.test(all[i])) return i + 1;
-      return null;
-    }, { timeout });
+    return waitFor(
+      `${String(line)} on the notify socket (has ${JSON.stringify(this.all())})`,
+      () => {
+        const all = this.all();
+        for (let i = after; i < all.length; i++) if (typeof line === 'string' ? all[i] === line : line.test(all[i])) return i + 1;
+        return null;
+      },
+      { timeout },
+    );
   }
   close(): void {
     this.sock.close();
@@ -89,7 +77,10 @@ test('Type=notify: READY=1, STATUS and MAINPID once it serves; WATCHDOG=1 every 
     let i = await n.wait('READY=1');
     const all = n.all();
     assert.ok(all.includes(`MAINPID=${srv.pid}`), JSON.stringify(all));
-    assert.ok(all.some((l) => /^STATUS=logging 0 processes on .*plogd_sock$/.test(l)), JSON.stringify(all));
+    assert.ok(
+      all.some((l) => /^STATUS=logging 0 processes on .*plogd_sock$/.test(l)),
+      JSON.stringify(all),
+    );
     // Every 200 ms: 5 in a second; at least 3 (a loaded machine is late), and not a flood.
     const t0 = Date.now();
     await sleep(1000);
@@ -189,7 +180,10 @@ const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 /** The options a unit's ExecStart gives its program (systemd/NAME). */
 function execStartOptions(name: string): string[] {
   const unit = readFileSync(join(ROOT, 'systemd', name), 'utf8');
-  return unit.match(/^ExecStart=\S+ (.*)$/m)![1]!.split(/\s+/).filter((w) => w.startsWith('-'));
+  return unit
+    .match(/^ExecStart=\S+ (.*)$/m)![1]!
+    .split(/\s+/)
+    .filter((w) => w.startsWith('-'));
 }
 
 // systemd-analyze verify of the units as `npm install -g` installs them,
@@ -215,7 +209,12 @@ test('the units run the installed programs by name, with options the programs kn
 const SERVICES = ['plogsrvd.service', 'strlogd.service'];
 
 test('systemd-analyze security: every shipped service is exposed 4.0 at most', { skip: hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)' }, () => {
-  assert.deepEqual(readdirSync(join(ROOT, 'systemd')).filter((f) => f.endsWith('.service')).sort(), SERVICES);
+  assert.deepEqual(
+    readdirSync(join(ROOT, 'systemd'))
+      .filter((f) => f.endsWith('.service'))
+      .sort(),
+    SERVICES,
+  );
   for (const name of SERVICES) {
     const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(ROOT, 'systemd', name)], { encoding: 'utf8' });
     const m = /Overall exposure level for \S+: (\d+\.\d) (\w+)/.exec(r.stdout);
@@ -225,4 +224,3 @@ test('systemd-analyze security: every shipped service is exposed 4.0 at most', {
     assert.doesNotMatch(readFileSync(join(ROOT, 'systemd', name), 'utf8'), /^MemoryDenyWriteExecute=yes/m, name);
   }
 });
-

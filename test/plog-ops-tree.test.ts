@@ -50,15 +50,24 @@ test('parsers: ppid after the last parenthesis; children lists', () => {
 
 test('descendants: breadth first, each once, loops and the root left out', () => {
   const kids: Record<number, number[]> = { 1: [2, 3], 2: [4], 3: [4, 1], 4: [2] };
-  assert.deepEqual(descendants(1, (p) => kids[p] ?? []), [2, 3, 4]);
-  assert.deepEqual(descendants(9, () => []), []);
+  assert.deepEqual(
+    descendants(1, (p) => kids[p] ?? []),
+    [2, 3, 4],
+  );
+  assert.deepEqual(
+    descendants(9, () => []),
+    [],
+  );
 });
 
-test('a fixture /proc: children files (every thread\'s) and, without them, the ppid scan give the same tree', () => {
+test("a fixture /proc: children files (every thread's) and, without them, the ppid scan give the same tree", () => {
   const a = fixture(true);
   assert.deepEqual(childrenFromTasks(10, a)?.sort(), [11, 12]);
   assert.deepEqual(treeOf(10, a).sort(), [11, 12, 13]);
-  assert.deepEqual(treeOf(1, a).sort((x, y) => x - y), [10, 11, 12, 13, 20]);
+  assert.deepEqual(
+    treeOf(1, a).sort((x, y) => x - y),
+    [10, 11, 12, 13, 20],
+  );
   const b = fixture(false);
   assert.equal(childrenFromTasks(10, b), null);
   assert.deepEqual([...childrenByPpid(b).get(10)!].sort(), [11, 12]);
@@ -69,7 +78,26 @@ test('a fixture /proc: children files (every thread\'s) and, without them, the p
 function sample(v: number, smaps = true): RawSample {
   return {
     timeMs: 0,
-    stat: { pid: 1, comm: 'x', state: 'S', ppid: 0, minflt: v, cminflt: v, majflt: v, cmajflt: v, utime: v, stime: v, cutime: v, cstime: v, priority: 20, nice: 0, numThreads: v, starttime: 5, vsize: v, rss: v },
+    stat: {
+      pid: 1,
+      comm: 'x',
+      state: 'S',
+      ppid: 0,
+      minflt: v,
+      cminflt: v,
+      majflt: v,
+      cmajflt: v,
+      utime: v,
+      stime: v,
+      cutime: v,
+      cstime: v,
+      priority: 20,
+      nice: 0,
+      numThreads: v,
+      starttime: 5,
+      vsize: v,
+      rss: v,
+    },
     statm: { size: v, resident: v, shared: v, text: v, data: v },
     smaps: smaps ? { rss: v, pss: v, swap: v, sharedClean: v, sharedDirty: v, privateClean: v, privateDirty: v } : null,
     maps: { kb: v, complete: true },
@@ -87,7 +115,7 @@ test('addSample: times, faults, threads and sizes add up; PSS unknown when a par
   assert.equal(a.smaps, null);
 });
 
-test('TreeSampler on a fixture /proc: each descendant read once through its directory; another uid\'s left out with what is below it; a child that is not its parent\'s any more left out; the cap', () => {
+test("TreeSampler on a fixture /proc: each descendant read once through its directory; another uid's left out with what is below it; a child that is not its parent's any more left out; the cap", () => {
   for (const withChildren of [true, false]) {
     const root = fixture(withChildren);
     for (const pid of [1, 10, 11, 12, 13, 20]) writeFileSync(join(root, String(pid), 'statm'), '100 50 10 5 0 20 0\n');
@@ -103,9 +131,12 @@ test('TreeSampler on a fixture /proc: each descendant read once through its dire
     // 11 belongs to another uid than the log's owner: 11 and 13 (below it) are left out.
     for (const pid of [10, 12, 13]) chownSync(join(root, String(pid)), 65534, 65534);
     assert.equal(sum({ owner: 65534 }), 2);
-    assert.equal(sum({ owner: 0 }), 4, 'root\'s log sums every descendant');
+    assert.equal(sum({ owner: 0 }), 4, "root's log sums every descendant");
     // A cap of 3 processes for the uid (its one other log counted): the root and one descendant.
-    const load = new TreeLoad(() => 1, () => 3);
+    const load = new TreeLoad(
+      () => 1,
+      () => 3,
+    );
     const t = new TreeSampler(10, { procRoot: root, load });
     assert.equal(load.of(0), 1);
     assert.equal(t.addDescendants(sample(1)), 2);
@@ -187,7 +218,11 @@ test('plog --tree: usage, an old server (exit 14), the request on the wire', asy
   const { fakeServer, plog, tempDir: td } = await import('./helpers/plog.js');
   const { decodeRequest, encodeLogTree } = await import('../src/plog/protocol.js');
   assert.deepEqual(decodeRequest(encodeLogTree(42, 1500)), { kind: 'log', pid: 42, intervalMs: 1500, legacy: false, tree: true });
-  for (const args of [['-p', '1', '-i', '1', '--tree', '--format', 'csv'], ['--tree', '-l'], ['-n', 'x', '-i', '1', '--tree']]) {
+  for (const args of [
+    ['-p', '1', '-i', '1', '--tree', '--format', 'csv'],
+    ['--tree', '-l'],
+    ['-n', 'x', '-i', '1', '--tree'],
+  ]) {
     const r = await plog(args);
     assert.equal(r.code, 11, `${args.join(' ')}: ${r.stderr}`);
   }
@@ -210,7 +245,7 @@ async function fds(dir: string): Promise<number> {
   return st.fds;
 }
 
-test('attack: nobody\'s tree logs over hundreds of children hold no descriptor per descendant; the descendants count against nobody\'s logs; root is still served', async (t) => {
+test("attack: nobody's tree logs over hundreds of children hold no descriptor per descendant; the descendants count against nobody's logs; root is still served", async (t) => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
   // The soft limit a service gets by default (systemd's LimitNOFILE=1024).
   const lim = await run('prlimit', ['--pid', String(srv.pid), '--nofile=1024:1024']);
@@ -243,11 +278,11 @@ test('attack: nobody\'s tree logs over hundreds of children hold no descriptor p
   const mine = spawnSleep();
   r = await plog(['-d', srv.dir, '-p', String(mine.pid), '-i', '1m']);
   assert.equal(r.code, 0, r.stderr);
-  await waitFor('root\'s log in the state', () => readFileSync(join(srv.dir, 'plogsrvd.state'), 'utf8').includes(`"pid":${mine.pid},`));
+  await waitFor("root's log in the state", () => readFileSync(join(srv.dir, 'plogsrvd.state'), 'utf8').includes(`"pid":${mine.pid},`));
   await srv.kill();
 });
 
-test('attack: a setuid-root child in nobody\'s tree is not summed into nobody\'s log (root\'s tree log of the same process has it)', async (t) => {
+test("attack: a setuid-root child in nobody's tree is not summed into nobody's log (root's tree log of the same process has it)", async (t) => {
   const d = tempDir(0o755);
   const exe = join(d, 'suidsleep');
   copyFileSync('/bin/sleep', exe);
@@ -268,7 +303,15 @@ test('attack: a setuid-root child in nobody\'s tree is not summed into nobody\'s
   assert.equal(r.code, 0, r.stderr);
   const roots = r.stdout.trim().replace(/^Log file: /, '');
   await waitFor('samples', () => lines(theirs).length >= 5 && lines(roots).length >= 5);
-  assert.deepEqual(lines(theirs).slice(2).map((l) => Number(l.split(/ +/).pop())), lines(theirs).slice(2).map(() => 2), lines(theirs).join('\n'));
+  assert.deepEqual(
+    lines(theirs)
+      .slice(2)
+      .map((l) => Number(l.split(/ +/).pop())),
+    lines(theirs)
+      .slice(2)
+      .map(() => 2),
+    lines(theirs).join('\n'),
+  );
   assert.equal(lastProcs(roots), 3);
   await srv.kill();
 });

@@ -31,7 +31,13 @@ function runLog(cmd: string, start: Date, n: number, rss: (i: number) => number,
   return parseLog(textLog(cmd, s), `/var/local/plog/node.${n}`, { year: start.getFullYear() });
 }
 
-const leak = runLog(CMD, START, 360, (i) => 60_000 + i * 150 + (i % 9) * 400, (i) => ({ swapKb: i > 200 ? (i - 200) * 40 : 0 }));
+const leak = runLog(
+  CMD,
+  START,
+  360,
+  (i) => 60_000 + i * 150 + (i % 9) * 400,
+  (i) => ({ swapKb: i > 200 ? (i - 200) * 40 : 0 }),
+);
 const fixed = runLog('/usr/bin/node /srv/app/server.js --fixed', new Date(2024, 0, 16, 14, 0), 250, (i) => 62_000 + Math.min(i, 40) * 300 + (i % 7) * 300);
 
 /** Well-formed XML, roughly: every tag closed in order, no raw '<' or stray '&' in text. */
@@ -109,7 +115,10 @@ describe('the SVG', () => {
     const svgLong = renderSvg([log]);
     assert.ok(svgLong.length < 400_000, `${svgLong.length} bytes`);
     const d = /<path d="([^"]+)" fill="none" stroke="#1f60c4"/.exec(svgLong)![1];
-    const ys = d.split(/[ML]/).filter(Boolean).map((p) => Number(p.split(' ')[1]));
+    const ys = d
+      .split(/[ML]/)
+      .filter(Boolean)
+      .map((p) => Number(p.split(' ')[1]));
     const top = Math.min(...ys);
     // The spike is at 400000 kB = 390.6 MiB on an axis to 400 MiB: near the top of the panel.
     const panelTop = Number(/<rect x="84" y="(\d+)"/.exec(svgLong)![1]);
@@ -117,7 +126,13 @@ describe('the SVG', () => {
   });
   test('thin keeps order, first and last, lowest and highest of each pixel', () => {
     const pts = [0, 0.2, 0.4, 0.6, 0.8, 1.1].map((x, i) => ({ x, y: [5, 1, 9, 3, 4, 7][i] }));
-    assert.deepEqual(thin(pts), [{ x: 0, y: 5 }, { x: 0.2, y: 1 }, { x: 0.4, y: 9 }, { x: 0.8, y: 4 }, { x: 1.1, y: 7 }]);
+    assert.deepEqual(thin(pts), [
+      { x: 0, y: 5 },
+      { x: 0.2, y: 1 },
+      { x: 0.4, y: 9 },
+      { x: 0.8, y: 4 },
+      { x: 1.1, y: 7 },
+    ]);
   });
   test('elapsed labels', () => {
     assert.equal(elapsedLabel(90_000, false, true), '1:30');
@@ -136,12 +151,28 @@ describe('the SVG', () => {
   });
 });
 
-
-
 const leakFile = join(tmp, 'node.360');
 const fixedFile = join(tmp, 'node.250');
-writeFileSync(leakFile, textLog(CMD, series(START, 10_000, 360, (i) => 60_000 + i * 150 + (i % 9) * 400, (i) => ({ swapKb: i > 200 ? (i - 200) * 40 : 0 }))));
-writeFileSync(fixedFile, textLog('/usr/bin/node /srv/app/server.js --fixed', series(new Date(2024, 0, 16, 14, 0), 10_000, 250, (i) => 62_000 + Math.min(i, 40) * 300 + (i % 7) * 300)));
+writeFileSync(
+  leakFile,
+  textLog(
+    CMD,
+    series(
+      START,
+      10_000,
+      360,
+      (i) => 60_000 + i * 150 + (i % 9) * 400,
+      (i) => ({ swapKb: i > 200 ? (i - 200) * 40 : 0 }),
+    ),
+  ),
+);
+writeFileSync(
+  fixedFile,
+  textLog(
+    '/usr/bin/node /srv/app/server.js --fixed',
+    series(new Date(2024, 0, 16, 14, 0), 10_000, 250, (i) => 62_000 + Math.min(i, 40) * 300 + (i % 7) * 300),
+  ),
+);
 
 describe('plog plot', () => {
   test('-o x.svg, -o x.html, -o - (SVG on standard output)', async () => {
@@ -160,7 +191,14 @@ describe('plog plot', () => {
   });
 
   test('usage errors exit 11; a missing log 16; not a log 17; an unwritable output 18', async () => {
-    for (const args of [[leakFile], ['-o', 'x.png', leakFile], ['-o', 'x.svg'], ['--clock', '--elapsed', '-o', 'x.svg', leakFile], ['--size', '10x10', '-o', 'x.svg', leakFile], ['-o', 'x.svg', '-', '-']]) {
+    for (const args of [
+      [leakFile],
+      ['-o', 'x.png', leakFile],
+      ['-o', 'x.svg'],
+      ['--clock', '--elapsed', '-o', 'x.svg', leakFile],
+      ['--size', '10x10', '-o', 'x.svg', leakFile],
+      ['-o', 'x.svg', '-', '-'],
+    ]) {
       const r = await plog(['plot', ...args]);
       assert.equal(r.code, READER.USAGE.code, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /Try 'plog plot --help'\./);
@@ -184,11 +222,24 @@ const chromium = ['chromium', 'chromium-browser'].find((c) => spawnSync(c, ['--v
 function screenshot(page: string, name: string): Buffer {
   const png = join(tmp, `${name}.png`);
   const profile = mkdtempSync(join(tmp, 'chromium-'));
-  const r = spawnSync(chromium!, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, `--screenshot=${png}`, '--window-size=1200,800',
-    `file://${page}`,
-  ], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    chromium!,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      `--screenshot=${png}`,
+      '--window-size=1200,800',
+      `file://${page}`,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.ok(existsSync(png), `chromium wrote no screenshot (status ${r.status}): ${r.stderr}`);
   if (process.env.PLOG_SCREENSHOTS) {
     mkdirSync(process.env.PLOG_SCREENSHOTS, { recursive: true });
@@ -213,7 +264,7 @@ describe('rendered by headless Chromium', () => {
     for (const [c, n] of Object.entries(st.near)) assert.ok(n > 150, `${c}: ${n} pixels`);
   });
 
-  test('two runs as HTML: not blank; both runs\' colours drawn', { skip: noChromium }, async () => {
+  test("two runs as HTML: not blank; both runs' colours drawn", { skip: noChromium }, async () => {
     const html = join(tmp, 'two.html');
     assert.equal((await plog(['plot', '-o', html, leakFile, fixedFile])).code, 0);
     const img = decodePng(screenshot(html, 'plot-two'));

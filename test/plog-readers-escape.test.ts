@@ -54,17 +54,36 @@ before(async () => {
   assert.doesNotMatch(lines(textFile)[0]!, RAW);
   // then rewrites the log it owns: line 1 raw, a damaged line; and plants a
   // JSON-lines log and a file whose very name carries the escapes.
-  const fixture = textLog(EVIL, series(new Date(2024, 9, 8, 10, 0), 15_000, 40, (i) => 80_000 + i * 200));
+  const fixture = textLog(
+    EVIL,
+    series(new Date(2024, 9, 8, 10, 0), 15_000, 40, (i) => 80_000 + i * 200),
+  );
   const [cmd, head, ...rest] = fixture.split('\n');
   const damaged = [cmd, head, ...rest.slice(0, 5), `garbage ${EVIL}`, ...rest.slice(5)].join('\n');
-  const jsonl = [
-    JSON.stringify({ command: EVIL }),
-    ...Array.from({ length: 20 }, (_, i) => JSON.stringify({
-      epoch_ms: Date.UTC(2024, 9, 8, 8, 0, i * 15), state: EVIL, prio: 20, cpu_seconds: i, cpu_percent: 1, threads: 1, min_flt: 1, maj_flt: 0,
-      virtual_bytes: 4e8, resident_bytes: 1e8 + i * 1e6, share_percent: 10, pss_bytes: 9e7, swap_bytes: 0, data_bytes: 8e7, priv_write_bytes: 7e7,
-      note: EVIL,
-    })),
-  ].join('\n') + '\n';
+  const jsonl =
+    [
+      JSON.stringify({ command: EVIL }),
+      ...Array.from({ length: 20 }, (_, i) =>
+        JSON.stringify({
+          epoch_ms: Date.UTC(2024, 9, 8, 8, 0, i * 15),
+          state: EVIL,
+          prio: 20,
+          cpu_seconds: i,
+          cpu_percent: 1,
+          threads: 1,
+          min_flt: 1,
+          maj_flt: 0,
+          virtual_bytes: 4e8,
+          resident_bytes: 1e8 + i * 1e6,
+          share_percent: 10,
+          pss_bytes: 9e7,
+          swap_bytes: 0,
+          data_bytes: 8e7,
+          priv_write_bytes: 7e7,
+          note: EVIL,
+        }),
+      ),
+    ].join('\n') + '\n';
   jsonFile = join(dir, 'evil.jsonl');
   evilName = join(dir, `name ${EVIL}.1`);
   const write = `const fs = require('fs'); fs.writeFileSync(process.argv[1], process.argv[2]); fs.writeFileSync(process.argv[3], process.argv[4]); fs.writeFileSync(process.argv[5], process.argv[2]);`;
@@ -84,8 +103,14 @@ test('plog show and plog report into a pipe: the command line, a damaged line, f
     assert.ok(r.stderr.includes(`missing ${SHOWN}: No such file or directory`), `${what}: ${r.stderr}`);
     if (args.includes('--json')) {
       // JSON keeps the text whole: the escapes are JSON's own.
-      const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; path: string; last_state: string });
-      assert.deepEqual(objs.map((o) => o.command), [EVIL, EVIL, EVIL]);
+      const objs = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { command: string; path: string; last_state: string });
+      assert.deepEqual(
+        objs.map((o) => o.command),
+        [EVIL, EVIL, EVIL],
+      );
       assert.equal(objs[1]!.last_state, EVIL);
       assert.equal(objs[2]!.path, evilName);
     } else {
@@ -116,7 +141,11 @@ const svgsWritten: string[] = [];
 
 test('plog plot: the SVG and the HTML page are well-formed XML with the text escaped', async () => {
   const out = mkdtempSync(join(dir, 'plot-'));
-  for (const [name, files] of [['one.svg', [textFile]], ['three.svg', [textFile, jsonFile, evilName]], ['three.html', [textFile, jsonFile, evilName]]] as const) {
+  for (const [name, files] of [
+    ['one.svg', [textFile]],
+    ['three.svg', [textFile, jsonFile, evilName]],
+    ['three.html', [textFile, jsonFile, evilName]],
+  ] as const) {
     const path = join(out, name);
     const r = await plog(['plot', '--year', '2024', '-o', path, ...files]);
     assert.equal(r.code, 0, r.stderr);
@@ -170,10 +199,22 @@ test('plog plot: Chromium parses the SVG files as XML without an error', { skip:
 
 function assertParses(chromium: string, path: string): void {
   const profile = mkdtempSync(join(dir, 'chromium-'));
-  const r = spawnSync(chromium, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', `--user-data-dir=${profile}`, '--dump-dom', `file://${path}`,
-  ], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    chromium,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      '--dump-dom',
+      `file://${path}`,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /<svg/, 'the DOM has the chart');
   assert.doesNotMatch(r.stdout, /parsererror|error on line/i, `${path}: ${r.stdout.slice(0, 400)}`);

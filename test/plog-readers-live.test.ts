@@ -67,7 +67,12 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
       plog(['export', '--csv', path]),
       plog(['plot', '-o', join(out, `r${round}.svg`), path]),
     ]);
-    for (const [name, x] of [['show', show], ['report', report], ['export', csv], ['plot', plot]] as const) {
+    for (const [name, x] of [
+      ['show', show],
+      ['report', report],
+      ['export', csv],
+      ['plot', plot],
+    ] as const) {
       assert.equal(x.code, 0, `round ${round}, ${name}: ${x.stderr}`);
       assert.doesNotMatch(x.stderr, /not understood/, `${name}: ${x.stderr}`);
     }
@@ -86,19 +91,27 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   f.stdout.on('data', (d: Buffer) => (fout += d));
   try {
     const counts = (): number[] => [...fout.matchAll(/: (\d+) samples,/g)].map((m) => Number(m[1]));
-    await waitFor('show -f to redraw with more samples', () => {
-      const c = counts();
-      return c.length >= 2 && c[c.length - 1] > c[0];
-    }, { timeout: 10_000 });
+    await waitFor(
+      'show -f to redraw with more samples',
+      () => {
+        const c = counts();
+        return c.length >= 2 && c[c.length - 1] > c[0];
+      },
+      { timeout: 10_000 },
+    );
   } finally {
     f.kill();
   }
 
   // Let it grow to its 60 MiB, then stop the log and the process.
-  await waitFor('the process to grow by 55 MiB', () => {
-    const l = readLog(path);
-    return l.samples[l.samples.length - 1].residentBytes - l.samples[0].residentBytes > 55 * 1024 * 1024;
-  }, { timeout: 20_000, interval: 100 });
+  await waitFor(
+    'the process to grow by 55 MiB',
+    () => {
+      const l = readLog(path);
+      return l.samples[l.samples.length - 1].residentBytes - l.samples[0].residentBytes > 55 * 1024 * 1024;
+    },
+    { timeout: 20_000, interval: 100 },
+  );
   const stop = await plog(['-d', srv.dir, '-x', String(pid)]);
   assert.equal(stop.code, 0, stop.stderr);
   child.kill('SIGKILL');
@@ -139,6 +152,9 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   const text = readFileSync(path, 'utf8');
   await run('sh', ['-c', `cat "$1" > "$2"; printf '%s' "$3" >> "$2"`, 'sh', path, copy, text.split('\n').slice(-2)[0].slice(0, 40)]);
   const cut = readLog(copy);
-  assert.deepEqual(cut.samples.map((s) => s.residentBytes), log.samples.map((s) => s.residentBytes));
+  assert.deepEqual(
+    cut.samples.map((s) => s.residentBytes),
+    log.samples.map((s) => s.residentBytes),
+  );
   assert.ok(cut.partialTail !== null);
 });

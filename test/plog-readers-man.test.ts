@@ -17,15 +17,22 @@ const section = (name: string): string => {
   return s;
 };
 
-test('plog(1) SUBCOMMANDS lists exactly the readers\' exit codes, with their meanings', () => {
-  const sub = section('SUBCOMMANDS').split(/^\.SS /m).find((s) => s.startsWith('Exit status of the subcommands'));
+test("plog(1) SUBCOMMANDS lists exactly the readers' exit codes, with their meanings", () => {
+  const sub = section('SUBCOMMANDS')
+    .split(/^\.SS /m)
+    .find((s) => s.startsWith('Exit status of the subcommands'));
   assert.ok(sub);
   const entries = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
-  assert.deepEqual(entries, Object.values(READER).map((c) => [c.code, c.meaning]));
+  assert.deepEqual(
+    entries,
+    Object.values(READER).map((c) => [c.code, c.meaning]),
+  );
 });
 
 test('the man page states the leak rule with the numbers the code uses', () => {
-  const text = section('SUBCOMMANDS').replace(/\n/g, ' ').replace(/\\\(S2/g, '²');
+  const text = section('SUBCOMMANDS')
+    .replace(/\n/g, ' ')
+    .replace(/\\\(S2/g, '²');
   assert.match(text, new RegExp(`r² at least ${LEAK_RULE.minR2}`));
   assert.match(text, new RegExp(`at least ${LEAK_RULE.minGrowthOfMean * 100}% of the figure's mean and at least 1 MiB`));
   assert.equal(LEAK_RULE.minGrowthBytes, 1024 * 1024);

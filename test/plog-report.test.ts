@@ -29,7 +29,13 @@ const asLogged = (kb: number): number => parseSize(formatSize(kb)) * 1024;
 /** A log with RSS (kB) from a function of the minute, one sample every stepS seconds for minutes. */
 function logOf(minutes: number, stepS: number, rssKb: (min: number) => number, over: (min: number) => Partial<FixSample> = () => ({})): Log {
   const n = Math.floor((minutes * 60) / stepS) + 1;
-  const s = series(START, stepS * 1000, n, (i) => rssKb((i * stepS) / 60), (i) => ({ pssKb: rssKb((i * stepS) / 60) * 0.9, ...over((i * stepS) / 60) }));
+  const s = series(
+    START,
+    stepS * 1000,
+    n,
+    (i) => rssKb((i * stepS) / 60),
+    (i) => ({ pssKb: rssKb((i * stepS) / 60) * 0.9, ...over((i * stepS) / 60) }),
+  );
   return parseLog(textLog('/usr/bin/app --serve', s), 'app.1234', { year: 2024 });
 }
 
@@ -54,7 +60,10 @@ describe('fitLine', () => {
   });
   test('a single step half way fits at r² 0.75 at most (below the rule)', () => {
     const t = Array.from({ length: 1000 }, (_, i) => i * 1000);
-    const f = fitLine(t, t.map((_, i) => (i < 500 ? 0 : 1)))!;
+    const f = fitLine(
+      t,
+      t.map((_, i) => (i < 500 ? 0 : 1)),
+    )!;
     assert.ok(f.r2! < LEAK_RULE.minR2 && f.r2! > 0.74, String(f.r2));
   });
 });
@@ -76,14 +85,28 @@ describe('statistics', () => {
     assert.equal(r.spanMs, 3_600_000);
     assert.equal(r.intervalMs, 60_000);
     assert.ok(r.cpu.mean! > 4 && r.cpu.mean! < 6);
-    assert.deepEqual(r.figures.map((f) => f.key), ['rss', 'pss', 'swap', 'virtual', 'data', 'privWrite']);
+    assert.deepEqual(
+      r.figures.map((f) => f.key),
+      ['rss', 'pss', 'swap', 'virtual', 'data', 'privWrite'],
+    );
   });
 
   test("'-' values do not count; a figure with none is left out", () => {
-    const log = logOf(20, 60, () => 5000, () => ({ pssKb: null, swapKb: null }));
+    const log = logOf(
+      20,
+      60,
+      () => 5000,
+      () => ({ pssKb: null, swapKb: null }),
+    );
     const r = buildReport(log);
-    assert.equal(r.figures.find((f) => f.key === 'pss'), undefined);
-    assert.equal(r.figures.find((f) => f.key === 'swap'), undefined);
+    assert.equal(
+      r.figures.find((f) => f.key === 'pss'),
+      undefined,
+    );
+    assert.equal(
+      r.figures.find((f) => f.key === 'swap'),
+      undefined,
+    );
     assert.ok(r.figures.find((f) => f.key === 'rss'));
   });
 });
@@ -134,13 +157,27 @@ describe('the leak rule', () => {
   });
 
   test('swap growing while RSS stays flat: a leak suspect in Swap', () => {
-    const r = buildReport(logOf(60, 60, () => 100_000, (m) => ({ swapKb: 1000 + m * 500 })));
+    const r = buildReport(
+      logOf(
+        60,
+        60,
+        () => 100_000,
+        (m) => ({ swapKb: 1000 + m * 500 }),
+      ),
+    );
     assert.equal(r.verdict.kind, 'leak-suspect');
     assert.deepEqual(r.verdict.figures, ['swap']);
   });
 
   test('address space alone (Virtual, Data+stack) growing is not a leak verdict', () => {
-    const r = buildReport(logOf(60, 60, () => 100_000, (m) => ({ virtKb: 500_000 + m * 5000, dataKb: 200_000 + m * 5000 })));
+    const r = buildReport(
+      logOf(
+        60,
+        60,
+        () => 100_000,
+        (m) => ({ virtKb: 500_000 + m * 5000, dataKb: 200_000 + m * 5000 }),
+      ),
+    );
     assert.equal(r.figures.find((f) => f.key === 'virtual')!.steady, true);
     assert.equal(r.verdict.kind, 'steady');
   });
@@ -176,12 +213,23 @@ describe('text and JSON', () => {
   });
 });
 
-
 describe('plog report', () => {
   const leak = join(tmp, 'leak.1');
   const flat = join(tmp, 'flat.2');
-  writeFileSync(leak, textLog('leaker', series(START, 30_000, 121, (i) => 200_000 + i * 150)));
-  writeFileSync(flat, textLog('steady', series(START, 30_000, 121, () => 200_000)));
+  writeFileSync(
+    leak,
+    textLog(
+      'leaker',
+      series(START, 30_000, 121, (i) => 200_000 + i * 150),
+    ),
+  );
+  writeFileSync(
+    flat,
+    textLog(
+      'steady',
+      series(START, 30_000, 121, () => 200_000),
+    ),
+  );
 
   test('reports each file; --fail-on-leak exits 19 for a leak suspect, 0 otherwise', async () => {
     const r = await plog(['report', '--year', '2024', leak, flat]);
@@ -194,8 +242,17 @@ describe('plog report', () => {
   test('--json: one object a line', async () => {
     const r = await plog(['report', '--json', leak, flat]);
     assert.equal(r.code, 0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { command: string; verdict: { kind: string } });
-    assert.deepEqual(lines.map((l) => [l.command, l.verdict.kind]), [['leaker', 'leak-suspect'], ['steady', 'steady']]);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { command: string; verdict: { kind: string } });
+    assert.deepEqual(
+      lines.map((l) => [l.command, l.verdict.kind]),
+      [
+        ['leaker', 'leak-suspect'],
+        ['steady', 'steady'],
+      ],
+    );
   });
 
   test('a missing file: reported, the others still done, exit 16; not a log: 17; usage: 11', async () => {

@@ -7,20 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
-import {
-  alive,
-  blockFor,
-  ints,
-  lines,
-  plog,
-  Raw,
-  Server,
-  spawnSleep,
-  text,
-  VERSION,
-  waitFor,
-  waitLines,
-} from './helpers/plog.js';
+import { alive, blockFor, ints, lines, plog, Raw, Server, spawnSleep, text, VERSION, waitFor, waitLines } from './helpers/plog.js';
 
 let srv: Server;
 let r: Raw;
@@ -34,7 +21,9 @@ before(async () => {
 
 /** The log files in the server's directory. */
 function logs(): string[] {
-  return readdirSync(srv.dir).filter((n) => n !== 'plogd_sock' && n !== 'plogsrvd.pid' && n !== 'plogsrvd.state').sort();
+  return readdirSync(srv.dir)
+    .filter((n) => n !== 'plogd_sock' && n !== 'plogsrvd.pid' && n !== 'plogsrvd.state')
+    .sort();
 }
 
 test('{pid, minutes}: "Log file: DIR/NAME", sent from the server socket, the first sample already written', async () => {
@@ -63,7 +52,10 @@ test('"No such process (PID)." for pids that do not exist (also -1, 0x7fffffff)'
   for (const pid of [0, -5, pidMax]) {
     assert.equal(await r.ask(srv.dir, ints(0, 16, pid, 1000)), `No such process (${pid}).`);
   }
-  assert.deepEqual(logs().filter((n) => !n.startsWith('sleep.')), []);
+  assert.deepEqual(
+    logs().filter((n) => !n.startsWith('sleep.')),
+    [],
+  );
 });
 
 test('{0,2} the pid, {0,3} the directory', async () => {
@@ -139,10 +131,10 @@ test('1000 random datagrams: the server still answers and still runs', async () 
     // byte order.
     if (buf.length >= 4) {
       if (i % 2) buf.fill(0, 0, 4);
-      else (buf[0] |= 0x40), (buf[3] |= 0x40);
+      else ((buf[0] |= 0x40), (buf[3] |= 0x40));
     }
     if (buf.length >= 8 && i % 4 === 1) ints(0, randomInt(0, 20)).copy(buf);
-    if (buf.length >= 12) (buf[8] |= 0x40), (buf[11] |= 0x40);
+    if (buf.length >= 12) ((buf[8] |= 0x40), (buf[11] |= 0x40));
     await noisy.send(srv.sock, buf);
     if (i % 50 === 0) noisy.take();
   }
@@ -172,7 +164,10 @@ test('interval 0, negative or too small: an error reply and no log', async () =>
     [ints(0, 16, child.pid, 9), 9],
   ];
   for (const [req, ms] of cases) assert.equal(await r.ask(srv.dir, req), INVALID(ms));
-  assert.deepEqual(logs().filter((n) => n.startsWith(`sleep.${child.pid}`)), []);
+  assert.deepEqual(
+    logs().filter((n) => n.startsWith(`sleep.${child.pid}`)),
+    [],
+  );
   assert.deepEqual(await r.list(srv.dir).then((l) => l.filter((n) => n.startsWith(`sleep.${child.pid}`))), []);
 });
 

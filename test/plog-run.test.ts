@@ -46,7 +46,11 @@ describe('arguments', () => {
     assert.deepEqual(c !== 'help' && [c.intervalMs, c.format, c.output, c.cmd], [1000, 'text', null, ['sleep', '1']]);
     assert.equal(parseRunArgs(['--help']), 'help');
     for (const bad of [[], ['-i', '5ms', 'x'], ['--format', 'xml', 'x'], ['-t', '0', 'x'], ['-i', '1s'], ['--'], ['-z', 'x']]) {
-      assert.throws(() => parseRunArgs(bad), (e: unknown) => (e as { exitCode?: number }).exitCode === 125, bad.join(' '));
+      assert.throws(
+        () => parseRunArgs(bad),
+        (e: unknown) => (e as { exitCode?: number }).exitCode === 125,
+        bad.join(' '),
+      );
     }
   });
   test('exit status as a shell gives it', () => {
@@ -87,7 +91,10 @@ test('-o FILE keeps the log (jsonl here): from the first sample, through an exec
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`  log: +${out}\\n`));
-  assert.match(r.stderr, /  I\/O: +storage read [\d.]+ [KMG]?i?B, written [\d.]+ [KMG]?i?B; read\(\) [\d.]+ [KMG]?i?B, write\(\) [\d.]+ [KMG]?i?B; open fds up to \d+; context switches \d+ voluntary, \d+ involuntary \(at the last sample\)/);
+  assert.match(
+    r.stderr,
+    /  I\/O: +storage read [\d.]+ [KMG]?i?B, written [\d.]+ [KMG]?i?B; read\(\) [\d.]+ [KMG]?i?B, write\(\) [\d.]+ [KMG]?i?B; open fds up to \d+; context switches \d+ voluntary, \d+ involuntary \(at the last sample\)/,
+  );
   const log = readLog(out);
   assert.equal(log.format, 'jsonl');
   assert.equal(log.command, 'sh -c sleep 0.4; exec sleep 0.4');
@@ -101,7 +108,10 @@ test('-o FILE keeps the log (jsonl here): from the first sample, through an exec
     assert.ok((s.privWriteBytes ?? 0) > 0, `line ${s.line}`);
     assert.equal(typeof s.extra?.open_fds, 'number');
   }
-  assert.ok(log.samples.slice(0, -1).some((s) => s.timeMs - t0 >= 550 && typeof s.pssBytes === 'number'), 'PSS after the exec');
+  assert.ok(
+    log.samples.slice(0, -1).some((s) => s.timeMs - t0 >= 550 && typeof s.pssBytes === 'number'),
+    'PSS after the exec',
+  );
   assert.deepEqual(readdirSync(tmp), []);
 });
 
@@ -197,7 +207,10 @@ test('plog run --help, plog --help and plog(1) agree on plog run and its exit co
   const sub = page.split(/^\.SS /m).find((s) => s.startsWith('plog run'));
   assert.ok(sub, 'plog(1) has plog run');
   const manCodes = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
-  assert.deepEqual(manCodes, Object.values(RUN_EXIT).map((c) => [c.code, c.meaning.replace(/CMD/g, 'cmd').replace('-o FILE', '-o file')]));
+  assert.deepEqual(
+    manCodes,
+    Object.values(RUN_EXIT).map((c) => [c.code, c.meaning.replace(/CMD/g, 'cmd').replace('-o FILE', '-o file')]),
+  );
   for (const c of Object.values(RUN_EXIT)) assert.match(h.stdout, new RegExp(`^  ${c.code}  ${c.meaning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   const top = await plog(['--help']);
   assert.match(top.stdout, /^  plog run \[-i INTERVAL\]/m);

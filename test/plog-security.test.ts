@@ -4,20 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  alive,
-  lines,
-  NOBODY,
-  plog,
-  present,
-  run,
-  Server,
-  sleep,
-  spawnSleep,
-  tempDir,
-  waitFor,
-  waitLines,
-} from './helpers/plog.js';
+import { alive, lines, NOBODY, plog, present, run, Server, sleep, spawnSleep, tempDir, waitFor, waitLines } from './helpers/plog.js';
 
 let srv: Server;
 before(async () => {

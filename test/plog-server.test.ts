@@ -6,27 +6,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, unlinkSync, wri
 import { join } from 'node:path';
 import { SERVER } from '../src/plog/exitcodes.js';
 import { groupId } from '../src/daemon/groups.js';
-import {
-  alive,
-  AS_NOBODY,
-  ROOT,
-  PLOG,
-  run,
-  fdTarget,
-  gone,
-  isSocket,
-  ints,
-  plog,
-  plogsrvd,
-  raw,
-  Server,
-  silentSocket,
-  spawnSleep,
-  staleSocket,
-  tempDir,
-  VERSION,
-  waitLines,
-} from './helpers/plog.js';
+import { alive, AS_NOBODY, ROOT, PLOG, run, fdTarget, gone, isSocket, ints, plog, plogsrvd, raw, Server, silentSocket, spawnSleep, staleSocket, tempDir, VERSION, waitLines } from './helpers/plog.js';
 
 const TRY = "Try 'plogsrvd --help'.\n";
 const STAMP = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
@@ -88,8 +68,7 @@ test('plogsrvd exit 1: usage errors', async () => {
 
 test('plogsrvd exit 2: -d or $PLOGDIR too long; 96 bytes works', async () => {
   const long = '/tmp/' + 'a'.repeat(92); // 97 bytes
-  const msg = (who: string): string =>
-    `plogsrvd: ${who} is too long: ${long}/plogd_sock must be under 108 bytes (the directory at most 96).\n`;
+  const msg = (who: string): string => `plogsrvd: ${who} is too long: ${long}/plogd_sock must be under 108 bytes (the directory at most 96).\n`;
   for (const fg of [[], ['-f']]) {
     let r = await plogsrvd([...fg, '-d', long]);
     assert.deepEqual([r.code, r.stdout, r.stderr], [2, '', msg('Runtime path')]);
@@ -256,10 +235,7 @@ test('plogsrvd exit 11: a stale socket it may not remove (nobody, sticky root di
   chmodSync(join(d, 'plogd_sock'), 0o777);
   for (const fg of [[], ['-f']]) {
     const r = await plogsrvd([...fg, '-m', 'world', '-d', d], { asNobody: true });
-    assert.deepEqual(
-      [r.code, r.stdout, unlocked(r.stderr)],
-      [11, '', `plogsrvd: Could not remove stale socket ${d}/plogd_sock: Operation not permitted\n`],
-    );
+    assert.deepEqual([r.code, r.stdout, unlocked(r.stderr)], [11, '', `plogsrvd: Could not remove stale socket ${d}/plogd_sock: Operation not permitted\n`]);
   }
   assert.equal(isSocket(join(d, 'plogd_sock')), true);
 });
@@ -290,10 +266,17 @@ test('plogsrvd exit 15: more than 25 stale client sockets of its own uid; those 
   staleSocket(join(d, 'plogd_sock'));
   const t = tempDir(0o1777);
   // 30 of another user: squatted names, not this server's business.
-  const squat = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', `
+  const squat = await run(AS_NOBODY[0]!, [
+    ...AS_NOBODY.slice(1),
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    `
     import { UnixSocket } from ${JSON.stringify(join(ROOT, 'dist/src/native.js'))};
     for (let i = 0; i < 30; i++) { const s = new UnixSocket(); s.bind(process.argv[1] + '/.plog.nobody' + i); s.close(); }
-  `, t]);
+  `,
+    t,
+  ]);
   assert.equal(squat.code, 0, squat.stderr);
   // 25 of its own, left by clients that died: "more than 25" is not reached.
   for (let n = 1; n <= 25; n++) staleSocket(join(t, `.plog.stale${n}`));

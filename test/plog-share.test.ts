@@ -77,7 +77,7 @@ describe('a process mapping a private 64 MB file', () => {
     }
   }
 
-  test('plogsrvd: Share is what it shares (a few %), as plog 0.1.0 says, not statm\'s 99%', async (t) => {
+  test("plogsrvd: Share is what it shares (a few %), as plog 0.1.0 says, not statm's 99%", async (t) => {
     if (!bin) return t.skip('no C compiler');
     await withMapper(async (pid) => {
       const before = shares(pid);
@@ -102,7 +102,7 @@ describe('a process mapping a private 64 MB file', () => {
     });
   });
 
-  test('the reader: Share\'s parts come from the one read of smaps_rollup that gives PSS', async (t) => {
+  test("the reader: Share's parts come from the one read of smaps_rollup that gives PSS", async (t) => {
     if (!bin) return t.skip('no C compiler');
     await withMapper(async (pid) => {
       const r = new ProcessReader(pid);
@@ -125,8 +125,24 @@ describe('where smaps_rollup is not read', () => {
   const base = (over: Partial<RawSample> = {}): RawSample => ({
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
     stat: {
-      pid: 1, comm: 'x', state: 'S', ppid: 1, minflt: 0, cminflt: 0, majflt: 0, cmajflt: 0, utime: 0, stime: 0, cutime: 0, cstime: 0,
-      priority: 20, nice: 0, numThreads: 1, starttime: 1, vsize: 0, rss: 0,
+      pid: 1,
+      comm: 'x',
+      state: 'S',
+      ppid: 1,
+      minflt: 0,
+      cminflt: 0,
+      majflt: 0,
+      cmajflt: 0,
+      utime: 0,
+      stime: 0,
+      cutime: 0,
+      cstime: 0,
+      priority: 20,
+      nice: 0,
+      numThreads: 1,
+      starttime: 1,
+      vsize: 0,
+      rss: 0,
     },
     statm: { size: 25600, resident: 1000, shared: 800, text: 10, data: 900 },
     smaps: { rss: 4000, pss: 3000, swap: 0, sharedClean: 900, sharedDirty: 100, privateClean: 2000, privateDirty: 1000 },
@@ -140,7 +156,10 @@ describe('where smaps_rollup is not read', () => {
     assert.equal(f(base({ smapsStale: true })), '25.0*');
     assert.equal(f(base({ smaps: null })), '80.0~');
     // a zombie: nothing resident
-    assert.equal(f(base({ statm: { size: 0, resident: 0, shared: 0, text: 0, data: 0 }, smaps: { rss: 0, pss: 0, swap: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 } })), '0.0');
+    assert.equal(
+      f(base({ statm: { size: 0, resident: 0, shared: 0, text: 0, data: 0 }, smaps: { rss: 0, pss: 0, swap: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0 } })),
+      '0.0',
+    );
     assert.equal(f(base({ statm: { size: 0, resident: 0, shared: 0, text: 0, data: 0 }, smaps: null })), '0.0~');
     // read back, marks and all
     for (const s of [base(), base({ smapsStale: true }), base({ smaps: null })]) {

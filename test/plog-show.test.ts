@@ -30,7 +30,13 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 const visible = (s: string): string => s.replace(ANSI, '');
 
 function leakLog(n = 240, stepMs = 15_000) {
-  const s = series(START, stepMs, n, (i) => 80_000 + i * 200, (i) => ({ swapKb: i > n / 2 ? (i - n / 2) * 30 : 0 }));
+  const s = series(
+    START,
+    stepMs,
+    n,
+    (i) => 80_000 + i * 200,
+    (i) => ({ swapKb: i > n / 2 ? (i - n / 2) * 30 : 0 }),
+  );
   return parseLog(textLog('/opt/app/bin/server --config /etc/app.conf', s), '/var/local/plog/server.777', { year: 2024 });
 }
 
@@ -70,7 +76,10 @@ describe('barChart', () => {
     assert.match(lines[4], /^ {3}\+[-+]{66}$/);
     assert.match(lines[5], /10:00 .*10:10 .*10:20/);
     assert.ok(lines[3].endsWith('#'), 'the bottom row is full at the end');
-    assert.ok(lines.every((l) => l.length <= 70), lines.join('\n'));
+    assert.ok(
+      lines.every((l) => l.length <= 70),
+      lines.join('\n'),
+    );
   });
 });
 
@@ -103,26 +112,51 @@ describe('renderShow', () => {
     const l = parseLog(readFileSync(join(FIX, 'basic.plog'), 'utf8'), 'basic.plog', { year: 2024 });
     const out = renderShow(l, buildReport(l), { width: 80, height: 4, unicode: false, color: false });
     assert.match(out, /^Swap/m); // basic.plog does swap
-    const flat = parseLog(textLog('x', series(START, 1000, 20, () => 100)), 'x', { year: 2024 });
+    const flat = parseLog(
+      textLog(
+        'x',
+        series(START, 1000, 20, () => 100),
+      ),
+      'x',
+      { year: 2024 },
+    );
     assert.doesNotMatch(renderShow(flat, buildReport(flat), { width: 80, height: 4, unicode: false, color: false }), /^Swap/m);
-    const one = parseLog(textLog('x', series(START, 1000, 1, () => 100)), 'x', { year: 2024 });
+    const one = parseLog(
+      textLog(
+        'x',
+        series(START, 1000, 1, () => 100),
+      ),
+      'x',
+      { year: 2024 },
+    );
     const o = renderShow(one, buildReport(one), { width: 60, height: 3, unicode: false, color: false });
     assert.match(o, /1 sample,/);
     assert.match(o, /CPU% {2}not known yet/);
   });
   test('days and a new year on the time axis', () => {
-    const l = parseLog(textLog('x', series(new Date(2024, 11, 30, 12, 0), 3_600_000, 60, (i) => 1000 + i)), 'x', { year: 2024 });
+    const l = parseLog(
+      textLog(
+        'x',
+        series(new Date(2024, 11, 30, 12, 0), 3_600_000, 60, (i) => 1000 + i),
+      ),
+      'x',
+      { year: 2024 },
+    );
     const out = renderShow(l, buildReport(l), { width: 100, height: 3, unicode: false, color: false });
     assert.match(out, /12-30 12:00:00 to 01-01 23:00:00 \(2 d 11 h\)/);
     assert.match(out, / 12-31 0:00 .* 01-01 0:00 /);
   });
 });
 
-
-
 describe('plog show', () => {
   const file = join(tmp, 'server.777');
-  writeFileSync(file, textLog('/opt/app/bin/server', series(START, 15_000, 120, (i) => 80_000 + i * 200)));
+  writeFileSync(
+    file,
+    textLog(
+      '/opt/app/bin/server',
+      series(START, 15_000, 120, (i) => 80_000 + i * 200),
+    ),
+  );
 
   test('into a pipe: plain ASCII, 80 columns, or $COLUMNS, or -w', async () => {
     let r = await plog(['show', file]);
@@ -157,7 +191,10 @@ describe('plog show', () => {
     assert.match(fancy, /\x1b\[34m/);
     assert.match(fancy, /█/);
     for (const line of fancy.split(/\r?\n/)) assert.ok(visible(line).length <= 100, JSON.stringify(line));
-    assert.ok(fancy.split(/\r?\n/).some((l) => visible(l).length > 90), 'uses the terminal width');
+    assert.ok(
+      fancy.split(/\r?\n/).some((l) => visible(l).length > 90),
+      'uses the terminal width',
+    );
     const plain = await onTty({ NO_COLOR: '1' });
     assert.doesNotMatch(plain, /\x1b\[/);
     assert.ok(/^[\x20-\x7e\r\n]*$/.test(plain), 'plain ASCII');
@@ -213,7 +250,13 @@ describe('plog show', () => {
         }
       };
       await until(/live\.9: 5 samples/);
-      appendFileSync(live, s.slice(5, 20).map((x) => textLine(x, true)).join('') + textLine(s[20], true).slice(0, 30));
+      appendFileSync(
+        live,
+        s
+          .slice(5, 20)
+          .map((x) => textLine(x, true))
+          .join('') + textLine(s[20], true).slice(0, 30),
+      );
       await until(/live\.9: 20 samples/);
       assert.match(out, /note: the last line is unfinished/);
     } finally {

@@ -4,19 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  alive,
-  killChild,
-  lines,
-  plog,
-  Server,
-  sleep,
-  spawnChild,
-  spawnSleep,
-  waitFor,
-  waitLines,
-  waitStable,
-} from './helpers/plog.js';
+import { alive, killChild, lines, plog, Server, sleep, spawnChild, spawnSleep, waitFor, waitLines, waitStable } from './helpers/plog.js';
 
 let srv: Server;
 before(async () => {

@@ -42,9 +42,17 @@ describe('plog web in headless Chromium', () => {
   // tests run (as plogsrvd would write them): sparklines and long charts.
   const STEP = 5000;
   const synthetic: Array<{ id: string; cmd: string; sample: (i: number) => Partial<FixSample> & { rssKb: number } }> = [
-    { id: 'java.2001', cmd: '/usr/bin/java -Xmx2g -jar /srv/shop/shop.jar --spring.profiles.active=prod', sample: (i) => ({ rssKb: 900_000 + (i % 120) * 2500 + (i % 7) * 900, cpuPct: 20 + 15 * Math.sin(i / 9), threads: 48 }) },
+    {
+      id: 'java.2001',
+      cmd: '/usr/bin/java -Xmx2g -jar /srv/shop/shop.jar --spring.profiles.active=prod',
+      sample: (i) => ({ rssKb: 900_000 + (i % 120) * 2500 + (i % 7) * 900, cpuPct: 20 + 15 * Math.sin(i / 9), threads: 48 }),
+    },
     { id: 'postgres.2002', cmd: 'postgres: 15/main: checkpointer', sample: (i) => ({ rssKb: 150_000 + (i % 11) * 40, cpuPct: 1 + (i % 3), pssKb: 40_000 }) },
-    { id: 'node.2003', cmd: '/usr/bin/node /srv/api/server.js --port 8080', sample: (i) => ({ rssKb: 180_000 + i * 160 + (i % 9) * 700, cpuPct: 6 + 4 * Math.sin(i / 5), swapKb: i > 500 ? (i - 500) * 30 : 0, threads: 11 }) },
+    {
+      id: 'node.2003',
+      cmd: '/usr/bin/node /srv/api/server.js --port 8080',
+      sample: (i) => ({ rssKb: 180_000 + i * 160 + (i % 9) * 700, cpuPct: 6 + 4 * Math.sin(i / 5), swapKb: i > 500 ? (i - 500) * 30 : 0, threads: 11 }),
+    },
   ];
   const HISTORY = 720;
   const OLD_THREADS = 'threads.4321';
@@ -94,11 +102,26 @@ describe('plog web in headless Chromium', () => {
     // A long leaking run named on the command line (the badge), and a log with a hostile name and command line.
     const hourAgo = new Date(Date.now() - 2 * 3_600_000);
     const leak = join(fixtures, 'server.1234');
-    writeFileSync(leak, textLog('/usr/bin/node server.js --port 8080', series(hourAgo, 30_000, 200, (i) => 80_000 + i * 400 + (i % 5) * 300)));
-    writeFileSync(join(srv.dir, 'x<img src=y onerror=alert(1)>.99'), textLog('<b>bold</b><script>alert(2)</script>\x1b]0;title\x07\u202eexe.txt', series(hourAgo, 60_000, 5, () => 1000)));
+    writeFileSync(
+      leak,
+      textLog(
+        '/usr/bin/node server.js --port 8080',
+        series(hourAgo, 30_000, 200, (i) => 80_000 + i * 400 + (i % 5) * 300),
+      ),
+    );
+    writeFileSync(
+      join(srv.dir, 'x<img src=y onerror=alert(1)>.99'),
+      textLog(
+        '<b>bold</b><script>alert(2)</script>\x1b]0;title\x07\u202eexe.txt',
+        series(hourAgo, 60_000, 5, () => 1000),
+      ),
+    );
     writeSynthetic(srv.dir);
     // Logs of plog 0.1.0 (the C plogsrvd) as it wrote them: month-day dates, no CPU% column, no final newline.
-    for (const [from, to] of [['threads.log', OLD_THREADS], ['zombie.log', OLD_ZOMBIE]]) {
+    for (const [from, to] of [
+      ['threads.log', OLD_THREADS],
+      ['zombie.log', OLD_ZOMBIE],
+    ]) {
       writeFileSync(join(fixtures, to), readFileSync(new URL(`../../test/fixtures/plog-0.1.0/${from}`, import.meta.url)));
     }
     web = await startWeb(['-d', srv.dir, leak, join(fixtures, OLD_THREADS), join(fixtures, OLD_ZOMBIE)]);
@@ -128,7 +151,8 @@ describe('plog web in headless Chromium', () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  const rowCount = (id: string): Promise<number> => page.evaluate((i) => (window as unknown as { plogList: { rows: Map<string, { data: { samples: number } }> } }).plogList.rows.get(i)?.data.samples ?? -1, id);
+  const rowCount = (id: string): Promise<number> =>
+    page.evaluate((i) => (window as unknown as { plogList: { rows: Map<string, { data: { samples: number } }> } }).plogList.rows.get(i)?.data.samples ?? -1, id);
 
   test('the list shows every log of the server, running, with its pid, figures and verdict', { skip }, async () => {
     await page.goto(url('/'));
@@ -173,7 +197,11 @@ describe('plog web in headless Chromium', () => {
     const size0 = statSync(file).size;
     const written = await waitFor('a new line in the log', () => (statSync(file).size > size0 ? performance.now() : 0), { interval: 5 });
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).length - 2;
-    await page.waitForFunction(([i, n]) => ((window as unknown as { plogList: { rows: Map<string, { data: { samples: number } }> } }).plogList.rows.get(i as string)?.data.samples ?? 0) >= (n as number), [id, lines], { polling: 'raf', timeout: 15_000 });
+    await page.waitForFunction(
+      ([i, n]) => ((window as unknown as { plogList: { rows: Map<string, { data: { samples: number } }> } }).plogList.rows.get(i as string)?.data.samples ?? 0) >= (n as number),
+      [id, lines],
+      { polling: 'raf', timeout: 15_000 },
+    );
     t.diagnostic(`shown ${Math.round(performance.now() - written)} ms after the line was written (interval 1 s)`);
   });
 
@@ -301,7 +329,7 @@ describe('plog web in headless Chromium', () => {
     assert.match((await page.locator('#reports').textContent())!, /system time/);
   });
 
-  test('no error in the browser\'s console (no CSP violation, no failed request, no exception)', { skip }, () => {
+  test("no error in the browser's console (no CSP violation, no failed request, no exception)", { skip }, () => {
     assert.deepEqual(consoleErrors, []);
   });
 
@@ -316,4 +344,3 @@ describe('plog web in headless Chromium', () => {
     await p.close();
   });
 });
-

@@ -14,7 +14,13 @@ import { get, startWeb } from './helpers/web.js';
 
 const dir = tempDir(0o755);
 const LOG = join(dir, 'node.31');
-writeFileSync(LOG, textLog('node app.js', series(new Date(Date.now() - 60_000), 1000, 20, (i) => 1000 + i)));
+writeFileSync(
+  LOG,
+  textLog(
+    'node app.js',
+    series(new Date(Date.now() - 60_000), 1000, 20, (i) => 1000 + i),
+  ),
+);
 const page = readFileSync(new URL('../../man/plog.1', import.meta.url), 'utf8');
 
 describe('options and exit codes', () => {
@@ -54,7 +60,10 @@ describe('options and exit codes', () => {
     for (const c of Object.values(WEB_EXIT)) assert.match(r.stdout, new RegExp(`^\\s*${c.code}\\s+${c.meaning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     const sec = page.split(/^\.SS /m).find((s) => s.startsWith('plog web'))!;
     const entries = [...sec.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
-    assert.deepEqual(entries, Object.values(WEB_EXIT).map((c) => [c.code, c.meaning]));
+    assert.deepEqual(
+      entries,
+      Object.values(WEB_EXIT).map((c) => [c.code, c.meaning]),
+    );
     const help = await plog(['--help']);
     assert.match(help.stdout, /^ {2}plog web \[-d DIR\] \[--listen ADDR:PORT\] \[FILE\.\.\.\]$/m);
   });
@@ -76,7 +85,13 @@ describe('running', () => {
   test('prints a URL on the loopback with a token; serves the directory and the files named; SIGTERM stops it (0)', async () => {
     const other = tempDir(0o755);
     const extra = join(other, 'run-before.log');
-    writeFileSync(extra, textLog('before the fix', series(new Date(Date.now() - 600_000), 1000, 10, () => 5000)));
+    writeFileSync(
+      extra,
+      textLog(
+        'before the fix',
+        series(new Date(Date.now() - 600_000), 1000, 10, () => 5000),
+      ),
+    );
     const w = await startWeb(['-d', dir, extra]);
     assert.match(w.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
     assert.match(w.stderr(), /serving the logs of .* and 1 file \(2 logs now\)/);

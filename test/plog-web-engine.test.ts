@@ -37,15 +37,28 @@ function dirFile(name: string): string {
 
 const START = new Date(2024, 0, 15, 9, 30, 0);
 const leakText = (n: number, step = 10_000): string =>
-  textLog('/usr/bin/node server.js --port 8080', series(START, step, n, (i) => 60_000 + i * 150 + (i % 9) * 400, (i) => ({ swapKb: i > n / 2 ? (i - n / 2) * 40 : 0 })));
-const steadyText = (n: number): string => textLog('/usr/bin/node steady.js', series(START, 10_000, n, (i) => 62_000 + Math.min(i, 40) * 300 + (i % 7) * 300));
+  textLog(
+    '/usr/bin/node server.js --port 8080',
+    series(
+      START,
+      step,
+      n,
+      (i) => 60_000 + i * 150 + (i % 9) * 400,
+      (i) => ({ swapKb: i > n / 2 ? (i - n / 2) * 40 : 0 }),
+    ),
+  );
+const steadyText = (n: number): string =>
+  textLog(
+    '/usr/bin/node steady.js',
+    series(START, 10_000, n, (i) => 62_000 + Math.min(i, 40) * 300 + (i % 7) * 300),
+  );
 
 /** Write text to a new file a few bytes at a time, reading after each write; returns what the reader gave. */
 function growAndRead(path: string, text: string, maxStep: number, rnd: () => number): { got: Located[]; tail: FileTail } {
   writeFileSync(path, '');
   const tail = new FileTail(path);
   const got: Located[] = [];
-  for (let pos = 0; pos < text.length; ) {
+  for (let pos = 0; pos < text.length;) {
     const n = 1 + Math.floor(rnd() * maxStep);
     appendFileSync(path, text.slice(pos, pos + n));
     pos += n;
@@ -59,7 +72,7 @@ function growAndRead(path: string, text: string, maxStep: number, rnd: () => num
 /** A small deterministic generator (the same cuts on every run). */
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 }
 
 const strip = (l: Log) => l.samples.map((s) => ({ ...s }));
@@ -76,7 +89,10 @@ describe('the incremental reader', () => {
       const { got, tail } = growAndRead(path, text, 300, rng(7));
       const log = readLog(path);
       assert.equal(got.length, 400);
-      assert.deepEqual(got.map((l) => l.sample), strip(log));
+      assert.deepEqual(
+        got.map((l) => l.sample),
+        strip(log),
+      );
       // Every byte read once: the reads went on from where they were.
       assert.equal(tail.bytesRead, Buffer.byteLength(text));
       // Each sample's byte range is its line.
@@ -92,7 +108,9 @@ describe('the incremental reader', () => {
     let r = tail.read(1 << 30);
     assert.equal(r.samples.length, 8000);
     const size = tail.bytesRead;
-    const more = series(new Date(START.getTime() + 8_000_000), 1000, 3, () => 90_000).map((s) => textLine(s, true)).join('');
+    const more = series(new Date(START.getTime() + 8_000_000), 1000, 3, () => 90_000)
+      .map((s) => textLine(s, true))
+      .join('');
     appendFileSync(path, more);
     r = tail.read(1 << 30);
     assert.equal(r.samples.length, 3);
@@ -204,7 +222,14 @@ describe('the incremental reader', () => {
     const s = series(START, 10_000, 6, (i) => 1000 + i);
     const head = textLog('cmd', s.slice(0, 3));
     const header = head.split('\n')[1];
-    const text = head + header + '\n' + s.slice(3).map((x) => textLine(x, true)).join('');
+    const text =
+      head +
+      header +
+      '\n' +
+      s
+        .slice(3)
+        .map((x) => textLine(x, true))
+        .join('');
     const p = new TailParser('x');
     const got: Located[] = [];
     for (const line of text.split(/(?<=\n)/)) got.push(...p.push(Buffer.from(line), Date.now()));
@@ -231,7 +256,7 @@ describe('the running figures', () => {
   }
   const reread = (tail: FileTail) => (a: number, b: number, line: number) => tail.readRange(a, b, line)?.map((l) => l.sample) ?? null;
 
-  test('a log of plog 0.1.0: plog report\'s report, what the log lacks included', () => {
+  test("a log of plog 0.1.0: plog report's report, what the log lacks included", () => {
     const text = readFileSync(new URL('../../test/fixtures/plog-0.1.0/threads.log', import.meta.url), 'utf8');
     const { st, log, tail } = statsOf(text, 16);
     assert.ok(log.lacks.length > 0 && st.count > 0);
@@ -240,7 +265,10 @@ describe('the running figures', () => {
   });
 
   for (const cap of [4, 16, 128]) {
-    for (const [what, text] of [['a leak', leakText(700)], ['a steady log', steadyText(500)]] as const) {
+    for (const [what, text] of [
+      ['a leak', leakText(700)],
+      ['a steady log', steadyText(500)],
+    ] as const) {
       test(`${what}, ${cap} blocks: plog report's report, number for number`, () => {
         const { st, log, tail } = statsOf(text, cap);
         const mine = reportJson(st.report(log.path, log.command, reread(tail), { badLineCount: 0, partialTail: false, lacks: log.lacks }));
@@ -263,14 +291,24 @@ describe('the running figures', () => {
     const all = new Moments();
     xs.forEach((x, i) => all.add(x, ys[i]));
     const f = all.fit(0)!;
-    const g = fitLine(xs.map((x) => x * 3_600_000), ys, 0)!;
+    const g = fitLine(
+      xs.map((x) => x * 3_600_000),
+      ys,
+      0,
+    )!;
     assert.ok(Math.abs(f.slopePerHour - g.slopePerHour) < 1e-6 * Math.abs(g.slopePerHour));
     assert.ok(Math.abs(f.r2! - g.r2!) < 1e-6);
     assert.equal(new Moments().fit(0), null);
   });
 
   test('the sparkline: highest RSS per step over the last hour, at most 60 points', () => {
-    const { st, log } = statsOf(textLog('c', series(START, 1000, 7200, (i) => (i === 7000 ? 900_000 : 1000))), 128);
+    const { st, log } = statsOf(
+      textLog(
+        'c',
+        series(START, 1000, 7200, (i) => (i === 7000 ? 900_000 : 1000)),
+      ),
+      128,
+    );
     const sp = st.sparkline(60);
     assert.equal(sp.values.length, 60);
     assert.equal(sp.stepMs, 60_000);
@@ -309,7 +347,10 @@ describe('the engine', () => {
     e.scan();
     e.service();
     assert.deepEqual(e.ids(), ['node.1']);
-    assert.deepEqual(e.rows().map((r) => r.id), ['node.1']);
+    assert.deepEqual(
+      e.rows().map((r) => r.id),
+      ['node.1'],
+    );
     // A new log; a rotation (renamed, its reader kept: nothing read again); a log deleted.
     writeFileSync(join(d, 'sleep.5'), steadyText(5));
     e.scan();
@@ -362,7 +403,13 @@ describe('the engine', () => {
   test('what a row shows of a log is escaped: command line and file name with escapes and bidi controls', () => {
     const d = dir();
     const name = 'evil\u202e\x1b[2J.5';
-    writeFileSync(join(d, name), textLog('<script>alert(1)</script>\x1b]0;pwned\x07 \u202eexe.txt', series(START, 1000, 3, () => 100)));
+    writeFileSync(
+      join(d, name),
+      textLog(
+        '<script>alert(1)</script>\x1b]0;pwned\x07 \u202eexe.txt',
+        series(START, 1000, 3, () => 100),
+      ),
+    );
     const e = new Engine({ dir: d, files: [] });
     e.scan();
     e.service();
@@ -375,7 +422,13 @@ describe('the engine', () => {
 
   test('series: every sample of a short range; a long one thinned without losing its peak', () => {
     const d = dir();
-    writeFileSync(join(d, 'peak.1'), textLog('c', series(START, 1000, 12_000, (i) => (i === 12_345 - 4000 ? 5_000_000 : 1000 + (i % 50)))));
+    writeFileSync(
+      join(d, 'peak.1'),
+      textLog(
+        'c',
+        series(START, 1000, 12_000, (i) => (i === 12_345 - 4000 ? 5_000_000 : 1000 + (i % 50))),
+      ),
+    );
     const e = new Engine({ dir: d, files: [], blockCap: 64 });
     e.scan();
     while (e.service() > 0);

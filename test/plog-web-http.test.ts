@@ -26,9 +26,21 @@ const dir = tempDir(0o755);
 const NOW = Date.now();
 const start = new Date(NOW - 120_000);
 const LEAK = join(dir, 'node.4242');
-writeFileSync(LEAK, textLog('/usr/bin/node server.js --port 8080', series(start, 1000, 100, (i) => 60_000 + i * 150)));
+writeFileSync(
+  LEAK,
+  textLog(
+    '/usr/bin/node server.js --port 8080',
+    series(start, 1000, 100, (i) => 60_000 + i * 150),
+  ),
+);
 const EVIL = join(dir, 'x<img src=y onerror=alert(1)>\u202e.7');
-writeFileSync(EVIL, textLog('<script>alert(1)</script>\x1b]0;pwned\x07 \u202eexe.txt', series(start, 1000, 5, () => 1000)));
+writeFileSync(
+  EVIL,
+  textLog(
+    '<script>alert(1)</script>\x1b]0;pwned\x07 \u202eexe.txt',
+    series(start, 1000, 5, () => 1000),
+  ),
+);
 const TOKEN = 'a'.repeat(20) + 'B-_'.repeat(8);
 
 let web: WebServer;
@@ -51,7 +63,18 @@ after(async () => {
 });
 
 const T = (path: string, token = TOKEN): string => `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
-const PATHS = ['/', '/log/node.4242', '/static/list.js', '/static/uPlot.js', '/api/logs', '/api/events', '/api/log/node.4242', '/api/log/node.4242/series', '/log/node.4242/download?format=log', '/nowhere'];
+const PATHS = [
+  '/',
+  '/log/node.4242',
+  '/static/list.js',
+  '/static/uPlot.js',
+  '/api/logs',
+  '/api/events',
+  '/api/log/node.4242',
+  '/api/log/node.4242/series',
+  '/log/node.4242/download?format=log',
+  '/nowhere',
+];
 
 function assertHeaders(h: Record<string, unknown>): void {
   assert.match(String(h['content-security-policy']), /default-src 'none'; script-src 'self'; style-src 'self'/);
@@ -79,7 +102,19 @@ describe('who may see anything', () => {
   });
 
   test('with the token: pages, files, the API', async () => {
-    for (const p of ['/', '/log/node.4242', '/static/list.js', '/static/log.js', '/static/common.js', '/static/app.css', '/static/uPlot.js', '/static/uPlot.css', '/api/logs', '/api/log/node.4242', '/api/log/node.4242/series']) {
+    for (const p of [
+      '/',
+      '/log/node.4242',
+      '/static/list.js',
+      '/static/log.js',
+      '/static/common.js',
+      '/static/app.css',
+      '/static/uPlot.js',
+      '/static/uPlot.css',
+      '/api/logs',
+      '/api/log/node.4242',
+      '/api/log/node.4242/series',
+    ]) {
       const r = await get(port, T(p));
       assert.equal(r.status, 200, p);
       assertHeaders(r.headers);
@@ -223,7 +258,7 @@ describe('what is sent', () => {
 });
 
 describe('other users', () => {
-  test('nobody connecting to the port of root\'s plog web gets 403 without the token, and nothing else', async () => {
+  test("nobody connecting to the port of root's plog web gets 403 without the token, and nothing else", async () => {
     const w = await startWeb(['-d', dir]);
     const probe = `const http=require('http');let n=0;const out=[];for(const p of ${JSON.stringify(PATHS)})http.get({host:'127.0.0.1',port:${w.port},path:p},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{out.push(r.statusCode+' '+b);if(++n===${PATHS.length})console.log(JSON.stringify(out))})})`;
     const r = await run(process.execPath, ['-e', probe], { asNobody: true });
@@ -240,8 +275,20 @@ describe('other users', () => {
 
   test('plog web run by nobody shows only what nobody may read', async () => {
     const d = tempDir(0o755);
-    writeFileSync(join(d, 'open.1'), textLog('readable by all', series(start, 1000, 5, () => 1000)));
-    writeFileSync(join(d, 'secret.2'), textLog('root only: secret', series(start, 1000, 5, () => 2000)));
+    writeFileSync(
+      join(d, 'open.1'),
+      textLog(
+        'readable by all',
+        series(start, 1000, 5, () => 1000),
+      ),
+    );
+    writeFileSync(
+      join(d, 'secret.2'),
+      textLog(
+        'root only: secret',
+        series(start, 1000, 5, () => 2000),
+      ),
+    );
     chmodSync(join(d, 'secret.2'), 0o600);
     const w = await startWeb(['-d', d], { asNobody: true });
     const r = await get(w.port, `/api/logs?token=${w.token}`);

@@ -43,12 +43,24 @@ function refParseStat(text: string): ProcStat {
   const state = fields[0]!;
   if (state.length !== 1) throw new ProcParseError('stat', `bad state ${JSON.stringify(state)}`);
   return {
-    pid: Number(pidText), comm, state,
-    ppid: refNum(fields, 4, 'ppid'), minflt: refNum(fields, 10, 'minflt'), cminflt: refNum(fields, 11, 'cminflt'),
-    majflt: refNum(fields, 12, 'majflt'), cmajflt: refNum(fields, 13, 'cmajflt'), utime: refNum(fields, 14, 'utime'),
-    stime: refNum(fields, 15, 'stime'), cutime: refNum(fields, 16, 'cutime'), cstime: refNum(fields, 17, 'cstime'),
-    priority: refNum(fields, 18, 'priority'), nice: refNum(fields, 19, 'nice'), numThreads: refNum(fields, 20, 'num_threads'),
-    starttime: refNum(fields, 22, 'starttime'), vsize: refNum(fields, 23, 'vsize'), rss: refNum(fields, 24, 'rss'),
+    pid: Number(pidText),
+    comm,
+    state,
+    ppid: refNum(fields, 4, 'ppid'),
+    minflt: refNum(fields, 10, 'minflt'),
+    cminflt: refNum(fields, 11, 'cminflt'),
+    majflt: refNum(fields, 12, 'majflt'),
+    cmajflt: refNum(fields, 13, 'cmajflt'),
+    utime: refNum(fields, 14, 'utime'),
+    stime: refNum(fields, 15, 'stime'),
+    cutime: refNum(fields, 16, 'cutime'),
+    cstime: refNum(fields, 17, 'cstime'),
+    priority: refNum(fields, 18, 'priority'),
+    nice: refNum(fields, 19, 'nice'),
+    numThreads: refNum(fields, 20, 'num_threads'),
+    starttime: refNum(fields, 22, 'starttime'),
+    vsize: refNum(fields, 23, 'vsize'),
+    rss: refNum(fields, 24, 'rss'),
   };
 }
 function refParseStatm(text: string): Statm {
@@ -82,7 +94,13 @@ const RC_NL = 0x0a;
  */
 function refParseSmaps(text: string): SmapsSummary {
   const r: SmapsSummary = {
-    rss: 0, pss: 0, swap: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0,
+    rss: 0,
+    pss: 0,
+    swap: 0,
+    sharedClean: 0,
+    sharedDirty: 0,
+    privateClean: 0,
+    privateDirty: 0,
   };
   const len = text.length;
   let sawRss = false;
@@ -94,15 +112,33 @@ function refParseSmaps(text: string): SmapsSummary {
     // Mapping header lines start with a lower-case hex digit, so only lines
     // starting with these upper-case letters can be the keys we want.
     if (c === RC_R) {
-      if (text.startsWith('Rss:', pos)) { key = 'rss'; klen = 4; sawRss = true; }
+      if (text.startsWith('Rss:', pos)) {
+        key = 'rss';
+        klen = 4;
+        sawRss = true;
+      }
     } else if (c === RC_P) {
-      if (text.startsWith('Pss:', pos)) { key = 'pss'; klen = 4; }
-      else if (text.startsWith('Private_Clean:', pos)) { key = 'privateClean'; klen = 14; }
-      else if (text.startsWith('Private_Dirty:', pos)) { key = 'privateDirty'; klen = 14; }
+      if (text.startsWith('Pss:', pos)) {
+        key = 'pss';
+        klen = 4;
+      } else if (text.startsWith('Private_Clean:', pos)) {
+        key = 'privateClean';
+        klen = 14;
+      } else if (text.startsWith('Private_Dirty:', pos)) {
+        key = 'privateDirty';
+        klen = 14;
+      }
     } else if (c === RC_S) {
-      if (text.startsWith('Swap:', pos)) { key = 'swap'; klen = 5; }
-      else if (text.startsWith('Shared_Clean:', pos)) { key = 'sharedClean'; klen = 13; }
-      else if (text.startsWith('Shared_Dirty:', pos)) { key = 'sharedDirty'; klen = 13; }
+      if (text.startsWith('Swap:', pos)) {
+        key = 'swap';
+        klen = 5;
+      } else if (text.startsWith('Shared_Clean:', pos)) {
+        key = 'sharedClean';
+        klen = 13;
+      } else if (text.startsWith('Shared_Dirty:', pos)) {
+        key = 'sharedDirty';
+        klen = 13;
+      }
     }
     if (key !== null) {
       let p = pos + klen;
@@ -115,8 +151,7 @@ function refParseSmaps(text: string): SmapsSummary {
         v = v * 10 + (d - RC_0);
         p++;
       }
-      if (p === start || !text.startsWith(' kB', p) ||
-          (p + 3 < len && text.charCodeAt(p + 3) !== RC_NL)) {
+      if (p === start || !text.startsWith(' kB', p) || (p + 3 < len && text.charCodeAt(p + 3) !== RC_NL)) {
         const nl = text.indexOf('\n', pos);
         throw new ProcParseError('smaps', `bad line ${JSON.stringify(text.slice(pos, nl < 0 ? len : nl))}`);
       }
@@ -260,8 +295,16 @@ function mutations(bytes: Buffer, n: number, seed: number): Buffer[] {
  * head of a reused buffer. */
 function agree<T>(name: string, bytes: Buffer, byteParse: (b: Uint8Array, n?: number) => T, ref: (t: string) => T): void {
   const want = outcome(() => ref(bytes.toString('latin1')));
-  assert.deepEqual(outcome(() => byteParse(bytes)), want, `${name}: ${JSON.stringify(bytes.toString('latin1'))}`);
-  assert.deepEqual(outcome(() => byteParse(inScratch(bytes), bytes.length)), want, `${name} in a reused buffer: ${JSON.stringify(bytes.toString('latin1'))}`);
+  assert.deepEqual(
+    outcome(() => byteParse(bytes)),
+    want,
+    `${name}: ${JSON.stringify(bytes.toString('latin1'))}`,
+  );
+  assert.deepEqual(
+    outcome(() => byteParse(inScratch(bytes), bytes.length)),
+    want,
+    `${name} in a reused buffer: ${JSON.stringify(bytes.toString('latin1'))}`,
+  );
 }
 
 function prefixes(bytes: Buffer): Buffer[] {
@@ -270,8 +313,18 @@ function prefixes(bytes: Buffer): Buffer[] {
   return out;
 }
 
-const STATS = ['init.stat', 'kthreadd.stat', 'zombie.stat', 'weird.stat', 'target.stat',
-  'malformed-empty.stat', 'malformed-noparens.stat', 'malformed-truncated.stat', 'malformed-garbage.stat', 'malformed-binary.stat'];
+const STATS = [
+  'init.stat',
+  'kthreadd.stat',
+  'zombie.stat',
+  'weird.stat',
+  'target.stat',
+  'malformed-empty.stat',
+  'malformed-noparens.stat',
+  'malformed-truncated.stat',
+  'malformed-garbage.stat',
+  'malformed-binary.stat',
+];
 const STATMS = ['init.statm', 'kthreadd.statm', 'target.statm', 'malformed-truncated.statm', 'malformed-garbage.statm'];
 const SMAPS = ['target.smaps_rollup', 'swap.smaps_rollup', 'malformed-badvalue.smaps_rollup', 'malformed-truncated.smaps', 'malformed-garbage.smaps'];
 const MAPS = ['target.maps', 'truncated.maps', 'garbage.maps', 'highaddr.maps'];
@@ -314,10 +367,20 @@ describe('byte parsers agree with the string parsers they replaced', () => {
     assert.equal(parseStatBytes(b).pid, 77);
   });
   test('stat: malformed input is a ProcParseError, never a wrong value', () => {
-    for (const s of ['', '1', '1 (a', '1 a)', 'x (a) S 1', '(a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
-      '12345678901 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2', '-1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
-      '1 (a) S  1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2', '1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2x',
-      '1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2\n\n', '1 (a)\n S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2']) {
+    for (const s of [
+      '',
+      '1',
+      '1 (a',
+      '1 a)',
+      'x (a) S 1',
+      '(a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
+      '12345678901 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
+      '-1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
+      '1 (a) S  1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
+      '1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2x',
+      '1 (a) S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2\n\n',
+      '1 (a)\n S 1 1 1 0 -1 0 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 2',
+    ]) {
       const b = Buffer.from(s, 'latin1');
       assert.throws(() => parseStatBytes(b), ProcParseError, JSON.stringify(s));
       agree('malformed', b, parseStatBytes, refParseStat);
@@ -352,8 +415,18 @@ describe('byte parsers agree with the string parsers they replaced', () => {
       for (const p of prefixes(b).filter((_, i) => i % 17 === 0 || i > b.length - 60)) agree(f, p, privateWritableKbBytes, refPrivateWritableKb);
       for (const m of mutations(b, 120, f.length + 3)) agree(f, m, privateWritableKbBytes, refPrivateWritableKb);
     }
-    for (const s of ['', '\n', '1000-2000 rw-p', '1000-2000 rw-p\n', '1000-2000 rw\n-p 0 0:0 0\n', '2000-1000 rw-p 0 0:0 0\n', 'g-1 rw-p\n',
-      '00000000000000001-2 rw-p\n', 'ffffffffffffe000-fffffffffffff000 rw-p 00000000 00:00 0\n', '1000-2000 rw-s 0 0:0 0\n3000-5000 rw-p 0 0:0 0 /x\n']) {
+    for (const s of [
+      '',
+      '\n',
+      '1000-2000 rw-p',
+      '1000-2000 rw-p\n',
+      '1000-2000 rw\n-p 0 0:0 0\n',
+      '2000-1000 rw-p 0 0:0 0\n',
+      'g-1 rw-p\n',
+      '00000000000000001-2 rw-p\n',
+      'ffffffffffffe000-fffffffffffff000 rw-p 00000000 00:00 0\n',
+      '1000-2000 rw-s 0 0:0 0\n3000-5000 rw-p 0 0:0 0 /x\n',
+    ]) {
       agree('maps', Buffer.from(s), privateWritableKbBytes, refPrivateWritableKb);
     }
   });

@@ -106,12 +106,24 @@ describe('parseStatm', () => {
 describe('parseSmaps', () => {
   test('smaps_rollup', () => {
     assert.deepEqual(parseSmaps(text('target.smaps_rollup')), {
-      rss: 5592, pss: 4427, swap: 0, sharedClean: 1268, sharedDirty: 8, privateClean: 0, privateDirty: 4316,
+      rss: 5592,
+      pss: 4427,
+      swap: 0,
+      sharedClean: 1268,
+      sharedDirty: 8,
+      privateClean: 0,
+      privateDirty: 4316,
     });
   });
   test('full smaps: sums every mapping (expected values from awk)', () => {
     assert.deepEqual(parseSmaps(text('target.smaps')), {
-      rss: 5592, pss: 4424, swap: 0, sharedClean: 1268, sharedDirty: 8, privateClean: 0, privateDirty: 4316,
+      rss: 5592,
+      pss: 4424,
+      swap: 0,
+      sharedClean: 1268,
+      sharedDirty: 8,
+      privateClean: 0,
+      privateDirty: 4316,
     });
   });
   test('Pss: does not match Pss_*/SwapPss:, Swap: does not match SwapPss:', () => {
@@ -125,7 +137,13 @@ describe('parseSmaps', () => {
   });
   test('empty (no mappings) gives zeros', () => {
     assert.deepEqual(parseSmaps(''), {
-      rss: 0, pss: 0, swap: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0,
+      rss: 0,
+      pss: 0,
+      swap: 0,
+      sharedClean: 0,
+      sharedDirty: 0,
+      privateClean: 0,
+      privateDirty: 0,
     });
   });
   test('malformed', () => {
@@ -163,10 +181,7 @@ describe('privateWritableKb', () => {
   test('addresses above 2^53 and only rw-p counted', () => {
     // 4 kB + 64 kB rw-p; vsyscall (--xp), rw-s and r--p are not counted.
     assert.deepEqual(privateWritableKb(text('highaddr.maps')), { kb: 68, complete: true });
-    assert.deepEqual(
-      privateWritableKb('ffffffffffffe000-fffffffffffff000 rw-p 00000000 00:00 0\n'),
-      { kb: 4, complete: true },
-    );
+    assert.deepEqual(privateWritableKb('ffffffffffffe000-fffffffffffff000 rw-p 00000000 00:00 0\n'), { kb: 4, complete: true });
   });
   test('20,000 lines', (tc) => {
     const lines: string[] = [];
@@ -194,10 +209,7 @@ describe('formatCmdline', () => {
     assert.equal(formatCmdline(Buffer.from([0]), 'x'), '[x]');
   });
   test('escapes control characters, backslash, bytes >= 0x7f and invalid UTF-8; keeps empty args', () => {
-    assert.equal(
-      formatCmdline(raw('weird.cmdline'), 'prog'),
-      'prog a b  tab\\there nl\\nx back\\\\slash caf\\xc3\\xa9 bad\\xff esc\\x1b[31m',
-    );
+    assert.equal(formatCmdline(raw('weird.cmdline'), 'prog'), 'prog a b  tab\\there nl\\nx back\\\\slash caf\\xc3\\xa9 bad\\xff esc\\x1b[31m');
     assert.equal(formatCmdline(Buffer.from('a\0\0b\0'), 'x'), 'a  b');
     assert.equal(formatCmdline(Buffer.from('no-trailing-nul'), 'x'), 'no-trailing-nul');
     assert.equal(escapeBytes(Buffer.from([0x7f, 0x0d, 0x00])), '\\x7f\\r\\x00');
@@ -307,7 +319,7 @@ async function killAndReap(child: ChildProcess): Promise<void> {
 }
 
 describe('ProcessReader', () => {
-  test('samples a live child, then fails with "Can\'t read \'stat\'" once it is gone', async () => {
+  test("samples a live child, then fails with \"Can't read 'stat'\" once it is gone", async () => {
     const child = await startChild('sleep', ['30']);
     const r = new ProcessReader(child.pid!);
     try {
@@ -332,12 +344,15 @@ describe('ProcessReader', () => {
       assert.equal(formatCmdline(r.readCmdline(), a.stat.comm), 'sleep 30');
       assert.equal(r.readStatus().uid[0], process.getuid!());
       await killAndReap(child);
-      assert.throws(() => r.sample(), (e: unknown) => {
-        assert.ok(e instanceof ProcReadError);
-        assert.equal(e.message, "Can't read 'stat': No such process");
-        assert.equal(e.code, 'ESRCH');
-        return true;
-      });
+      assert.throws(
+        () => r.sample(),
+        (e: unknown) => {
+          assert.ok(e instanceof ProcReadError);
+          assert.equal(e.message, "Can't read 'stat': No such process");
+          assert.equal(e.code, 'ESRCH');
+          return true;
+        },
+      );
       assert.throws(() => r.readStat(), /Can't read 'stat': No such process/);
     } finally {
       await killAndReap(child);
@@ -359,7 +374,9 @@ describe('ProcessReader', () => {
           try {
             const s = ProcessReader.readStat(Number(d));
             if (s.ppid === child.pid && s.state === 'Z') zpid = s.pid;
-          } catch { /* raced */ }
+          } catch {
+            /* raced */
+          }
         }
       }
       assert.ok(zpid > 0, 'no zombie found');
@@ -424,11 +441,14 @@ describe('ProcessReader', () => {
 
   test('open fails clearly for a pid that does not exist', () => {
     const dead = 0x3ffffff0; // above pid_max's ceiling (2^22): never a live pid
-    assert.throws(() => new ProcessReader(dead), (e: unknown) => {
-      assert.ok(e instanceof ProcReadError);
-      assert.equal(e.message, "Can't read 'stat': No such file or directory");
-      return true;
-    });
+    assert.throws(
+      () => new ProcessReader(dead),
+      (e: unknown) => {
+        assert.ok(e instanceof ProcReadError);
+        assert.equal(e.message, "Can't read 'stat': No such file or directory");
+        return true;
+      },
+    );
     assert.throws(() => ProcessReader.readStartTime(dead), /Can't read 'stat': No such file or directory/);
     assert.throws(() => new ProcessReader(0), RangeError);
     assert.throws(() => new ProcessReader(-5), RangeError);

@@ -38,7 +38,26 @@ describe('a line whose PSS was not read again', () => {
   const OPTS: LineOptions = { withSeconds: true, pageKb: 4, clkTck: 100 };
   const sample = (stale: boolean): RawSample => ({
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
-    stat: { pid: 1, comm: 'x', state: 'S', ppid: 0, minflt: 1, cminflt: 0, majflt: 0, cmajflt: 0, utime: 0, stime: 0, cutime: 0, cstime: 0, priority: 20, nice: 0, numThreads: 1, starttime: 1, vsize: 0, rss: 0 },
+    stat: {
+      pid: 1,
+      comm: 'x',
+      state: 'S',
+      ppid: 0,
+      minflt: 1,
+      cminflt: 0,
+      majflt: 0,
+      cmajflt: 0,
+      utime: 0,
+      stime: 0,
+      cutime: 0,
+      cstime: 0,
+      priority: 20,
+      nice: 0,
+      numThreads: 1,
+      starttime: 1,
+      vsize: 0,
+      rss: 0,
+    },
     statm: { size: 25600, resident: 1000, shared: 250, text: 10, data: 900 },
     smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 400, sharedDirty: 100, privateClean: 0, privateDirty: 0 },
     maps: { kb: 3500, complete: true },
@@ -92,7 +111,10 @@ describe('ProcessReader.sample(into, false)', () => {
 });
 
 describe('plogsrvd with a PSS budget', () => {
-  for (const [budget, marked] of [['0.000001', true], ['off', false]] as const) {
+  for (const [budget, marked] of [
+    ['0.000001', true],
+    ['off', false],
+  ] as const) {
     test(`PLOG_PSS_BUDGET=${budget}: ${marked ? "every line after the first carries PSS, marked '*'" : 'PSS read at every sample'}`, async () => {
       const srv = await Server.start({ foreground: true, env: { PLOG_PSS_BUDGET: budget } });
       const kid = spawnSleep();
@@ -105,9 +127,15 @@ describe('plogsrvd with a PSS budget', () => {
           return l.length >= 6 ? l : null;
         });
         const recs = ls.map((l) => parseLogLine(l));
-        assert.ok(recs.every((x) => x !== null), 'every line parses');
+        assert.ok(
+          recs.every((x) => x !== null),
+          'every line parses',
+        );
         assert.equal(recs[0]!.pssStale, false, 'the first sample reads PSS');
-        assert.ok(recs.slice(1).every((x) => x!.pssStale === marked), ls.join('\n'));
+        assert.ok(
+          recs.slice(1).every((x) => x!.pssStale === marked),
+          ls.join('\n'),
+        );
         assert.ok(recs.every((x) => x!.pssKb !== null && x!.pssKb > 0));
       } finally {
         kid.kill('SIGKILL');

@@ -19,7 +19,10 @@ describe('DueHeap', () => {
     const xs = [entry(3, 50), entry(1, 50), entry(2, 10), entry(4, 70), entry(5, 10)];
     for (const x of xs) h.push(x);
     assert.equal(h.size, 5);
-    assert.deepEqual([1, 2, 3, 4, 5].map(() => h.pop()!.id), [2, 5, 1, 3, 4]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map(() => h.pop()!.id),
+      [2, 5, 1, 3, 4],
+    );
     assert.equal(h.pop(), undefined);
     assert.equal(h.peek(), undefined);
     assert.ok(xs.every((x) => x.heapIndex === -1));

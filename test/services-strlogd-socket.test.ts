@@ -45,7 +45,7 @@ process.stdout.write(String(process.pid));`,
   return Number(r.stdout);
 }
 
-test('strlogd -f on the sockets a service manager passed (in either order): it takes what was sent before it ran, with the sender\'s credentials, serves loggers, and leaves the sockets to the next one', async () => {
+test("strlogd -f on the sockets a service manager passed (in either order): it takes what was sent before it ran, with the sender's credentials, serves loggers, and leaves the sockets to the next one", async () => {
   const dir = S.tempDir(0o755);
   const logdir = S.tempDir();
   const { submit, logger } = serviceManagerSockets(dir);
@@ -88,7 +88,12 @@ test('strlogd refuses passed sockets it cannot serve as its own (status 6): with
   const cases: Array<[string, string[], number[], RegExp]> = [
     ['in the background', ['-d', dir], [submit.fd, logger.fd], /sockets passed by the service manager need -f/],
     ['one socket', ['-f', '-d', dir], [submit.fd], /1 sockets passed, 2 expected \(DIR\/submit and DIR\/logger\)/],
-    ['another directory\'s', ['-f', '-d', dir], [elsewhere.submit.fd, elsewhere.logger.fd], new RegExp(`the sockets passed, 3 \\(/tmp/\\S+/submit\\), 4 \\(/tmp/\\S+/logger\\), are not ${dir}/submit and ${dir}/logger`)],
+    [
+      "another directory's",
+      ['-f', '-d', dir],
+      [elsewhere.submit.fd, elsewhere.logger.fd],
+      new RegExp(`the sockets passed, 3 \\(/tmp/\\S+/submit\\), 4 \\(/tmp/\\S+/logger\\), are not ${dir}/submit and ${dir}/logger`),
+    ],
     ['two the same', ['-f', '-d', dir], [submit.fd, submit.fd], /are not .*\/submit and .*\/logger/],
     ['mode 600', ['-f', '-d', cramped], [closed.submit.fd, closed.logger.fd], /submit has mode 600, not 666/],
   ];

@@ -72,15 +72,19 @@ test('npm install -g puts the programs where systemd looks a bare command name u
 });
 
 for (const prefix of PREFIXES) {
-  test(`systemd-analyze verify: every unit the package ships, as installed under ${prefix}, is clean`, { skip: skip || (hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)') }, async () => {
-    const dir = join(pkgDir(prefix), 'systemd');
-    const ls = await inRoot(prefix, ['ls', dir]);
-    const units = ls.stdout.split('\n').filter(Boolean);
-    assert.deepEqual(units, ['plogsrvd.service', 'plogsrvd.socket', 'strlogd.service', 'strlogd.socket']);
-    const v = await inRoot(prefix, ['systemd-analyze', 'verify', '--man=no', ...units.map((u) => join(dir, u))]);
-    assert.equal(v.code, 0, v.stderr);
-    assert.equal(v.stderr.trim(), '');
-  });
+  test(
+    `systemd-analyze verify: every unit the package ships, as installed under ${prefix}, is clean`,
+    { skip: skip || (hasAnalyze ? false : 'systemd-analyze is not installed (Debian package systemd)') },
+    async () => {
+      const dir = join(pkgDir(prefix), 'systemd');
+      const ls = await inRoot(prefix, ['ls', dir]);
+      const units = ls.stdout.split('\n').filter(Boolean);
+      assert.deepEqual(units, ['plogsrvd.service', 'plogsrvd.socket', 'strlogd.service', 'strlogd.socket']);
+      const v = await inRoot(prefix, ['systemd-analyze', 'verify', '--man=no', ...units.map((u) => join(dir, u))]);
+      assert.equal(v.code, 0, v.stderr);
+      assert.equal(v.stderr.trim(), '');
+    },
+  );
 }
 
 /** An init script of the package installed under prefix, with its defaults file. */
@@ -95,7 +99,12 @@ class InitScript {
     this.set(settings);
   }
   set(settings: Record<string, string>): void {
-    writeFileSync(this.defaults, Object.entries(settings).map(([k, v]) => `${k}='${v}'\n`).join(''));
+    writeFileSync(
+      this.defaults,
+      Object.entries(settings)
+        .map(([k, v]) => `${k}='${v}'\n`)
+        .join(''),
+    );
   }
   run(action: string): Promise<RunResult> {
     return inRoot(this.prefix, [join(pkgDir(this.prefix), 'init.d', this.name), action], { [`${this.name.toUpperCase()}_DEFAULTS`]: this.defaults });
@@ -152,46 +161,50 @@ const DAEMONS = {
 
 for (const prefix of PREFIXES) {
   for (const name of ['plogsrvd', 'strlogd'] as const) {
-    test(`init.d/${name} as rc runs it, with plogkit installed under ${prefix}: finds the installed ${name}; start, status, ${name === 'plogsrvd' ? 'reload' : 'reload refused (nothing to reload)'}, restart, stop`, { skip }, async () => {
-      const d = DAEMONS[name];
-      const dir = tempDir(0o755);
-      started.push(d.pidfile(dir));
-      const sc = new InitScript(prefix, name, d.settings(dir));
-      assert.equal(await sc.status(), null);
-      let r = await sc.run('start');
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      const pid = await sc.status();
-      assert.ok(pid);
-      assertInstalled(pid, prefix, name);
-      await d.serves(dir, pid);
-      r = await sc.run('start');
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /already running/);
-      r = await sc.run('reload');
-      if (name === 'plogsrvd') {
+    test(
+      `init.d/${name} as rc runs it, with plogkit installed under ${prefix}: finds the installed ${name}; start, status, ${name === 'plogsrvd' ? 'reload' : 'reload refused (nothing to reload)'}, restart, stop`,
+      { skip },
+      async () => {
+        const d = DAEMONS[name];
+        const dir = tempDir(0o755);
+        started.push(d.pidfile(dir));
+        const sc = new InitScript(prefix, name, d.settings(dir));
+        assert.equal(await sc.status(), null);
+        let r = await sc.run('start');
         assert.equal(r.code, 0, r.stdout + r.stderr);
+        const pid = await sc.status();
+        assert.ok(pid);
+        assertInstalled(pid, prefix, name);
         await d.serves(dir, pid);
-      } else {
-        // strlogd reads nothing after its start.
-        assert.deepEqual([r.code, r.stderr], [3, 'strlogd has nothing to reload: use restart.\n']);
-      }
-      assert.equal(await sc.status(), pid, 'a reload keeps the daemon');
-      r = await sc.run('restart');
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.ok(!alive(pid), 'restart left the old daemon');
-      const again = await sc.status();
-      assert.ok(again && again !== pid);
-      assertInstalled(again, prefix, name);
-      await d.serves(dir, again);
-      r = await sc.run('stop');
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.ok(!alive(again));
-      assert.equal(await sc.status(), null);
-      r = await sc.run('stop');
-      assert.equal(r.code, 0, 'stopping a stopped service succeeds (LSB)');
-      r = await sc.run('bogus');
-      assert.equal(r.code, 2);
-    });
+        r = await sc.run('start');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /already running/);
+        r = await sc.run('reload');
+        if (name === 'plogsrvd') {
+          assert.equal(r.code, 0, r.stdout + r.stderr);
+          await d.serves(dir, pid);
+        } else {
+          // strlogd reads nothing after its start.
+          assert.deepEqual([r.code, r.stderr], [3, 'strlogd has nothing to reload: use restart.\n']);
+        }
+        assert.equal(await sc.status(), pid, 'a reload keeps the daemon');
+        r = await sc.run('restart');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.ok(!alive(pid), 'restart left the old daemon');
+        const again = await sc.status();
+        assert.ok(again && again !== pid);
+        assertInstalled(again, prefix, name);
+        await d.serves(dir, again);
+        r = await sc.run('stop');
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.ok(!alive(again));
+        assert.equal(await sc.status(), null);
+        r = await sc.run('stop');
+        assert.equal(r.code, 0, 'stopping a stopped service succeeds (LSB)');
+        r = await sc.run('bogus');
+        assert.equal(r.code, 2);
+      },
+    );
   }
 }
 

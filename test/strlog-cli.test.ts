@@ -9,7 +9,21 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { STRCLEAN, STRERR, STRLOG, STRLOGD, STRTRACE, type ExitCode } from '../src/strlog/exitcodes.js';
 import { driverStats, SL_TRACE } from '../src/strlog/index.js';
-import { Driver, node, ROOT, sleep, startStrtrace, STRCLEAN as STRCLEAN_BIN, STRERR as STRERR_BIN, STRLOG as STRLOG_BIN, STRLOGD as STRLOGD_BIN, STRTRACE as STRTRACE_BIN, tempDir, VERSION, waitFor } from './helpers/strlog.js';
+import {
+  Driver,
+  node,
+  ROOT,
+  sleep,
+  startStrtrace,
+  STRCLEAN as STRCLEAN_BIN,
+  STRERR as STRERR_BIN,
+  STRLOG as STRLOG_BIN,
+  STRLOGD as STRLOGD_BIN,
+  STRTRACE as STRTRACE_BIN,
+  tempDir,
+  VERSION,
+  waitFor,
+} from './helpers/strlog.js';
 
 const programs: [string, string, string, Record<string, ExitCode>][] = [
   ['strlogd', 'strlogd.8', STRLOGD_BIN, STRLOGD],
@@ -30,7 +44,10 @@ const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 for (const [name, page, script, table] of programs) {
   test(`${name}: the man page lists exactly the exit codes of the table, with the same words`, () => {
-    assert.deepEqual(manExitCodes(page), Object.values(table).map((c) => [c.code, c.meaning]));
+    assert.deepEqual(
+      manExitCodes(page),
+      Object.values(table).map((c) => [c.code, c.meaning]),
+    );
   });
 
   test(`${name} --help and -h: every exit code with its meaning, status 0; --version`, async () => {
@@ -107,7 +124,7 @@ test('strlogd: detaches by default, returns once ready; one per directory (5); S
   await waitFor('the sockets removed', () => !existsSync(join(dir, 'submit')) && !existsSync(join(dir, 'logger')));
 });
 
-test('strlogd: stale sockets are replaced; anything else at a socket\'s name is an error (6)', async () => {
+test("strlogd: stale sockets are replaced; anything else at a socket's name is an error (6)", async () => {
   const dir = tempDir();
   const d = await Driver.start({ dir, args: ['-n'] });
   d.child.kill('SIGKILL');

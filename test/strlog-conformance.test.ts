@@ -10,7 +10,23 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { STRCLEAN, STRTRACE as STRTRACE_CODES } from '../src/strlog/exitcodes.js';
 import { faketimeEnv, LIBFAKETIME, NO_FAKETIME } from './helpers/faketime.js';
-import { atEnd, Driver, node, parseErrLine, Proc, STRTRACE, testEnv, parseTraceLine, startStrerr, startStrtrace, STRCLEAN as STRCLEAN_BIN, tempDir, waitErrorLog, waitFor, waitLines } from './helpers/strlog.js';
+import {
+  atEnd,
+  Driver,
+  node,
+  parseErrLine,
+  Proc,
+  STRTRACE,
+  testEnv,
+  parseTraceLine,
+  startStrerr,
+  startStrtrace,
+  STRCLEAN as STRCLEAN_BIN,
+  tempDir,
+  waitErrorLog,
+  waitFor,
+  waitLines,
+} from './helpers/strlog.js';
 
 test('several tracers: each numbers its own messages, so a gap is a loss (strtrace 1 2 3 beside strtrace all)', async () => {
   const d = await Driver.start({ args: ['-n'] });
@@ -22,12 +38,28 @@ test('several tracers: each numbers its own messages, so a gap is a loss (strtra
   await c.strlogWait(1, 2, 3, SL_TRACE, 'for both %d', 2);
   const n = (await narrow.waitLines(2)).map(parseTraceLine);
   const a = (await all.waitLines(3)).map(parseTraceLine);
-  assert.deepEqual(n.map((l) => [l.seq, l.text]), [[1, 'for both 1'], [2, 'for both 2']]);
-  assert.deepEqual(a.map((l) => [l.seq, l.text]), [[1, 'for both 1'], [2, 'for all only'], [3, 'for both 2']]);
+  assert.deepEqual(
+    n.map((l) => [l.seq, l.text]),
+    [
+      [1, 'for both 1'],
+      [2, 'for both 2'],
+    ],
+  );
+  assert.deepEqual(
+    a.map((l) => [l.seq, l.text]),
+    [
+      [1, 'for both 1'],
+      [2, 'for all only'],
+      [3, 'for both 2'],
+    ],
+  );
   // A tracer that registers later starts at 1.
   const late = await startStrtrace(d, ['9', 'all', 'all']);
   await c.strlogWait(9, 9, 0, SL_TRACE, 'late');
-  assert.deepEqual((await late.waitLines(1)).map((l) => parseTraceLine(l).seq), [1]);
+  assert.deepEqual(
+    (await late.waitLines(1)).map((l) => parseTraceLine(l).seq),
+    [1],
+  );
   assert.equal(parseTraceLine((await all.waitLines(4))[3]!).seq, 4);
 });
 
@@ -57,7 +89,10 @@ test('losses in a sender reach the loggers with its next message: a line says ho
   assert.equal(ls.filter((l) => l.text.startsWith('burst ')).length, accepted);
   assert.equal(ls.at(-1)!.text, 'after the burst');
   // In sequence, no gap: the loss is a line, the messages got no number.
-  assert.deepEqual(ls.map((l) => l.seq), ls.map((_, i) => i + 1));
+  assert.deepEqual(
+    ls.map((l) => l.seq),
+    ls.map((_, i) => i + 1),
+  );
   assert.equal((await d.stats()).senderLost, lost);
 });
 
@@ -82,7 +117,10 @@ test('strclean checks its directory before it logs (and so mails root): 3 for a 
   const ok = await node(STRCLEAN_BIN, ['--rundir', d.dir, '-d', tempDir()]);
   assert.equal(ok.code, 0, ok.stderr);
   const ls = (await waitErrorLog(logdir, 1)).map(parseErrLine);
-  assert.deepEqual(ls.map((l) => [l.seq, l.flags, l.text]), [[1, '.N.', 'strclean - removing log files more than 3 days old']]);
+  assert.deepEqual(
+    ls.map((l) => [l.seq, l.flags, l.text]),
+    [[1, '.N.', 'strclean - removing log files more than 3 days old']],
+  );
 });
 
 test('strtrace prints the level as %2d, as SVR4 and illumos strace do', async () => {
@@ -137,7 +175,11 @@ test('strerr restarted on a day whose file has a second link or another owner: i
     for (let i = 1; i <= 3; i++) await c.strlogWait(1, 1, 0, SL_ERROR, 'after the restart %d', i);
     const alt = join(logdir, `${name}.1`);
     const got = await waitLines(alt, 3);
-    assert.deepEqual(got.map((l) => parseErrLine(l).text), ['after the restart 1', 'after the restart 2', 'after the restart 3'], how);
+    assert.deepEqual(
+      got.map((l) => parseErrLine(l).text),
+      ['after the restart 1', 'after the restart 2', 'after the restart 3'],
+      how,
+    );
     assert.deepEqual(readFileSync(today, 'utf8'), `${before}\n`, `${how}: the day's file is not written to`);
     await waitFor('the report', () => s.stderr.includes(alt));
     assert.match(s.stderr, new RegExp(`cannot use ${today}: (it has other links|owned by uid 65534); this day's messages go to ${alt}`));
@@ -151,7 +193,11 @@ test('strtrace - reads its triplets from standard input, as illumos strace does,
   const p = new Proc(child);
   child.stdin.end('1 2 3\n\t9 all\n5\n');
   const l = await d.waitLogger(p.pid, 'trace');
-  assert.deepEqual(l.ids, [{ mid: 1, sid: 2, level: 3 }, { mid: 9, sid: -1, level: 5 }, { mid: 12, sid: -1, level: 0 }]);
+  assert.deepEqual(l.ids, [
+    { mid: 1, sid: 2, level: 3 },
+    { mid: 9, sid: -1, level: 5 },
+    { mid: 12, sid: -1, level: 0 },
+  ]);
   const c = d.client();
   await c.strlogWait(9, 4, 5, SL_TRACE, 'from stdin');
   assert.match((await p.waitLines(1))[0]!, / 9 4 from stdin$/);

@@ -13,19 +13,7 @@ import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_LOCAL3, LOG_NOTIC
 import { expand, LogStream, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, StrlogClient } from '../src/strlog/index.js';
 import { STRLOG } from '../src/strlog/exitcodes.js';
 import { encodeData, encodeRegister, encodeSubmission, frame, FrameReader, F_REGISTER, F_REPLY, F_STATS, F_STATS_REPLY, IFACE_MODULE, ROLE_TRACE } from '../src/strlog/wire.js';
-import {
-  AS_NOBODY,
-  Driver,
-  parseErrLine,
-  parseTraceLine,
-  startStrerr,
-  startStrtrace,
-  strlogCmd,
-  SyslogSink,
-  tempDir,
-  waitFor,
-  waitErrorLog,
-} from './helpers/strlog.js';
+import { AS_NOBODY, Driver, parseErrLine, parseTraceLine, startStrerr, startStrtrace, strlogCmd, SyslogSink, tempDir, waitFor, waitErrorLog } from './helpers/strlog.js';
 
 const { EBUSY, EINVAL } = osConstants.errno;
 
@@ -50,9 +38,21 @@ test('each class numbers from 1; no error number is used while no error logger i
   const a3 = await c.strlogWait(1, 2, 0, SL_TRACE | SL_ERROR | SL_CONSOLE, 'all three');
   assert.deepEqual(a3?.seq, { error: 2, trace: 2, console: 4 });
   const lines = (await waitErrorLog(logdir, 2)).map(parseErrLine);
-  assert.deepEqual(lines.map((l) => [l.seq, l.text]), [[1, 'first error'], [2, 'all three']]);
+  assert.deepEqual(
+    lines.map((l) => [l.seq, l.text]),
+    [
+      [1, 'first error'],
+      [2, 'all three'],
+    ],
+  );
   const traced = (await tracer.waitLines(2)).map(parseTraceLine);
-  assert.deepEqual(traced.map((l) => [l.seq, l.text]), [[1, 'first trace'], [2, 'all three']]);
+  assert.deepEqual(
+    traced.map((l) => [l.seq, l.text]),
+    [
+      [1, 'first trace'],
+      [2, 'all three'],
+    ],
+  );
   // A new strerr after the first one went: the numbers go on, never reset.
   await strerr.stop();
   await waitFor('strerr gone', async () => !(await d.logger(strerr.pid)));
@@ -114,11 +114,23 @@ test('trace filters: equal level passes, one more does not; -1 (all) matches any
   for (const [mid, sid, level] of sent) await c.strlogWait(mid, sid, level, SL_TRACE, '%d %d %d', mid, sid, level);
   await exact.waitLines(2);
   await anySid.waitLines(3);
-  assert.deepEqual(exact.lines().map((l) => parseTraceLine(l).text), ['12 3 2', '12 3 -1']);
-  assert.deepEqual(anySid.lines().map((l) => parseTraceLine(l).text), ['12 4 0', '99 1 127', '12 3 -1']);
+  assert.deepEqual(
+    exact.lines().map((l) => parseTraceLine(l).text),
+    ['12 3 2', '12 3 -1'],
+  );
+  assert.deepEqual(
+    anySid.lines().map((l) => parseTraceLine(l).text),
+    ['12 4 0', '99 1 127', '12 3 -1'],
+  );
   // Each tracer numbers what it takes: no gap without a loss.
-  assert.deepEqual(exact.lines().map((l) => parseTraceLine(l).seq), [1, 2]);
-  assert.deepEqual(anySid.lines().map((l) => parseTraceLine(l).seq), [1, 2, 3]);
+  assert.deepEqual(
+    exact.lines().map((l) => parseTraceLine(l).seq),
+    [1, 2],
+  );
+  assert.deepEqual(
+    anySid.lines().map((l) => parseTraceLine(l).seq),
+    [1, 2, 3],
+  );
   assert.equal((await d.stats()).seq.trace, 4, 'the driver counts the traced messages; those no tracer took are not counted');
 });
 
@@ -153,8 +165,14 @@ test('one message to the error and trace loggers: its own seq and pri in each; t
   ];
   for (const [flags] of cases) await c.strlogWait(5, 6, 1, flags, 'pri');
   const got = (await con.wait(1 + cases.length)).slice(1);
-  assert.deepEqual(got.map((m) => m.pri), cases.map(([, p]) => p));
-  assert.deepEqual(got.map((m) => m.seq), [2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    got.map((m) => m.pri),
+    cases.map(([, p]) => p),
+  );
+  assert.deepEqual(
+    got.map((m) => m.seq),
+    [2, 3, 4, 5, 6, 7],
+  );
 });
 
 test('the user interface: mid 44, sid the pid, facility user; the module interface only for root and the module group', async () => {
@@ -228,7 +246,13 @@ test('registration: EBUSY for a second one on a connection, EINVAL without compl
   assert.deepEqual(r1.map(errnoOf), [0, EBUSY, EBUSY]);
   // 8 bytes of trace_ids: not a whole one (12 bytes each).
   const partial = frame(F_REGISTER, Buffer.concat([Buffer.from([ROLE_TRACE]), Buffer.alloc(8)]));
-  const r2 = await converse(d.dir, [encodeRegister('trace', []), partial, frame(99), encodeRegister('trace', [{ mid: -1, sid: -1, level: -1 }]), encodeRegister('trace', [{ mid: -1, sid: -1, level: -1 }])]);
+  const r2 = await converse(d.dir, [
+    encodeRegister('trace', []),
+    partial,
+    frame(99),
+    encodeRegister('trace', [{ mid: -1, sid: -1, level: -1 }]),
+    encodeRegister('trace', [{ mid: -1, sid: -1, level: -1 }]),
+  ]);
   assert.deepEqual(r2.map(errnoOf), [EINVAL, EINVAL, EINVAL, 0, EBUSY]);
   // A second error logger, on another connection.
   const first = await d.open('error');
@@ -267,13 +291,20 @@ test('malformed submissions are dropped silently and counted; good records aroun
     Buffer.concat([rec('four'), Buffer.from([0xff])]),
     Buffer.alloc(70_000, 1), // longer than any datagram the driver reads
   ];
-  const send = (b: Buffer): Promise<unknown> => waitFor('room in the driver\'s queue', () => sock.trySend(b, to) >= 0, { timeout: 5000, interval: 2 });
+  const send = (b: Buffer): Promise<unknown> => waitFor("room in the driver's queue", () => sock.trySend(b, to) >= 0, { timeout: 5000, interval: 2 });
   for (const b of sends) await send(b);
   for (let i = 0; i < 200; i++) await send(Buffer.from(Array.from({ length: 1 + Math.floor(Math.random() * 80) }, () => Math.floor(Math.random() * 256))));
   await send(rec('last'));
   const ms = await err.wait(5);
-  assert.deepEqual(ms.map((m) => m.fmt), ['one', 'two', 'three', 'four', 'last']);
-  assert.deepEqual(ms.map((m) => m.seq), [1, 2, 3, 4, 5], 'malformed submissions take no number');
+  assert.deepEqual(
+    ms.map((m) => m.fmt),
+    ['one', 'two', 'three', 'four', 'last'],
+  );
+  assert.deepEqual(
+    ms.map((m) => m.seq),
+    [1, 2, 3, 4, 5],
+    'malformed submissions take no number',
+  );
   const s = await d.stats();
   assert.ok(s.malformed >= 6, `malformed ${s.malformed}`);
   assert.ok(s.records >= 5);
@@ -291,7 +322,10 @@ test('console backlog: kept for the first console logger, bounded, dropping its 
   const first = await d.open('console');
   const got = await first.wait(s.backlog.frames);
   // The newest are kept, in order; the gap before them is exactly the drops.
-  assert.deepEqual(got.map((m) => m.seq), Array.from({ length: s.backlog.frames }, (_, i) => s.backlog.dropped + 1 + i));
+  assert.deepEqual(
+    got.map((m) => m.seq),
+    Array.from({ length: s.backlog.frames }, (_, i) => s.backlog.dropped + 1 + i),
+  );
   assert.equal(got.at(-1)!.fmt, 'backlog %03d');
   assert.deepEqual(got.at(-1)!.args, [40]);
   // The second console logger gets no backlog, only what comes next.
@@ -299,7 +333,10 @@ test('console backlog: kept for the first console logger, bounded, dropping its 
   await c.strlogWait(3, 4, 0, SL_CONSOLE, 'after');
   await second.wait(1);
   await first.wait(s.backlog.frames + 1);
-  assert.deepEqual(second.messages.map((m) => [m.seq, m.fmt]), [[41, 'after']]);
+  assert.deepEqual(
+    second.messages.map((m) => [m.seq, m.fmt]),
+    [[41, 'after']],
+  );
   assert.equal((await d.stats()).backlog.frames, 0);
 });
 
@@ -396,9 +433,15 @@ test('strlog() never waits: with no driver, or a stopped one, calls return at on
   const ms = await err.wait(sent);
   // What reached the driver came in order and numbered without gaps: the
   // sender's drops happened before any number was given.
-  assert.deepEqual(ms.map((m) => m.seq), Array.from({ length: sent }, (_, i) => i + 1));
+  assert.deepEqual(
+    ms.map((m) => m.seq),
+    Array.from({ length: sent }, (_, i) => i + 1),
+  );
   const idx = ms.map((m) => m.args[0] as number);
-  assert.ok(idx.every((v, i) => i === 0 || v > idx[i - 1]!), 'in order');
+  assert.ok(
+    idx.every((v, i) => i === 0 || v > idx[i - 1]!),
+    'in order',
+  );
   s.close();
 });
 

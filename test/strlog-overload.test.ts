@@ -82,7 +82,14 @@ test('a tracer whose output nobody reads: its gaps are exactly its drops; the se
     await waitFor(`strtrace to print seq ${last}`, () => tracer.stdout.includes(` overload ${last - 1}\n`), { timeout: 30_000 });
     const l = (await d.logger(tracer.pid))!;
     const p = tracer.lines().map(parseTraceLine);
-    t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));
+    t.diagnostic(
+      checkGaps(
+        p.map((x) => x.seq),
+        p.map((x) => x.text),
+        last,
+        l,
+      ),
+    );
     const ok = (await d.logger(control.pid))!;
     assert.deepEqual([ok.enqueued, ok.dropped], [last, 0], 'the tracer that keeps up lost nothing');
   } finally {
@@ -102,10 +109,24 @@ test('a stopped strerr: the gaps in its file are exactly what strlogd dropped fo
     const last = (await d.stats()).seq.error;
     assert.equal(last, sent);
     strerr.child.kill('SIGCONT');
-    await waitFor(`strerr to write seq ${last}`, () => errorLog(logdir).at(-1)?.endsWith(` overload ${last - 1}`), { timeout: 30_000 });
+    await waitFor(
+      `strerr to write seq ${last}`,
+      () =>
+        errorLog(logdir)
+          .at(-1)
+          ?.endsWith(` overload ${last - 1}`),
+      { timeout: 30_000 },
+    );
     const l = (await d.logger(strerr.pid))!;
     const p = errorLog(logdir).map(parseErrLine);
-    t.diagnostic(checkGaps(p.map((x) => x.seq), p.map((x) => x.text), last, l));
+    t.diagnostic(
+      checkGaps(
+        p.map((x) => x.seq),
+        p.map((x) => x.text),
+        last,
+        l,
+      ),
+    );
   } finally {
     c.close();
   }

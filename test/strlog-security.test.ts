@@ -89,7 +89,9 @@ test('a flood from one uid: bounded in messages, text and mails; each loss count
   const all = mails(out);
   assert.equal(all.length, 11);
   assert.match(all[10]!, new RegExp(`Subject: STREAMS errors on \\S+: ${t.accepted - 10} more messages\\n`));
-  tc.diagnostic(`sent 6000 in ${(sentIn / 1000).toFixed(2)} s (process start included); accepted ${t.accepted}, rate-limited ${s.rateLimited}, too long ${s.tooLong}; ${t.notices.length} notice line(s); ${bytes} bytes in the log; ${all.length} mails`);
+  tc.diagnostic(
+    `sent 6000 in ${(sentIn / 1000).toFixed(2)} s (process start included); accepted ${t.accepted}, rate-limited ${s.rateLimited}, too long ${s.tooLong}; ${t.notices.length} notice line(s); ${bytes} bytes in the log; ${all.length} mails`,
+  );
 });
 
 test('text a user sends reaches no terminal or file as C1 controls or bidi overrides (strerr, strtrace)', async () => {
@@ -139,7 +141,7 @@ s.close();
   atEnd(() => victim.close());
   await waitFor('the five records', async () => (await d.stats()).records === 5);
   // The driver answers STATS after it has handled the datagrams (one event loop).
-  assert.equal(victim.recv(64), null, 'an answer reached the socket now at the attacker\'s old address');
+  assert.equal(victim.recv(64), null, "an answer reached the socket now at the attacker's old address");
 });
 
 /** A fake strlogd as nobody in a directory it may write to: it answers every submission and registration with success. */
@@ -182,23 +184,28 @@ test('clients take answers only from the real strlogd: not from sockets another 
   await fake.stop();
 });
 
-test('strlogd\'s sockets are born with their mode: no chmod by name (strace), checked through an O_PATH descriptor', async () => {
+test("strlogd's sockets are born with their mode: no chmod by name (strace), checked through an O_PATH descriptor", async () => {
   const dir = tempDir(0o755);
   const out = join(tempDir(), 'trace');
   const p = spawnProc('strace', ['-f', '-qq', '-o', out, '-e', 'trace=chmod,fchmodat,chown,fchownat,lchown', process.execPath, STRLOGD_BIN, '-f', '-n', '-d', dir]);
   await waitFor('strlogd under strace', async () => {
     if (p.child.exitCode !== null) throw new Error(`strace exited: ${p.stderr}`);
-    return driverStats(dir).then(() => true, () => false);
+    return driverStats(dir).then(
+      () => true,
+      () => false,
+    );
   });
   for (const name of ['submit', 'logger']) assert.equal(statSync(join(dir, name)).mode & 0o777, 0o666, name);
   // strlogd itself (strace would detach and leave it running): its pid is in its lock file.
   process.kill(Number(readFileSync(join(dir, 'strlogd.pid'), 'utf8')), 'SIGTERM');
   await p.exit;
-  const calls = readFileSync(out, 'utf8').split('\n').filter((l) => /submit|logger/.test(l));
+  const calls = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((l) => /submit|logger/.test(l));
   assert.deepEqual(calls, [], 'no chmod or chown by name');
 });
 
-test('one uid holds at most 16 connections to DIR/logger; root\'s logger still registers', async () => {
+test("one uid holds at most 16 connections to DIR/logger; root's logger still registers", async () => {
   const d = await Driver.start({ args: ['-n'] });
   const r = await runAsNobody(
     `

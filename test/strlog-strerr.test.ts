@@ -77,7 +77,10 @@ test('strerr: one line per message, SEQ TIME TICKS FLAGS MID SID TEXT', async ()
   const off = (h! * 60 + m! - (now.getHours() * 60 + now.getMinutes()) + 1440) % 1440;
   assert.ok(off <= 1 || off === 1439, `time ${p[0]!.time}`);
   const ticks = p.map((x) => parseInt(x.ticks, 16));
-  assert.ok(ticks.every((t, i) => i === 0 || t >= ticks[i - 1]!), 'ticks never go back');
+  assert.ok(
+    ticks.every((t, i) => i === 0 || t >= ticks[i - 1]!),
+    'ticks never go back',
+  );
   const boot1 = Number(process.hrtime.bigint() / 10_000_000n);
   assert.ok(ticks[0]! >= boot0 % 2 ** 32 && ticks.at(-1)! <= boot1 % 2 ** 32, 'ticks since boot (100 per second), as lbolt');
   // Exactly the N message was mailed, to root, sendmail style.
@@ -88,7 +91,7 @@ test('strerr: one line per message, SEQ TIME TICKS FLAGS MID SID TEXT', async ()
   assert.match(mail!, /^ARGS: root\nTo: root\nSubject: STREAMS error 000003 on \S+ \(mid 7 sid 32767\)\n\n000003 \d\d:\d\d:\d\d [0-9a-f]{8} \.NT 7 32767 all letters FN\n/);
 });
 
-test('strerr: the file of each message is chosen by its own time, across midnight, whatever strerr\'s clock says', async () => {
+test("strerr: the file of each message is chosen by its own time, across midnight, whatever strerr's clock says", async () => {
   // The driver's clock is moved (STRLOGD_CLOCK_OFFSET) so that its midnight,
   // two days from now, comes a few seconds after the start; strerr is
   // stopped across that midnight, so it writes both messages after it.
@@ -110,7 +113,7 @@ test('strerr: the file of each message is chosen by its own time, across midnigh
       continue;
     }
     assert.equal(a?.result, 1);
-    await waitFor('the driver\'s midnight', () => Date.now() + offset > midnight + 200, { timeout: margin + 5000 });
+    await waitFor("the driver's midnight", () => Date.now() + offset > midnight + 200, { timeout: margin + 5000 });
     await c.strlogWait(1, 1, 0, SL_ERROR, 'after midnight');
     strerr.child.kill('SIGCONT');
     const before = join(logdir, fileOf(midnight - 1000));
@@ -121,10 +124,10 @@ test('strerr: the file of each message is chosen by its own time, across midnigh
     assert.match(parseErrLine(la!).time, /^23:59:5\d$/);
     assert.match(parseErrLine(lb!).time, /^00:00:\d\d$/);
     assert.deepEqual([parseErrLine(lb!).text, parseErrLine(lb!).seq], ['after midnight', 2]);
-    assert.deepEqual(readdirSync(logdir).sort(), [fileOf(midnight - 1000), fileOf(midnight + 1000)].sort(), 'nothing in today\'s file');
+    assert.deepEqual(readdirSync(logdir).sort(), [fileOf(midnight - 1000), fileOf(midnight + 1000)].sort(), "nothing in today's file");
     return;
   }
-  assert.fail('the machine was too slow to send a message before the driver\'s midnight');
+  assert.fail("the machine was too slow to send a message before the driver's midnight");
 });
 
 test('strerr: only one at a time (ERROR: error logger already exists, status 1), also as a daemon', async () => {
@@ -162,7 +165,10 @@ test('strerr: a missing mailer is reported once and every line is kept; a mail-s
   const c = d.client();
   for (let i = 1; i <= 3; i++) await c.strlogWait(1, 1, 0, SL_ERROR | SL_NOTIFY, 'notify %d', i);
   const ls = await waitErrorLog(logdir, 3);
-  assert.deepEqual(ls.map((l) => parseErrLine(l).text), ['notify 1', 'notify 2', 'notify 3']);
+  assert.deepEqual(
+    ls.map((l) => parseErrLine(l).text),
+    ['notify 1', 'notify 2', 'notify 3'],
+  );
   await waitFor('the report', () => strerr.stderr.includes('cannot be run'));
   await c.strlogWait(1, 1, 0, SL_ERROR | SL_NOTIFY, 'notify 4');
   await waitErrorLog(logdir, 4);
@@ -180,7 +186,7 @@ test('strerr: a missing mailer is reported once and every line is kept; a mail-s
   assert.match(mails(out)[0]!, /^ARGS: -r strerr -s STREAMS error 000006 on \S+ \(mid 1 sid 1\) ops\n000006 \d\d:\d\d:\d\d [0-9a-f]{8} FN\. 1 1 mailed once\n/);
 });
 
-test('strerr: nothing planted at a log\'s name is written to (symlink, hard link)', async () => {
+test("strerr: nothing planted at a log's name is written to (symlink, hard link)", async () => {
   const d = await Driver.start({ args: ['-n'] });
   const logdir = tempDir();
   const victim = join(tempDir(), 'victim');
@@ -253,7 +259,9 @@ test('strclean: removes error.* older than DAYS, logs (and mails) its own messag
   const r = await node(STRCLEAN_BIN, ['--rundir', d.dir, '-d', logdir]);
   assert.deepEqual([r.code, r.stderr], [0, '']);
   // Left: the young one, the directory, the other file and strerr's own log.
-  const left = readdirSync(logdir).filter((f) => !/^error\.\d\d-\d\d$/.test(f)).sort();
+  const left = readdirSync(logdir)
+    .filter((f) => !/^error\.\d\d-\d\d$/.test(f))
+    .sort();
   assert.deepEqual(left, ['error.dir', 'error.x2', 'other.x1']);
   const [line] = await waitErrorLog(logdir, 1);
   const p = parseErrLine(line!);

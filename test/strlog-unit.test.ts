@@ -201,7 +201,10 @@ test('wire: registrations (EINVAL for no or partial trace_ids, data on I_ERRLOG,
   const body = (f: Buffer): Buffer => f.subarray(5);
   assert.deepEqual(decodeRegister(body(encodeRegister('error'))), { ok: true, role: 'error', ids: [] });
   assert.deepEqual(decodeRegister(body(encodeRegister('console'))), { ok: true, role: 'console', ids: [] });
-  const ids = [{ mid: -1, sid: 3, level: 2 }, { mid: 12, sid: -1, level: -1 }];
+  const ids = [
+    { mid: -1, sid: 3, level: 2 },
+    { mid: 12, sid: -1, level: -1 },
+  ];
   assert.deepEqual(decodeRegister(body(encodeRegister('trace', ids))), { ok: true, role: 'trace', ids });
   assert.deepEqual(decodeRegister(body(encodeRegister('trace', []))), { ok: false, errno: 'EINVAL' });
   const partial = body(encodeRegister('trace', ids)).subarray(0, 1 + 12 + 5);
@@ -243,13 +246,30 @@ test('trace filters: -1 wildcards, the level boundary', () => {
   assert.equal(matchOne(t, 12, 4, 0), false);
   assert.equal(matchOne({ mid: -1, sid: -1, level: -1 }, 7, 8, 127), true);
   assert.equal(matchOne({ mid: 12, sid: -1, level: -1 }, 12, 99, 100), true);
-  assert.equal(matches([{ mid: 1, sid: 1, level: 0 }, { mid: 2, sid: -1, level: 5 }], 2, 9, 5), true);
+  assert.equal(
+    matches(
+      [
+        { mid: 1, sid: 1, level: 0 },
+        { mid: 2, sid: -1, level: 5 },
+      ],
+      2,
+      9,
+      5,
+    ),
+    true,
+  );
   assert.equal(matches([], 2, 9, 5), false);
 });
 
 test('parseTriples: all, numbers, malformed triples', () => {
   assert.deepEqual(parseTriples([]), { ok: true, ids: [{ mid: -1, sid: -1, level: -1 }] });
-  assert.deepEqual(parseTriples(['12', 'all', '3', 'all', '5', '-1']), { ok: true, ids: [{ mid: 12, sid: -1, level: 3 }, { mid: -1, sid: 5, level: -1 }] });
+  assert.deepEqual(parseTriples(['12', 'all', '3', 'all', '5', '-1']), {
+    ok: true,
+    ids: [
+      { mid: 12, sid: -1, level: 3 },
+      { mid: -1, sid: 5, level: -1 },
+    ],
+  });
   for (const bad of [['1'], ['1', '2'], ['1', '2', '3', '4'], ['x', '1', '1'], ['1', '1', '1.5'], ['40000', '1', '1'], ['1', '1', '128'], ['-2', '1', '1'], ['ALL', '1', '1']]) {
     assert.equal(parseTriples(bad).ok, false, bad.join(' '));
   }
@@ -267,7 +287,16 @@ test('command-line parsers: flags, sizes, integers, ARGs', () => {
   assert.deepEqual([parseBytes('4096'), parseBytes('4k'), parseBytes('2M'), parseBytes('1.5k'), parseBytes('-1'), parseBytes('k')], [4096, 4096, 2 << 20, null, null, null]);
   assert.deepEqual([parseInteger('-5', -10, 10), parseInteger('+5', -10, 10), parseInteger('11', -10, 10), parseInteger('1e1', -10, 10)], [-5, 5, null, null]);
   assert.deepEqual(['42', '-7', '+3', '0x1f', '007', '1.5', 'abc', '', '18446744073709551615', '99999999999999999999'].map(parseArg), [
-    42, -7, 3, 31, 7, '1.5', 'abc', '', 2n ** 64n - 1n, '99999999999999999999',
+    42,
+    -7,
+    3,
+    31,
+    7,
+    '1.5',
+    'abc',
+    '',
+    2n ** 64n - 1n,
+    '99999999999999999999',
   ]);
 });
 
@@ -311,9 +340,18 @@ test('credentials: /etc/group and /proc/PID/status parsers, the module group dec
 });
 
 test('mailer: choice, parsing and calls', () => {
-  assert.deepEqual(findMailer('/bin:/usr/bin', (p) => p === '/usr/sbin/sendmail'), { command: '/usr/sbin/sendmail', args: ['-oi'], style: 'sendmail' });
-  assert.deepEqual(findMailer('/bin:/usr/bin', (p) => p === '/usr/bin/mail' || p === '/bin/mailx'), { command: '/usr/bin/mail', args: [], style: 'mail' });
-  assert.equal(findMailer('/bin:/usr/bin', () => false), null);
+  assert.deepEqual(
+    findMailer('/bin:/usr/bin', (p) => p === '/usr/sbin/sendmail'),
+    { command: '/usr/sbin/sendmail', args: ['-oi'], style: 'sendmail' },
+  );
+  assert.deepEqual(
+    findMailer('/bin:/usr/bin', (p) => p === '/usr/bin/mail' || p === '/bin/mailx'),
+    { command: '/usr/bin/mail', args: [], style: 'mail' },
+  );
+  assert.equal(
+    findMailer('/bin:/usr/bin', () => false),
+    null,
+  );
   assert.deepEqual(parseMailer(' /opt/x/mailx  -r  me '), { command: '/opt/x/mailx', args: ['-r', 'me'], style: 'mail' });
   assert.deepEqual(parseMailer('msmtp -t'), { command: 'msmtp', args: ['-t'], style: 'sendmail' });
   assert.equal(parseMailer('   '), null);
@@ -329,8 +367,14 @@ test('engine: byte queue drops the oldest, and an oversized frame itself', () =>
   assert.equal(q.push(f(4, 3)), 1, 'the oldest goes');
   assert.deepEqual([q.length, q.bytes], [2, 8]);
   assert.equal(q.push(f(11, 4)), 1, 'too big on its own');
-  assert.deepEqual(q.take(5).map((b) => b[0]), [2]);
-  assert.deepEqual(q.take(100).map((b) => b[0]), [3]);
+  assert.deepEqual(
+    q.take(5).map((b) => b[0]),
+    [2],
+  );
+  assert.deepEqual(
+    q.take(100).map((b) => b[0]),
+    [3],
+  );
   assert.deepEqual(q.take(100), []);
   assert.equal(q.push(f(10, 5)), 0);
   assert.equal(q.push(f(1, 6)), 1);
@@ -339,10 +383,7 @@ test('engine: byte queue drops the oldest, and an oversized frame itself', () =>
 });
 
 test('console priorities: first of FATAL, ERROR, WARN, NOTE, TRACE, else INFO', () => {
-  assert.deepEqual(
-    [SL_FATAL | SL_ERROR | SL_WARN, SL_ERROR | SL_WARN, SL_WARN | SL_NOTE, SL_NOTE | SL_TRACE, SL_TRACE, SL_CONSOLE, SL_NOTIFY].map(consoleLevel),
-    [2, 3, 4, 5, 7, 6, 6],
-  );
+  assert.deepEqual([SL_FATAL | SL_ERROR | SL_WARN, SL_ERROR | SL_WARN, SL_WARN | SL_NOTE, SL_NOTE | SL_TRACE, SL_TRACE, SL_CONSOLE, SL_NOTIFY].map(consoleLevel), [2, 3, 4, 5, 7, 6, 6]);
 });
 
 test('runtime directory: option, $STRLOGDIR, default, limits', () => {

@@ -21,18 +21,12 @@ const msg = (over: Partial<S.SyslogMessage> = {}): S.SyslogMessage => ({
 });
 
 test('constants have glibc values', () => {
-  assert.deepEqual(
-    [S.LOG_EMERG, S.LOG_ALERT, S.LOG_CRIT, S.LOG_ERR, S.LOG_WARNING, S.LOG_NOTICE, S.LOG_INFO, S.LOG_DEBUG],
-    [0, 1, 2, 3, 4, 5, 6, 7],
-  );
+  assert.deepEqual([S.LOG_EMERG, S.LOG_ALERT, S.LOG_CRIT, S.LOG_ERR, S.LOG_WARNING, S.LOG_NOTICE, S.LOG_INFO, S.LOG_DEBUG], [0, 1, 2, 3, 4, 5, 6, 7]);
   assert.deepEqual(
     [S.LOG_KERN, S.LOG_USER, S.LOG_MAIL, S.LOG_DAEMON, S.LOG_AUTH, S.LOG_SYSLOG, S.LOG_LPR, S.LOG_NEWS, S.LOG_UUCP, S.LOG_CRON, S.LOG_AUTHPRIV, S.LOG_FTP],
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88],
   );
-  assert.deepEqual(
-    [S.LOG_LOCAL0, S.LOG_LOCAL1, S.LOG_LOCAL2, S.LOG_LOCAL3, S.LOG_LOCAL4, S.LOG_LOCAL5, S.LOG_LOCAL6, S.LOG_LOCAL7],
-    [128, 136, 144, 152, 160, 168, 176, 184],
-  );
+  assert.deepEqual([S.LOG_LOCAL0, S.LOG_LOCAL1, S.LOG_LOCAL2, S.LOG_LOCAL3, S.LOG_LOCAL4, S.LOG_LOCAL5, S.LOG_LOCAL6, S.LOG_LOCAL7], [128, 136, 144, 152, 160, 168, 176, 184]);
   assert.deepEqual([S.LOG_PID, S.LOG_CONS, S.LOG_ODELAY, S.LOG_NDELAY, S.LOG_NOWAIT, S.LOG_PERROR], [1, 2, 4, 8, 16, 32]);
   assert.equal(S.LOG_PRIMASK, 7);
   assert.equal(S.LOG_FACMASK, 0x3f8);
@@ -66,18 +60,9 @@ test('RFC 3164 with a host name', () => {
 test('RFC 5424 header, NILVALUE, timestamp with six fractional digits', () => {
   assert.equal(S.rfc5424Timestamp(T), '2024-11-05T09:03:01.123456+01:00');
   assert.equal(S.rfc5424Timestamp(Date.UTC(2024, 6, 1, 0, 0, 0) + 0.25), '2024-07-01T02:00:00.000250+02:00');
-  assert.equal(
-    S.formatRfc5424(msg(), { hostname: 'web1' }),
-    '<27>1 2024-11-05T09:03:01.123456+01:00 web1 plogsrvd 4242 - - hello',
-  );
-  assert.equal(
-    S.formatRfc5424(msg({ ident: '', pid: undefined, msg: '' }), { hostname: '' }),
-    '<27>1 2024-11-05T09:03:01.123456+01:00 - - - - -',
-  );
-  assert.equal(
-    S.formatRfc5424(msg({ msgid: 'START' }), { hostname: 'web1', bom: true }),
-    '<27>1 2024-11-05T09:03:01.123456+01:00 web1 plogsrvd 4242 START - \uFEFFhello',
-  );
+  assert.equal(S.formatRfc5424(msg(), { hostname: 'web1' }), '<27>1 2024-11-05T09:03:01.123456+01:00 web1 plogsrvd 4242 - - hello');
+  assert.equal(S.formatRfc5424(msg({ ident: '', pid: undefined, msg: '' }), { hostname: '' }), '<27>1 2024-11-05T09:03:01.123456+01:00 - - - - -');
+  assert.equal(S.formatRfc5424(msg({ msgid: 'START' }), { hostname: 'web1', bom: true }), '<27>1 2024-11-05T09:03:01.123456+01:00 web1 plogsrvd 4242 START - \uFEFFhello');
   assert.deepEqual([...Buffer.from(S.formatRfc5424(msg(), { hostname: 'h', bom: true })).subarray(-8, -5)], [0xef, 0xbb, 0xbf]);
 });
 
@@ -96,16 +81,13 @@ test('RFC 5424 field limits and character set', () => {
 test('RFC 5424 structured data escaping', () => {
   assert.equal(S.escapeParamValue('a"b\\c]d'), 'a\\"b\\\\c\\]d');
   assert.equal(
-    S.formatStructuredData({ 'exampleSDID@32473': { iut: 3, eventSource: 'App"li]ca\\tion' }, 'origin': { ip: ['10.0.0.1', '10.0.0.2'] } }),
+    S.formatStructuredData({ 'exampleSDID@32473': { iut: 3, eventSource: 'App"li]ca\\tion' }, origin: { ip: ['10.0.0.1', '10.0.0.2'] } }),
     '[exampleSDID@32473 iut="3" eventSource="App\\"li\\]ca\\\\tion"][origin ip="10.0.0.1" ip="10.0.0.2"]',
   );
   assert.equal(S.formatStructuredData({}), '-');
   assert.equal(S.formatStructuredData(undefined), '-');
   assert.equal(S.formatStructuredData({ 'a b': { 'c=d': 'x' } }), '[ab cd="x"]');
-  assert.equal(
-    S.formatRfc5424(msg({ structuredData: { 'meta@1': { k: 'v' } } }), { hostname: 'h' }),
-    '<27>1 2024-11-05T09:03:01.123456+01:00 h plogsrvd 4242 - [meta@1 k="v"] hello',
-  );
+  assert.equal(S.formatRfc5424(msg({ structuredData: { 'meta@1': { k: 'v' } } }), { hostname: 'h' }), '<27>1 2024-11-05T09:03:01.123456+01:00 h plogsrvd 4242 - [meta@1 k="v"] hello');
 });
 
 test('framings: octet counting counts bytes, NUL ends a stream record', () => {

@@ -51,7 +51,6 @@ async function streamReceiver(path: string): Promise<{ records: () => string[]; 
   };
 }
 
-
 /** Timestamps and process ids differ between runs; the rest may not. */
 const norm = (rec: string) => rec.replace(/^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /, '<$1>TS ').replace(/\[\d+\]: /, '[PID]: ');
 /** A local line without its timestamp: `<PRI>tag: message`. */
@@ -92,7 +91,10 @@ test('SOCK_STREAM receiver: falls back to a stream with NUL-terminated records, 
   ]);
   await waitFor('three glibc records', () => rx2.records().length === 3);
   // The same records, but for the newline that glibc sends as it is.
-  assert.deepEqual(rx2.records().map(norm), recs.map(norm).map((r) => r.replace('two\\nlines', 'two\nlines')));
+  assert.deepEqual(
+    rx2.records().map(norm),
+    recs.map(norm).map((r) => r.replace('two\\nlines', 'two\nlines')),
+  );
 });
 
 test('a receiver that never reads: the event loop runs on, drops are counted exactly', async () => {
@@ -136,7 +138,10 @@ test('a receiver that never reads: the event loop runs on, drops are counted exa
     assert.equal(received + l.dropped, N, `received ${received} + dropped ${l.dropped} = ${N}`);
     assert.equal(l.droppedBy.overflow + l.droppedBy.closed, l.dropped);
     // Dropping the newest keeps what arrives a gapless prefix.
-    assert.deepEqual(seen, Array.from({ length: received }, (_, i) => i));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: received }, (_, i) => i),
+    );
   } finally {
     rx.close();
   }
@@ -159,7 +164,10 @@ test('a slow receiver: the queue drains when it reads, nothing dropped', async (
     }
     await done;
     assert.equal(l.dropped, 0);
-    assert.deepEqual(got, Array.from({ length: N }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      got,
+      Array.from({ length: N }, (_, i) => `m${i}`),
+    );
     await l.close();
   } finally {
     rx.close();
@@ -243,8 +251,15 @@ test('a priority that is not a whole number (a misspelled constant, NaN, null, a
   try {
     const l = new S.Logger({ path, ident: 'bad', facility: S.LOG_LOCAL0 });
     const bad: Array<[unknown, string]> = [
-      [undefined, 'undefined'], [Number.NaN, 'NaN'], [null, 'null'], ['warning', '"warning"'], ['3', '"3"'],
-      [1.5, '1.5'], [Infinity, 'Infinity'], [2 ** 40, '1099511627776'], [3n, '3n'],
+      [undefined, 'undefined'],
+      [Number.NaN, 'NaN'],
+      [null, 'null'],
+      ['warning', '"warning"'],
+      ['3', '"3"'],
+      [1.5, '1.5'],
+      [Infinity, 'Infinity'],
+      [2 ** 40, '1099511627776'],
+      [3n, '3n'],
     ];
     for (const [i, [p]] of bad.entries()) l.syslog(p as number, 'message %d', i);
     l.log(undefined as unknown as number, 'from log()');
@@ -298,11 +313,7 @@ test('LOG_PERROR: ident[pid]: message and one newline on stderr', async () => {
 
 test('LOG_PERROR goes to the real stderr of a process', async () => {
   const script = join(dir, 'perror.mjs');
-  writeFileSync(
-    script,
-    `import * as S from ${JSON.stringify(indexJs)};\n` +
-      `S.openlog('childp', S.LOG_PERROR, S.LOG_USER);\nS.syslog(S.LOG_WARNING, 'hello %s', 'stderr');\nS.closelog();\n`,
-  );
+  writeFileSync(script, `import * as S from ${JSON.stringify(indexJs)};\n` + `S.openlog('childp', S.LOG_PERROR, S.LOG_USER);\nS.syslog(S.LOG_WARNING, 'hello %s', 'stderr');\nS.closelog();\n`);
   const r = await runNode(script, { PLOG_SYSLOG_SOCKET: join(dir, 'nobody.sock') });
   assert.equal(r.stderr, 'childp: hello stderr\n');
   assert.equal(r.code, 0);
@@ -448,7 +459,6 @@ function runNode(script: string, env: Record<string, string> = {}): Promise<{ co
   });
 }
 
-
 test('await close() over tcp:// and tls:// settles while the receiver keeps its side open; the code after it runs', async (t) => {
   const tls = await import('node:tls');
   const { makeCerts } = await import('./helpers/rsyslog.js');
@@ -461,11 +471,13 @@ test('await close() over tcp:// and tls:// settles while the receiver keeps its 
   // Receivers that read everything and never close a connection.
   const got: Record<string, string> = { tcp: '', tls: '' };
   const conns = new Set<net.Socket>();
-  const keep = (proto: 'tcp' | 'tls') => (c: net.Socket): void => {
-    conns.add(c);
-    c.on('data', (d) => (got[proto] += d));
-    c.on('end', () => undefined); // allowHalfOpen: our side stays open
-  };
+  const keep =
+    (proto: 'tcp' | 'tls') =>
+    (c: net.Socket): void => {
+      conns.add(c);
+      c.on('data', (d) => (got[proto] += d));
+      c.on('end', () => undefined); // allowHalfOpen: our side stays open
+    };
   const tcpServer = net.createServer({ allowHalfOpen: true }, keep('tcp'));
   const tlsServer = certs ? tls.createServer({ allowHalfOpen: true, key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, keep('tls')) : null;
   const listen = (srv: net.Server): Promise<number> => new Promise((res) => srv.listen(0, '127.0.0.1', () => res((srv.address() as net.AddressInfo).port)));
@@ -516,9 +528,7 @@ for (const how of ['libfaketime', 'Date.now'] as const) {
         `const ls = [new Logger({ path: ${JSON.stringify(sock)}, ident: 'clock' }), new Logger({ url, format: 'rfc5424', ident: 'clock' }), new Logger({ url, format: 'rfc3164', ident: 'clock' })];\n` +
         `for (const l of ls) l.syslog(LOG_INFO, 'before');\n` +
         `for (const l of ls) await l.flush();\n` +
-        (how === 'libfaketime'
-          ? `writeFileSync(${JSON.stringify(stepFile)}, '+36h\\n');\n`
-          : `const real = Date.now; Date.now = () => real() + ${STEP_MS};\n`) +
+        (how === 'libfaketime' ? `writeFileSync(${JSON.stringify(stepFile)}, '+36h\\n');\n` : `const real = Date.now; Date.now = () => real() + ${STEP_MS};\n`) +
         `for (const l of ls) l.syslog(LOG_INFO, 'after');\n` +
         `for (const l of ls) await l.close();\n` +
         `while (got.length < 4) await new Promise((r) => setTimeout(r, 10));\n` +
@@ -537,7 +547,7 @@ for (const how of ['libfaketime', 'Date.now'] as const) {
     // A BSD timestamp has no year: the same one on both sides (a step over
     // New Year's Eve would be a year short, and is put right).
     const bsdMs = (ts: string): number => Date.parse(`${ts} 2001 UTC`);
-    const step = (a: number, b: number): number => ((b - a) % (365 * 86_400_000) + 365 * 86_400_000) % (365 * 86_400_000);
+    const step = (a: number, b: number): number => (((b - a) % (365 * 86_400_000)) + 365 * 86_400_000) % (365 * 86_400_000);
     const steps = {
       local: step(bsdMs(pick(local, bsd, 'before')), bsdMs(pick(local, bsd, 'after'))),
       rfc3164: step(bsdMs(pick(remote, bsd, 'before')), bsdMs(pick(remote, bsd, 'after'))),

@@ -13,8 +13,42 @@ function rng(seed: number): () => number {
   };
 }
 
-const VALUES: unknown[] = [0, -0, 1, -1, 0.5, -0.5, 2.9, -2.9, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53, 2 ** 60, -(2 ** 63), 1e21, 1e300, NaN, Infinity, -Infinity,
-  '', 'x', '12', ' 7', 'abc', 'é', '😀', null, undefined, true, false, 10n, -(2n ** 70n), { a: 1 }, [1, 2], new Error('boom')];
+const VALUES: unknown[] = [
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  -0.5,
+  2.9,
+  -2.9,
+  2 ** 53 - 1,
+  -(2 ** 53) + 1,
+  2 ** 53,
+  2 ** 60,
+  -(2 ** 63),
+  1e21,
+  1e300,
+  NaN,
+  Infinity,
+  -Infinity,
+  '',
+  'x',
+  '12',
+  ' 7',
+  'abc',
+  'é',
+  '😀',
+  null,
+  undefined,
+  true,
+  false,
+  10n,
+  -(2n ** 70n),
+  { a: 1 },
+  [1, 2],
+  new Error('boom'),
+];
 
 test('plain %d %i %s against the general path, for every kind of argument', () => {
   const r = rng(9);

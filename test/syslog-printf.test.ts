@@ -63,7 +63,13 @@ const CASES: Case[] = [
 ];
 
 function cLiteral(s: string): string {
-  return '"' + Array.from(Buffer.from(s)).map((b) => (b >= 32 && b < 127 && b !== 34 && b !== 92 && b !== 63 ? String.fromCharCode(b) : '\\' + b.toString(8).padStart(3, '0'))).join('') + '"';
+  return (
+    '"' +
+    Array.from(Buffer.from(s))
+      .map((b) => (b >= 32 && b < 127 && b !== 34 && b !== 92 && b !== 63 ? String.fromCharCode(b) : '\\' + b.toString(8).padStart(3, '0')))
+      .join('') +
+    '"'
+  );
 }
 
 function cArg(a: Arg, conv: string): string {

@@ -87,10 +87,16 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
   async function capture(run: (sentinel: Cmd[]) => Promise<unknown> | unknown): Promise<Parsed[]> {
     const mark = `plog-sentinel-${process.pid}-${++seq}`;
     const before = r.lines().length;
-    await run([['m', '0xff'], ['s', String(S.LOG_USER | S.LOG_INFO), '0', mark]]);
+    await run([
+      ['m', '0xff'],
+      ['s', String(S.LOG_USER | S.LOG_INFO), '0', mark],
+    ]);
     await r.waitFor(mark);
     const lines = r.lines().slice(before);
-    return lines.slice(0, lines.findIndex((l) => l.msg.includes(mark)));
+    return lines.slice(
+      0,
+      lines.findIndex((l) => l.msg.includes(mark)),
+    );
   }
 
   /** Compare glibc and the library on one list of commands; returns the lines. */
@@ -167,7 +173,11 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
       ['c'],
       ['s', String(S.LOG_ERR), '0', 'closelog keeps the facility'],
     ]);
-    if (lines) assert.deepEqual(lines.map((l) => l.pri), [S.LOG_LOCAL0 | S.LOG_INFO, S.LOG_INFO, S.LOG_LOCAL7 | S.LOG_INFO, S.LOG_ERR]);
+    if (lines)
+      assert.deepEqual(
+        lines.map((l) => l.pri),
+        [S.LOG_LOCAL0 | S.LOG_INFO, S.LOG_INFO, S.LOG_LOCAL7 | S.LOG_INFO, S.LOG_ERR],
+      );
   });
 
   test('%m: the words of errno', async (t) => {
@@ -233,13 +243,20 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
   });
 
   test('mask filtering', async (t) => {
-    const cmds: Cmd[] = [['o', 'mask', '0', '8'], ['m', String(S.LOG_UPTO(S.LOG_WARNING))]];
+    const cmds: Cmd[] = [
+      ['o', 'mask', '0', '8'],
+      ['m', String(S.LOG_UPTO(S.LOG_WARNING))],
+    ];
     for (let l = 0; l <= 7; l++) cmds.push(['s', String(l), '0', `level ${l}`]);
     cmds.push(['m', '0'], ['s', '7', '0', 'setlogmask(0) changed nothing']);
     cmds.push(['m', String(S.LOG_MASK(S.LOG_ERR))], ['s', '3', '0', 'only err'], ['s', '6', '0', 'not info']);
     cmds.push(['m', String(S.LOG_MASK(S.LOG_DEBUG) | S.LOG_MASK(S.LOG_EMERG))], ['s', String(S.LOG_LOCAL0 | 7), '0', 'debug'], ['s', '0', '0', 'emerg']);
     const lines = await compare(t, cmds);
-    if (lines) assert.deepEqual(lines.map((l) => l.pri), [8, 9, 10, 11, 12, 11, 135, 8]);
+    if (lines)
+      assert.deepEqual(
+        lines.map((l) => l.pri),
+        [8, 9, 10, 11, 12, 11, 135, 8],
+      );
   });
 
   test('invalid priority bits: reported at auth.err, then masked', async (t) => {
@@ -382,7 +399,11 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
     assert.equal(l.dropped, 0);
     await r.waitFor(`sentinel ${mark}`);
     const got = r.lines().slice(start);
-    assert.deepEqual(got.filter((p) => p.programname === 'sshd' || p.pri === 0), [], 'forged records');
+    assert.deepEqual(
+      got.filter((p) => p.programname === 'sshd' || p.pri === 0),
+      [],
+      'forged records',
+    );
     assert.equal(got.length, 4, JSON.stringify(got));
     // The NUL is written as the visible \x00, the rest of the text kept.
     const visible = forged.replace(/ +/g, ' ');
@@ -405,7 +426,11 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
     await l.close();
     await r.waitFor(`sentinel ${mark}`);
     const got = r.lines().slice(start);
-    assert.deepEqual(got.filter((p) => p.programname === 'sshd' || p.pri === 0), [], 'forged records');
+    assert.deepEqual(
+      got.filter((p) => p.programname === 'sshd' || p.pri === 0),
+      [],
+      'forged records',
+    );
     assert.equal(got.length, 3, JSON.stringify(got));
     assert.ok(got[0]!.msg.includes(`user bob\\n<0>Nov`), got[0]!.msg);
     assert.ok(got[1]!.msg.endsWith(`ends with a newline ${mark}`), got[1]!.msg);
@@ -487,8 +512,14 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
           assert.equal(first.msg, ` first ${mark} caf\u00e9`);
         }
         // Every burst line arrived, in order.
-        const bursts = r.lines().filter((l) => l.msg.includes(`burst ${mark} `)).map((l) => Number(l.msg.trim().split(' ').pop()));
-        assert.deepEqual(bursts, Array.from({ length: 50 }, (_, i) => i));
+        const bursts = r
+          .lines()
+          .filter((l) => l.msg.includes(`burst ${mark} `))
+          .map((l) => Number(l.msg.trim().split(' ').pop()));
+        assert.deepEqual(
+          bursts,
+          Array.from({ length: 50 }, (_, i) => i),
+        );
       });
     }
   }
@@ -571,7 +602,10 @@ async function tlsWithoutGtls(t: { skip(msg: string): void; diagnostic(msg: stri
     assert.equal(frames.length, 2);
     const pid = process.pid;
     if (fmt === 'rfc5424') {
-      assert.match(frames[0]!, new RegExp(`^<149>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}(Z|[+-]\\d\\d:\\d\\d) plogtest-host remote ${pid} ID47 \\[x@1 a="q\\\\"\\\\]"\\] first caf\u00e9$`));
+      assert.match(
+        frames[0]!,
+        new RegExp(`^<149>1 \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}(Z|[+-]\\d\\d:\\d\\d) plogtest-host remote ${pid} ID47 \\[x@1 a="q\\\\"\\\\]"\\] first caf\u00e9$`),
+      );
       assert.match(frames[1]!, new RegExp(`^<147>1 \\S+ plogtest-host remote ${pid} - - second\nline$`));
     } else {
       assert.match(frames[0]!, new RegExp(`^<149>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d plogtest-host remote\\[${pid}\\]: first caf\u00e9$`));

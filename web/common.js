@@ -26,7 +26,11 @@
     return e;
   }
 
-  const UNITS = [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]];
+  const UNITS = [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ];
 
   /** Bytes as people read them: 3 significant digits, binary units (as plog report). */
   function bytes(b) {

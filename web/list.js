@@ -23,17 +23,28 @@
   function sortValue(r, key) {
     const d = r.data;
     switch (key) {
-      case 'name': return `${d.name}\u0000${String(d.pid ?? '').padStart(10, '0')}\u0000${d.id}`;
-      case 'pid': return d.pid ?? -1;
-      case 'owner': return d.owner;
-      case 'interval': return d.intervalMs;
-      case 'status': return STATUS_ORDER[d.status] ?? 9;
-      case 'age': return d.lastMs === null ? -Infinity : -d.lastMs;
-      case 'rss': return d.rss ?? -1;
-      case 'pss': return d.pss ?? -1;
-      case 'cpu': return d.cpu ?? -1;
-      case 'verdict': return VERDICT_ORDER[d.verdict.kind] ?? 9;
-      default: return 0;
+      case 'name':
+        return `${d.name}\u0000${String(d.pid ?? '').padStart(10, '0')}\u0000${d.id}`;
+      case 'pid':
+        return d.pid ?? -1;
+      case 'owner':
+        return d.owner;
+      case 'interval':
+        return d.intervalMs;
+      case 'status':
+        return STATUS_ORDER[d.status] ?? 9;
+      case 'age':
+        return d.lastMs === null ? -Infinity : -d.lastMs;
+      case 'rss':
+        return d.rss ?? -1;
+      case 'pss':
+        return d.pss ?? -1;
+      case 'cpu':
+        return d.cpu ?? -1;
+      case 'verdict':
+        return VERDICT_ORDER[d.verdict.kind] ?? 9;
+      default:
+        return 0;
     }
   }
 
@@ -227,8 +238,7 @@
       rows.set(d.id, r);
       tbody.appendChild(r.tr);
       r.tr.hidden = !matches(d, filterBox.value.trim().toLowerCase());
-    }
-    else if (d.samples > r.data.samples && d.lastMs !== null && stats.ages.length < 100000) stats.ages.push(P.serverNow() - d.lastMs);
+    } else if (d.samples > r.data.samples && d.lastMs !== null && stats.ages.length < 100000) stats.ages.push(P.serverNow() - d.lastMs);
     // An update leaves out a sparkline that did not change.
     if (!d.spark) d.spark = r.data.spark;
     r.data = d;
@@ -272,36 +282,40 @@
     if (stats.lastLagMs > stats.maxLagMs) stats.maxLagMs = stats.lastLagMs;
   }
 
-  P.events('/api/events', {}, {
-    snapshot(ev) {
-      const t0 = performance.now();
-      P.serverNow(ev.now);
-      meta(ev);
-      const ids = new Set(ev.rows.map((d) => d.id));
-      for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
-      for (const d of ev.rows) upsert(d);
-      resort();
-      stats.snapshotRows = ev.rows.length;
-      applyFilter();
-      updateCompare();
-      stats.snapshotAt = performance.now();
-      applied(ev, t0, ev.rows.length);
-      document.body.dataset.ready = '1';
-    },
-    rows(ev) {
-      const t0 = performance.now();
-      P.serverNow(ev.now);
-      meta(ev);
-      for (const id of ev.removed) remove(id);
-      for (const d of ev.rows) upsert(d);
-      if (ev.removed.length || ev.rows.length) {
-        scheduleSort();
+  P.events(
+    '/api/events',
+    {},
+    {
+      snapshot(ev) {
+        const t0 = performance.now();
+        P.serverNow(ev.now);
+        meta(ev);
+        const ids = new Set(ev.rows.map((d) => d.id));
+        for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
+        for (const d of ev.rows) upsert(d);
+        resort();
+        stats.snapshotRows = ev.rows.length;
         applyFilter();
         updateCompare();
-      }
-      applied(ev, t0, ev.rows.length);
+        stats.snapshotAt = performance.now();
+        applied(ev, t0, ev.rows.length);
+        document.body.dataset.ready = '1';
+      },
+      rows(ev) {
+        const t0 = performance.now();
+        P.serverNow(ev.now);
+        meta(ev);
+        for (const id of ev.removed) remove(id);
+        for (const d of ev.rows) upsert(d);
+        if (ev.removed.length || ev.rows.length) {
+          scheduleSort();
+          applyFilter();
+          updateCompare();
+        }
+        applied(ev, t0, ev.rows.length);
+      },
     },
-  });
+  );
 
   for (const th of document.querySelectorAll('th[data-key]')) {
     th.addEventListener('click', () => {

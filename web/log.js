@@ -22,7 +22,16 @@
   let mem = null;
   let cpu = null;
   let syncing = false;
-  window.plogChart = { state, logs, get mem() { return mem; }, get cpu() { return cpu; } };
+  window.plogChart = {
+    state,
+    logs,
+    get mem() {
+      return mem;
+    },
+    get cpu() {
+      return cpu;
+    },
+  };
 
   const back = document.getElementById('back');
   back.href = P.url('/');
@@ -65,12 +74,20 @@
     for (let i = 0; i < s.t.length; i++) {
       if (i > 0 && s.t[i] - s.t[i - 1] > gap) {
         const x = xOf(log, (s.t[i] + s.t[i - 1]) / 2);
-        m[0].push(x); m[1].push(null); m[2].push(null); m[3].push(null);
-        c[0].push(x); c[1].push(null);
+        m[0].push(x);
+        m[1].push(null);
+        m[2].push(null);
+        m[3].push(null);
+        c[0].push(x);
+        c[1].push(null);
       }
       const x = xOf(log, s.t[i]);
-      m[0].push(x); m[1].push(s.rss[i]); m[2].push(s.pss[i]); m[3].push(s.swap[i]);
-      c[0].push(x); c[1].push(s.cpu[i]);
+      m[0].push(x);
+      m[1].push(s.rss[i]);
+      m[2].push(s.pss[i]);
+      m[3].push(s.swap[i]);
+      c[0].push(x);
+      c[1].push(s.cpu[i]);
     }
     return { m, c };
   }
@@ -141,22 +158,26 @@
     return {
       hooks: {
         ready(u) {
-          u.over.addEventListener('wheel', (e) => {
-            e.preventDefault();
-            const { min, max } = u.scales.x;
-            const span = max - min;
-            if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
-              // Some browsers turn shift + wheel into a sideways wheel (deltaX, deltaY 0): the larger one says which way.
-              const along = Math.abs(e.deltaX) > Math.abs(e.deltaY) ? e.deltaX : e.deltaY;
-              const d = (along > 0 ? 1 : -1) * span * 0.2;
-              setRange(min + d, max + d);
-              return;
-            }
-            const rect = u.over.getBoundingClientRect();
-            const at = u.posToVal(e.clientX - rect.left, 'x');
-            const k = e.deltaY < 0 ? 0.75 : 1 / 0.75;
-            setRange(at - (at - min) * k, at + (max - at) * k);
-          }, { passive: false });
+          u.over.addEventListener(
+            'wheel',
+            (e) => {
+              e.preventDefault();
+              const { min, max } = u.scales.x;
+              const span = max - min;
+              if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+                // Some browsers turn shift + wheel into a sideways wheel (deltaX, deltaY 0): the larger one says which way.
+                const along = Math.abs(e.deltaX) > Math.abs(e.deltaY) ? e.deltaX : e.deltaY;
+                const d = (along > 0 ? 1 : -1) * span * 0.2;
+                setRange(min + d, max + d);
+                return;
+              }
+              const rect = u.over.getBoundingClientRect();
+              const at = u.posToVal(e.clientX - rect.left, 'x');
+              const k = e.deltaY < 0 ? 0.75 : 1 / 0.75;
+              setRange(at - (at - min) * k, at + (max - at) * k);
+            },
+            { passive: false },
+          );
           u.over.addEventListener('dblclick', () => showAll());
         },
       },
@@ -210,9 +231,7 @@
       },
       axes: [
         xAxis(),
-        memory
-          ? { stroke: '#444', grid: { stroke: '#eee' }, values: bytesAxis, incrs: BYTE_INCRS, size: 80, label: 'memory' }
-          : { stroke: '#444', grid: { stroke: '#eee' }, size: 80, label: 'CPU %' },
+        memory ? { stroke: '#444', grid: { stroke: '#eee' }, values: bytesAxis, incrs: BYTE_INCRS, size: 80, label: 'memory' } : { stroke: '#444', grid: { stroke: '#eee' }, size: 80, label: 'CPU %' },
       ],
       series: memory ? memSeries() : cpuSeries(),
       legend: { live: true },
@@ -346,7 +365,9 @@
     if (multi && r && r.command) sec.appendChild(P.el('p', 'command', r.command));
     sec.appendChild(P.el('p', 'muted small', row ? `${row.status}: ${row.why}; owner ${row.owner}; ${row.file}` : ''));
     if (r && r.samples) {
-      sec.appendChild(P.el('p', 'small', `${r.samples} samples, ${P.stamp(r.start_ms)} to ${P.stamp(r.end_ms)} (${P.duration(r.span_ms)})${r.interval_ms ? `, every ${P.duration(r.interval_ms)}` : ''}`));
+      sec.appendChild(
+        P.el('p', 'small', `${r.samples} samples, ${P.stamp(r.start_ms)} to ${P.stamp(r.end_ms)} (${P.duration(r.span_ms)})${r.interval_ms ? `, every ${P.duration(r.interval_ms)}` : ''}`),
+      );
       const t = P.el('table');
       const head = P.el('tr');
       for (const c of ['memory', 'first', 'last', 'min', 'peak', 'mean', 'growth/h', 'r²', 'steady']) head.appendChild(P.el('th', c === 'memory' || c === 'steady' ? '' : 'num', c));
@@ -355,8 +376,15 @@
         const tr = P.el('tr');
         const slope = f.slope_bytes_per_hour;
         const cells = [
-          r.labels[key] || key, P.bytes(f.first_bytes), P.bytes(f.last_bytes), P.bytes(f.min_bytes), P.bytes(f.peak_bytes), P.bytes(f.mean_bytes),
-          slope === null ? '-' : `${slope >= 0 ? '+' : '−'}${P.bytes(Math.abs(slope))}`, f.r2 === null ? '-' : f.r2.toFixed(2), f.steady ? 'yes' : '',
+          r.labels[key] || key,
+          P.bytes(f.first_bytes),
+          P.bytes(f.last_bytes),
+          P.bytes(f.min_bytes),
+          P.bytes(f.peak_bytes),
+          P.bytes(f.mean_bytes),
+          slope === null ? '-' : `${slope >= 0 ? '+' : '−'}${P.bytes(Math.abs(slope))}`,
+          f.r2 === null ? '-' : f.r2.toFixed(2),
+          f.steady ? 'yes' : '',
         ];
         cells.forEach((c, i) => tr.appendChild(P.el('td', i === 0 || i === 8 ? '' : 'num', c)));
         tr.title = `peak at ${P.stamp(f.peak_ms)}`;
@@ -364,7 +392,15 @@
       }
       sec.appendChild(t);
       const c = r.cpu;
-      sec.appendChild(P.el('p', 'small', c.mean_percent === null ? 'CPU% not known yet' : `CPU: mean ${c.mean_percent.toFixed(1)}%, peak ${c.peak_percent.toFixed(1)}% at ${P.clock(c.peak_ms)}; CPU time ${P.duration(c.used_seconds * 1000)} during the log; threads up to ${c.max_threads}`));
+      sec.appendChild(
+        P.el(
+          'p',
+          'small',
+          c.mean_percent === null
+            ? 'CPU% not known yet'
+            : `CPU: mean ${c.mean_percent.toFixed(1)}%, peak ${c.peak_percent.toFixed(1)}% at ${P.clock(c.peak_ms)}; CPU time ${P.duration(c.used_seconds * 1000)} during the log; threads up to ${c.max_threads}`,
+        ),
+      );
       const notes = [];
       if (r.bad_lines) notes.push(`${r.bad_lines} line${r.bad_lines > 1 ? 's' : ''} not understood`);
       if (r.partial_tail) notes.push('the last line is unfinished (being written?)');
@@ -436,9 +472,10 @@
       P.setZone(got[0].timeZone);
       P.serverNow(got[0].now);
       const off = got[0].utcOffsetMin;
-      document.getElementById('tz').textContent = state.mode === 'clock'
-        ? `times: ${got[0].timeZone} (UTC${off >= 0 ? '+' : '−'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}), the logs' own`
-        : 'time since each log\'s first sample';
+      document.getElementById('tz').textContent =
+        state.mode === 'clock'
+          ? `times: ${got[0].timeZone} (UTC${off >= 0 ? '+' : '−'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}), the logs' own`
+          : "time since each log's first sample";
       const series = await Promise.all(logs.map((log) => getJson(`/api/log/${encodeURIComponent(log.id)}/series`, { points: Math.min(20000, Math.max(2000, 2 * chartWidth())) })));
       logs.forEach((log, i) => {
         log.full = series[i];
@@ -457,30 +494,34 @@
   }
 
   function live() {
-    P.events('/api/log-events', { id: ids }, {
-      hello(ev) {
-        P.serverNow(ev.now);
+    P.events(
+      '/api/log-events',
+      { id: ids },
+      {
+        hello(ev) {
+          P.serverNow(ev.now);
+        },
+        samples(ev) {
+          const log = logs.find((l) => l.id === ev.id);
+          if (!log || !log.full) return;
+          state.samplesReceived += ev.t.length;
+          append(log, ev);
+          scheduleRedraw();
+        },
+        report(ev) {
+          const log = logs.find((l) => l.id === ev.id);
+          if (!log) return;
+          P.serverNow(ev.now);
+          log.row = ev.row;
+          log.report = ev.report;
+          const old = document.getElementById(`report-${log.i}`);
+          if (old) old.replaceWith(reportSection(log));
+        },
+        reset() {
+          load();
+        },
       },
-      samples(ev) {
-        const log = logs.find((l) => l.id === ev.id);
-        if (!log || !log.full) return;
-        state.samplesReceived += ev.t.length;
-        append(log, ev);
-        scheduleRedraw();
-      },
-      report(ev) {
-        const log = logs.find((l) => l.id === ev.id);
-        if (!log) return;
-        P.serverNow(ev.now);
-        log.row = ev.row;
-        log.report = ev.report;
-        const old = document.getElementById(`report-${log.i}`);
-        if (old) old.replaceWith(reportSection(log));
-      },
-      reset() {
-        load();
-      },
-    });
+    );
   }
 
   document.getElementById('zoom-in').addEventListener('click', () => {
@@ -494,7 +535,10 @@
     const ex = extent();
     setRange(Math.max(ex[0], min - h), Math.min(ex[1], max + h));
   });
-  for (const [id, dir] of [['pan-left', -1], ['pan-right', 1]]) {
+  for (const [id, dir] of [
+    ['pan-left', -1],
+    ['pan-right', 1],
+  ]) {
     document.getElementById(id).addEventListener('click', () => {
       const { min, max } = mem.scales.x;
       const d = dir * (max - min) * 0.5;

@@ -19,11 +19,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * once (a repeated `-q pid -q dir` is a mistake, not "the last one wins"),
  * positionals only when allowed. Throws UsageError with a one-line message.
  */
-export function parseOptions(
-  argv: string[],
-  options: Options,
-  opts: { positionals?: boolean } = {},
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parseOptions(argv: string[], options: Options, opts: { positionals?: boolean } = {}): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: !!opts.positionals, tokens: true });
@@ -54,9 +50,7 @@ function cleanMessage(msg: string, argv: string[]): string {
     // --x here) takes -xVALUE.
     const long = /use '(--[\w-]{2,})=-XYZ'/.exec(msg)?.[1];
     const spelled = long ? `${long}=${value}` : `${amb[1]}${value}`;
-    return value === undefined
-      ? `option '${amb[1]}' needs a value`
-      : `option '${amb[1]}' needs a value, and '${value}' looks like an option: write ${spelled} if that is the value`;
+    return value === undefined ? `option '${amb[1]}' needs a value` : `option '${amb[1]}' needs a value, and '${value}' looks like an option: write ${spelled} if that is the value`;
   }
   const pos = /^Unexpected argument '(.*)'\. This command does not take positional arguments/s.exec(msg);
   if (pos) return `unexpected argument '${pos[1]}': this program takes options only`;

@@ -50,14 +50,19 @@ export function parse(argv: string[]): { file: string; format: 'csv' | 'jsonl'; 
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => parse(argv), usage, (args) => {
-    // An empty log exports as a header row (CSV) or nothing (JSON lines).
-    const log = loadLog(args.file, args.year, true);
-    warnDamage(PROG, log);
-    if (log.partialTail !== null) warn(PROG, `${log.path}: the last line is unfinished (being written?) and left out`);
-    const chunks = args.format === 'csv' ? toCsv(log) : toJsonl(log);
-    if (args.output === undefined || args.output === '-') writeStdout(chunks);
-    else writeFile(args.output, chunks);
-    return READER.OK.code;
-  });
+  return runReader(
+    PROG,
+    () => parse(argv),
+    usage,
+    (args) => {
+      // An empty log exports as a header row (CSV) or nothing (JSON lines).
+      const log = loadLog(args.file, args.year, true);
+      warnDamage(PROG, log);
+      if (log.partialTail !== null) warn(PROG, `${log.path}: the last line is unfinished (being written?) and left out`);
+      const chunks = args.format === 'csv' ? toCsv(log) : toJsonl(log);
+      if (args.output === undefined || args.output === '-') writeStdout(chunks);
+      else writeFile(args.output, chunks);
+      return READER.OK.code;
+    },
+  );
 }

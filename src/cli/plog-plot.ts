@@ -82,15 +82,20 @@ export function parse(argv: string[]): PlotArgs | 'help' {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => parse(argv), usage, (args) => {
-    const logs: Log[] = args.files.map((f) => loadLog(f, args.year));
-    for (const log of logs) {
-      warnDamage(PROG, log);
-      if (log.partialTail !== null) warn(PROG, `${log.path}: the last line is unfinished (being written?) and left out`);
-    }
-    const text = args.format === 'html' ? renderHtml(logs, args.opts) : renderSvg(logs, args.opts);
-    if (args.output === '-') writeStdout([text]);
-    else writeFile(args.output, [text]);
-    return READER.OK.code;
-  });
+  return runReader(
+    PROG,
+    () => parse(argv),
+    usage,
+    (args) => {
+      const logs: Log[] = args.files.map((f) => loadLog(f, args.year));
+      for (const log of logs) {
+        warnDamage(PROG, log);
+        if (log.partialTail !== null) warn(PROG, `${log.path}: the last line is unfinished (being written?) and left out`);
+      }
+      const text = args.format === 'html' ? renderHtml(logs, args.opts) : renderSvg(logs, args.opts);
+      if (args.output === '-') writeStdout([text]);
+      else writeFile(args.output, [text]);
+      return READER.OK.code;
+    },
+  );
 }

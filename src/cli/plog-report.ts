@@ -52,24 +52,29 @@ export function parse(argv: string[]): { files: string[]; json: boolean; failOnL
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => parse(argv), usage, (args) => {
-    let status: number = READER.OK.code;
-    let leak = false;
-    args.files.forEach((path, i) => {
-      try {
-        const log = loadLog(path, args.year);
-        warnDamage(PROG, log);
-        const r = buildReport(log);
-        if (r.verdict.kind === 'leak-suspect') leak = true;
-        if (args.json) writeStdout([safeJson(reportJson(r)) + '\n']);
-        else writeStdout([(i > 0 ? '\n' : '') + formatReport(r, log, { ascii: !fancyOutput() })]);
-      } catch (err) {
-        if (err instanceof OutputClosed) throw err;
-        const code = exitFor(PROG, err);
-        if (status === READER.OK.code) status = code;
-      }
-    });
-    if (status === READER.OK.code && leak && args.failOnLeak) return READER.LEAK.code;
-    return status;
-  });
+  return runReader(
+    PROG,
+    () => parse(argv),
+    usage,
+    (args) => {
+      let status: number = READER.OK.code;
+      let leak = false;
+      args.files.forEach((path, i) => {
+        try {
+          const log = loadLog(path, args.year);
+          warnDamage(PROG, log);
+          const r = buildReport(log);
+          if (r.verdict.kind === 'leak-suspect') leak = true;
+          if (args.json) writeStdout([safeJson(reportJson(r)) + '\n']);
+          else writeStdout([(i > 0 ? '\n' : '') + formatReport(r, log, { ascii: !fancyOutput() })]);
+        } catch (err) {
+          if (err instanceof OutputClosed) throw err;
+          const code = exitFor(PROG, err);
+          if (status === READER.OK.code) status = code;
+        }
+      });
+      if (status === READER.OK.code && leak && args.failOnLeak) return READER.LEAK.code;
+      return status;
+    },
+  );
 }

@@ -15,7 +15,10 @@ export const RUN_EXIT = {
 } as const;
 
 export class RunFailure extends Error {
-  constructor(readonly exitCode: number, message: string) {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -95,11 +95,11 @@ export function foregroundOnTerminal(): boolean {
 /** Copy a file (an open descriptor's) into an open descriptor, a chunk at a time, from its start. */
 export function copyInto(src: number, fd: number): void {
   const buf = Buffer.allocUnsafe(1 << 20);
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const n = readSync(src, buf, 0, buf.length, pos);
     if (n === 0) return;
     pos += n;
-    for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+    for (let off = 0; off < n;) off += writeSync(fd, buf, off, n - off);
   }
 }
 

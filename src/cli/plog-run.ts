@@ -224,9 +224,7 @@ async function startAndLog(args: RunArgs, ctx: Ctx, early: () => NodeJS.Signals 
   // CMD, in our process group, with our standard streams.
   const t0 = performance.now();
   const child = spawn(args.cmd[0], args.cmd.slice(1), { stdio: 'inherit' });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   if (child.pid === undefined) {
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
     if (err.code === 'ENOENT') throw new RunFailure(RUN_EXIT.NOT_FOUND.code, `${args.cmd[0]}: command not found`);

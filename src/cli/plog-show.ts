@@ -7,9 +7,7 @@ import { renderShow, type TermOptions } from '../plog/readers/chart-term.js';
 import { READER } from '../plog/readers/exitcodes.js';
 import { version } from '../version.js';
 import { escapeText } from '../escape.js';
-import {
-  exitCodesText, exitFor, fancyOutput, intOption, loadLog, OutputClosed, parseSub, runReader, usageError, warnDamage, writeStdout, yearOption,
-} from './plog-sub.js';
+import { exitCodesText, exitFor, fancyOutput, intOption, loadLog, OutputClosed, parseSub, runReader, usageError, warnDamage, writeStdout, yearOption } from './plog-sub.js';
 
 const PROG = 'plog show';
 
@@ -65,9 +63,7 @@ export function parse(argv: string[]): ShowArgs | 'help' {
   if (follow && files.length > 1) usageError('-f follows one log, not several');
   if (follow && files[0] === '-') usageError('-f needs a file, not standard input');
   const envCols = Number(process.env.COLUMNS);
-  const width =
-    intOption(values.width, '--width', 30, 1000) ??
-    (process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : Number.isInteger(envCols) && envCols >= 30 ? envCols : 80);
+  const width = intOption(values.width, '--width', 30, 1000) ?? (process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : Number.isInteger(envCols) && envCols >= 30 ? envCols : 80);
   const height = intOption(values.height, '--height', 2, 100) ?? 8;
   const fancy = fancyOutput();
   const unicode = values.unicode ? true : values.ascii ? false : fancy;
@@ -91,21 +87,26 @@ async function follow(args: ShowArgs): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return runReader(PROG, () => parse(argv), usage, async (args) => {
-    if (args.follow) return follow(args);
-    let status: number = READER.OK.code;
-    args.files.forEach((path, i) => {
-      try {
-        const log = loadLog(path, args.year);
-        warnDamage(PROG, log);
-        writeStdout([(i > 0 ? '\n' : '') + show(log, args.term)]);
-      } catch (err) {
-        if (err instanceof OutputClosed) throw err;
-        // One bad file does not stop the others; the first failure is the exit status.
-        const code = exitFor(PROG, err);
-        if (status === READER.OK.code) status = code;
-      }
-    });
-    return status;
-  });
+  return runReader(
+    PROG,
+    () => parse(argv),
+    usage,
+    async (args) => {
+      if (args.follow) return follow(args);
+      let status: number = READER.OK.code;
+      args.files.forEach((path, i) => {
+        try {
+          const log = loadLog(path, args.year);
+          warnDamage(PROG, log);
+          writeStdout([(i > 0 ? '\n' : '') + show(log, args.term)]);
+        } catch (err) {
+          if (err instanceof OutputClosed) throw err;
+          // One bad file does not stop the others; the first failure is the exit status.
+          const code = exitFor(PROG, err);
+          if (status === READER.OK.code) status = code;
+        }
+      });
+      return status;
+    },
+  );
 }

@@ -132,12 +132,7 @@ export function exitFor(prog: string, err: unknown): number {
 }
 
 /** Run a reader: parse its arguments (--help prints usage()), then its body with them; errors become exit codes. */
-export async function runReader<T>(
-  prog: string,
-  parse: () => T | 'help',
-  usage: () => string,
-  body: (args: T) => number | Promise<number>,
-): Promise<number> {
+export async function runReader<T>(prog: string, parse: () => T | 'help', usage: () => string, body: (args: T) => number | Promise<number>): Promise<number> {
   try {
     const args = parse();
     if (args === 'help') {

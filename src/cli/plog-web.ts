@@ -31,7 +31,7 @@ export const WEB_EXIT = {
   USAGE: READER.USAGE,
   READ: { code: 16, meaning: 'a log file named, or the directory given with -d, cannot be read' },
   NOT_A_LOG: { code: 17, meaning: 'a file named is not a plog log' },
-  LISTEN: { code: 20, meaning: 'cannot listen on the address (in use, not this machine\'s, not allowed)' },
+  LISTEN: { code: 20, meaning: "cannot listen on the address (in use, not this machine's, not allowed)" },
   INTERNAL: READER.INTERNAL,
 } as const satisfies Record<string, ExitCode>;
 
@@ -230,13 +230,18 @@ async function serve(argv: string[]): Promise<number> {
     await web.close();
     return WEB_EXIT.LISTEN.code;
   }
-  const follower = new Follower(engine, engine.ids().map((id) => engine.get(id)!).filter((e) => !e.inDir).map((e) => e.path));
+  const follower = new Follower(
+    engine,
+    engine
+      .ids()
+      .map((id) => engine.get(id)!)
+      .filter((e) => !e.inDir)
+      .map((e) => e.path),
+  );
   follower.start();
   const hostPart = where.address.includes(':') ? `[${where.address}]` : where.address;
   const url = `http://${hostPart}:${where.port}/?token=${token}`;
-  const what = [args.dir !== null ? `the logs of ${args.dir}` : '', args.files.length ? `${args.files.length} file${args.files.length > 1 ? 's' : ''}` : '']
-    .filter(Boolean)
-    .join(' and ');
+  const what = [args.dir !== null ? `the logs of ${args.dir}` : '', args.files.length ? `${args.files.length} file${args.files.length > 1 ? 's' : ''}` : ''].filter(Boolean).join(' and ');
   process.stderr.write(`${PROG}: serving ${escapeText(what)} (${engine.size} log${engine.size === 1 ? '' : 's'} now); Ctrl-C stops it\n`);
   if (!isLoopback(where.address)) {
     process.stderr.write(`${PROG}: listening on ${where.address}, beyond this machine, in plain HTTP: the token can be read on the way. An SSH tunnel is safer.\n`);

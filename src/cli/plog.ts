@@ -275,7 +275,11 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'log': {
-      const req = action.tree ? encodeLogTree(action.pid, action.intervalMs) : action.format === 'text' ? encodeLog(action.pid, action.intervalMs) : encodeLogFormat(action.pid, action.intervalMs, action.format);
+      const req = action.tree
+        ? encodeLogTree(action.pid, action.intervalMs)
+        : action.format === 'text'
+          ? encodeLog(action.pid, action.intervalMs)
+          : encodeLogFormat(action.pid, action.intervalMs, action.format);
       const [reply] = await ask(req);
       if (reply === UNRECOGNIZED && action.tree) {
         die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} is too old to log a process tree: it cannot do --tree. Log each process with -p PID.`);
@@ -315,10 +319,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'stop': {
       const [reply] = await ask(encodeStop(action.pid));
       if (reply === UNRECOGNIZED) {
-        die(
-          CLIENT.OLD_SERVER,
-          `the plogsrvd on ${dir} speaks only the plog 0.1.0 protocol: it cannot stop a log on request. Delete the log file to stop it (see plog -l).`,
-        );
+        die(CLIENT.OLD_SERVER, `the plogsrvd on ${dir} speaks only the plog 0.1.0 protocol: it cannot stop a log on request. Delete the log file to stop it (see plog -l).`);
       }
       if (!reply.startsWith('Stopped logging')) die(CLIENT.REFUSED, reply);
       out(reply);
@@ -326,7 +327,6 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 }
-
 
 async function main(): Promise<void> {
   const sub = process.argv[2];

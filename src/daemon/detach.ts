@@ -49,9 +49,7 @@ export interface DetachOptions {
 }
 
 /** How a start ended, as seen by the launcher. */
-export type StartResult =
-  | { ready: true; pid: number }
-  | { ready: false; code: number; message: string; pid: number | null };
+export type StartResult = { ready: true; pid: number } | { ready: false; code: number; message: string; pid: number | null };
 
 // ---------------------------------------------------------------------------
 // The daemon side.

@@ -37,41 +37,10 @@
  * window before it as short as it can be.
  */
 import './no-inspector.js';
-export {
-  detach,
-  startDaemon,
-  spawnReady,
-  isDaemonChild,
-  isReady,
-  notifyReady,
-  notifyWarning,
-  notifyFailure,
-  type DetachOptions,
-  type StartResult,
-  type SpawnReadyOptions,
-} from './detach.js';
+export { detach, startDaemon, spawnReady, isDaemonChild, isReady, notifyReady, notifyWarning, notifyFailure, type DetachOptions, type StartResult, type SpawnReadyOptions } from './detach.js';
 export { removeStaleSocket, socketState, type SocketState } from './sockets.js';
 export { closeInheritedFds, isKeepableOutput } from './fds.js';
 export { acquireLock, type PidLock, type LockResult } from './lock.js';
 export { groupId, groupIdIn } from './groups.js';
-export {
-  onShutdown,
-  shutdown,
-  isShuttingDown,
-  onSignal,
-  onReload,
-  onReopen,
-  daemonSignals,
-  DAEMON_SIGNALS,
-  REALTIME_SIGNAL_ACTION,
-  type Cleanup,
-  type SignalAction,
-} from './signals.js';
-export {
-  createReporter,
-  timestamp,
-  type Reporter,
-  type ReporterOptions,
-  type ErrorDest,
-  type SyslogSink,
-} from './report.js';
+export { onShutdown, shutdown, isShuttingDown, onSignal, onReload, onReopen, daemonSignals, DAEMON_SIGNALS, REALTIME_SIGNAL_ACTION, type Cleanup, type SignalAction } from './signals.js';
+export { createReporter, timestamp, type Reporter, type ReporterOptions, type ErrorDest, type SyslogSink } from './report.js';

@@ -13,9 +13,7 @@ export interface ListenFd {
   name: string;
 }
 
-export type ListenFdsResult =
-  | { ok: true; fds: ListenFd[] }
-  | { ok: false; reason: string };
+export type ListenFdsResult = { ok: true; fds: ListenFd[] } | { ok: false; reason: string };
 
 /**
  * The descriptors passed to process `pid` by env. No LISTEN_FDS (or
@@ -80,5 +78,5 @@ export function boundPaths(fds: number[]): Array<string | null> {
     const m = /^\S+: \S+ \S+ \S+ \S+ \S+ +(\d+) (\/.*)$/.exec(line);
     if (m) paths.set(m[1]!, m[2]!);
   }
-  return inodes.map((ino) => (ino === null ? null : paths.get(ino) ?? null));
+  return inodes.map((ino) => (ino === null ? null : (paths.get(ino) ?? null)));
 }

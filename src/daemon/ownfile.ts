@@ -15,17 +15,7 @@ import { closeSync, constants as C, fstatSync, fsyncSync, lstatSync, openSync, r
 
 /** Why a file is not a regular file of `owner` with one link, or null when it is. */
 export function whyNotOurs(st: Stats, owner: number): string | null {
-  const kind = st.isFile()
-    ? 'a regular file'
-    : st.isDirectory()
-      ? 'a directory'
-      : st.isSymbolicLink()
-        ? 'a symlink'
-        : st.isFIFO()
-          ? 'a FIFO'
-          : st.isSocket()
-            ? 'a socket'
-            : 'a device';
+  const kind = st.isFile() ? 'a regular file' : st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symlink' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
   if (!st.isFile()) return `${kind} of uid ${st.uid}`;
   if (st.uid !== owner) return `${kind} of uid ${st.uid}`;
   if (st.nlink !== 1) return `${kind} with ${st.nlink} links`;

@@ -95,7 +95,7 @@ export async function shutdown(code = 0, signal: NodeJS.Signals | null = null): 
     try {
       await cleanup(signal);
     } catch (err) {
-      writeAllSync(2, `cleanup failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      writeAllSync(2, `cleanup failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       if (status === 0) status = 1;
     }
   }
@@ -135,7 +135,10 @@ const hooks: Record<'reload' | 'reopen', (() => void | Promise<void>) | null> = 
 export function daemonSignals(fn: Cleanup, opts: { tell?: (message: string) => void } = {}): void {
   tell = opts.tell ?? null;
   const table = Object.entries(DAEMON_SIGNALS) as [NodeJS.Signals, SignalAction][];
-  onShutdown(fn, table.filter(([, a]) => a === 'stop').map(([s]) => s));
+  onShutdown(
+    fn,
+    table.filter(([, a]) => a === 'stop').map(([s]) => s),
+  );
   for (const [sig, action] of table) if (action !== 'stop') listen(sig, action);
   catchRealtimeSignals();
 }

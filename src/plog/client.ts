@@ -264,8 +264,7 @@ export async function request(dir: string, req: Buffer, opts: RequestOptions = {
       }
     };
     const fail = (e: SystemError): void => {
-      const reason: RequestFailure =
-        e.code === 'ECONNREFUSED' ? 'stale' : e.code === 'EACCES' || e.code === 'EPERM' ? 'access' : e.code === 'ENOENT' ? 'no-server' : 'send';
+      const reason: RequestFailure = e.code === 'ECONNREFUSED' ? 'stale' : e.code === 'EACCES' || e.code === 'EPERM' ? 'access' : e.code === 'ENOENT' ? 'no-server' : 'send';
       const words = e.message.replace(/^.*?: /, '');
       const message =
         reason === 'stale'

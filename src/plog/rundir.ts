@@ -3,9 +3,7 @@
 // DIR/plogd_sock fits in a sockaddr_un.
 import { DEFAULT_DIR, MAX_DIR_LENGTH } from './client.js';
 
-export type RunDir =
-  | { ok: true; dir: string }
-  | { ok: false; problem: 'too-long' | 'not-absolute' | 'empty'; dir: string; message: string };
+export type RunDir = { ok: true; dir: string } | { ok: false; problem: 'too-long' | 'not-absolute' | 'empty'; dir: string; message: string };
 
 export function resolveRunDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): RunDir {
   const fromEnv = option === undefined;

@@ -50,7 +50,13 @@ export function parseProcCgroup(text: string): ProcCgroup | null {
     if (b < 0) continue;
     const path = line.slice(b + 1);
     if (line.slice(0, b) === '0:') v2.push(path);
-    else if (line.slice(a + 1, b).split(',').includes('memory')) v1.push(path);
+    else if (
+      line
+        .slice(a + 1, b)
+        .split(',')
+        .includes('memory')
+    )
+      v1.push(path);
   }
   if (v1.length > 1 || v2.length > 1) return null;
   const found: ProcCgroup | null = v1.length === 1 ? { version: 1, path: v1[0] } : v2.length === 1 ? { version: 2, path: v2[0] } : null;

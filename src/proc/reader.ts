@@ -85,7 +85,6 @@ export function decodeProc(buf: Uint8Array, length = buf.length): string {
   return Buffer.from(buf.buffer, buf.byteOffset, length).toString('latin1');
 }
 
-
 /** Read a whole small file by path (opened and closed here). */
 function readPath(path: string, file: string): Buffer {
   let fd: number;
@@ -232,7 +231,11 @@ export class ProcessReader {
   private closeRest(): void {
     for (const fd of [this.statmFd, this.smapsFd, this.mapsFd]) {
       if (fd !== null && fd >= 0) {
-        try { fs.closeSync(fd); } catch { /* already gone */ }
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already gone */
+        }
       }
     }
     this.statmFd = -1;
@@ -370,7 +373,11 @@ export class ProcessReader {
     const ro = fs.constants.O_RDONLY;
     for (const fd of [this.smapsFd, this.mapsFd]) {
       if (fd !== null) {
-        try { fs.closeSync(fd); } catch { /* already gone */ }
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already gone */
+        }
       }
     }
     this.smapsFd = null;
@@ -433,7 +440,11 @@ export class ProcessReader {
     this.closed = true;
     for (const fd of [this.statFd, this.statmFd, this.smapsFd, this.mapsFd]) {
       if (fd !== null && fd >= 0) {
-        try { fs.closeSync(fd); } catch { /* already gone */ }
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already gone */
+        }
       }
     }
     this.smapsFd = null;

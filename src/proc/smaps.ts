@@ -76,15 +76,33 @@ export function parseSmapsBytes(buf: Uint8Array, length = buf.length, into?: Sma
     // Mapping header lines start with a lower-case hex digit, so only lines
     // starting with these upper-case letters can be the keys we want.
     if (c === C_R) {
-      if (startsWith(buf, pos, len, K_RSS)) { key = 1; klen = 4; sawRss = true; }
+      if (startsWith(buf, pos, len, K_RSS)) {
+        key = 1;
+        klen = 4;
+        sawRss = true;
+      }
     } else if (c === C_P) {
-      if (startsWith(buf, pos, len, K_PSS)) { key = 2; klen = 4; }
-      else if (startsWith(buf, pos, len, K_PRIVATE_CLEAN)) { key = 6; klen = 14; }
-      else if (startsWith(buf, pos, len, K_PRIVATE_DIRTY)) { key = 7; klen = 14; }
+      if (startsWith(buf, pos, len, K_PSS)) {
+        key = 2;
+        klen = 4;
+      } else if (startsWith(buf, pos, len, K_PRIVATE_CLEAN)) {
+        key = 6;
+        klen = 14;
+      } else if (startsWith(buf, pos, len, K_PRIVATE_DIRTY)) {
+        key = 7;
+        klen = 14;
+      }
     } else if (c === C_S) {
-      if (startsWith(buf, pos, len, K_SWAP)) { key = 3; klen = 5; }
-      else if (startsWith(buf, pos, len, K_SHARED_CLEAN)) { key = 4; klen = 13; }
-      else if (startsWith(buf, pos, len, K_SHARED_DIRTY)) { key = 5; klen = 13; }
+      if (startsWith(buf, pos, len, K_SWAP)) {
+        key = 3;
+        klen = 5;
+      } else if (startsWith(buf, pos, len, K_SHARED_CLEAN)) {
+        key = 4;
+        klen = 13;
+      } else if (startsWith(buf, pos, len, K_SHARED_DIRTY)) {
+        key = 5;
+        klen = 13;
+      }
     }
     if (key !== 0) {
       let p = pos + klen;
@@ -98,21 +116,34 @@ export function parseSmapsBytes(buf: Uint8Array, length = buf.length, into?: Sma
         p++;
       }
       // " kB", then the end of the line or of the text.
-      if (p === start || p + 3 > len || buf[p] !== C_SP || buf[p + 1] !== C_k || buf[p + 2] !== C_B ||
-          (p + 3 < len && buf[p + 3] !== C_NL)) {
+      if (p === start || p + 3 > len || buf[p] !== C_SP || buf[p + 1] !== C_k || buf[p + 2] !== C_B || (p + 3 < len && buf[p + 3] !== C_NL)) {
         let nl = buf.indexOf(C_NL, pos);
         if (nl < 0 || nl > len) nl = len;
         const line = Buffer.from(buf.buffer, buf.byteOffset + pos, nl - pos).toString('latin1');
         throw new ProcParseError('smaps', `bad line ${JSON.stringify(line)}`);
       }
       switch (key) {
-        case 1: rss += v; break;
-        case 2: pss += v; break;
-        case 3: swap += v; break;
-        case 4: sharedClean += v; break;
-        case 5: sharedDirty += v; break;
-        case 6: privateClean += v; break;
-        default: privateDirty += v; break;
+        case 1:
+          rss += v;
+          break;
+        case 2:
+          pss += v;
+          break;
+        case 3:
+          swap += v;
+          break;
+        case 4:
+          sharedClean += v;
+          break;
+        case 5:
+          sharedDirty += v;
+          break;
+        case 6:
+          privateClean += v;
+          break;
+        default:
+          privateDirty += v;
+          break;
       }
       pos = p + 3;
       if (pos < len) pos++; // the '\n'

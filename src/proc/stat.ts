@@ -42,9 +42,21 @@ const F = (n: number): number => n - 3;
 
 // The numeric fields read, in the order of the result (field number, name).
 const NUMS: ReadonlyArray<readonly [number, string]> = [
-  [4, 'ppid'], [10, 'minflt'], [11, 'cminflt'], [12, 'majflt'], [13, 'cmajflt'],
-  [14, 'utime'], [15, 'stime'], [16, 'cutime'], [17, 'cstime'], [18, 'priority'],
-  [19, 'nice'], [20, 'num_threads'], [22, 'starttime'], [23, 'vsize'], [24, 'rss'],
+  [4, 'ppid'],
+  [10, 'minflt'],
+  [11, 'cminflt'],
+  [12, 'majflt'],
+  [13, 'cmajflt'],
+  [14, 'utime'],
+  [15, 'stime'],
+  [16, 'cutime'],
+  [17, 'cstime'],
+  [18, 'priority'],
+  [19, 'nice'],
+  [20, 'num_threads'],
+  [22, 'starttime'],
+  [23, 'vsize'],
+  [24, 'rss'],
 ];
 const LAST = F(24);
 
@@ -81,8 +93,7 @@ export function decimalAt(buf: Uint8Array, start: number, end: number): number {
   return neg ? -v : v;
 }
 
-const latin1 = (buf: Uint8Array, start: number, end: number): string =>
-  Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('latin1');
+const latin1 = (buf: Uint8Array, start: number, end: number): string => Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('latin1');
 
 /** Whether str is exactly the latin1 characters of buf[a, b). */
 function sameLatin1(str: string, buf: Uint8Array, a: number, b: number): boolean {

@@ -271,9 +271,7 @@ export class TreeSampler {
     this.count = count;
     if (capped !== this.capped) {
       this.opts.report?.(
-        capped
-          ? `summing ${count} of its processes only: uid ${this.owner} is at its limit of ${this.opts.load?.cap()} logs and tree processes`
-          : `summing all of its ${count} processes again`,
+        capped ? `summing ${count} of its processes only: uid ${this.owner} is at its limit of ${this.opts.load?.cap()} logs and tree processes` : `summing all of its ${count} processes again`,
       );
     }
     this.capped = capped;

@@ -9,25 +9,10 @@ import { errCode, errnoFromCode, strerror } from '../errno.js';
 import type { DriverStats } from './driver.js';
 import { checkPeer, NotDriverError, runDirOf } from './peer.js';
 import { loggerPath } from './rundir.js';
-import {
-  decodeDelivery,
-  decodeReply,
-  encodeRegister,
-  F_DELIVERY,
-  F_REPLY,
-  F_STATS,
-  F_STATS_REPLY,
-  frame,
-  FrameReader,
-  MAX_DELIVERY,
-  type LogMessage,
-  type Role,
-  type TraceId,
-} from './wire.js';
+import { decodeDelivery, decodeReply, encodeRegister, F_DELIVERY, F_REPLY, F_STATS, F_STATS_REPLY, frame, FrameReader, MAX_DELIVERY, type LogMessage, type Role, type TraceId } from './wire.js';
 
 export { runDirOf, NotDriverError };
 export { Submitter, type SubmitterOptions } from './submitter.js';
-
 
 export interface LogStreamOptions {
   rundir?: string;

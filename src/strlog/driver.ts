@@ -19,19 +19,7 @@
 // only another tracer's filters took.
 
 import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_NOTICE, LOG_USER, LOG_WARNING } from '../syslog/constants.js';
-import {
-  HZ,
-  LOG_MID,
-  SL_ALL,
-  SL_CLASSES,
-  SL_CONSOLE,
-  SL_ERROR,
-  SL_FATAL,
-  SL_NOTE,
-  SL_TRACE,
-  SL_WARN,
-  type LogClass,
-} from './constants.js';
+import { HZ, LOG_MID, SL_ALL, SL_CLASSES, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_TRACE, SL_WARN, type LogClass } from './constants.js';
 import { matches } from './filter.js';
 import type { StrlogArg } from './format.js';
 import { encodeData, encodeDelivery, setDeliverySeq, IFACE_MODULE, IFACE_USER, type Ack, type LogCtl, type Role, type Submission, type SubmissionHeader, type TraceId } from './wire.js';

@@ -40,7 +40,10 @@ export function checkFormat(fmt: string): FormatCheck {
     if (conv === '') return { ok: false, error: `incomplete conversion at the end of the format (use %% for a percent sign)` };
     if (!CONVERSIONS.includes(conv)) {
       const what = /[eEfFgGaA]/.test(conv) ? ' (no floating point)' : conv === '*' ? ' (no * width or precision)' : '';
-      return { ok: false, error: `unsupported conversion %${m[1]}${m[2]}${m[3] !== undefined ? '.' + m[3] : ''}${m[4]}${conv} at offset ${pct}${what}: strlog takes %d %i %u %o %x %X %c %s (with l, flags, width, precision) and %%` };
+      return {
+        ok: false,
+        error: `unsupported conversion %${m[1]}${m[2]}${m[3] !== undefined ? '.' + m[3] : ''}${m[4]}${conv} at offset ${pct}${what}: strlog takes %d %i %u %o %x %X %c %s (with l, flags, width, precision) and %%`,
+      };
     }
     // At most 999: a message cannot grow into a huge line (32 conversions).
     if (m[2]!.length > 3 || (m[3]?.length ?? 0) > 3) return { ok: false, error: `width or precision over 999 at offset ${pct}` };
@@ -109,7 +112,8 @@ export function expandedBound(fmt: string, fmtBytes: number, args: readonly numb
   convs.forEach((c, i) => {
     const a = i < args.length ? args[i]! : c.conv === 's' ? 6 : -1; // missing: "(null)" or 0
     if (c.conv === 'c') n += Math.max(c.width, 4);
-    else if (c.conv !== 's' || a < 0) n += Math.max(c.width, c.prec + 2, 24); // 64 bits in octal with # and a sign
+    else if (c.conv !== 's' || a < 0)
+      n += Math.max(c.width, c.prec + 2, 24); // 64 bits in octal with # and a sign
     else {
       const used = c.prec >= 0 ? Math.min(a, 4 * c.prec) : a;
       n += used > 0 && c.width > 0 ? used + c.width : Math.max(used, c.width);
@@ -120,7 +124,11 @@ export function expandedBound(fmt: string, fmtBytes: number, args: readonly numb
 
 /** expandedBound() of a message as a sender has it. */
 export function messageBound(fmt: string, args: readonly unknown[]): number {
-  return expandedBound(fmt, Buffer.byteLength(fmt), args.map((a) => (typeof a === 'string' ? Buffer.byteLength(a) : -1)));
+  return expandedBound(
+    fmt,
+    Buffer.byteLength(fmt),
+    args.map((a) => (typeof a === 'string' ? Buffer.byteLength(a) : -1)),
+  );
 }
 
 /**

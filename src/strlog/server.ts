@@ -352,12 +352,18 @@ export class StrlogServer {
   private housekeeping(): void {
     for (const d of this.limiter.take()) {
       const n = d.rate + d.long + d.sender;
-      this.engine.notice(
-        d.flags,
-        d.tracers,
-        'strlogd: %u %s from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes, %u by the sender',
-        [n, n === 1 ? 'message' : 'messages', d.uid, d.lastPid, d.rate, LIMITS.ratePerSecond, LIMITS.burst, d.long, LIMITS.maxText, d.sender],
-      );
+      this.engine.notice(d.flags, d.tracers, 'strlogd: %u %s from uid %u (pid %d) dropped: %u over its rate limit (%u a second, burst %u), %u longer than %u bytes, %u by the sender', [
+        n,
+        n === 1 ? 'message' : 'messages',
+        d.uid,
+        d.lastPid,
+        d.rate,
+        LIMITS.ratePerSecond,
+        LIMITS.burst,
+        d.long,
+        LIMITS.maxText,
+        d.sender,
+      ]);
       this.opts.report.error(
         `uid ${d.uid} (pid ${d.lastPid}): ${n} messages dropped: ${d.rate} over its rate limit (${LIMITS.ratePerSecond}/s, burst ${LIMITS.burst}), ${d.long} longer than ${LIMITS.maxText} bytes, ${d.sender} by the sender`,
       );

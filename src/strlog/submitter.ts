@@ -106,7 +106,7 @@ export class Submitter {
   /** A buffer of records that will not reach the driver: its messages are
    * lost, the loss reports in it are still to be told. */
   private loseBuffer(buf: Buffer): void {
-    for (let o = 0; o + SUB_HEADER <= buf.length; ) {
+    for (let o = 0; o + SUB_HEADER <= buf.length;) {
       const len = buf.readUInt16LE(o);
       if (buf[o + 3] === IFACE_LOSS) this.untold += buf.readUInt32LE(o + 12);
       else {
@@ -170,7 +170,10 @@ export class Submitter {
     this.q.clear();
     for (const t of [...this.acks.keys()]) this.settle(t, null);
     this.closeSocket();
-    void this.conn?.then((c) => c.destroy(), () => {});
+    void this.conn?.then(
+      (c) => c.destroy(),
+      () => {},
+    );
     this.conn = null;
   }
 
@@ -277,7 +280,13 @@ export class Submitter {
         bytes += r.length;
         n++;
       }
-      const buf = n === 1 ? this.q.peek()! : Buffer.concat(Array.from({ length: n }, (_, i) => this.q.peek(i)!), bytes);
+      const buf =
+        n === 1
+          ? this.q.peek()!
+          : Buffer.concat(
+              Array.from({ length: n }, (_, i) => this.q.peek(i)!),
+              bytes,
+            );
       let r: number;
       try {
         r = this.trySend(buf);
@@ -306,7 +315,11 @@ export class Submitter {
     this.acks.delete(token);
     clearTimeout(p.timer);
     // An idle connection does not keep the process alive.
-    if (this.acks.size === 0) void this.conn?.then((c) => c.unref(), () => {});
+    if (this.acks.size === 0)
+      void this.conn?.then(
+        (c) => c.unref(),
+        () => {},
+      );
     p.resolve(a);
   }
 }

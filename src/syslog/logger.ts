@@ -440,20 +440,14 @@ export class Logger {
     if (o.queueMessages !== undefined) limits.queueMessages = o.queueMessages;
     if (o.queueBytes !== undefined) limits.queueBytes = o.queueBytes;
     if (o.stallTimeout !== undefined) limits.stallTimeout = o.stallTimeout;
-    const dest: Destination = o.url
-      ? parseDestination(o.url)
-      : { protocol: 'unix', path: o.path ?? defaultSocketPath() };
+    const dest: Destination = o.url ? parseDestination(o.url) : { protocol: 'unix', path: o.path ?? defaultSocketPath() };
     if (dest.protocol === 'unix') {
       this.transport = new UnixTransport(dest.path, this.hooks, limits);
     } else {
       const host = o.hostname ?? osHostname();
       const fmt = o.format ?? 'rfc5424';
-      const render = (m: SyslogMessage): Buffer =>
-        Buffer.from(fmt === 'rfc3164' ? formatRfc3164(m, host) : formatRfc5424(m, { hostname: host, bom: !!o.bom }));
-      this.transport =
-        dest.protocol === 'udp'
-          ? new UdpTransport(dest, render, this.hooks, limits)
-          : new StreamTransport(dest, render, this.hooks, limits, { tls: o.tls });
+      const render = (m: SyslogMessage): Buffer => Buffer.from(fmt === 'rfc3164' ? formatRfc3164(m, host) : formatRfc5424(m, { hostname: host, bom: !!o.bom }));
+      this.transport = dest.protocol === 'udp' ? new UdpTransport(dest, render, this.hooks, limits) : new StreamTransport(dest, render, this.hooks, limits, { tls: o.tls });
     }
     return this.transport;
   }

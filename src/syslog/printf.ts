@@ -33,8 +33,7 @@ interface Spec {
   conv: string;
 }
 
-const SPEC_RE =
-  /%(?:(\d+)\$)?([-+ #0'I]*)(\*(?:\d+\$)?|\d+)?(?:\.(\*(?:\d+\$)?|\d*))?(hh|h|ll|l|L|q|j|z|Z|t)?([diouxXeEfFgGaAcsCSpnm%])/y;
+const SPEC_RE = /%(?:(\d+)\$)?([-+ #0'I]*)(\*(?:\d+\$)?|\d+)?(?:\.(\*(?:\d+\$)?|\d*))?(hh|h|ll|l|L|q|j|z|Z|t)?([diouxXeEfFgGaAcsCSpnm%])/y;
 
 /** A format string taken apart once: literal text, and conversions as SPEC_RE matched them. */
 type Token = string | Conversion;

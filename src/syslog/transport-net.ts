@@ -327,10 +327,13 @@ export class StreamTransport implements Transport {
     if (this.retryTimer || this.closed) return;
     const delay = Math.min(100 * 2 ** this.backoff, 5000);
     this.backoff++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (!this.sock && !this.closed && this.pending.length > 0) this.open();
-    }, this.backoff === 1 ? 0 : delay);
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        if (!this.sock && !this.closed && this.pending.length > 0) this.open();
+      },
+      this.backoff === 1 ? 0 : delay,
+    );
     // Left ref'd: messages are waiting for this reconnect, and it ends, since
     // a message that fails on two connections is dropped.
   }

@@ -68,7 +68,11 @@ export class UnixTransport implements Transport {
   private prefixIdent = '';
   private prefixPid: number | undefined = undefined;
 
-  constructor(path: string, private readonly hooks: TransportHooks, limits: Partial<QueueLimits> = {}) {
+  constructor(
+    path: string,
+    private readonly hooks: TransportHooks,
+    limits: Partial<QueueLimits> = {},
+  ) {
     this.path = path;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.q = new SendQueue<Item>({

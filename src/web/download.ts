@@ -51,7 +51,10 @@ export async function download(res: ServerResponse, engine: Engine, e: Entry, ur
       const r = t.read(1 << 20);
       if (r.error || r.reset) break;
       if (r.samples.length) {
-        const log = t.parser.log(r.samples.map((l) => l.sample), e.id);
+        const log = t.parser.log(
+          r.samples.map((l) => l.sample),
+          e.id,
+        );
         if (log) {
           let k = 0;
           for (const chunk of format === 'csv' ? toCsv(log) : toJsonl(log)) {
@@ -72,7 +75,13 @@ export async function download(res: ServerResponse, engine: Engine, e: Entry, ur
     return;
   }
   if (format === 'svg') {
-    const entries = [e, ...url.searchParams.getAll('with').slice(0, MAX_COMPARE - 1).map((w) => engine.get(w))].filter((x): x is Entry => !!x);
+    const entries = [
+      e,
+      ...url.searchParams
+        .getAll('with')
+        .slice(0, MAX_COMPARE - 1)
+        .map((w) => engine.get(w)),
+    ].filter((x): x is Entry => !!x);
     const logs = entries.map((x) => engine.asLog(x)).filter((l): l is Log => l !== null && l.samples.length > 0);
     if (logs.length === 0) return plain(res, 404, 'no samples yet\n');
     const time = url.searchParams.get('time');

@@ -45,11 +45,7 @@ export interface EngineOptions {
 }
 
 export type EngineEvent =
-  | { type: 'added'; id: string }
-  | { type: 'removed'; id: string }
-  | { type: 'samples'; id: string; samples: Located[] }
-  | { type: 'reset'; id: string }
-  | { type: 'changed'; id: string };
+  { type: 'added'; id: string } | { type: 'removed'; id: string } | { type: 'samples'; id: string; samples: Located[] } | { type: 'reset'; id: string } | { type: 'changed'; id: string };
 
 export interface Entry {
   id: string;
@@ -149,10 +145,22 @@ export class Engine {
   private newEntry(id: string, path: string, inDir: boolean): Entry {
     const { name, pid } = parseLogName(basename(path));
     const e: Entry = {
-      id, path, inDir, name, pid,
+      id,
+      path,
+      inDir,
+      name,
+      pid,
       tail: new FileTail(path, !inDir),
       stats: new LogStats(this.blockCap),
-      stat: null, error: null, more: true, dirty: true, status: 'waiting', verdict: null, verdictAtN: -1, verdictAtMs: -Infinity, shown: null,
+      stat: null,
+      error: null,
+      more: true,
+      dirty: true,
+      status: 'waiting',
+      verdict: null,
+      verdictAtN: -1,
+      verdictAtMs: -Infinity,
+      shown: null,
     };
     this.due.add(e);
     return e;

@@ -24,7 +24,6 @@ interface EventClient {
   ids: string[] | null;
 }
 
-
 export class LiveStreams {
   private readonly clients = new Set<EventClient>();
   private readonly dirtyRows = new Set<string>();

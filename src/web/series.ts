@@ -42,7 +42,12 @@ export function seriesOf(e: Entry, from = -Infinity, to = Infinity, maxPoints = 
   const start = blocks[0].start;
   const end = blocks[blocks.length - 1].end;
   let samples: Sample[] | null = null;
-  if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample).filter((s) => s.timeMs >= from && s.timeMs <= to) ?? null;
+  if (end - start <= RAW_LIMIT)
+    samples =
+      e.tail
+        .readRange(start, end, blocks[0].line)
+        ?.map((l) => l.sample)
+        .filter((s) => s.timeMs >= from && s.timeMs <= to) ?? null;
   if (samples) {
     if (samples.length <= maxPoints) {
       for (const s of samples) {

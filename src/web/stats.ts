@@ -379,8 +379,19 @@ export class LogStats {
       const lateFit = late.fit(x0);
       const mean = r.sum / r.n;
       out.push({
-        key: def.key, label: def.label, column: def.column, n: r.n, first: r.first, last: r.last, min: r.min,
-        peak: r.peak, peakTimeMs: r.peakAt, mean, fit, lateFit, steady: isSteady(fit, lateFit, mean, r.t1 - r.t0),
+        key: def.key,
+        label: def.label,
+        column: def.column,
+        n: r.n,
+        first: r.first,
+        last: r.last,
+        min: r.min,
+        peak: r.peak,
+        peakTimeMs: r.peakAt,
+        mean,
+        fit,
+        lateFit,
+        steady: isSteady(fit, lateFit, mean, r.t1 - r.t0),
       });
     });
     return { figures: out, lateExact };
@@ -427,6 +438,13 @@ export class LogStats {
 
   /** Approximate bytes held (for the benchmark's budget). */
   get heldBytes(): number {
-    return this.blocks.byteLength + this.spark.byteLength + this.sparkTag.byteLength + this.fine.byteLength + this.fineTag.byteLength + (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0);
+    return (
+      this.blocks.byteLength +
+      this.spark.byteLength +
+      this.sparkTag.byteLength +
+      this.fine.byteLength +
+      this.fineTag.byteLength +
+      (this.straddle ? this.straddle.cols.reduce((n, c) => n + c.byteLength, 0) : 0)
+    );
   }
 }

@@ -251,8 +251,15 @@ export class TailParser {
   log(samples: Sample[], name: string): Log | null {
     if (!this.template || !this.info) return null;
     return {
-      ...this.template, path: this.path, name, samples, withSeconds: this.info.withSeconds,
-      badLines: this.badLines.slice(), badLineCount: this.badLineCount, partialTail: null, bytes: this.pos,
+      ...this.template,
+      path: this.path,
+      name,
+      samples,
+      withSeconds: this.info.withSeconds,
+      badLines: this.badLines.slice(),
+      badLineCount: this.badLineCount,
+      partialTail: null,
+      bytes: this.pos,
     };
   }
 
@@ -275,7 +282,12 @@ export class TailParser {
     const out: Located[] = [];
     for (let i = 0; i < lines.length; i += BATCH_LINES) {
       const chunk = lines.slice(i, i + BATCH_LINES);
-      const log = this.parse(chunk.map((l) => l.text), true, anchorMs, false);
+      const log = this.parse(
+        chunk.map((l) => l.text),
+        true,
+        anchorMs,
+        false,
+      );
       const k0 = this.prefix.length;
       for (const s of log.samples) {
         const j = s.line - k0 - 1;

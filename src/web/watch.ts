@@ -42,13 +42,16 @@ export class Follower {
     // the interval plus a second still).
     let lastPoll = performance.now();
     this.timers.push(
-      setInterval(() => {
-        const every = this.watching ? (opts.pollMs ?? 10_000) : (opts.pollUnwatchedMs ?? 1000);
-        if (performance.now() - lastPoll < every - 50) return;
-        lastPoll = performance.now();
-        this.engine.touchAll();
-        this.soon();
-      }, Math.min(opts.pollMs ?? 10_000, opts.pollUnwatchedMs ?? 1000)),
+      setInterval(
+        () => {
+          const every = this.watching ? (opts.pollMs ?? 10_000) : (opts.pollUnwatchedMs ?? 1000);
+          if (performance.now() - lastPoll < every - 50) return;
+          lastPoll = performance.now();
+          this.engine.touchAll();
+          this.soon();
+        },
+        Math.min(opts.pollMs ?? 10_000, opts.pollUnwatchedMs ?? 1000),
+      ),
     );
     this.timers.push(
       setInterval(() => {

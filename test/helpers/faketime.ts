@@ -4,10 +4,7 @@
 // threads.
 import { existsSync } from 'node:fs';
 
-export const LIBFAKETIME: string | undefined = [
-  '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
-  '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1',
-].find((p) => existsSync(p));
+export const LIBFAKETIME: string | undefined = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) => existsSync(p));
 
 /** A test's skip reason without it. */
 export const NO_FAKETIME = 'libfaketime is not installed (Debian package faketime)';

@@ -81,8 +81,12 @@ export function lines(path: string): string[] {
 
 /** Wait until a file has at least n lines; returns them. */
 export function waitLines(path: string, n: number, opts: WaitOptions = {}): Promise<string[]> {
-  return waitFor(`${n} lines in ${path}`, () => {
-    const l = lines(path);
-    return l.length >= n ? l : null;
-  }, opts);
+  return waitFor(
+    `${n} lines in ${path}`,
+    () => {
+      const l = lines(path);
+      return l.length >= n ? l : null;
+    },
+    opts,
+  );
 }

@@ -64,7 +64,7 @@ export function textLog(command: string, samples: FixSample[], withSeconds = tru
 export function series(start: Date, stepMs: number, n: number, rssKb: (i: number) => number, over: (i: number) => Partial<FixSample> = () => ({})): FixSample[] {
   const out: FixSample[] = [];
   for (let i = 0; i < n; i++) {
-    out.push({ t: new Date(start.getTime() + i * stepMs), rssKb: rssKb(i), cpuPct: i === 0 ? null : 5 + 3 * Math.sin(i / 3), cpuS: Math.floor(i * stepMs / 20_000), ...over(i) });
+    out.push({ t: new Date(start.getTime() + i * stepMs), rssKb: rssKb(i), cpuPct: i === 0 ? null : 5 + 3 * Math.sin(i / 3), cpuS: Math.floor((i * stepMs) / 20_000), ...over(i) });
   }
   return out;
 }

@@ -142,7 +142,13 @@ export function procStat(pid: number): { comm: string; rest: string[] } | null {
     return null;
   }
   const close = text.lastIndexOf(')');
-  return { comm: text.slice(text.indexOf('(') + 1, close), rest: text.slice(close + 2).trim().split(' ') };
+  return {
+    comm: text.slice(text.indexOf('(') + 1, close),
+    rest: text
+      .slice(close + 2)
+      .trim()
+      .split(' '),
+  };
 }
 
 /** Whether pid is a live (not zombie) process. */
@@ -162,15 +168,19 @@ export function fdTarget(pid: number, fd: number | string): string {
 export async function waitStable(path: string, quiet: number, opts: WaitOptions = {}): Promise<number> {
   let n = lines(path).length;
   let since = Date.now();
-  await waitFor(`${path} to stop growing`, () => {
-    const m = lines(path).length;
-    if (m !== n) {
-      n = m;
-      since = Date.now();
-      return false;
-    }
-    return Date.now() - since >= quiet;
-  }, { timeout: opts.timeout ?? 20_000, interval: opts.interval ?? 100 });
+  await waitFor(
+    `${path} to stop growing`,
+    () => {
+      const m = lines(path).length;
+      if (m !== n) {
+        n = m;
+        since = Date.now();
+        return false;
+      }
+      return Date.now() - since >= quiet;
+    },
+    { timeout: opts.timeout ?? 20_000, interval: opts.interval ?? 100 },
+  );
   return n;
 }
 
@@ -370,11 +380,15 @@ export class Server {
       srv.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
       let dead = false;
       void srv.exit.then(() => (dead = true));
-      await waitFor(`plogsrvd -f on ${srv.dir} to answer`, async () => {
-        if (dead) throw new Error(`plogsrvd -f exited early: ${srv.stderr}`);
-        if (!isSocket(srv.sock)) return false;
-        return (await raw().ask(srv.dir, ints(0, 2), 1000)) === String(srv.pid);
-      }, { timeout: 20_000, interval: 50 });
+      await waitFor(
+        `plogsrvd -f on ${srv.dir} to answer`,
+        async () => {
+          if (dead) throw new Error(`plogsrvd -f exited early: ${srv.stderr}`);
+          if (!isSocket(srv.sock)) return false;
+          return (await raw().ask(srv.dir, ints(0, 2), 1000)) === String(srv.pid);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
     } else {
       const r = await plogsrvd(args, { env: opts.env, asNobody: opts.asNobody });
       srv.launch = r;
@@ -396,10 +410,14 @@ export class Server {
 
   /** Wait for text (a string or pattern) on the foreground server's stdout or stderr. */
   waitOutput(stream: 'stdout' | 'stderr', what: string | RegExp, timeout = 15_000): Promise<string> {
-    return waitFor(`${JSON.stringify(String(what))} on plogsrvd's ${stream} (has: ${JSON.stringify(this[stream])})`, () => {
-      const s = this[stream];
-      return (typeof what === 'string' ? s.includes(what) : what.test(s)) ? s : null;
-    }, { timeout });
+    return waitFor(
+      `${JSON.stringify(String(what))} on plogsrvd's ${stream} (has: ${JSON.stringify(this[stream])})`,
+      () => {
+        const s = this[stream];
+        return (typeof what === 'string' ? s.includes(what) : what.test(s)) ? s : null;
+      },
+      { timeout },
+    );
   }
 
   /** Wait for the server to end (foreground: its exit status; daemon: its disappearance). */

@@ -20,7 +20,6 @@ export const STRCLEAN = bin('strclean');
 export const STRLOG = bin('strlog');
 /** How to run a command as nobody:nogroup with no supplementary groups. */
 
-
 /** A fresh directory under /tmp with a short name (sockets fit in sockaddr_un). */
 export function tempDir(mode?: number): string {
   return makeTempDir('sl', mode);
@@ -78,12 +77,15 @@ export function errorLog(logdir: string): string[] {
 
 /** Wait until strerr's files in logdir have at least n lines; returns them in order. */
 export function waitErrorLog(logdir: string, n: number, opts: WaitOptions = {}): Promise<string[]> {
-  return waitFor(`${n} lines in ${logdir}/error.*`, () => {
-    const l = errorLog(logdir);
-    return l.length >= n ? l : null;
-  }, opts);
+  return waitFor(
+    `${n} lines in ${logdir}/error.*`,
+    () => {
+      const l = errorLog(logdir);
+      return l.length >= n ? l : null;
+    },
+    opts,
+  );
 }
-
 
 // ---------------------------------------------------------------------------
 // strlogd.
@@ -129,7 +131,13 @@ export class Driver {
     const d = new Driver(dir, child);
     await waitFor(`strlogd on ${dir}`, async () => {
       if (child.exitCode !== null) throw new Error(`strlogd exited ${child.exitCode}: ${d.stderr}`);
-      return d.stdout.includes(' started on ') && (await driverStats(dir).then(() => true, () => false));
+      return (
+        d.stdout.includes(' started on ') &&
+        (await driverStats(dir).then(
+          () => true,
+          () => false,
+        ))
+      );
     });
     return d;
   }
@@ -201,9 +209,7 @@ export class Proc {
     track(child);
     (child.stdout as Readable | null)?.on('data', (d: Buffer) => (this.stdout += d));
     (child.stderr as Readable | null)?.on('data', (d: Buffer) => (this.stderr += d));
-    this.exit = new Promise((r) =>
-      child.once('exit', (code, signal) => r({ code, signal })),
-    );
+    this.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   }
 
   get pid(): number {
@@ -217,10 +223,14 @@ export class Proc {
   }
 
   waitLines(n: number, timeout?: number): Promise<string[]> {
-    return waitFor(`${n} lines from pid ${this.pid}`, () => {
-      const l = this.lines();
-      return l.length >= n ? l : null;
-    }, { timeout });
+    return waitFor(
+      `${n} lines from pid ${this.pid}`,
+      () => {
+        const l = this.lines();
+        return l.length >= n ? l : null;
+      },
+      { timeout },
+    );
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

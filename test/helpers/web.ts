@@ -43,12 +43,16 @@ export async function startWeb(args: string[], opts: { asNobody?: boolean; env?:
   );
   let done = false;
   void exit.then(() => (done = true));
-  const url = await waitFor(`plog web ${args.join(' ')} to print its URL`, () => {
-    const m = /^(http:\/\/\S+)$/m.exec(out);
-    if (m) return m[1];
-    if (done) throw new Error(`plog web exited: ${err}`);
-    return null;
-  }, { timeout: 20_000 });
+  const url = await waitFor(
+    `plog web ${args.join(' ')} to print its URL`,
+    () => {
+      const m = /^(http:\/\/\S+)$/m.exec(out);
+      if (m) return m[1];
+      if (done) throw new Error(`plog web exited: ${err}`);
+      return null;
+    },
+    { timeout: 20_000 },
+  );
   const u = new URL(url);
   return { child, url, port: Number(u.port), token: u.searchParams.get('token') ?? '', stderr: () => err, exit };
 }
@@ -117,10 +121,14 @@ export class EventStream {
 
   /** Wait for an event of that name whose data passes test; returns it. */
   next<T>(event: string, test: (data: T) => boolean = () => true, timeout = 15_000): Promise<{ data: T; at: number }> {
-    return waitFor(`event ${event}`, () => {
-      const e = this.events.find((x) => x.event === event && test(x.data as T));
-      return e ? { data: e.data as T, at: e.at } : null;
-    }, { timeout, interval: 20 });
+    return waitFor(
+      `event ${event}`,
+      () => {
+        const e = this.events.find((x) => x.event === event && test(x.data as T));
+        return e ? { data: e.data as T, at: e.at } : null;
+      },
+      { timeout, interval: 20 },
+    );
   }
 
   close(): void {
@@ -132,10 +140,7 @@ export class EventStream {
 export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => existsSync(c) && spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 
 /** The flags of a quiet, offline, throwaway headless Chromium. */
-export const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** A fresh profile directory for one browser. */
 export function profileDir(): string {

@@ -102,7 +102,14 @@ test('200 targets killed while sampled every 10 ms: each log stops with "pid N e
   }
   await waitFor('every log to end', async () => (await plogStats(srv.dir, sockDir())).logs === 0);
   const ended = srv.stdout.split('\n').filter((l) => /pid \d+ ended(?: \(zombie\))?; stopped logging target\.\d+$/.test(l)).length;
-  assert.equal(ended, N, srv.stdout.split('\n').filter((l) => !l.includes('now logging')).join('\n'));
+  assert.equal(
+    ended,
+    N,
+    srv.stdout
+      .split('\n')
+      .filter((l) => !l.includes('now logging'))
+      .join('\n'),
+  );
   assert.equal(srv.stderr, '', 'no error for a process that ends while sampled');
   let samples = 0;
   let exiting = 0;

@@ -89,7 +89,11 @@ test(`plogsrvd: ${COUNT} fuzzed datagrams from ${SENDERS} senders: no crash, bou
   // (and whatever real processes a random pid hit)
   // (NAME.PID or NAME.PID.N, and NAME may hold dots and digits: try each number)
   for (const name of await raw().list(srv.dir, 20_000)) {
-    for (const n of name.split('.').filter((x) => /^\d+$/.test(x)).map(Number)) if (n > 0) await raw().ask(srv.dir, ints(0, 17, n));
+    for (const n of name
+      .split('.')
+      .filter((x) => /^\d+$/.test(x))
+      .map(Number))
+      if (n > 0) await raw().ask(srv.dir, ints(0, 17, n));
   }
   await new Promise((r) => setTimeout(r, 200));
   const end = await plogStats(srv.dir, sockDir());

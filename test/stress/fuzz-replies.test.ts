@@ -63,9 +63,7 @@ test(`plogsrvd: ${COUNT} requests from senders that swap their sockets for links
       await sleep(200);
     }
   })();
-  const outs = await Promise.all(
-    Array.from({ length: SENDERS }, (_, id) => sender({ server: srv.sock, victim: victim.path, shared, count: Math.ceil(COUNT / SENDERS), seed: 1234 + id, id })),
-  );
+  const outs = await Promise.all(Array.from({ length: SENDERS }, (_, id) => sender({ server: srv.sock, victim: victim.path, shared, count: Math.ceil(COUNT / SENDERS), seed: 1234 + id, id })));
   probing = false;
   await probe;
   const ms = performance.now() - t0;

@@ -45,7 +45,17 @@ test(`strlogd: ${COUNT} fuzzed datagrams from ${SENDERS} senders: no crash, boun
     acksReceived: res.replies,
     rssKb: res.rss,
     delivered,
-    stats: { datagrams: after.datagrams, records: after.records, malformed: after.malformed, notLogged: after.notLogged, demoted: after.demoted, acks: after.acks, seq: after.seq, backlog: after.backlog, loggers: after.loggers },
+    stats: {
+      datagrams: after.datagrams,
+      records: after.records,
+      malformed: after.malformed,
+      notLogged: after.notLogged,
+      demoted: after.demoted,
+      acks: after.acks,
+      seq: after.seq,
+      backlog: after.backlog,
+      loggers: after.loggers,
+    },
   };
   t.diagnostic(`FUZZ strlogd ${JSON.stringify(summary)}`);
   t.diagnostic(`${fmt(res.sent)} datagrams in ${(res.ms / 1000).toFixed(1)} s = ${fmt(res.perSecond)}/s; VmRSS ${fmt(res.rss.first)} -> max ${fmt(res.rss.max)} -> ${fmt(res.rss.last)} kB`);

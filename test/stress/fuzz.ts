@@ -67,7 +67,7 @@ const HERE = fileURLToPath(import.meta.url);
 
 export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
   const senders = o.senders ?? 3;
-  const seed = o.seed ?? (Date.now() & 0x7fffffff);
+  const seed = o.seed ?? Date.now() & 0x7fffffff;
   const bindDir = mkdtempSync('/tmp/fz-');
   chmodSync(bindDir, 0o755);
   const sampler = new RssSampler(o.pid, 100);

@@ -44,7 +44,10 @@ export function running(pid: number): boolean {
 export class RssSampler {
   readonly samples: number[] = [];
   private timer: NodeJS.Timeout;
-  constructor(readonly pid: number, everyMs = 100) {
+  constructor(
+    readonly pid: number,
+    everyMs = 100,
+  ) {
     this.take();
     this.timer = setInterval(() => this.take(), everyMs);
   }

@@ -49,13 +49,20 @@ test(`${CLIENTS} concurrent clients registering and listing: 0 lost replies`, { 
   const dir = tempDir(0o755);
   const per = Math.ceil(CLIENTS / WORKERS);
   const t0 = Date.now();
-  const results = await Promise.all(
-    Array.from({ length: WORKERS }, (_, w) => worker([dir, srv.sock, String(w * per), String(Math.min(per, CLIENTS - w * per)), pids, '3600000', '120000'])),
-  );
+  const results = await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker([dir, srv.sock, String(w * per), String(Math.min(per, CLIENTS - w * per)), pids, '3600000', '120000'])));
   const ms = Date.now() - t0;
   const sum = (k: 'clients' | 'registered' | 'listed' | 'lost' | 'bad'): number => results.reduce((a, r) => a + r[k], 0);
   const st = await plogStats(srv.dir, sockDir());
-  const summary = { clients: sum('clients'), registered: sum('registered'), listed: sum('listed'), lost: sum('lost'), bad: sum('bad'), ms, workers: results.map((r) => ({ regMs: r.regMs, listMs: r.listMs, ms: r.ms })), stats: st };
+  const summary = {
+    clients: sum('clients'),
+    registered: sum('registered'),
+    listed: sum('listed'),
+    lost: sum('lost'),
+    bad: sum('bad'),
+    ms,
+    workers: results.map((r) => ({ regMs: r.regMs, listMs: r.listMs, ms: r.ms })),
+    stats: st,
+  };
   t.diagnostic(`LOAD ${JSON.stringify(summary)}`);
   for (const r of results) assert.deepEqual(r.badSamples, []);
   assert.equal(summary.clients, CLIENTS);

@@ -58,7 +58,7 @@ let swaps = 0;
 const wait = new Int32Array(new SharedArrayBuffer(4));
 
 function drain(k: Sock): void {
-  for (let d; (d = k.s.recv(2048)); ) {
+  for (let d; (d = k.s.recv(2048));) {
     replies++;
     const text = decodeReply(d.data);
     // "Rate limited: ..." carries no tag; every other reply names its asker.

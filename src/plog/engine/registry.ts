@@ -97,7 +97,10 @@ export class Registry {
   /** The per-uid request budgets (src/plog/engine/limits.ts). */
   readonly limits = new RateLimits();
   /** The processes tree logs sum, per uid: each counts as a log against LIMITS.logsPerUid. */
-  readonly trees = new TreeLoad((uid) => this.logsOf(uid), () => LIMITS.logsPerUid);
+  readonly trees = new TreeLoad(
+    (uid) => this.logsOf(uid),
+    () => LIMITS.logsPerUid,
+  );
   private readonly report: Reporter;
   private readonly targets = new Map<number, Target>();
   /** Every log's next sample, by due time: one timer for them all. */

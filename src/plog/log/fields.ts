@@ -5,8 +5,22 @@ import type { Sample } from './sample.js';
 
 /** The fields of a sample in csv/jsonl, in column order. */
 export const EXPORT_FIELDS = [
-  'time', 'epoch_ms', 'state', 'prio', 'cpu_seconds', 'cpu_percent', 'threads', 'min_flt', 'maj_flt',
-  'virtual_bytes', 'resident_bytes', 'share_percent', 'pss_bytes', 'swap_bytes', 'data_bytes', 'priv_write_bytes',
+  'time',
+  'epoch_ms',
+  'state',
+  'prio',
+  'cpu_seconds',
+  'cpu_percent',
+  'threads',
+  'min_flt',
+  'maj_flt',
+  'virtual_bytes',
+  'resident_bytes',
+  'share_percent',
+  'pss_bytes',
+  'swap_bytes',
+  'data_bytes',
+  'priv_write_bytes',
 ] as const;
 
 const KNOWN = new Set<string>(EXPORT_FIELDS);
@@ -69,8 +83,13 @@ export function sampleFromFields(get: (name: string) => Value, names: readonly s
     return v === undefined || v === null ? null : v;
   };
   const fields = {
-    prio: req('prio'), cpuSeconds: req('cpu_seconds'), threads: req('threads'), minFlt: req('min_flt'),
-    majFlt: req('maj_flt'), virtualBytes: req('virtual_bytes'), residentBytes: req('resident_bytes'),
+    prio: req('prio'),
+    cpuSeconds: req('cpu_seconds'),
+    threads: req('threads'),
+    minFlt: req('min_flt'),
+    majFlt: req('maj_flt'),
+    virtualBytes: req('virtual_bytes'),
+    residentBytes: req('resident_bytes'),
     dataBytes: req('data_bytes'),
   };
   for (const v of Object.values(fields)) if (v === null) return null;

@@ -104,8 +104,7 @@ export interface ParseOptions {
 }
 
 /** The date and time fields of a line, or null when they are not a valid date and time. */
-function parseWhen(dateField: string, timeField: string, order: DateOrder):
-  Pick<LogRecord, 'date' | 'time' | 'day' | 'month' | 'hour' | 'minute' | 'second' | 'millisecond'> | null {
+function parseWhen(dateField: string, timeField: string, order: DateOrder): Pick<LogRecord, 'date' | 'time' | 'day' | 'month' | 'hour' | 'minute' | 'second' | 'millisecond'> | null {
   const dm = DATE.exec(dateField);
   const tm = TIME.exec(timeField);
   if (!dm || !tm) return null;
@@ -207,11 +206,7 @@ export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord |
 }
 
 /** The columns a plog 0.1.0 log does not have, in the readers' words. */
-export const LACKS_010 = [
-  'CPU% (computed from __Utime__ between lines)',
-  'system time (CPU time is user time only, its __Utime__)',
-  'Swap',
-] as const;
+export const LACKS_010 = ['CPU% (computed from __Utime__ between lines)', 'system time (CPU time is user time only, its __Utime__)', 'Swap'] as const;
 
 /**
  * Parse a sample line of a plog 0.1.0 log (the C plogsrvd): 14 right-aligned

@@ -135,8 +135,21 @@ export const DATE_HEADER = 'Date   Time';
 
 /** Column names, in order. */
 export const HEADER_COLUMNS = [
-  DATE_HEADER, 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt',
-  'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write',
+  DATE_HEADER,
+  'State',
+  'Prio',
+  'CPU_time',
+  'CPU%',
+  'Threads',
+  'MinFlt',
+  'MajFlt',
+  'VirtualSz',
+  'ResidentSz',
+  'Share',
+  'Proportion',
+  'Swap',
+  'Dat+Stck',
+  'Priv&Write',
 ] as const;
 
 /** Field widths (the column's own width; one more space separates columns). */

@@ -337,4 +337,3 @@ export function parseLog(text: string, path = '-', time: TimeOptions = {}): Log 
   p.push(text);
   return p.result(path, time);
 }
-

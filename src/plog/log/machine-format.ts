@@ -29,9 +29,7 @@ import type { LogFormatName } from '../protocol.js';
 import { sharedPercent } from './logline.js';
 
 /** The fields after EXPORT_FIELDS, in column order. */
-export const EXTRA_FIELDS = [
-  'read_bytes', 'write_bytes', 'rchar', 'wchar', 'open_fds', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches',
-] as const;
+export const EXTRA_FIELDS = ['read_bytes', 'write_bytes', 'rchar', 'wchar', 'open_fds', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches'] as const;
 
 export type MachineFormat = Exclude<LogFormatName, 'text'>;
 

@@ -78,11 +78,7 @@ export function readLog(path: string, opts: { year?: number } = {}): Log {
   }
   if (!parser.looksLikeLog) throw new LogError('not-a-log', path, `${path}: not a plog log (no header and no sample line)`);
   const time: TimeOptions =
-    opts.year !== undefined
-      ? { year: opts.year }
-      : path === '-' || !st.isFile()
-        ? { anchorMs: Date.now(), anchorSource: 'now' }
-        : { anchorMs: Math.max(st.mtimeMs, 0), anchorSource: 'mtime' };
+    opts.year !== undefined ? { year: opts.year } : path === '-' || !st.isFile() ? { anchorMs: Date.now(), anchorSource: 'now' } : { anchorMs: Math.max(st.mtimeMs, 0), anchorSource: 'mtime' };
   return parser.result(path, time);
 }
 
@@ -109,7 +105,7 @@ export function headerBeforeResume(fd: number): boolean {
   try {
     const buf = Buffer.alloc(64 * 1024);
     let start = -1;
-    for (let pos = 0; pos < RESUME_LOOK && start < 0; ) {
+    for (let pos = 0; pos < RESUME_LOOK && start < 0;) {
       const n = readSync(rfd, buf, 0, buf.length, pos);
       if (n === 0) return false;
       const nl = buf.subarray(0, n).indexOf(0x0a);
@@ -140,7 +136,10 @@ export class LogFollower {
   private dec = new StringDecoder('utf8');
   private readonly year: number | undefined;
 
-  constructor(readonly path: string, opts: { year?: number } = {}) {
+  constructor(
+    readonly path: string,
+    opts: { year?: number } = {},
+  ) {
     this.year = opts.year;
   }
 

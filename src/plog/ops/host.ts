@@ -47,8 +47,22 @@ export function isWholeHost(sel: { uid: number; regex: unknown; pattern: string 
 
 /** The host log's columns: as `plog export`'s (sizes in bytes, CPU in seconds), the pid first, no local time. */
 export const HOST_FIELDS = [
-  'pid', 'epoch_ms', 'state', 'prio', 'cpu_seconds', 'cpu_percent', 'threads', 'min_flt', 'maj_flt',
-  'virtual_bytes', 'resident_bytes', 'share_percent', 'pss_bytes', 'swap_bytes', 'data_bytes', 'priv_write_bytes',
+  'pid',
+  'epoch_ms',
+  'state',
+  'prio',
+  'cpu_seconds',
+  'cpu_percent',
+  'threads',
+  'min_flt',
+  'maj_flt',
+  'virtual_bytes',
+  'resident_bytes',
+  'share_percent',
+  'pss_bytes',
+  'swap_bytes',
+  'data_bytes',
+  'priv_write_bytes',
 ] as const;
 export const HOST_HEADER = `${HOST_FIELDS.join(',')}\n`;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -183,7 +197,9 @@ export function raiseDescriptorLimit(report: Reporter): [number, number] | null 
     if (got[0] < want) {
       const room = Math.max(0, got[0] - FDS_RESERVE);
       const four = Math.floor(room / 2 / FDS_KEPT);
-      report.info(`descriptor limit ${got[0]} (hard ${got[1]}): a whole host (plog -r .) keeps four descriptors for ${four} processes, one for the others, up to about ${four + Math.floor(room / 2)} processes`);
+      report.info(
+        `descriptor limit ${got[0]} (hard ${got[1]}): a whole host (plog -r .) keeps four descriptors for ${four} processes, one for the others, up to about ${four + Math.floor(room / 2)} processes`,
+      );
     }
     return got;
   } catch (err) {

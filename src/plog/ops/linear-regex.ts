@@ -30,8 +30,7 @@ function engine(): string | null {
 }
 
 /** What the message of a pattern the engine refuses says. */
-export const NOT_LINEAR =
-  'cannot be matched in linear time: backreferences (\\1, \\k<name>), lookahead and lookbehind ((?=, (?!, (?<=, (?<!) and counted repetitions over 16 are not allowed';
+export const NOT_LINEAR = 'cannot be matched in linear time: backreferences (\\1, \\k<name>), lookahead and lookbehind ((?=, (?!, (?<=, (?<!) and counted repetitions over 16 are not allowed';
 
 /**
  * Compile pattern for the linear-time engine: the RegExp (flag 'l'), or why

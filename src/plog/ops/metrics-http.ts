@@ -47,7 +47,11 @@ export class MetricsServer {
   builds = 0;
 
   /** reuse: false builds one for every request (bench/metrics.ts, for the figure without reuse). */
-  constructor(address: string, private readonly registry: MetricsRegistry, private readonly opts: { reuse?: boolean } = {}) {
+  constructor(
+    address: string,
+    private readonly registry: MetricsRegistry,
+    private readonly opts: { reuse?: boolean } = {},
+  ) {
     this.address = address;
   }
 

@@ -92,7 +92,7 @@ function num(v: number): string {
  * is a new series too.
  */
 export function startLabel(starttimeTicks: number): string {
-  const c = (bootTimeMs() / 10) + Math.round((starttimeTicks * 100) / CLK_TCK);
+  const c = bootTimeMs() / 10 + Math.round((starttimeTicks * 100) / CLK_TCK);
   return `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 }
 
@@ -349,7 +349,14 @@ export class MetricsRegistry {
     for (const l of shown) out.line(`plog_cgroup_memory_max_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${l.max}`);
     header(out, 'plog_cgroup_memory_current_bytes', 'gauge', 'bytes', 'Memory used by that cgroup (memory.current; v1: memory.usage_in_bytes).', openMetrics);
     for (const l of shown) out.line(`plog_cgroup_memory_current_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${used.get(`${l.cg.version}${l.cg.path}`)}`);
-    header(out, 'plog_cgroup_memory_inactive_file_bytes', 'gauge', 'bytes', 'Inactive page cache of that cgroup, which the kernel reclaims first (memory.stat inactive_file; v1: total_inactive_file).', openMetrics);
+    header(
+      out,
+      'plog_cgroup_memory_inactive_file_bytes',
+      'gauge',
+      'bytes',
+      'Inactive page cache of that cgroup, which the kernel reclaims first (memory.stat inactive_file; v1: total_inactive_file).',
+      openMetrics,
+    );
     for (const l of shown) if (l.inactive !== null) out.line(`plog_cgroup_memory_inactive_file_bytes{cgroup="${escapeLabel(l.cg.path)}"} ${l.inactive}`);
     header(out, 'plog_process_cgroup', 'info', '', 'A logged process is in (or under) a cgroup with a memory limit.', openMetrics);
     const name = Buffer.from('plog_process_cgroup_info');

@@ -34,8 +34,7 @@ parentPort?.on('message', (q: MatchQuestion) => {
     re = compileLinear(q.pattern);
     cache.set(q.pattern, re);
   }
-  const a: MatchAnswer =
-    typeof re === 'string' ? { id: q.id, matched: null, error: re, ms: 0 } : { id: q.id, matched: re.test(q.text), ms: 0 };
+  const a: MatchAnswer = typeof re === 'string' ? { id: q.id, matched: null, error: re, ms: 0 } : { id: q.id, matched: re.test(q.text), ms: 0 };
   a.ms = performance.now() - t0;
   parentPort!.postMessage(a);
 });

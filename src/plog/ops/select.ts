@@ -512,4 +512,3 @@ export class Selector implements StateExtension {
     this.matcher.stop();
   }
 }
-

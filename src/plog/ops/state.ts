@@ -136,7 +136,16 @@ export function parseState(text: string): { registrations: SavedRegistration[]; 
       problems.push(`entry ${i + 1} is malformed`);
       continue;
     }
-    registrations.push({ pid: r.pid as number, starttime: r.starttime as number, intervalMs: r.intervalMs as number, uid: r.uid as number, format: r.format as LogFormatName, log: r.log as string, ...(r.tree ? { tree: true } : {}), ...(typeof r.selection === 'string' ? { selection: r.selection } : {}) });
+    registrations.push({
+      pid: r.pid as number,
+      starttime: r.starttime as number,
+      intervalMs: r.intervalMs as number,
+      uid: r.uid as number,
+      format: r.format as LogFormatName,
+      log: r.log as string,
+      ...(r.tree ? { tree: true } : {}),
+      ...(typeof r.selection === 'string' ? { selection: r.selection } : {}),
+    });
   }
   return { registrations, selections, problems };
 }
@@ -169,7 +178,11 @@ export class StateKeeper {
   private frozen = false;
   private saved = false;
 
-  constructor(engine: Registry, report: Reporter, private readonly ext?: StateExtension) {
+  constructor(
+    engine: Registry,
+    report: Reporter,
+    private readonly ext?: StateExtension,
+  ) {
     this.engine = engine;
     this.report = report;
     this.path = join(engine.dir, STATE_FILE);
@@ -193,11 +206,13 @@ export class StateKeeper {
     this.saved = true;
     try {
       // The host log's processes are not saved: the whole-host selection takes them up again.
-      const regs = [...this.engine.registrations()].filter((t) => !t.sharedLog).map((t) => {
-        const r = toSaved(t);
-        const tag = this.ext?.tagOf(t);
-        return tag === undefined ? r : { ...r, selection: tag };
-      });
+      const regs = [...this.engine.registrations()]
+        .filter((t) => !t.sharedLog)
+        .map((t) => {
+          const r = toSaved(t);
+          const tag = this.ext?.tagOf(t);
+          return tag === undefined ? r : { ...r, selection: tag };
+        });
       const displaced = replaceOwnFile(this.path, serializeState(regs, this.ext?.savedSelections() ?? []), { mode: 0o600 });
       if (displaced) {
         this.report.error(`${this.path} was ${displaced.what}, not our own file: ${displaced.aside ? `moved aside to ${displaced.aside}` : 'replaced'}`);

@@ -113,9 +113,7 @@ export function sizeTicks(maxBytes: number, count: number): { ticks: number[]; u
 }
 
 /** Steps for time axes, in ms. */
-const TIME_STEPS = [
-  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
-].map((s) => s * 1000);
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
 
 /** A step for a time axis spanning `spanMs` with at most `maxTicks` ticks. */
 export function timeStep(spanMs: number, maxTicks: number): number {

@@ -17,10 +17,7 @@
  */
 import type { Log, Sample } from '../log/sample.js';
 import { buildReport, type Report } from './report.js';
-import {
-  formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, formatStamp, medianInterval, niceTicks, sig3,
-  sizeTicks, timeStep, timeTicks,
-} from './chart-scale.js';
+import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, formatStamp, medianInterval, niceTicks, sig3, sizeTicks, timeStep, timeTicks } from './chart-scale.js';
 import { version } from '../../version.js';
 import { escapeText } from '../../escape.js';
 
@@ -317,7 +314,7 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   let memMax = 0;
   for (const r of runs) {
     for (const s of r.log.samples) {
-      memMax = Math.max(memMax, s.residentBytes, s.pssBytes ?? 0, showSwap ? s.swapBytes ?? 0 : 0);
+      memMax = Math.max(memMax, s.residentBytes, s.pssBytes ?? 0, showSwap ? (s.swapBytes ?? 0) : 0);
     }
   }
   const { ticks: memTicks, unit } = sizeTicks(memMax, Math.max(3, Math.floor(memH / 55)));
@@ -340,16 +337,20 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   const cpuTicks = niceTicks(0, cpuPeak, Math.max(2, Math.floor(cpuH / 45)));
   const syCpu = panel(cpuTop, cpuH, cpuTicks, (v) => sig3(v), 'CPU (%)');
   for (const r of runs) {
-    const d = pathData(r.times, r.log.samples.map((s) => s.cpuPercent), sx, syCpu, r.gapMs);
+    const d = pathData(
+      r.times,
+      r.log.samples.map((s) => s.cpuPercent),
+      sx,
+      syCpu,
+      r.gapMs,
+    );
     if (d) el.push(`<path d="${d}" fill="none" stroke="${multi ? r.color : FIGURE_COLORS.cpu}" stroke-width="1.6" stroke-linejoin="round"/>`);
   }
 
   // Axis title and footer.
   // The zone's offset; both when daylight saving time began or ended during the logs.
   const tz = utcOffset(startMs) === utcOffset(endMs) ? utcOffset(startMs) : `${utcOffset(startMs)}, then ${utcOffset(endMs)}`;
-  const axisTitle = mode === 'elapsed'
-    ? `time since the first sample (${long ? (tickSec ? 'h:mm:ss' : 'h:mm') : 'm:ss'})`
-    : `local time (${tz})`;
+  const axisTitle = mode === 'elapsed' ? `time since the first sample (${long ? (tickSec ? 'h:mm:ss' : 'h:mm') : 'm:ss'})` : `local time (${tz})`;
   text(M.left + plotW / 2, H - 12, axisTitle, 'font-size="13" fill="#222" text-anchor="middle"');
   text(W - M.right, H - 12, `plog ${version()}`, 'font-size="11" fill="#999" text-anchor="end"');
 
@@ -385,7 +386,8 @@ export function renderHtml(logs: readonly Log[], opts: PlotOptions = {}): string
       rows.push(`<tr><td>CPU %</td><td></td><td></td><td>${c.peak!.toFixed(1)}</td><td>${escapeXml(formatStamp(c.peakTimeMs!, withSeconds))}</td><td>${c.mean.toFixed(1)}</td><td></td><td></td></tr>`);
     }
     const swatch = logs.length > 1 ? `<span class="swatch" style="background:${RUN_COLORS[i % RUN_COLORS.length]}"></span>` : '';
-    const span = r.startMs === null ? 'no samples' : `${formatStamp(r.startMs, withSeconds)}, ${formatDuration(r.spanMs)}, ${r.samples} samples${r.intervalMs ? ` every ${formatDuration(r.intervalMs)}` : ''}`;
+    const span =
+      r.startMs === null ? 'no samples' : `${formatStamp(r.startMs, withSeconds)}, ${formatDuration(r.spanMs)}, ${r.samples} samples${r.intervalMs ? ` every ${formatDuration(r.intervalMs)}` : ''}`;
     sections.push(`<section>
 <h2>${swatch}${escapeXml(log.name)} <small>${escapeXml(span)}</small></h2>
 <p><code>${escapeXml(log.command)}</code></p>

@@ -16,10 +16,7 @@
 import { lacksText } from '../log/logread.js';
 import type { Log, Sample } from '../log/sample.js';
 import type { Report } from './report.js';
-import {
-  formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks,
-  timeStep, timeTicks,
-} from './chart-scale.js';
+import { formatBytes, formatBytesSigned, formatClock, formatDay, formatDuration, medianInterval, niceTicks, sig3, sizeTicks, timeStep, timeTicks } from './chart-scale.js';
 import { escapeText } from '../../escape.js';
 
 export interface TermOptions {
@@ -206,7 +203,9 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   const arrow = unicode ? '→' : 'to';
   const sameDay = formatDay(t0) === formatDay(t1);
   const range = `${formatDay(t0)} ${formatClock(t0, sec)} ${arrow} ${sameDay ? '' : formatDay(t1) + ' '}${formatClock(t1, sec)}`;
-  out.push(truncate(`${path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode));
+  out.push(
+    truncate(`${path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode),
+  );
   if (log.badLineCount) out.push(truncate(`note: ${log.badLineCount} line(s) not understood (first: line ${log.badLines[0].line})`, width, unicode));
   if (log.partialTail !== null) out.push('note: the last line is unfinished (being written?) and left out');
   if (log.lacks.length) out.push(...wrap(`note: ${lacksText(log)}`, width, '      '));
@@ -237,9 +236,23 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   out.push(bold('CPU%') + truncate(`CPU%  ${cpuHead}`, width, unicode).slice(4));
   // From 0 to the peak (at least 10 %, so that idling does not look busy).
   const cpuTicks = niceTicks(0, Math.max(10, c.peak ?? 0), 2);
-  out.push(...barChart({
-    times, values: s.map((x) => x.cpuPercent), agg: 'mean', label: (v) => `${sig3(v)}%`, ticks: cpuTicks, colorCode: 32, withSeconds: sec,
-  }, width, height, unicode, color));
+  out.push(
+    ...barChart(
+      {
+        times,
+        values: s.map((x) => x.cpuPercent),
+        agg: 'mean',
+        label: (v) => `${sig3(v)}%`,
+        ticks: cpuTicks,
+        colorCode: 32,
+        withSeconds: sec,
+      },
+      width,
+      height,
+      unicode,
+      color,
+    ),
+  );
   out.push('');
   const v = report.verdict;
   const vt = wrap(`verdict: ${v.text}`, width, '         ');

@@ -208,8 +208,19 @@ function figureStats(def: FigureDef, samples: readonly Sample[]): FigureStats | 
   const lateFit = lateIdx >= 0 ? fitLine(t.slice(lateIdx), v.slice(lateIdx), t[0]) : null;
   const steady = isSteady(fit, lateFit, mean, t[t.length - 1] - t[0]);
   return {
-    key: def.key, label: def.label, column: def.column, n: v.length,
-    first: v[0], last: v[v.length - 1], min, peak, peakTimeMs: peakAt, mean, fit, lateFit, steady,
+    key: def.key,
+    label: def.label,
+    column: def.column,
+    n: v.length,
+    first: v[0],
+    last: v[v.length - 1],
+    min,
+    peak,
+    peakTimeMs: peakAt,
+    mean,
+    fit,
+    lateFit,
+    steady,
   };
 }
 
@@ -298,7 +309,12 @@ function when(ms: number, startMs: number, seconds: boolean): string {
 
 function table(rows: string[][], right: boolean[]): string[] {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (right[c] ? cell.padStart(w[c]) : cell.padEnd(w[c]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (right[c] ? cell.padStart(w[c]) : cell.padEnd(w[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The report as text for a terminal or a file (plain ASCII but for 'r²' unless ascii is set). */
@@ -314,8 +330,10 @@ export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}
     return out.join('\n') + '\n';
   }
   const sec = log.withSeconds || log.format !== 'text';
-  const yearNote = log.yearSource === 'mtime' ? ' (year from the file\'s time)' : log.yearSource === 'now' ? ' (year: the current one)' : '';
-  out.push(`samples:   ${r.samples}, from ${formatDay(r.startMs)} ${formatClock(r.startMs, sec)} to ${when(r.endMs, r.startMs, sec)} (${formatDuration(r.spanMs)})${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}${yearNote}`);
+  const yearNote = log.yearSource === 'mtime' ? " (year from the file's time)" : log.yearSource === 'now' ? ' (year: the current one)' : '';
+  out.push(
+    `samples:   ${r.samples}, from ${formatDay(r.startMs)} ${formatClock(r.startMs, sec)} to ${when(r.endMs, r.startMs, sec)} (${formatDuration(r.spanMs)})${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}${yearNote}`,
+  );
   if (r.lastState) out.push(`state:     ${escapeText(r.lastState)} at the last sample${r.lastState === 'Z' ? ' (the process had ended)' : ''}`);
   const notes: string[] = [];
   if (r.badLineCount) notes.push(`${r.badLineCount} line${r.badLineCount > 1 ? 's' : ''} not understood (first: line ${log.badLines[0].line})`);
