@@ -46,7 +46,7 @@ export function parse(argv: string[]): { file: string; format: 'csv' | 'jsonl'; 
   if (values.csv && values.jsonl) usageError('--csv and --jsonl exclude each other');
   if (!values.csv && !values.jsonl) usageError('give --csv or --jsonl');
   if (files.length !== 1) usageError(files.length ? 'one log file at a time' : 'no log file given (see plog export --help)');
-  return { file: files[0], format: values.csv ? 'csv' : 'jsonl', output: values.output === undefined ? undefined : String(values.output), year: yearOption(values.year) };
+  return { file: files[0]!, format: values.csv ? 'csv' : 'jsonl', output: values.output === undefined ? undefined : String(values.output), year: yearOption(values.year) };
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -74,7 +74,8 @@ export interface RunArgs {
   format: LogFormatName;
   dir: string | undefined;
   timeoutMs: number;
-  cmd: string[];
+  /** CMD and its arguments: never empty. */
+  cmd: [cmd: string, ...args: string[]];
 }
 
 /** Parse plog run's arguments (pure); throws RunFailure (125) on a usage error. */
@@ -83,7 +84,7 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
   let end = argv.length;
   let cmdStart = argv.length;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = argv[i]!;
     if (a === '--') {
       end = i;
       cmdStart = i + 1;
@@ -132,8 +133,9 @@ export function parseRunArgs(argv: string[]): RunArgs | 'help' {
   }
   const output = values.o === undefined ? null : String(values.o);
   if (output === '') fail('-o: an empty file name');
-  const cmd = argv.slice(cmdStart);
-  if (cmd.length === 0) fail('no command given: plog run [OPTIONS] -- CMD [ARGS...]');
+  const [file, ...rest] = argv.slice(cmdStart);
+  if (file === undefined) fail('no command given: plog run [OPTIONS] -- CMD [ARGS...]');
+  const cmd: RunArgs['cmd'] = [file, ...rest];
   return { intervalMs, output, format, dir: values.d === undefined ? undefined : String(values.d), timeoutMs, cmd };
 }
 

@@ -75,7 +75,8 @@ function show(log: Log, term: TermOptions): string {
 }
 
 async function follow(args: ShowArgs): Promise<number> {
-  const f = new LogFollower(args.files[0], { year: args.year });
+  // parseShowArgs() takes -f with exactly one file
+  const f = new LogFollower(args.files[0]!, { year: args.year });
   const clear = process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
   for (;;) {
     const { log, changed } = f.poll();

@@ -148,8 +148,9 @@ export async function runReader<T>(prog: string, parse: () => T | 'help', usage:
 /** Notes about a log read with trouble, to standard error (the log is still used). */
 export function warnDamage(prog: string, log: Log): void {
   if (log.lacks.length) warn(prog, `${log.path}: ${lacksText(log)}`);
+  const first = log.badLines[0];
   if (log.badLineCount) {
-    const first = log.badLines[0];
-    warn(prog, `${log.path}: ${log.badLineCount} line${log.badLineCount > 1 ? 's' : ''} not understood, left out (line ${first.line}: '${first.text}')`);
+    const where = first ? ` (line ${first.line}: '${first.text}')` : '';
+    warn(prog, `${log.path}: ${log.badLineCount} line${log.badLineCount > 1 ? 's' : ''} not understood, left out${where}`);
   }
 }

@@ -99,7 +99,7 @@ export function parse(argv: string[], env: NodeJS.ProcessEnv = process.env): Web
   if (values.listen !== undefined) {
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(String(values.listen));
     if (!m || Number(m[3]) > 65535) usageError(`--listen: ADDR:PORT, as 127.0.0.1:8080 or [::1]:8080, not '${String(values.listen)}'`);
-    host = m[1] ?? m[2];
+    host = m[1] ?? m[2]!; // one of the two alternatives matched
     if (m[2] !== undefined && m[2] !== 'localhost' && isIP(m[2]) !== 4) usageError(`--listen: an address, not a host name: '${m[2]}'`);
     if (m[1] !== undefined && isIP(m[1]) !== 6) usageError(`--listen: not an IPv6 address: '${m[1]}'`);
     if (host === 'localhost') host = '127.0.0.1';

@@ -254,19 +254,17 @@ export async function run(argv: string[]): Promise<number> {
   if (!rd.ok) die(CLIENT.PATH_TOO_LONG, rd.message);
   const dir = rd.dir;
 
-  const ask = async (req: Buffer, list = false): Promise<string[]> => {
-    try {
-      return await request(dir, req, { timeoutMs, list, tries });
-    } catch (err) {
-      if (!(err instanceof RequestError)) throw err;
-      const exit = REASON_EXIT[err.reason];
-      die(err.reason === 'send' ? 100 + err.errno : exit, err.message);
-    }
+  const failed = (err: unknown): never => {
+    if (!(err instanceof RequestError)) throw err;
+    const exit = REASON_EXIT[err.reason];
+    die(err.reason === 'send' ? 100 + err.errno : exit, err.message);
   };
+  const ask = (req: Buffer): Promise<[reply: string]> => request(dir, req, { timeoutMs, tries }).catch(failed);
+  const askList = (req: Buffer): Promise<string[]> => request(dir, req, { timeoutMs, list: true, tries }).catch(failed);
 
   switch (action.kind) {
     case 'list': {
-      for (const name of await ask(encodeQuery(Q_LIST), true)) out(name);
+      for (const name of await askList(encodeQuery(Q_LIST))) out(name);
       return 0;
     }
     case 'query': {

@@ -127,7 +127,7 @@ function passedSocket(foreground: boolean): number | undefined {
     const why = !passed.ok ? passed.reason : passed.fds.length > 1 ? `${passed.fds.length} sockets passed, one expected` : 'a socket passed by the service manager needs -f';
     throw new ExitError(SERVER.SOCKET, `Could not create socket: ${why}`);
   }
-  return passed.fds.length === 1 ? passed.fds[0].fd : undefined;
+  return passed.fds[0]?.fd; // one at most, as checked above
 }
 
 function checkDir(dir: string): void {

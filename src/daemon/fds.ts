@@ -56,7 +56,7 @@ export function fdFlags(fd: number): number | null {
     return null;
   }
   const m = /^flags:\s*([0-7]+)/m.exec(info);
-  return m ? parseInt(m[1], 8) : null;
+  return m ? parseInt(m[1]!, 8) : null;
 }
 
 /**

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 /** The gid of group `name` in the text of an /etc/group file, or null. */
 export function groupIdIn(etcGroup: string, name: string): number | null {
   for (const line of etcGroup.split('\n')) {
-    const f = line.split(':');
-    if (f.length >= 3 && f[0] === name && /^\d+$/.test(f[2])) return Number(f[2]);
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
   }
   return null;
 }

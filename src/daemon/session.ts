@@ -17,7 +17,8 @@ import { writeAllSync } from './io.js';
 import { encode, READY_FD, WordReader, type Word } from './protocol.js';
 
 interface SessionConfig {
-  argv: string[];
+  /** As detach() builds it: Node's own path first, then its options, the script and its arguments. */
+  argv: [file: string, ...args: string[]];
   umask: number;
   keep: number[];
 }

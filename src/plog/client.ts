@@ -166,7 +166,9 @@ export interface RequestOptions {
   tries?: number;
 }
 
-/** Send one request to DIR/plogd_sock and resolve with the reply texts. */
+/** Send one request to DIR/plogd_sock and resolve with the reply texts: exactly one unless it is a list. */
+export async function request(dir: string, req: Buffer, opts?: RequestOptions & { list?: false }): Promise<[reply: string]>;
+export async function request(dir: string, req: Buffer, opts: RequestOptions): Promise<string[]>;
 export async function request(dir: string, req: Buffer, opts: RequestOptions = {}): Promise<string[]> {
   const server = join(dir, SOCKET_NAME);
   // The socket file that sendto() will reach (following links, as it does):

@@ -102,7 +102,7 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
       return { kind: 'stop', pid: i32(buf, 8) };
     case OP_LOG_FORMAT: {
       if (size !== 17 || buf.length < 17) return { kind: 'malformed', reason: `bad size ${size} for a log request with a format` };
-      const format = LOG_FORMATS[buf[16]];
+      const format = LOG_FORMATS[buf[16]!]; // buf.length checked above
       if (format === undefined) return { kind: 'malformed', reason: `unknown log format ${buf[16]}` };
       return { kind: 'log', pid: i32(buf, 8), intervalMs: u32(buf, 12), legacy: false, format };
     }
@@ -110,7 +110,7 @@ export function decodeRequest(buf: Buffer, size = buf.length): Request {
       if (size < 18 || size > MAX_EXT_REQUEST || buf.length < size) return { kind: 'malformed', reason: `bad size ${size} for a select request` };
       const flags = u32(buf, 12);
       if (flags & ~SELECT_REGEX) return { kind: 'malformed', reason: `unknown select flags ${flags}` };
-      const format = LOG_FORMATS[buf[16]];
+      const format = LOG_FORMATS[buf[16]!]; // buf.length checked above
       if (format === undefined) return { kind: 'malformed', reason: `unknown log format ${buf[16]}` };
       const pattern = utf8Text(buf.subarray(17, size));
       if (pattern === null) return { kind: 'malformed', reason: 'a pattern that is not UTF-8 text' };
@@ -198,7 +198,7 @@ export function parseStats(text: string): Record<string, number> | null {
   for (const kv of text.slice('plogsrvd stats '.length).split(' ')) {
     const m = /^([a-z_]+)=(-?\d+)$/.exec(kv);
     if (!m) return null;
-    out[m[1]] = Number(m[2]);
+    out[m[1]!] = Number(m[2]);
   }
   return out;
 }

@@ -59,7 +59,7 @@ export function parseProcCgroup(text: string): ProcCgroup | null {
       v1.push(path);
   }
   if (v1.length > 1 || v2.length > 1) return null;
-  const found: ProcCgroup | null = v1.length === 1 ? { version: 1, path: v1[0] } : v2.length === 1 ? { version: 2, path: v2[0] } : null;
+  const found: ProcCgroup | null = v1[0] !== undefined ? { version: 1, path: v1[0] } : v2[0] !== undefined ? { version: 2, path: v2[0] } : null;
   return found && cleanPath(found.path) ? found : null;
 }
 

@@ -16,8 +16,9 @@ const HEX = '0123456789abcdef';
 export function escapeBytes(buf: Uint8Array, start = 0, end = buf.length): string {
   let out = '';
   let run = start; // start of a run of bytes that need no escaping
+  end = Math.min(end, buf.length);
   for (let i = start; i < end; i++) {
-    const b = buf[i];
+    const b = buf[i]!;
     if (b >= 0x20 && b < 0x7f && b !== 0x5c) continue;
     if (i > run) out += latin1(buf, run, i);
     if (b === 0x0a) out += '\\n';

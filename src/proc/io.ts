@@ -52,7 +52,7 @@ export function parseIo(text: string): ProcIo {
     if (line === '') continue;
     const m = /^([a-z_]+): (.*)$/.exec(line);
     if (!m) throw new ProcParseError('io', `bad line ${JSON.stringify(line.slice(0, 80))}`);
-    got.set(m[1], m[2]);
+    got.set(m[1]!, m[2]!);
   }
   const out = {} as ProcIo;
   for (const [key, field] of IO_KEYS) {

@@ -252,7 +252,7 @@ export class TreeSampler {
     const seen = new Set<number>([this.root]);
     const queue: Array<[number, number[]]> = [[this.root, childrenOf(this.root, childrenFromTasks(this.root, this.procRoot))]];
     walk: for (let i = 0; i < queue.length; i++) {
-      const [parent, kids] = queue[i];
+      const [parent, kids] = queue[i]!;
       for (const pid of kids) {
         if (seen.has(pid)) continue;
         seen.add(pid);

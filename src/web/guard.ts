@@ -37,7 +37,7 @@ export function hostAllowed(host: string | undefined, allowHost?: string): boole
   if (!host || host.length > 300) return false;
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(host);
   if (!m) return false;
-  const name = m[1].toLowerCase();
+  const name = m[1]!.toLowerCase(); // the group is not optional
   if (name === 'localhost') return true;
   if (allowHost !== undefined && name === allowHost.toLowerCase()) return true;
   if (name.startsWith('[')) return isIP(name.slice(1, -1)) === 6;

@@ -190,7 +190,7 @@ export class WebServer {
     }
     m = /^\/api\/log\/([^/]+)(\/series)?$/.exec(path);
     if (m) {
-      const e = this.entry(m[1]);
+      const e = this.entry(m[1]!);
       if (!e) return plain(res, 404, 'no such log\n');
       if (m[2]) {
         const num = (k: string, d: number): number => {
@@ -204,7 +204,7 @@ export class WebServer {
     }
     m = /^\/log\/([^/]+)\/download$/.exec(path);
     if (m) {
-      const e = this.entry(m[1]);
+      const e = this.entry(m[1]!);
       if (!e) return plain(res, 404, 'no such log\n');
       return download(res, this.engine, e, url);
     }

@@ -48,10 +48,11 @@ export function parseLogName(base: string): { name: string; pid: number | null }
   const b = base.replace(/\.r\d+$/, '').replace(/\.(csv|jsonl)$/, '');
   const m = /^(.+)\.(\d{1,10})$/.exec(b);
   if (!m) return { name: base, pid: null };
-  const inner = /^(.+)\.(\d{1,10})$/.exec(m[1]);
+  const name = m[1]!; // neither group is optional, here and in inner
+  const inner = /^(.+)\.(\d{1,10})$/.exec(name);
   const last = Number(m[2]);
-  if (inner && last >= 2 && last <= 999 && Number(inner[2]) > 999 && Number(inner[2]) <= 0x7fffffff) return { name: inner[1], pid: Number(inner[2]) };
-  if (last >= 1 && last <= 0x7fffffff) return { name: m[1], pid: last };
+  if (inner && last >= 2 && last <= 999 && Number(inner[2]) > 999 && Number(inner[2]) <= 0x7fffffff) return { name: inner[1]!, pid: Number(inner[2]) };
+  if (last >= 1 && last <= 0x7fffffff) return { name, pid: last };
   return { name: base, pid: null };
 }
 
@@ -66,8 +67,8 @@ export function passwdNames(): (uid: number) => string {
         mtime = st.mtimeMs;
         names = new Map();
         for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-          const f = line.split(':');
-          if (f.length >= 3 && /^\d+$/.test(f[2]) && !names.has(Number(f[2]))) names.set(Number(f[2]), f[0]);
+          const [user = '', , uid] = line.split(':');
+          if (uid !== undefined && /^\d+$/.test(uid) && !names.has(Number(uid))) names.set(Number(uid), user);
         }
       }
     } catch {

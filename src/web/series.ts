@@ -38,14 +38,16 @@ function pushPair(out: Series, t0: number, t1: number, lo: Record<ChartKey, numb
 export function seriesOf(e: Entry, from = -Infinity, to = Infinity, maxPoints = 4000): Series {
   const blocks = e.stats.blockViews(from, to);
   const out: Series = { t: [], rss: [], pss: [], swap: [], cpu: [], exact: true };
-  if (blocks.length === 0) return out;
-  const start = blocks[0].start;
-  const end = blocks[blocks.length - 1].end;
+  const first = blocks[0];
+  const last = blocks[blocks.length - 1];
+  if (first === undefined || last === undefined) return out;
+  const { start } = first;
+  const { end } = last;
   let samples: Sample[] | null = null;
   if (end - start <= RAW_LIMIT)
     samples =
       e.tail
-        .readRange(start, end, blocks[0].line)
+        .readRange(start, end, first.line)
         ?.map((l) => l.sample)
         .filter((s) => s.timeMs >= from && s.timeMs <= to) ?? null;
   if (samples) {
@@ -57,24 +59,25 @@ export function seriesOf(e: Entry, from = -Infinity, to = Infinity, maxPoints = 
       return out;
     }
     out.exact = false;
-    const t0 = samples[0].timeMs;
-    const span = Math.max(1, samples[samples.length - 1].timeMs - t0);
+    // More than maxPoints samples; below, i < j <= samples.length.
+    const t0 = samples[0]!.timeMs;
+    const span = Math.max(1, samples[samples.length - 1]!.timeMs - t0);
     const buckets = Math.max(1, Math.floor(maxPoints / 2));
     let i = 0;
     while (i < samples.length) {
-      const k = Math.min(buckets - 1, Math.floor(((samples[i].timeMs - t0) / span) * buckets));
+      const k = Math.min(buckets - 1, Math.floor(((samples[i]!.timeMs - t0) / span) * buckets));
       let j = i;
       const lo: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
       const hi: Record<ChartKey, number | null> = { rss: null, pss: null, swap: null, cpu: null };
-      for (; j < samples.length && Math.min(buckets - 1, Math.floor(((samples[j].timeMs - t0) / span) * buckets)) === k; j++) {
+      for (; j < samples.length && Math.min(buckets - 1, Math.floor(((samples[j]!.timeMs - t0) / span) * buckets)) === k; j++) {
         for (const c of CHART_KEYS) {
-          const v = chartValue[c](samples[j]);
+          const v = chartValue[c](samples[j]!);
           if (v === null) continue;
           if (lo[c] === null || v < lo[c]!) lo[c] = v;
           if (hi[c] === null || v > hi[c]!) hi[c] = v;
         }
       }
-      pushPair(out, samples[i].timeMs, samples[j - 1].timeMs, lo, hi);
+      pushPair(out, samples[i]!.timeMs, samples[j - 1]!.timeMs, lo, hi);
       i = j;
     }
     return out;
@@ -88,11 +91,13 @@ export function seriesOf(e: Entry, from = -Infinity, to = Infinity, maxPoints = 
 export function logOf(e: Entry): Log | null {
   const info = e.tail.parser.info;
   const blocks = e.stats.blockViews();
-  if (!info || blocks.length === 0) return null;
-  const start = blocks[0].start;
-  const end = blocks[blocks.length - 1].end;
+  const first = blocks[0];
+  const last = blocks[blocks.length - 1];
+  if (!info || first === undefined || last === undefined) return null;
+  const { start } = first;
+  const { end } = last;
   let samples: Sample[] | null = null;
-  if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, blocks[0].line)?.map((l) => l.sample) ?? null;
+  if (end - start <= RAW_LIMIT) samples = e.tail.readRange(start, end, first.line)?.map((l) => l.sample) ?? null;
   if (!samples) {
     const base = e.stats.last!;
     samples = [];

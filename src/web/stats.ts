@@ -52,6 +52,7 @@ const B_LINE = 5; // line number of the first sample
 const B_CHART = 6; // min, max of each CHART_KEYS
 const B_MOM = B_CHART + 2 * CHART_KEYS.length; // 6 moments of each FIGURES
 const W = B_MOM + 6 * FIGURES.length;
+// A block is W numbers at an offset o of this.blocks (a multiple of W, inside it): hence `a[o + B_...]!` below.
 
 /** A block as the chart sees it. */
 export interface BlockView {
@@ -86,7 +87,7 @@ function keepMax(arr: Float32Array, tag: Int32Array | Float64Array, slot: number
     arr[i] = v;
     return true;
   }
-  if (Math.fround(v) > arr[i]) {
+  if (Math.fround(v) > arr[i]!) {
     arr[i] = v;
     return true;
   }
@@ -154,7 +155,7 @@ export class LogStats {
     const x = (t - this.base) / HOUR;
     // Running figures.
     for (let f = 0; f < FIGURES.length; f++) {
-      const v = FIGURES[f].get(s);
+      const v = FIGURES[f]!.get(s);
       if (v === null) continue;
       let r = this.figs[f];
       if (!r) r = this.figs[f] = { n: 0, first: v, last: v, min: v, peak: v, peakAt: t, sum: 0, t0: t, t1: t, all: new Moments() };
@@ -180,7 +181,7 @@ export class LogStats {
     }
     // The block it goes to.
     let b = this.count - 1;
-    if (b < 0 || this.blocks[b * W + B_N] >= this.per) {
+    if (b < 0 || this.blocks[b * W + B_N]! >= this.per) {
       if (this.count === this.cap) this.merge();
       b = this.count++;
       this.grow();
@@ -194,17 +195,17 @@ export class LogStats {
     const o = b * W;
     const a = this.blocks;
     a[o + B_T1] = t;
-    a[o + B_N]++;
+    a[o + B_N]!++;
     a[o + B_END] = end;
     for (let k = 0; k < CHART_KEYS.length; k++) {
-      const v = chartValue[CHART_KEYS[k]](s);
+      const v = chartValue[CHART_KEYS[k]!](s);
       if (v === null) continue;
       const m = o + B_CHART + 2 * k;
-      if (!(a[m] <= v)) a[m] = v;
-      if (!(a[m + 1] >= v)) a[m + 1] = v;
+      if (!(a[m]! <= v)) a[m] = v;
+      if (!(a[m + 1]! >= v)) a[m + 1] = v;
     }
     for (let f = 0; f < FIGURES.length; f++) {
-      const v = FIGURES[f].get(s);
+      const v = FIGURES[f]!.get(s);
       if (v !== null) addAt(a, o + B_MOM + 6 * f, x, v);
     }
     // Sparkline: the highest RSS of each 10 s, and of each second of the last minute.
@@ -234,14 +235,14 @@ export class LogStats {
       const p = 2 * i * W;
       const q = (2 * i + 1) * W;
       if (o !== p) a.copyWithin(o, p, p + W);
-      a[o + B_T1] = a[q + B_T1];
-      a[o + B_N] += a[q + B_N];
-      a[o + B_END] = a[q + B_END];
+      a[o + B_T1] = a[q + B_T1]!;
+      a[o + B_N]! += a[q + B_N]!;
+      a[o + B_END] = a[q + B_END]!;
       for (let k = 0; k < 2 * CHART_KEYS.length; k += 2) {
         const m = o + B_CHART + k;
         const n = q + B_CHART + k;
-        if (!(a[m] <= a[n])) a[m] = Number.isNaN(a[n]) ? a[m] : a[n];
-        if (!(a[m + 1] >= a[n + 1])) a[m + 1] = Number.isNaN(a[n + 1]) ? a[m + 1] : a[n + 1];
+        if (!(a[m]! <= a[n]!)) a[m] = Number.isNaN(a[n]!) ? a[m]! : a[n]!;
+        if (!(a[m + 1]! >= a[n + 1]!)) a[m + 1] = Number.isNaN(a[n + 1]!) ? a[m + 1]! : a[n + 1]!;
       }
       for (let f = 0; f < FIGURES.length; f++) mergeAt(a, o + B_MOM + 6 * f, q + B_MOM + 6 * f);
     }
@@ -256,16 +257,16 @@ export class LogStats {
     const a = this.blocks;
     for (let b = 0; b < this.count; b++) {
       const o = b * W;
-      if (a[o + B_T1] < from || a[o + B_T0] > to) continue;
+      if (a[o + B_T1]! < from || a[o + B_T0]! > to) continue;
       const min = {} as Record<ChartKey, number | null>;
       const max = {} as Record<ChartKey, number | null>;
       CHART_KEYS.forEach((k, j) => {
-        const lo = a[o + B_CHART + 2 * j];
-        const hi = a[o + B_CHART + 2 * j + 1];
+        const lo = a[o + B_CHART + 2 * j]!;
+        const hi = a[o + B_CHART + 2 * j + 1]!;
         min[k] = Number.isNaN(lo) ? null : lo;
         max[k] = Number.isNaN(hi) ? null : hi;
       });
-      out.push({ t0: a[o + B_T0], t1: a[o + B_T1], n: a[o + B_N], start: a[o + B_START], end: a[o + B_END], line: a[o + B_LINE], min, max });
+      out.push({ t0: a[o + B_T0]!, t1: a[o + B_T1]!, n: a[o + B_N]!, start: a[o + B_START]!, end: a[o + B_END]!, line: a[o + B_LINE]!, min, max });
     }
     return out;
   }
@@ -289,7 +290,7 @@ export class LogStats {
   private computeInterval(): number {
     if (this.gaps.length === 0) return 0;
     const d = this.gaps.slice().sort((x, y) => x - y);
-    const med = d[Math.floor(d.length / 2)];
+    const med = d[Math.floor(d.length / 2)]!; // d is not empty
     return med > 0 ? med : Math.round(d.reduce((a, b) => a + b, 0) / d.length);
   }
 
@@ -318,7 +319,7 @@ export class LogStats {
       let best: number | null = null;
       for (let slot = g; slot < g + group && slot <= lastSlot; slot++) {
         const i = ((slot % slotsKept) + slotsKept) % slotsKept;
-        if (tag[i] === slot && (best === null || arr[i] > best)) best = arr[i];
+        if (tag[i] === slot && (best === null || arr[i]! > best)) best = arr[i]!;
       }
       values.push(best);
     }
@@ -332,16 +333,17 @@ export class LogStats {
    */
   private blockSamples(o: number, read: ReadBlock): Float64Array[] | null {
     const a = this.blocks;
-    const start = a[o + B_START];
-    const end = a[o + B_END];
+    const start = a[o + B_START]!;
+    const end = a[o + B_END]!;
     if (this.straddle && this.straddle.start === start && this.straddle.end === end) return this.straddle.cols;
-    const samples = read(start, end, a[o + B_LINE]);
+    const samples = read(start, end, a[o + B_LINE]!);
     if (!samples) return null;
     this.reread += end - start;
     const cols = [new Float64Array(samples.length), ...FIGURES.map(() => new Float64Array(samples.length))];
     samples.forEach((s, i) => {
-      cols[0][i] = s.timeMs;
-      FIGURES.forEach((def, f) => (cols[f + 1][i] = def.get(s) ?? NaN));
+      // A column for the times, then one a figure.
+      cols[0]![i] = s.timeMs;
+      FIGURES.forEach((def, f) => (cols[f + 1]![i] = def.get(s) ?? NaN));
     });
     this.straddle = { start, end, cols };
     return cols;
@@ -362,17 +364,19 @@ export class LogStats {
       const late = new Moments();
       for (let b = 0; b < this.count; b++) {
         const o = b * W;
-        if (a[o + B_T0] >= mid) late.mergeFrom(a, o + B_MOM + 6 * f);
-        else if (a[o + B_T1] >= mid) {
+        if (a[o + B_T0]! >= mid) late.mergeFrom(a, o + B_MOM + 6 * f);
+        else if (a[o + B_T1]! >= mid) {
           const samples = this.blockSamples(o, read);
           if (samples === null) {
             lateExact = false;
             late.mergeFrom(a, o + B_MOM + 6 * f);
             continue;
           }
-          const [times, values] = [samples[0], samples[f + 1]];
+          // The times, and the figure's column (blockSamples()): as long as each other.
+          const times = samples[0]!;
+          const values = samples[f + 1]!;
           for (let i = 0; i < times.length; i++) {
-            if (times[i] >= mid && !Number.isNaN(values[i])) late.add((times[i] - this.base) / HOUR, values[i]);
+            if (times[i]! >= mid && !Number.isNaN(values[i])) late.add((times[i]! - this.base) / HOUR, values[i]!);
           }
         }
       }

@@ -182,14 +182,15 @@ export class TailParser {
       const p = new LogParser();
       p.push(texts.join('\n') + '\n');
       const log = p.result(this.path, { anchorMs, anchorSource: 'mtime' });
-      if (log.samples.length === 0) {
+      const [firstSample] = log.samples;
+      if (firstSample === undefined) {
         if ((!p.looksLikeLog && this.startLines.length >= 2) || this.startLines.length > MAX_START_LINES) {
           this.notALog = true;
           this.startLines = [];
         }
         return;
       }
-      const first = log.samples[0].line - 1;
+      const first = firstSample.line - 1;
       this.prefix = texts.slice(0, Math.min(first, 2));
       this.info = { format: log.format, command: log.command, withSeconds: log.withSeconds, lacks: log.lacks };
       this.template = { ...log, samples: [] };
@@ -224,8 +225,8 @@ export class TailParser {
   private emit(samples: Sample[], lines: Line[], k0: number, firstLineNo: number, out: Located[]): void {
     for (const s of samples) {
       const i = s.line - k0 - 1;
-      if (i < 0 || i >= lines.length) continue;
       const l = lines[i];
+      if (l === undefined) continue; // i out of range (negative too)
       if (l.start === this.tailGiven) {
         // Given already while it had no '\n'.
         this.tailGiven = -1;
@@ -238,7 +239,8 @@ export class TailParser {
       this.context = l.text;
       this.contextMs = s.timeMs;
     }
-    if (this.tailGiven >= 0 && lines.length && lines[lines.length - 1].start >= this.tailGiven) this.tailGiven = -1;
+    const last = lines[lines.length - 1];
+    if (this.tailGiven >= 0 && last !== undefined && last.start >= this.tailGiven) this.tailGiven = -1;
   }
 
   /** A text log's header again (plogsrvd --resume): the lines after it are read with it. */
@@ -291,9 +293,10 @@ export class TailParser {
       const k0 = this.prefix.length;
       for (const s of log.samples) {
         const j = s.line - k0 - 1;
-        if (j < 0 || j >= chunk.length) continue;
+        const l = chunk[j];
+        if (l === undefined) continue; // j out of range (negative too)
         s.line = lineNo ? lineNo + i + j : 0;
-        out.push({ sample: s, start: chunk[j].start, end: chunk[j].end });
+        out.push({ sample: s, start: l.start, end: l.end });
       }
     }
     return out;

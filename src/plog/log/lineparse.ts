@@ -161,6 +161,13 @@ function sizeOrNone(s: string, none: string): number | null {
   return s === none ? null : parseSize(s);
 }
 
+/** The fields of a sample line: Priv&Write since 0.2, Procs in a tree log. */
+type LineFields = [...Fields15, priv?: string, procs?: string];
+type Fields15 = [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+
+/** The fields of a line of a plog 0.1.0 log. */
+type Fields14 = [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+
 /**
  * Parse a sample line of a log file of ours (with or without its '\n').
  * Returns null for anything that is not a complete sample line: the command
@@ -173,11 +180,11 @@ export function parseLogLine(line: string, opts: ParseOptions = {}): LogRecord |
   const f = t.split(/ +/);
   // 16 with Priv&Write, 17 in a tree log (plog --tree: Procs after it, src/plog/log/treelog.ts).
   if (f.length < 15 || f.length > 17) return null;
-  const when = parseWhen(f[0], f[1], opts.order ?? 'month-day');
+  const [date, time, state, prio, cpuTime, cpuP, threads, minFlt, majFlt, virt, res, share, pss, swap, data, priv] = f as LineFields; // 15 to 17, as just checked
+  const when = parseWhen(date, time, opts.order ?? 'month-day');
   if (!when) return null;
   if (opts.withSeconds === true && when.second === null) return null;
   if (opts.withSeconds === false && when.second !== null) return null;
-  const [, , state, prio, cpuTime, cpuP, threads, minFlt, majFlt, virt, res, share, pss, swap, data, priv] = f;
   const common = commonRecord({ state, prio, cpuTime, threads, minFlt, majFlt, virt, res, data });
   if (!common) return null;
   if (cpuP !== '-' && !DEC1.test(cpuP)) return null;
@@ -221,9 +228,9 @@ export const LACKS_010 = ['CPU% (computed from __Utime__ between lines)', 'syste
 export function parseLogLine010(line: string): LogRecord | null {
   const f = line.trim().split(/ +/);
   if (f.length !== 14) return null;
-  const when = parseWhen(f[0], f[1], 'month-day');
+  const [date, time, state, prio, cpuTime, threads, virt, res, share, pss, data, priv, minFlt, majFlt] = f as Fields14; // as just checked
+  const when = parseWhen(date, time, 'month-day');
   if (!when) return null;
-  const [, , state, prio, cpuTime, threads, virt, res, share, pss, data, priv, minFlt, majFlt] = f;
   // A state letter of proc(5): a line shifted by a garbled name has some other letter there.
   if (!/^[RSDZTtWXxKPI]$/.test(state)) return null;
   const common = commonRecord({ state, prio, cpuTime, threads, minFlt, majFlt, virt, res, data });

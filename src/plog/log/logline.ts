@@ -160,10 +160,10 @@ const dateWidth = (form: TimeForm): number => (form === 'ms' ? 18 : form ? 14 : 
 function join(values: readonly string[], form: TimeForm): string {
   let out = '';
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+    const v = values[i]!;
     out += v;
     if (i < values.length - 1) {
-      const w = i === 0 ? dateWidth(form) : WIDTHS[i];
+      const w = i === 0 ? dateWidth(form) : (WIDTHS[i] ?? 0); // a column past the widths: one space
       out += ' '.repeat(Math.max(1, w - v.length + 1));
     }
   }

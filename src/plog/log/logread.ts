@@ -151,7 +151,7 @@ export class LogParser {
       this.format = 'csv';
       this.csvNames = splitCsv(line) ?? [];
       const m = /^# ?command: ?(.*)$/.exec(this.command);
-      this.command = m ? m[1] : '';
+      this.command = m ? m[1]! : '';
       return;
     }
     switch (this.format) {
@@ -181,7 +181,7 @@ export class LogParser {
         const cells = splitCsv(line);
         if (cells === null || cells.length !== this.csvNames.length) return this.bad(line);
         const byName = new Map<string, string>();
-        this.csvNames.forEach((name, i) => byName.set(name, cells[i]));
+        this.csvNames.forEach((name, i) => byName.set(name, cells[i]!)); // as many cells as names, checked above
         const s = sampleFromFields((name) => byName.get(name), this.csvNames, this.lineNo);
         if (s === null) return this.bad(line);
         this.machine.push(s);
@@ -285,10 +285,11 @@ export class LogParser {
     if (this.format === 'text') {
       const times = assignPacked(clocks, time);
       // The parser's own samples get their times in place (the same for every result()).
-      for (let i = 0; i < text.length; i++) text[i].timeMs = times[i];
+      // One clock was pushed with each sample, so times[i] is there; from010 holds indexes of text.
+      for (let i = 0; i < text.length; i++) text[i]!.timeMs = times[i]!;
       // plog 0.1.0 has no CPU% column: the user time between two of its
       // lines over the wall time between them, as formatLine computes it.
-      for (const i of from010) text[i].cpuPercent = i > 0 ? cpuPercentBetween(text[i - 1], text[i]) : null;
+      for (const i of from010) text[i]!.cpuPercent = i > 0 ? cpuPercentBetween(text[i - 1]!, text[i]!) : null;
       samples = text;
       yearSource = time.year !== undefined ? 'option' : (time.anchorSource ?? 'now');
     } else {

@@ -75,13 +75,14 @@ export function assignTimes(records: readonly WallClock[], opts: TimeOptions = {
 export function assignPacked(keys: readonly number[], opts: TimeOptions): number[] {
   const n = keys.length;
   // One record unpacked at a time: a long log keeps only its packed numbers.
-  const records = { at: (i: number): WallClock => unpackClock(keys[i]) };
+  // Below, every index is in 0..n-1, and yearOffset and out are filled in order before they are read.
+  const records = { at: (i: number): WallClock => unpackClock(keys[i]!) };
   if (n === 0) return [];
   const yearOffset: number[] = new Array<number>(n);
   yearOffset[0] = 0;
   for (let i = 1; i < n; i++) {
     const back = dayKey(records.at(i - 1)) - dayKey(records.at(i));
-    yearOffset[i] = yearOffset[i - 1] + (back > 183 ? 1 : 0);
+    yearOffset[i] = yearOffset[i - 1]! + (back > 183 ? 1 : 0);
   }
   let firstYear: number;
   if (opts.year !== undefined) {
@@ -92,7 +93,7 @@ export function assignPacked(keys: readonly number[], opts: TimeOptions): number
     const last = records.at(n - 1);
     let lastYear = new Date(anchor).getFullYear() + 1;
     while (localMs(lastYear, last) > limit) lastYear--;
-    firstYear = lastYear - yearOffset[n - 1];
+    firstYear = lastYear - yearOffset[n - 1]!;
   }
   const out: number[] = new Array<number>(n);
   // Local time of the minute, cached: a fast log has hundreds of samples a minute.
@@ -101,17 +102,17 @@ export function assignPacked(keys: readonly number[], opts: TimeOptions): number
   for (let i = 0; i < n; i++) {
     const r = records.at(i);
     const inMinute = (r.second ?? 0) * 1000 + (r.millisecond ?? 0);
-    const minuteKey = (keys[i] - inMinute) * 10_000 + (firstYear + yearOffset[i]);
+    const minuteKey = (keys[i]! - inMinute) * 10_000 + (firstYear + yearOffset[i]!);
     if (minuteKey !== cacheKey) {
       cacheKey = minuteKey;
-      cacheMs = localMs(firstYear + yearOffset[i], { ...r, second: 0, millisecond: 0 });
+      cacheMs = localMs(firstYear + yearOffset[i]!, { ...r, second: 0, millisecond: 0 });
     }
     let t = cacheMs + inMinute;
-    if (i > 0 && t < out[i - 1]) {
+    if (i > 0 && t < out[i - 1]!) {
       // The second pass of a repeated hour: the same wall clock, later.
       for (let k = 1; k <= 8; k++) {
         const later = t + k * 15 * 60_000;
-        if (later >= out[i - 1] && sameWallClock(later, r)) {
+        if (later >= out[i - 1]! && sameWallClock(later, r)) {
           t = later;
           break;
         }

@@ -59,8 +59,8 @@ export function parseConfig(text: string, file = 'config'): Settings {
     if (line === '' || line.startsWith('#')) return;
     const m = /^([a-z][a-z-]*)\s*=\s*(.*)$/.exec(line);
     if (!m) throw new ConfigError(`${file}:${i + 1}: not a 'key = value' line`);
-    const [, key, rawValue] = m;
-    let value = rawValue.trim();
+    const key = m[1]!; // neither group is optional in the pattern
+    let value = m[2]!.trim();
     if (value.length >= 2 && ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))) value = value.slice(1, -1);
     if (seen.has(key)) throw new ConfigError(`${file}:${i + 1}: '${key}' given more than once`);
     seen.add(key);
@@ -79,7 +79,7 @@ export function parseListenAddress(text: string): { host: string; port: number }
   if (!m) return null;
   const port = Number(m[3]);
   if (port > 65535) return null;
-  return { host: m[1] ?? m[2], port };
+  return { host: m[1] ?? m[2]!, port }; // one of the two alternatives matched
 }
 
 /** The file's settings overridden by the command line's. */

@@ -81,7 +81,7 @@ export class RegexMatcher {
     let over = false;
     let chosen: number | null = null;
     for (const [uid, q] of this.queues) {
-      while (q.length > 0 && !q[0].wanted()) q.shift();
+      while (q[0] !== undefined && !q[0].wanted()) q.shift();
       if (q.length === 0) {
         this.queues.delete(uid);
         continue;

@@ -21,7 +21,7 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
 export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
   return header.split(',').some((part) => {
-    const [coding, ...params] = part.trim().split(';');
+    const [coding = '', ...params] = part.trim().split(';');
     if (coding.trim().toLowerCase() !== 'gzip') return false;
     const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/i.exec(p)).find(Boolean);
     return !q || Number(q[1]) > 0;

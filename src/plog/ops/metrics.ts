@@ -138,7 +138,7 @@ class Writer {
   put(b: Uint8Array): void {
     const buf = this.buf;
     let o = this.o;
-    for (let i = 0; i < b.length; i++) buf[o++] = b[i];
+    for (let i = 0; i < b.length; i++) buf[o++] = b[i]!;
     this.o = o;
   }
 
@@ -279,8 +279,8 @@ export class MetricsRegistry {
           out.room(need);
           buf = out.buf;
         }
-        for (let i = 0; i < name.length; i++) buf[o++] = name[i];
-        for (let i = 0; i < lb.length; i++) buf[o++] = lb[i];
+        for (let i = 0; i < name.length; i++) buf[o++] = name[i]!;
+        for (let i = 0; i < lb.length; i++) buf[o++] = lb[i]!;
         o = Writer.value(buf, o, v);
         buf[o++] = 10;
       }
@@ -288,7 +288,7 @@ export class MetricsRegistry {
     }
     this.cgroupSection(out, list, now, openMetrics);
     // Logs stopped for an error: the count, and each for an hour.
-    while (this.stopped.length && now - this.stopped[0].mono > ERROR_KEEP_MS) this.stopped.shift();
+    while (this.stopped[0] !== undefined && now - this.stopped[0].mono > ERROR_KEEP_MS) this.stopped.shift();
     header(out, 'plog_log_errors', 'counter', '', 'Logs stopped for an error since plogsrvd started.', openMetrics);
     out.line(`plog_log_errors_total ${this.errorsTotal}`);
     header(out, 'plog_log_error_timestamp_seconds', 'gauge', 'seconds', 'When a log stopped for an error (Unix time; each for an hour), the error in its label.', openMetrics);

@@ -31,7 +31,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
 export function parseSize(text: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
   if (!m) return null;
-  const n = Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+  const n = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!); // the pattern admits only UNITS' keys
   return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 

@@ -13,7 +13,7 @@ export interface SizeUnit {
   name: string;
 }
 
-const UNITS: SizeUnit[] = [
+const UNITS: readonly [SizeUnit, ...SizeUnit[]] = [
   { div: 1, name: 'B' },
   { div: 1024, name: 'KiB' },
   { div: 1024 ** 2, name: 'MiB' },
@@ -100,8 +100,9 @@ export function niceTicks(lo: number, hi: number, count: number): number[] {
     step = m * pow;
     if (step >= raw) break;
   }
-  const ticks = [Number((Math.floor(lo / step + 1e-9) * step).toPrecision(12))];
-  while (ticks[ticks.length - 1] < hi - 1e-9 * step) ticks.push(Number((ticks[ticks.length - 1] + step).toPrecision(12)));
+  let t = Number((Math.floor(lo / step + 1e-9) * step).toPrecision(12));
+  const ticks = [t];
+  while (t < hi - 1e-9 * step) ticks.push((t = Number((t + step).toPrecision(12))));
   return ticks;
 }
 
@@ -118,7 +119,7 @@ const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 720
 /** A step for a time axis spanning `spanMs` with at most `maxTicks` ticks. */
 export function timeStep(spanMs: number, maxTicks: number): number {
   for (const s of TIME_STEPS) if (spanMs / s <= Math.max(1, maxTicks)) return s;
-  let s = TIME_STEPS[TIME_STEPS.length - 1];
+  let s = TIME_STEPS[TIME_STEPS.length - 1]!; // a constant list, not empty
   while (spanMs / s > maxTicks) s *= 2;
   return s;
 }
@@ -158,7 +159,7 @@ export function timeTicks(t0: number, t1: number, step: number, elapsed = false)
 export function medianInterval(times: readonly number[]): number {
   if (times.length < 2) return 0;
   const d: number[] = [];
-  for (let i = 1; i < times.length; i++) d.push(times[i] - times[i - 1]);
+  for (let i = 1; i < times.length; i++) d.push(times[i]! - times[i - 1]!);
   d.sort((a, b) => a - b);
-  return d[Math.floor(d.length / 2)];
+  return d[Math.floor(d.length / 2)]!; // d has times.length - 1 >= 1 gaps
 }

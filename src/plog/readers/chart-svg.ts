@@ -82,27 +82,24 @@ export function thin(pts: Pt[]): Pt[] {
   if (pts.length <= 4) return pts;
   const out: Pt[] = [];
   let i = 0;
-  while (i < pts.length) {
-    const col = Math.floor(pts[i].x);
-    let lo = pts[i];
-    let hi = pts[i];
-    let first = pts[i];
-    let last = pts[i];
+  for (let first = pts[0]; first !== undefined; first = pts[i]) {
+    const col = Math.floor(first.x);
+    let lo = first;
+    let hi = first;
+    let last = first;
     let j = i;
-    for (; j < pts.length && Math.floor(pts[j].x) === col; j++) {
-      const p = pts[j];
+    for (let p = pts[j]; p !== undefined && Math.floor(p.x) === col; p = pts[++j]) {
       if (p.y < lo.y) lo = p;
       if (p.y > hi.y) hi = p;
       last = p;
     }
     if (j - i <= 2) {
-      for (let k = i; k < j; k++) out.push(pts[k]);
+      out.push(...pts.slice(i, j));
     } else {
       const keep = [first, lo, hi, last].filter((p, k, a) => a.indexOf(p) === k).sort((a, b) => a.x - b.x);
       out.push(...keep);
     }
     i = j;
-    first = pts[j];
   }
   return out;
 }
@@ -112,27 +109,27 @@ function pathData(times: readonly number[], values: ReadonlyArray<number | null 
   const runs: Pt[][] = [];
   let cur: Pt[] = [];
   let lastT = -Infinity;
-  for (let i = 0; i < times.length; i++) {
+  times.forEach((t, i) => {
     const v = values[i];
     if (v === null || v === undefined || !Number.isFinite(v)) {
       if (cur.length) runs.push(cur);
       cur = [];
-      continue;
+      return;
     }
-    if (cur.length && times[i] - lastT > gapMs) {
+    if (cur.length && t - lastT > gapMs) {
       runs.push(cur);
       cur = [];
     }
-    cur.push({ x: sx(times[i]), y: sy(v) });
-    lastT = times[i];
-  }
+    cur.push({ x: sx(t), y: sy(v) });
+    lastT = t;
+  });
   if (cur.length) runs.push(cur);
   const parts: string[] = [];
   for (const run of runs) {
     const pts = thin(run);
-    if (pts.length === 1) {
+    const [p] = pts;
+    if (pts.length === 1 && p !== undefined) {
       // A lone point: a short tick so that it shows.
-      const p = pts[0];
       parts.push(`M${(p.x - 1.5).toFixed(1)} ${p.y.toFixed(1)}h3`);
       continue;
     }
@@ -162,15 +159,21 @@ const hasValue = (log: Log, get: (s: Sample) => number | null | undefined): bool
 export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string {
   const W = Math.max(400, opts.width ?? 1200);
   const H = Math.max(300, opts.height ?? 800);
+  const [log0] = logs;
+  if (log0 === undefined) throw new RangeError('renderSvg: no log to draw');
   const multi = logs.length > 1;
   const mode = opts.time ?? (multi ? 'elapsed' : 'clock');
-  const runs: Run[] = logs.map((log, i) => ({
-    log,
-    report: buildReport(log),
-    times: log.samples.map((s) => (mode === 'elapsed' ? s.timeMs - log.samples[0].timeMs : s.timeMs)),
-    color: RUN_COLORS[i % RUN_COLORS.length],
-    gapMs: 3 * Math.max(1000, medianInterval(log.samples.map((s) => s.timeMs))),
-  }));
+  const runs: Run[] = logs.map((log, i) => {
+    const t0 = log.samples[0]?.timeMs ?? 0;
+    return {
+      log,
+      report: buildReport(log),
+      times: log.samples.map((s) => (mode === 'elapsed' ? s.timeMs - t0 : s.timeMs)),
+      color: RUN_COLORS[i % RUN_COLORS.length]!,
+      gapMs: 3 * Math.max(1000, medianInterval(log.samples.map((s) => s.timeMs))),
+    };
+  });
+  const run0 = runs[0]!; // one run a log
   const withSeconds = logs.some((l) => l.withSeconds || l.format !== 'text');
   const showSwap = logs.some((l) => hasValue(l, (s) => s.swapBytes));
   const showPss = logs.some((l) => l.samples.some((s) => s.pssBytes !== null));
@@ -183,7 +186,7 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   // --- Title, subtitle, legend.
   const M = { left: 84, right: 28 };
   const plotW = W - M.left - M.right;
-  const titleText = opts.title ?? (multi ? `${logs.length} runs compared` : logs[0].command || logs[0].name);
+  const titleText = opts.title ?? (multi ? `${logs.length} runs compared` : log0.command || log0.name);
   let y = 30;
   el.push(`<text x="${M.left}" y="${y}" font-size="18" font-weight="bold" fill="#111">${escapeXml(fit(titleText, W - M.left - M.right, 18))}<title>${escapeXml(titleText)}</title></text>`);
   y += 22;
@@ -192,16 +195,18 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   let endMs = -Infinity;
   for (const r of runs) {
     const ss = r.log.samples;
-    if (!ss.length) continue;
-    startMs = Math.min(startMs, ss[0].timeMs);
-    endMs = Math.max(endMs, ss[ss.length - 1].timeMs);
+    const first = ss[0];
+    const last = ss[ss.length - 1];
+    if (first === undefined || last === undefined) continue;
+    startMs = Math.min(startMs, first.timeMs);
+    endMs = Math.max(endMs, last.timeMs);
   }
   if (!Number.isFinite(startMs)) startMs = endMs = Date.now();
   if (!multi) {
-    const r = runs[0].report;
+    const r = run0.report;
     const sameDay = formatDay(startMs) === formatDay(endMs);
     const parts = [
-      logs[0].name,
+      log0.name,
       `${formatStamp(startMs, withSeconds)} to ${sameDay ? formatClock(endMs, withSeconds) : formatStamp(endMs, withSeconds)} (${formatDuration(endMs - startMs)})`,
       `${r.samples} samples${r.intervalMs ? `, every ${formatDuration(r.intervalMs)}` : ''}`,
     ];
@@ -243,7 +248,7 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
       const yy = legendY + 18 * (i + 1);
       swatch(M.left, yy, run.color, '', 4);
       const l = run.log;
-      const start = l.samples.length ? formatStamp(l.samples[0].timeMs, false) : 'no samples';
+      const start = l.samples[0] ? formatStamp(l.samples[0].timeMs, false) : 'no samples';
       const label = `${l.name} (${start}, ${formatDuration(run.report.spanMs)}): ${l.command || ''}`;
       el.push(`<text x="${M.left + 32}" y="${yy}" font-size="13" fill="#222">${escapeXml(fit(label, plotW - 32, 13))}<title>${escapeXml(l.path + ': ' + l.command)}</title></text>`);
     });
@@ -275,7 +280,7 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
   const tLabel = (t: number): string => (mode === 'elapsed' ? elapsedLabel(t, long, tickSec) : formatClock(t, tickSec));
 
   const panel = (yTop: number, h: number, yTicks: readonly number[], yLabel: (v: number) => string, axisTitle: string): ((v: number) => number) => {
-    const yMax = yTicks[yTicks.length - 1];
+    const yMax = yTicks[yTicks.length - 1]!; // niceTicks() gives one tick at least
     const sy = (v: number): number => yTop + h - (v / yMax) * h;
     el.push(`<rect x="${M.left}" y="${yTop}" width="${plotW}" height="${h}" fill="#fbfbfd" stroke="none"/>`);
     for (const v of yTicks) {
@@ -366,8 +371,8 @@ export function renderSvg(logs: readonly Log[], opts: PlotOptions = {}): string 
 
 /** The chart in an HTML page, with a summary of each log under it. */
 export function renderHtml(logs: readonly Log[], opts: PlotOptions = {}): string {
-  const svg = renderSvg(logs, opts);
-  const title = opts.title ?? (logs.length > 1 ? `${logs.length} runs compared` : logs[0].command || logs[0].name);
+  const svg = renderSvg(logs, opts); // throws without a log
+  const title = opts.title ?? (logs.length > 1 ? `${logs.length} runs compared` : logs[0]!.command || logs[0]!.name);
   const sections: string[] = [];
   logs.forEach((log, i) => {
     const r = buildReport(log);

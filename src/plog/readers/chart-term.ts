@@ -50,12 +50,14 @@ export function columnValues(times: readonly number[], values: ReadonlyArray<num
   const pts: Array<[number, number]> = [];
   for (let i = 0; i < times.length; i++) {
     const v = values[i];
-    if (v !== null && v !== undefined && Number.isFinite(v)) pts.push([times[i], v]);
+    if (v !== null && v !== undefined && Number.isFinite(v)) pts.push([times[i]!, v]);
   }
   const out: Array<number | null> = new Array<number | null>(cols).fill(null);
-  if (pts.length === 0 || cols <= 0) return out;
-  const t0 = pts[0][0];
-  const t1 = pts[pts.length - 1][0];
+  const first = pts[0];
+  const last = pts[pts.length - 1];
+  if (first === undefined || last === undefined || cols <= 0) return out;
+  const t0 = first[0];
+  const t1 = last[0];
   const span = t1 - t0;
   if (span <= 0) {
     const v = agg === 'max' ? pts.reduce((a, p) => Math.max(a, p[1]), -Infinity) : pts.reduce((a, p) => a + p[1], 0) / pts.length;
@@ -64,23 +66,24 @@ export function columnValues(times: readonly number[], values: ReadonlyArray<num
   const sum = new Array<number>(cols).fill(0);
   const cnt = new Array<number>(cols).fill(0);
   const max = new Array<number>(cols).fill(-Infinity);
+  // Below, j is a column (0 to cols - 1, the arrays' length) and k a point (0 to pts.length - 1).
   for (const [t, v] of pts) {
     const j = Math.min(cols - 1, Math.floor(((t - t0) / span) * cols));
-    sum[j] += v;
-    cnt[j]++;
-    if (v > max[j]) max[j] = v;
+    sum[j]! += v;
+    cnt[j]!++;
+    if (v > max[j]!) max[j] = v;
   }
   const gap = 3 * Math.max(medianInterval(pts.map((p) => p[0])), 1);
   let k = 0; // index of the last point at or before the column's start
   for (let j = 0; j < cols; j++) {
-    if (cnt[j] > 0) {
-      out[j] = agg === 'max' ? max[j] : sum[j] / cnt[j];
+    if (cnt[j]! > 0) {
+      out[j] = agg === 'max' ? max[j]! : sum[j]! / cnt[j]!;
       continue;
     }
     const start = t0 + (span * j) / cols;
-    while (k + 1 < pts.length && pts[k + 1][0] <= start) k++;
+    while (k + 1 < pts.length && pts[k + 1]![0] <= start) k++;
     const next = pts[k + 1];
-    if (next && next[0] - pts[k][0] <= gap) out[j] = pts[k][1];
+    if (next && next[0] - pts[k]![0] <= gap) out[j] = pts[k]![1];
   }
   return out;
 }
@@ -91,7 +94,7 @@ function cell(frac: number, unicode: boolean): string {
   if (unicode) {
     if (frac >= 1) return '█';
     const i = Math.max(1, Math.round(frac * 8));
-    return BLOCKS[i];
+    return BLOCKS[i]!; // 1 to 8
   }
   return frac >= 0.5 ? '#' : '.';
 }
@@ -107,7 +110,7 @@ function timeLabel(ms: number, step: number, spanMs: number, withSeconds: boolea
 /** A bar chart's lines (axis labels, bars, time axis), `width` columns wide in all. */
 export function barChart(spec: ChartSpec, width: number, height: number, unicode: boolean, color: boolean): string[] {
   const ticks = spec.ticks;
-  const top = ticks[ticks.length - 1];
+  const top = ticks[ticks.length - 1]!; // niceTicks() and sizeTicks() give one tick at least
   // A label names the value at the top edge of its row: the top row's, and
   // the row whose top edge is nearest half way (exactly half for even heights).
   const midRow = Math.floor(height / 2) - 1;
@@ -125,7 +128,7 @@ export function barChart(spec: ChartSpec, width: number, height: number, unicode
     const axis = label ? (unicode ? '┤' : '+') : unicode ? '│' : '|';
     let bars = '';
     for (let j = 0; j < cols; j++) {
-      const v = colv[j];
+      const v = colv[j]!; // cols values
       bars += v === null ? ' ' : cell((v / top) * height - r, unicode);
     }
     bars = bars.trimEnd();
@@ -148,12 +151,12 @@ export function barChart(spec: ChartSpec, width: number, height: number, unicode
       const at = Math.max(0, x - Math.floor(text.length / 2));
       if (at < free || at + text.length > cols) continue;
       rule[x] = unicode ? '┬' : '+';
-      for (let i = 0; i < text.length; i++) labels[at + i] = text[i];
+      for (let i = 0; i < text.length; i++) labels[at + i] = text[i]!;
       free = at + text.length + 2;
     }
   } else if (times.length) {
     const text = timeLabel(t0, 60_000, 0, spec.withSeconds);
-    for (let i = 0; i < text.length && i < cols; i++) labels[i] = text[i];
+    for (let i = 0; i < text.length && i < cols; i++) labels[i] = text[i]!;
   }
   lines.push(`${' '.repeat(labelW)} ${esc(2, (unicode ? '└' : '+') + rule.join(''))}`);
   lines.push(`${' '.repeat(labelW)}  ${labels.join('').trimEnd()}`);
@@ -194,19 +197,21 @@ export function renderShow(log: Log, report: Report, opts: TermOptions): string 
   // belongs to whoever asked for it): shown escaped, never acted on.
   const path = escapeText(log.path);
   out.push(bold(truncate(escapeText(log.command || log.name), width, unicode)));
-  if (s.length === 0) {
+  const first = s[0];
+  const last = s[s.length - 1];
+  if (first === undefined || last === undefined) {
     out.push(`${path}: no samples yet`);
     return out.join('\n') + '\n';
   }
-  const t0 = s[0].timeMs;
-  const t1 = s[s.length - 1].timeMs;
+  const t0 = first.timeMs;
+  const t1 = last.timeMs;
   const arrow = unicode ? '→' : 'to';
   const sameDay = formatDay(t0) === formatDay(t1);
   const range = `${formatDay(t0)} ${formatClock(t0, sec)} ${arrow} ${sameDay ? '' : formatDay(t1) + ' '}${formatClock(t1, sec)}`;
   out.push(
     truncate(`${path}: ${s.length} sample${s.length > 1 ? 's' : ''}, ${range} (${formatDuration(t1 - t0)})${report.intervalMs ? `, every ${formatDuration(report.intervalMs)}` : ''}`, width, unicode),
   );
-  if (log.badLineCount) out.push(truncate(`note: ${log.badLineCount} line(s) not understood (first: line ${log.badLines[0].line})`, width, unicode));
+  if (log.badLineCount) out.push(truncate(`note: ${log.badLineCount} line(s) not understood${log.badLines[0] ? ` (first: line ${log.badLines[0].line})` : ''}`, width, unicode));
   if (log.partialTail !== null) out.push('note: the last line is unfinished (being written?) and left out');
   if (log.lacks.length) out.push(...wrap(`note: ${lacksText(log)}`, width, '      '));
 

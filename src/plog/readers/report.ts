@@ -77,14 +77,15 @@ export interface Fit {
 }
 
 /** Fit a line to points; null with fewer than 2 points or no time span. */
-export function fitLine(times: readonly number[], values: readonly number[], t0 = times[0]): Fit | null {
+export function fitLine(times: readonly number[], values: readonly number[], t0 = times[0] ?? 0): Fit | null {
   const n = times.length;
   if (n < 2) return null;
+  // Below, i < n: times[i], and values[i] (as many values as times).
   let mx = 0;
   let my = 0;
   for (let i = 0; i < n; i++) {
-    mx += (times[i] - t0) / 3_600_000;
-    my += values[i];
+    mx += (times[i]! - t0) / 3_600_000;
+    my += values[i]!;
   }
   mx /= n;
   my /= n;
@@ -92,8 +93,8 @@ export function fitLine(times: readonly number[], values: readonly number[], t0 
   let sxy = 0;
   let syy = 0;
   for (let i = 0; i < n; i++) {
-    const dx = (times[i] - t0) / 3_600_000 - mx;
-    const dy = values[i] - my;
+    const dx = (times[i]! - t0) / 3_600_000 - mx;
+    const dy = values[i]! - my;
     sxx += dx * dx;
     sxy += dx * dy;
     syy += dy * dy;
@@ -188,32 +189,37 @@ function figureStats(def: FigureDef, samples: readonly Sample[]): FigureStats | 
     t.push(s.timeMs);
     v.push(x);
   }
-  if (v.length === 0) return null;
-  let min = v[0];
-  let peak = v[0];
-  let peakAt = t[0];
+  const first = v[0];
+  const t0 = t[0];
+  if (first === undefined || t0 === undefined) return null;
+  // t and v were pushed together: t[i] is there for each v[i], the last ones too.
+  const last = v[v.length - 1]!;
+  const tLast = t[t.length - 1]!;
+  let min = first;
+  let peak = first;
+  let peakAt = t0;
   let sum = 0;
-  for (let i = 0; i < v.length; i++) {
-    sum += v[i];
-    if (v[i] < min) min = v[i];
-    if (v[i] > peak) {
-      peak = v[i];
-      peakAt = t[i];
+  v.forEach((x, i) => {
+    sum += x;
+    if (x < min) min = x;
+    if (x > peak) {
+      peak = x;
+      peakAt = t[i]!;
     }
-  }
+  });
   const mean = sum / v.length;
   const fit = fitLine(t, v);
-  const mid = (t[0] + t[t.length - 1]) / 2;
+  const mid = (t0 + tLast) / 2;
   const lateIdx = t.findIndex((x) => x >= mid);
-  const lateFit = lateIdx >= 0 ? fitLine(t.slice(lateIdx), v.slice(lateIdx), t[0]) : null;
-  const steady = isSteady(fit, lateFit, mean, t[t.length - 1] - t[0]);
+  const lateFit = lateIdx >= 0 ? fitLine(t.slice(lateIdx), v.slice(lateIdx), t0) : null;
+  const steady = isSteady(fit, lateFit, mean, tLast - t0);
   return {
     key: def.key,
     label: def.label,
     column: def.column,
     n: v.length,
-    first: v[0],
-    last: v[v.length - 1],
+    first,
+    last,
     min,
     peak,
     peakTimeMs: peakAt,
@@ -281,8 +287,10 @@ export function buildReport(log: Log): Report {
     const f = figureStats(def, s);
     if (f) figures.push(f);
   }
-  const startMs = s.length ? s[0].timeMs : null;
-  const endMs = s.length ? s[s.length - 1].timeMs : null;
+  const firstSample = s[0];
+  const lastSample = s[s.length - 1];
+  const startMs = firstSample ? firstSample.timeMs : null;
+  const endMs = lastSample ? lastSample.timeMs : null;
   const spanMs = startMs !== null && endMs !== null ? endMs - startMs : 0;
   return {
     path: log.path,
@@ -292,7 +300,7 @@ export function buildReport(log: Log): Report {
     endMs,
     spanMs,
     intervalMs: medianInterval(s.map((x) => x.timeMs)),
-    lastState: s.length ? s[s.length - 1].state : null,
+    lastState: lastSample ? lastSample.state : null,
     figures,
     cpu: cpuStats(s),
     verdict: verdictOf(figures, s.length, spanMs),
@@ -308,10 +316,12 @@ function when(ms: number, startMs: number, seconds: boolean): string {
 }
 
 function table(rows: string[][], right: boolean[]): string[] {
-  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  // The width of each column: its longest cell (a short row has none there).
+  const w: number[] = [];
+  for (const r of rows) r.forEach((cell, c) => (w[c] = Math.max(w[c] ?? 0, cell.length)));
   return rows.map((r) =>
     r
-      .map((cell, c) => (right[c] ? cell.padStart(w[c]) : cell.padEnd(w[c])))
+      .map((cell, c) => (right[c] ? cell.padStart(w[c]!) : cell.padEnd(w[c]!)))
       .join('  ')
       .trimEnd(),
   );
@@ -336,7 +346,7 @@ export function formatReport(r: Report, log: Log, opts: { ascii?: boolean } = {}
   );
   if (r.lastState) out.push(`state:     ${escapeText(r.lastState)} at the last sample${r.lastState === 'Z' ? ' (the process had ended)' : ''}`);
   const notes: string[] = [];
-  if (r.badLineCount) notes.push(`${r.badLineCount} line${r.badLineCount > 1 ? 's' : ''} not understood (first: line ${log.badLines[0].line})`);
+  if (r.badLineCount) notes.push(`${r.badLineCount} line${r.badLineCount > 1 ? 's' : ''} not understood${log.badLines[0] ? ` (first: line ${log.badLines[0].line})` : ''}`);
   if (r.partialTail) notes.push('the last line is unfinished (being written?) and left out');
   if (log.lacks.length) notes.push(lacksText(log));
   if (notes.length) out.push(`note:      ${notes.join('; ')}`);
