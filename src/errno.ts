@@ -179,13 +179,15 @@ export function errorText(err: unknown): string {
     if (typeof e.errno === 'number') return strerror(e.errno);
     if (typeof e.message === 'string') return e.message;
   }
+  // The last resort, for a value with no code, errno nor message: a symbol, a function, a bare object.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return String(err);
 }
 
 /** The `code` of a Node system error ('ENOENT', ...), if any. */
 export function errCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const c = (err as { code: unknown }).code;
+    const c = err.code;
     if (typeof c === 'string') return c;
   }
   return undefined;

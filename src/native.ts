@@ -122,7 +122,7 @@ export const WRITABLE = 2;
 // EDEADLK/EDEADLOCK, ENOTSUP/EOPNOTSUPP): the first listed, the one glibc's
 // strerror and Node's own errors use, wins.
 const errnoNames = new Map<number, string>();
-for (const [name, num] of Object.entries(osConstants.errno)) if (!errnoNames.has(num as number)) errnoNames.set(num as number, name);
+for (const [name, num] of Object.entries(osConstants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
 
 /** An Error shaped like Node's own system errors: code, errno, syscall, path. */
 export class SystemError extends Error {

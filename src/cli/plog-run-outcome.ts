@@ -72,7 +72,7 @@ export function formatSummary(o: RunOutcome): string {
   lines.push(`  CPU:      ${cpu}; CPU time ${formatDuration(r.cpu.totalSeconds * 1000)}; threads up to ${r.cpu.maxThreads}`);
   const x = o.extras;
   if (x) {
-    const n = (k: string): number | null => (typeof x[k] === 'number' ? (x[k] as number) : null);
+    const n = (k: string): number | null => (typeof x[k] === 'number' ? x[k] : null);
     const parts: string[] = [];
     if (n('read_bytes') !== null) parts.push(`storage read ${formatBytes(n('read_bytes')!)}, written ${formatBytes(n('write_bytes') ?? 0)}`);
     if (n('rchar') !== null) parts.push(`read() ${formatBytes(n('rchar')!)}, write() ${formatBytes(n('wchar') ?? 0)}`);

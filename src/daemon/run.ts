@@ -32,7 +32,7 @@ export interface DaemonProgram<O extends DaemonBasics> {
   /** Its name, as in its messages (`plogsrvd: ...`). */
   name: string;
   /** Its --help text. */
-  usage(): string;
+  usage: () => string;
   /** Its exit codes the kit uses: a usage error (the --help hint follows
    * its message), a failed detach, an unexpected error (a bug). */
   codes: { usage: number; fork: number; internal: number };

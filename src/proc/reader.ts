@@ -290,11 +290,11 @@ export class ProcessReader {
     } catch (e) {
       throw new ProcReadError('statm', e);
     }
-    let smaps: SmapsSummary | null = null;
-    let smapsError: ProcReadError | null = null;
-    let maps: MapsSummary | null = null;
-    let mapsError: ProcReadError | null = null;
-    let smapsStale = false;
+    let smaps: SmapsSummary | null;
+    let smapsError: ProcReadError | null;
+    let maps: MapsSummary | null;
+    let mapsError: ProcReadError | null;
+    let smapsStale: boolean;
     // A zombie has no address space left: its smaps does not read (ESRCH)
     // and its maps reads empty. That is no exec, and its Priv&Write is 0.
     const dead = stat.state === 'Z' || stat.state === 'X';

@@ -158,7 +158,7 @@ export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStat
       } catch (err) {
         clearTimeout(timer);
         sock.destroy();
-        return reject(err as Error);
+        return reject(err);
       }
       sock.write(frame(F_STATS));
     });
@@ -170,7 +170,7 @@ export function driverStats(rundir?: string, timeout = 5000): Promise<DriverStat
         try {
           resolve(JSON.parse(f.body.toString('utf8')) as DriverStats);
         } catch (err) {
-          reject(err as Error);
+          reject(err);
         }
         return;
       }

@@ -203,7 +203,7 @@ export class Submitter {
           checkPeer(sock, this.dir, path);
         } catch (err) {
           sock.destroy();
-          return reject(err as Error);
+          return reject(err);
         }
         sock.off('error', reject);
         sock.on('error', () => {});

@@ -76,7 +76,7 @@ export function decodeData(buf: Buffer, start = 0, end = buf.length): DataPart |
   const fmt = buf.toString('utf8', start + 2, o);
   const n = buf[o++]!;
   if (n > MAX_ARGS) return null;
-  const args: StrlogArg[] = new Array(n);
+  const args = new Array<StrlogArg>(n);
   for (let i = 0; i < n; i++) {
     if (o >= end) return null;
     const t = buf[o++];
@@ -116,7 +116,7 @@ export function dataBound(buf: Buffer, start: number, end: number): number {
   if (o + 1 > end) return -1;
   const n = buf[o++]!;
   if (n > MAX_ARGS) return -1;
-  const shapes: number[] = new Array(n);
+  const shapes = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     if (o >= end) return -1;
     const t = buf[o++];

@@ -188,6 +188,8 @@ function convert(spec: Spec, arg: unknown): string {
       return pad({ ...spec, precision: undefined }, toChar(arg));
     case 's':
     case 'S':
+      // %s prints any argument as String() makes it, [object Object] included, as console.log's %s does not.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       return text(spec, arg === null || arg === undefined ? '(null)' : String(arg));
     case 'p': {
       const v = toInteger(arg);
@@ -399,9 +401,9 @@ function hexFloat(spec: Spec, x: number): string {
   const lo = f64.getUint32(4);
   const neg = hi >>> 31 === 1;
   const e = (hi >>> 20) & 0x7ff;
-  let frac = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo); // 52 bits = 13 hex digits
+  const frac = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo); // 52 bits = 13 hex digits
   let lead = e === 0 ? 0n : 1n;
-  let exp = e === 0 ? (frac === 0n ? 0 : -1022) : e - 1023;
+  const exp = e === 0 ? (frac === 0n ? 0 : -1022) : e - 1023;
   let hex: string;
   if (spec.precision !== undefined && spec.precision < 13) {
     const drop = BigInt((13 - spec.precision) * 4);

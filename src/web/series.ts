@@ -73,8 +73,8 @@ export function seriesOf(e: Entry, from = -Infinity, to = Infinity, maxPoints = 
         for (const c of CHART_KEYS) {
           const v = chartValue[c](samples[j]!);
           if (v === null) continue;
-          if (lo[c] === null || v < lo[c]!) lo[c] = v;
-          if (hi[c] === null || v > hi[c]!) hi[c] = v;
+          if (lo[c] === null || v < lo[c]) lo[c] = v;
+          if (hi[c] === null || v > hi[c]) hi[c] = v;
         }
       }
       pushPair(out, samples[i]!.timeMs, samples[j - 1]!.timeMs, lo, hi);

@@ -52,7 +52,7 @@ export function createLogFile(dir: string, base: string, owner?: { uid: number; 
         fchownSync(fd, owner.uid, owner.gid);
       } catch (err) {
         closeSync(fd);
-        throw new LogFileError(`Can't create logfile: ${errWords(err as NodeJS.ErrnoException)}`);
+        throw new LogFileError(`Can't create logfile: ${errWords(err)}`);
       }
     }
     return { fd, name, path };
@@ -73,7 +73,7 @@ export function appendLine(fd: number, line: Buffer | string): void {
     // without making that Buffer.
     written = typeof line === 'string' ? writeSync(fd, line) : writeSync(fd, line);
   } catch (err) {
-    throw new LogFileError(`Can't append logfile: ${errWords(err as NodeJS.ErrnoException)}`);
+    throw new LogFileError(`Can't append logfile: ${errWords(err)}`);
   }
   const length = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
   if (written === length) return;
@@ -91,6 +91,6 @@ export function logStillThere(fd: number): 'yes' | 'gone' | { error: string } {
   try {
     return fstatSync(fd).nlink > 0 ? 'yes' : 'gone';
   } catch (err) {
-    return { error: errWords(err as NodeJS.ErrnoException) };
+    return { error: errWords(err) };
   }
 }

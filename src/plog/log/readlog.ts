@@ -12,7 +12,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
 import { StringDecoder } from 'node:string_decoder';
 import { errnoFromCode, strerror } from '../../errno.js';
 import { errCode } from '../../proc/errors.js';
-import { dateOrderOfHeader, HEADER_START } from './lineparse.js';
+import { dateOrderOfHeader } from './lineparse.js';
 import { LogParser } from './logread.js';
 import type { Log, TimeOptions } from './sample.js';
 

@@ -28,7 +28,7 @@ import { closeSync } from 'node:fs';
 import { appendLine, createLogFile, type LogFile } from '../log/logfile.js';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
-import type { Registry, Reporter, Target } from '../engine/registry.js';
+import type { Registry, Reporter } from '../engine/registry.js';
 
 /** The pattern that selects the whole host when root asks with -r. */
 export const WHOLE_HOST = '.';

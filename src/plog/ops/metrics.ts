@@ -129,7 +129,7 @@ class Writer {
         buf[--p] = 48 + (v - q * 10);
         v = q;
       }
-      buf[--p] = 48 + v;
+      buf[p - 1] = 48 + v;
       return o + n;
     }
     return o + buf.write(num(v), o, 'latin1');
