@@ -60,7 +60,7 @@ function hammer(port: number, s: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('exit', (st) => (st === 0 ? resolve(Number(out.trim())) : reject(new Error(`bench: hammer exited ${st}`))));
   });
 }

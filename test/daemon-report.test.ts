@@ -28,8 +28,8 @@ function reporter(dest: string, verbose: boolean, mode = ''): Promise<Run> {
   const child = spawn(process.execPath, [REPORTER, dest, verbose ? '1' : '0', sinkFile, mode]);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve) => {
     child.on('close', (code) => {
       const sink = existsSync(sinkFile) ? readFileSync(sinkFile, 'utf8') : '';
@@ -110,7 +110,7 @@ test('syslogSink sends LOG_DAEMON|LOG_ERR with ident[pid] to the syslog socket',
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
     assert.equal(code, 0, stderr);
     await waitFor('the syslog record', () => got.length > 0, { timeout: 2000, interval: 20 });

@@ -24,8 +24,8 @@ class Sandboxed {
   stderr = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => (this.stdout += d));
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   }
   get pid(): number {

@@ -51,8 +51,8 @@ function run(cmd: string, args: string[], opts: { stdio?: StdioOptions; limit?: 
   const child = spawn(cmd, args, { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  (child.stdout as Readable | null)?.on('data', (d: Buffer) => (stdout += d));
-  (child.stderr as Readable | null)?.on('data', (d: Buffer) => (stderr += d));
+  (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -233,7 +233,7 @@ test('stdout is kept when asked and it is a socket; not kept when not asked', as
   const dir = tempDir();
   const child = spawn(process.execPath, [TESTD, '--dir', dir, '-v', '--keep', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   assert.equal(code, 0);
   const pid = daemonPid(dir);

@@ -32,8 +32,8 @@ async function swapAttack(target: string): Promise<ChildProcess> {
   attackers.add(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (err += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   await waitFor('the attacker to swap its socket for a link', () => {
     if (child.exitCode !== null) throw new Error(`attacker exited ${child.exitCode}: ${err}`);
     return out.includes('\n');
@@ -134,7 +134,7 @@ test('a request whose sender address is not a socket of its own gets no reply, a
   const r = await new Promise<string>((resolve) => {
     const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, srv.sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('exit', () => resolve(out));
   });
   assert.deepEqual(JSON.parse(r), { got: false });

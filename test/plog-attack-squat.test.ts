@@ -27,7 +27,7 @@ async function squatter(dir: string, answer: string): Promise<ChildProcess> {
   const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, dir, answer], { stdio: ['ignore', 'pipe', 'inherit'] });
   kids.add(c);
   let out = '';
-  c.stdout!.on('data', (d: Buffer) => (out += d));
+  c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   await waitFor('the squatter to bind', () => out.includes('ready'));
   return c;
 }

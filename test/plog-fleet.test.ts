@@ -271,7 +271,7 @@ test(
       prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      prom.stderr!.on('data', (d: Buffer) => (log += d));
+      prom.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
       await waitFor(
         `prometheus to scrape plogsrvd (${log})`,
         async () => {

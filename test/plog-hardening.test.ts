@@ -54,7 +54,7 @@ function runJson(script: string, args: string[], uid?: number): { done: Promise<
   const cmd = uid === undefined ? [process.execPath, script, ...args] : [...asUid(uid), process.execPath, script, ...args];
   const c = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  c.stdout.on('data', (d: Buffer) => (out += d));
+  c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   return {
     done: new Promise((resolve, reject) => {
       c.on('error', reject);
@@ -284,7 +284,7 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
     { env: { ...process.env, PLOG_TMPDIR: open }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  c.stdout.on('data', (d: Buffer) => (out += d));
+  c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   let swapped = false;
   const end = Date.now() + 5000;
   while (c.exitCode === null && Date.now() < end) {

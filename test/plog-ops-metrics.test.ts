@@ -38,7 +38,7 @@ test('parseProcCgroup: v1 memory line, else the v2 line; two candidates, or a pa
 
 test('--metrics: OpenMetrics with labels pid, name, start, log for every logged process, the latest sample, # EOF; promtool check metrics', async () => {
   const { srv, port } = await metricsServer();
-  let r = await get(port, '/metrics', OM);
+  const r = await get(port, '/metrics', OM);
   assert.equal(r.status, 200);
   assert.match(r.type, /^application\/openmetrics-text; version=1\.0\.0/);
   assert.match(r.body, /^plog_logs 0$/m);

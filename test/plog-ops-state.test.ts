@@ -240,7 +240,7 @@ test(
     const [cmd, args] = sandboxed(u, [dir, rundir], [process.execPath, join(ROOT, 'dist/src/bin/plogsrvd.js'), '-f', '-v', '-m', 'world', '-d', dir]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: testEnv({ PLOG_TMPDIR: rundir }) });
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     try {
       await waitFor('the sandboxed server', async () => (await plog(['-d', dir, '-q', 'pid'])).code === 0, { timeout: 20_000 });
       const a = spawnSleep();

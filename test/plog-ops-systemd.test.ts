@@ -133,8 +133,8 @@ test('socket activation: plogsrvd -f serves on the socket passed as fd 3 (LISTEN
   });
   passed.close(); // the server holds it now
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   try {
     await waitFor(`plogsrvd to start (${out})`, () => out.includes('started on'));
     const q = await plog(['-d', dir, '-q', 'pid']);

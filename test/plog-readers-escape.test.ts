@@ -24,7 +24,7 @@ const EVIL = 'evil \x1b]0;owned\x07\x1b[2J\u009b31mred\u202etxt.exe\rX';
 const SHOWN = 'evil \\x1b]0;owned\\x07\\x1b[2J\\x9b31mred\\u{202e}txt.exe\\rX';
 
 /** Characters that must never reach a terminal raw: C0 but tab and newline, DEL, C1, bidi controls. */
-// eslint-disable-next-line no-control-regex
+
 const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/u;
 
 function assertNoRaw(what: string, s: string): void {
@@ -178,7 +178,6 @@ test('plog export: JSON lines escape what a terminal would act on and decode to 
 
 /** XML 1.0's Char production: no C0 control but tab, LF, CR; no lone surrogate; no U+FFFE/U+FFFF. */
 function assertXmlChars(what: string, xml: string): void {
-  // eslint-disable-next-line no-control-regex
   const bad = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(xml);
   assert.equal(bad, null, `${what}: not XML: U+${bad?.[0].charCodeAt(0).toString(16)} at ${bad?.index}`);
   // And nothing a terminal acts on, should the page be shown with cat.

@@ -88,7 +88,7 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   // plog show -f follows it: the count of samples it shows goes up.
   const f = spawn(process.execPath, [PLOG, 'show', '-f', path], { stdio: ['ignore', 'pipe', 'ignore'] });
   let fout = '';
-  f.stdout.on('data', (d: Buffer) => (fout += d));
+  f.stdout.setEncoding('utf8').on('data', (d: string) => (fout += d));
   try {
     const counts = (): number[] => [...fout.matchAll(/: (\d+) samples,/g)].map((m) => Number(m[1]));
     await waitFor(

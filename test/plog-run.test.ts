@@ -163,7 +163,7 @@ test('SIGINT to plog run (no terminal) goes to CMD; plog run waits for it, print
     env: testEnv({ TMPDIR: tmp }),
   });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const cmd = await waitFor('sleep 30 under plog run', () => childrenOf(child.pid!).find((p) => comm(p) === 'sleep'));
   await sleep(200); // a few samples
@@ -250,7 +250,7 @@ test('Ctrl-C while the private plogsrvd starts: CMD not started, the server stop
   const marker = join(tempDir(), 'ran');
   const child = spawn(process.execPath, [PLOG, 'run', '-d', tempDir(), '--', 'touch', marker], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv({ TMPDIR: tmp }) });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   // The private server's directory is made before the server is started.
   await waitFor('the private directory', () => readdirSync(tmp).length > 0, { interval: 2 });

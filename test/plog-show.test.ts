@@ -240,7 +240,7 @@ describe('plog show', () => {
     writeFileSync(live, textLog('live', s.slice(0, 5)));
     const child = spawn(process.execPath, [PLOG, 'show', '-f', '--year', '2024', live], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
       const until = async (re: RegExp): Promise<void> => {
         const end = Date.now() + 10_000;

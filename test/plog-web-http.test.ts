@@ -144,7 +144,7 @@ describe('who may see anything', () => {
     // No Host at all (HTTP/1.0).
     const raw = connect(port, '127.0.0.1');
     let answer = '';
-    raw.on('data', (d) => (answer += d));
+    raw.setEncoding('utf8').on('data', (d: string) => (answer += d));
     raw.write(`GET ${T('/api/logs')} HTTP/1.0\r\n\r\n`);
     await new Promise((r) => raw.once('close', r));
     assert.match(answer, /^HTTP\/1\.1 421 /);
@@ -195,7 +195,7 @@ describe('bounds', () => {
     await waitFor('the server to count them', async () => (await new Promise<number>((r) => web.server.getConnections((_e, n) => r(n)))) >= 12);
     const extra = connect(port, '127.0.0.1');
     let data = '';
-    extra.on('data', (d) => (data += d));
+    extra.setEncoding('utf8').on('data', (d: string) => (data += d));
     extra.write(`GET ${T('/api/logs')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     await new Promise((r) => extra.once('close', r));
     assert.equal(data, '');

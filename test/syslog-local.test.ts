@@ -475,7 +475,7 @@ test('await close() over tcp:// and tls:// settles while the receiver keeps its 
     (proto: 'tcp' | 'tls') =>
     (c: net.Socket): void => {
       conns.add(c);
-      c.on('data', (d) => (got[proto] += d));
+      c.setEncoding('utf8').on('data', (d: string) => (got[proto] += d));
       c.on('end', () => undefined); // allowHalfOpen: our side stays open
     };
   const tcpServer = net.createServer({ allowHalfOpen: true }, keep('tcp'));

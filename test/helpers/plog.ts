@@ -375,8 +375,8 @@ export class Server {
       const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) });
       srv.child = child;
       srv.pid = child.pid ?? 0;
-      child.stdout!.on('data', (d: Buffer) => (srv.stdout += d));
-      child.stderr!.on('data', (d: Buffer) => (srv.stderr += d));
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (srv.stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (srv.stderr += d));
       srv.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
       let dead = false;
       void srv.exit.then(() => (dead = true));

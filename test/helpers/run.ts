@@ -25,9 +25,9 @@ export function runToExit(file: string, args: string[], opts: SpawnOptions, limi
   let stderr = '';
   let outDone = !child.stdout;
   let errDone = !child.stderr;
-  (child.stdout as Readable | null)?.on('data', (d: Buffer) => (stdout += d));
+  (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   (child.stdout as Readable | null)?.on('end', () => (outDone = true));
-  (child.stderr as Readable | null)?.on('data', (d: Buffer) => (stderr += d));
+  (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   (child.stderr as Readable | null)?.on('end', () => (errDone = true));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -111,8 +111,8 @@ export class Driver {
     child: ChildProcess,
   ) {
     this.child = child;
-    (child.stderr as Readable).on('data', (d: Buffer) => (this.stderr += d));
-    (child.stdout as Readable).on('data', (d: Buffer) => (this.stdout += d));
+    (child.stderr as Readable).setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    (child.stdout as Readable).setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
   }
 
   /** Start it and wait until it answers a STATS request. */
@@ -207,8 +207,8 @@ export class Proc {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly child: ChildProcess) {
     track(child);
-    (child.stdout as Readable | null)?.on('data', (d: Buffer) => (this.stdout += d));
-    (child.stderr as Readable | null)?.on('data', (d: Buffer) => (this.stderr += d));
+    (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   }
 

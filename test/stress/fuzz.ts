@@ -104,7 +104,7 @@ function runSender(arg: string): Promise<SenderResult> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [HERE, '--sender', arg], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout!.on('data', (d: Buffer) => (out += d));
+    c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('error', reject);
     c.on('close', (code) => {
       try {

@@ -30,7 +30,7 @@ function worker(args: string[]): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [join(ROOT, 'dist/test/stress/load.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('close', (code) => {
       try {
         resolve(JSON.parse(out) as WorkerResult);
