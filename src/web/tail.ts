@@ -18,10 +18,22 @@
  * the reader hold it whole; a file whose first lines are not a log's is
  * given up (notALog) after a few lines.
  *
+ * The common case has a fast path (fast()): a text log of ours whose
+ * header is known, a batch of sample lines only. Each line is read with
+ * the line parser LogParser uses for it (parseLogLine, in the date order
+ * the header says) and the batch's times placed as LogParser places them
+ * (assignPacked over the batch's lines), without a LogParser and without
+ * parsing the prefix again: the same samples, at a fraction of the work
+ * (500 logs at 1 s are 500 batches of one line a second). Anything else in
+ * the batch (a header, a blank or damaged line, a date going back before
+ * the last sample's) sends the whole batch the parser's way.
+ *
  * TailParser is pure (bytes in, samples out); FileTail does the file I/O.
  */
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
-import { LogParser } from '../plog/log/logread.js';
+import { LogParser, sampleFromRecord } from '../plog/log/logread.js';
+import { dateOrderOfHeader, parseLogLine, type DateOrder } from '../plog/log/lineparse.js';
+import { assignPacked, packClock } from '../plog/log/logtime.js';
 import { errnoText } from '../plog/log/readlog.js';
 import { type Log, type LogFormat, type Sample } from '../plog/log/sample.js';
 
@@ -165,6 +177,41 @@ export class TailParser {
     if (this.badLines.length < 10) this.badLines.push({ line, text: text.length > 200 ? text.slice(0, 200) + '...' : text });
   }
 
+  /** The date order of a text log of ours whose header is known (the fast path); null otherwise. */
+  private order(): DateOrder | null {
+    if (this.info?.format !== 'text' || this.prefix === null || this.prefix.length !== 2) return null;
+    const h = dateOrderOfHeader(this.prefix[1]);
+    return h !== null && h.dialect === 'plog' ? h.order : null;
+  }
+
+  /**
+   * The samples of complete lines as LogParser gives them after the prefix
+   * (line: the index in texts + 1), when every line is a sample line of a
+   * text log of ours; null otherwise (then the parser reads the batch).
+   * own: the reader's batch (a line with seconds marks the log so), not a range read again.
+   */
+  private fast(texts: string[], anchorMs: number, own: boolean): Sample[] | null {
+    const order = this.order();
+    if (order === null) return null;
+    const samples: Sample[] = [];
+    const clocks: number[] = [];
+    let withSeconds = false;
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
+      // LogParser takes a '\r' off a line's end: its way.
+      if (t.length === 0 || t.charCodeAt(t.length - 1) === 13) return null;
+      const r = parseLogLine(t, { order });
+      if (r === null) return null;
+      if (r.second !== null) withSeconds = true;
+      samples.push(sampleFromRecord(r, i + 1, 0));
+      clocks.push(packClock(r));
+    }
+    const times = assignPacked(clocks, { anchorMs, anchorSource: 'mtime' });
+    for (let i = 0; i < samples.length; i++) samples[i].timeMs = times[i];
+    if (own && withSeconds && this.info) this.info.withSeconds = true;
+    return samples;
+  }
+
   /** A LogParser run over the prefix, the context and these lines. */
   private parse(texts: string[], complete: boolean, anchorMs: number, withContext = true): Log {
     const p = new LogParser();
@@ -207,6 +254,11 @@ export class TailParser {
     // anchor is right already, but the hour repeated when clocks go back is
     // not) is parsed again after that sample, as readLog() would see it.
     const texts = lines.map((l) => l.text);
+    const quick = this.fast(texts, anchorMs, true);
+    if (quick !== null && (quick.length === 0 || this.context === null || quick[0].timeMs >= this.contextMs)) {
+      this.emit(quick, lines, 0, firstLineNo, out);
+      return;
+    }
     let log = this.parse(texts, true, anchorMs, false);
     let k0 = this.prefix.length;
     const firstNew = log.samples.find((x) => x.line > k0);
@@ -284,14 +336,10 @@ export class TailParser {
     const out: Located[] = [];
     for (let i = 0; i < lines.length; i += BATCH_LINES) {
       const chunk = lines.slice(i, i + BATCH_LINES);
-      const log = this.parse(
-        chunk.map((l) => l.text),
-        true,
-        anchorMs,
-        false,
-      );
-      const k0 = this.prefix.length;
-      for (const s of log.samples) {
+      const texts = chunk.map((l) => l.text);
+      const quick = this.fast(texts, anchorMs, false);
+      const k0 = quick !== null ? 0 : this.prefix.length;
+      for (const s of quick ?? this.parse(texts, true, anchorMs, false).samples) {
         const j = s.line - k0 - 1;
         const l = chunk[j];
         if (l === undefined) continue; // j out of range (negative too)

@@ -38,7 +38,8 @@ const MAX_BAD_KEPT = 10;
 
 const KB = 1024;
 
-function sampleFromRecord(r: LogRecord, line: number, timeMs: number): Sample {
+/** A sample of a text log's line (its time set apart: see assignPacked). */
+export function sampleFromRecord(r: LogRecord, line: number, timeMs: number): Sample {
   return {
     timeMs,
     line,
