@@ -32,7 +32,7 @@
  */
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { LogParser, sampleFromRecord } from '../plog/log/logread.js';
-import { dateOrderOfHeader, parseLogLine, type DateOrder } from '../plog/log/lineparse.js';
+import { dateOrderOfHeader, parseLogLine, parseLogLineQuick, type DateOrder } from '../plog/log/lineparse.js';
 import { assignPacked, packClock } from '../plog/log/logtime.js';
 import { errnoText } from '../plog/log/readlog.js';
 import { type Log, type LogFormat, type Sample } from '../plog/log/sample.js';
@@ -200,7 +200,7 @@ export class TailParser {
       const t = texts[i];
       // LogParser takes a '\r' off a line's end: its way.
       if (t.length === 0 || t.charCodeAt(t.length - 1) === 13) return null;
-      const r = parseLogLine(t, { order });
+      const r = parseLogLineQuick(t, order) ?? parseLogLine(t, { order });
       if (r === null) return null;
       if (r.second !== null) withSeconds = true;
       samples.push(sampleFromRecord(r, i + 1, 0));
