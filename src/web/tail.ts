@@ -3,9 +3,9 @@
  * appended since the last one, never the file again from its start, and
  * gives the new samples with the byte range of each one's line.
  *
- * Parsing is logread.ts's LogParser, not a second parser: every batch of
- * new complete lines is handed to a fresh LogParser behind the log's
- * "prefix" (the lines before its first sample: a text log's command line
+ * Parsing is logread.ts's LogParser, not a second parser: a batch of new
+ * complete lines (but for the fast path's, below) is handed to a fresh
+ * LogParser behind the log's "prefix" (the lines before its first sample: a text log's command line
  * and header, a CSV log's header row, a JSON-lines log's {"command"} line),
  * which tell the parser the format (and, for text logs, the columns and
  * the date form), and behind the last sample line read before (the
@@ -21,7 +21,8 @@
  * The common case has a fast path (fast()): a text log of ours whose
  * header is known, a batch of sample lines only. Each line is read with
  * the line parser LogParser uses for it (parseLogLine, in the date order
- * the header says) and the batch's times placed as LogParser places them
+ * the header says; parseLogLineQuick first, which gives parseLogLine's
+ * record for a plain line without its arrays, and leaves it any other) and the batch's times placed as LogParser places them
  * (assignPacked over the batch's lines), without a LogParser and without
  * parsing the prefix again: the same samples, at a fraction of the work
  * (500 logs at 1 s are 500 batches of one line a second). Anything else in
