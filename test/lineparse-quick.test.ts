@@ -8,7 +8,7 @@ import { parseLogLine, parseLogLineQuick, type DateOrder } from '../src/plog/log
 /** A small deterministic generator (the same lines on every run). */
 function rng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 }
 
 const GOOD: string[][] = [
@@ -31,9 +31,51 @@ const GOOD: string[][] = [
   ['1', '12'],
 ];
 /** Near misses: what a damaged or foreign line may have in a field. */
-const BAD = ['', '-', '*', '~', 'x', '1', '12-4', '13-01', '00-00', '24:00', '5:6', '5:60', '5:06:60', '5:06:07.12', '5:06.123', '+3', '1.', '.5',
-  '1.23', '12kb', '1.5MB', '1.234MB', 'MB', 'kB', '1:5', '1:2:34', ':05', 's', '1e3', '12.3*', '5kB*', '-*', 'n/a', 'SS', '1234567890123456',
-  '12345678901234567kB', '1234567890123.45MB', '12345678901234.45MB', '123456789012345.6', '99999999999999.9', '\t1', '1\r', 'é'];
+const BAD = [
+  '',
+  '-',
+  '*',
+  '~',
+  'x',
+  '1',
+  '12-4',
+  '13-01',
+  '00-00',
+  '24:00',
+  '5:6',
+  '5:60',
+  '5:06:60',
+  '5:06:07.12',
+  '5:06.123',
+  '+3',
+  '1.',
+  '.5',
+  '1.23',
+  '12kb',
+  '1.5MB',
+  '1.234MB',
+  'MB',
+  'kB',
+  '1:5',
+  '1:2:34',
+  ':05',
+  's',
+  '1e3',
+  '12.3*',
+  '5kB*',
+  '-*',
+  'n/a',
+  'SS',
+  '1234567890123456',
+  '12345678901234567kB',
+  '1234567890123.45MB',
+  '12345678901234.45MB',
+  '123456789012345.6',
+  '99999999999999.9',
+  '\t1',
+  '1\r',
+  'é',
+];
 
 test('parseLogLineQuick: the record parseLogLine gives, or leaves the line to it; lines as plogsrvd writes them read quickly', () => {
   const rnd = rng(11);

@@ -101,16 +101,34 @@ describe('the incremental reader', () => {
     });
   }
 
-  test('text, line by line, with what the quick reading of a line leaves to the parser: readLog()\'s samples and bad lines, a range read again the same', () => {
+  test("text, line by line, with what the quick reading of a line leaves to the parser: readLog()'s samples and bad lines, a range read again the same", () => {
     // Across the new year, a damaged line, a blank one, one ending in CR,
     // the header again, and a date going back (a clock set back) mid-log.
     const s = series(new Date(2023, 11, 31, 23, 58, 0), 10_000, 40, (i) => 50_000 + i * 10);
     const back = { ...s[25], t: new Date(s[25].t.getTime() - 60_000) };
     const head = textLog('/usr/bin/node a.js', s.slice(0, 10));
     const header = head.split('\n')[1];
-    const text = head + 'garbage line\n' + textLine(s[10], true) + '\n' + textLine(s[11], true).replace('\n', '\r\n') +
-      s.slice(12, 20).map((x) => textLine(x, true)).join('') + header + '\n' + s.slice(20, 25).map((x) => textLine(x, true)).join('') +
-      textLine(back, true) + s.slice(26).map((x) => textLine(x, true)).join('');
+    const text =
+      head +
+      'garbage line\n' +
+      textLine(s[10], true) +
+      '\n' +
+      textLine(s[11], true).replace('\n', '\r\n') +
+      s
+        .slice(12, 20)
+        .map((x) => textLine(x, true))
+        .join('') +
+      header +
+      '\n' +
+      s
+        .slice(20, 25)
+        .map((x) => textLine(x, true))
+        .join('') +
+      textLine(back, true) +
+      s
+        .slice(26)
+        .map((x) => textLine(x, true))
+        .join('');
     const path = dirFile('node.77');
     writeFileSync(path, '');
     const tail = new FileTail(path);
@@ -124,12 +142,18 @@ describe('the incremental reader', () => {
     }
     const log = readLog(path);
     assert.equal(got.length, 40);
-    assert.deepEqual(got.map((l) => l.sample), strip(log));
+    assert.deepEqual(
+      got.map((l) => l.sample),
+      strip(log),
+    );
     assert.equal(tail.parser.badLineCount, log.badLineCount);
     assert.deepEqual(tail.parser.badLines, log.badLines);
     // A range of sample lines read again (the verdicts' way): the same samples.
     const again = tail.readRange(got[26].start, got[39].end, got[26].sample.line);
-    assert.deepEqual(again?.map((l) => l.sample), got.slice(26).map((l) => l.sample));
+    assert.deepEqual(
+      again?.map((l) => l.sample),
+      got.slice(26).map((l) => l.sample),
+    );
   });
 
   test('a long log grown by a little: only the new bytes are read', () => {

@@ -180,8 +180,9 @@ export class TailParser {
 
   /** The date order of a text log of ours whose header is known (the fast path); null otherwise. */
   private order(): DateOrder | null {
-    if (this.info?.format !== 'text' || this.prefix === null || this.prefix.length !== 2) return null;
-    const h = dateOrderOfHeader(this.prefix[1]);
+    const header = this.prefix?.[1];
+    if (this.info?.format !== 'text' || this.prefix?.length !== 2 || header === undefined) return null;
+    const h = dateOrderOfHeader(header);
     return h !== null && h.dialect === 'plog' ? h.order : null;
   }
 
@@ -197,8 +198,7 @@ export class TailParser {
     const samples: Sample[] = [];
     const clocks: number[] = [];
     let withSeconds = false;
-    for (let i = 0; i < texts.length; i++) {
-      const t = texts[i];
+    for (const [i, t] of texts.entries()) {
       // LogParser takes a '\r' off a line's end: its way.
       if (t.length === 0 || t.charCodeAt(t.length - 1) === 13) return null;
       const r = parseLogLineQuick(t, order) ?? parseLogLine(t, { order });
@@ -208,7 +208,8 @@ export class TailParser {
       clocks.push(packClock(r));
     }
     const times = assignPacked(clocks, { anchorMs, anchorSource: 'mtime' });
-    for (let i = 0; i < samples.length; i++) samples[i].timeMs = times[i];
+    // assignPacked gives one time per clock: i is below both lengths.
+    samples.forEach((s, i) => (s.timeMs = times[i]!));
     if (own && withSeconds && this.info) this.info.withSeconds = true;
     return samples;
   }
@@ -256,7 +257,8 @@ export class TailParser {
     // not) is parsed again after that sample, as readLog() would see it.
     const texts = lines.map((l) => l.text);
     const quick = this.fast(texts, anchorMs, true);
-    if (quick !== null && (quick.length === 0 || this.context === null || quick[0].timeMs >= this.contextMs)) {
+    const first = quick?.[0];
+    if (quick !== null && (first === undefined || this.context === null || first.timeMs >= this.contextMs)) {
       this.emit(quick, lines, 0, firstLineNo, out);
       return;
     }

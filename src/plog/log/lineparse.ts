@@ -332,19 +332,20 @@ export function parseLogLineQuick(t: string, order: DateOrder): LogRecord | unde
     if (n === 17) return undefined;
     FS[n] = i;
     while (i < len && t.charCodeAt(i) !== 32) i++;
-    if (i === FS[n]) return undefined;
+    if (i === FS[n]!) return undefined;
     FE[n++] = i;
     while (i < len && t.charCodeAt(i) === 32) i++;
   }
   if (n < 15 || t.charCodeAt(len - 1) === 32 || t.charCodeAt(len - 1) === 10) return undefined;
+  // FS[k]! and FE[k]!: k < n, the fields found (15 at least): they cannot miss.
   // Date `DD-DD`, time `H:MM`, `HH:MM`, then `:SS`, then `.mmm`.
-  if (FE[0] - FS[0] !== 5 || t.charCodeAt(FS[0] + 2) !== 45) return undefined;
-  const a = digits(t, FS[0], FS[0] + 2);
-  const b = digits(t, FS[0] + 3, FS[0] + 5);
+  if (FE[0]! - FS[0]! !== 5 || t.charCodeAt(FS[0]! + 2) !== 45) return undefined;
+  const a = digits(t, FS[0]!, FS[0]! + 2);
+  const b = digits(t, FS[0]! + 3, FS[0]! + 5);
   const month = order === 'month-day' ? a : b;
   const day = order === 'month-day' ? b : a;
-  const ts = FS[1];
-  const te = FE[1];
+  const ts = FS[1]!;
+  const te = FE[1]!;
   const colon = t.charCodeAt(ts + 1) === 58 ? ts + 1 : ts + 2;
   const hour = digits(t, ts, colon);
   if (t.charCodeAt(colon) !== 58 || te - colon < 3) return undefined;
@@ -364,34 +365,45 @@ export function parseLogLineQuick(t: string, order: DateOrder): LogRecord | unde
   } else if (rest !== 0) return undefined;
   if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23) || Number.isNaN(minute)) return undefined;
   // State, Prio, CPU_time, CPU%, Threads, MinFlt, MajFlt, VirtualSz, ResidentSz.
-  if (FE[2] - FS[2] !== 1) return undefined;
-  const negative = t.charCodeAt(FS[3]) === 45;
-  const prioAbs = digits(t, FS[3] + (negative ? 1 : 0), FE[3]);
-  const cpuSeconds = cpuTime(t, FS[4], FE[4]);
-  const cpuPercent = FE[5] - FS[5] === 1 && t.charCodeAt(FS[5]) === 45 ? null : dec1(t, FS[5], FE[5]);
-  const threads = digits(t, FS[6], FE[6]);
-  const minFlt = digits(t, FS[7], FE[7]);
-  const majFlt = digits(t, FS[8], FE[8]);
-  const virtualKb = size(t, FS[9], FE[9]);
-  const residentKb = size(t, FS[10], FE[10]);
+  if (FE[2]! - FS[2]! !== 1) return undefined;
+  const negative = t.charCodeAt(FS[3]!) === 45;
+  const prioAbs = digits(t, FS[3]! + (negative ? 1 : 0), FE[3]!);
+  const cpuSeconds = cpuTime(t, FS[4]!, FE[4]!);
+  const cpuPercent = FE[5]! - FS[5]! === 1 && t.charCodeAt(FS[5]!) === 45 ? null : dec1(t, FS[5]!, FE[5]!);
+  const threads = digits(t, FS[6]!, FE[6]!);
+  const minFlt = digits(t, FS[7]!, FE[7]!);
+  const majFlt = digits(t, FS[8]!, FE[8]!);
+  const virtualKb = size(t, FS[9]!, FE[9]!);
+  const residentKb = size(t, FS[10]!, FE[10]!);
   // Share, marked '*' (carried with PSS) or '~' (from statm).
-  const sm = t.charCodeAt(FE[11] - 1);
+  const sm = t.charCodeAt(FE[11]! - 1);
   const shareMark = sm === 42 || sm === 126 ? 1 : 0;
-  const sharePercent = dec1(t, FS[11], FE[11] - shareMark);
+  const sharePercent = dec1(t, FS[11]!, FE[11]! - shareMark);
   // Proportion and Swap: '-', or sizes, both marked '*' or neither.
-  const pssStar = t.charCodeAt(FE[12] - 1) === 42;
-  const swapStar = t.charCodeAt(FE[13] - 1) === 42;
+  const pssStar = t.charCodeAt(FE[12]! - 1) === 42;
+  const swapStar = t.charCodeAt(FE[13]! - 1) === 42;
   if (pssStar !== swapStar) return undefined;
   const stale = pssStar ? 1 : 0;
-  const pssKb = FE[12] - stale - FS[12] === 1 && t.charCodeAt(FS[12]) === 45 ? null : size(t, FS[12], FE[12] - stale);
-  const swapKb = FE[13] - stale - FS[13] === 1 && t.charCodeAt(FS[13]) === 45 ? null : size(t, FS[13], FE[13] - stale);
-  const dataKb = size(t, FS[14], FE[14]);
-  const privWriteKb = n === 15 ? undefined : FE[15] - FS[15] === 1 && t.charCodeAt(FS[15]) === 45 ? null : size(t, FS[15], FE[15]);
+  const pssKb = FE[12]! - stale - FS[12]! === 1 && t.charCodeAt(FS[12]!) === 45 ? null : size(t, FS[12]!, FE[12]! - stale);
+  const swapKb = FE[13]! - stale - FS[13]! === 1 && t.charCodeAt(FS[13]!) === 45 ? null : size(t, FS[13]!, FE[13]! - stale);
+  const dataKb = size(t, FS[14]!, FE[14]!);
+  const privWriteKb = n === 15 ? undefined : FE[15]! - FS[15]! === 1 && t.charCodeAt(FS[15]!) === 45 ? null : size(t, FS[15]!, FE[15]!);
   if (
-    Number.isNaN(prioAbs) || Number.isNaN(cpuSeconds) || Number.isNaN(cpuPercent) || Number.isNaN(threads) || Number.isNaN(minFlt) ||
-    Number.isNaN(majFlt) || Number.isNaN(virtualKb) || Number.isNaN(residentKb) || Number.isNaN(sharePercent) || Number.isNaN(pssKb) ||
-    Number.isNaN(swapKb) || Number.isNaN(dataKb) || Number.isNaN(privWriteKb)
-  ) return undefined;
+    Number.isNaN(prioAbs) ||
+    Number.isNaN(cpuSeconds) ||
+    Number.isNaN(cpuPercent) ||
+    Number.isNaN(threads) ||
+    Number.isNaN(minFlt) ||
+    Number.isNaN(majFlt) ||
+    Number.isNaN(virtualKb) ||
+    Number.isNaN(residentKb) ||
+    Number.isNaN(sharePercent) ||
+    Number.isNaN(pssKb) ||
+    Number.isNaN(swapKb) ||
+    Number.isNaN(dataKb) ||
+    Number.isNaN(privWriteKb)
+  )
+    return undefined;
   return {
     date: t.slice(FS[0], FE[0]),
     time: t.slice(ts, te),
@@ -401,7 +413,7 @@ export function parseLogLineQuick(t: string, order: DateOrder): LogRecord | unde
     minute,
     second,
     millisecond,
-    state: t[FS[2]],
+    state: t.charAt(FS[2]!),
     prio: negative ? -prioAbs : prioAbs,
     cpuSeconds,
     threads,
