@@ -215,18 +215,33 @@ test('stdout is kept when asked and it is a pipe (a shell pipeline)', async () =
   // `testd ... | cat > out.log`: the launcher's stdout is a real pipe(2)
   const cmd = `'${process.execPath}' '${TESTD}' --dir '${dir}' -v --keep 1 | cat > '${out}'`;
   const sh = spawn('sh', ['-c', cmd], { stdio: 'ignore' });
-  await waitFor('the condition', () => existsSync(join(dir, 'state.json')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
-  const pid = daemonPid(dir);
-  const fds = fdLinks(pid);
-  assert.match(fds.get(1)!, /^pipe:\[\d+\]$/);
-  assert.equal(fds.get(2), '/dev/null', 'stderr was not asked for');
-  await waitFor('the condition', () => readFileSync(out, 'utf8').includes('started'));
-  process.kill(pid, 'SIGTERM');
-  await waitGone(pid);
-  // the pipeline ends once the daemon, the last writer, is gone
-  const code = await new Promise<number | null>((res) => (sh.exitCode !== null ? res(sh.exitCode) : sh.on('exit', (c) => res(c))));
-  assert.equal(code, 0);
-  assert.match(readFileSync(out, 'utf8'), new RegExp(`testd\\[${pid}\\]: started\n`));
+  let done = false;
+  try {
+    await waitFor('the condition', () => existsSync(join(dir, 'state.json')) && readFileSync(join(dir, 'testd.pid'), 'utf8') !== '');
+    const pid = daemonPid(dir);
+    const fds = fdLinks(pid);
+    assert.match(fds.get(1)!, /^pipe:\[\d+\]$/);
+    assert.equal(fds.get(2), '/dev/null', 'stderr was not asked for');
+    await waitFor('the condition', () => readFileSync(out, 'utf8').includes('started'));
+    process.kill(pid, 'SIGTERM');
+    await waitGone(pid);
+    // the pipeline ends once the daemon, the last writer, is gone
+    const code = await new Promise<number | null>((res) => (sh.exitCode !== null ? res(sh.exitCode) : sh.on('exit', (c) => res(c))));
+    assert.equal(code, 0);
+    assert.match(readFileSync(out, 'utf8'), new RegExp(`testd\\[${pid}\\]: started\n`));
+    done = true;
+  } finally {
+    // A failed wait leaves the daemon and the pipeline running, and the
+    // runner would wait for them for ever: stop them.
+    if (!done) {
+      try {
+        process.kill(daemonPid(dir), 'SIGKILL');
+      } catch {
+        /* not started, or gone */
+      }
+      sh.kill('SIGKILL');
+    }
+  }
 });
 
 test('stdout is kept when asked and it is a socket; not kept when not asked', async () => {
