@@ -18,17 +18,17 @@
 //   an ordinary selection, bounded as ever by the cap and by what /proc shows
 //   them.
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { formatCmdline } from '../../proc/cmdline.js';
 import { ProcessReader, type RawSample } from '../../proc/reader.js';
 import { raiseNofile } from '../../native.js';
 import { csvCell } from '../log/export.js';
 import { sharedPercent } from '../log/logline.js';
-import { closeSync } from 'node:fs';
 import { appendLine, createLogFile, type LogFile } from '../log/logfile.js';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
 import type { Registry, Reporter } from '../engine/registry.js';
+import { EXPORT_FIELDS } from '../log/fields.js';
 
 /** The pattern that selects the whole host when root asks with -r. */
 export const WHOLE_HOST = '.';
@@ -46,24 +46,7 @@ export function isWholeHost(sel: { uid: number; regex: unknown; pattern: string 
 }
 
 /** The host log's columns: as `plog export`'s (sizes in bytes, CPU in seconds), the pid first, no local time. */
-export const HOST_FIELDS = [
-  'pid',
-  'epoch_ms',
-  'state',
-  'prio',
-  'cpu_seconds',
-  'cpu_percent',
-  'threads',
-  'min_flt',
-  'maj_flt',
-  'virtual_bytes',
-  'resident_bytes',
-  'share_percent',
-  'pss_bytes',
-  'swap_bytes',
-  'data_bytes',
-  'priv_write_bytes',
-] as const;
+export const HOST_FIELDS = ['pid', ...EXPORT_FIELDS.slice(1)] as const;
 export const HOST_HEADER = `${HOST_FIELDS.join(',')}\n`;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
