@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const loadMs: number[] = [];
-  const loadParts: Array<{ doc: number; shown: number; apply: number }> = [];
+  const loadParts: Array<{ doc: number; script: number; came: number; shown: number; apply: number }> = [];
   const cpuPct: number[] = [];
   let page: PageStats | null = null;
   let profile: string | null = null;
@@ -129,11 +129,25 @@ async function main(): Promise<void> {
       // document received, the snapshot applied, and the applying itself.
       loadParts.push(
         await p.evaluate(() => {
-          const w = window as unknown as { plogList: { stats: { snapshotAt: number; applyMs: number } } };
+          const w = window as unknown as { plogList: { stats: { scriptAt: number; snapshotInAt: number; snapshotAt: number; snapshotApplyMs: number } } };
           const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-          return { doc: nav.responseEnd, shown: w.plogList.stats.snapshotAt, apply: w.plogList.stats.applyMs };
+          const s = w.plogList.stats;
+          return { doc: nav.responseEnd, script: s.scriptAt, came: s.snapshotInAt, shown: s.snapshotAt, apply: s.snapshotApplyMs };
         }),
       );
+      if (process.env.PLOG_BENCH_TIMING) {
+        say(
+          JSON.stringify(
+            await p.evaluate(() => [
+              ...performance.getEntriesByType('navigation').map((e) => ({ ...(e.toJSON() as object) })),
+              ...performance.getEntriesByType('resource').map((e) => {
+                const r = e as PerformanceResourceTiming;
+                return { n: r.name.replace(/\?.*/, ''), s: Math.round(r.startTime), req: Math.round(r.requestStart), res: Math.round(r.responseStart), end: Math.round(r.responseEnd) };
+              }),
+            ]),
+          ) + '\n',
+        );
+      }
       if (i < LOADS - 1) await p.close();
     }
     const p = ctx.pages()[ctx.pages().length - 1];
@@ -191,8 +205,13 @@ async function main(): Promise<void> {
       '< 1 s',
       Math.max(...loadMs) < 1000 ? 'yes' : 'no',
     ]);
-    const part = (k: 'doc' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
-    rows.push(["of each load, by the page's clock: document received; snapshot shown; applying it", `${part('doc')}; ${part('shown')}; ${part('apply')} ms`, '', '']);
+    const part = (k: 'doc' | 'script' | 'came' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
+    rows.push([
+      "of each load, by the page's clock: document received; list.js run; snapshot came; snapshot shown; applying it",
+      `${part('doc')}; ${part('script')}; ${part('came')}; ${part('shown')}; ${part('apply')} ms`,
+      '',
+      '',
+    ]);
   }
   if (page) {
     const win = 3 * WINDOW * 1000;

@@ -205,7 +205,7 @@ describe('bounds', () => {
 });
 
 describe('what is sent', () => {
-  test('log text escaped (escapeText) in the JSON; the pages hold none of it', async () => {
+  test('log text escaped (escapeText) in the JSON; in a page only as inert JSON with no markup', async () => {
     const r = await get(port, T('/api/logs'));
     const rows = (JSON.parse(r.body) as { rows: Array<{ id: string; command: string; file: string; name: string }> }).rows;
     const evil = rows.find((x) => x.command.includes('script'))!;
@@ -213,10 +213,21 @@ describe('what is sent', () => {
     assert.equal(evil.name, 'x<img src=y onerror=alert(1)>\\u{202e}');
     // No raw control or bidi character anywhere in what is sent.
     assert.doesNotMatch(r.body, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
-    for (const p of ['/', '/log/node.4242']) {
-      const page = await get(port, T(p));
-      assert.doesNotMatch(page.body, /script>alert|onerror|server\.js/);
-    }
+    // The log page holds no log text; the list holds the list as it was
+    // served, as JSON inside <script type="application/json"> (never run),
+    // every '<' of it written \u003c: no log text can close the element.
+    const logPage = await get(port, T('/log/node.4242'));
+    assert.doesNotMatch(logPage.body, /script>alert|onerror|server\.js/);
+    const list = await get(port, T('/'));
+    assert.doesNotMatch(list.body, /<script>alert|<img|<\/script>\\x1b/);
+    const m = /<script type="application\/json" id="snapshot">([^<]*)<\/script>/.exec(list.body);
+    assert.ok(m, 'the snapshot element, with no "<" inside');
+    assert.ok(m[1]!.includes('\\u003cscript>alert(1)\\u003c/script>'));
+    const embedded = (JSON.parse(m[1]!) as { rows: Array<{ id: string; command: string }> }).rows;
+    assert.deepEqual(
+      embedded.map((x) => [x.id, x.command]),
+      rows.map((x) => [x.id, x.command]),
+    );
   });
 
   test('downloads: the log as it is; CSV and JSON lines as plog export writes them; the SVG as plog plot draws it', async () => {
@@ -252,6 +263,12 @@ describe('what is sent', () => {
     const s = await one.next<{ id: string; t: number[]; rss: number[] }>('samples');
     assert.equal(s.data.rss[0], readLog(LEAK).samples[100].residentBytes);
     t.diagnostic(`list after ${Math.round(row.at - wrote)} ms, log after ${Math.round(s.at - wrote)} ms`);
+    // Updates after the first hold what changed: not the command, which did not.
+    appendFileSync(LEAK, textLine(series(new Date(NOW + 1000), 1000, 1, () => 98_000)[0], true));
+    const next = await list.next<{ rows: Array<{ id: string; samples: number; command?: string; rss?: number }> }>('rows', (d) => d.rows.some((r) => r.id === 'node.4242' && r.samples === 102));
+    const upd = next.data.rows.find((r) => r.id === 'node.4242')!;
+    assert.equal(upd.command, undefined);
+    assert.equal(upd.rss, readLog(LEAK).samples[101].residentBytes);
     list.close();
     one.close();
   });

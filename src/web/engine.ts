@@ -19,7 +19,8 @@ import { basename, join, resolve } from 'node:path';
 import { escapeText } from '../escape.js';
 import { FIGURES, reportJson, type Verdict } from '../plog/readers/report.js';
 import type { Log, Sample } from '../plog/log/sample.js';
-import { FileTail, type Located } from './tail.js';
+import { FileTail } from './tail.js';
+import type { Located } from './tailparse.js';
 import { LogStats } from './stats.js';
 import { parseLogName, passwdNames, procComm, rowOf, statusOf, type Row, type Status } from './row.js';
 import { logOf, seriesOf, type Series } from './series.js';
@@ -381,8 +382,9 @@ export class Engine {
     return statusOf(e, this.now(), this.procComm);
   }
 
-  row(e: Entry): Row {
-    return rowOf(e, this.statusOf(e), () => this.verdictOf(e), this.userName);
+  /** A log's row; its sparkline left out when its version is sparkHad. */
+  row(e: Entry, sparkHad = -1): Row {
+    return rowOf(e, this.statusOf(e), () => this.verdictOf(e), this.userName, sparkHad);
   }
 
   rows(): Row[] {

@@ -61,6 +61,15 @@ export function plain(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+/**
+ * A value as JSON to put inside a page's <script type="application/json">:
+ * safeJson's, with every '<' (only ever inside a string) written \u003c, so
+ * that no text of a log can end the element or open a comment in it.
+ */
+export function inlineJson(value: unknown): string {
+  return safeJson(value).replaceAll('<', '\\u003c');
+}
+
 export function json(res: ServerResponse, value: unknown): void {
   const body = safeJson(value);
   head(res, 200, 'application/json; charset=utf-8', { 'Content-Length': String(Buffer.byteLength(body)) });

@@ -31,7 +31,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Engine, Entry } from './engine.js';
-import { head, hostAllowed, json, plain, tokenMatches } from './guard.js';
+import { head, hostAllowed, inlineJson, json, plain, tokenMatches } from './guard.js';
 import { LiveStreams, MAX_COMPARE } from './live.js';
 import { download } from './download.js';
 
@@ -112,6 +112,8 @@ export class WebServer {
       else socket.destroy();
     });
     this.live = new LiveStreams(this.engine, opts.maxEventClients ?? 32, this.refused, () => this.meta());
+    // Intl's first question loads its zone data (tens of ms): at start, not in the first page's load.
+    this.meta();
   }
 
   listen(host: string, port: number): Promise<{ address: string; port: number }> {
@@ -181,7 +183,7 @@ export class WebServer {
     let m = /^\/log\/([^/]+)$/.exec(path);
     if (m) return this.page(res, 'log');
     if (path === '/api/logs') {
-      return json(res, { now: Date.now(), ...this.meta(), rows: this.engine.rows() });
+      return json(res, this.snapshot());
     }
     if (path === '/api/events') return this.live.events(req, res, null);
     if (path === '/api/log-events') {
@@ -213,6 +215,11 @@ export class WebServer {
 
   private zone = { at: -Infinity, name: '', off: 0 };
 
+  /** The whole list, as /api/list, the list page and its live updates start with. */
+  private snapshot(): Record<string, unknown> {
+    return { now: Date.now(), ...this.meta(), rows: this.engine.rows() };
+  }
+
   private meta(): Record<string, unknown> {
     // The zone looked up once a minute (Intl is slow to ask, and it hardly changes).
     if (performance.now() - this.zone.at > 60_000) {
@@ -239,7 +246,10 @@ export class WebServer {
 
   private page(res: ServerResponse, name: string): void {
     // The token is URL-safe base64 (letters, digits, - and _): nothing to escape.
-    const html = this.pages.get(name)!.replaceAll('__TOKEN__', this.token);
+    let html = this.pages.get(name)!.replaceAll('__TOKEN__', this.token);
+    // The list's rows in the document: the page shows them while its live
+    // updates connect (a new tab's renderer starts meanwhile: this costs the load nothing).
+    if (name === 'index') html = html.replace('__SNAPSHOT__', () => inlineJson(this.snapshot()));
     head(res, 200, 'text/html; charset=utf-8', { 'Content-Length': String(Buffer.byteLength(html)) });
     res.end(html);
   }

@@ -8,9 +8,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeJson } from '../escape.js';
-import type { Located } from './tail.js';
+import type { Located } from './tailparse.js';
 import { CHART_KEYS, chartValue } from './stats.js';
 import type { Engine, Entry, EngineEvent } from './engine.js';
+import type { Row } from './row.js';
 import { head, plain } from './guard.js';
 
 /** Unsent bytes an event stream may hold before its client is cut off. */
@@ -67,6 +68,10 @@ export class LiveStreams {
     }
     if (ids !== null && ids.some((id) => !this.engine.get(id))) return plain(res, 404, 'no such log\n');
     head(res, 200, 'text/event-stream; charset=utf-8', { Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    // The list pages open are brought up to now first: then they, the rows
+    // last sent and this page's snapshot agree, and the next update's
+    // changes hold for all of them.
+    if (ids === null) this.flushList();
     const c: EventClient = { res, ids };
     this.clients.add(c);
     const gone = (): void => {
@@ -100,6 +105,7 @@ export class LiveStreams {
   private onEngine(e: EngineEvent): void {
     switch (e.type) {
       case 'removed':
+        this.forget(e.id);
         this.removedRows.add(e.id);
         this.dirtyRows.delete(e.id);
         this.pendingSamples.delete(e.id);
@@ -120,6 +126,7 @@ export class LiveStreams {
         break;
       }
       case 'reset':
+        this.forget(e.id);
         this.resets.add(e.id);
         this.dirtyRows.add(e.id);
         break;
@@ -130,8 +137,8 @@ export class LiveStreams {
   }
 
   private lastReport = 0;
-  /** The sparkline version each log's last update carried. */
-  private readonly sparkSent = new WeakMap<Entry, number>();
+  /** Each log's row as the list pages have it (its last update applied). */
+  private sent = new WeakMap<Entry, Row>();
 
   private flushLogs(): void {
     const reportNow = performance.now() - this.lastReport >= 2000;
@@ -171,17 +178,27 @@ export class LiveStreams {
     if (listeners.length === 0) {
       this.dirtyRows.clear();
       this.removedRows.clear();
+      this.sent = new WeakMap(); // nobody has these rows now
       return;
     }
-    const rows = [];
+    // Of each row, what changed since the last update (most rows: the
+    // figures of a new sample; the sparkline once in 10 s): the pages have
+    // the rest, from their snapshot and the updates since. A page that
+    // connected after the last update has a snapshot at least as new, and
+    // gets what changed since as well.
+    const rows: Array<Partial<Row>> = [];
     for (const id of this.dirtyRows) {
       const e = this.engine.get(id);
-      if (!e || (e.tail.parser.info === null && e.error === null)) continue;
-      const row = this.engine.row(e);
-      // The sparkline only when it changed since the last update (most rows: once in 10 s).
-      if (this.sparkSent.get(e) === row.sparkVersion) delete row.spark;
-      else this.sparkSent.set(e, row.sparkVersion);
-      rows.push(row);
+      if (!e) continue;
+      if (e.tail.parser.info === null && e.error === null) {
+        this.sent.delete(e); // not on the list now: in full when it is again
+        continue;
+      }
+      const had = this.sent.get(e);
+      const row = this.engine.row(e, had?.sparkVersion);
+      rows.push(had ? changes(had, row) : row);
+      if (had && row.spark === undefined) row.spark = had.spark;
+      this.sent.set(e, row);
     }
     const text = `event: rows\ndata: ${safeJson({ now: Date.now(), rows, removed: [...this.removedRows], ...this.meta() })}\n\n`;
     this.dirtyRows.clear();
@@ -189,7 +206,28 @@ export class LiveStreams {
     for (const c of listeners) this.sendRaw(c, text);
   }
 
+  /** A log's row is sent in full next time (it left the list, or its file started again). */
+  private forget(id: string): void {
+    const e = this.engine.get(id);
+    if (e) this.sent.delete(e);
+  }
+
   private heartbeat(): void {
     for (const c of this.clients) this.sendRaw(c, ': alive\n\n');
   }
+}
+
+/** The fields of row that differ from had's, and the id. */
+function changes(had: Row, row: Row): Partial<Row> {
+  const d: Partial<Row> = { id: row.id };
+  for (const k of Object.keys(row) as Array<keyof Row>) {
+    if (k === 'spark') {
+      if (row.spark !== undefined) d.spark = row.spark;
+    } else if (k === 'verdict') {
+      if (row.verdict.kind !== had.verdict.kind || row.verdict.text !== had.verdict.text) d.verdict = row.verdict;
+    } else if (row[k] !== had[k]) {
+      (d as Record<string, unknown>)[k] = row[k];
+    }
+  }
+  return d;
 }

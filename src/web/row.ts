@@ -12,7 +12,7 @@ import type { Entry } from './engine.js';
 
 export type Status = 'running' | 'ended' | 'waiting' | 'unreadable';
 
-/** A log of the list, as the page gets it (texts escaped with escapeText). */
+/** A log of the list, as the page gets it (texts escaped with escapeText); an update holds its id and what changed. */
 export interface Row {
   id: string;
   file: string;
@@ -30,7 +30,7 @@ export interface Row {
   rss: number | null;
   pss: number | null;
   cpu: number | null;
-  /** Left out of an update when it has not changed since the last one (sparkVersion). */
+  /** Left out when the caller has it already (sparkVersion). */
   spark?: { fromMs: number; stepMs: number; values: Array<number | null> };
   sparkVersion: number;
   verdict: { kind: string; text: string };
@@ -118,8 +118,12 @@ export function statusOf(e: Entry, now: number, commOf: (pid: number) => string 
   return { status: 'ended', why: `no sample since ${when(st.lastMs)}` };
 }
 
-/** A log's row of the list (its state from statusOf, its verdict computed when due). */
-export function rowOf(e: Entry, state: { status: Status; why: string }, verdict: () => Verdict, userName: (uid: number) => string): Row {
+/**
+ * A log's row of the list (its state from statusOf, its verdict computed
+ * when due); its sparkline left out when its version is sparkHad (the
+ * caller has it).
+ */
+export function rowOf(e: Entry, state: { status: Status; why: string }, verdict: () => Verdict, userName: (uid: number) => string, sparkHad = -1): Row {
   const st = e.stats;
   const { status, why } = state;
   e.status = status;
@@ -150,7 +154,7 @@ export function rowOf(e: Entry, state: { status: Status; why: string }, verdict:
     rss: last ? last.residentBytes : null,
     pss: last ? last.pssBytes : null,
     cpu: last ? last.cpuPercent : null,
-    spark: st.sparkline(60),
+    ...(st.sparkVersion === sparkHad ? {} : { spark: st.sparkline(60) }),
     sparkVersion: st.sparkVersion,
     verdict: { kind: v.kind, text: escapeText(v.text) },
     bytes: e.tail.parser.pos,
