@@ -6,9 +6,11 @@
 // - Targets: `sleep` processes, registered as root, one request at a time;
 //   the logs run for a warm-up of 20 s before anything is measured, so that
 //   each has a history.
-// - The list page's load: from the navigation to the list holding every
-//   log (the page's snapshot applied), in a fresh tab each time, --loads
-//   times (default 5); the first is the cold one.
+// - The list page's load: from the navigation's start to the first frame
+//   drawn with every log's row, by the page's clock (the document brings
+//   the rows; list.js applies them), in a fresh tab each time, --loads
+//   times (default 5); the first is the cold one. PLOG_BENCH_TIMING=1
+//   prints each load's navigation and resource timings.
 // - plog web's CPU: the scheduler's ns clock of its process (every thread)
 //   over --window seconds (default 30), three windows, while the page is
 //   open and receiving every update (500 rows a second); as a share of one
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const loadMs: number[] = [];
-  const loadParts: Array<{ doc: number; script: number; came: number; shown: number; apply: number }> = [];
+  const loadParts: Array<{ doc: number; script: number; shown: number; apply: number; painted: number }> = [];
   const cpuPct: number[] = [];
   let page: PageStats | null = null;
   let profile: string | null = null;
@@ -118,8 +120,8 @@ async function main(): Promise<void> {
       await p.goto(url, { waitUntil: 'commit' });
       await p.waitForFunction(
         (n) => {
-          const w = window as unknown as { plogList?: { rows: Map<string, unknown> } };
-          return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n;
+          const w = window as unknown as { plogList?: { rows: Map<string, unknown>; stats: { paintedAt: number } } };
+          return document.body?.dataset.ready === '1' && (w.plogList?.rows.size ?? 0) >= n && w.plogList!.stats.paintedAt > 0;
         },
         LOGS,
         { polling: 'raf', timeout: 60_000 },
@@ -129,10 +131,10 @@ async function main(): Promise<void> {
       // document received, the snapshot applied, and the applying itself.
       loadParts.push(
         await p.evaluate(() => {
-          const w = window as unknown as { plogList: { stats: { scriptAt: number; snapshotInAt: number; snapshotAt: number; snapshotApplyMs: number } } };
+          const w = window as unknown as { plogList: { stats: { scriptAt: number; snapshotAt: number; snapshotApplyMs: number; paintedAt: number } } };
           const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
           const s = w.plogList.stats;
-          return { doc: nav.responseEnd, script: s.scriptAt, came: s.snapshotInAt, shown: s.snapshotAt, apply: s.snapshotApplyMs };
+          return { doc: nav.responseEnd, script: s.scriptAt, shown: s.snapshotAt, apply: s.snapshotApplyMs, painted: s.paintedAt };
         }),
       );
       if (process.env.PLOG_BENCH_TIMING) {
@@ -198,20 +200,21 @@ async function main(): Promise<void> {
   rows.push(['plog web memory: VmRSS at the end / VmHWM', `${rss.toFixed(1)} / ${hwm.toFixed(1)} MB`, '< 100 MB', hwm < 100 ? 'yes' : 'no']);
   rows.push(["of VmRSS: RssAnon (its own) / RssFile (node's binary and libraries, shared)", `${anon.toFixed(1)} / ${file.toFixed(1)} MB`, '', '']);
   if (loadMs.length) {
-    const warm = loadMs.slice(1);
+    // The load as a person sees it: from the navigation's start to the
+    // first frame drawn with every row, by the page's own clock; then the
+    // same by the bench's clock, which adds the driver's round trips to
+    // the browser (the navigation asked, the rows seen).
+    const painted = loadParts.map((x) => x.painted);
+    const shown = (ms: number[]): string => `${Math.round(ms[0]!)} ms; ${fmtSpread(spread(ms.length > 1 ? ms.slice(1) : ms), 0)} ms`;
     rows.push([
-      `list page load, navigation to ${LOGS} rows shown (first; then median and range of ${warm.length})`,
-      `${Math.round(loadMs[0])} ms; ${fmtSpread(spread(warm.length ? warm : loadMs), 0)} ms`,
+      `list page load: navigation to the first frame with the ${LOGS} rows, page's clock (first; then median and range of ${painted.length - 1})`,
+      shown(painted),
       '< 1 s',
-      Math.max(...loadMs) < 1000 ? 'yes' : 'no',
+      Math.max(...painted) < 1000 ? 'yes' : 'no',
     ]);
-    const part = (k: 'doc' | 'script' | 'came' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
-    rows.push([
-      "of each load, by the page's clock: document received; list.js run; snapshot came; snapshot shown; applying it",
-      `${part('doc')}; ${part('script')}; ${part('came')}; ${part('shown')}; ${part('apply')} ms`,
-      '',
-      '',
-    ]);
+    rows.push(["the same by the bench's clock (the driver's round trips included)", shown(loadMs), '', '']);
+    const part = (k: 'doc' | 'script' | 'shown' | 'apply'): string => loadParts.map((x) => Math.round(x[k])).join(', ');
+    rows.push(["of each load, by the page's clock: document received; list.js run; rows applied; applying them", `${part('doc')}; ${part('script')}; ${part('shown')}; ${part('apply')} ms`, '', '']);
   }
   if (page) {
     const win = 3 * WINDOW * 1000;

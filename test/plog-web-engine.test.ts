@@ -225,7 +225,7 @@ describe('the incremental reader', () => {
     assert.equal(r.reset, true);
     assert.equal(r.samples.length, 2);
     // Replaced: the kept descriptor still reads the old file until the name
-    // is checked (every 5 s, or when the engine's scan sees a new inode and closes it).
+    // is checked (every 6 s, or when the engine's scan sees a new inode and closes it).
     writeFileSync(path + '.new', steadyText(4));
     renameSync(path + '.new', path);
     tail.close();

@@ -116,11 +116,7 @@
     es.onopen = () => conn('live', 'live');
     es.onerror = () => conn('down', es.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting');
     for (const [name, fn] of Object.entries(handlers)) {
-      // The handler is told when the message came, before its parse.
-      es.addEventListener(name, (ev) => {
-        const at = performance.now();
-        fn(JSON.parse(ev.data), at);
-      });
+      es.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
     }
     return es;
   }

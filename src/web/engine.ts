@@ -201,7 +201,10 @@ export class Engine {
         if (nl) this.notLogs.delete(join(this.dir, base));
         seen.add(base);
         const cur = this.entries.get(base);
-        if (cur && cur.inDir && cur.stat && cur.stat.ino === st.ino) continue;
+        if (cur && cur.inDir && cur.stat && cur.stat.ino === st.ino) {
+          cur.tail.nameSeen(st); // its reader need not check the name itself
+          continue;
+        }
         if (cur && cur.inDir && !cur.stat) continue; // not read yet
         const moved = byIno.get(st.ino);
         if (moved && moved.id !== base && (!this.entries.has(moved.id) || moved.stat?.ino === st.ino)) {
