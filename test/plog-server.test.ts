@@ -220,13 +220,15 @@ test('plogsrvd exit 9: bind denied (nobody in a root-owned 0755 directory), or t
     const r = await plogsrvd([...fg, '-m', 'world', '-d', d], { asNobody: true });
     assert.deepEqual([r.code, r.stdout, unlocked(r.stderr)], [9, '', `plogsrvd: Bind ${d}/plogd_sock failed: Permission denied\n`], fg.join(''));
   }
-  // The /tmp/.plog socket of the start-up query cannot be bound.
+  // The /tmp/.plog socket of the start-up query (asked of a socket that a
+  // process is bound to: a stale one is removed without asking) cannot be bound.
   const s = tempDir();
-  staleSocket(join(s, 'plogd_sock'));
+  const held = silentSocket(join(s, 'plogd_sock'));
   const t = join(tempDir(), 'missing');
   const r = await plogsrvd(['-f', '-d', s], { env: { PLOG_TMPDIR: t } });
   assert.equal(r.code, 9);
   assert.match(r.stderr, new RegExp(`^plogsrvd: Bind ${t}/\\.plog\\.[a-z0-9]{10} socket failed: No such file or directory\n$`));
+  held.close();
 });
 
 test('plogsrvd exit 11: a stale socket it may not remove (nobody, sticky root directory)', async () => {

@@ -10,18 +10,18 @@ import { UnixSocket } from '../native.js';
 export type SocketState = 'none' | 'stale' | 'live' | 'foreign' | 'not-a-socket';
 
 /**
- * What is at path: 'foreign' for a socket of another uid than ours (no
- * instance of ours made it); for one of ours, whether a server answers
+ * What is at path: 'foreign' for a socket of a uid not trusted (by
+ * default any but ours: no instance of ours made it); for one of ours, whether a server answers
  * there, as a client would find it: a connect
  * (datagram, then stream when the socket is a stream one: EPROTOTYPE)
  * that is refused (ECONNREFUSED, connect(2)) means nobody is bound there any
  * more: 'stale'. Other errors of the connect are thrown.
  */
-export function socketState(path: string): SocketState {
+export function socketState(path: string, trusted: (uid: number) => boolean = (uid) => uid === (process.geteuid?.() ?? uid)): SocketState {
   try {
     const st = lstatSync(path);
     if (!st.isSocket()) return 'not-a-socket';
-    if (st.uid !== (process.geteuid?.() ?? st.uid)) return 'foreign';
+    if (!trusted(st.uid)) return 'foreign';
   } catch {
     return 'none';
   }

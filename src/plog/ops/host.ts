@@ -25,10 +25,14 @@ import { raiseNofile } from '../../native.js';
 import { csvCell } from '../log/export.js';
 import { sharedPercent } from '../log/logline.js';
 import { appendLine, createLogFile, type LogFile } from '../log/logfile.js';
+import { performance } from 'node:perf_hooks';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
 import type { Registry, Reporter } from '../engine/registry.js';
 import { EXPORT_FIELDS } from '../log/fields.js';
+
+/** The longest a whole-host scan takes processes before samples and requests get a turn, ms. */
+const SLICE_MS = 20;
 
 /** The pattern that selects the whole host when root asks with -r. */
 export const WHOLE_HOST = '.';
@@ -194,4 +198,103 @@ export function raiseDescriptorLimit(report: Reporter): [number, number] | null 
 /** The whole-host selection's reply. */
 export function wholeHostReply(intervalMs: number, file: string): string {
   return `Selecting the whole host every ${formatInterval(intervalMs)}: logging every running process, and those that start later, to ${file}.`;
+}
+
+/** What the whole host asks of the selection it belongs to. */
+export interface WholeHostOwner {
+  /** Whether the selection still exists (not stopped meanwhile). */
+  live(): boolean;
+  /** A pid not taken after all: looked at again at the next scan. */
+  forget(pid: number): void;
+  /** Run fn with the logs it registers counted as the selection's. */
+  attribute(fn: () => void): void;
+  /** A line for the daemon's log about the selection. */
+  info(text: string): void;
+  error(text: string): void;
+}
+
+/**
+ * Root's whole-host selection's own part: its one log, its scan once an
+ * interval, and the processes found and not taken yet, taken in slices of
+ * SLICE_MS (thousands at a time at the first scan or in a build: samples
+ * and requests get their turns between).
+ */
+export class WholeHost {
+  private log: HostLog | null;
+  /** When the last periodic scan began (performance.now()). */
+  private scannedAt = -Infinity;
+  private readonly queue: number[] = [];
+  private draining = false;
+
+  /** Throws when the host log cannot be made (the request is answered so). */
+  constructor(
+    private readonly engine: Registry,
+    private readonly intervalMs: number,
+    private readonly owner: WholeHostOwner,
+  ) {
+    this.log = new HostLog(engine.dir);
+  }
+
+  get path(): string {
+    return this.log?.file.path ?? '';
+  }
+
+  /**
+   * Whether the periodic scan is due: once an interval (a /proc of 10,000
+   * processes costs about 15 ms to list; against 10,000 samples every 10 s
+   * that is worth not doing every second). scanMs: the selections' scan
+   * period.
+   */
+  due(scanMs: number): boolean {
+    const now = performance.now();
+    if (now - this.scannedAt < this.intervalMs - scanMs / 2) return false;
+    this.scannedAt = now;
+    return true;
+  }
+
+  /** A process found: taken at the next slice. */
+  found(pid: number): void {
+    this.queue.push(pid);
+  }
+
+  /** Take queued processes for at most SLICE_MS, the rest at the next turn of the event loop. */
+  drain(): void {
+    if (this.draining) return;
+    const slice = (): void => {
+      this.draining = false;
+      if (!this.owner.live()) {
+        this.queue.length = 0;
+        return;
+      }
+      const t0 = performance.now();
+      while (this.queue.length > 0 && performance.now() - t0 < SLICE_MS) this.take(this.queue.pop()!);
+      if (this.queue.length === 0) return;
+      this.draining = true;
+      setImmediate(slice);
+    };
+    slice();
+  }
+
+  private take(pid: number): void {
+    if (!this.log) {
+      try {
+        this.log = new HostLog(this.engine.dir);
+      } catch (err) {
+        this.owner.forget(pid);
+        this.owner.error((err as Error).message);
+        return;
+      }
+    }
+    const log = this.log;
+    this.owner.attribute(() => {
+      const why = takeWholeHost(this.engine, log, pid, this.intervalMs);
+      if (why) this.owner.info(`pid ${pid}: ${why}`);
+    });
+  }
+
+  close(): void {
+    this.log?.close();
+    this.log = null;
+    this.queue.length = 0;
+  }
 }

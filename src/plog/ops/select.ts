@@ -21,7 +21,7 @@ import { formatCmdline } from '../../proc/cmdline.js';
 import { ProcessReader } from '../../proc/reader.js';
 import { escapeText } from '../../escape.js';
 import { compileLinear } from './linear-regex.js';
-import { HostLog, isWholeHost, takeWholeHost, wholeHostReply } from './host.js';
+import { isWholeHost, WholeHost, wholeHostReply } from './host.js';
 import { RegexMatcher } from './matcher.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from '../protocol.js';
 import { LIMITS } from '../engine/limits.js';
@@ -32,8 +32,6 @@ import type { SavedSelection, StateExtension } from './state.js';
 export const MAX_SELECTIONS_PER_UID = 32;
 /** How often /proc is scanned for new processes while selections exist. */
 export const SCAN_MS = 1000;
-/** The longest a whole-host scan takes processes before samples and requests get a turn, ms. */
-const HOST_SLICE_MS = 20;
 /** Longest comm the kernel keeps (TASK_COMM_LEN - 1). */
 export const COMM_MAX = 15;
 /** A regular expression sees at most this much of a command line (as a log's first line shows it). */
@@ -135,14 +133,8 @@ export class Selector implements StateExtension {
   readonly matcher: RegexMatcher;
   /** The last question's token (see Selection.seen). */
   private asked = DECIDED;
-  /** Root's whole-host selection's one log (src/plog/host.ts), made with it. */
-  private readonly hostLogs = new Map<Selection, HostLog>();
-  /** When the whole host's last periodic scan began. */
-  private readonly hostScanAt = new Map<Selection, number>();
-  /** The whole host's processes found and not taken yet ... */
-  private readonly hostQueue = new Map<Selection, number[]>();
-  /** ... and whether a slice of them is to come. */
-  private readonly draining = new Set<Selection>();
+  /** Root's whole-host selection's own part (its log, its queue: host.ts), made with it. */
+  private readonly hosts = new Map<Selection, WholeHost>();
 
   constructor(
     private readonly engine: Registry,
@@ -191,19 +183,18 @@ export class Selector implements StateExtension {
     if (requester > 0) sel.seen.set(requester, DECIDED);
     if (isWholeHost(sel)) {
       // Its log now (for the reply); its processes in slices from the next turn on.
-      let log: HostLog;
+      let host: WholeHost;
       try {
-        log = new HostLog(this.engine.dir);
+        host = this.wholeHost(sel);
       } catch (err) {
         return `Problem logging the whole host -- ${(err as Error).message}`;
       }
-      this.hostLogs.set(sel, log);
       this.selections.set(k, sel);
       setImmediate(() => this.scan([sel]));
       this.arm();
       this.onChange();
-      this.report.info(`selecting the whole host every ${formatInterval(req.intervalMs)} to ${log.file.path}`);
-      return wholeHostReply(req.intervalMs, log.file.path);
+      this.report.info(`selecting the whole host every ${formatInterval(req.intervalMs)} to ${host.path}`);
+      return wholeHostReply(req.intervalMs, host.path);
     }
     this.selections.set(k, sel);
     // In the request: its time is charged to uid as the request's.
@@ -242,8 +233,8 @@ export class Selector implements StateExtension {
         n++;
         this.engine.endLog(t, `stopped logging ${t.log.name}: selection ${shown(s)} stopped by uid ${uid}`);
       }
-      this.hostLogs.get(s)?.close();
-      this.hostLogs.delete(s);
+      this.hosts.get(s)?.close();
+      this.hosts.delete(s);
     }
     this.arm();
     this.onChange();
@@ -254,7 +245,7 @@ export class Selector implements StateExtension {
     // The matcher's thread is not kept without a regex to match.
     if (![...this.selections.values()].some((s) => s.regex)) this.matcher.stop();
     if (this.selections.size > 0 && !this.timer) {
-      this.timer = setInterval(() => this.scan([...this.selections.values()].filter((s) => !isWholeHost(s) || this.hostDue(s))), SCAN_MS);
+      this.timer = setInterval(() => this.scan([...this.selections.values()].filter((s) => this.hostOf(s)?.due(SCAN_MS) ?? !isWholeHost(s))), SCAN_MS);
       this.timer.unref();
     } else if (this.selections.size === 0 && this.timer) {
       clearInterval(this.timer);
@@ -292,17 +283,17 @@ export class Selector implements StateExtension {
       for (const pid of sel.seen.keys()) if (!pids.has(pid)) sel.seen.delete(pid);
       if (!inRequest && !this.engine.limits.spend(sel.uid, 0)) continue;
       const t0 = performance.now();
+      const host = this.hostOf(sel);
+      if (!host && isWholeHost(sel)) continue; // its log could not be made (said): tried again at the next scan
       for (const pid of pids) {
         const first = sel.seen.get(pid);
         // Decided, a question out, or looked at often enough.
         if (first !== undefined && (first <= DECIDED || this.scans - first > RECHECK)) continue;
-        if (isWholeHost(sel)) {
+        if (host) {
           // Every process: nothing to read or match first; queued, and
-          // taken in slices (drainHost).
+          // taken in slices.
           sel.seen.set(pid, DECIDED);
-          let q = this.hostQueue.get(sel);
-          if (!q) this.hostQueue.set(sel, (q = []));
-          q.push(pid);
+          host.found(pid);
           continue;
         }
         let p = info.get(pid);
@@ -327,7 +318,7 @@ export class Selector implements StateExtension {
         this.take(sel, pid);
       }
       if (!inRequest) this.engine.limits.spend(sel.uid, performance.now() - t0);
-      if (this.hostQueue.has(sel) && !this.draining.has(sel)) this.drainHost(sel);
+      host?.drain();
     }
     return asked;
   }
@@ -371,56 +362,37 @@ export class Selector implements StateExtension {
     return queued;
   }
 
-  /** Take the whole host's queued processes for at most HOST_SLICE_MS, the
-   * rest at the next turn of the event loop (thousands at a time, at the
-   * first scan or in a build: samples and requests get their turns between). */
-  private drainHost(sel: Selection): void {
-    this.draining.delete(sel);
-    const q = this.hostQueue.get(sel);
-    if (!q || this.selections.get(keyOf(sel)) !== sel) {
-      this.hostQueue.delete(sel);
-      return;
-    }
-    const t0 = performance.now();
-    while (q.length > 0 && performance.now() - t0 < HOST_SLICE_MS) this.takeHost(sel, q.pop()!);
-    if (q.length === 0) {
-      this.hostQueue.delete(sel);
-      return;
-    }
-    this.draining.add(sel);
-    setImmediate(() => this.drainHost(sel));
-  }
-
-  /** Whether the whole host's periodic scan is due: once an interval (a
-   * /proc of 10,000 processes costs about 15 ms to list; against 10,000
-   * samples every 10 s that is worth not doing every second). */
-  private hostDue(sel: Selection): boolean {
-    const now = performance.now();
-    if (now - (this.hostScanAt.get(sel) ?? -Infinity) < sel.intervalMs - SCAN_MS / 2) return false;
-    this.hostScanAt.set(sel, now);
-    return true;
-  }
-
-  /** Log pid in the host log of root's whole-host selection (no per-uid cap: src/plog/host.ts). */
-  private takeHost(sel: Selection, pid: number): void {
-    let log = this.hostLogs.get(sel);
-    if (!log) {
-      try {
-        log = new HostLog(this.engine.dir);
-      } catch (err) {
-        sel.seen.delete(pid); // tried again at the next scan
-        this.report.error(`selection ${shown(sel)}: ${(err as Error).message}`);
-        return;
-      }
-      this.hostLogs.set(sel, log);
-    }
-    this.current = sel;
+  /** The whole-host part of sel (made for a selection restored by --resume at its first scan); undefined for any other selection. */
+  private hostOf(sel: Selection): WholeHost | undefined {
+    if (!isWholeHost(sel)) return undefined;
+    const had = this.hosts.get(sel);
+    if (had) return had;
     try {
-      const why = takeWholeHost(this.engine, log, pid, sel.intervalMs);
-      if (why) this.report.info(`selection ${shown(sel)}: pid ${pid}: ${why}`);
-    } finally {
-      this.current = null;
+      return this.wholeHost(sel);
+    } catch (err) {
+      this.report.error(`selection ${shown(sel)}: ${(err as Error).message}`);
+      return undefined;
     }
+  }
+
+  /** Make sel's whole-host part (throws when its log cannot be made). */
+  private wholeHost(sel: Selection): WholeHost {
+    const host = new WholeHost(this.engine, sel.intervalMs, {
+      live: () => this.selections.get(keyOf(sel)) === sel,
+      forget: (pid) => sel.seen.delete(pid),
+      attribute: (fn) => {
+        this.current = sel;
+        try {
+          fn();
+        } finally {
+          this.current = null;
+        }
+      },
+      info: (text) => this.report.info(`selection ${shown(sel)}: ${text}`),
+      error: (text) => this.report.error(`selection ${shown(sel)}: ${text}`),
+    });
+    this.hosts.set(sel, host);
+    return host;
   }
 
   /** Log pid for sel (its uid's room permitting). */
@@ -506,8 +478,8 @@ export class Selector implements StateExtension {
 
   stop(): void {
     this.selections.clear();
-    for (const log of this.hostLogs.values()) log.close();
-    this.hostLogs.clear();
+    for (const host of this.hosts.values()) host.close();
+    this.hosts.clear();
     this.arm();
     this.matcher.stop();
   }
