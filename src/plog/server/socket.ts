@@ -3,12 +3,13 @@
 // mode, giving it the group 'plog', adopting one passed by the service
 // manager, watching that it is still ours, and removing it at the end.
 // Nothing here reads requests (src/plog/server/server.ts does).
-import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { chownSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { strerror, UnixSocket } from '../../native.js';
 import { errorText as words } from '../../errno.js';
 import { errCode } from '../../proc/errors.js';
 import { groupId, groupLabel } from '../../daemon/groups.js';
+import { socketState, type SocketState } from '../../daemon/sockets.js';
 import { ExitError, SERVER } from '../exitcodes.js';
 import { request, RequestError, staleTmpSockets, TMP_SOCKET_LIMIT, tmpSocketDir, untrustedServer } from '../client.js';
 import { encodeQuery, Q_PID } from '../protocol.js';
@@ -115,53 +116,63 @@ export function removeSocket(socketPath: string, own: SocketId): string | null {
 }
 
 /**
- * What is at DIR/plogd_sock before we bind there: nothing; a socket of a
- * user this server does not trust (neither root, its own uid, nor the
- * directory's owner: someone squatting the name while no server ran),
- * which is removed; or one of a trusted user, asked for its pid as a
- * client would: an answer means another plogsrvd runs there, a refused
- * connection means it is stale and is removed.
+ * What is at DIR/plogd_sock before we bind there (the kit's socketState):
+ * nothing; a file that is not a socket, or a socket of a user this server
+ * does not trust (neither root, its own uid, nor the directory's owner:
+ * someone squatting the name while no server ran), which is removed; a
+ * socket nobody serves any more (a connect refused), which is removed; or
+ * a live one, asked for its pid as a client would, so that plogsrvd says
+ * what plog 0.1.0's says: already running, or why the query failed.
  */
 async function clearStaleSocket(dir: string, socketPath: string, o: BindOptions): Promise<void> {
-  let st: Stats;
   let dirUid: number;
   try {
-    st = lstatSync(socketPath);
     dirUid = statSync(dir).uid;
   } catch {
     return;
   }
-  const distrust = untrustedServer(st.uid, dirUid);
-  if (distrust) {
-    // In a directory others may write to, a name is theirs only while
-    // they hold it for a server we believe; this one is taken back.
+  const remove = (why: string): void => {
     try {
       unlinkSync(socketPath);
     } catch (e) {
-      throw new ExitError(SERVER.REMOVE_STALE, `Could not remove ${socketPath}, ${distrust}: ${words(e)}`);
+      if (errCode(e) !== 'ENOENT') throw new ExitError(SERVER.REMOVE_STALE, `Could not remove ${why}: ${words(e)}`);
     }
-    o.warn?.(`Removed ${socketPath}: ${distrust}.`);
+  };
+  let state: SocketState;
+  try {
+    state = socketState(socketPath, (uid) => untrustedServer(uid, dirUid) === null);
+  } catch {
+    state = 'live'; // the connect failed otherwise than refused: the query says how, in plog's words
+  }
+  if (state === 'none') return;
+  if (state === 'foreign' || state === 'not-a-socket') {
+    // In a directory others may write to, a name is theirs only while
+    // they hold it for a server we believe; this one is taken back.
+    let why = 'it is not a socket';
+    try {
+      why = untrustedServer(lstatSync(socketPath).uid, dirUid) ?? why;
+    } catch {
+      return; // gone meanwhile
+    }
+    remove(`${socketPath}, ${why}`);
+    o.warn?.(`Removed ${socketPath}: ${why}.`);
     return;
   }
   // A guard against client sockets piling up in /tmp (see plogsrvd(1),
   // EXIT STATUS): only this uid's own, left by its clients that died
   // (nobody else can make a server refuse to start by leaving sockets there).
-  const stale = staleTmpSockets();
-  if (stale > TMP_SOCKET_LIMIT) {
-    throw new ExitError(SERVER.TMP_SOCKETS, `${TMP_SOCKET_LIMIT}+ ${join(tmpSocketDir(), '.plog')} sockets, exiting: ${stale} left by clients of uid ${process.geteuid?.()} that died; remove them.`);
+  const left = staleTmpSockets();
+  if (left > TMP_SOCKET_LIMIT) {
+    throw new ExitError(SERVER.TMP_SOCKETS, `${TMP_SOCKET_LIMIT}+ ${join(tmpSocketDir(), '.plog')} sockets, exiting: ${left} left by clients of uid ${process.geteuid?.()} that died; remove them.`);
   }
+  if (state === 'stale') return remove(`stale socket ${socketPath}`);
   try {
     await request(dir, encodeQuery(Q_PID), { timeoutMs: o.queryTimeoutMs ?? 2000 });
   } catch (err) {
     if (!(err instanceof RequestError)) throw err;
     switch (err.reason) {
       case 'stale':
-        try {
-          unlinkSync(socketPath);
-        } catch (e) {
-          throw new ExitError(SERVER.REMOVE_STALE, `Could not remove stale socket ${socketPath}: ${words(e)}`);
-        }
-        return;
+        return remove(`stale socket ${socketPath}`); // its server ended meanwhile
       case 'no-server':
         return; // it went away meanwhile
       case 'access':
