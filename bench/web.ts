@@ -141,6 +141,8 @@ async function main(): Promise<void> {
         say(
           JSON.stringify(
             await p.evaluate(() => [
+              (window as unknown as { plogList: { stats: unknown } }).plogList.stats,
+              ...performance.getEntriesByType('paint').map((e) => e.toJSON() as object),
               ...performance.getEntriesByType('navigation').map((e) => ({ ...(e.toJSON() as object) })),
               ...performance.getEntriesByType('resource').map((e) => {
                 const r = e as PerformanceResourceTiming;

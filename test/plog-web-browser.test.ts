@@ -166,9 +166,13 @@ describe('plog web in headless Chromium', () => {
     assert.match((await page.locator(`tr[data-id="${sleeps[0].id}"]`).textContent())!, /sleep 300/);
     assert.equal(await page.locator('tr[data-id="server.1234"] .badge').textContent(), 'LEAK SUSPECT');
     assert.equal(await page.locator('tr[data-id="server.1234"] .status').textContent(), 'ended');
-    // Sorted by name, filtered by name.
+    // A table to assistive technology, though laid out as a grid: its head and a row a log.
+    assert.equal(await page.getByRole('columnheader', { name: 'leak verdict' }).count(), 1);
+    assert.equal(await page.getByRole('row').count(), (await page.locator('tbody tr').count()) + 1);
+    // Sorted by name, filtered by name; a row filtered out is not drawn.
     await page.fill('#filter', 'sleep 300');
     await waitFor('the filter', async () => (await page.locator('tbody tr:not([hidden])').count()) === 2);
+    assert.equal(await page.locator('tbody tr[hidden]').first().isVisible(), false);
     await page.fill('#filter', '');
     await page.click('th[data-key="rss"]');
     await page.click('th[data-key="rss"]');

@@ -136,7 +136,8 @@
   const CLASSES = { sel: 'sel', name: 'name', pid: 'num', interval: 'num', age: 'num', rss: 'num', pss: 'num', cpu: 'num' };
   const protoRow = (() => {
     const tr = P.el('tr');
-    for (const key of CELLS) tr.appendChild(P.el('td', CLASSES[key]));
+    tr.setAttribute('role', 'row');
+    for (const key of CELLS) tr.appendChild(P.el('td', CLASSES[key])).setAttribute('role', 'cell');
     const [sel, name, , , , status, , , , , spark, verdict] = tr.children;
     const box = P.el('input');
     box.type = 'checkbox';
@@ -319,14 +320,17 @@
       applied(ev, t0, ev.rows.length);
     },
   };
-  // The list the document came with, then the live updates (whose own
-  // snapshot on connecting changes what moved meanwhile).
+  // The list the document came with, drawn first; then the live updates
+  // (whose own snapshot on connecting changes what moved meanwhile),
+  // connected once that frame is out, so that their snapshot does not hold it up.
   const embedded = document.getElementById('snapshot');
   if (embedded && embedded.textContent) {
     handlers.snapshot(JSON.parse(embedded.textContent));
     embedded.remove();
+    requestAnimationFrame(() => setTimeout(() => P.events('/api/events', {}, handlers)));
+  } else {
+    P.events('/api/events', {}, handlers);
   }
-  P.events('/api/events', {}, handlers);
 
   for (const th of document.querySelectorAll('th[data-key]')) {
     th.addEventListener('click', () => {
