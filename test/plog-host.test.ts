@@ -4,7 +4,7 @@
 // processes; the descriptor limit is raised (native nofile, setrlimit).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { descriptorsFor } from '../src/plog/ops/host.js';
 import { AS_NOBODY, NOBODY, PLOG, plog, ROOT, run, Server, spawnChild, tempDir, waitFor } from './helpers/plog.js';
@@ -74,6 +74,28 @@ test('root plog -r .: every process into one host log, those started later of an
   const x = await plog(['-d', srv.dir, '-x', '.']);
   assert.match(x.stdout, /^Stopped selecting \. and logging to \d+ files?\.\n$/);
   for (const c of later) c.kill('SIGKILL');
+});
+
+test('root plog -r .: the host log removed ends the whole-host selection, said once, its processes no longer logged', async () => {
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
+  const kids = spawnMany(20, false);
+  const r = await plog(['-d', srv.dir, '-t', '60', '-r', '.', '-i', '200ms']);
+  assert.equal(r.code, 0, r.stderr);
+  const path = /to (\/.*\.csv)\.\n$/.exec(r.stdout)![1]!;
+  await waitFor('the children in the host log', () => {
+    const { rows } = hostLog(path);
+    return kids.every((c) => (rows.get(c.pid!) ?? 0) >= 2);
+  });
+  unlinkSync(path);
+  await srv.waitOutput('stderr', `Can't find log ${path}: stopped selection /./ of uid 0\n`);
+  await waitFor('no log and no selection left', async () => (await plog(['-d', srv.dir, '-l'])).stdout === '', { timeout: 10_000 });
+  // Thousands of processes end for one reason of their log's: it is said
+  // once for the selection, and at most once more by the samples that found it first.
+  assert.ok(srv.stderr.split(`Can't find log ${path}\n`).length - 1 <= 1, srv.stderr);
+  assert.equal(srv.stderr.split(`Can't find log ${path}: stopped selection`).length - 1, 1, srv.stderr);
+  const again = await plog(['-d', srv.dir, '-x', '.']);
+  assert.deepEqual([again.code, again.stderr], [15, 'plog: No selection or log named ..\n']);
+  for (const c of kids) c.kill('SIGKILL');
 });
 
 test("nobody's plog -r .: an ordinary selection, their own processes only, each in its own log", async () => {

@@ -345,8 +345,18 @@ export class Registry {
     return true;
   }
 
+  /** The last end of a target of a shared log, and when. */
+  private lastShared = { why: '', at: -Infinity };
+
   private finish(t: Target, why: string, isError: boolean): void {
-    if (isError) this.report.error(why);
+    // The thousands of targets of a shared log (the whole host's) end
+    // together for a reason of the log's ("Can't find log"): said once.
+    const now = performance.now();
+    const again = t.sharedLog === true && why === this.lastShared.why && now - this.lastShared.at < 5000;
+    if (t.sharedLog) this.lastShared = { why, at: now };
+    if (again) {
+      /* said already */
+    } else if (isError) this.report.error(why);
     else this.report.info(why);
     this.end(t, { why, isError });
   }

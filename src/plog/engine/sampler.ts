@@ -46,6 +46,19 @@ export interface SampleOptions {
   pssBudget: number | null;
 }
 
+/** A log written by many targets (the whole host's), checked at most once in SHARED_CHECK_MS, not at each of its thousands of samples a second. */
+const SHARED_CHECK_MS = 1000;
+const sharedChecks = new Map<number, { at: number; there: ReturnType<typeof logStillThere> }>();
+
+function sharedLogThere(fd: number): ReturnType<typeof logStillThere> {
+  const now = performance.now();
+  const had = sharedChecks.get(fd);
+  if (had && now - had.at < SHARED_CHECK_MS) return had.there;
+  const there = logStillThere(fd);
+  sharedChecks.set(fd, { at: now, there });
+  return there;
+}
+
 /** Why logging of a target ends after a sample, or null to go on. */
 export type SampleEnd = { why: string; isError: boolean } | null;
 
@@ -55,7 +68,7 @@ export type SampleEnd = { why: string; isError: boolean } | null;
  * stop after a zombie's line. Returns why logging ends, or null.
  */
 export function sampleTarget(t: SampledTarget, o: SampleOptions): SampleEnd {
-  const there = logStillThere(t.log.fd);
+  const there = t.sharedLog ? sharedLogThere(t.log.fd) : logStillThere(t.log.fd);
   if (there === 'gone') return { why: `Can't find log ${t.log.path}`, isError: true };
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
   // A process that runs a set-user-ID program keeps its pid and start time,

@@ -24,7 +24,7 @@ import { ProcessReader, type RawSample } from '../../proc/reader.js';
 import { raiseNofile } from '../../native.js';
 import { csvCell } from '../log/export.js';
 import { sharedPercent } from '../log/logline.js';
-import { appendLine, createLogFile, type LogFile } from '../log/logfile.js';
+import { appendLine, createLogFile, logStillThere, type LogFile } from '../log/logfile.js';
 import { performance } from 'node:perf_hooks';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
@@ -208,6 +208,8 @@ export interface WholeHostOwner {
   forget(pid: number): void;
   /** Run fn with the logs it registers counted as the selection's. */
   attribute(fn: () => void): void;
+  /** The host log was removed: the selection ends (as deleting a log ends its logging). */
+  gone(why: string): void;
   /** A line for the daemon's log about the selection. */
   info(text: string): void;
   error(text: string): void;
@@ -264,6 +266,10 @@ export class WholeHost {
       this.draining = false;
       if (!this.owner.live()) {
         this.queue.length = 0;
+        return;
+      }
+      if (this.log && logStillThere(this.log.file.fd) === 'gone') {
+        this.owner.gone(`Can't find log ${this.log.file.path}`);
         return;
       }
       const t0 = performance.now();

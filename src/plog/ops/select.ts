@@ -388,11 +388,24 @@ export class Selector implements StateExtension {
           this.current = null;
         }
       },
+      gone: (why) => this.end(sel, why),
       info: (text) => this.report.info(`selection ${shown(sel)}: ${text}`),
       error: (text) => this.report.error(`selection ${shown(sel)}: ${text}`),
     });
     this.hosts.set(sel, host);
     return host;
+  }
+
+  /** End sel for a reason of its own (its host log removed): said once, its logs ended. */
+  private end(sel: Selection, why: string): void {
+    if (this.selections.get(keyOf(sel)) !== sel) return;
+    this.selections.delete(keyOf(sel));
+    this.report.error(`${why}: stopped selection ${shown(sel)} of uid ${sel.uid}`);
+    for (const t of [...sel.targets]) this.engine.endLog(t, why);
+    this.hosts.get(sel)?.close();
+    this.hosts.delete(sel);
+    this.arm();
+    this.onChange();
   }
 
   /** Log pid for sel (its uid's room permitting). */
