@@ -98,6 +98,21 @@ test('root plog -r .: the host log removed ends the whole-host selection, said o
   for (const c of kids) c.kill('SIGKILL');
 });
 
+test('root plog -r .: plogsrvd --resume selects the whole host again, and finds the processes started after', async () => {
+  let srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
+  const dir = srv.dir;
+  const r = await plog(['-d', dir, '-t', '60', '-r', '.', '-i', '500ms']);
+  assert.equal(r.code, 0, r.stderr);
+  srv.signal('SIGTERM');
+  assert.equal((await srv.ended()).code, 0);
+  srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
+  await srv.waitOutput('stdout', '--resume: selecting /./ every 500ms for uid 0 again');
+  const later = spawnMany(5, true);
+  const logs = (): string[] => readdirSync(dir).filter((n) => n.startsWith('host.'));
+  await waitFor('the processes started after the restart in a host log', () => logs().some((n) => later.every((c) => (hostLog(join(dir, n)).rows.get(c.pid!) ?? 0) >= 1)), { timeout: 20_000 });
+  for (const c of later) c.kill('SIGKILL');
+});
+
 test("nobody's plog -r .: an ordinary selection, their own processes only, each in its own log", async () => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world'] });
   const r = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, PLOG, '-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);

@@ -245,7 +245,7 @@ export class Selector implements StateExtension {
     // The matcher's thread is not kept without a regex to match.
     if (![...this.selections.values()].some((s) => s.regex)) this.matcher.stop();
     if (this.selections.size > 0 && !this.timer) {
-      this.timer = setInterval(() => this.scan([...this.selections.values()].filter((s) => this.hostOf(s)?.due(SCAN_MS) ?? !isWholeHost(s))), SCAN_MS);
+      this.timer = setInterval(() => this.scan([...this.selections.values()].filter((s) => !this.hosts.has(s))), SCAN_MS); // a whole host scans on its own (host.ts)
       this.timer.unref();
     } else if (this.selections.size === 0 && this.timer) {
       clearInterval(this.timer);
@@ -393,6 +393,7 @@ export class Selector implements StateExtension {
       error: (text) => this.report.error(`selection ${shown(sel)}: ${text}`),
     });
     this.hosts.set(sel, host);
+    host.start(() => this.scan([sel]));
     return host;
   }
 
