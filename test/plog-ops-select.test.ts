@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
-import { matches } from '../src/plog/ops/select.js';
+import { matches } from '../src/plog/ops/selection.js';
 import { fakeServer, ints, lines, plog, PLOG, raw, run, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
 
 /** A uid with no passwd entry: "another user" besides nobody. */

@@ -10,115 +10,30 @@
 // A regular expression is another user's code: it is compiled for V8's
 // linear-time engine (src/plog/ops/linear-regex.ts: no backreferences, no
 // lookaround), matched against at most the first MAX_MATCH_CHARS characters
-// of a command line, and never on the server's thread: a worker thread
+// of a command line (selection.ts), and never on the server's thread: a worker thread
 // answers (src/plog/ops/matcher.ts), the time it takes is charged to the
 // selection's uid, and the process is logged once the answer comes. The
 // time a scan spends on a uid's selections is charged to it too.
-import { closeSync, constants as C, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { formatCmdline } from '../../proc/cmdline.js';
 import { ProcessReader } from '../../proc/reader.js';
-import { escapeText } from '../../escape.js';
 import { compileLinear } from './linear-regex.js';
 import { isWholeHost, WholeHost, wholeHostReply } from './host.js';
 import { RegexMatcher } from './matcher.js';
-import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type LogFormatName, type Request } from '../protocol.js';
+import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, type Request } from '../protocol.js';
 import { LIMITS } from '../engine/limits.js';
 import type { EngineHooks, Registry, Reporter, Target } from '../engine/registry.js';
+import { key, keyOf, matches, readCmdline, shown, type ProcInfo, type Selection } from './selection.js';
 import type { SavedSelection, StateExtension } from './state.js';
 
 /** Selections one uid may have (root included). */
 export const MAX_SELECTIONS_PER_UID = 32;
 /** How often /proc is scanned for new processes while selections exist. */
 export const SCAN_MS = 1000;
-/** Longest comm the kernel keeps (TASK_COMM_LEN - 1). */
-export const COMM_MAX = 15;
-/** A regular expression sees at most this much of a command line (as a log's first line shows it). */
-export const MAX_MATCH_CHARS = 4096;
 /** In Selection.seen: logged, or not its requester's. Values below it: a question to the matcher is out. */
 const DECIDED = -1;
 const RECHECK = 3;
-
-export interface Selection {
-  pattern: string;
-  regex: RegExp | null;
-  intervalMs: number;
-  format: LogFormatName;
-  uid: number;
-  gid: number;
-  /** pid -> the scan that first saw it, or DECIDED once it is logged or not
-   * its requester's, or (below DECIDED) the token of the question about it
-   * that the matcher has not answered yet; a process that did not match is
-   * looked at again in the next RECHECK scans (it may exec another program
-   * right after its fork). */
-  seen: Map<number, number>;
-  /** The logs this selection started that are still written. */
-  targets: Set<Target>;
-}
-
-/** What a process looks like to a selection. */
-export interface ProcInfo {
-  pid: number;
-  uid: number;
-  comm: string;
-  /** The command line as a log's first line shows it, its first MAX_MATCH_CHARS characters (read only for regexes). */
-  cmdline: () => string;
-}
-
-/** Whether a process matches a selection (pure). A NAME longer than 15
- * bytes matches the comm that is its first 15 bytes. (The server matches
- * regexes in the matcher's thread, never with this.) */
-export function matches(sel: Pick<Selection, 'pattern' | 'regex'>, p: Pick<ProcInfo, 'comm' | 'cmdline'>): boolean {
-  if (sel.regex) return sel.regex.test(p.cmdline());
-  const name = Buffer.from(sel.pattern, 'utf8');
-  return p.comm === (name.length > COMM_MAX ? name.subarray(0, COMM_MAX).toString('utf8') : sel.pattern);
-}
-
-function key(uid: number, regex: boolean, pattern: string): string {
-  return `${uid}\0${regex ? 'r' : 'n'}\0${pattern}`;
-}
-
-const keyOf = (s: Selection): string => key(s.uid, s.regex !== null, s.pattern);
-
-/** A selection's pattern as messages show it: /regex/ or 'name', escaped (another user wrote it). */
-function shown(s: { regex: unknown; pattern: string }): string {
-  return s.regex ? `/${escapeText(s.pattern)}/` : `'${escapeText(s.pattern)}'`;
-}
-
-/** One buffer for the command lines read for matching (each read is formatted before the next). */
-const cmdBuf = Buffer.alloc(MAX_MATCH_CHARS + 1);
-
-/** Marks a command line cut at MAX_MATCH_CHARS: a character no formatted
- * command line holds (formatCmdline escapes every byte outside ASCII), so
- * that /x$/ does not match at the cut. */
-export const CUT = '\u2026';
-
-/** A command line as a log shows it, for matching: at most its first
- * MAX_MATCH_CHARS characters, then CUT when there is more; [comm] when
- * unreadable or empty. Reads at most MAX_MATCH_CHARS + 1 bytes. */
-function readCmdline(path: string, comm: string): string {
-  let fd: number;
-  try {
-    fd = openSync(path, C.O_RDONLY);
-  } catch {
-    return formatCmdline(Buffer.alloc(0), comm);
-  }
-  try {
-    let n = 0;
-    while (n < cmdBuf.length) {
-      const k = readSync(fd, cmdBuf, n, cmdBuf.length - n, null);
-      if (k === 0) break;
-      n += k;
-    }
-    const text = formatCmdline(cmdBuf.subarray(0, Math.min(n, MAX_MATCH_CHARS)), comm);
-    return n > MAX_MATCH_CHARS || text.length > MAX_MATCH_CHARS ? text.slice(0, MAX_MATCH_CHARS) + CUT : text;
-  } catch {
-    return formatCmdline(Buffer.alloc(0), comm);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export class Selector implements StateExtension {
   /** Called when a selection begins or ends (the state file is saved). */
