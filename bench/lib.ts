@@ -229,8 +229,10 @@ export async function waitFor(what: string, cond: () => boolean, ms = 60_000): P
 }
 
 /** Start plogsrvd in the foreground on dir; resolves once its socket answers. */
+/** PLOG_BENCH_SERVER_ARGS: options for plogsrvd's node (`--cpu-prof --cpu-prof-dir=DIR`, say). */
 export async function startServer(dir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const d = spawn(process.execPath, [bin('plogsrvd'), '-f', '-e', 'stderr', '-d', dir, ...extra], {
+  const nodeArgs = (process.env.PLOG_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const d = spawn(process.execPath, [...nodeArgs, bin('plogsrvd'), '-f', '-e', 'stderr', '-d', dir, ...extra], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, PLOG_SYSLOG_SOCKET: '/nonexistent', ...env },
   });
