@@ -185,6 +185,55 @@ describe('bounds', () => {
     again.close();
   });
 
+  test('a client that does not read its event stream is cut off once its unsent bytes pass the bound', async () => {
+    const d = tempDir();
+    const path = join(d, 'fast.77');
+    writeFileSync(
+      path,
+      textLog(
+        'fast',
+        series(new Date(NOW - 30 * 86_400_000), 1000, 10, () => 1000),
+      ),
+    );
+    const eng = new Engine({ dir: d, files: [] });
+    eng.scan();
+    eng.service();
+    const w = new WebServer({ engine: eng, token: TOKEN, maxUnsent: 64 << 10 });
+    const p = (await w.listen('127.0.0.1', 0)).port;
+    const f = new Follower(eng, [], { settleMs: 10 });
+    f.start();
+    // Asks for the log's samples and never reads them.
+    const s = connect(p, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.pause();
+    s.write(`GET ${T('/api/log-events?id=fast.77')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const closed = new Promise((r) => s.once('close', r));
+    s.on('error', () => {});
+    // Samples keep coming (500 lines every 50 ms: fewer than the 5,000 a
+    // flush that make it a reset instead) until the server gives up on the reader.
+    let t = NOW - 29 * 86_400_000;
+    const feed = setInterval(() => {
+      let text = '';
+      for (const x of series(new Date(t), 1000, 500, (i) => 1000 + i)) text += textLine(x, true);
+      t += 500_000;
+      appendFileSync(path, text);
+    }, 50);
+    try {
+      await waitFor('the slow reader to be cut off', () => w.refused.slow >= 1, { timeout: 30_000 });
+      // Read what had come: then the end of the connection.
+      let ended = false;
+      void closed.then(() => (ended = true));
+      s.resume();
+      await waitFor('the connection to end', () => ended);
+    } finally {
+      clearInterval(feed);
+      s.destroy();
+      f.stop();
+      await w.close();
+    }
+    assert.equal(w.eventClients, 0);
+  });
+
   test('connections: at most maxConnections; the next is closed unanswered', async () => {
     const socks: Socket[] = [];
     for (let i = 0; i < 12; i++) {

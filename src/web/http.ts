@@ -46,6 +46,8 @@ export interface WebOptions {
   allowHost?: string;
   maxConnections?: number;
   maxEventClients?: number;
+  /** Unsent bytes an event stream may hold before its client is cut off (live.ts). */
+  maxUnsent?: number;
   /** Where the pages' files are (default: the package's web/). */
   assetsDir?: string;
 }
@@ -111,7 +113,7 @@ export class WebServer {
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
-    this.live = new LiveStreams(this.engine, opts.maxEventClients ?? 32, this.refused, () => this.meta());
+    this.live = new LiveStreams(this.engine, opts.maxEventClients ?? 32, this.refused, () => this.meta(), opts.maxUnsent);
     // Intl's first question loads its zone data (tens of ms): at start, not in the first page's load.
     this.meta();
   }

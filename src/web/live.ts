@@ -14,8 +14,8 @@ import type { Engine, Entry, EngineEvent } from './engine.js';
 import type { Row } from './row.js';
 import { head, plain } from './guard.js';
 
-/** Unsent bytes an event stream may hold before its client is cut off. */
-const MAX_UNSENT = 4 << 20;
+/** Unsent bytes an event stream may hold before its client is cut off (by default). */
+export const MAX_UNSENT = 4 << 20;
 /** Logs on one chart at most. */
 export const MAX_COMPARE = 8;
 
@@ -42,6 +42,7 @@ export class LiveStreams {
     private readonly refused: { clients: number; slow: number },
     /** What every message about the list carries besides its rows. */
     private readonly meta: () => Record<string, unknown>,
+    private readonly maxUnsent = MAX_UNSENT,
   ) {
     this.unsubscribe = this.engine.subscribe((e) => this.onEngine(e));
     this.timers.push(setInterval(() => this.flushLogs(), 250).unref());
@@ -92,7 +93,7 @@ export class LiveStreams {
   }
 
   private sendRaw(c: EventClient, text: string): void {
-    if (c.res.writableLength > MAX_UNSENT) {
+    if (c.res.writableLength > this.maxUnsent) {
       // It does not read: cut it off; EventSource reconnects to a fresh snapshot.
       this.refused.slow++;
       this.clients.delete(c);
