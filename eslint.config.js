@@ -52,10 +52,6 @@ export default defineConfig(
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       'no-control-regex': 'off',
-      // test/ and bench/ are built without noUncheckedIndexedAccess (src/ has
-      // it, src/tsconfig.json): their `!` after an index are the ones it will
-      // need there. On again when the option moves to ../tsconfig.json.
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       // Findings left in test/ and bench/ (44 when this was written): shown
       // by npm run lint, not failing it, until they are fixed; then these
       // lines go and the rules are errors here as in src/.

@@ -29,7 +29,7 @@ interface Stall {
 function startStall(exe: string, mib: number, seconds: number): Promise<{ c: ChildProcess; done: Promise<Stall> }> {
   const c = spawn(exe, [String(mib), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  c.stdout!.setEncoding('utf8');
+  c.stdout.setEncoding('utf8');
   return new Promise((resolve, reject) => {
     const done = new Promise<Stall>((res, rej) => {
       c.on('exit', (code) => {
@@ -39,7 +39,7 @@ function startStall(exe: string, mib: number, seconds: number): Promise<{ c: Chi
         res({ ops: ops!, p50: p50!, p99: p99!, p999: p999!, max: max!, over1ms: over1ms!, overMs: overMs! });
       });
     });
-    c.stdout!.on('data', (s: string) => {
+    c.stdout.on('data', (s: string) => {
       out += s;
       if (out.startsWith('ready\n')) resolve({ c, done });
     });

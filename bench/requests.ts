@@ -57,7 +57,7 @@ export async function roundTrips(dir: string, clients: number, rounds: number, w
             setImmediate(() => send(true));
           }
         } catch (err) {
-          reject(err as Error);
+          reject(err);
         }
       };
       s.setReadable(() => {

@@ -88,11 +88,11 @@ async function main(): Promise<void> {
   const web = spawn(process.execPath, [...nodeArgs, bin('plog'), 'web', '-d', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   atExit(() => web.kill('SIGKILL'));
   let out = '';
-  web.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  web.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   const started = performance.now();
   await waitFor('plog web to print its URL', () => /^http:\/\/\S+$/m.test(out));
   const startupMs = performance.now() - started;
-  const url = /^(http:\/\/\S+)$/m.exec(out)![1];
+  const url = /^(http:\/\/\S+)$/m.exec(out)![1]!;
   note(`plog web up in ${Math.round(startupMs)} ms: ${url.replace(/token=.*/, 'token=...')}`);
 
   const rows: string[][] = [];
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       }
       if (i < LOADS - 1) await p.close();
     }
-    const p = ctx.pages()[ctx.pages().length - 1];
+    const p = ctx.pages().at(-1)!; // the last load's page, left open
     await p.evaluate(() => {
       const w = window as unknown as { plogLong: number; plogList: { stats: { events: number; rowsApplied: number; maxApplyMs: number; applyMs: number; ages: number[] } } };
       w.plogLong = 0;

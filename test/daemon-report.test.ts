@@ -116,7 +116,7 @@ test('syslogSink sends LOG_DAEMON|LOG_ERR with ident[pid] to the syslog socket',
     await waitFor('the syslog record', () => got.length > 0, { timeout: 2000, interval: 20 });
     assert.equal(got.length, 1);
     // <27> = LOG_DAEMON (3 << 3) | LOG_ERR (3)
-    assert.match(got[0], new RegExp(`^<27>.*reptest\\[${child.pid}\\]: recvfrom\\(\\) failed: Connection refused`));
+    assert.match(got[0]!, new RegExp(`^<27>.*reptest\\[${child.pid}\\]: recvfrom\\(\\) failed: Connection refused`));
   } finally {
     sock.close();
     rmSync(dir, { recursive: true, force: true });

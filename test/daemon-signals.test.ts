@@ -78,7 +78,7 @@ test('plogsrvd: SIGUSR1 reopens a log moved away (logrotate), as SIGHUP does', a
   const sl = spawnSleep();
   const r = await plog(['-d', srv.dir, '-p', String(sl.pid), '-i', '50ms']);
   assert.equal(r.code, 0, r.stderr);
-  const log = /Log file: (\S+)/.exec(r.stdout)![1];
+  const log = /Log file: (\S+)/.exec(r.stdout)![1]!;
   await waitFor('3 lines in the log', () => lines(log).length >= 3);
   renameSync(log, `${log}.1`);
   srv.signal('SIGUSR1');
@@ -134,7 +134,7 @@ test('plog: SIGUSR1 while it waits for an answer ends it as the default would, i
   const tmp = tempDir(0o1777);
   const child = spawn(process.execPath, [BIN('plog'), '-d', dir, '-q', 'pid', '-t', '60'], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv({ PLOG_TMPDIR: tmp }) });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await waitFor('plog bound its reply socket', () => readdirSync(tmp).length > 0);
   child.kill('SIGUSR1');
   assert.deepEqual(await exited(child), { code: null, signal: 'SIGUSR1' });
@@ -146,7 +146,7 @@ test('plog run: SIGUSR1 is passed on to CMD; plog run then ends with its status,
   const dir = tempDir();
   const child = spawn(process.execPath, [BIN('plog'), 'run', '-d', dir, '-i', '100ms', '--', 'sleep', '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const kids = await waitFor('sleep and the private plogsrvd started', () => {
     const k = childrenOf(child.pid!);
     const sl = k.find((p) => cmdline(p) === 'sleep 300');
@@ -167,7 +167,7 @@ test('the kit: the launcher and the session leader end on SIGUSR1 as the default
       try {
         const launcher = spawn(process.execPath, [TESTD, '--dir', dir, '--delay', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
-        launcher.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        launcher.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
         const leader = await waitFor('the session leader', () => childrenOf(launcher.pid!).find((p) => cmdline(p).includes('session.js')));
         const daemon = await waitFor('the daemon', () => childrenOf(leader).find((p) => cmdline(p).includes('testd.js')));
         const target = who === 'launcher' ? launcher.pid! : leader;
@@ -216,7 +216,7 @@ test('the guard: an inspector is closed as soon as anything opens it; a program 
   // --inspect-port=0: a port of its own, whatever holds 9229.
   const child = spawn(process.execPath, ['--inspect-port=0', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   assert.deepEqual(await exited(child), { code: 0, signal: null });
   const r = JSON.parse(stdout) as { early: string; afterGuard: null; afterOpen: null; heard: number; url: null };
   assert.match(r.early, /^ws:/);
@@ -240,13 +240,13 @@ test('the guard leaves alone an inspector asked for on the command line (--inspe
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   assert.deepEqual(await exited(child), { code: 0, signal: null });
   assert.match(stdout, /^ws:\/\/127\.0\.0\.1:\d+\//);
 });
 
 test('every program, and each installed command, imports the guard before anything else', () => {
-  const first = (file: string): string => /^import\s+(?:[^'"]*from\s+)?'([^']+)'/m.exec(readFileSync(join(ROOT, file), 'utf8'))![1];
+  const first = (file: string): string => /^import\s+(?:[^'"]*from\s+)?'([^']+)'/m.exec(readFileSync(join(ROOT, file), 'utf8'))![1]!;
   for (const p of ['plogsrvd', 'plog', 'strlogd', 'strerr', 'strtrace', 'strclean', 'strlog']) {
     assert.equal(first(`src/cli/${p}.ts`), '../daemon/no-inspector.js', `src/cli/${p}.ts`);
     assert.equal(first(`src/bin/${p}.ts`), '../daemon/no-inspector.js', `src/bin/${p}.ts`);

@@ -7,7 +7,6 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
 import { acquireLock } from '../src/daemon/index.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
 import { processesWith } from './helpers/run.js';
@@ -51,8 +50,8 @@ function run(cmd: string, args: string[], opts: { stdio?: StdioOptions; limit?: 
   const child = spawn(cmd, args, { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -104,7 +103,7 @@ function stat(pid: number): Stat | null {
   }
   // fields after "pid (comm)": 3 state, 4 ppid, 5 pgrp, 6 session, 7 tty_nr
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0], ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), ttyNr: Number(f[4]) };
+  return { state: f[0]!, ppid: Number(f[1]), pgrp: Number(f[2]), session: Number(f[3]), ttyNr: Number(f[4]) };
 }
 
 function alive(pid: number): boolean {
@@ -130,7 +129,7 @@ function fdLinks(pid: number): Map<number, string> {
 }
 
 function umaskOf(pid: number): string {
-  return /^Umask:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+  return /^Umask:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
 }
 
 test('the launcher returns 0 only once the daemon is ready', async () => {
@@ -292,8 +291,8 @@ test('inherited descriptors are closed; descriptors asked for are kept', async (
   assert.equal(r.code, 0, r.stderr);
   const pid = daemonPid(dir);
   const links = [...fdLinks(pid).values()];
-  assert.ok(!links.includes(files[0]), `fd to ${files[0]} closed: ${links.join(' ')}`);
-  assert.ok(!links.includes(files[1]), `fd to ${files[1]} closed`);
+  assert.ok(!links.includes(files[0]!), `fd to ${files[0]} closed: ${links.join(' ')}`);
+  assert.ok(!links.includes(files[1]!), `fd to ${files[1]} closed`);
   assert.equal(fdLinks(pid).get(6), files[2], 'fd 6 kept under its number');
   // nothing was left for the daemon's own late closeInheritedFds() call
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
@@ -307,7 +306,7 @@ test('inherited descriptors are closed; descriptors asked for are kept', async (
     } catch {
       continue;
     }
-    const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)![1], 8);
+    const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)![1]!, 8);
     assert.ok(flags & 0o2000000, `fd ${n} (${fdLinks(pid).get(n)}) is close-on-exec`);
   }
   process.kill(pid, 'SIGTERM');

@@ -79,16 +79,16 @@ const BAD = [
 
 test('parseLogLineQuick: the record parseLogLine gives, or leaves the line to it; lines as plogsrvd writes them read quickly', () => {
   const rnd = rng(11);
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   let read = 0;
   let plain = 0;
   for (let k = 0; k < 60_000; k++) {
     const n = pick([15, 16, 16, 16, 17]);
     const damaged = rnd() < 0.5;
     const f: string[] = [];
-    for (let i = 0; i < n; i++) f.push(damaged && rnd() < 0.15 ? pick(BAD) : pick(GOOD[i]));
+    for (let i = 0; i < n; i++) f.push(damaged && rnd() < 0.15 ? pick(BAD) : pick(GOOD[i]!));
     // The Proportion and Swap marks together, as plogsrvd writes them.
-    if (!damaged && f[12].endsWith('*') !== f[13].endsWith('*')) f[13] = f[12].endsWith('*') ? '0kB*' : '0kB';
+    if (!damaged && f[12]!.endsWith('*') !== f[13]!.endsWith('*')) f[13] = f[12]!.endsWith('*') ? '0kB*' : '0kB';
     if (!damaged && rnd() < 0.2 && f[12] !== '-' && f[13] !== '-') {
       f[12] += '*';
       f[13] += '*';

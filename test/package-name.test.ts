@@ -30,7 +30,7 @@ test(`${NAME}/syslog, ${NAME}/strlog and ${NAME}/daemon import by name`, async (
   // Through the package's own exports (a package may import itself by its
   // name), as a user's program does. The specifiers are strings the compiler
   // does not resolve: it would otherwise read dist/ while writing it.
-  const load = (sub: string): Promise<Record<string, unknown>> => import(`${NAME}/${sub}` as string) as Promise<Record<string, unknown>>;
+  const load = (sub: string): Promise<Record<string, unknown>> => import(`${NAME}/${sub}`) as Promise<Record<string, unknown>>;
   const syslog = await load('syslog');
   for (const f of ['openlog', 'syslog', 'setlogmask', 'closelog', 'Logger']) assert.equal(typeof syslog[f], 'function', f);
   const strlog = await load('strlog');

@@ -16,7 +16,7 @@ import { readLog } from '../src/plog/log/readlog.js';
 import { parseLogLine010 } from '../src/plog/log/lineparse.js';
 import { buildReport } from '../src/plog/readers/report.js';
 import { READER } from '../src/plog/readers/exitcodes.js';
-import { plog } from './helpers/plog.js';
+import { assertLength, plog } from './helpers/plog.js';
 
 const FIX = new URL('../../test/fixtures/plog-0.1.0/', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-010-');
@@ -46,7 +46,7 @@ describe('reading them', () => {
     assert.equal(log.command, './threads');
     assert.equal(log.badLineCount, 0);
     assert.equal(log.partialTail, null);
-    assert.equal(log.samples.length, 16);
+    assertLength(log.samples, 16);
     assert.equal(log.withSeconds, false);
     const t = log.samples.map((s) => s.timeMs);
     assert.equal(t[0], D(5, 6));
@@ -78,7 +78,7 @@ describe('reading them', () => {
   test('zombie.log: Z lines with -nan% Share and n/a Proportion', () => {
     const log = readLog(copy('zombie.log'));
     assert.equal(log.command, 'sleep');
-    assert.equal(log.samples.length, 14);
+    assertLength(log.samples, 14);
     assert.equal(log.badLineCount, 0);
     const [first, z] = log.samples;
     assert.equal(first.state, 'S');
@@ -168,22 +168,27 @@ describe('the readers on them', () => {
     const csv = await plog(['export', '--csv', p]);
     assert.equal(csv.code, 0, csv.stderr);
     const rows = csv.stdout.trim().split('\n');
-    assert.equal(rows.length, 1 + 14);
+    assertLength(rows, 15, 'a header and 14 samples');
     assert.match(csv.stderr, /a log of plog 0\.1\.0, which has no CPU%/);
     const cols = rows[0].split(',');
-    const z = Object.fromEntries(rows[2].split(',').map((v, i) => [cols[i], v]));
+    // A row's values by the header's names.
+    const record = (row: string): Record<string, string | undefined> => {
+      const values = row.split(',');
+      return Object.fromEntries(cols.map((c, i) => [c, values[i]]));
+    };
+    const z = record(rows[2]);
     assert.equal(z.state, 'Z');
     assert.equal(z.share_percent, '');
     assert.equal(z.pss_bytes, '');
     assert.equal(z.swap_bytes, '');
     assert.equal(z.time, `${YEAR}-12-04T05:10:00+01:00`);
-    const first = Object.fromEntries(rows[1].split(',').map((v, i) => [cols[i], v]));
+    const first = record(rows[1]);
     assert.equal(first.resident_bytes, String(1788 * 1024));
     assert.equal(first.share_percent, '94.2');
     const back = join(tmp, 'zombie.csv');
     writeFileSync(back, csv.stdout);
     const again = readLog(back);
-    assert.equal(again.samples.length, 14);
+    assertLength(again.samples, 14);
     assert.equal(again.badLineCount, 0);
     assert.equal(again.samples[1].sharePercent, null);
     const jl = await plog(['export', '--jsonl', copy('threads.log')]);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseStats } from '../src/plog/protocol.js';
 import { AS_NOBODY, ints, plog, raw, Raw, ROOT, Server, sleep, tempDir, waitFor } from './helpers/plog.js';
+import { statsOf, type Stats } from './stress/lib.js';
 
 const ATTACKER = join(ROOT, 'dist/test/helpers/attacker.js');
 
@@ -26,14 +26,14 @@ const attackers = new Set<ChildProcess>();
 
 /** nobody asks 30 times, never reads, and swaps its socket for a link to target. */
 async function swapAttack(target: string): Promise<ChildProcess> {
-  const child = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, ATTACKER, 'swap', srv.sock, target, '30'], {
+  const child = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, ATTACKER, 'swap', srv.sock, target, '30'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   attackers.add(child);
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   await waitFor('the attacker to swap its socket for a link', () => {
     if (child.exitCode !== null) throw new Error(`attacker exited ${child.exitCode}: ${err}`);
     return out.includes('\n');
@@ -43,24 +43,22 @@ async function swapAttack(target: string): Promise<ChildProcess> {
   return child;
 }
 
-async function stats(): Promise<Record<string, number>> {
-  const st = parseStats(await raw().ask(srv.dir, ints(0, 19)));
+async function stats(): Promise<Stats> {
+  const st = statsOf(await raw().ask(srv.dir, ints(0, 19)));
   assert.ok(st, 'a stats reply');
   return st;
 }
 
 /** Every reply of the attack has been sent or dropped. */
-async function settled(): Promise<Record<string, number>> {
-  let st: Record<string, number> = {};
-  await waitFor(
+async function settled(): Promise<Stats> {
+  return waitFor(
     'the replies to the attacker to be sent or dropped',
     async () => {
-      st = await stats();
-      return st.outboxes === 0 && st.queued === 0;
+      const st = await stats();
+      return st.outboxes === 0 && st.queued === 0 ? st : null;
     },
     { timeout: 15_000 },
   );
-  return st;
 }
 
 function cpuTicks(pid: number): number {
@@ -132,7 +130,7 @@ test('a request whose sender address is not a socket of its own gets no reply, a
   `;
   const before = (await stats()).unanswerable;
   const r = await new Promise<string>((resolve) => {
-    const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, srv.sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, srv.sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('exit', () => resolve(out));

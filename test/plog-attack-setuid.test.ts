@@ -25,7 +25,7 @@ before(async () => {
 });
 
 function asNobody(cmd: string, args: string[]): ReturnType<typeof spawn> & { pid: number } {
-  const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const c = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
   return c as ReturnType<typeof spawn> & { pid: number };
 }
 

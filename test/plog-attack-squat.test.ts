@@ -24,10 +24,10 @@ async function squatter(dir: string, answer: string): Promise<ChildProcess> {
     s.setReadable(() => { for (let d; (d = s.recv(300)); ) if (d.path) try { s.trySend(Buffer.from(process.argv[2] + '\\0'), d.path); } catch {} });
     console.log('ready');
   `;
-  const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, dir, answer], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-e', script, dir, answer], { stdio: ['ignore', 'pipe', 'inherit'] });
   kids.add(c);
   let out = '';
-  c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   await waitFor('the squatter to bind', () => out.includes('ready'));
   return c;
 }
@@ -74,7 +74,7 @@ test('plog run copies only a log made for it in the directory it asked: a server
 
 test("nobody creates /tmp/.plog, .plog-2 ... .plog-25 as files and stale sockets: root's plog and plogsrvd's restart work", async () => {
   const t = tempDir(0o1777);
-  const squat = await run(AS_NOBODY[0]!, [
+  const squat = await run(AS_NOBODY[0], [
     ...AS_NOBODY.slice(1),
     process.execPath,
     '--input-type=module',

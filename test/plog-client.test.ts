@@ -136,7 +136,7 @@ test('plog -i: bare minutes and units; the log follows the interval', async () =
     await srv.waitOutput('stdout', `now logging ${name} (pid ${child.pid}, every ${words}, for uid 0)`);
     const l = await waitLines(join(srv.dir, name), 3);
     assert.equal(l[0], `sleep 300`);
-    assert.match(l[2], withSeconds ? DATE_SEC : DATE_MIN, `-i ${arg}: ${l[2]}`);
+    assert.match(l[2]!, withSeconds ? DATE_SEC : DATE_MIN, `-i ${arg}: ${l[2]}`);
     if (arg === '500ms') {
       // Four samples need at least three intervals, and come well within 10 s.
       await waitLines(join(srv.dir, name), 6, { timeout: 10_000 });

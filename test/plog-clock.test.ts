@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, raw, Server, silentSocket, sockDir, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 import { faketimeEnv, LIBFAKETIME, NO_FAKETIME } from './helpers/faketime.js';
+import { statsOf, type Stats } from './stress/lib.js';
 
 const skip = LIBFAKETIME ? false : NO_FAKETIME;
 
@@ -27,8 +27,8 @@ async function steppable(args: string[]): Promise<{ srv: Server; step: (offset: 
   return { srv, step: (o) => writeFileSync(offset, `${o}\n`) };
 }
 
-async function stats(dir: string): Promise<Record<string, number>> {
-  const st = parseStats(await raw().ask(dir, ints(0, 19)));
+async function stats(dir: string): Promise<Stats> {
+  const st = statsOf(await raw().ask(dir, ints(0, 19)));
   assert.ok(st);
   return st;
 }

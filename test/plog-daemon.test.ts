@@ -49,7 +49,7 @@ test('the daemon: its own session but not its leader, no terminal, cwd DIR, umas
     assert.notEqual(sid, mySid, 'the daemon must be in a new session');
     assert.equal(ttyNr, 0, 'no controlling terminal');
     assert.ok(ppid !== process.pid);
-    assert.ok(pgrp > 0);
+    assert.ok(pgrp !== undefined && pgrp > 0);
     assert.equal(fdTarget(pid, 'cwd'), dir);
     for (const n of [0, 1, 2]) assert.equal(fdTarget(pid, n), '/dev/null', `fd ${n}`);
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m);

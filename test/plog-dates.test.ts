@@ -125,7 +125,7 @@ test('plogsrvd --resume of a log a version before began (day-month): its header 
   const l = lines(log);
   const ino = lstatSync(log).ino;
   const swapped = l.slice(2).map((x) => x.replace(/^(\d\d)-(\d\d) +(\d+:\S+) +/, (_m, mo: string, d: string, t: string) => `${d}-${mo} ${t}${' '.repeat(Math.max(1, 14 - 6 - t.length))}`));
-  const old = [l[0], l[1].replace(/^Date {3}Time +/, 'Date Time      '), ...swapped];
+  const old = [l[0], l[1]!.replace(/^Date {3}Time +/, 'Date Time      '), ...swapped];
   writeFileSync(log, old.join('\n') + '\n');
   assert.equal(lstatSync(log).ino, ino);
   srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
@@ -134,15 +134,15 @@ test('plogsrvd --resume of a log a version before began (day-month): its header 
   await srv.kill();
   const all = lines(log);
   assert.deepEqual(all.slice(0, old.length), old);
-  assert.match(all[old.length], /^Date {3}Time /, 'the header again before the new lines');
+  assert.match(all[old.length]!, /^Date {3}Time /, 'the header again before the new lines');
   assert.equal(all.filter((x) => x.startsWith('Date')).length, 2);
   const read = readLog(log);
   assert.equal(read.badLineCount, 0, JSON.stringify(read.badLines));
   assert.equal(read.samples.length, all.length - 3);
   const t = read.samples.map((s) => s.timeMs);
-  for (let i = 1; i < t.length; i++) assert.ok(t[i] >= t[i - 1], `sample ${i} before the one before it: ${new Date(t[i]).toString()}`);
+  for (let i = 1; i < t.length; i++) assert.ok(t[i]! >= t[i - 1]!, `sample ${i} before the one before it: ${new Date(t[i]!).toString()}`);
   // Within the last minutes, not months away.
-  assert.ok(Date.now() - t[0] < 600_000 && t[t.length - 1] <= Date.now() + 1000, new Date(t[0]).toString());
+  assert.ok(Date.now() - t[0]! < 600_000 && t.at(-1)! <= Date.now() + 1000, new Date(t[0]!).toString());
   // A second --resume of a log whose header is this version's: no header again.
   srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
   await srv.waitOutput('stdout', '--resume: resumed 1 log');
@@ -168,7 +168,7 @@ test('a log of now taken up by --resume: no second header', async () => {
   await waitFor('a sample more', () => lines(log).length >= n + 1);
   await srv.kill();
   assert.equal(lines(log).filter((x) => x.startsWith('Date')).length, 1);
-  assert.equal(readFileSync(log, 'utf8').split('\n')[1].slice(0, 12), 'Date   Time ');
+  assert.equal(readFileSync(log, 'utf8').split('\n')[1]?.slice(0, 12), 'Date   Time ');
 });
 
 test('plog run -i 500ms: the summary says every 500 ms or so, not every 1 s; the log it keeps has milliseconds', async () => {
@@ -177,7 +177,7 @@ test('plog run -i 500ms: the summary says every 500 ms or so, not every 1 s; the
   assert.equal(r.code, 0, r.stderr);
   const m = /samples: +(\d+) over ([^,]+), every ([^\n]+)\n/.exec(r.stderr);
   assert.ok(m, r.stderr);
-  assert.match(m[3], /^\d{3} ms$/, r.stderr);
+  assert.match(m[3]!, /^\d{3} ms$/, r.stderr);
   const log = readLog(out);
   assert.equal(log.withMillis, true);
   assert.equal(new Set(log.samples.map((s) => s.timeMs)).size, log.samples.length, 'two samples at one time');

@@ -15,7 +15,7 @@ import { EXPORT_FIELDS } from '../src/plog/log/fields.js';
 import { csvCell, isoLocal, toCsv, toJsonl } from '../src/plog/log/export.js';
 import { READER } from '../src/plog/readers/exitcodes.js';
 import { series, textLog } from './helpers/logs.js';
-import { plog as runPlog, type RunResult } from './helpers/plog.js';
+import { assertLength, plog as runPlog, type RunResult } from './helpers/plog.js';
 
 /** plog in a fixed time zone: the logs' local times are read the same anywhere. */
 const plog = (args: string[]): Promise<RunResult> => runPlog(args, { env: { TZ: 'Europe/Berlin' } });
@@ -63,7 +63,7 @@ describe('formats', () => {
       .trimEnd()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.equal(lines.length, 3);
+    assertLength(lines, 3);
     assert.deepEqual(Object.keys(lines[0]), [...EXPORT_FIELDS]);
     assert.equal(lines[0].pss_bytes, null);
     assert.equal(lines[0].priv_write_bytes, null);
@@ -102,7 +102,7 @@ describe('plog export', () => {
     assert.equal(r.code, 0, r.stderr);
     const rows = r.stdout.trimEnd().split('\n');
     assert.equal(rows.length, n + 1);
-    assert.match(rows[1], /^2024-01-05T09:00:00\+01:00,/);
+    assert.match(rows[1]!, /^2024-01-05T09:00:00\+01:00,/);
     r = await plog(['export', '--jsonl', '--year', '2024', file]);
     assert.equal(r.stdout.trimEnd().split('\n').length, n);
     const out = join(tmp, 'out.csv');

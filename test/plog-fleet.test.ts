@@ -29,11 +29,11 @@ export function metricNames(expr: string): string[] {
     .replace(/\$\w+/g, ' ');
   const out = new Set<string>();
   for (const m of e.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const prev = e[m.index! - 1] ?? ' ';
+    const prev = e[m.index - 1] ?? ' ';
     if (/[0-9.]/.test(prev)) continue; // 1e6, 0.5e3
     if (
       e
-        .slice(m.index! + m[0].length)
+        .slice(m.index + m[0].length)
         .trimStart()
         .startsWith('(')
     )
@@ -51,21 +51,24 @@ function ruleExprs(yaml: string): { alert: string; figure: string; expr: string 
   let alert = '';
   let figure = '';
   for (let i = 0; i < lines.length; i++) {
-    const a = /^\s*- alert: (\S+)/.exec(lines[i]);
+    const line = lines[i]!;
+    const a = /^\s*- alert: (\S+)/.exec(line);
     if (a) {
-      alert = a[1];
+      alert = a[1]!;
       figure = '';
     }
-    const f = /^\s+figure: (\S+)/.exec(lines[i]);
-    if (f) figure = f[1];
-    const x = /^(\s*)expr: (.*)$/.exec(lines[i]);
+    const f = /^\s+figure: (\S+)/.exec(line);
+    if (f) figure = f[1]!;
+    const x = /^(\s*)expr: (.*)$/.exec(line);
     if (!x) continue;
-    if (x[2] !== '|') {
-      out.push({ alert, figure, expr: x[2] });
+    const indent = x[1]!;
+    const expr = x[2]!;
+    if (expr !== '|') {
+      out.push({ alert, figure, expr });
       continue;
     }
     const body: string[] = [];
-    for (i++; i < lines.length && (lines[i].trim() === '' ? false : lines[i].search(/\S/) > x[1].length); i++) body.push(lines[i].trim());
+    for (i++; i < lines.length && (lines[i]!.trim() === '' ? false : lines[i]!.search(/\S/) > indent.length); i++) body.push(lines[i]!.trim());
     i--;
     out.push({ alert, figure, expr: body.join('\n') });
   }
@@ -86,7 +89,7 @@ function dashboardQueries(d: Dashboard): [string, string][] {
     const q = typeof v.query === 'string' ? v.query : v.query.query;
     const m = /^label_values\((.*),\s*(\w+)\)$/.exec(q);
     assert.ok(m, `variable ${v.name}: ${q}`);
-    out.push([`variable ${v.name}`, m[1]]);
+    out.push([`variable ${v.name}`, m[1]!]);
   }
   return out;
 }
@@ -286,11 +289,11 @@ test(
       );
       // What it stored is what plogsrvd said: the logs, and the series of the limited process.
       const logs = await promQuery(promPort, 'plog_logs');
-      assert.equal(logs.data!.result[0].value[1], /^plog_logs (\d+)$/m.exec(exposition)![1]);
+      assert.equal(logs.data!.result[0]?.value[1], /^plog_logs (\d+)$/m.exec(exposition)![1]);
       if (typeof cg !== 'string') {
         const info = await promQuery(promPort, 'plog_process_cgroup_info');
         assert.equal(info.data!.result.length, 1);
-        assert.equal(info.data!.result[0].metric.cgroup, cg.outer.path);
+        assert.equal(info.data!.result[0]!.metric.cgroup, cg.outer.path);
       }
       // Every query of the dashboard runs (variables as "All").
       const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
@@ -310,7 +313,7 @@ test(
       );
       await waitFor('the plog group evaluated', async () => {
         const g = (JSON.parse((await get(promPort, '/api/v1/rules')).body) as typeof rules).data.groups[0];
-        return g.rules.every((r) => r.health === 'ok') || null;
+        return g?.rules.every((r) => r.health === 'ok') || null;
       });
       // The stopped log's alert fires.
       await waitFor(

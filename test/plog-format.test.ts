@@ -14,7 +14,7 @@ import { decodeRequest, encodeLogFormat, encodeReply, decodeReply, OP_LOG_FORMAT
 import { parseLog } from '../src/plog/log/logread.js';
 import { readLog } from '../src/plog/log/readlog.js';
 import { EXPORT_FIELDS } from '../src/plog/log/fields.js';
-import { fakeServer, lines, NOBODY, plog, Server, spawnSleep, tempDir, waitLines } from './helpers/plog.js';
+import { assertLength, fakeServer, lines, NOBODY, plog, Server, spawnSleep, tempDir, waitLines } from './helpers/plog.js';
 
 const FIX = new URL('../../test/fixtures/proc/', import.meta.url);
 const fixture = (name: string): string => decodeProc(readFileSync(new URL(name, FIX)));
@@ -136,7 +136,7 @@ describe('machine lines read back as the readers read them', () => {
       assert.equal(log.format, format);
       assert.equal(log.command, 'node "x y"');
       assert.equal(log.badLineCount, 0);
-      assert.equal(log.samples.length, 2);
+      assertLength(log.samples, 2);
       const [r1, r2] = log.samples;
       assert.deepEqual([r1.timeMs, r2.timeMs], [1_700_000_000_000, 1_700_000_000_250]);
       assert.equal(r1.residentBytes, a.statm.resident * opts.pageKb * 1024);
@@ -227,22 +227,22 @@ test('plog --format csv and jsonl: own names, every field, sub-second times, the
       assert.equal(typeof s.pssBytes, 'number');
     }
   }
-  // CSV: the comment, the header, ISO 8601 with its offset.
+  // CSV: the comment, the header, ISO 8601 with its offset (7 lines and more, waited for above).
   const csvLines = lines(csv);
   assert.equal(csvLines[0], '# command: sleep 300');
   assert.equal(csvLines[1], [...EXPORT_FIELDS, ...EXTRA_FIELDS].join(','));
-  assert.match(csvLines[2], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d,\d{13},S,/);
-  assert.deepEqual(JSON.parse(lines(jsonl)[0]), { command: 'sleep 300' });
+  assert.match(csvLines[2]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d,\d{13},S,/);
+  assert.deepEqual(JSON.parse(lines(jsonl)[0]!), { command: 'sleep 300' });
   // The text log is the seed's: no extras.
   assert.equal(readLog(text).format, 'text');
-  assert.equal(readLog(text).samples[0].extra, undefined);
+  assert.equal(readLog(text).samples[0]!.extra, undefined);
   // The readers take them as they are.
   const rep = await plog(['report', '--json', jsonl]);
   assert.equal(rep.code, 0, rep.stderr);
   assert.equal((JSON.parse(rep.stdout) as { command: string }).command, 'sleep 300');
   const exp = await plog(['export', '--csv', jsonl]);
   assert.equal(exp.code, 0, exp.stderr);
-  assert.match(exp.stdout.split('\n')[0], /,open_fds,voluntary_ctxt_switches,nonvoluntary_ctxt_switches$/);
+  assert.match(exp.stdout.split('\n')[0]!, /,open_fds,voluntary_ctxt_switches,nonvoluntary_ctxt_switches$/);
   await plog(['-d', srv.dir, '-x', String(pid)]);
 });
 
@@ -258,12 +258,16 @@ test("a server run by nobody logging root's process: io and fds unreadable, empt
   }
   const csv = await waitLines(join(dir, `sleep.${child.pid}.csv`), 4);
   const jsonl = await waitLines(join(dir, `sleep.${child.pid}.jsonl`), 3);
-  const names = csv[1].split(',');
-  const row = csv[2].split(',');
-  const cell = (k: string): string => row[names.indexOf(k)];
+  const names = csv[1]!.split(',');
+  const row = csv[2]!.split(',');
+  const cell = (k: string): string => {
+    const v = row[names.indexOf(k)];
+    assert.ok(v !== undefined, `a column ${k}: ${csv[1]}`);
+    return v;
+  };
   assert.deepEqual(['read_bytes', 'write_bytes', 'rchar', 'wchar', 'open_fds', 'pss_bytes'].map(cell), ['', '', '', '', '', '']);
   assert.match(cell('voluntary_ctxt_switches'), /^\d+$/);
-  const o = JSON.parse(jsonl[1]) as Record<string, unknown>;
+  const o = JSON.parse(jsonl[1]!) as Record<string, unknown>;
   assert.deepEqual([o.read_bytes, o.wchar, o.open_fds, o.pss_bytes], [null, null, null, null]);
   assert.equal(typeof o.nonvoluntary_ctxt_switches, 'number');
 });

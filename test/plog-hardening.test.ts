@@ -11,18 +11,39 @@ import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLogLine } from '../src/plog/log/lineparse.js';
-import { parseStats } from '../src/plog/protocol.js';
 import { LIMITS } from '../src/plog/engine/limits.js';
-import { alive, AS_NOBODY, ints, killChild, lines, NOBODY, plog, raw, ROOT, run, Server, sleep, sockDir, spawnChild, spawnSleep, staleSocket, tempDir, waitFor, waitLines } from './helpers/plog.js';
-import { fdCount, vmRssKb } from './stress/lib.js';
+import {
+  alive,
+  AS_NOBODY,
+  asUser,
+  ints,
+  killChild,
+  lines,
+  NOBODY,
+  plog,
+  raw,
+  ROOT,
+  run,
+  Server,
+  sleep,
+  sockDir,
+  spawnChild,
+  spawnSleep,
+  staleSocket,
+  tempDir,
+  waitFor,
+  waitLines,
+  type Prefix,
+} from './helpers/plog.js';
+import { fdCount, statsOf, vmRssKb, type Stats } from './stress/lib.js';
 
 const FLOOD = join(ROOT, 'dist/test/stress/flood.js');
 /** A uid with no passwd entry: "another user" besides nobody. */
 const OTHER = 12345;
-const asUid = (uid: number): string[] => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+const asUid = (uid: number): Prefix => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
 
-async function stats(dir: string): Promise<Record<string, number>> {
-  const st = parseStats(await raw().ask(dir, ints(0, 19)));
+async function stats(dir: string): Promise<Stats> {
+  const st = statsOf(await raw().ask(dir, ints(0, 19)));
   assert.ok(st, 'a stats reply');
   return st;
 }
@@ -39,7 +60,7 @@ function noTornLine(dir: string): number {
     assert.ok(text.endsWith('\n'), `${name}: the last line is cut: ${JSON.stringify(text.slice(-80))}`);
     const l = text.split('\n').slice(0, -1);
     assert.ok(l.length >= 2, `${name}: no header`);
-    assert.match(l[1], /^Date {3}Time/, `${name}: header`);
+    assert.match(l[1]!, /^Date {3}Time/, `${name}: header`);
     for (const line of l.slice(2)) {
       assert.ok(parseLogLine(line), `${name}: not a complete sample line: ${JSON.stringify(line)}`);
       n++;
@@ -48,11 +69,25 @@ function noTornLine(dir: string): number {
   return n;
 }
 
+/** What test/stress/flood.js prints: for `flood`, and for `probe` (latencies in ms). */
+interface Flood {
+  sent: number;
+  eagain: number;
+  perSecond: number;
+}
+interface Probe {
+  n: number;
+  lost: number;
+  p50: number;
+  p99: number;
+  max: number;
+  notices: number;
+}
+
 /** Run a script of this package as a child process (optionally as another
  * uid) and parse the JSON it prints. */
-function runJson(script: string, args: string[], uid?: number): { done: Promise<Record<string, number>> } {
-  const cmd = uid === undefined ? [process.execPath, script, ...args] : [...asUid(uid), process.execPath, script, ...args];
-  const c = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+function runJson<T>(script: string, args: string[], uid?: number): { done: Promise<T> } {
+  const c = spawn(...asUser(process.execPath, [script, ...args], uid === undefined ? null : asUid(uid)), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   return {
@@ -60,7 +95,7 @@ function runJson(script: string, args: string[], uid?: number): { done: Promise<
       c.on('error', reject);
       c.on('close', (code) => {
         try {
-          resolve(JSON.parse(out) as Record<string, number>);
+          resolve(JSON.parse(out) as T);
         } catch {
           reject(new Error(`${script} ${args.join(' ')} exited ${code}: ${out}`));
         }
@@ -122,15 +157,15 @@ test('a flood from one uid: dropped over 200/s, reported once a second, memory b
   for (const k of kids) assert.match(await raw().ask(dir, ints(0, 16, k.pid, 3_600_000)), /^Log file: /);
   const rss0 = vmRssKb(srv.pid)!;
   const SECS = 4;
-  const pidFlood = runJson(FLOOD, ['flood', srv.sock, String(SECS), 'pid', '2'], NOBODY);
-  const listFlood = runJson(FLOOD, ['flood', srv.sock, String(SECS), 'list', '4'], NOBODY);
+  const pidFlood = runJson<Flood>(FLOOD, ['flood', srv.sock, String(SECS), 'pid', '2'], NOBODY);
+  const listFlood = runJson<Flood>(FLOOD, ['flood', srv.sock, String(SECS), 'list', '4'], NOBODY);
   await sleep(300);
   // Meanwhile: another uid asks for the pid, then for the list, one at a time.
-  const probePid = runJson(FLOOD, ['probe', srv.sock, '1.5', 'pid'], OTHER);
-  const probeList = runJson(FLOOD, ['probe', srv.sock, '1.5', 'list'], OTHER);
+  const probePid = runJson<Probe>(FLOOD, ['probe', srv.sock, '1.5', 'pid'], OTHER);
+  const probeList = runJson<Probe>(FLOOD, ['probe', srv.sock, '1.5', 'list'], OTHER);
   // And the real plog, as that uid: it must not fail on the full queue.
   const t0 = Date.now();
-  const p = await run(asUid(OTHER)[0], [...asUid(OTHER).slice(1), process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', dir, '-q', 'pid']);
+  const p = await run(...asUser(process.execPath, [join(ROOT, 'dist/src/cli/plog.js'), '-d', dir, '-q', 'pid'], asUid(OTHER)));
   const plogMs = Date.now() - t0;
   let maxQueued = 0;
   const watch = setInterval(() => {
@@ -221,10 +256,10 @@ test('a rate-limited sender with an address hears "Rate limited: ..." once a sec
 
 test('at most 1024 logs per uid, root included: "Too many logs for uid 0 (1024): stop some first."; other uids unaffected', async () => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true });
-  const kids = [spawnSleep(), spawnSleep(), spawnSleep()];
+  const kids = [spawnSleep(), spawnSleep(), spawnSleep()] as const;
   const r = raw();
   for (let i = 0; i < LIMITS.logsPerUid; i++) {
-    const k = kids[i % 3];
+    const k = kids[i % 3]!;
     const reply = await r.ask(srv.dir, ints(0, 16, k.pid, 3_600_000));
     assert.match(reply, /^Log file: /, `registration ${i + 1}`);
   }
@@ -397,11 +432,10 @@ test('/tmp/.plog names squatted by another user (file, symlinks, FIFO, sockets, 
 
 test('world mode: any local user may ask, but only for its own processes', async () => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world'] });
-  const mine = spawnChild(asUid(OTHER)[0], [...asUid(OTHER).slice(1), 'sleep', '300']);
+  const mine = spawnChild(...asUser('sleep', ['300'], asUid(OTHER)));
   const theirs = spawnSleep({ asNobody: true });
   await waitFor('the sleeps', () => [mine.pid!, theirs.pid].every((p) => readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n'));
-  const other = (args: string[]): Promise<Awaited<ReturnType<typeof run>>> =>
-    run(asUid(OTHER)[0], [...asUid(OTHER).slice(1), process.execPath, join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, ...args]);
+  const other = (args: string[]): Promise<Awaited<ReturnType<typeof run>>> => run(...asUser(process.execPath, [join(ROOT, 'dist/src/cli/plog.js'), '-d', srv.dir, ...args], asUid(OTHER)));
   let r = await other(['-q', 'pid']);
   assert.deepEqual([r.code, r.stdout], [0, `${srv.pid}\n`]);
   r = await other(['-p', String(mine.pid), '-i', '1h']);
@@ -546,7 +580,7 @@ test('logging at 10 ms: the socket deleted (exit 6) or SIGKILL, then a new serve
     assert.ok(noTornLine(srv.dir) > 100, how);
     // A new server on the same directory (a stale socket after SIGKILL): new logs beside the old ones.
     const next = await Server.start({ dir: srv.dir, foreground: true });
-    assert.equal(await raw().ask(srv.dir, ints(0, 16, kids[0].pid, 10)), `Log file: ${srv.dir}/sleep.${kids[0].pid}.2`);
+    assert.equal(await raw().ask(srv.dir, ints(0, 16, kids[0]!.pid, 10)), `Log file: ${srv.dir}/sleep.${kids[0]!.pid}.2`);
     await sleep(200);
     assert.deepEqual(
       kids.map((k) => statSync(join(srv.dir, `sleep.${k.pid}`)).size),

@@ -115,7 +115,7 @@ test('root plog -r .: plogsrvd --resume selects the whole host again, and finds 
 
 test("nobody's plog -r .: an ordinary selection, their own processes only, each in its own log", async () => {
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world'] });
-  const r = await run(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, PLOG, '-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);
+  const r = await run(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, PLOG, '-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Selecting \/\.\/ every 1s: matching the command lines of \d+ running process(es)?; those that match are logged, and those that start later\.\n$/);
   const mine = spawnMany(5, true);

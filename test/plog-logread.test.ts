@@ -18,6 +18,7 @@ import { assignTimes } from '../src/plog/log/logtime.js';
 import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { toCsv, toJsonl } from '../src/plog/log/export.js';
 import { series, textLine, textLog } from './helpers/logs.js';
+import { assertLength } from './helpers/assert.js';
 
 const FIX = new URL('../../test/fixtures/logs/', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-read-');
@@ -44,6 +45,7 @@ describe('text logs', () => {
     assert.equal(log.badLineCount, 0);
     assert.equal(log.partialTail, null);
     assert.equal(log.yearSource, 'mtime');
+    assertLength(log.samples, 4);
     const [a, b, c, d] = log.samples;
     assert.deepEqual(
       log.samples.map((s) => s.timeMs),
@@ -78,6 +80,7 @@ describe('text logs', () => {
     const log = readLog(fixture('dashes.plog', new Date(2024, 5, 1, 12, 0, 21)));
     assert.equal(log.command, '[kworker/0:1H]');
     assert.equal(log.withSeconds, true);
+    assertLength(log.samples, 3);
     const [a, b, c] = log.samples;
     assert.equal(a.pssBytes, null);
     assert.equal(a.swapBytes, null);
@@ -98,6 +101,7 @@ describe('text logs', () => {
       [3, 4, 6],
     );
     assert.equal(log.badLineCount, 1);
+    assertLength(log.badLines, 1);
     assert.equal(log.badLines[0].line, 5);
     assert.match(log.badLines[0].text, /^28-02 8:00:2x/);
     assert.ok(log.partialTail !== null && log.partialTail.startsWith('28-02 8:00:40'));
@@ -140,6 +144,7 @@ describe('text logs', () => {
 
   test('a leap day is placed in a leap year', () => {
     const log = parseLog(textLog('x', [{ t: new Date(2024, 1, 29, 12, 0), rssKb: 100 }], false), '-', { anchorMs: D(2024, 3, 1, 0, 0) });
+    assertLength(log.samples, 1);
     assert.equal(log.samples[0].timeMs, D(2024, 2, 29, 12, 0));
   });
 
@@ -266,7 +271,7 @@ describe('files', () => {
     const log = readLog(p, { year: 2024 });
     assert.equal(log.samples.length, n);
     assert.equal(log.badLineCount, 0);
-    assert.equal(log.samples[n - 1].residentBytes, (1000 + ((n - 1) % 3000)) * 1024);
+    assert.equal(log.samples.at(-1)!.residentBytes, (1000 + ((n - 1) % 3000)) * 1024);
     assert.ok(log.samples.every((s, i) => s.residentBytes === (1000 + (i % 3000)) * 1024));
   });
 
@@ -340,7 +345,7 @@ describe('machine formats read back', () => {
     const back = parseLog(csv, 'x.csv');
     assert.equal(back.format, 'csv');
     assert.equal(back.command, '/bin/app -x');
-    assert.equal(back.samples.length, 2);
+    assertLength(back.samples, 2);
     assert.deepEqual(back.samples[0].extra, { io_read_bytes: 123, fds: 7 });
     assert.equal(back.samples[0].pssBytes, null);
     assert.equal(back.samples[1].privWriteBytes, 512);

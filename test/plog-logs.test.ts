@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLog } from '../src/plog/log/readlog.js';
 import type { Readable } from 'node:stream';
-import { alive, exited, ints, killChild, lines, plog, procStat, raw, Server, spawnChild, spawnSleep, waitFor, waitLines, waitStable } from './helpers/plog.js';
+import { alive, assertLength, exited, ints, killChild, lines, plog, procStat, raw, Server, spawnChild, spawnSleep, waitFor, waitLines, waitStable, type Tuple } from './helpers/plog.js';
 
 const HEADER = ['Date', 'Time', 'State', 'Prio', 'CPU_time', 'CPU%', 'Threads', 'MinFlt', 'MajFlt', 'VirtualSz', 'ResidentSz', 'Share', 'Proportion', 'Swap', 'Dat+Stck', 'Priv&Write'];
 const SIZE = /^(\d+kB|\d+\.\d\dMB|\d+\.\d\dGB)$/;
@@ -18,10 +18,10 @@ before(async () => {
 });
 
 /** Check one sample line field by field; returns the fields. */
-function checkSample(line: string, withSeconds: boolean | 'ms', first: boolean): string[] {
+function checkSample(line: string, withSeconds: boolean | 'ms', first: boolean): Tuple<string, 16> {
   assert.doesNotMatch(line, /\s$/, 'trailing space');
   const f = line.split(/ +/);
-  assert.equal(f.length, 16, `16 fields: ${line}`);
+  assertLength(f, 16, `16 fields: ${line}`);
   const [dm, time, state, prio, cpu, pct, threads, minflt, majflt, virt, res, share, pss, swap, data, priv] = f;
   // The date and time are now, in local time, month first (as plog 0.1.0), hour space-padded.
   const okDate = [new Date(Date.now() - 2000), new Date()].some((d) => dm === `${p2(d.getMonth() + 1)}-${p2(d.getDate())}`);
@@ -51,12 +51,12 @@ test('a log: the command line, the header, then samples; the first before the re
   const r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '300ms']);
   const log = join(srv.dir, `sleep.${child.pid}`);
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Log file: ${log}\n`, '']);
-  let l = lines(log);
-  assert.equal(l.length, 3, 'the first sample is written before the reply');
-  assert.equal(l[0], 'sleep 301');
-  assert.deepEqual(l[1].split(/ +/), HEADER);
-  checkSample(l[2], 'ms', true);
-  l = await waitLines(log, 5);
+  const first = lines(log);
+  assertLength(first, 3, 'the first sample is written before the reply');
+  assert.equal(first[0], 'sleep 301');
+  assert.deepEqual(first[1].split(/ +/), HEADER);
+  checkSample(first[2], 'ms', true);
+  const l = await waitLines(log, 5);
   for (const line of l.slice(3)) {
     const f = checkSample(line, 'ms', false);
     assert.equal(f[2], 'S');
@@ -64,8 +64,8 @@ test('a log: the command line, the header, then samples; the first before the re
     assert.equal(f[4], '0s');
   }
   // Columns are aligned with the header (the header's names start where the values do).
-  const cols = (s: string): number[] => [...s.matchAll(/(?<=^| )\S/g)].map((m) => m.index!);
-  assert.deepEqual(cols(l[3]).slice(2, 8), cols(l[1]).slice(2, 8));
+  const cols = (s: string): number[] => [...s.matchAll(/(?<=^| )\S/g)].map((m) => m.index);
+  assert.deepEqual(cols(l[3]!).slice(2, 8), cols(l[1]!).slice(2, 8));
   // Every line ends with a newline: nothing half-written.
   assert.ok(readFileSync(log, 'utf8').endsWith('\n'));
 });
@@ -74,16 +74,18 @@ test('minute intervals give MM-DD HH:MM, sub-minute MM-DD HH:MM:SS, not whole se
   const child = spawnSleep();
   assert.equal(await raw().ask(srv.dir, ints(child.pid, 1)), `Log file: ${srv.dir}/sleep.${child.pid}`);
   const l = lines(join(srv.dir, `sleep.${child.pid}`));
+  assertLength(l, 3, 'the first sample is written before the reply');
   checkSample(l[2], false, true);
   assert.match(l[2], /^\d\d-\d\d [ \d]\d:\d\d [A-Z]/);
   // the header says month-day as plog 0.1.0's does: 'Date', three spaces, 'Time'
   assert.match(l[1], /^Date {3}Time /);
   assert.equal((await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '59s'])).code, 0);
   const s = lines(join(srv.dir, `sleep.${child.pid}.2`));
-  checkSample(s[2], true, true);
+  assertLength(s, 3, 'the first sample is written before the reply');
+  const state = checkSample(s[2], true, true)[2];
   // The Date Time header is as wide as its values.
-  assert.equal(s[1].indexOf('State'), s[2].indexOf(s[2].split(/ +/)[2]));
-  assert.equal(l[1].indexOf('State'), l[2].indexOf(l[2].split(/ +/)[2]));
+  assert.equal(s[1].indexOf('State'), s[2].indexOf(state));
+  assert.equal(l[1].indexOf('State'), l[2].indexOf(l[2].split(/ +/)[2]!));
 });
 
 test('-i 500ms: times with milliseconds, two samples a second told apart; the readers place them 500 ms apart', async () => {
@@ -97,7 +99,7 @@ test('-i 500ms: times with milliseconds, two samples a second told apart; the re
     .split('\n')
     .slice(2)
     .filter((x) => /^\d\d-\d\d /.test(x))
-    .map((x) => x.split(/ +/)[1]);
+    .map((x) => x.split(/ +/)[1]!);
   assert.ok(times.length >= 7, times.join(' '));
   for (const t of times) assert.match(t, /^\d{1,2}:\d\d:\d\d\.\d{3}$/);
   assert.equal(new Set(times).size, times.length, `a time twice: ${times.join(' ')}`);
@@ -113,7 +115,7 @@ test('-i 500ms: times with milliseconds, two samples a second told apart; the re
     log.samples.map((s) => clock(s.timeMs)),
     times,
   );
-  const gaps = log.samples.slice(1).map((s, i) => s.timeMs - log.samples[i].timeMs);
+  const gaps = log.samples.slice(1).map((s, i) => s.timeMs - log.samples[i]!.timeMs);
   assert.ok(
     gaps.every((g) => g > 0),
     `not in order: ${gaps.join(' ')}`,
@@ -134,6 +136,7 @@ test('a kernel thread (pid 2, kthreadd): the command line is [kthreadd]', async 
   const log = join(srv.dir, 'kthreadd.2');
   assert.deepEqual([r.code, r.stdout], [0, `Log file: ${log}\n`]);
   const l = lines(log);
+  assertLength(l, 3, 'the first sample is written before the reply');
   assert.equal(l[0], '[kthreadd]');
   const f = checkSample(l[2], false, true);
   assert.match(f[2], /^[SI]$/);
@@ -150,14 +153,16 @@ test("names: '/', '*', spaces and control characters in comm become '_'", async 
     ['x\ny\t(z)', 'x_y_(z)'],
     ['***', '___'],
     ['caf\u00e9', 'caf__'], // UTF-8: two bytes outside ASCII
-  ]) {
+  ] as const) {
     const script = `require('fs').writeFileSync('/proc/self/comm', ${JSON.stringify(comm)}); setInterval(() => {}, 1000)`;
     const child = spawnChild(process.execPath, ['-e', script]);
     const want = Buffer.from(comm, 'utf8').toString('latin1');
     await waitFor(`comm ${JSON.stringify(want)}`, () => procStat(child.pid!)?.comm === want);
     const r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '1']);
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Log file: ${srv.dir}/${name}.${child.pid}\n`, '']);
-    assert.match(lines(join(srv.dir, `${name}.${child.pid}`))[0], /^\S+ -e require/);
+    const [cmdline] = lines(join(srv.dir, `${name}.${child.pid}`));
+    assert.ok(cmdline !== undefined, 'a command line');
+    assert.match(cmdline, /^\S+ -e require/);
     await killChild(child);
   }
 });
@@ -187,7 +192,7 @@ test('a busy process: CPU% near 100 and CPU_time growing', async () => {
       pct.every((p) => p <= 120),
       `CPU% ${pct.join(' ')}`,
     );
-    assert.equal(l[l.length - 1].split(/ +/)[2], 'R');
+    assert.equal(l.at(-1)!.split(/ +/)[2], 'R');
   } finally {
     await killChild(child);
   }
@@ -207,7 +212,7 @@ test('a zombie: the log ends with its Z line', async () => {
   const n = await waitStable(log, 1000);
   const l = lines(log);
   assert.equal(l.length, n);
-  const z = l[l.length - 1].split(/ +/);
+  const z = l.at(-1)!.split(/ +/);
   assert.equal(z[2], 'Z', l[l.length - 1]);
   assert.equal(l.filter((x) => x.split(/ +/)[2] === 'Z').length, 1);
   // Its maps reads (empty: no address space left): Priv&Write is 0kB, as plog 0.1.0 writes it, not '-'.

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { escapeLabel, startLabel } from '../src/plog/ops/metrics.js';
 import { ancestors, parseProcCgroup } from '../src/proc/cgroup.js';
-import { killChild, plog, PLOGSRVD, run, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { assertLength, killChild, plog, PLOGSRVD, run, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
 import { find, get, memoryCgroups, metricsServer, NO_PROMTOOL, OM, promtool, promtoolCheck, samples } from './helpers/fleet.js';
 
 test('escapeLabel', () => {
@@ -51,12 +51,13 @@ test('--metrics: OpenMetrics with labels pid, name, start, log for every logged 
     const l = await plog(['-d', srv.dir, '-p', String(p), '-i', '100ms']);
     assert.equal(l.code, 0, l.stderr);
   }
-  const stat = readFileSync(`/proc/${sl.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // After the name in parentheses: state (field 3) first.
+  const stat = readFileSync(`/proc/${sl.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const start = startLabel(Number(stat[19]));
   // (An exposition may be reused for up to 100 ms: wait for the new one.)
   const body = await until(port, OM, (b) => /^plog_logs 2$/m.test(b));
   const rss = find(body, 'plog_resident_memory_bytes', { pid: String(sl.pid) });
-  assert.equal(rss.length, 1, body);
+  assertLength(rss, 1, body);
   assert.deepEqual(rss[0].labels, { pid: String(sl.pid), name: 'sleep', start, log: `sleep.${sl.pid}` });
   const statm = readFileSync(`/proc/${sl.pid}/statm`, 'utf8').split(' ');
   assert.equal(Number(rss[0].value), Number(statm[1]) * 4096);
@@ -73,9 +74,9 @@ test('--metrics: OpenMetrics with labels pid, name, start, log for every logged 
   const typed = new Map<string, string>();
   for (const line of body.trimEnd().split('\n')) {
     const t = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (t) typed.set(t[1], t[2]);
+    if (t) typed.set(t[1]!, t[2]!);
     else if (!line.startsWith('#')) {
-      const name = line.split(/[{ ]/)[0];
+      const name = line.split(/[{ ]/)[0]!;
       const fam = typed.has(name) ? name : name.replace(/_(total|info)$/, '');
       assert.ok(typed.has(fam), `${name} before its TYPE`);
       assert.equal(typed.get(fam) === 'counter', name.endsWith('_total'), line);
@@ -83,7 +84,7 @@ test('--metrics: OpenMetrics with labels pid, name, start, log for every logged 
   }
   assert.equal(body.match(/^# EOF$/gm)?.length, 1);
   // Samples follow the process: a new sample replaces the latest.
-  const ts = (b: string) => Number(find(b, 'plog_sample_timestamp_seconds', { pid: String(sl.pid) })[0].value);
+  const ts = (b: string) => Number(find(b, 'plog_sample_timestamp_seconds', { pid: String(sl.pid) })[0]?.value);
   await waitFor('a newer sample', async () => ts((await get(port, '/metrics', OM)).body) > ts(body));
   // Without OpenMetrics in Accept: Prometheus text 0.0.4.
   const prom = await get(port, '/metrics');
@@ -122,12 +123,17 @@ test('--metrics: the name label stays the one the log began with when the proces
   await waitFor('its name', () => readFileSync(`/proc/${c.pid}/comm`, 'utf8') === 'before\n');
   assert.equal((await plog(['-d', srv.dir, '-p', String(c.pid), '-i', '100ms'])).code, 0);
   const first = find(await until(port, {}, (b) => b.includes(`pid="${c.pid}"`)), 'plog_threads', { pid: String(c.pid) });
+  assertLength(first, 1);
   assert.equal(first[0].labels.name, 'before');
   process.kill(c.pid!, 'SIGUSR2');
   await waitFor('the new name', () => readFileSync(`/proc/${c.pid}/comm`, 'utf8') === 'after\n');
   // A few samples after the rename: still one series, the same labels.
-  const seen = find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) })[0].value;
-  await waitFor('samples after the rename', async () => find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) })[0].value !== seen);
+  const [seen] = find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) });
+  assert.ok(seen, 'a sample timestamp');
+  await waitFor('samples after the rename', async () => {
+    const [now] = find((await get(port)).body, 'plog_sample_timestamp_seconds', { pid: String(c.pid) });
+    return now !== undefined && now.value !== seen.value;
+  });
   const later = find((await get(port)).body, 'plog_threads', { pid: String(c.pid) });
   assert.deepEqual(
     later.map((s) => s.labels),
@@ -165,7 +171,7 @@ test('--metrics: a pid taken again by another process (same name, same log name)
   const pid = a.pid;
   assert.equal((await plog(['-d', srv.dir, '-p', String(pid), '-i', '100ms'])).code, 0);
   const before = find(await until(port, {}, (b) => b.includes(`pid="${pid}"`)), 'plog_resident_memory_bytes', { pid: String(pid) });
-  assert.equal(before.length, 1);
+  assertLength(before, 1);
   await killChild(a);
   await waitFor('the end of its log', async () => find((await get(port)).body, 'plog_resident_memory_bytes', { pid: String(pid) }).length === 0);
   // Its log removed: the new process's log gets the very same name.
@@ -184,7 +190,7 @@ test('--metrics: a pid taken again by another process (same name, same log name)
   }
   assert.equal((await plog(['-d', srv.dir, '-p', String(pid), '-i', '100ms'])).code, 0);
   const after = find(await until(port, {}, (b) => b.includes(`pid="${pid}"`)), 'plog_resident_memory_bytes', { pid: String(pid) });
-  assert.equal(after.length, 1);
+  assertLength(after, 1);
   assert.equal(after[0].labels.log, before[0].labels.log);
   assert.equal(after[0].labels.name, before[0].labels.name);
   assert.notEqual(after[0].labels.start, before[0].labels.start, 'the start label tells them apart');
@@ -210,7 +216,7 @@ test('--metrics: a log stopped for an error is counted, and shown with its error
     return /^plog_log_errors_total 1$/m.test(b) ? b : null;
   });
   const e = find(body, 'plog_log_error_timestamp_seconds');
-  assert.equal(e.length, 1, body);
+  assertLength(e, 1, body);
   assert.equal(e[0].labels.pid, String(a.pid));
   assert.equal(e[0].labels.log, `sleep.${a.pid}`);
   assert.equal(e[0].labels.error, `Can't find log ${srv.dir}/sleep.${a.pid}`);
@@ -251,7 +257,7 @@ test('--metrics: the memory cgroup limits over a process: its own and the one ab
       use.map((s) => s.labels.cgroup),
       [cg.outer.path],
     );
-    assert.ok(Number(use[0].value) >= 0);
+    assert.ok(Number(use[0]!.value) >= 0);
     assert.equal(find(body, 'plog_cgroup_memory_inactive_file_bytes', { cgroup: cg.outer.path }).length, 1);
     const links = find(body, 'plog_process_cgroup_info');
     assert.deepEqual(
@@ -274,7 +280,7 @@ test('--metrics: the memory cgroup limits over a process: its own and the one ab
       l2.map((s) => s.labels.cgroup),
       [`${cg.outer.path}/limited`, cg.outer.path],
     );
-    assert.equal(find(body, 'plog_cgroup_memory_max_bytes', { cgroup: `${cg.outer.path}/limited` })[0].value, String(128 * 2 ** 20));
+    assert.equal(find(body, 'plog_cgroup_memory_max_bytes', { cgroup: `${cg.outer.path}/limited` })[0]?.value, String(128 * 2 ** 20));
     if (promtool) {
       const p = promtoolCheck((await get(port)).body);
       assert.equal(p.status, 0, p.out);

@@ -62,8 +62,10 @@ test('--max-size rotates NAME to NAME.r1, NAME.r2 ... (newest .r1), each new fil
   await waitFor('two rotations', () => lines(log + '.r2').length > 0, { timeout: 15_000 });
   await srv.waitOutput('stdout', `rotated ${name}`);
   const head = lines(log + '.r1').slice(0, 2);
-  assert.match(head[0], /^sleep 300$/);
-  assert.match(head[1], /^Date {3}Time/);
+  const [cmdline, header] = head;
+  assert.ok(cmdline !== undefined && header !== undefined, `a command line and a header in ${log}.r1`);
+  assert.match(cmdline, /^sleep 300$/);
+  assert.match(header, /^Date {3}Time/);
   for (const f of [log, log + '.r1', log + '.r2']) {
     const ls = lines(f);
     assert.deepEqual(ls.slice(0, 2), head, `${f} is not headed`);
@@ -162,7 +164,7 @@ test('SIGHUP re-reads -c FILE (the command line still wins) and reopens a log th
   const before = lines(log + '.old').length;
   srv.signal('SIGHUP');
   await waitFor('a new log at the name', () => lines(log).length >= 3);
-  assert.match(lines(log)[0], /^sleep 300$/);
+  assert.match(lines(log)[0]!, /^sleep 300$/);
   await sleep(200);
   assert.ok(lines(log + '.old').length <= before + 3, 'still writing to the moved log');
   await srv.kill();

@@ -105,7 +105,9 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
       .sort(),
     [`node.${a.pid}`, `node.${b.pid}`, `node.${d.pid}`].sort(),
   );
-  assert.match(lines(la)[0], new RegExp(`-e setTimeout.* ${mark}-a$`));
+  const [cmdline] = lines(la);
+  assert.ok(cmdline !== undefined, `a command line in ${la}`);
+  assert.match(cmdline, new RegExp(`-e setTimeout.* ${mark}-a$`));
   r = await plog(['-d', srv.dir, '-x', la]);
   assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${la}\n`]);
   r = await plog(['-d', srv.dir, '-x', `node.${b.pid}`]);
@@ -207,7 +209,7 @@ test("attack: nobody's catastrophic -r pattern against its own long command line
   }
   pids.sort((x, y) => x - y);
   t.diagnostic(
-    `during the attack: uid ${OTHER}'s plog -q pid answered ${n} times, slowest ${Math.round(slowest)} ms (process start included); {0, 2}: ${pids.length} answered, p50 ${pids[pids.length >> 1].toFixed(1)} ms, max ${pids.at(-1)!.toFixed(1)} ms`,
+    `during the attack: uid ${OTHER}'s plog -q pid answered ${n} times, slowest ${Math.round(slowest)} ms (process start included); {0, 2}: ${pids.length} answered, p50 ${pids[pids.length >> 1]!.toFixed(1)} ms, max ${pids.at(-1)!.toFixed(1)} ms`,
   );
   const a = await attack;
   assert.equal(a.code, 0, a.stderr);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseState, serializeState, type SavedRegistration } from '../src/plog/ops/state.js';
-import { killChild, lines, plog, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { assertLength, killChild, lines, plog, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { sandboxed, sandboxUnavailable, unitSandbox } from './helpers/sandbox.js';
 
 interface State {
@@ -23,18 +23,21 @@ async function logOf(dir: string, pid: number, interval: string): Promise<string
 }
 
 test('parseState: valid entries kept, malformed ones said; what serializeState writes reads back', () => {
-  const regs: SavedRegistration[] = [{ pid: 5, starttime: 100, intervalMs: 1000, uid: 0, format: 'text', log: 'a.5' }];
+  const reg: SavedRegistration = { pid: 5, starttime: 100, intervalMs: 1000, uid: 0, format: 'text', log: 'a.5' };
+  const regs = [reg];
   assert.deepEqual(parseState(serializeState(regs)), { registrations: regs, selections: [], problems: [] });
   const sels = [{ pattern: 'nginx', regex: false, intervalMs: 1000, format: 'text' as const, uid: 1000, gid: 1000 }];
-  const tagged = [{ ...regs[0], selection: '1000\0n\0nginx' }];
+  const tagged = [{ ...reg, selection: '1000\0n\0nginx' }];
   assert.deepEqual(parseState(serializeState(tagged, sels)), { registrations: tagged, selections: sels, problems: [] });
   assert.deepEqual(parseState(JSON.stringify({ version: 1, registrations: [], selections: [{ ...sels[0], regex: 'yes' }] })).problems, ['selection 1 is malformed']);
-  const bad = JSON.stringify({ version: 1, registrations: [regs[0], { ...regs[0], log: '../etc/passwd' }, { ...regs[0], pid: -1 }, { ...regs[0], format: 'xml' }] });
+  const bad = JSON.stringify({ version: 1, registrations: [reg, { ...reg, log: '../etc/passwd' }, { ...reg, pid: -1 }, { ...reg, format: 'xml' }] });
   const p = parseState(bad);
   assert.deepEqual(p.registrations, regs);
   assert.deepEqual(p.problems, ['entry 2 is malformed', 'entry 3 is malformed', 'entry 4 is malformed']);
   assert.deepEqual(parseState('{"version":2,"registrations":[]}').problems, ['not a plogsrvd state of version 1']);
-  assert.match(parseState('{').problems[0], /^not JSON/);
+  const [notJson] = parseState('{').problems;
+  assert.ok(notJson !== undefined, 'a problem');
+  assert.match(notJson, /^not JSON/);
 });
 
 test('the state follows every change, atomically; a clean stop ends logging but keeps the registrations; --resume appends to the same logs', async () => {
@@ -83,7 +86,7 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   assert.match(srv.stdout, new RegExp(`not resuming ${logB.split('/').pop()!.replace(/\./g, '\\.')} \\(pid ${b.pid}\\)`));
   await waitFor('a appended to again', () => lines(logA).length >= n + 5);
   assert.equal(lstatSync(logA).ino, ino, 'not the same file');
-  assert.match(lines(logA)[0], /^sleep 300$/);
+  assert.match(lines(logA)[0]!, /^sleep 300$/);
   assert.equal(lines(logA).filter((l) => l.startsWith('Date')).length, 1, 'a second header');
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
   const l = await plog(['-d', dir, '-l']);
@@ -115,6 +118,7 @@ test('--resume does not take up a process whose pid now names another process (s
   await waitFor('saved', () => readState(dir).registrations.length === 1);
   await srv.kill();
   const s = readState(dir);
+  assertLength(s.registrations, 1);
   s.registrations[0].starttime += 1;
   writeFileSync(join(dir, 'plogsrvd.state'), JSON.stringify(s), { mode: 0o600 });
   srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--resume'] });
@@ -181,7 +185,9 @@ const PLANTS: Record<string, string> = {
 };
 
 async function plant(kind: string, path: string, victim: string): Promise<void> {
-  const r = await run('sh', ['-c', PLANTS[kind], 'sh', path, victim], { asNobody: true });
+  const command = PLANTS[kind];
+  assert.ok(command, `no plant called ${kind}`);
+  const r = await run('sh', ['-c', command, 'sh', path, victim], { asNobody: true });
   assert.equal(r.code, 0, `${kind}: ${r.stderr}`);
 }
 
@@ -240,7 +246,7 @@ test(
     const [cmd, args] = sandboxed(u, [dir, rundir], [process.execPath, join(ROOT, 'dist/src/bin/plogsrvd.js'), '-f', '-v', '-m', 'world', '-d', dir]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: testEnv({ PLOG_TMPDIR: rundir }) });
     let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     try {
       await waitFor('the sandboxed server', async () => (await plog(['-d', dir, '-q', 'pid'])).code === 0, { timeout: 20_000 });
       const a = spawnSleep();

@@ -35,7 +35,7 @@ class NotifySocket {
       `${String(line)} on the notify socket (has ${JSON.stringify(this.all())})`,
       () => {
         const all = this.all();
-        for (let i = after; i < all.length; i++) if (typeof line === 'string' ? all[i] === line : line.test(all[i])) return i + 1;
+        for (let i = after; i < all.length; i++) if (typeof line === 'string' ? all[i] === line : line.test(all[i]!)) return i + 1;
         return null;
       },
       { timeout },
@@ -93,6 +93,7 @@ test('Type=notify: READY=1, STATUS and MAINPID once it serves; WATCHDOG=1 every 
     srv.signal('SIGHUP');
     i = await n.wait(/^RELOADING=1$/, i);
     const mono = n.all()[i];
+    assert.ok(mono !== undefined, 'a line after RELOADING=1');
     assert.match(mono, /^MONOTONIC_USEC=\d+$/);
     i = await n.wait('READY=1', i);
     assert.ok(n.all().includes(`STATUS=logging 1 processes on ${srv.sock}`), JSON.stringify(n.all()));

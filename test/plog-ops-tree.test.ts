@@ -7,8 +7,8 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { addSample, childrenByPpid, childrenFromTasks, descendants, parseChildren, parsePpid, treeOf, TreeLoad, TreeSampler } from '../src/proc/tree.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
-import { parseStats } from '../src/plog/protocol.js';
 import { ints, lines, plog, raw, run, Server, spawnChild, spawnSleep, tempDir, waitFor } from './helpers/plog.js';
+import { statsOf } from './stress/lib.js';
 import { LIMITS } from '../src/plog/engine/limits.js';
 
 const stat = (pid: number, comm: string, ppid: number): string =>
@@ -197,15 +197,16 @@ test('plog --tree: the process and its descendants summed, a Procs column that f
   const r = await plog(['-d', srv.dir, '-p', String(sh.pid), '-i', '100ms', '--tree']);
   assert.equal(r.code, 0, r.stderr);
   const log = r.stdout.trim().replace(/^Log file: /, '');
-  const first = lines(log);
-  assert.match(first[1], /^Date {3}Time +State .* Priv&Write Procs$/);
+  const [, header, sample] = lines(log);
+  assert.ok(header !== undefined && sample !== undefined, `a header and a sample in ${log}`);
+  assert.match(header, /^Date {3}Time +State .* Priv&Write Procs$/);
   const procsOf = (l: string) => Number(l.split(/ +/).pop());
-  assert.equal(procsOf(first[2]), 4);
-  const rec = parseLogLine(first[2]);
-  assert.ok(rec, first[2]);
+  assert.equal(procsOf(sample), 4);
+  const rec = parseLogLine(sample);
+  assert.ok(rec, sample);
   assert.equal(rec.threads, 4);
   // The column lines up under its header.
-  assert.equal(first[2].lastIndexOf(' ') + 1, first[1].indexOf('Procs'));
+  assert.equal(sample.lastIndexOf(' ') + 1, header.indexOf('Procs'));
   await waitFor('the short sleep gone from the sums', () => procsOf(lines(log).at(-1)!) === 3, { timeout: 5000 });
   assert.equal(parseLogLine(lines(log).at(-1)!)!.threads, 3);
   const rep = await plog(['report', log]);
@@ -240,7 +241,7 @@ test('plog --tree: usage, an old server (exit 14), the request on the wire', asy
 const lastProcs = (log: string): number => Number(lines(log).at(-1)!.split(/ +/).pop());
 
 async function fds(dir: string): Promise<number> {
-  const st = parseStats(await raw().ask(dir, ints(0, 19)));
+  const st = statsOf(await raw().ask(dir, ints(0, 19)));
   assert.ok(st, 'a stats reply');
   return st.fds;
 }
@@ -267,7 +268,7 @@ test("attack: nobody's tree logs over hundreds of children hold no descriptor pe
   assert.ok(now <= before + 6 * logs.length, `${now} descriptors open (${before} before the 4 tree logs)`);
   // The descendants count: the four logs sum at most nobody's 1024 processes; the first ones have all theirs.
   await waitFor('the sums settled', () => logs.reduce((n, l) => n + lastProcs(l), 0) === LIMITS.logsPerUid, { timeout: 30_000 });
-  assert.equal(lastProcs(logs[0]), N + 1);
+  assert.equal(lastProcs(logs[0]!), N + 1);
   t.diagnostic(`descriptors: ${before} before, ${now} with the 4 tree logs; Procs: ${logs.map(lastProcs).join(' ')}`);
   // nobody has no room left for another log ...
   const more = spawnSleep({ asNobody: true });

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readLog } from '../src/plog/log/readlog.js';
 import type { Log } from '../src/plog/log/sample.js';
 import { buildReport } from '../src/plog/readers/report.js';
-import { exited, plog, PLOG, run, Server, sleep, spawnChild, tempDir, waitFor, waitLines } from './helpers/plog.js';
+import { exited, plog, PLOG, run, Server, sleep, spawnChild, tempDir, waitFor, waitLines, type RunResult } from './helpers/plog.js';
 
 let srv: Server;
 before(async () => {
@@ -28,7 +28,7 @@ function checkLog(log: Log, prev: Log | null, where: string): void {
   assert.equal(log.badLineCount, 0, `${where}: ${JSON.stringify(log.badLines)}`);
   assert.match(log.command, /-e const a = \[\]/, where);
   for (let i = 1; i < log.samples.length; i++) {
-    assert.ok(log.samples[i].timeMs >= log.samples[i - 1].timeMs, `${where}: time order at ${i}`);
+    assert.ok(log.samples[i]!.timeMs >= log.samples[i - 1]!.timeMs, `${where}: time order at ${i}`);
   }
   if (prev) {
     assert.ok(log.samples.length >= prev.samples.length, `${where}: ${log.samples.length} after ${prev.samples.length}`);
@@ -67,12 +67,13 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
       plog(['export', '--csv', path]),
       plog(['plot', '-o', join(out, `r${round}.svg`), path]),
     ]);
-    for (const [name, x] of [
+    const results: [string, RunResult][] = [
       ['show', show],
       ['report', report],
       ['export', csv],
       ['plot', plot],
-    ] as const) {
+    ];
+    for (const [name, x] of results) {
       assert.equal(x.code, 0, `round ${round}, ${name}: ${x.stderr}`);
       assert.doesNotMatch(x.stderr, /not understood/, `${name}: ${x.stderr}`);
     }
@@ -95,7 +96,7 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
       'show -f to redraw with more samples',
       () => {
         const c = counts();
-        return c.length >= 2 && c[c.length - 1] > c[0];
+        return c.length >= 2 && c.at(-1)! > c[0]!;
       },
       { timeout: 10_000 },
     );
@@ -107,8 +108,9 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   await waitFor(
     'the process to grow by 55 MiB',
     () => {
+      // (10 samples and more: checked above)
       const l = readLog(path);
-      return l.samples[l.samples.length - 1].residentBytes - l.samples[0].residentBytes > 55 * 1024 * 1024;
+      return l.samples.at(-1)!.residentBytes - l.samples[0]!.residentBytes > 55 * 1024 * 1024;
     },
     { timeout: 20_000, interval: 100 },
   );
@@ -123,7 +125,7 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   assert.equal(log.withSeconds, true);
   assert.equal(log.yearSource, 'mtime');
   // The times are now (the year from the file's mtime).
-  const last = log.samples[log.samples.length - 1];
+  const last = log.samples.at(-1)!;
   assert.ok(Math.abs(last.timeMs - Date.now()) < 60_000, `last sample at ${new Date(last.timeMs).toString()}`);
   const rep = buildReport(log);
   const rss = rep.figures.find((x) => x.key === 'rss')!;
@@ -150,7 +152,7 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
   // A copy with a half-written line appended reads the same.
   const copy = join(out, 'copy');
   const text = readFileSync(path, 'utf8');
-  await run('sh', ['-c', `cat "$1" > "$2"; printf '%s' "$3" >> "$2"`, 'sh', path, copy, text.split('\n').slice(-2)[0].slice(0, 40)]);
+  await run('sh', ['-c', `cat "$1" > "$2"; printf '%s' "$3" >> "$2"`, 'sh', path, copy, text.split('\n').at(-2)!.slice(0, 40)]);
   const cut = readLog(copy);
   assert.deepEqual(
     cut.samples.map((s) => s.residentBytes),

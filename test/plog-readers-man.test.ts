@@ -22,7 +22,7 @@ test("plog(1) SUBCOMMANDS lists exactly the readers' exit codes, with their mean
     .split(/^\.SS /m)
     .find((s) => s.startsWith('Exit status of the subcommands'));
   assert.ok(sub);
-  const entries = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
+  const entries = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2]!.replace(/\\-/g, '-')]);
   assert.deepEqual(
     entries,
     Object.values(READER).map((c) => [c.code, c.meaning]),

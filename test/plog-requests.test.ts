@@ -131,10 +131,10 @@ test('1000 random datagrams: the server still answers and still runs', async () 
     // byte order.
     if (buf.length >= 4) {
       if (i % 2) buf.fill(0, 0, 4);
-      else ((buf[0] |= 0x40), (buf[3] |= 0x40));
+      else ((buf[0]! |= 0x40), (buf[3]! |= 0x40));
     }
     if (buf.length >= 8 && i % 4 === 1) ints(0, randomInt(0, 20)).copy(buf);
-    if (buf.length >= 12) ((buf[8] |= 0x40), (buf[11] |= 0x40));
+    if (buf.length >= 12) ((buf[8]! |= 0x40), (buf[11]! |= 0x40));
     await noisy.send(srv.sock, buf);
     if (i % 50 === 0) noisy.take();
   }
@@ -179,7 +179,7 @@ test('extensions: {0,16,pid,ms} logs in milliseconds, {0,17,pid} stops, {0,18} s
   assert.equal(await r.ask(srv.dir, ints(0, 16, child.pid, 250)), `Log file: ${log}`);
   const l = await waitLines(log, 7);
   assert.ok(Date.now() - start >= 4 * 250 - 50, `5 samples at 250 ms in ${Date.now() - start} ms`);
-  assert.match(l[2], /^\d\d-\d\d [ \d]\d:\d\d:\d\d\.\d\d\d /);
+  assert.match(l[2]!, /^\d\d-\d\d [ \d]\d:\d\d:\d\d\.\d\d\d /);
   assert.equal(await r.ask(srv.dir, ints(0, 17, child.pid)), `Stopped logging to ${log}`);
   const n = lines(log).length;
   await new Promise((res) => setTimeout(res, 800));
@@ -189,11 +189,11 @@ test('extensions: {0,16,pid,ms} logs in milliseconds, {0,17,pid} stops, {0,18} s
   assert.equal(await r.ask(srv.dir, ints(0, 16, child.pid, 0xffffffff)), `Log file: ${log}.2`);
   assert.equal(lines(`${log}.2`).length, 3);
   // not whole minutes (nor whole seconds): times with seconds and milliseconds
-  assert.match(lines(`${log}.2`)[2], /^\d\d-\d\d [ \d]\d:\d\d:\d\d\.\d\d\d /);
+  assert.match(lines(`${log}.2`)[2]!, /^\d\d-\d\d [ \d]\d:\d\d:\d\d\.\d\d\d /);
   assert.equal(await r.ask(srv.dir, ints(0, 17, child.pid)), `Stopped logging to ${log}.2`);
   // The largest legacy interval, INT32_MAX minutes, is accepted as plog 0.1.0 did.
   assert.equal(await r.ask(srv.dir, ints(child.pid, 0x7fffffff)), `Log file: ${log}.3`);
-  assert.match(lines(`${log}.3`)[2], /^\d\d-\d\d [ \d]\d:\d\d (?!\d)/);
+  assert.match(lines(`${log}.3`)[2]!, /^\d\d-\d\d [ \d]\d:\d\d (?!\d)/);
   assert.equal(await r.ask(srv.dir, ints(0, 17, child.pid)), `Stopped logging to ${log}.3`);
   await waitFor('the server to be idle', async () => (await r.list(srv.dir)).every((x) => !x.startsWith(`sleep.${child.pid}`)));
 });

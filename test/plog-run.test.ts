@@ -99,11 +99,11 @@ test('-o FILE keeps the log (jsonl here): from the first sample, through an exec
   assert.equal(log.format, 'jsonl');
   assert.equal(log.command, 'sh -c sleep 0.4; exec sleep 0.4');
   assert.ok(log.samples.length >= 6, String(log.samples.length));
-  assert.equal(log.samples[0].cpuPercent, null, 'the first sample is the registration');
+  assert.equal(log.samples[0]!.cpuPercent, null, 'the first sample is the registration');
   // After the exec too: maps and smaps_rollup follow the new program. (Not
   // the last sample: one taken while the process exits, its memory already
   // released, has no sizes: a known bug of its own.)
-  const t0 = log.samples[0].timeMs;
+  const t0 = log.samples[0]!.timeMs;
   for (const s of log.samples.slice(0, -1)) {
     assert.ok((s.privWriteBytes ?? 0) > 0, `line ${s.line}`);
     assert.equal(typeof s.extra?.open_fds, 'number');
@@ -123,7 +123,7 @@ test("the runtime directory's plogsrvd is used when it answers: the log stays th
   assert.equal(r.code, 0, r.stderr);
   const m = new RegExp(`  log: +(${srv.dir}/sleep\\.\\d+) \\(copied to ${out}\\)`).exec(r.stderr);
   assert.ok(m, r.stderr);
-  assert.equal(readFileSync(m[1], 'utf8'), readFileSync(out, 'utf8'));
+  assert.equal(readFileSync(m[1]!, 'utf8'), readFileSync(out, 'utf8'));
   assert.ok(readLog(out).samples.length >= 2);
   assert.deepEqual(readdirSync(tmp), [], 'no private server');
   // And $PLOGDIR names it as well.
@@ -163,7 +163,7 @@ test('SIGINT to plog run (no terminal) goes to CMD; plog run waits for it, print
     env: testEnv({ TMPDIR: tmp }),
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const cmd = await waitFor('sleep 30 under plog run', () => childrenOf(child.pid!).find((p) => comm(p) === 'sleep'));
   await sleep(200); // a few samples
@@ -206,7 +206,7 @@ test('plog run --help, plog --help and plog(1) agree on plog run and its exit co
   const page = readFileSync(new URL('../../man/plog.1', import.meta.url), 'utf8');
   const sub = page.split(/^\.SS /m).find((s) => s.startsWith('plog run'));
   assert.ok(sub, 'plog(1) has plog run');
-  const manCodes = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
+  const manCodes = [...sub.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2]!.replace(/\\-/g, '-')]);
   assert.deepEqual(
     manCodes,
     Object.values(RUN_EXIT).map((c) => [c.code, c.meaning.replace(/CMD/g, 'cmd').replace('-o FILE', '-o file')]),
@@ -250,7 +250,7 @@ test('Ctrl-C while the private plogsrvd starts: CMD not started, the server stop
   const marker = join(tempDir(), 'ran');
   const child = spawn(process.execPath, [PLOG, 'run', '-d', tempDir(), '--', 'touch', marker], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv({ TMPDIR: tmp }) });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   // The private server's directory is made before the server is started.
   await waitFor('the private directory', () => readdirSync(tmp).length > 0, { interval: 2 });
@@ -270,7 +270,7 @@ test('ProcessReader follows an exec: smaps_rollup and maps read the new program 
     try {
       const before = reader.sample();
       assert.ok(before.smaps !== null && before.maps !== null && before.maps.kb > 0);
-      child.stdin!.write('go\n');
+      child.stdin.write('go\n');
       await waitFor('the exec', () => comm(child.pid!) === 'sleep');
       for (let i = 0; i < 2; i++) {
         const after = reader.sample();

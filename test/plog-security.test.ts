@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, lines, NOBODY, plog, present, run, Server, sleep, spawnSleep, tempDir, waitFor, waitLines } from './helpers/plog.js';
+import { alive, assertLength, lines, NOBODY, plog, present, run, Server, sleep, spawnSleep, tempDir, waitFor, waitLines } from './helpers/plog.js';
 
 let srv: Server;
 before(async () => {
@@ -113,8 +113,10 @@ test("a server run by nobody logs root's process for root, with '-' where /proc 
   const log = join(dir, `sleep.${child.pid}`);
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Log file: ${log}\n`, '']);
   assert.equal(lstatSync(log).uid, NOBODY, 'a server that is not root cannot give the log away');
-  const f = lines(log)[2].split(/ +/);
-  assert.equal(f.length, 16);
+  const first = lines(log)[2];
+  assert.ok(first !== undefined, 'a first sample');
+  const f = first.split(/ +/);
+  assertLength(f, 16);
   // smaps_rollup of another user's process is unreadable: Proportion and Swap are '-'.
   assert.deepEqual([f[12], f[13], f[15]], ['-', '-', '-']); // and maps: Priv&Write
   assert.match(f[9], /^\d+(kB|\.\d\dMB)$/);

@@ -268,7 +268,7 @@ test('plogsrvd exit 15: more than 25 stale client sockets of its own uid; those 
   staleSocket(join(d, 'plogd_sock'));
   const t = tempDir(0o1777);
   // 30 of another user: squatted names, not this server's business.
-  const squat = await run(AS_NOBODY[0]!, [
+  const squat = await run(AS_NOBODY[0], [
     ...AS_NOBODY.slice(1),
     process.execPath,
     '--input-type=module',

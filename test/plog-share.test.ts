@@ -88,11 +88,12 @@ describe('a process mapping a private 64 MB file', () => {
         const r = await plog(['-d', srv.dir, '-p', String(pid), '-i', '1']);
         assert.equal(r.code, 0, r.stderr);
         const line = lines(join(srv.dir, `mapper.${pid}`))[2];
+        assert.ok(line !== undefined, 'a first sample');
         const rec = parseLogLine(line)!;
         const share = rec.sharePercent!;
         const after = shares(pid);
         assert.ok(rec.residentKb > 64 * 1024, line);
-        assert.match(line.split(/ +/)[11], /^\d+\.\d$/, 'no mark: from smaps_rollup');
+        assert.match(line.split(/ +/)[11]!, /^\d+\.\d$/, 'no mark: from smaps_rollup');
         // The same figure as smaps_rollup's, read just before and after.
         assert.ok(share >= Math.min(before.smaps, after.smaps) - 0.2 && share <= Math.max(before.smaps, after.smaps) + 0.2, `${share} against ${before.smaps}..${after.smaps}`);
         assert.ok(share < 10, line);
@@ -151,7 +152,7 @@ describe('where smaps_rollup is not read', () => {
   });
 
   test('formatLine: from smaps (25.0), carried with PSS (25.0*), from statm where unreadable (80.0~)', () => {
-    const f = (s: RawSample): string => formatLine(s, null, OPTS).split(/ +/)[11];
+    const f = (s: RawSample): string | undefined => formatLine(s, null, OPTS).split(/ +/)[11];
     assert.equal(f(base()), '25.0');
     assert.equal(f(base({ smapsStale: true })), '25.0*');
     assert.equal(f(base({ smaps: null })), '80.0~');
@@ -185,9 +186,11 @@ describe('where smaps_rollup is not read', () => {
       const child = spawnChild('sleep', ['300']);
       const r = await plog(['-d', dir, '-p', String(child.pid), '-i', '1']);
       assert.equal(r.code, 0, r.stderr);
-      const f = lines(join(dir, `sleep.${child.pid}`))[2].split(/ +/);
+      const first = lines(join(dir, `sleep.${child.pid}`))[2];
+      assert.ok(first !== undefined, 'a first sample');
+      const f = first.split(/ +/);
       assert.equal(f[12], '-', 'smaps_rollup unreadable');
-      assert.match(f[11], /^\d+\.\d~$/);
+      assert.match(f[11]!, /^\d+\.\d~$/);
     } finally {
       await own.kill();
     }

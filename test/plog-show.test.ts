@@ -15,7 +15,7 @@ import { barChart, columnValues, renderShow, wrap } from '../src/plog/readers/ch
 import { READER } from '../src/plog/readers/exitcodes.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 import { hasScript, runOnTerminal } from './helpers/terminal.js';
-import { plog as runPlog, type RunResult } from './helpers/plog.js';
+import { assertLength, plog as runPlog, type RunResult } from './helpers/plog.js';
 
 /** plog with no NO_COLOR or COLUMNS of the caller's, plus env. */
 const plog = (args: string[], env: Record<string, string> = {}): Promise<RunResult> => runPlog(args, { env: { NO_COLOR: undefined, COLUMNS: undefined, ...env } });
@@ -70,7 +70,7 @@ describe('barChart', () => {
     const times = Array.from({ length: 60 }, (_, i) => START.getTime() + i * 60_000);
     const values = times.map((_, i) => i);
     const lines = barChart({ times, values, agg: 'max', label: (v) => String(v), ticks: [0, 30, 60], colorCode: 34, withSeconds: false }, 70, 4, false, false);
-    assert.equal(lines.length, 6);
+    assertLength(lines, 6);
     assert.match(lines[0], /^60 \+/);
     assert.match(lines[2], /^30 \+/);
     assert.match(lines[4], /^ {3}\+[-+]{66}$/);
@@ -255,7 +255,7 @@ describe('plog show', () => {
         s
           .slice(5, 20)
           .map((x) => textLine(x, true))
-          .join('') + textLine(s[20], true).slice(0, 30),
+          .join('') + textLine(s[20]!, true).slice(0, 30),
       );
       await until(/live\.9: 20 samples/);
       assert.match(out, /note: the last line is unfinished/);

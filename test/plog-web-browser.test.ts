@@ -33,7 +33,7 @@ describe('plog web in headless Chromium', () => {
   let profile: string;
   const consoleErrors: string[] = [];
   const dialogs: string[] = [];
-  const sleeps: Array<{ pid: number; id: string }> = [];
+  const sleeps: Array<{ pid: number; id: string }> = []; // two, started in before()
   let grower: { pid: number; id: string };
   const fixtures = tempDir(0o755);
   let writer: NodeJS.Timeout | null = null;
@@ -121,7 +121,7 @@ describe('plog web in headless Chromium', () => {
     for (const [from, to] of [
       ['threads.log', OLD_THREADS],
       ['zombie.log', OLD_ZOMBIE],
-    ]) {
+    ] as const) {
       writeFileSync(join(fixtures, to), readFileSync(new URL(`../../test/fixtures/plog-0.1.0/${from}`, import.meta.url)));
     }
     web = await startWeb(['-d', srv.dir, leak, join(fixtures, OLD_THREADS), join(fixtures, OLD_ZOMBIE)]);
@@ -162,8 +162,8 @@ describe('plog web in headless Chromium', () => {
       await row.waitFor();
       assert.equal(await row.locator('td').nth(2).textContent(), String(s.pid));
     }
-    await waitFor('the sleeps to be running', async () => (await page.locator(`tr[data-id="${sleeps[0].id}"] .status`).textContent()) === 'running');
-    assert.match((await page.locator(`tr[data-id="${sleeps[0].id}"]`).textContent())!, /sleep 300/);
+    await waitFor('the sleeps to be running', async () => (await page.locator(`tr[data-id="${sleeps[0]!.id}"] .status`).textContent()) === 'running');
+    assert.match((await page.locator(`tr[data-id="${sleeps[0]!.id}"]`).textContent())!, /sleep 300/);
     assert.equal(await page.locator('tr[data-id="server.1234"] .badge').textContent(), 'LEAK SUSPECT');
     assert.equal(await page.locator('tr[data-id="server.1234"] .status').textContent(), 'ended');
     // A table to assistive technology, though laid out as a grid: its head and a row a log.
@@ -194,7 +194,7 @@ describe('plog web in headless Chromium', () => {
   });
 
   test('a sample written after the page loaded appears without a reload', { skip }, async (t) => {
-    const id = sleeps[0].id;
+    const id = sleeps[0]!.id;
     assert.ok((await rowCount(id)) > 0);
     const file = join(srv.dir, id);
     // The next line reaching the file, then the page showing as many samples as the file has then.
@@ -229,14 +229,15 @@ describe('plog web in headless Chromium', () => {
     assert.ok(ms.distinctColours > 20, `distinct colours ${ms.distinctColours}`);
     for (const [c, n] of Object.entries(ms.near)) assert.ok(n > 100, `${c}: ${n} pixels`);
     const cpu = pixelStats(decodePng(await page.locator('#cpu').screenshot()), ['#2a9d3a'], 30);
-    assert.ok(cpu.near['#2a9d3a'] > 50, `CPU line: ${cpu.near['#2a9d3a']} pixels`);
+    assert.ok(cpu.near['#2a9d3a']! > 50, `CPU line: ${cpu.near['#2a9d3a']} pixels`);
     assert.match((await page.locator('#reports').textContent())!, /RSS.*PSS.*verdict|no steady|grows/s);
   });
 
   test('a log with an hour of history: the whole hour drawn, the leak in the report', { skip }, async () => {
     await page.goto(url('/log/node.2003'));
     await page.waitForSelector('body[data-ready="1"]');
-    const [a, b] = (await page.locator('#range').evaluate((e) => [(e as HTMLElement).dataset.min, (e as HTMLElement).dataset.max])).map(Number);
+    const [min, max] = await page.locator('#range').evaluate((e) => [(e as HTMLElement).dataset.min, (e as HTMLElement).dataset.max] as const);
+    const [a, b] = [Number(min), Number(max)];
     assert.ok(b - a > 3500, `${b - a} s shown`);
     assert.match((await page.locator('#reports .verdict').textContent())!, /^LEAK SUSPECT: RSS grows by/);
     const img = pixelStats(decodePng(await page.locator('#mem').screenshot()), ['#1f60c4', '#e8790c', '#c4162a'], 30);
@@ -287,7 +288,7 @@ describe('plog web in headless Chromium', () => {
   test('two logs compared on one chart, chosen in the list', { skip }, async () => {
     await page.goto(url('/'));
     await page.waitForSelector('body[data-ready="1"]');
-    await page.locator(`tr[data-id="${sleeps[0].id}"] input[type=checkbox]`).check();
+    await page.locator(`tr[data-id="${sleeps[0]!.id}"] input[type=checkbox]`).check();
     await page.locator(`tr[data-id="${grower.id}"] input[type=checkbox]`).check();
     await page.click('#compare');
     await page.waitForSelector('body[data-ready="1"]');
@@ -303,15 +304,16 @@ describe('plog web in headless Chromium', () => {
     const row = page.locator(`tr[data-id="${OLD_THREADS}"]`);
     await row.waitFor();
     const cells = await row.locator('td').allTextContents();
+    assert.ok(cells.length >= 10, cells.join(' | '));
     // sel, name, pid, owner, interval, status, age, RSS, PSS, CPU%, spark, verdict
     assert.equal(cells[2], '4321');
     assert.equal(cells[4], '1 min');
     assert.equal(cells[5], 'ended');
-    assert.match(cells[6], / ago$/);
+    assert.match(cells[6]!, / ago$/);
     assert.equal(cells[7], '1.31 MiB');
     assert.equal(cells[8], '172 KiB');
     // CPU% computed from __Utime__ between lines, as plog report does.
-    assert.match(cells[9], /^\d+\.\d$/, `CPU% ${cells[9]}`);
+    assert.match(cells[9]!, /^\d+\.\d$/, `CPU% ${cells[9]}`);
     assert.notEqual(await row.locator('.badge').textContent(), 'no samples');
     // Its date is this 4 December's (month-day), not the 12th of April.
     const last = await page.evaluate((i) => {
@@ -324,12 +326,13 @@ describe('plog web in headless Chromium', () => {
     assert.match((await zombie.getAttribute('title'))!, /state Z/);
     await page.goto(url(`/log/${OLD_THREADS}`));
     await page.waitForSelector('body[data-ready="1"]');
-    const [a, b] = (await page.locator('#range').evaluate((e) => [(e as HTMLElement).dataset.min, (e as HTMLElement).dataset.max])).map(Number);
+    const [min, max] = await page.locator('#range').evaluate((e) => [(e as HTMLElement).dataset.min, (e as HTMLElement).dataset.max] as const);
+    const [a, b] = [Number(min), Number(max)];
     assert.ok(b - a >= 15 * 60 - 60, `${b - a} s shown`);
     const mem = pixelStats(decodePng(await page.locator('#mem').screenshot()), ['#1f60c4', '#e8790c'], 30);
     for (const [c, n] of Object.entries(mem.near)) assert.ok(n > 100, `${c}: ${n} pixels`);
     const cpu = pixelStats(decodePng(await page.locator('#cpu').screenshot()), ['#2a9d3a'], 30);
-    assert.ok(cpu.near['#2a9d3a'] > 50, `CPU line: ${cpu.near['#2a9d3a']} pixels`);
+    assert.ok(cpu.near['#2a9d3a']! > 50, `CPU line: ${cpu.near['#2a9d3a']} pixels`);
     assert.match((await page.locator('#reports').textContent())!, /system time/);
   });
 

@@ -59,7 +59,7 @@ describe('options and exit codes', () => {
     assert.equal(r.code, 0);
     for (const c of Object.values(WEB_EXIT)) assert.match(r.stdout, new RegExp(`^\\s*${c.code}\\s+${c.meaning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     const sec = page.split(/^\.SS /m).find((s) => s.startsWith('plog web'))!;
-    const entries = [...sec.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2].replace(/\\-/g, '-')]);
+    const entries = [...sec.matchAll(/^\.TP\n\.B (\d+)\n(.*)$/gm)].map((m) => [Number(m[1]), m[2]!.replace(/\\-/g, '-')]);
     assert.deepEqual(
       entries,
       Object.values(WEB_EXIT).map((c) => [c.code, c.meaning]),

@@ -24,6 +24,7 @@ import { LogStats, Moments } from '../src/web/stats.js';
 import { Engine, parseLogName, type EngineEvent } from '../src/web/engine.js';
 import { fitLine } from '../src/plog/readers/report.js';
 import { series, textLine, textLog } from './helpers/logs.js';
+import { assertLength } from './helpers/assert.js';
 
 const tmp = mkdtempSync('/tmp/plog-web-engine-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -106,15 +107,15 @@ describe('the incremental reader', () => {
     // Across the new year, a damaged line, a blank one, one ending in CR,
     // the header again, and a date going back (a clock set back) mid-log.
     const s = series(new Date(2023, 11, 31, 23, 58, 0), 10_000, 40, (i) => 50_000 + i * 10);
-    const back = { ...s[25], t: new Date(s[25].t.getTime() - 60_000) };
+    const back = { ...s[25]!, t: new Date(s[25]!.t.getTime() - 60_000) };
     const head = textLog('/usr/bin/node a.js', s.slice(0, 10));
     const header = head.split('\n')[1];
     const text =
       head +
       'garbage line\n' +
-      textLine(s[10], true) +
+      textLine(s[10]!, true) +
       '\n' +
-      textLine(s[11], true).replace('\n', '\r\n') +
+      textLine(s[11]!, true).replace('\n', '\r\n') +
       s
         .slice(12, 20)
         .map((x) => textLine(x, true))
@@ -142,7 +143,7 @@ describe('the incremental reader', () => {
       got.push(...tail.read(1 << 30).samples);
     }
     const log = readLog(path);
-    assert.equal(got.length, 40);
+    assertLength(got, 40);
     assert.deepEqual(
       got.map((l) => l.sample),
       strip(log),
@@ -169,7 +170,7 @@ describe('the incremental reader', () => {
       .join('');
     appendFileSync(path, more);
     r = tail.read(1 << 30);
-    assert.equal(r.samples.length, 3);
+    assertLength(r.samples, 3);
     assert.equal(tail.bytesRead - size, Buffer.byteLength(more));
     assert.equal(r.samples[0].sample.line, 8003);
   });
@@ -203,7 +204,7 @@ describe('the incremental reader', () => {
     r = tail.read(1 << 30);
     assert.equal(r.samples.length, 0, 'not twice');
     // A cut line is left out until it is whole.
-    const next = textLine(series(new Date(START.getTime() + 3_600_000), 1000, 1, () => 1000)[0], true);
+    const next = textLine(series(new Date(START.getTime() + 3_600_000), 1000, 1, () => 1000)[0]!, true);
     appendFileSync(path, next.slice(0, 20));
     r = tail.read(1 << 30);
     assert.equal(r.samples.length, 0);
@@ -260,7 +261,7 @@ describe('the incremental reader', () => {
     tail.read(1 << 30);
     assert.equal(tail.parser.badLineCount, 1);
     assert.ok(MAX_LINE <= 64 * 1024);
-    appendFileSync(path, '\n' + textLine(series(new Date(START.getTime() + 7_200_000), 1000, 1, () => 5000)[0], true));
+    appendFileSync(path, '\n' + textLine(series(new Date(START.getTime() + 7_200_000), 1000, 1, () => 5000)[0]!, true));
     const r = tail.read(1 << 30);
     assert.equal(r.samples.length, 1);
   });
@@ -345,7 +346,7 @@ describe('the running figures', () => {
     const xs = Array.from({ length: 50 }, (_, i) => i / 7);
     const ys = xs.map((x) => 3 * x + Math.sin(x * 5) * 10 + 1e9);
     const all = new Moments();
-    xs.forEach((x, i) => all.add(x, ys[i]));
+    xs.forEach((x, i) => all.add(x, ys[i]!));
     const f = all.fit(0)!;
     const g = fitLine(
       xs.map((x) => x * 3_600_000),
@@ -368,7 +369,7 @@ describe('the running figures', () => {
     const sp = st.sparkline(60);
     assert.equal(sp.values.length, 60);
     assert.equal(sp.stepMs, 60_000);
-    assert.equal(Math.max(...sp.values.map((v) => v ?? 0)), log.samples[7000].residentBytes);
+    assert.equal(Math.max(...sp.values.map((v) => v ?? 0)), log.samples[7000]!.residentBytes);
     assert.ok(sp.fromMs >= st.lastMs - 3_600_000 - 60_000);
   });
 });
@@ -470,6 +471,7 @@ describe('the engine', () => {
     e.scan();
     e.service();
     const [row] = e.rows();
+    assert.ok(row, 'a row for the log');
     assert.equal(row.command, '<script>alert(1)</script>\\x1b]0;pwned\\x07 \\u{202e}exe.txt');
     assert.equal(row.file, join(d, 'evil\\u{202e}\\x1b[2J.5'));
     assert.equal(row.name, 'evil\\u{202e}\\x1b[2J');
@@ -492,7 +494,7 @@ describe('the engine', () => {
     const all = e.series(x, -Infinity, Infinity, 2000);
     assert.equal(all.exact, false);
     assert.ok(all.t.length <= 2000);
-    const peak = readLog(x.path).samples[12_345 - 4000].residentBytes;
+    const peak = readLog(x.path).samples[12_345 - 4000]!.residentBytes;
     assert.ok(peak > 4e9);
     assert.equal(Math.max(...all.rss.map((v) => v ?? 0)), peak);
     const t0 = x.stats.firstMs + 100_000; // the year is the file's (its mtime): not START's

@@ -305,19 +305,19 @@ describe('what is sent', () => {
     const snap = await list.next<{ rows: Array<{ id: string; samples: number }> }>('snapshot');
     assert.equal(snap.data.rows.find((r) => r.id === 'node.4242')!.samples, 100);
     await one.next('hello');
-    const line = textLine(series(new Date(NOW), 1000, 1, () => 99_000)[0], true);
+    const line = textLine(series(new Date(NOW), 1000, 1, () => 99_000)[0]!, true);
     const wrote = performance.now();
     appendFileSync(LEAK, line);
     const row = await list.next<{ rows: Array<{ id: string; samples: number; rss: number }> }>('rows', (d) => d.rows.some((r) => r.id === 'node.4242' && r.samples === 101));
     const s = await one.next<{ id: string; t: number[]; rss: number[] }>('samples');
-    assert.equal(s.data.rss[0], readLog(LEAK).samples[100].residentBytes);
+    assert.equal(s.data.rss[0], readLog(LEAK).samples[100]!.residentBytes);
     t.diagnostic(`list after ${Math.round(row.at - wrote)} ms, log after ${Math.round(s.at - wrote)} ms`);
     // Updates after the first hold what changed: not the command, which did not.
-    appendFileSync(LEAK, textLine(series(new Date(NOW + 1000), 1000, 1, () => 98_000)[0], true));
+    appendFileSync(LEAK, textLine(series(new Date(NOW + 1000), 1000, 1, () => 98_000)[0]!, true));
     const next = await list.next<{ rows: Array<{ id: string; samples: number; command?: string; rss?: number }> }>('rows', (d) => d.rows.some((r) => r.id === 'node.4242' && r.samples === 102));
     const upd = next.data.rows.find((r) => r.id === 'node.4242')!;
     assert.equal(upd.command, undefined);
-    assert.equal(upd.rss, readLog(LEAK).samples[101].residentBytes);
+    assert.equal(upd.rss, readLog(LEAK).samples[101]!.residentBytes);
     list.close();
     one.close();
   });

@@ -402,7 +402,7 @@ describe('ProcessReader', () => {
     execFileSync('mkfifo', [fifo]);
     const child = spawn('sh', ['-c', 'read x < "$0" & echo $!; exec sleep 30', fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
-      const [out] = (await once(child.stdout!, 'data')) as [Buffer];
+      const [out] = (await once(child.stdout, 'data')) as [Buffer];
       const pid = Number(String(out).trim());
       const r = new ProcessReader(pid);
       try {
@@ -526,7 +526,7 @@ describe('ProcessReader', () => {
       const child = spawn(bin, ['3000'], { stdio: ['ignore', 'pipe', 'ignore'] });
       try {
         // it writes a line once its mappings are made
-        await once(child.stdout!, 'data');
+        await once(child.stdout, 'data');
         const maps = `/proc/${child.pid}/maps`;
         const r = new ProcessReader(child.pid!);
         try {
@@ -534,8 +534,8 @@ describe('ProcessReader', () => {
           const mapsText = fs.readFileSync(maps, 'latin1');
           assert.ok(mapsText.length > 200_000, `maps is ${mapsText.length} bytes`);
           assert.deepEqual(s.maps, privateWritableKb(mapsText));
-          assert.equal(s.maps!.complete, true);
-          assert.ok(s.maps!.kb >= 3000 * 4);
+          assert.equal(s.maps.complete, true);
+          assert.ok(s.maps.kb >= 3000 * 4);
           assert.ok(s.smaps!.privateDirty >= 3000 * 4);
           assert.ok(ProcessReader.bufferSize >= mapsText.length);
           const again = r.sample();

@@ -133,10 +133,10 @@ describe('plogsrvd with a PSS budget', () => {
         );
         assert.equal(recs[0]!.pssStale, false, 'the first sample reads PSS');
         assert.ok(
-          recs.slice(1).every((x) => x!.pssStale === marked),
+          recs.slice(1).every((x) => x.pssStale === marked),
           ls.join('\n'),
         );
-        assert.ok(recs.every((x) => x!.pssKb !== null && x!.pssKb > 0));
+        assert.ok(recs.every((x) => x.pssKb !== null && x.pssKb > 0));
       } finally {
         kid.kill('SIGKILL');
       }

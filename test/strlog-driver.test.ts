@@ -13,7 +13,7 @@ import { LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_INFO, LOG_KERN, LOG_LOCAL3, LOG_NOTIC
 import { expand, LogStream, SL_CONSOLE, SL_ERROR, SL_FATAL, SL_NOTE, SL_NOTIFY, SL_TRACE, SL_WARN, StrlogClient } from '../src/strlog/index.js';
 import { STRLOG } from '../src/strlog/exitcodes.js';
 import { encodeData, encodeRegister, encodeSubmission, frame, FrameReader, F_REGISTER, F_REPLY, F_STATS, F_STATS_REPLY, IFACE_MODULE, ROLE_TRACE } from '../src/strlog/wire.js';
-import { AS_NOBODY, Driver, parseErrLine, parseTraceLine, startStrerr, startStrtrace, strlogCmd, SyslogSink, tempDir, waitFor, waitErrorLog } from './helpers/strlog.js';
+import { AS_NOBODY, Driver, parseErrLine, parseTraceLine, startStrerr, startStrtrace, strlogCmd, SyslogSink, tempDir, waitFor, waitErrorLog, type Prefix } from './helpers/strlog.js';
 
 const { EBUSY, EINVAL } = osConstants.errno;
 
@@ -214,7 +214,7 @@ test('the user interface: mid 44, sid the pid, facility user; the module interfa
   assert.match(t.stderr, /refused the tracer: I_TRCLOG: Operation not permitted/);
 });
 
-async function startStrtraceAs(d: Driver, as: string[]): Promise<{ code: number | null; stderr: string }> {
+async function startStrtraceAs(d: Driver, as: Prefix): Promise<{ code: number | null; stderr: string }> {
   const { node, STRTRACE } = await import('./helpers/strlog.js');
   return node(STRTRACE, ['--rundir', d.dir], { as });
 }

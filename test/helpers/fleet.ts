@@ -61,11 +61,11 @@ export function samples(body: string): Sample[] {
     const text = m[2] ?? '';
     let end = 0;
     while ((l = re.exec(text))) {
-      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
       end = re.lastIndex;
     }
     if (end !== text.length) throw new Error(`labels not understood: ${line}`);
-    out.push({ name: m[1], labels, value: m[3] });
+    out.push({ name: m[1]!, labels, value: m[3]! });
   }
   return out;
 }

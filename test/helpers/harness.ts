@@ -8,14 +8,17 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, waitFor, type WaitOptions } from './wait.js';
+import { assertLength, type Tuple } from './assert.js';
 
-export { sleep, waitFor, type WaitOptions };
+export { assertLength, sleep, waitFor, type Tuple, type WaitOptions };
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 export const NOBODY = 65534;
+/** A command's prefix: a program and its first arguments (setpriv and its options). */
+export type Prefix = readonly [program: string, ...args: string[]];
 /** The prefix that runs a command as nobody (uid and gid 65534, no groups). */
-export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+export const AS_NOBODY: Prefix = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
 const dirs: string[] = [];
 const children = new Set<ChildProcess>();
@@ -65,8 +68,8 @@ export async function killChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGKI
 }
 
 /** cmd and args run through `as` (a setpriv prefix such as AS_NOBODY), or as they are. */
-export function asUser(cmd: string, args: string[], as: readonly string[] | null): [string, string[]] {
-  return as ? [as[0]!, [...as.slice(1), cmd, ...args]] : [cmd, args];
+export function asUser(cmd: string, args: string[], as: Prefix | null): [string, string[]] {
+  return as ? [as[0], [...as.slice(1), cmd, ...args]] : [cmd, args];
 }
 
 /** The lines of a file ([] when missing). */

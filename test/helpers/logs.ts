@@ -48,9 +48,10 @@ export function textLine(s: FixSample, withSeconds: boolean): string {
   ];
   if (s.privKb !== 'absent') v.push(s.privKb === null ? '-' : formatSize(s.privKb ?? s.rssKb * 0.7));
   let out = '';
-  for (let i = 0; i < v.length; i++) {
-    out += v[i];
-    if (i < v.length - 1) out += ' '.repeat(Math.max(1, (i === 0 ? (withSeconds ? 14 : 11) : WIDTHS[i]) - v[i].length + 1));
+  for (const [i, field] of v.entries()) {
+    out += field;
+    // WIDTHS has a width for every column after the date.
+    if (i < v.length - 1) out += ' '.repeat(Math.max(1, (i === 0 ? (withSeconds ? 14 : 11) : WIDTHS[i]!) - field.length + 1));
   }
   return out + '\n';
 }

@@ -160,8 +160,8 @@ export class PrivateRoot {
     const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', OVERLAY, 'overlay', tempDir(), ...dirs], { stdio: ['ignore', 'pipe', 'pipe'] });
     holders.add(holder);
     let out = '';
-    holder.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    holder.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    holder.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    holder.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     await waitFor(`the overlays on ${dirs.join(' ')} (${out})`, () => {
       if (holder.exitCode !== null) throw new Error(`the namespace's holder exited ${holder.exitCode}: ${out}`);
       return out.includes('ready\n');

@@ -11,9 +11,27 @@ import { endianness } from 'node:os';
 import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { decodeRequest, encodeReply, type Request } from '../../src/plog/protocol.js';
-import { AS_NOBODY, asUser, atEnd, killChild, lines, makeTempDir, NOBODY, ROOT, sleep, track, VERSION, waitFor, waitLines, type WaitOptions } from './harness.js';
+import {
+  AS_NOBODY,
+  assertLength,
+  asUser,
+  atEnd,
+  killChild,
+  lines,
+  makeTempDir,
+  NOBODY,
+  ROOT,
+  sleep,
+  track,
+  VERSION,
+  waitFor,
+  waitLines,
+  type Prefix,
+  type Tuple,
+  type WaitOptions,
+} from './harness.js';
 import { childEnv, runToExit, type RunResult } from './run.js';
-export { AS_NOBODY, atEnd, killChild, lines, NOBODY, ROOT, VERSION, waitFor, waitLines, type WaitOptions };
+export { AS_NOBODY, assertLength, asUser, atEnd, killChild, lines, NOBODY, ROOT, VERSION, waitFor, waitLines, type Prefix, type Tuple, type WaitOptions };
 
 /** The repository root (this file runs as dist/test/helpers/plog.js). */
 export const PLOGSRVD = join(ROOT, 'dist/src/cli/plogsrvd.js');
@@ -375,8 +393,8 @@ export class Server {
       const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv(opts.env) });
       srv.child = child;
       srv.pid = child.pid ?? 0;
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => (srv.stdout += d));
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (srv.stderr += d));
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (srv.stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (srv.stderr += d));
       srv.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
       let dead = false;
       void srv.exit.then(() => (dead = true));

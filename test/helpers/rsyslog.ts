@@ -164,8 +164,8 @@ template(name="plogtest" type="string"
     };
     process.once('exit', reap);
     proc.once('exit', () => process.removeListener('exit', reap));
-    proc.stdout!.on('data', (d) => (this.stderr += d));
-    proc.stderr!.on('data', (d) => (this.stderr += d));
+    proc.stdout.on('data', (d) => (this.stderr += d));
+    proc.stderr.on('data', (d) => (this.stderr += d));
     const deadline = Date.now() + 15000;
     // Ready when the socket exists and the TCP inputs accept connections.
     for (;;) {

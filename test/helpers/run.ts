@@ -3,7 +3,6 @@
 // environment and users.
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type SpawnOptions } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { sleep } from './wait.js';
 
 export interface RunResult {
@@ -25,10 +24,10 @@ export function runToExit(file: string, args: string[], opts: SpawnOptions, limi
   let stderr = '';
   let outDone = !child.stdout;
   let errDone = !child.stderr;
-  (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  (child.stdout as Readable | null)?.on('end', () => (outDone = true));
-  (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  (child.stderr as Readable | null)?.on('end', () => (errDone = true));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stdout?.on('end', () => (outDone = true));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr?.on('end', () => (errDone = true));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

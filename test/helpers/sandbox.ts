@@ -29,7 +29,7 @@ export interface UnitSandbox {
 /** The sandbox directives of a unit file (the last of each wins, as in systemd). */
 export function unitSandbox(path: string): UnitSandbox {
   const text = readFileSync(path, 'utf8');
-  const last = (key: string): string | undefined => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim()).pop();
+  const last = (key: string): string | undefined => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!.trim()).pop();
   const yes = (key: string): boolean => /^(yes|true|1|on)$/.test(last(key) ?? '');
   return {
     caps: (last('CapabilityBoundingSet') ?? '').split(/\s+/).filter(Boolean),

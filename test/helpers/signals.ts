@@ -14,7 +14,7 @@ export function tcpSockets(pid: number): Array<{ local: string; state: string; i
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
+      if (m) inodes.add(m[1]!);
     } catch {
       /* closed meanwhile */
     }
@@ -30,7 +30,7 @@ export function tcpSockets(pid: number): Array<{ local: string; state: string; i
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
     for (const line of text.split('\n').slice(1)) {
       const c = line.trim().split(/\s+/);
-      if (c.length > 9 && inodes.has(c[9])) found.push({ local: c[1], state: c[3], inode: c[9] });
+      if (c.length > 9 && inodes.has(c[9]!)) found.push({ local: c[1]!, state: c[3]!, inode: c[9]! });
     }
   }
   return found;
@@ -87,7 +87,7 @@ export function cmdline(pid: number): string {
 export function realtimeRange(): [number, number] {
   const r = spawnSync('bash', ['-c', 'kill -l SIGRTMIN; kill -l SIGRTMAX'], { encoding: 'utf8' });
   const [min, max] = r.stdout.trim().split('\n').map(Number);
-  if (!(min > 31 && max >= min)) throw new Error(`kill -l: ${r.stdout} ${r.stderr}`);
+  if (min === undefined || max === undefined || !(min > 31 && max >= min)) throw new Error(`kill -l: ${r.stdout} ${r.stderr}`);
   return [min, max];
 }
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { driverStats, LogStream, StrlogClient, type DriverStats, type LoggerStats, type LogMessage, type Role, type TraceId } from '../../src/strlog/index.js';
 import { UnixSocket, type Datagram } from '../../src/native.js';
-import { AS_NOBODY, asUser, atEnd, killChild, lines, makeTempDir, ROOT, sleep, track, VERSION, waitFor, waitLines, type WaitOptions } from './harness.js';
+import { AS_NOBODY, assertLength, asUser, atEnd, killChild, lines, makeTempDir, ROOT, sleep, track, VERSION, waitFor, waitLines, type Prefix, type Tuple, type WaitOptions } from './harness.js';
 import { childEnv, runToExit, type RunResult } from './run.js';
 
-export { AS_NOBODY, atEnd, killChild, lines, ROOT, sleep, VERSION, waitFor, waitLines, type WaitOptions };
+export { AS_NOBODY, assertLength, atEnd, killChild, lines, ROOT, sleep, VERSION, waitFor, waitLines, type Prefix, type Tuple, type WaitOptions };
 export const bin = (name: string): string => join(ROOT, 'dist/src/cli', `${name}.js`);
 export const STRLOGD = bin('strlogd');
 export const STRERR = bin('strerr');
@@ -36,7 +36,7 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   asNobody?: boolean;
   /** Extra setpriv arguments (run as someone else), instead of asNobody. */
-  as?: string[];
+  as?: Prefix;
   limit?: number;
   /** Descriptors 3, 4, ... of the command (sockets a service manager passes). */
   extraFds?: number[];
@@ -207,8 +207,8 @@ export class Proc {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly child: ChildProcess) {
     track(child);
-    (child.stdout as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    (child.stderr as Readable | null)?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   }
 

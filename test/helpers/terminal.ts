@@ -34,8 +34,8 @@ export function onTerminal(cmd: string, env: NodeJS.ProcessEnv = process.env): T
   const child = spawn('script', ['-qc', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...env, SHELL: '/bin/sh' } });
   let out = '';
   // Decoded by the streams, so that a character split between two reads stays whole.
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,

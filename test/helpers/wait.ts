@@ -20,7 +20,7 @@ export async function waitFor<T>(what: string, cond: () => T | Promise<T>, opts:
   for (;;) {
     try {
       const v = await cond();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = v;
     } catch (err) {
       last = err;

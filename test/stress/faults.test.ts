@@ -62,7 +62,7 @@ test('a target with 100,000 mappings: logged, Priv&Write complete, the server st
     const l = await waitLines(log, 7, { timeout: 30_000 });
     lat.sort((a, b) => a - b);
     const st = await plogStats(srv.dir, sockDir());
-    const fig = { mapLines: maps, firstSampleMs: Math.round(firstMs), requestMs: { p50: Math.round(lat[lat.length >> 1]), max: Math.round(lat[lat.length - 1]) }, lines: l.length, stats: st };
+    const fig = { mapLines: maps, firstSampleMs: Math.round(firstMs), requestMs: { p50: Math.round(lat[lat.length >> 1]!), max: Math.round(lat.at(-1)!) }, lines: l.length, stats: st };
     t.diagnostic(`MAPPINGS ${JSON.stringify(fig)}`);
     for (const line of l.slice(2)) {
       const r = parseLogLine(line);

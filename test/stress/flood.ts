@@ -38,7 +38,7 @@ function flood(socket: string, seconds: number, kind: string, n: number): void {
   const start = Date.now();
   while (Date.now() < end) {
     for (let i = 0; i < 256; i++) {
-      if (socks[sent % n].trySend(req, socket) >= 0) {
+      if (socks[sent % n]!.trySend(req, socket) >= 0) {
         sent++;
         pause = 0.02;
       } else {
@@ -90,8 +90,8 @@ async function probe(socket: string, seconds: number, kind: string, gap: number)
 }
 
 const [mode, socket, secs, kind, extra] = process.argv.slice(2);
-if (mode === 'flood') flood(socket, Number(secs), kind, Number(extra ?? 4));
-else if (mode === 'probe') await probe(socket, Number(secs), kind, Number(extra ?? 20));
+if (mode === 'flood' && socket && kind) flood(socket, Number(secs), kind, Number(extra ?? 4));
+else if (mode === 'probe' && socket && kind) await probe(socket, Number(secs), kind, Number(extra ?? 20));
 else {
   process.stderr.write('usage: flood.js flood|probe SOCKET SECONDS pid|list [N]\n');
   process.exit(2);

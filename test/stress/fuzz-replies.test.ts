@@ -35,7 +35,7 @@ function cpuTicks(pid: number): number {
 
 function sender(arg: object): Promise<Out> {
   return new Promise((resolve, reject) => {
-    const c = spawn(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, SWAPPER, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, SWAPPER, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Out) : reject(new Error(`swapper exited ${code}: ${out}`))));

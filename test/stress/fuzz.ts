@@ -104,7 +104,7 @@ function runSender(arg: string): Promise<SenderResult> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [HERE, '--sender', arg], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('error', reject);
     c.on('close', (code) => {
       try {
@@ -154,7 +154,7 @@ function mutate(rng: Rng, pool: Buffer, valid: Buffer): Buffer {
   const b = Buffer.from(valid);
   switch (rng.int(6)) {
     case 0: // flip 1-3 bits
-      for (let i = 1 + rng.int(3); i > 0; i--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+      for (let i = 1 + rng.int(3); i > 0; i--) b[rng.int(b.length)]! ^= 1 << rng.int(8);
       return b;
     case 1: // overwrite a byte
       b[rng.int(b.length)] = rng.int(256);
@@ -327,7 +327,12 @@ function sender(arg: string): void {
 
 if (process.argv[1] === HERE) {
   if (process.argv[2] === '--sender') {
-    sender(process.argv[3]);
+    const arg = process.argv[3];
+    if (arg === undefined) {
+      process.stderr.write('usage: fuzz.js --sender JSON\n');
+      process.exit(2);
+    }
+    sender(arg);
   } else {
     const [target, socket, pidS, countS, sendersS, seedS] = process.argv.slice(2);
     if ((target !== 'plogsrvd' && target !== 'strlogd') || !socket || !pidS || !countS) {

@@ -94,7 +94,8 @@ export class Rng {
     return this.u32() / 0x100000000;
   }
   pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)];
+    if (a.length === 0) throw new RangeError('pick from an empty list');
+    return a[this.int(a.length)]!;
   }
   /** A signed 32-bit integer. */
   i32(): number {
@@ -102,10 +103,25 @@ export class Rng {
   }
 }
 
+/** The counters of plogsrvd's {0,19} stats reply, as statsText() in
+ * src/plog/server/server.ts gives them. */
+const STATS = ['pid', 'logs', 'timers', 'outboxes', 'queued', 'uids', 'requests', 'rate_limited', 'replies_dropped', 'unanswerable', 'logs_refused', 'pauses', 'paused', 'fds', 'rss_kb'] as const;
+export type Stats = Record<(typeof STATS)[number], number>;
+
+/** A stats reply's counters, or null when it is not a stats reply; throws
+ * when one of the counters is not in it. */
+export function statsOf(reply: string): Stats | null {
+  const st = parseStats(reply);
+  if (!st) return null;
+  const lacking = STATS.filter((k) => st[k] === undefined);
+  if (lacking.length) throw new Error(`a stats reply without ${lacking.join(', ')}: ${reply}`);
+  return st as Stats;
+}
+
 let statsSeq = 0;
 
 /** plogsrvd's {0,19} stats as numbers (from a socket bound in sockDir). */
-export async function plogStats(dir: string, sockDir: string, timeoutMs = 5000): Promise<Record<string, number>> {
+export async function plogStats(dir: string, sockDir: string, timeoutMs = 5000): Promise<Stats> {
   const path = join(sockDir, `st${process.pid}-${++statsSeq}`);
   const s = new UnixSocket();
   try {
@@ -118,7 +134,7 @@ export async function plogStats(dir: string, sockDir: string, timeoutMs = 5000):
     for (;;) {
       const d = s.recv(2048);
       if (d) {
-        const st = parseStats(decodeReply(d.data));
+        const st = statsOf(decodeReply(d.data));
         if (st) return st;
         continue;
       }

@@ -27,6 +27,10 @@ interface Client {
 }
 
 const [sockDir, server, firstS, nS, pidsS, intervalS, timeoutS] = process.argv.slice(2);
+if (!sockDir || !server || !pidsS) {
+  process.stderr.write('usage: load.js SOCKDIR SERVER_SOCKET FIRST N PIDS INTERVAL_MS [TIMEOUT_MS]\n');
+  process.exit(2);
+}
 const first = Number(firstS);
 const n = Number(nS);
 const pids = pidsS.split(',').map(Number);
@@ -44,8 +48,10 @@ const start = performance.now();
 
 function flush(): void {
   retryTimer = null;
-  while (pending.length > 0) {
-    const [c, req] = pending[0];
+  for (;;) {
+    const next = pending[0];
+    if (!next) break;
+    const [c, req] = next;
     if (c.sock.trySend(req, server) < 0) break; // the server's queue is full: later
     pending.shift();
   }
@@ -100,7 +106,7 @@ for (let i = 0; i < n; i++) {
   const path = join(sockDir, `ld${first + i}`);
   const sock = new UnixSocket();
   sock.bind(path);
-  const c: Client = { sock, path, pid: pids[(first + i) % pids.length], phase: 'reg', t0: 0, tList: 0, name: '', names: 0, sawOwn: false };
+  const c: Client = { sock, path, pid: pids[(first + i) % pids.length]!, phase: 'reg', t0: 0, tList: 0, name: '', names: 0, sawOwn: false };
   sock.setReadable(() => onReadable(c));
   clients.push(c);
 }

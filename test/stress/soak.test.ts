@@ -118,7 +118,8 @@ test(`soak: ${MINUTES} min of ${TARGETS} short-lived targets: descriptors, timer
   await record();
   const end = await plogStats(srv.dir, sockDir());
   const first = rows.find((row) => row.t >= 60) ?? rows[0];
-  const last = rows[rows.length - 1];
+  const last = rows.at(-1);
+  assert.ok(first && last, 'rows recorded');
   t.diagnostic(`SOAK ${JSON.stringify({ minutes: MINUTES, targets: TARGETS, counts, base: { fds: fds0, timers: base.timers, rssKb: base.rss_kb }, end, rows })}`);
   assert.ok(alive(srv.pid));
   assert.equal(end.logs, 0);
