@@ -73,7 +73,7 @@ async function startMany(n: number, uid?: number): Promise<Many> {
   const script = `i=0; while [ $i -lt ${n} ]; do ${exe} 1 0 & i=$((i+1)); done; wait`;
   const sh = uid === undefined ? spawn('sh', ['-c', script], { stdio: 'ignore' }) : spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sh', '-c', script], { stdio: 'ignore' });
   atExit(() => sh.kill('SIGKILL'));
-  let pids: number[] = [];
+  let pids: number[];
   const end = Date.now() + 600_000;
   for (;;) {
     try {
@@ -165,7 +165,6 @@ function rowsSince(path: string, from: number): { rows: Array<[number, number]>;
       if (line === '' || line.startsWith('#') || line.startsWith('pid,')) continue;
       const a = line.indexOf(',');
       const b = line.indexOf(',', a + 1);
-      const c = line.indexOf(',', b + 1);
       rows.push([Number(line.slice(0, a)), Number(line.slice(a + 1, b))]);
     }
     return { rows, next: from + end };
@@ -195,7 +194,12 @@ function writeCosts(): { kept: number; reopened: number; one: number } {
   const fds: number[] = [];
   for (let i = 0; i < N; i++) fds.push(openSync(join(d, `f${i}`), C.O_WRONLY | C.O_CREAT | C.O_APPEND, 0o644));
   let c = cpuNow();
-  for (let r = 0; r < R; r++) for (const fd of fds) (fstatSync(fd), writeSync(fd, line));
+  for (let r = 0; r < R; r++) {
+    for (const fd of fds) {
+      fstatSync(fd);
+      writeSync(fd, line);
+    }
+  }
   const kept = (cpuNow() - c) / (N * R);
   for (const fd of fds) closeSync(fd);
   c = cpuNow();
@@ -210,7 +214,12 @@ function writeCosts(): { kept: number; reopened: number; one: number } {
   const reopened = (cpuNow() - c) / (N * R);
   const one = openSync(join(d, 'host'), C.O_WRONLY | C.O_CREAT | C.O_APPEND, 0o644);
   c = cpuNow();
-  for (let r = 0; r < R; r++) for (let i = 0; i < N; i++) (fstatSync(one), writeSync(one, line));
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < N; i++) {
+      fstatSync(one);
+      writeSync(one, line);
+    }
+  }
   const oneUs = (cpuNow() - c) / (N * R);
   closeSync(one);
   rmSync(d, { recursive: true, force: true });

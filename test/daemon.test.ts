@@ -2,7 +2,7 @@
 // daemon (fixtures/daemon/testd.ts) is launched and inspected through /proc.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,18 @@ function run(cmd: string, args: string[], opts: { stdio?: StdioOptions; limit?: 
 
 function testd(args: string[], opts: { stdio?: StdioOptions; limit?: number } = {}): Promise<Run> {
   return run(process.execPath, [TESTD, ...args], opts);
+}
+
+/** What testd writes to DIR/state.json just before it says it is ready. */
+interface TestdState {
+  pid: number;
+  daemon: boolean;
+  /** The descriptors its own closeInheritedFds() closed. */
+  closedLate: number[];
+}
+
+function testdState(dir: string): TestdState {
+  return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as TestdState;
 }
 
 /** The daemon's pid, from its lock file. */
@@ -143,7 +155,7 @@ test('the launcher returns 0 only once the daemon is ready', async () => {
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, '');
   const pid = daemonPid(dir);
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  const state = testdState(dir);
   assert.equal(state.pid, pid);
   assert.equal(state.daemon, true);
   assert.ok(alive(pid));
@@ -295,7 +307,7 @@ test('inherited descriptors are closed; descriptors asked for are kept', async (
   assert.ok(!links.includes(files[1]!), `fd to ${files[1]} closed`);
   assert.equal(fdLinks(pid).get(6), files[2], 'fd 6 kept under its number');
   // nothing was left for the daemon's own late closeInheritedFds() call
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  const state = testdState(dir);
   assert.deepEqual(state.closedLate, []);
   // the readiness channel is gone too: only O_CLOEXEC descriptors remain above 2
   for (const n of fdLinks(pid).keys()) {
@@ -431,7 +443,7 @@ test('in the foreground, shutdown signals clean up and exit 0', async (t) => {
       const child = spawn(process.execPath, [TESTD, '--dir', dir, '-f', '--slow-cleanup', '200'], { stdio: 'ignore' });
       const exited = new Promise<[number | null, string | null]>((res) => child.on('exit', (c, s) => res([c, s])));
       await waitFor('the condition', () => existsSync(join(dir, 'state.json')));
-      const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+      const state = testdState(dir);
       assert.equal(state.pid, child.pid, 'ran in place');
       assert.equal(state.daemon, false);
       assert.equal(stat(child.pid!)!.session, stat(process.pid)!.session, 'no new session in the foreground');
@@ -488,7 +500,7 @@ test('the stage marker alone does not make a daemon copy', async () => {
   });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   await waitFor('the condition', () => existsSync(join(dir, 'state.json')));
-  assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon, false);
+  assert.equal(testdState(dir).daemon, false);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });

@@ -40,7 +40,7 @@ before(async () => {
   prefix = join(tempDir(), 'prefix');
 });
 
-after(async () => {
+after(() => {
   for (const dir of daemons) {
     try {
       process.kill(Number(readFileSync(join(dir, 'plogsrvd.pid'), 'utf8')), 'SIGTERM');

@@ -158,7 +158,7 @@ describe('the readers on them', () => {
       r.stderr,
       /plog report: .*threads\.log\.\w+: a log of plog 0\.1\.0, which has no CPU% \(computed from __Utime__ between lines\); no system time \(CPU time is user time only, its __Utime__\); no Swap\n/,
     );
-    const j = JSON.parse((await plog(['report', '--json', p])).stdout);
+    const j = JSON.parse((await plog(['report', '--json', p])).stdout) as { samples: number; lacks: string[] };
     assert.equal(j.samples, 16);
     assert.equal(j.lacks.length, 3);
   });

@@ -246,9 +246,16 @@ function freePort(): Promise<number> {
   });
 }
 
-async function promQuery(promPort: number, query: string): Promise<{ status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
+/** Prometheus's answer to an instant query (/api/v1/query). */
+interface PromAnswer {
+  status: string;
+  data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  error?: string;
+}
+
+async function promQuery(promPort: number, query: string): Promise<PromAnswer> {
   const r = await get(promPort, `/api/v1/query?query=${encodeURIComponent(query)}`);
-  return JSON.parse(r.body);
+  return JSON.parse(r.body) as PromAnswer;
 }
 
 test(

@@ -49,7 +49,7 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   const d = spawnSleep();
   const logA = await logOf(dir, a.pid, '50ms');
   const logB = await logOf(dir, b.pid, '1m');
-  const logC = await logOf(dir, c.pid, '50ms');
+  await logOf(dir, c.pid, '50ms');
   const logD = await logOf(dir, d.pid, '50ms');
   await waitFor('4 registrations saved', () => readState(dir).registrations.length === 4);
   const st = readState(dir);
@@ -150,7 +150,7 @@ test('selections are kept too: --resume takes up a selection with its logs, and 
   const dir = tempDir();
   let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
   const a = spawnChild(exe, ['300']);
-  const b = spawnChild(exe, ['300']);
+  spawnChild(exe, ['300']);
   await sleep(200);
   let r = await plog(['-d', dir, '-n', name, '-i', '100ms']);
   assert.equal(r.code, 0, r.stderr);

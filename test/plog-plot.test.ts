@@ -19,7 +19,6 @@ import { series, textLog, type FixSample } from './helpers/logs.js';
 import { decodePng, pixelStats } from './helpers/png.js';
 import { plog } from './helpers/plog.js';
 
-const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-plot-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

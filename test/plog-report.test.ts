@@ -18,7 +18,6 @@ import { plog as runPlog, type RunResult } from './helpers/plog.js';
 
 const plog = (args: string[]): Promise<RunResult> => runPlog(args, { env: { NO_COLOR: '' } });
 
-const PLOG = new URL('../src/cli/plog.js', import.meta.url).pathname;
 const tmp = mkdtempSync('/tmp/plog-report-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -203,7 +202,13 @@ describe('text and JSON', () => {
     assert.match(a, / r2 /);
   });
   test('JSON: bytes, epoch ms and ISO 8601 with offset, the verdict', () => {
-    const j = reportJson(r) as Record<string, any>;
+    const j = reportJson(r) as {
+      samples: number;
+      start: string;
+      start_ms: number;
+      memory: { rss: { first_bytes: number; slope_bytes_per_hour: number } };
+      verdict: { kind: string };
+    };
     assert.equal(j.samples, 121);
     assert.equal(j.start, '2024-05-06T14:00:00+02:00');
     assert.equal(j.start_ms, START.getTime());

@@ -131,10 +131,16 @@ test('1000 random datagrams: the server still answers and still runs', async () 
     // byte order.
     if (buf.length >= 4) {
       if (i % 2) buf.fill(0, 0, 4);
-      else ((buf[0]! |= 0x40), (buf[3]! |= 0x40));
+      else {
+        buf[0]! |= 0x40;
+        buf[3]! |= 0x40;
+      }
     }
     if (buf.length >= 8 && i % 4 === 1) ints(0, randomInt(0, 20)).copy(buf);
-    if (buf.length >= 12) ((buf[8]! |= 0x40), (buf[11]! |= 0x40));
+    if (buf.length >= 12) {
+      buf[8]! |= 0x40;
+      buf[11]! |= 0x40;
+    }
     await noisy.send(srv.sock, buf);
     if (i % 50 === 0) noisy.take();
   }

@@ -66,7 +66,7 @@ describe('a process mapping a private 64 MB file', () => {
   writeFileSync(data, Buffer.alloc(64 << 20, 7));
 
   /** A mapper, the only one: ended (and reaped) before the next test maps the file too. */
-  async function withMapper(body: (pid: number) => Promise<void>): Promise<void> {
+  async function withMapper(body: (pid: number) => void | Promise<void>): Promise<void> {
     const child = spawnChild(bin, [data], { stdout: true });
     await once(child.stdout!, 'data');
     try {
@@ -105,7 +105,7 @@ describe('a process mapping a private 64 MB file', () => {
 
   test("the reader: Share's parts come from the one read of smaps_rollup that gives PSS", async (t) => {
     if (!bin) return t.skip('no C compiler');
-    await withMapper(async (pid) => {
+    await withMapper((pid) => {
       const r = new ProcessReader(pid);
       try {
         const s = r.sample();

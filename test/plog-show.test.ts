@@ -215,7 +215,7 @@ describe('plog show', () => {
     assert.match(r.stdout, /note: the last line is unfinished/);
   });
 
-  test('standard input', async () => {
+  test('standard input', () => {
     const r = spawnSync(process.execPath, [PLOG, 'show', '-'], { input: readFileSync(file), encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^-: 120 samples/m);

@@ -193,11 +193,9 @@ function refPrivateWritableKb(text: string): MapsSummary {
     let p = pos;
     let hi = 0;
     let lo = 0;
-    let n = 0;
-    let d: number;
     const s0 = p;
-    while (p < nl && (d = refHexVal(text.charCodeAt(p))) >= 0) p++;
-    n = p - s0;
+    while (p < nl && refHexVal(text.charCodeAt(p)) >= 0) p++;
+    let n = p - s0;
     if (n === 0 || n > 16 || text.charCodeAt(p) !== 0x2d /* - */) {
       complete = false;
       pos = nl + 1;

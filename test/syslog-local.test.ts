@@ -409,7 +409,8 @@ test('a stuck receiver keeps the process alive at most stallTimeout, then drops 
     const took = Date.now() - t0;
     assert.equal(r.code, 0, r.stderr);
     assert.ok(took >= 250 && took < 4000, `exited after ${took} ms`);
-    const { dropped, by } = JSON.parse(r.stdout);
+    // logger.dropped, and logger.droppedBy's counts by reason
+    const { dropped, by } = JSON.parse(r.stdout) as { dropped: number; by: { stalled: number } };
     let received = 0;
     while (rx.recv()) received++;
     assert.equal(received + dropped, 100);

@@ -84,7 +84,7 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
   });
 
   /** Lines produced by `run`, up to a sentinel it is made to send last. */
-  async function capture(run: (sentinel: Cmd[]) => Promise<unknown> | unknown): Promise<Parsed[]> {
+  async function capture(run: (sentinel: Cmd[]) => unknown): Promise<Parsed[]> {
     const mark = `plog-sentinel-${process.pid}-${++seq}`;
     const before = r.lines().length;
     await run([

@@ -4,11 +4,9 @@
 // cleanup of everything a test file started (registered with node:test's
 // after() when this module is imported: one test file is one process).
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { endianness } from 'node:os';
-import type { Readable } from 'node:stream';
 import { UnixSocket, type Datagram } from '../../src/native.js';
 import { decodeRequest, encodeReply, type Request } from '../../src/plog/protocol.js';
 import {

@@ -37,14 +37,16 @@ export function runToExit(file: string, args: string[], opts: SpawnOptions, limi
       clearTimeout(timer);
       reject(err);
     });
-    child.on('exit', async (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      // Output written before exit is in the pipe: wait for its end, or
-      // (when a daemon holds the pipe open) a short moment.
-      for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
+      void (async () => {
+        // Output written before exit is in the pipe: wait for its end, or
+        // (when a daemon holds the pipe open) a short moment.
+        for (let i = 0; i < 20 && !(outDone && errDone); i++) await sleep(10);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        resolve({ code, signal, stdout, stderr, pid: child.pid ?? 0 });
+      })();
     });
   });
 }

@@ -115,7 +115,7 @@ export function probeEnv(out: string, opts: { openFirst?: boolean } = {}): Recor
  * ('opened') or at the exit ('exit'), 'undefined' when none listened; null
  * when it wrote nothing. */
 export function probed(out: string, pid: number, when: 'opened' | 'exit'): string | null {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(out, 'utf8');
   } catch {

@@ -47,7 +47,7 @@ export function onTerminal(cmd: string, env: NodeJS.ProcessEnv = process.env): T
         if (!/^\d+\n$/.test(text)) throw new Error(`no status from the shell (${JSON.stringify(text)}); the terminal showed:\n${out}`);
         return Number(text);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`the shell wrote no status; the terminal showed:\n${out}`);
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`the shell wrote no status; the terminal showed:\n${out}`, { cause: err });
         throw err;
       } finally {
         rmSync(dir, { recursive: true, force: true });
