@@ -448,7 +448,7 @@ test('in the foreground, shutdown signals clean up and exit 0', async (t) => {
       assert.equal(state.daemon, false);
       assert.equal(stat(child.pid!)!.session, stat(process.pid)!.session, 'no new session in the foreground');
       child.kill(sig);
-      await sleep(50);
+      await waitFor('the cleanup to start', () => existsSync(join(dir, 'cleanup')), { interval: 10 });
       child.kill('SIGTERM'); // during the cleanup
       assert.deepEqual(await exited, [0, null]);
       assert.equal(readFileSync(join(dir, 'cleanup'), 'utf8'), `${sig} start\n${sig} done\n`);
@@ -471,7 +471,7 @@ test('SIGHUP is ignored by a daemon, or handled for a reload', async () => {
   await waitFor('the condition', () => existsSync(join(b.dir, 'reloaded')));
   process.kill(b.pid, 'SIGHUP');
   await waitFor('the condition', () => readFileSync(join(b.dir, 'reloaded'), 'utf8') === 'reload\nreload\n');
-  await sleep(100);
+  await sleep(100); // SIGHUP's default action would have ended a by now
   assert.ok(alive(a.pid), 'SIGHUP ignored');
   assert.ok(alive(b.pid), 'SIGHUP handled');
   for (const d of [a, b]) {

@@ -135,14 +135,20 @@ test('{0,19} stats: logs, timers, descriptors and RSS as /proc sees them', async
   assert.ok(Math.abs(st.rss_kb - rss) < rss * 0.2, `rss_kb ${st.rss_kb} vs VmRSS ${rss}`);
   const kids = [spawnSleep(), spawnSleep(), spawnSleep()];
   for (const k of kids) assert.match(await raw().ask(srv.dir, ints(0, 16, k.pid, 3_600_000)), /^Log file: /);
-  await sleep(150); // the descriptor count is refreshed at most every 100 ms
-  st = await stats(srv.dir);
+  // The descriptor count is refreshed at most every 100 ms: wait for one that counts the logs.
+  st = await waitFor('the descriptor count to be refreshed', async () => {
+    const s = await stats(srv.dir);
+    return s.fds !== base ? s : null;
+  });
   assert.deepEqual([st.logs, st.timers], [3, 4]);
   await settles(st.fds);
   assert.ok(st.fds > base, 'each log holds descriptors');
   for (const k of kids) assert.match(await raw().ask(srv.dir, ints(0, 17, k.pid)), /^Stopped logging/);
-  await sleep(150);
-  st = await stats(srv.dir);
+  const withLogs = st.fds;
+  st = await waitFor('the descriptor count to be refreshed', async () => {
+    const s = await stats(srv.dir);
+    return s.fds !== withLogs ? s : null;
+  });
   assert.deepEqual([st.logs, st.timers, st.fds], [0, 1, base], 'everything a log held is given back');
   assert.ok(st.requests >= 9, `requests ${st.requests}`);
 });
@@ -159,7 +165,7 @@ test('a flood from one uid: dropped over 200/s, reported once a second, memory b
   const SECS = 4;
   const pidFlood = runJson<Flood>(FLOOD, ['flood', srv.sock, String(SECS), 'pid', '2'], NOBODY);
   const listFlood = runJson<Flood>(FLOOD, ['flood', srv.sock, String(SECS), 'list', '4'], NOBODY);
-  await sleep(300);
+  await waitFor('the flood to be dropped', async () => (await stats(dir)).rate_limited > 0);
   // Meanwhile: another uid asks for the pid, then for the list, one at a time.
   const probePid = runJson<Probe>(FLOOD, ['probe', srv.sock, '1.5', 'pid'], OTHER);
   const probeList = runJson<Probe>(FLOOD, ['probe', srv.sock, '1.5', 'list'], OTHER);
@@ -336,7 +342,7 @@ test('the client socket is never chmod-ed or chown-ed by name (strace), so a swa
     } catch {
       /* not yet */
     }
-    await sleep(1);
+    await sleep(1); // the attacker's poll: it must win the race against the bind
   }
   await new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)));
   const calls = readFileSync(trace, 'utf8');
@@ -479,7 +485,7 @@ test('a log relinked between two samples: a symlink put at its name is never wri
   const rm = await run(AS_NOBODY[0], [...AS_NOBODY.slice(1), 'sh', '-c', `rm ${logB} && ln -s ${victim} ${logB}`]);
   assert.equal(rm.code, 0, rm.stderr);
   await srv.waitOutput('stderr', `Can't find log ${logB}\n`);
-  await sleep(300);
+  await sleep(300); // three of a's 100 ms intervals: a write through the link would have come
   const vAfter = statSync(victim);
   assert.equal(readFileSync(victim, 'utf8'), 'secret\n');
   assert.deepEqual([vAfter.size, vAfter.mtimeMs, vAfter.uid], [vBefore.size, vBefore.mtimeMs, vBefore.uid]);
@@ -567,7 +573,8 @@ test('logging at 10 ms: the socket deleted (exit 6) or SIGKILL, then a new serve
     const srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
     const kids = Array.from({ length: 5 }, () => spawnSleep());
     for (const k of kids) assert.match(await raw().ask(srv.dir, ints(0, 16, k.pid, 10)), /^Log file: /);
-    await sleep(700);
+    const samples = (): number => kids.reduce((n, k) => n + Math.max(0, lines(join(srv.dir, `sleep.${k.pid}`)).length - 2), 0);
+    await waitFor('100 samples in all', () => samples() > 100);
     if (how === 'SIGKILL') {
       srv.signal('SIGKILL');
       assert.deepEqual(await srv.ended(), { code: null, signal: 'SIGKILL' });
@@ -581,7 +588,7 @@ test('logging at 10 ms: the socket deleted (exit 6) or SIGKILL, then a new serve
     // A new server on the same directory (a stale socket after SIGKILL): new logs beside the old ones.
     const next = await Server.start({ dir: srv.dir, foreground: true });
     assert.equal(await raw().ask(srv.dir, ints(0, 16, kids[0]!.pid, 10)), `Log file: ${srv.dir}/sleep.${kids[0]!.pid}.2`);
-    await sleep(200);
+    await sleep(200); // twenty 10 ms intervals: a write to an old log would have come
     assert.deepEqual(
       kids.map((k) => statSync(join(srv.dir, `sleep.${k.pid}`)).size),
       sizes,

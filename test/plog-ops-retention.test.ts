@@ -3,7 +3,7 @@
 // config parsers; SIGHUP re-reading -c FILE and reopening a moved log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import { lstatSync, lutimesSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRotatedName, parseSize, rotatedName } from '../src/plog/ops/retention.js';
 import { ConfigError, merge, parseConfig, parseListenAddress } from '../src/plog/ops/config.js';
@@ -97,13 +97,14 @@ test('rotation leaves what is not ours alone: a symlink at NAME.r1 stops rotatio
 
 test('--max-total removes the oldest rotated logs first, never a log being written nor a file that is not ours', async () => {
   const dir = tempDir();
-  // Files that are not rotated logs of ours, old ones first.
+  // Files that are not rotated logs of ours, old ones first (an hour old).
   writeFileSync(join(dir, 'notes.txt'), 'x'.repeat(3000));
   writeFileSync(join(dir, 'foo.1.r1'), 'y'.repeat(100));
   const foreign = join(tempDir(), 'foreign');
   writeFileSync(foreign, 'z'.repeat(100));
   symlinkSync(foreign, join(dir, 'bar.1.r1'));
-  await sleep(20);
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  for (const f of ['notes.txt', 'foo.1.r1', 'bar.1.r1']) lutimesSync(join(dir, f), hourAgo, hourAgo);
   const srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v', '--max-size', '1k', '--keep', '50', '--max-total', '8k'] });
   const a = spawnSleep();
   const b = spawnSleep();
@@ -138,13 +139,13 @@ test('SIGHUP re-reads -c FILE (the command line still wins) and reopens a log th
   const srv = await Server.start({ foreground: true, args: ['-m', 'world', '-v', '-c', conf, '--keep', '1'] });
   const sl = spawnSleep();
   const log = await logOf(srv, sl.pid, '20ms');
-  await sleep(300);
+  await sleep(300); // 15 samples, 2 kB: with the 1k limit set below, it would have rotated by now
   // No rotation without max-size.
   assert.ok(!srv.stdout.includes('rotated'));
   writeFileSync(conf, 'max-size = 1k\nkeep = 7\n');
   srv.signal('SIGHUP');
-  await srv.waitOutput('stdout', 'rotated');
-  await sleep(1500);
+  // As many rotations as keep = 7 would keep, and one more.
+  await waitFor('8 rotations', () => srv.stdout.split('rotated ').length > 8, { timeout: 20_000 });
   // keep = 7 in the file, --keep 1 on the command line: one rotated file.
   assert.deepEqual(
     readdirSync(srv.dir)
@@ -159,13 +160,13 @@ test('SIGHUP re-reads -c FILE (the command line still wins) and reopens a log th
   // logrotate's way: move the log, then SIGHUP; a new log at the name.
   writeFileSync(conf, '');
   srv.signal('SIGHUP');
-  await sleep(300);
+  await waitFor('the third reload', () => srv.stdout.split('caught SIGHUP: reloading').length > 3);
   renameSync(log, log + '.old');
   const before = lines(log + '.old').length;
   srv.signal('SIGHUP');
   await waitFor('a new log at the name', () => lines(log).length >= 3);
   assert.match(lines(log)[0]!, /^sleep 300$/);
-  await sleep(200);
+  await sleep(200); // ten 20 ms intervals: writes to the moved log would have come
   assert.ok(lines(log + '.old').length <= before + 3, 'still writing to the moved log');
   await srv.kill();
 });

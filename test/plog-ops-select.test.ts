@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSyn
 import { join } from 'node:path';
 import { decodeRequest, encodeSelect, encodeStopBy, MAX_EXT_REQUEST } from '../src/plog/protocol.js';
 import { matches } from '../src/plog/ops/selection.js';
-import { fakeServer, ints, lines, plog, PLOG, raw, run, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
+import { fakeServer, ints, lines, plog, PLOG, procStat, raw, run, Server, sleep, spawnChild, tempDir, waitFor } from './helpers/plog.js';
 
 /** A uid with no passwd entry: "another user" besides nobody. */
 const OTHER = 12345;
@@ -55,7 +55,7 @@ test('plog -n NAME: the running ones at once, a later one within seconds, until 
   const a = spawnChild(exe, ['300']);
   const b = spawnChild(exe, ['300']);
   const other = spawnChild('sleep', ['300']);
-  await sleep(200);
+  await waitFor(`the two ${name} to run`, () => [a, b].every((c) => procStat(c.pid!)?.comm === name));
   let r = await plog(['-d', srv.dir, '-n', name, '-i', '100ms']);
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Selecting '${name}' every 100ms: logging 2 running processes, and those that start later.\n`, '']);
   let l = await plog(['-d', srv.dir, '-l']);
@@ -73,7 +73,7 @@ test('plog -n NAME: the running ones at once, a later one within seconds, until 
   l = await plog(['-d', srv.dir, '-l']);
   assert.equal(l.stdout, '');
   const d = spawnChild(exe, ['300']);
-  await sleep(2500);
+  await sleep(2500); // two of the selections' scans (one a second): d would have been logged
   assert.ok(!existsSync(join(srv.dir, `${name}.${d.pid}`)), 'a process that started after the stop was logged');
   r = await plog(['-d', srv.dir, '-x', name]);
   assert.deepEqual([r.code, r.stderr], [15, `plog: No selection or log named ${name}.\n`]);
@@ -86,7 +86,7 @@ test('plog -r REGEX matches the command line; -x LOG stops one log by path or by
   const a = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-a`]);
   const b = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-b`]);
   const c = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', `${mark}-c`]);
-  await sleep(300);
+  await waitFor('the three to run with the mark', () => [a, b, c].every((x) => readFileSync(`/proc/${x.pid}/cmdline`, 'latin1').includes(mark)));
   // The asking plog's command line holds the pattern too: it is never taken.
   // ('[ab[]' matches the '[' of its own text, 'mkNx-[ab[]', in plog's arguments.)
   let r = await plog(['-d', srv.dir, '-r', `${mark}-[ab[]`, '-i', '1s']);
@@ -127,7 +127,7 @@ test("as nobody: a selection gets only nobody's processes, and nobody cannot sto
   const srv = await Server.start({ dir: tempDir(0o1777), foreground: true, args: ['-m', 'world', '-v'] });
   const mine = spawnChild(exe, ['300'], { asNobody: true });
   const roots = spawnChild(exe, ['300']);
-  await sleep(300);
+  await waitFor(`the two ${name} to run`, () => [mine, roots].every((c) => procStat(c.pid!)?.comm === name));
   let r = await plog(['-d', srv.dir, '-n', name, '-i', '1s'], { asNobody: true });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /logging 1 running process,/);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseState, serializeState, type SavedRegistration } from '../src/plog/ops/state.js';
-import { assertLength, killChild, lines, plog, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { assertLength, killChild, lines, plog, procStat, ROOT, run, Server, sleep, spawnSleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { sandboxed, sandboxUnavailable, unitSandbox } from './helpers/sandbox.js';
 
 interface State {
@@ -69,7 +69,7 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   assert.equal((await srv.ended()).code, 0);
   assert.equal(readState(dir).registrations.length, 3, 'a clean stop forgot the registrations');
   const n = lines(logA).length;
-  await sleep(300);
+  await sleep(300); // six 50 ms intervals: a sample would have come
   assert.equal(lines(logA).length, n, 'logging went on after the stop');
   const ino = lstatSync(logA).ino;
 
@@ -105,7 +105,7 @@ test('the state follows every change, atomically; a clean stop ends logging but 
   srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
   await waitFor('an empty state', () => readState(dir).registrations.length === 0);
   const m = lines(logA).length;
-  await sleep(300);
+  await sleep(300); // six 50 ms intervals: a sample would have come
   assert.equal(lines(logA).length, m);
   await srv.kill();
 });
@@ -150,8 +150,8 @@ test('selections are kept too: --resume takes up a selection with its logs, and 
   const dir = tempDir();
   let srv = await Server.start({ dir, foreground: true, args: ['-m', 'world', '-v'] });
   const a = spawnChild(exe, ['300']);
-  spawnChild(exe, ['300']);
-  await sleep(200);
+  const b = spawnChild(exe, ['300']);
+  await waitFor(`the two ${name} to run`, () => [a, b].every((c) => procStat(c.pid!)?.comm === name));
   let r = await plog(['-d', dir, '-n', name, '-i', '100ms']);
   assert.equal(r.code, 0, r.stderr);
   await waitFor('the selection saved', () => {

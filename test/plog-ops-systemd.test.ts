@@ -83,7 +83,7 @@ test('Type=notify: READY=1, STATUS and MAINPID once it serves; WATCHDOG=1 every 
     );
     // Every 200 ms: 5 in a second; at least 3 (a loaded machine is late), and not a flood.
     const t0 = Date.now();
-    await sleep(1000);
+    await sleep(1000); // the window they are counted in: 5 would come, a flood far more
     const dogs = n.got.filter((g) => g.at >= t0 && g.lines.includes('WATCHDOG=1')).length;
     assert.ok(dogs >= 3 && dogs <= 8, `${dogs} WATCHDOG=1 in a second`);
     // A process logged: the status after a reload counts it.
@@ -112,7 +112,7 @@ test('NOTIFY_SOCKET in the abstract namespace; WATCHDOG_PID of another process m
   try {
     const srv = await Server.start({ foreground: true, env: { NOTIFY_SOCKET: name, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' } });
     await n.wait('READY=1');
-    await sleep(500);
+    await sleep(500); // five 100 ms watchdog periods: a WATCHDOG=1 would have come
     assert.ok(!n.all().includes('WATCHDOG=1'), JSON.stringify(n.all()));
     await srv.kill();
   } finally {

@@ -53,7 +53,7 @@ test('read while plogsrvd writes it, by every reader; then the whole log', async
     checkLog(log, prev, `read ${reads}`);
     prev = log;
     reads++;
-    if (reads % 50 === 0) await sleep(1);
+    if (reads % 50 === 0) await sleep(1); // the reader's pace: the event loop's turn every 50 reads
   }
   assert.ok(prev!.samples.length >= 10, `${prev!.samples.length} samples after 2.5 s at 100 ms`);
 

@@ -10,13 +10,19 @@ import { parseRunArgs, exitStatus, formatSummary, RUN_EXIT } from '../src/cli/pl
 import { readLog } from '../src/plog/log/readlog.js';
 import { UNRECOGNIZED } from '../src/plog/protocol.js';
 import { ProcessReader } from '../src/proc/reader.js';
-import { fakeServer, PLOG, plog, Server, sleep, tempDir, testEnv, waitFor } from './helpers/plog.js';
+import { fakeServer, lines, PLOG, plog, Server, tempDir, testEnv, waitFor } from './helpers/plog.js';
 import { processesWith } from './helpers/run.js';
 import { onTerminal } from './helpers/terminal.js';
 
 /** A directory for TMPDIR: where a private plogsrvd makes its own. */
 function privateTmp(): string {
   return tempDir();
+}
+
+/** The lines of a log in the private plogsrvd's directory under tmp ([] before it is there). */
+function privateLog(tmp: string, name: string): string[] {
+  const path = readdirSync(tmp, { recursive: true, encoding: 'utf8' }).find((p) => p.endsWith(`/${name}`));
+  return path ? lines(join(tmp, path)) : [];
 }
 
 /** The children of a process (from /proc/PID/task/PID/children). */
@@ -166,7 +172,7 @@ test('SIGINT to plog run (no terminal) goes to CMD; plog run waits for it, print
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const cmd = await waitFor('sleep 30 under plog run', () => childrenOf(child.pid!).find((p) => comm(p) === 'sleep'));
-  await sleep(200); // a few samples
+  await waitFor('a few samples', () => privateLog(tmp, `sleep.${cmd}`).length >= 2 + 3);
   child.kill('SIGINT');
   assert.equal(await done, 130);
   await waitFor('the summary', () => /verdict:/.test(stderr));
@@ -185,12 +191,13 @@ test('Ctrl-C on a terminal reaches CMD once (not again from plog run); the summa
     script,
     `const fs = require('fs'); let n = 0;
 process.on('SIGINT', () => { n++; setTimeout(() => { fs.writeFileSync(${JSON.stringify(count)}, String(n)); process.exit(3); }, 300); });
-fs.writeFileSync(${JSON.stringify(ready)}, '1'); setInterval(() => {}, 1000);\n`,
+fs.writeFileSync(${JSON.stringify(ready)}, String(process.pid)); setInterval(() => {}, 1000);\n`,
   );
   const run = [process.execPath, PLOG, 'run', '-d', tempDir(), '-i', '50ms', '--', process.execPath, script].map((a) => `'${a}'`).join(' ');
   const term = onTerminal(run, testEnv({ TMPDIR: tmp }));
   await waitFor('CMD to start', () => existsSync(ready));
-  await sleep(150);
+  const pid = readFileSync(ready, 'utf8');
+  await waitFor('a few samples', () => privateLog(tmp, `node.${pid}`).length >= 2 + 3);
   term.child.stdin!.write('\x03');
   assert.equal(await term.status(), 3, term.output());
   assert.equal(readFileSync(count, 'utf8'), '1', 'one SIGINT');

@@ -35,7 +35,7 @@ test('a symlink, a FIFO or a hard link planted at the log name: NAME.PID.2, the 
     assert.equal(lstatSync(join(srv.dir, `${name}.2`)).isFile(), true);
     assert.equal(lstatSync(join(srv.dir, `${name}.2`)).nlink, 1);
   }
-  await sleep(300);
+  await sleep(300); // a sample of each log (every 200 ms): a write to the victim would have come
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
   const after = statSync(victim);
   assert.equal(after.size, before.size);

@@ -41,7 +41,7 @@ test("the log is deleted: logging stops, reported as Can't find log", async () =
   unlinkSync(log);
   await srv.waitOutput('stderr', new RegExp(`plogsrvd\\[${srv.pid}\\]: Can't find log ${log}\n`));
   await waitFor(`${name} to leave the list`, async () => !(await listed(name)));
-  await sleep(600);
+  await sleep(600); // three 200 ms intervals: the log would have been made again
   assert.equal(existsSync(log), false, 'the log must not be created again');
   assert.ok(alive(child.pid), 'the process is left alone');
 });
@@ -75,7 +75,7 @@ test('the pid is reused by a new process: the new one is not logged in the old l
     // (With /proc/PID/stat kept open the server sees the old process end;
     // the start-time guard would catch a reuse otherwise.)
     t.diagnostic(`attempt ${attempt}: ${out.split('\n').find((l) => l.includes(`pid ${pid} `) && l.includes('stopped'))}`);
-    await sleep(1500);
+    await sleep(1500); // one and a half 1 s intervals: the new process would have been sampled
     assert.equal(lines(log).length, before, `the new process was sampled into ${name}`);
     assert.equal(await listed(name), false);
     assert.ok(alive(pid), 'the new process still runs');
@@ -95,7 +95,7 @@ test('plog -x PID: stops logging, keeps the log; then "Not logging PID."', async
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, `Stopped logging to ${log}\n`, '']);
   await srv.waitOutput('stdout', `stopped logging ${name} on request of uid 0\n`);
   const n = lines(log).length;
-  await sleep(800);
+  await sleep(800); // four 200 ms intervals: a sample would have come
   assert.equal(lines(log).length, n, 'the log grew after -x');
   assert.ok(existsSync(log));
   assert.equal(await listed(name), false);
@@ -120,6 +120,6 @@ test('the server ends: every log stops', async () => {
   own.signal('SIGTERM');
   await own.ended();
   const n = lines(log).length;
-  await sleep(800);
+  await sleep(800); // four 200 ms intervals: a sample would have come
   assert.equal(lines(log).length, n);
 });

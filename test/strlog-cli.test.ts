@@ -116,7 +116,7 @@ test('strlogd: detaches by default, returns once ready; one per directory (5); S
     const fg = await node(STRLOGD_BIN, ['-f', '-d', dir]);
     assert.equal(fg.code, STRLOGD.RUNNING.code);
     process.kill(pid, 'SIGHUP');
-    await sleep(100);
+    await sleep(100); // SIGHUP's default action would have ended it by now
     assert.equal((await driverStats(dir)).pid, pid, 'SIGHUP is ignored');
   } finally {
     process.kill(pid, 'SIGTERM');

@@ -85,7 +85,7 @@ test('strerr: one line per message, SEQ TIME TICKS FLAGS MID SID TEXT', async ()
   assert.ok(ticks[0]! >= boot0 % 2 ** 32 && ticks.at(-1)! <= boot1 % 2 ** 32, 'ticks since boot (100 per second), as lbolt');
   // Exactly the N message was mailed, to root, sendmail style.
   await waitFor('one mail', () => mails(out).length === 1);
-  await sleep(200);
+  await sleep(200); // a second mail, for another message, would have come
   assert.equal(mails(out).length, 1);
   const [mail] = mails(out);
   assert.match(mail!, /^ARGS: root\nTo: root\nSubject: STREAMS error 000003 on \S+ \(mid 7 sid 32767\)\n\n000003 \d\d:\d\d:\d\d [0-9a-f]{8} \.NT 7 32767 all letters FN\n/);
@@ -172,7 +172,7 @@ test('strerr: a missing mailer is reported once and every line is kept; a mail-s
   await waitFor('the report', () => strerr.stderr.includes('cannot be run'));
   await c.strlogWait(1, 1, 0, SL_ERROR | SL_NOTIFY, 'notify 4');
   await waitErrorLog(logdir, 4);
-  await sleep(200);
+  await sleep(200); // a second report, for notify 4, would have come
   assert.equal(strerr.stderr.match(/mailer/g)?.length, 1, strerr.stderr);
   assert.match(strerr.stderr, /strerr\[\d+\]: mailer \/nonexistent\/sendmail cannot be run \(ENOENT\): N messages are not mailed to ops; they are kept in the log\n/);
   await strerr.stop();

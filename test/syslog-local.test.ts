@@ -116,7 +116,7 @@ test('a receiver that never reads: the event loop runs on, drops are counted exa
     }
     // Keep going a while: the loop must stay responsive with the queue full.
     const ticksBefore = ticks;
-    await sleep(50);
+    await sleep(50); // the window the 1 ms timer must fire in (waiting for it would not bound the stall)
     clearInterval(iv);
     assert.ok(ticks > ticksBefore, `timer fired ${ticks - ticksBefore} times during 50 ms`);
     // A send that blocked would never return (the receiver never reads): the
@@ -160,7 +160,7 @@ test('a slow receiver: the queue drains when it reads, nothing dropped', async (
     const done = l.flush();
     while (got.length < N) {
       for (let d = rx.recv(); d; d = rx.recv()) got.push(d.data.toString().replace(/^.*: /, ''));
-      await sleep(1);
+      await sleep(1); // the receiver's pace: read what came, then let the logger send
     }
     await done;
     assert.equal(l.dropped, 0);
@@ -233,7 +233,7 @@ test('closelog() and openlog() with a slow receiver: what was logged before clos
     while (got.length < want.length && Date.now() < deadline) {
       const d = rx.recv();
       if (d) got.push(noTime(d.data.toString()));
-      await sleep(2);
+      await sleep(2); // one message, then the event loop's turn
     }
     await done;
     assert.deepEqual(got, want);

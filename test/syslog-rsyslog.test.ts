@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { findRsyslogd, hasGtls, makeCerts, Rsyslog, GlibcRef, type Parsed } from './helpers/rsyslog.js';
 import * as S from '../src/syslog/index.js';
 import { waitFor } from './helpers/wait.js';
+import { tcpSockets } from './helpers/signals.js';
 
 const skip = findRsyslogd() ? false : 'rsyslogd is not installed (Debian package rsyslog)';
 
@@ -548,8 +549,9 @@ describe('plogkit/syslog through rsyslog', { skip }, () => {
     logger.syslog(S.LOG_ERR, 'tcp before');
     await r.waitFor('tcp before');
     await r.restart();
-    // Let the close of the old connection reach us, as it would in a daemon.
-    await sleep(100);
+    // The close of the old connection has reached us, as it would in a daemon: the logger holds none to the port.
+    const port = `:${r.tcpPort.toString(16).toUpperCase().padStart(4, '0')}`;
+    await waitFor('the old connection to be closed', () => !tcpSockets(process.pid).some((s) => s.remote.endsWith(port)));
     logger.syslog(S.LOG_ERR, 'tcp after');
     await r.waitFor('tcp after');
     await logger.close();
@@ -586,7 +588,7 @@ async function tlsWithoutGtls(t: { skip(msg: string): void; diagnostic(msg: stri
     const frames: string[] = [];
     const deadline = Date.now() + 5000;
     while (frames.length < 2 && Date.now() < deadline) {
-      await sleep(10);
+      await sleep(10); // the poll of a wait for both frames (5 s at most)
       frames.length = 0;
       let rest = data;
       for (;;) {

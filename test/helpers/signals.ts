@@ -8,8 +8,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { waitFor } from './wait.js';
 
-/** The TCP sockets (any state; '0A' is LISTEN) among the descriptors of pid. */
-export function tcpSockets(pid: number): Array<{ local: string; state: string; inode: string }> {
+/** The TCP sockets (any state; '0A' is LISTEN) among the descriptors of pid;
+ * addresses as /proc/net/tcp gives them (hex, 0100007F:1F90 for 127.0.0.1:8080). */
+export function tcpSockets(pid: number): Array<{ local: string; remote: string; state: string; inode: string }> {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -19,7 +20,7 @@ export function tcpSockets(pid: number): Array<{ local: string; state: string; i
       /* closed meanwhile */
     }
   }
-  const found: Array<{ local: string; state: string; inode: string }> = [];
+  const found: Array<{ local: string; remote: string; state: string; inode: string }> = [];
   for (const table of ['tcp', 'tcp6']) {
     let text: string;
     try {
@@ -30,7 +31,7 @@ export function tcpSockets(pid: number): Array<{ local: string; state: string; i
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
     for (const line of text.split('\n').slice(1)) {
       const c = line.trim().split(/\s+/);
-      if (c.length > 9 && inodes.has(c[9]!)) found.push({ local: c[1]!, state: c[3]!, inode: c[9]! });
+      if (c.length > 9 && inodes.has(c[9]!)) found.push({ local: c[1]!, remote: c[2]!, state: c[3]!, inode: c[9]! });
     }
   }
   return found;
