@@ -7,7 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnixSocket } from '../src/native.js';
-import { alive, blockFor, ints, lines, plog, Raw, Server, spawnSleep, text, VERSION, waitFor, waitLines } from './helpers/plog.js';
+import { alive, blockFor, ints, lines, plog, Raw, Server, sleep, spawnSleep, text, VERSION, waitFor, waitLines } from './helpers/plog.js';
 
 let srv: Server;
 let r: Raw;
@@ -188,7 +188,7 @@ test('extensions: {0,16,pid,ms} logs in milliseconds, {0,17,pid} stops, {0,18} s
   assert.match(l[2]!, /^\d\d-\d\d [ \d]\d:\d\d:\d\d\.\d\d\d /);
   assert.equal(await r.ask(srv.dir, ints(0, 17, child.pid)), `Stopped logging to ${log}`);
   const n = lines(log).length;
-  await new Promise((res) => setTimeout(res, 800));
+  await sleep(800); // three 250 ms intervals: a sample would have come
   assert.equal(lines(log).length, n, 'the log grew after the stop');
   assert.equal(await r.ask(srv.dir, ints(0, 17, child.pid)), `Not logging ${child.pid}.`);
   // The largest interval the extension can carry (uint32 ms) is accepted.
