@@ -10,7 +10,7 @@ process.env.TZ = 'Europe/Berlin';
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseLog } from '../src/plog/log/logread.js';
@@ -213,6 +213,21 @@ describe('the incremental reader', () => {
     r = tail.read(1 << 30);
     assert.equal(r.samples.length, 1);
     assert.ok(lastNl > 0);
+  });
+
+  test('reading a log leaves its access time (O_NOATIME: each read of a growing log would write the inode again under relatime)', () => {
+    const path = dirFile('atime.1');
+    writeFileSync(path, leakText(5));
+    const old = new Date(Date.now() - 86_400_000);
+    utimesSync(path, old, new Date());
+    const atime = statSync(path).atimeMs;
+    const tail = new FileTail(path);
+    assert.equal(tail.read(1 << 30).samples.length, 5);
+    assert.equal(statSync(path).atimeMs, atime, 'the first read set the access time');
+    appendFileSync(path, textLine(series(new Date(START.getTime() + 7_200_000), 1000, 1, () => 1000)[0]!, true));
+    assert.equal(tail.read(1 << 30).samples.length, 1);
+    assert.equal(statSync(path).atimeMs, atime, 'a read of what was appended set the access time');
+    tail.close();
   });
 
   test('a file cut shorter is read again from its start, said by reset; one replaced at its name too, once the name is checked', () => {

@@ -56,10 +56,29 @@ const KEPT = ((): number => {
 const NAME_CHECK_MS = 6000;
 const kept = new Set<FileTail>();
 
+const noatime = typeof C.O_NOATIME === 'number';
+
+/**
+ * Open a log without updating its access time where open(2) allows it
+ * (O_NOATIME: the file's owner, or root): a log being written is read after
+ * every line, and with relatime each of those reads would write its inode
+ * again. Refused (EPERM: another user's file), it is opened without.
+ */
+function openLog(path: string, followLinks: boolean): number {
+  if (noatime) {
+    try {
+      return openSync(path, openFlags(followLinks) | C.O_NOATIME);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return openSync(path, openFlags(followLinks));
+}
+
 /** Open a log; out of descriptors (EMFILE), close the older half of the kept ones and try again. */
 function openKept(path: string, followLinks: boolean): number {
   try {
-    return openSync(path, openFlags(followLinks));
+    return openLog(path, followLinks);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EMFILE' || kept.size === 0) throw err;
     let n = Math.ceil(kept.size / 2);
@@ -67,7 +86,7 @@ function openKept(path: string, followLinks: boolean): number {
       if (n-- <= 0) break;
       t.close();
     }
-    return openSync(path, openFlags(followLinks));
+    return openLog(path, followLinks);
   }
 }
 
