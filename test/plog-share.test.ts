@@ -17,6 +17,7 @@ import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { parseSmaps } from '../src/proc/smaps.js';
 import { parseStatm } from '../src/proc/statm.js';
 import { lines, NOBODY, plog, Server, spawnChild, tempDir } from './helpers/plog.js';
+import { quietStat } from './helpers/logs.js';
 
 const tmp = mkdtempSync('/tmp/plog-share-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -125,26 +126,7 @@ describe('a process mapping a private 64 MB file', () => {
 describe('where smaps_rollup is not read', () => {
   const base = (over: Partial<RawSample> = {}): RawSample => ({
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
-    stat: {
-      pid: 1,
-      comm: 'x',
-      state: 'S',
-      ppid: 1,
-      minflt: 0,
-      cminflt: 0,
-      majflt: 0,
-      cmajflt: 0,
-      utime: 0,
-      stime: 0,
-      cutime: 0,
-      cstime: 0,
-      priority: 20,
-      nice: 0,
-      numThreads: 1,
-      starttime: 1,
-      vsize: 0,
-      rss: 0,
-    },
+    stat: quietStat(),
     statm: { size: 25600, resident: 1000, shared: 800, text: 10, data: 900 },
     smaps: { rss: 4000, pss: 3000, swap: 0, sharedClean: 900, sharedDirty: 100, privateClean: 2000, privateDirty: 1000 },
     maps: { kb: 3500, complete: true },

@@ -10,6 +10,7 @@ import { formatLine, PSS_STALE, type LineOptions } from '../src/plog/log/logline
 import { parseLogLine } from '../src/plog/log/lineparse.js';
 import { ProcessReader, type RawSample } from '../src/proc/reader.js';
 import { Server, lines, plog, spawnSleep, waitFor } from './helpers/plog.js';
+import { quietStat } from './helpers/logs.js';
 
 describe('pssBudget / nextPssRead / pssDue', () => {
   test('PLOG_PSS_BUDGET: a percentage, off, or the default 1%', () => {
@@ -38,26 +39,7 @@ describe('a line whose PSS was not read again', () => {
   const OPTS: LineOptions = { withSeconds: true, pageKb: 4, clkTck: 100 };
   const sample = (stale: boolean): RawSample => ({
     timeMs: new Date(2024, 0, 5, 9, 7, 3).getTime(),
-    stat: {
-      pid: 1,
-      comm: 'x',
-      state: 'S',
-      ppid: 0,
-      minflt: 1,
-      cminflt: 0,
-      majflt: 0,
-      cmajflt: 0,
-      utime: 0,
-      stime: 0,
-      cutime: 0,
-      cstime: 0,
-      priority: 20,
-      nice: 0,
-      numThreads: 1,
-      starttime: 1,
-      vsize: 0,
-      rss: 0,
-    },
+    stat: quietStat({ ppid: 0, minflt: 1 }),
     statm: { size: 25600, resident: 1000, shared: 250, text: 10, data: 900 },
     smaps: { rss: 4000, pss: 3000, swap: 12, sharedClean: 400, sharedDirty: 100, privateClean: 0, privateDirty: 0 },
     maps: { kb: 3500, complete: true },

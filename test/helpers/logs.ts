@@ -3,6 +3,7 @@
 // with logline.ts's own formatters for dates, sizes and CPU times, and the
 // column widths of formatLine, so the fixtures look like the real thing.
 import { formatCpuTime, formatDate, formatHeader, formatSize } from '../../src/plog/log/logline.js';
+import type { ProcStat } from '../../src/proc/stat.js';
 
 export interface FixSample {
   /** Local time of the sample. */
@@ -68,4 +69,29 @@ export function series(start: Date, stepMs: number, n: number, rssKb: (i: number
     out.push({ t: new Date(start.getTime() + i * stepMs), rssKb: rssKb(i), cpuPct: i === 0 ? null : 5 + 3 * Math.sin(i / 3), cpuS: Math.floor((i * stepMs) / 20_000), ...over(i) });
   }
   return out;
+}
+
+/** A /proc/PID/stat of a small idle process with no counters yet (for the line formatters' tests), changed by over. */
+export function quietStat(over: Partial<ProcStat> = {}): ProcStat {
+  return {
+    pid: 1,
+    comm: 'x',
+    state: 'S',
+    ppid: 1,
+    minflt: 0,
+    cminflt: 0,
+    majflt: 0,
+    cmajflt: 0,
+    utime: 0,
+    stime: 0,
+    cutime: 0,
+    cstime: 0,
+    priority: 20,
+    nice: 0,
+    numThreads: 1,
+    starttime: 1,
+    vsize: 0,
+    rss: 0,
+    ...over,
+  };
 }
