@@ -534,6 +534,36 @@ test('ENOSPC: a full runtime directory (64 kB tmpfs) stops each log with "Can\'t
   }
 });
 
+test('ENOSPC on the host log (root plog -r ., 64 kB tmpfs): the whole-host selection ends, said once; its rows are whole lines up to the end', async (t) => {
+  if (!canMount()) return t.skip('cannot mount a tmpfs here');
+  const dir = tmpfs('64k');
+  let srv: Server | null = null;
+  try {
+    srv = await Server.start({ dir, foreground: true, args: ['-m', 'world'] });
+    const r = await plog(['-d', dir, '-t', '60', '-r', '.', '-i', '100ms']);
+    assert.equal(r.code, 0, r.stderr);
+    const path = /to (\/.*\.csv)\.\n$/.exec(r.stdout)![1]!;
+    // Every process of the machine ten times a second, about 100 bytes a row:
+    // the file system is full within a second or two.
+    const ended = new RegExp(`Can't append logfile: (No space left on device|short write \\(\\d+ of \\d+ bytes; No space left on device\\?\\)) \\(${path}\\): stopped selection /\\./ of uid 0\n`);
+    await waitFor('the selection to end', () => ended.test(srv!.stderr), { timeout: 20_000 });
+    await waitFor('no log and no selection left', async () => (await plog(['-d', dir, '-l'])).stdout === '', { timeout: 10_000 });
+    // Said once for the selection, and at most once more by the samples that met it first.
+    assert.equal(srv.stderr.split('stopped selection').length - 1, 1, srv.stderr);
+    assert.ok(srv.stderr.split(`No space left on device (${path})\n`).length - 1 <= 1, srv.stderr);
+    const text = readFileSync(path, 'latin1');
+    assert.ok(text.endsWith('\n'), `the last line is cut: ${JSON.stringify(text.slice(-80))}`);
+    const rows = text.split('\n').slice(1, -1).filter((l) => !l.startsWith('# pid '));
+    assert.ok(rows.length > 100, `${rows.length} rows`);
+    for (const row of rows) assert.match(row, /^\d+,\d{13},[A-Za-z],/, `not a whole row: ${JSON.stringify(row)}`);
+    // The server still answers.
+    assert.equal(await raw().ask(dir, ints(0, 2)), String(srv.pid));
+  } finally {
+    await srv?.kill();
+    execFileSync('umount', [dir]);
+  }
+});
+
 test('a runtime directory that is read-only: no socket (exit 9, "Read-only file system"); made unwritable under a running server: open logs go on, new ones get "Can\'t create logfile: Permission denied"', async (t) => {
   if (!canMount()) return t.skip('cannot mount a tmpfs here');
   // Linux refuses to remount a file system read-only while files on it are

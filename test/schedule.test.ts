@@ -2,7 +2,11 @@
 // due time behind its one timer, and the grid that lets logs share wakeups.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DueHeap, onGrid, SLOT_MS, type Scheduled } from '../src/plog/engine/schedule.js';
+import { DueHeap, onGrid, Schedule, SLOT_MS, type Scheduled } from '../src/plog/engine/schedule.js';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineBatch } from '../src/plog/log/logfile.js';
+import { tempDir } from './helpers/plog.js';
 
 const entry = (id: number, due: number): Scheduled => ({ id, due, heapIndex: -1 });
 
@@ -87,5 +91,74 @@ describe('onGrid', () => {
     const b = onGrid(1008.9 + 1000);
     assert.equal(a, b);
     assert.equal((a + 5 * 1000) % SLOT_MS, 0);
+  });
+});
+
+describe('Schedule', () => {
+  test('a turn samples every log that is due, then calls afterTurn once; a log that ended is not sampled again', async () => {
+    const events: string[] = [];
+    let turns = 0;
+    let finished = (): void => {};
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const s = new Schedule<Scheduled & { intervalMs: number }>(
+      (t) => {
+        events.push(`sample ${t.id}`);
+        return t.id !== 2; // 2's logging ends at its first sample
+      },
+      () => {
+        events.push('after');
+        if (++turns === 2) finished();
+      },
+    );
+    const now = performance.now();
+    for (const id of [1, 2, 3]) s.add({ id, due: now, heapIndex: -1, intervalMs: 30 });
+    await done;
+    s.stop();
+    assert.deepEqual(events.slice(0, 4), ['sample 1', 'sample 2', 'sample 3', 'after']);
+    assert.deepEqual(events.slice(4), ['sample 1', 'sample 3', 'after']);
+    assert.equal(s.size, 2);
+  });
+});
+
+describe('LineBatch', () => {
+  test('lines are written when flushed, whole and in order; nothing before', () => {
+    const path = join(tempDir(), 'host.csv');
+    const fd = openSync(path, 'a');
+    const b = new LineBatch(fd);
+    b.add('1,a\n');
+    b.add('2,b\n');
+    assert.equal(readFileSync(path, 'latin1'), '');
+    b.flush();
+    b.flush(); // nothing more to write
+    assert.equal(readFileSync(path, 'latin1'), '1,a\n2,b\n');
+    assert.equal(b.error, null);
+    closeSync(fd);
+  });
+
+  test('a batch is written when it grows past 256 kB, without waiting for the turn to end', () => {
+    const path = join(tempDir(), 'host.csv');
+    const fd = openSync(path, 'a');
+    const b = new LineBatch(fd);
+    const line = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < 255; i++) b.add(line);
+    assert.equal(readFileSync(path).length, 0);
+    b.add(line);
+    assert.equal(readFileSync(path).length, 256 * 1024);
+    closeSync(fd);
+  });
+
+  test('a failed write is kept in error (in words), not thrown, and the first one is kept', () => {
+    const path = join(tempDir(), 'host.csv');
+    const fd = openSync(path, 'w');
+    closeSync(fd);
+    const ro = openSync(path, 'r');
+    const b = new LineBatch(ro);
+    b.add('1,a\n');
+    assert.doesNotThrow(() => b.flush());
+    assert.equal(b.error, "Can't append logfile: Bad file descriptor");
+    b.add('2,b\n');
+    b.flush();
+    assert.equal(b.error, "Can't append logfile: Bad file descriptor");
+    closeSync(ro);
   });
 });

@@ -62,8 +62,17 @@ const INITIAL_BUFFER = 64 * 1024;
  */
 let scratch: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
 
-/** Read a whole /proc file from offset 0 into the scratch buffer; returns its length. */
-function preadAll(fd: number): number {
+/**
+ * Read a whole /proc file from offset 0 into the scratch buffer; returns its length.
+ *
+ * oneRecord: the file is made in one piece (the kernel's single_open(): stat,
+ * statm, smaps_rollup), so a read that returns less than it asked for has
+ * returned all of it, and the read that would return 0 is not made (procps
+ * reads these files the same way). A file of many records (maps, smaps) can
+ * return less than asked before its end: the kernel hands over one buffer
+ * of whole records at a time; it is read until a read returns 0.
+ */
+function preadAll(fd: number, oneRecord = false): number {
   let pos = 0;
   for (;;) {
     if (pos === scratch.length) {
@@ -74,9 +83,21 @@ function preadAll(fd: number): number {
       scratch.copy(bigger, 0, 0, pos);
       scratch = bigger;
     }
-    const n = fs.readSync(fd, scratch, pos, scratch.length - pos, pos);
+    const want = scratch.length - pos;
+    const n = fs.readSync(fd, scratch, pos, want, pos);
     if (n === 0) return pos;
     pos += n;
+    if (oneRecord && n < want) return pos;
+  }
+}
+
+/** Close a descriptor of a /proc file if one is open (null, -1 and -2 are none). */
+function closeProcFd(fd: number | null): void {
+  if (fd === null || fd < 0) return;
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* already gone */
   }
 }
 
@@ -229,15 +250,9 @@ export class ProcessReader {
 
   /** Lean: close what openRest() opened. */
   private closeRest(): void {
-    for (const fd of [this.statmFd, this.smapsFd, this.mapsFd]) {
-      if (fd !== null && fd >= 0) {
-        try {
-          fs.closeSync(fd);
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    closeProcFd(this.statmFd);
+    closeProcFd(this.smapsFd);
+    closeProcFd(this.mapsFd);
     this.statmFd = -1;
     this.smapsFd = null;
     this.mapsFd = null;
@@ -279,13 +294,13 @@ export class ProcessReader {
     let stat: ProcStat;
     let statm: Statm;
     try {
-      const n = preadAll(this.statFd); // first: it may grow scratch
+      const n = preadAll(this.statFd, true); // first: it may grow scratch
       stat = parseStatBytes(scratch, n, into?.stat);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }
     try {
-      const n = preadAll(this.statmFd);
+      const n = preadAll(this.statmFd, true);
       statm = parseStatmBytes(scratch, n, into?.statm);
     } catch (e) {
       throw new ProcReadError('statm', e);
@@ -314,7 +329,7 @@ export class ProcessReader {
       } else if (this.smapsFd !== null) {
         const t0 = performance.now();
         try {
-          const n = preadAll(this.smapsFd);
+          const n = preadAll(this.smapsFd, this.smapsFile === 'smaps_rollup');
           smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
           this.smapsRead = true;
         } catch (e) {
@@ -409,7 +424,7 @@ export class ProcessReader {
   readStat(): ProcStat {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
     try {
-      const n = preadAll(this.statFd);
+      const n = preadAll(this.statFd, true);
       return parseStatBytes(scratch, n);
     } catch (e) {
       throw new ProcReadError('stat', e);

@@ -16,7 +16,7 @@ import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
 import { formatCmdline } from '../../proc/cmdline.js';
 import { TreeLoad, TreeSampler } from '../../proc/tree.js';
 import { logBaseName } from '../log/logline.js';
-import { createLogFile, type LogFile } from '../log/logfile.js';
+import { createLogFile, type LineBatch, type LogFile } from '../log/logfile.js';
 import { MachineLog, logSuffix } from '../log/machine-format.js';
 import { formatInterval, intervalOk, MAX_INTERVAL_MS, MIN_INTERVAL_MS, timesWithSeconds, type LogFormatName, type Request } from '../protocol.js';
 import { DEFAULT_PSS_BUDGET } from './pss-budget.js';
@@ -104,7 +104,12 @@ export class Registry {
   private readonly report: Reporter;
   private readonly targets = new Map<number, Target>();
   /** Every log's next sample, by due time: one timer for them all. */
-  private readonly schedule = new Schedule<Target>((t) => this.sample(t));
+  private readonly schedule = new Schedule<Target>(
+    (t) => this.sample(t),
+    () => this.flushBatches(),
+  );
+  /** The batches of shared logs (LineBatch) that lines went to in this turn. */
+  private readonly batches = new Set<LineBatch>();
   private readonly sampling: SampleOptions;
   private nextId = 1;
 
@@ -326,7 +331,13 @@ export class Registry {
   /** No more samples: every registration ends (the hooks hear it without a why). */
   stop(): void {
     this.schedule.stop();
+    this.flushBatches();
     for (const t of this.targets.values()) this.end(t);
+  }
+
+  private flushBatches(): void {
+    for (const b of this.batches) b.flush();
+    this.batches.clear();
   }
 
   private logsOf(uid: number): number {
@@ -337,6 +348,7 @@ export class Registry {
 
   /** The schedule's turn for t: false when its logging ended. */
   private sample(t: Target): boolean {
+    if (t.log.batch) this.batches.add(t.log.batch);
     const end = sampleTarget(t, this.sampling) ?? this.hooks.sampled?.(t);
     if (end) {
       this.finish(t, end.why, end.isError);

@@ -68,6 +68,7 @@ export type SampleEnd = { why: string; isError: boolean } | null;
  * stop after a zombie's line. Returns why logging ends, or null.
  */
 export function sampleTarget(t: SampledTarget, o: SampleOptions): SampleEnd {
+  if (t.log.batch?.error) return { why: `${t.log.batch.error} (${t.log.path})`, isError: true };
   const there = t.sharedLog ? sharedLogThere(t.log.fd) : logStillThere(t.log.fd);
   if (there === 'gone') return { why: `Can't find log ${t.log.path}`, isError: true };
   if (there !== 'yes') return { why: `Error checking files ${t.log.path}: ${there.error}`, isError: true };
@@ -103,7 +104,9 @@ export function sampleTarget(t: SampledTarget, o: SampleOptions): SampleEnd {
   // A csv or jsonl log has no mark for a carried PSS: it shows none then.
   if (t.machine && s.smapsStale) s.smaps = null;
   try {
-    appendLine(t.log.fd, lineOf(t, s, t.prev, o.pageKb));
+    const line = lineOf(t, s, t.prev, o.pageKb);
+    if (t.log.batch) t.log.batch.add(line);
+    else appendLine(t.log.fd, line);
   } catch (err) {
     return { why: `${(err as Error).message} (${t.log.path})`, isError: true };
   }

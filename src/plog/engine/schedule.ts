@@ -125,8 +125,15 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
   private turning = false;
   private stopped = false;
 
-  /** sample(t): take t's sample now; false when t's logging ended (then t is not rescheduled). */
-  constructor(private readonly sample: (t: T) => boolean) {}
+  /**
+   * sample(t): take t's sample now; false when t's logging ended (then t is
+   * not rescheduled). afterTurn: called when a turn ends (lines gathered
+   * through it are written then).
+   */
+  constructor(
+    private readonly sample: (t: T) => boolean,
+    private readonly afterTurn: () => void = () => {},
+  ) {}
 
   /** Logs scheduled (each one's next sample counts as its timer). */
   get size(): number {
@@ -190,6 +197,7 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
       }
     } finally {
       this.turning = false;
+      this.afterTurn();
       this.arm();
     }
   }

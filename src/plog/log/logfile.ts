@@ -22,6 +22,8 @@ export interface LogFile {
   /** The base name in the runtime directory, e.g. bash.123 or bash.123.2. */
   name: string;
   path: string;
+  /** A log written by many processes gathers their lines here (LineBatch). */
+  batch?: LineBatch;
 }
 
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_APPEND | C.O_NONBLOCK;
@@ -84,6 +86,46 @@ export function appendLine(fd: number, line: Buffer | string): void {
     /* the short write is reported below either way */
   }
   throw new LogFileError(`Can't append logfile: short write (${written} of ${length} bytes; No space left on device?)`);
+}
+
+/** A batch is written once it holds this many characters, whatever the turn. */
+const BATCH_MAX = 256 * 1024;
+
+/**
+ * The lines of one sampling turn to a log that many processes write (the
+ * whole host's, src/plog/ops/host.ts), written together with one write(2)
+ * when the turn ends (flush): thousands of rows a second cost one system
+ * call a turn instead of one each. A reader still never sees half a line:
+ * the batch is whole lines, appended as appendLine appends one. A failed
+ * write loses that turn's lines and is kept in `error`: the log's processes
+ * stop logging at their next sample, saying why.
+ */
+export class LineBatch {
+  private parts: string[] = [];
+  private chars = 0;
+  /** Why the last write failed (appendLine's words), or null. */
+  error: string | null = null;
+
+  constructor(readonly fd: number) {}
+
+  add(line: string): void {
+    this.parts.push(line);
+    this.chars += line.length;
+    if (this.chars >= BATCH_MAX) this.flush();
+  }
+
+  /** Write what was gathered; a failure is kept in error, not thrown. */
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.chars = 0;
+    try {
+      appendLine(this.fd, text);
+    } catch (err) {
+      this.error ??= (err as Error).message;
+    }
+  }
 }
 
 /** Whether the log is still linked in its directory (deleting it stops logging). */

@@ -24,7 +24,7 @@ import { ProcessReader, type RawSample } from '../../proc/reader.js';
 import { raiseNofile } from '../../native.js';
 import { csvCell } from '../log/export.js';
 import { sharedPercent } from '../log/logline.js';
-import { appendLine, createLogFile, logStillThere, type LogFile } from '../log/logfile.js';
+import { appendLine, createLogFile, LineBatch, logStillThere, type LogFile } from '../log/logfile.js';
 import { performance } from 'node:perf_hooks';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
@@ -68,6 +68,8 @@ export class HostLog {
     // Root's file, in root's runtime directory: nobody else's name to follow.
     this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, 0o644, '.csv');
     appendLine(this.file.fd, HOST_HEADER);
+    // Its rows are written a sampling turn at a time (LineBatch).
+    this.file.batch = new LineBatch(this.file.fd);
   }
 
   /** A process's row in HOST_FIELDS (the figures of machine-format.ts's machineSample, made straight into text). */
@@ -92,6 +94,7 @@ export class HostLog {
   }
 
   close(): void {
+    this.file.batch?.flush();
     try {
       closeSync(this.file.fd);
     } catch {
@@ -124,6 +127,8 @@ export function takeWholeHost(server: Registry, log: HostLog, pid: number, inter
       command = formatCmdline(Buffer.alloc(0), first.stat.comm);
     }
     // formatCmdline escapes every byte outside printable ASCII: no newline gets in.
+    // The rows gathered before it go first: the log stays in time order.
+    log.file.batch?.flush();
     appendLine(log.file.fd, `# pid ${pid}: ${command}\n${log.row(pid, first, null)}`);
     const rows = {
       format: 'csv' as const,
@@ -249,8 +254,27 @@ export class WholeHost {
    * cost. The first scan is the caller's.
    */
   start(scan: () => void): void {
-    this.timer ??= setInterval(scan, Math.max(250, this.intervalMs / 2));
+    this.timer ??= setInterval(
+      () => {
+        if (!this.ended()) scan();
+      },
+      Math.max(250, this.intervalMs / 2),
+    );
     this.timer.unref();
+  }
+
+  /**
+   * Whether the host log can no longer be written (removed, or a write of
+   * its rows failed: a full disk); then the selection ends, saying why. Its
+   * processes end with the same words at their next sample.
+   */
+  private ended(): boolean {
+    if (!this.log) return false;
+    const { path, fd, batch } = this.log.file;
+    const why = logStillThere(fd) === 'gone' ? `Can't find log ${path}` : batch?.error ? `${batch.error} (${path})` : null;
+    if (why === null) return false;
+    this.owner.gone(why);
+    return true;
   }
 
   /** A process found: taken at the next slice. */
@@ -267,10 +291,7 @@ export class WholeHost {
         this.queue.length = 0;
         return;
       }
-      if (this.log && logStillThere(this.log.file.fd) === 'gone') {
-        this.owner.gone(`Can't find log ${this.log.file.path}`);
-        return;
-      }
+      if (this.ended()) return;
       const t0 = performance.now();
       while (this.queue.length > 0 && performance.now() - t0 < SLICE_MS) this.take(this.queue.pop()!);
       if (this.queue.length === 0) return;
