@@ -553,7 +553,10 @@ test('ENOSPC on the host log (root plog -r ., 64 kB tmpfs): the whole-host selec
     assert.ok(srv.stderr.split(`No space left on device (${path})\n`).length - 1 <= 1, srv.stderr);
     const text = readFileSync(path, 'latin1');
     assert.ok(text.endsWith('\n'), `the last line is cut: ${JSON.stringify(text.slice(-80))}`);
-    const rows = text.split('\n').slice(1, -1).filter((l) => !l.startsWith('# pid '));
+    const rows = text
+      .split('\n')
+      .slice(1, -1)
+      .filter((l) => !l.startsWith('# pid '));
     assert.ok(rows.length > 100, `${rows.length} rows`);
     for (const row of rows) assert.match(row, /^\d+,\d{13},[A-Za-z],/, `not a whole row: ${JSON.stringify(row)}`);
     // The server still answers.
