@@ -289,7 +289,7 @@ async function main(): Promise<void> {
         const m = / to (\/.*)\.$/.exec(reply ?? '');
         if (!m) throw new Error(`bench: plogsrvd said ${reply}`);
         const log = m[1]!;
-        const warm = Math.max(5000, ph.ms + 2000);
+        const warm = Math.max(5000, 2 * ph.ms + 2000);
         note(`${reply}; warming up ${warm / 1000} s`);
         await sleep(warm);
         const first = new Map<number, number>();

@@ -12,6 +12,9 @@
  *  - an O_PATH descriptor of a file reached without following any symbolic
  *    link on the way (openat2(2) RESOLVE_NO_SYMLINKS), so that a root daemon
  *    answers the socket a client bound and not one a link points to;
+ *  - a file read whole through a directory descriptor (openat(2)), which
+ *    Node cannot do: a process's /proc files, read through the descriptor
+ *    of its /proc/PID;
  *  - a do-nothing handler for the real-time signals, which Node cannot
  *    listen for, so that a stray one does not end a daemon;
  *  - the descriptor limit (RLIMIT_NOFILE) raised, which Node cannot do:
@@ -391,6 +394,50 @@ static napi_value js_openpath(napi_env env, napi_callback_info info) {
   return make_int(env, walk_nofollow(path));
 }
 
+/* readat(dirfd, name, buffer, oneRecord) -> bytes | -errno: open name in the
+ * directory of dirfd (openat(2): one name, no '/', no link followed), read it
+ * from its start into buffer, close it. Node has no openat: a root plogsrvd
+ * logging a whole host keeps one descriptor of a process's /proc/PID (which
+ * stands for that process, not for whatever later gets its number) and
+ * reads its files through it, one call a file. oneRecord: stop at the first
+ * read shorter than asked (a /proc file the kernel makes in one piece). A
+ * result equal to the buffer's length may not be all of the file: the
+ * caller grows the buffer and asks again. */
+static napi_value js_readat(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t dirfd;
+  char name[NAME_MAX + 2];
+  size_t len = 0;
+  void *data = NULL;
+  size_t cap = 0;
+  bool one = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4 || get_int(env, argv[0], &dirfd) < 0) return make_int(env, -EINVAL);
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok) return make_int(env, -EINVAL);
+  if (len == 0 || len > NAME_MAX || strlen(name) != len || strchr(name, '/') != NULL) return make_int(env, -EINVAL);
+  if (napi_get_buffer_info(env, argv[2], &data, &cap) != napi_ok || cap == 0) return make_int(env, -EINVAL);
+  if (napi_get_value_bool(env, argv[3], &one) != napi_ok) return make_int(env, -EINVAL);
+  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0) return make_int(env, -errno);
+  size_t got = 0;
+  while (got < cap) {
+    ssize_t n = read(fd, (char *)data + got, cap - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return make_int(env, -e);
+    }
+    if (n == 0) break;
+    size_t asked = cap - got;
+    got += (size_t)n;
+    if (one && (size_t)n < asked) break;
+  }
+  close(fd);
+  return make_int(env, (int64_t)got);
+}
+
 /* ---- Poller: uv_poll_t on a descriptor, calling back into JS ---- */
 
 typedef struct {
@@ -652,6 +699,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "lock", NULL, js_lock, NULL, NULL, NULL, napi_default, NULL },
     { "openpath", NULL, js_openpath, NULL, NULL, NULL, napi_default, NULL },
+    { "readat", NULL, js_readat, NULL, NULL, NULL, napi_default, NULL },
     { "catchRealtime", NULL, js_catch_realtime, NULL, NULL, NULL, napi_default, NULL },
     { "nofile", NULL, js_nofile, NULL, NULL, NULL, napi_default, NULL },
   };

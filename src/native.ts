@@ -36,6 +36,7 @@ interface Binding {
   close(fd: number): number;
   lock(fd: number, exclusive: boolean, wait: boolean): number;
   openpath(path: string): number;
+  readat(dirfd: number, name: string, buf: Buffer, oneRecord: boolean): number;
   catchRealtime(): [number, number] | number;
   nofile(want: number): [number, number] | number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => RawPoller;
@@ -344,6 +345,17 @@ export function lockFile(fd: number, opts: { exclusive?: boolean; wait?: boolean
  */
 export function openPath(path: string): number {
   return check(binding.openpath(path), 'open', path);
+}
+
+/**
+ * Read the file `name` of the directory of dirfd (openat(2), O_NOFOLLOW; one
+ * name, no '/') from its start into buf, and close it; returns the bytes
+ * read. oneRecord: stop at the first read shorter than asked (a /proc file
+ * made in one piece: stat, statm, smaps_rollup). A result of buf.length
+ * may not be the whole file: grow buf and read again. Throws SystemError.
+ */
+export function readAt(dirfd: number, name: string, buf: Buffer, oneRecord: boolean): number {
+  return check(binding.readat(dirfd, name, buf, oneRecord), 'read', name);
 }
 
 /**

@@ -1,14 +1,15 @@
 // The native addon (native/plog_native.c through src/native.ts): errors
 // surface where they happen, a socket's poll survives an error, a closed
-// socket refuses to be used, each thread has its own receive buffer, and
-// openPath() never follows a link.
+// socket refuses to be used, each thread has its own receive buffer,
+// openPath() never follows a link, and readAt() reads one name of a directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { openPath, UnixSocket, type Datagram } from '../src/native.js';
+import { openPath, readAt, SystemError, UnixSocket, type Datagram } from '../src/native.js';
 import { ROOT, tempDir, waitFor } from './helpers/plog.js';
 
 const NATIVE = JSON.stringify(join(ROOT, 'dist/src/native.js'));
@@ -146,5 +147,47 @@ test('openPath: a descriptor of the file itself, never through a symlink on the 
     assert.throws(() => openPath('relative/path'), { code: 'EINVAL' });
   } finally {
     s.close();
+  }
+});
+
+test('readAt: a file read whole through a directory descriptor; one name only, no link followed; a short buffer says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plog-readat-'));
+  try {
+    writeFileSync(join(dir, 'small'), 'hello\n');
+    writeFileSync(join(dir, 'big'), 'x'.repeat(10_000));
+    symlinkSync(join(dir, 'small'), join(dir, 'link'));
+    const dfd = openPath(dir);
+    try {
+      const buf = Buffer.alloc(4096);
+      assert.equal(readAt(dfd, 'small', buf, false), 6);
+      assert.equal(buf.subarray(0, 6).toString(), 'hello\n');
+      // All of the buffer: perhaps not all of the file (the caller grows it and asks again).
+      assert.equal(readAt(dfd, 'big', buf, false), 4096);
+      assert.equal(readAt(dfd, 'big', Buffer.alloc(20_000), true), 10_000);
+      const fail = (name: string, code: string): void => {
+        assert.throws(
+          () => readAt(dfd, name, buf, false),
+          (e: unknown) => e instanceof SystemError && e.code === code,
+          `${name}: ${code}`,
+        );
+      };
+      fail('link', 'ELOOP');
+      fail('missing', 'ENOENT');
+      fail('../small', 'EINVAL');
+      fail('', 'EINVAL');
+      fail('a\0b', 'EINVAL');
+      // Through /proc/PID: this process's own stat, in one read.
+      const pfd = openPath(`/proc/${process.pid}`);
+      try {
+        const n = readAt(pfd, 'stat', buf, true);
+        assert.match(buf.subarray(0, n).toString('latin1'), new RegExp(`^${process.pid} \\(`));
+      } finally {
+        closeSync(pfd);
+      }
+    } finally {
+      closeSync(dfd);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

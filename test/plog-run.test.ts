@@ -269,26 +269,28 @@ test('Ctrl-C while the private plogsrvd starts: CMD not started, the server stop
   assert.deepEqual(processesWith(tmp), []);
 });
 
-test('ProcessReader follows an exec: smaps_rollup and maps read the new program (they went null and 0)', async () => {
-  const child = spawn('sh', ['-c', 'read x; exec sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  try {
-    await waitFor('sh to start', () => comm(child.pid!) === 'sh');
-    const reader = ProcessReader.open(child.pid!);
+for (const lean of [false, true]) {
+  test(`ProcessReader${lean ? ' (lean)' : ''} follows an exec: smaps_rollup and maps read the new program (they went null and 0)`, async () => {
+    const child = spawn('sh', ['-c', 'read x; exec sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] });
     try {
-      const before = reader.sample();
-      assert.ok(before.smaps !== null && before.maps !== null && before.maps.kb > 0);
-      child.stdin.write('go\n');
-      await waitFor('the exec', () => comm(child.pid!) === 'sleep');
-      for (let i = 0; i < 2; i++) {
-        const after = reader.sample();
-        assert.equal(after.stat.comm, 'sleep');
-        assert.ok(after.smaps !== null, `sample ${i}: ${after.smapsError?.message}`);
-        assert.ok(after.maps !== null && after.maps.complete && after.maps.kb > 0, `sample ${i}`);
+      await waitFor('sh to start', () => comm(child.pid!) === 'sh');
+      const reader = ProcessReader.open(child.pid!, { lean });
+      try {
+        const before = reader.sample();
+        assert.ok(before.smaps !== null && before.maps !== null && before.maps.kb > 0);
+        child.stdin.write('go\n');
+        await waitFor('the exec', () => comm(child.pid!) === 'sleep');
+        for (let i = 0; i < 2; i++) {
+          const after = reader.sample();
+          assert.equal(after.stat.comm, 'sleep');
+          assert.ok(after.smaps !== null, `sample ${i}: ${after.smapsError?.message}`);
+          assert.ok(after.maps !== null && after.maps.complete && after.maps.kb > 0, `sample ${i}`);
+        }
+      } finally {
+        reader.close();
       }
     } finally {
-      reader.close();
+      child.kill('SIGKILL');
     }
-  } finally {
-    child.kill('SIGKILL');
-  }
-});
+  });
+}

@@ -501,6 +501,98 @@ describe('ProcessReader', () => {
     }
   });
 
+  test('lean: one descriptor (of /proc/PID) for as many samples as asked, the same figures as a full reader, closed with it', async () => {
+    const child = await startChild('sleep', ['30']);
+    try {
+      const full = new ProcessReader(child.pid!);
+      for (let i = 0; i < 100 && full.sample().stat.comm !== 'sleep'; i++) await new Promise((res) => setTimeout(res, 10));
+      const fds = (): string[] => fs.readdirSync('/proc/self/fd');
+      const before = fds().length;
+      const r = new ProcessReader(child.pid!, { lean: true });
+      try {
+        assert.equal(fds().length, before + 1);
+        const target = (fd: string): string | null => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return null; // readdir's own, closed since
+          }
+        };
+        assert.deepEqual(
+          fds()
+            .map(target)
+            .filter((t) => t === `/proc/${child.pid}`),
+          [`/proc/${child.pid}`],
+        );
+        for (let i = 0; i < 50; i++) r.sample(undefined, i % 10 === 0);
+        assert.equal(fds().length, before + 1, 'no descriptor left open by a sample');
+        const a = full.sample();
+        const b = r.sample();
+        assert.equal(r.smapsFile, 'smaps_rollup');
+        assert.deepEqual([b.stat.pid, b.stat.comm, b.stat.starttime, b.stat.ppid], [a.stat.pid, a.stat.comm, a.stat.starttime, a.stat.ppid]);
+        assert.deepEqual(b.statm, a.statm);
+        assert.deepEqual(b.maps, a.maps);
+        assert.equal(b.smaps!.rss, a.smaps!.rss);
+        assert.deepEqual([b.smapsError, b.mapsError, b.smapsStale], [null, null, false]);
+        assert.equal(r.readStat().starttime, a.stat.starttime);
+        // Not read this time: the last values, carried and marked.
+        const c = r.sample(undefined, false);
+        assert.deepEqual([c.smapsStale, c.smaps!.rss], [true, b.smaps!.rss]);
+      } finally {
+        r.close();
+        full.close();
+      }
+      assert.equal(fs.readdirSync('/proc/self/fd').length, before - 4);
+    } finally {
+      await killAndReap(child);
+    }
+  });
+
+  test('lean: once the process is reaped, nothing reads through its /proc/PID, even with its pid free for another', async () => {
+    const child = await startChild('sleep', ['30']);
+    const r = new ProcessReader(child.pid!, { lean: true });
+    try {
+      r.sample();
+      await killAndReap(child);
+      for (const read of [() => r.sample(), () => r.readStat()]) {
+        assert.throws(read, (e: unknown) => {
+          assert.ok(e instanceof ProcReadError);
+          assert.match(e.message, /^Can't read 'stat': (No such file or directory|No such process)$/);
+          assert.ok(e.code === 'ENOENT' || e.code === 'ESRCH', e.code);
+          return true;
+        });
+      }
+    } finally {
+      r.close();
+    }
+  });
+
+  test('lean: a fake proc root (procRoot) reads as a full reader does: smaps without smaps_rollup, maps missing', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plog-proc-'));
+    try {
+      const d = path.join(root, '4242');
+      fs.mkdirSync(d);
+      fs.copyFileSync(new URL('target.stat', FIX), path.join(d, 'stat'));
+      fs.copyFileSync(new URL('target.statm', FIX), path.join(d, 'statm'));
+      fs.copyFileSync(new URL('target.smaps', FIX), path.join(d, 'smaps'));
+      const r = new ProcessReader(4242, { procRoot: root, lean: true });
+      try {
+        assert.equal(r.smapsFile, 'smaps');
+        const s = r.sample();
+        assert.equal(s.smaps!.pss, 4424);
+        assert.equal(s.maps, null);
+        assert.match(s.mapsError!.message, /^Can't read 'maps': No such file or directory$/);
+        // statm gone between samples: the sample stops, as a failed read of it does.
+        fs.rmSync(path.join(d, 'statm'));
+        assert.throws(() => r.sample(), /^ProcReadError: Can't read 'statm': No such file or directory$/);
+      } finally {
+        r.close();
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('keeps its descriptors open and closes them all', () => {
     const before = fs.readdirSync('/proc/self/fd').length;
     const r = new ProcessReader(process.pid);

@@ -30,6 +30,7 @@ import { parseStatmBytes, type Statm } from './statm.js';
 import { parseSmapsBytes, type SmapsSummary } from './smaps.js';
 import { privateWritableKbBytes, type MapsSummary } from './maps.js';
 import { parseStatusIds, type StatusIds } from './status.js';
+import { openPath, readAt } from '../native.js';
 
 export interface RawSample {
   /** Date.now() when the sample was taken (just before reading). */
@@ -91,6 +92,19 @@ function preadAll(fd: number, oneRecord = false): number {
   }
 }
 
+/** A lean reader's file: read through the descriptor of /proc/PID (readAtAll), not a descriptor of its own. */
+const LEAN = -3;
+
+/** Read the file `name` of the directory of dirFd into the scratch buffer (opened, read and closed in one call); returns its length. */
+function readAtAll(dirFd: number, name: string, oneRecord: boolean): number {
+  for (;;) {
+    const n = readAt(dirFd, name, scratch, oneRecord);
+    if (n < scratch.length) return n;
+    if (scratch.length >= MAX_PROC_FILE) throw Object.assign(new Error('File too large'), { code: 'EFBIG' });
+    scratch = Buffer.allocUnsafe(scratch.length * 2);
+  }
+}
+
 /** Close a descriptor of a /proc file if one is open (null, -1 and -2 are none). */
 function closeProcFd(fd: number | null): void {
   if (fd === null || fd < 0) return;
@@ -134,13 +148,13 @@ export interface ProcessReaderOptions {
   /** Where proc is mounted (tests); default '/proc'. */
   procRoot?: string;
   /**
-   * Keep one descriptor (stat's) instead of four: statm, smaps and maps are
-   * opened at each sample and closed after it (three more open(2) and
-   * close(2) a sample). For a root plogsrvd logging a whole host, where the
-   * descriptor limit, not the CPU, would stop it (plogsrvd(1), A WHOLE
-   * HOST). They are opened before stat is read through the kept
-   * descriptor: a stat that reads means the process was not reaped
-   * meanwhile, so the files opened were its own and not a reused pid's.
+   * Keep one descriptor instead of four: an O_PATH descriptor of /proc/PID
+   * itself, through which each file is opened, read and closed at each
+   * sample, in one call of the addon a file (openat(2)). For a root
+   * plogsrvd logging a whole host, where the descriptor limit, not the CPU,
+   * would stop it (plogsrvd(1), A WHOLE HOST). The directory descriptor
+   * stands for the process, not its number: once it is reaped, nothing
+   * opens through it, even when its pid is reused.
    */
   lean?: boolean;
 }
@@ -163,6 +177,8 @@ export class ProcessReader {
   private closed = false;
   /** See ProcessReaderOptions.lean. */
   private readonly lean: boolean;
+  /** Lean: the O_PATH descriptor of /proc/PID (else -1). */
+  private dirFd = -1;
   /** The last smaps read: its sums (null when it failed) and error, when it began and how long it took. */
   private lastSmaps: SmapsSummary | null = null;
   private lastSmapsError: ProcReadError | null = null;
@@ -186,15 +202,26 @@ export class ProcessReader {
     this.dir = `${opts.procRoot ?? '/proc'}/${pid}`;
     this.lean = opts.lean === true;
     const ro = fs.constants.O_RDONLY;
+    if (this.lean) {
+      // First: the files below, opened by name to learn which can be read,
+      // are then this process's (or the first sample, read through it, fails).
+      try {
+        this.dirFd = openPath(this.dir);
+      } catch (e) {
+        throw new ProcReadError('stat', e);
+      }
+    }
     try {
       this.statFd = fs.openSync(`${this.dir}/stat`, ro);
     } catch (e) {
+      closeProcFd(this.dirFd);
       throw new ProcReadError('stat', e);
     }
     try {
       this.statmFd = fs.openSync(`${this.dir}/statm`, ro);
     } catch (e) {
       fs.closeSync(this.statFd);
+      closeProcFd(this.dirFd);
       throw new ProcReadError('statm', e);
     }
     let smapsFile: 'smaps_rollup' | 'smaps' | null = 'smaps_rollup';
@@ -219,36 +246,25 @@ export class ProcessReader {
     } catch (e) {
       this.mapsOpenError = new ProcReadError('maps', e);
     }
-    if (this.lean) this.closeRest();
+    if (this.lean) {
+      closeProcFd(this.statFd);
+      this.statFd = LEAN;
+      this.closeRest();
+    }
   }
 
-  /** Lean: open statm, smaps and maps for one sample (a failure to is the sample's, as a read's would be). */
+  /** Lean: which files this sample reads (through the directory descriptor; a failure to open one is its read's). */
   private openRest(readSmaps: boolean): void {
-    const ro = fs.constants.O_RDONLY;
-    try {
-      this.statmFd = fs.openSync(`${this.dir}/statm`, ro);
-    } catch (e) {
-      throw new ProcReadError('statm', e);
-    }
+    this.statmFd = LEAN;
     if (this.smapsFile !== null && !readSmaps && this.smapsReadAt > -Infinity) {
-      this.smapsFd = -2; // not read this time (its last values are carried): not opened either
+      this.smapsFd = -2; // not read this time: its last values are carried
     } else if (this.smapsFile !== null) {
-      try {
-        this.smapsFd = fs.openSync(`${this.dir}/${this.smapsFile}`, ro);
-      } catch {
-        this.smapsFd = null; // ended or exec'd into something unreadable: as an unreadable smaps
-      }
+      this.smapsFd = LEAN;
     }
-    if (this.mapsOpenError === null) {
-      try {
-        this.mapsFd = fs.openSync(`${this.dir}/maps`, ro);
-      } catch {
-        this.mapsFd = null;
-      }
-    }
+    if (this.mapsOpenError === null) this.mapsFd = LEAN;
   }
 
-  /** Lean: close what openRest() opened. */
+  /** Lean: back to no file of the sample's (their descriptors, when the reader has its own, are closed). */
   private closeRest(): void {
     closeProcFd(this.statmFd);
     closeProcFd(this.smapsFd);
@@ -256,6 +272,11 @@ export class ProcessReader {
     this.statmFd = -1;
     this.smapsFd = null;
     this.mapsFd = null;
+  }
+
+  /** A whole file into the scratch buffer: through its kept descriptor, or a lean reader's directory. */
+  private readAll(fd: number, name: string, oneRecord: boolean): number {
+    return fd === LEAN ? readAtAll(this.dirFd, name, oneRecord) : preadAll(fd, oneRecord);
   }
 
   /** Same as `new ProcessReader(pid, opts)`. */
@@ -294,13 +315,13 @@ export class ProcessReader {
     let stat: ProcStat;
     let statm: Statm;
     try {
-      const n = preadAll(this.statFd, true); // first: it may grow scratch
+      const n = this.readAll(this.statFd, 'stat', true); // first: it may grow scratch
       stat = parseStatBytes(scratch, n, into?.stat);
     } catch (e) {
       throw new ProcReadError('stat', e);
     }
     try {
-      const n = preadAll(this.statmFd, true);
+      const n = this.readAll(this.statmFd, 'statm', true);
       statm = parseStatmBytes(scratch, n, into?.statm);
     } catch (e) {
       throw new ProcReadError('statm', e);
@@ -329,7 +350,7 @@ export class ProcessReader {
       } else if (this.smapsFd !== null) {
         const t0 = performance.now();
         try {
-          const n = preadAll(this.smapsFd, this.smapsFile === 'smaps_rollup');
+          const n = this.readAll(this.smapsFd, this.smapsFile ?? 'smaps_rollup', this.smapsFile === 'smaps_rollup');
           smaps = parseSmapsBytes(scratch, n, into?.smaps ?? undefined);
           this.smapsRead = true;
         } catch (e) {
@@ -345,7 +366,7 @@ export class ProcessReader {
       mapsError = this.mapsOpenError;
       if (!stale && this.mapsFd !== null) {
         try {
-          const n = preadAll(this.mapsFd);
+          const n = this.readAll(this.mapsFd, 'maps', false);
           // Empty after it had lines (whether smaps was read this time or
           // not), or while smaps read: an exec since it was opened.
           if (n === 0 && !dead && (this.mapsRead || smaps !== null)) stale = true;
@@ -385,6 +406,8 @@ export class ProcessReader {
   private reopenAfterExec(): boolean {
     this.smapsRead = false;
     this.mapsRead = false;
+    // A lean reader opens its files at each sample: they were the new ones already.
+    if (this.lean) return false;
     const ro = fs.constants.O_RDONLY;
     for (const fd of [this.smapsFd, this.mapsFd]) {
       if (fd !== null) {
@@ -424,7 +447,7 @@ export class ProcessReader {
   readStat(): ProcStat {
     if (this.closed) throw new ProcReadError('stat', Object.assign(new Error('closed'), { code: 'EBADF' }));
     try {
-      const n = preadAll(this.statFd, true);
+      const n = this.readAll(this.statFd, 'stat', true);
       return parseStatBytes(scratch, n);
     } catch (e) {
       throw new ProcReadError('stat', e);
@@ -453,17 +476,10 @@ export class ProcessReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const fd of [this.statFd, this.statmFd, this.smapsFd, this.mapsFd]) {
-      if (fd !== null && fd >= 0) {
-        try {
-          fs.closeSync(fd);
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    for (const fd of [this.statFd, this.statmFd, this.smapsFd, this.mapsFd, this.dirFd]) closeProcFd(fd);
     this.smapsFd = null;
     this.mapsFd = null;
+    this.dirFd = -1;
   }
 
   /** Read and parse /proc/PID/stat once, by path. Throws ProcReadError. */

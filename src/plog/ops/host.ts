@@ -11,8 +11,9 @@
 //   2.7 against 8.8 µs a line with 10,000 files, bench/host.ts), and the
 //   host holds one descriptor for it instead of one a process.
 // - Four descriptors a process while the descriptor limit has room for
-//   them; past that a lean reader (src/proc/reader.ts): one descriptor kept,
-//   the other three files opened at each sample (about 20 µs more a sample).
+//   them; past that a lean reader (src/proc/reader.ts): one descriptor, of
+//   the process's /proc/PID, through which its files are opened and read
+//   at each sample (one call of the addon a file).
 // - No per-uid cap of logs, and no regex asked of the matcher's thread:
 //   every process is taken. Only root can have it: anyone else's `-r .` is
 //   an ordinary selection, bounded as ever by the cap and by what /proc shows
@@ -39,7 +40,7 @@ export const WHOLE_HOST = '.';
 
 /** Descriptors a whole-host process holds: a reader's four (stat, statm, smaps_rollup, maps) ... */
 export const FDS_KEPT = 4;
-/** ... or a lean reader's one (stat), once the limit has no room for four. */
+/** ... or a lean reader's one (its /proc/PID), once the limit has no room for four. */
 export const FDS_LEAN = 1;
 /** Descriptors left for everything else (clients, the metrics endpoint, logs of other requests). */
 export const FDS_RESERVE = 1024;
