@@ -22,7 +22,7 @@ import type { Log, Sample } from '../plog/log/sample.js';
 import { FileTail } from './tail.js';
 import type { Located } from './tailparse.js';
 import { LogStats } from './stats.js';
-import { parseLogName, passwdNames, procComm, rowOf, statusOf, type Row, type Status } from './row.js';
+import { parseLogName, passwdNames, procComm, rowOf, statusOf, type Row, type Shown, type Status } from './row.js';
 import { logOf, seriesOf, type Series } from './series.js';
 
 export { parseLogName, passwdNames, procComm, type Row, type Status } from './row.js';
@@ -65,8 +65,8 @@ export interface Entry {
   verdict: Verdict | null;
   verdictAtN: number;
   verdictAtMs: number;
-  /** Its texts as shown (escaped), kept: they change only with its name, owner or command. */
-  shown: { key: string; id: string; file: string; name: string; owner: string; command: string } | null;
+  /** Its texts as shown (escaped), kept: made again only when what they come from changes (row.ts, Shown). */
+  shown: Shown | null;
 }
 
 /** Files of plogsrvd's directory that are never logs. */
