@@ -198,7 +198,12 @@ async function main(): Promise<void> {
   say(
     `Command: \`node dist/bench/web.js --logs ${LOGS} --interval ${INTERVAL} --window ${WINDOW} --loads ${LOADS}\`; ${lines.toLocaleString('en')} lines in the logs at the end; plog web started (and read them all) in ${Math.round(startupMs)} ms.\n\n`,
   );
-  rows.push(['plog web CPU, share of one core (3 windows of ' + WINDOW + ' s)', `${fmtSpread(spread(cpuPct), 2)} %`, '< 5 %', spread(cpuPct).max < 5 ? 'yes' : 'no']);
+  rows.push([
+    'plog web CPU, share of one core (3 windows of ' + WINDOW + ' s)',
+    `${fmtSpread(spread(cpuPct), 2)} % (in order: ${cpuPct.map((x) => x.toFixed(2)).join(', ')})`,
+    '< 5 %',
+    spread(cpuPct).max < 5 ? 'yes' : 'no',
+  ]);
   rows.push(['plog web memory: VmRSS at the end / VmHWM', `${rss.toFixed(1)} / ${hwm.toFixed(1)} MB`, '< 100 MB', hwm < 100 ? 'yes' : 'no']);
   rows.push(["of VmRSS: RssAnon (its own) / RssFile (node's binary and libraries, shared)", `${anon.toFixed(1)} / ${file.toFixed(1)} MB`, '', '']);
   if (loadMs.length) {

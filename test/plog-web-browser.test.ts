@@ -180,6 +180,15 @@ describe('plog web in headless Chromium', () => {
     // An hour of history: a sparkline drawn across its cell.
     const d = await page.locator('tr[data-id="node.2003"] svg.spark path').getAttribute('d');
     assert.ok((d ?? '').split('L').length > 50, `sparkline: ${d}`);
+    // Whole numbers in a viewBox ten times the cell's size, from one end to the other.
+    assert.match(d!, /^M0 \d+(L\d+ \d+)+$/);
+    assert.match(d!, /L1200 \d+$/);
+    // The time of the last sample: the age's title, made when the pointer comes to it.
+    const ageCell = page.locator('tr[data-id="node.2003"] td').nth(6);
+    await ageCell.hover();
+    assert.match((await ageCell.getAttribute('title')) ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    // A link to the log's page carries the token.
+    assert.match((await page.locator('tr[data-id="node.2003"] td.name a').getAttribute('href'))!, /^\/log\/node\.2003\?token=[\w-]+$/);
     await page.click('th[data-key="name"]');
     await shot('web-list');
   });
