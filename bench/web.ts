@@ -1,11 +1,11 @@
 // The plog web benchmark: 500 processes logged every second by a real
 // plogsrvd, `plog web` serving them, and headless Chromium on its list.
 //
-//   npx tsc -p . && node dist/bench/web.js [--logs N] [--interval MS] [--window SECONDS] [--loads N] [--settle SECONDS]
+//   npx tsc -p . && node dist/bench/web.js [--logs N] [--interval MS] [--window SECONDS] [--loads N] [--settle SECONDS] [--warmup SECONDS]
 //
 // - Targets: `sleep` processes, registered as root, one request at a time;
-//   the logs run for a warm-up of 20 s before anything is measured, so that
-//   each has a history.
+//   the logs run for a warm-up of --warmup seconds (default 20) before
+//   anything is measured, so that each has a history.
 // - The list page's load: from the navigation's start to the first frame
 //   drawn with every log's row, by the page's clock (the document brings
 //   the rows; list.js applies them), in a fresh tab each time, --loads
@@ -56,6 +56,8 @@ const WINDOW = numOpt('window', 30);
 const LOADS = numOpt('loads', 5);
 /** Seconds after the loads before the CPU windows: the five loads' pages and streams gone, their code paths compiled. */
 const SETTLE = numOpt('settle', 10);
+/** Seconds the logs run before plog web starts (their age when it is measured: this plus the loads and the settling). */
+const WARMUP = numOpt('warmup', 20);
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((c) => existsSync(c));
 
 interface PageStats {
@@ -84,8 +86,8 @@ async function main(): Promise<void> {
   });
   const logs: string[] = [];
   for (const c of targets) logs.push(await register(dir, c.pid!, INTERVAL));
-  note(`${logs.length} logs every ${INTERVAL} ms; warming up 20 s`);
-  await sleep(20_000);
+  note(`${logs.length} logs every ${INTERVAL} ms; warming up ${WARMUP} s`);
+  await sleep(WARMUP * 1000);
 
   // PLOG_BENCH_NODE_ARGS: options for plog web's node (--cpu-prof, say).
   const nodeArgs = (process.env.PLOG_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -387,6 +387,36 @@ describe('the running figures', () => {
     assert.equal(Math.max(...sp.values.map((v) => v ?? 0)), log.samples[7000]!.residentBytes);
     assert.ok(sp.fromMs >= st.lastMs - 3_600_000 - 60_000);
   });
+
+  test('the sparkline changes (sparkVersion) every 5 s while a log is young (drawn by the second), then every 10 s', () => {
+    const path = dirFile('young.1');
+    writeFileSync(
+      path,
+      textLog(
+        'c',
+        series(START, 1000, 200, () => 1000),
+      ),
+    );
+    const tail = new FileTail(path);
+    const st = new LogStats(32);
+    const changedAt: number[] = [];
+    const samples = tail.read(1 << 30).samples;
+    assert.equal(samples.length, 200);
+    const t0 = samples[0]!.sample.timeMs;
+    for (const l of samples) {
+      const v = st.sparkVersion;
+      st.add(l.sample, l.start, l.end);
+      if (st.sparkVersion !== v) changedAt.push(Math.round((l.sample.timeMs - t0) / 1000));
+    }
+    const young = changedAt.filter((s) => s <= 60);
+    const old = changedAt.filter((s) => s > 61);
+    // The first sample, then one change in 5 s (a sample a second); the young log's sparkline is by the second.
+    assert.equal(young[0], 0);
+    for (let i = 1; i < young.length; i++) assert.ok(young[i]! - young[i - 1]! >= 5, `young: ${young.join(' ')}`);
+    assert.ok(young.length >= 10, `young: ${young.join(' ')}`);
+    for (let i = 1; i < old.length; i++) assert.equal(old[i]! - old[i - 1]!, 10, `old: ${old.join(' ')}`);
+    assert.ok(old.length >= 12, `old: ${old.join(' ')}`);
+  });
 });
 
 describe('the engine', () => {

@@ -102,6 +102,13 @@ const SPARK_SLOTS = HOUR / SPARK_STEP;
 /** The last minute by the second, for a log younger than that. */
 const FINE_STEP = 1000;
 const FINE_SLOTS = 60;
+/**
+ * A young log's sparkline is sent again at most this often (ms): by the
+ * second it was 500 sparklines of 60 points a second with 500 new logs,
+ * a quarter of plog web's time in their first minute. Its row's figures
+ * still change at every sample.
+ */
+const FINE_EVERY = 5000;
 
 export class LogStats {
   /** Samples seen. */
@@ -211,9 +218,16 @@ export class LogStats {
     // Sparkline: the highest RSS of each 10 s, and of each second of the last minute.
     const coarse = keepMax(this.spark, this.sparkTag, Math.floor(t / SPARK_STEP), s.residentBytes);
     const fine = keepMax(this.fine, this.fineTag, Math.floor(t / FINE_STEP), s.residentBytes);
-    // The sparkline drawn changes: by the second while the log is young, else by the 10 s.
-    if (this.lastMs - this.firstMs < FINE_SLOTS * FINE_STEP + FINE_STEP ? fine || coarse : coarse) this.sparkVersion++;
+    // The sparkline drawn changes: every FINE_EVERY while the log is young (drawn by the second), else by the 10 s.
+    const young = this.lastMs - this.firstMs < FINE_SLOTS * FINE_STEP + FINE_STEP;
+    if (young ? (fine || coarse) && t - this.fineSentMs >= FINE_EVERY : coarse) {
+      this.sparkVersion++;
+      this.fineSentMs = t;
+    }
   }
+
+  /** When a young log's sparkline last changed (its sample's time). */
+  private fineSentMs = -Infinity;
 
   /** Changes whenever sparkline() would give something else. */
   sparkVersion = 0;
