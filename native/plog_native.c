@@ -18,7 +18,7 @@
  *  - a do-nothing handler for the real-time signals, which Node cannot
  *    listen for, so that a stray one does not end a daemon;
  *  - the descriptor limit (RLIMIT_NOFILE) raised, which Node cannot do:
- *    a root plogsrvd logging a whole host keeps five descriptors a process.
+ *    a root plogsrvd logging a whole host keeps four descriptors a process.
  *
  * Errors come back as negative errno values, not exceptions: the hot paths
  * (a full syslog queue returns EAGAIN thousands of times a second) should not
