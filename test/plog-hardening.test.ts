@@ -379,6 +379,39 @@ test('plogsrvd: no chmod of its socket by name; the group plog is set through a 
   }
 });
 
+test("a flood's dropped datagrams cost the server no look at the sender's socket; an answered request walks its path once (strace)", async (t) => {
+  if (!existsSync('/usr/bin/strace')) return t.skip('no strace');
+  const dir = tempDir(0o755);
+  const trace = join(tempDir(), 'trace');
+  const c = spawn('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat2,openat', process.execPath, join(ROOT, 'dist/src/cli/plogsrvd.js'), '-f', '-m', 'world', '-d', dir], {
+    stdio: 'ignore',
+  });
+  await waitFor('the socket', () => existsSync(join(dir, 'plogd_sock')));
+  const pid = Number(await waitFor('an answer', () => raw().ask(dir, ints(0, 2), 500)));
+  const flood = await runJson<Flood>(FLOOD, ['flood', join(dir, 'plogd_sock'), '2', 'pid', '1'], NOBODY).done;
+  const st = await stats(dir);
+  process.kill(pid, 'SIGTERM');
+  await new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)));
+  // The flooder's socket: the one path the server looked at most.
+  const opens = readFileSync(trace, 'utf8')
+    .split('\n')
+    .map((l) => /openat2?\(AT_FDCWD, "([^"]+)"/.exec(l)?.[1])
+    .filter((x): x is string => x !== undefined && !x.startsWith('/proc') && !x.includes('plogd_sock') && !x.startsWith(dir));
+  const counts = new Map<string, number>();
+  for (const path of opens) counts.set(path, (counts.get(path) ?? 0) + 1);
+  const [, walked = 0] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [];
+  const admitted = st.requests - st.rate_limited;
+  const diag = `sent ${flood.sent}, requests ${st.requests}, limited ${st.rate_limited}, walks of its socket ${walked}`;
+  assert.ok(st.rate_limited > 1000, `a real flood: ${diag}`);
+  // One walk for each request let in (and one for each "Rate limited"
+  // told, once a second, and for each retry of the replies it does not
+  // read); none for the datagrams dropped. It was one for every datagram
+  // and a second for each reply sent.
+  assert.ok(walked >= admitted, diag);
+  assert.ok(walked < 1.25 * admitted + 20, diag);
+  assert.ok(walked < st.requests / 4, diag);
+});
+
 test('/tmp/.plog names squatted by another user (file, symlinks, FIFO, sockets, directory) are skipped, never followed, left alone', async () => {
   const srv = await Server.start({ dir: tempDir(0o755), foreground: true });
   const tmp = tempDir(0o1777); // as /tmp

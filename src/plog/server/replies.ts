@@ -33,6 +33,21 @@ export interface Peer {
   readonly uid: number;
   /** dev:ino, the key of the client's queue. */
   readonly key: string;
+  /**
+   * The O_PATH descriptor peerOf() checked, while the request is handled
+   * (its replies go through it: no second walk of the path); closed by
+   * releasePeer() after, and a later send (a queued reply) opens the path
+   * again and checks it is the same file.
+   */
+  fd: number | undefined;
+}
+
+/** Close the descriptor a Peer holds for its request (see Peer.fd). */
+export function releasePeer(peer: Peer): void {
+  if (peer.fd === undefined) return;
+  const fd = peer.fd;
+  peer.fd = undefined;
+  closeSync(fd);
 }
 
 export interface ReplyLimits {
@@ -93,15 +108,19 @@ export function peerOf(d: Datagram, own: { dev: number; ino: number }): Peer | s
   } catch (err) {
     return `its socket ${path}: ${pathWords(err)}`;
   }
+  let why: string;
   try {
     const st = fstatSync(fd, { bigint: false });
-    if (!st.isSocket()) return `${path} is not a socket${st.isSymbolicLink() ? ' but a symbolic link' : ''}`;
-    if (st.uid !== d.uid) return `its socket ${path} belongs to uid ${st.uid}, not to the sender (uid ${d.uid})`;
-    if (st.dev === own.dev && st.ino === own.ino) return `${path} is this server's own socket`;
-    return { path, dev: st.dev, ino: st.ino, uid: d.uid, key: `${st.dev}:${st.ino}` };
-  } finally {
+    if (!st.isSocket()) why = `${path} is not a socket${st.isSymbolicLink() ? ' but a symbolic link' : ''}`;
+    else if (st.uid !== d.uid) why = `its socket ${path} belongs to uid ${st.uid}, not to the sender (uid ${d.uid})`;
+    else if (st.dev === own.dev && st.ino === own.ino) why = `${path} is this server's own socket`;
+    else return { path, dev: st.dev, ino: st.ino, uid: d.uid, key: `${st.dev}:${st.ino}`, fd };
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
+  closeSync(fd);
+  return why;
 }
 
 function pathWords(err: unknown): string {
@@ -118,7 +137,17 @@ function pathWords(err: unknown): string {
 class Pinned {
   readonly fd: number;
   readonly address: string;
+  /** Whether the descriptor is this one's to close (not the request's: Peer.fd). */
+  private readonly owned: boolean;
   constructor(peer: Peer) {
+    if (peer.fd !== undefined) {
+      // Checked by peerOf() for this very request.
+      this.fd = peer.fd;
+      this.owned = false;
+      this.address = `/proc/self/fd/${this.fd}`;
+      return;
+    }
+    this.owned = true;
     this.fd = openPath(peer.path);
     try {
       const st = fstatSync(this.fd);
@@ -132,7 +161,7 @@ class Pinned {
     this.address = `/proc/self/fd/${this.fd}`;
   }
   close(): void {
-    closeSync(this.fd);
+    if (this.owned) closeSync(this.fd);
   }
 }
 

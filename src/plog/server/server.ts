@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Datagram, UnixSocket } from '../../native.js';
 import { errorText as words } from '../../errno.js';
-import { peerOf, Replies, type Peer } from './replies.js';
+import { peerOf, releasePeer, Replies, type Peer } from './replies.js';
 import { adoptSocket, bindSocket, removeSocket, stillOurs, type SocketId } from './socket.js';
 import { ExitError, SERVER } from '../exitcodes.js';
 import { SOCKET_NAME } from '../client.js';
@@ -169,7 +169,7 @@ export class PlogServer {
   }
 
   /** {0, 19}: what the server holds, for monitoring and for the soak tests. */
-  statsText(): string {
+  statsText(asker: Peer | null = null): string {
     // A log's next sample counts as its timer (one timer serves them all).
     const timers = (this.watchTimer ? 1 : 0) + this.registry.scheduled + (this.replies?.timers ?? 0);
     // Counting descriptors reads a directory: at most 10 times a second.
@@ -177,7 +177,8 @@ export class PlogServer {
     if (now - this.fdsAt >= 100) {
       this.fdsAt = now;
       try {
-        this.fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir opened
+        // Less the one readdir opened, and the asker's socket held for this reply.
+        this.fds = readdirSync('/proc/self/fd').length - 1 - (asker?.fd !== undefined ? 1 : 0);
       } catch {
         this.fds = -1; // no /proc
       }
@@ -220,14 +221,20 @@ export class PlogServer {
       // would only be the start of a loop) are not requests.
       if (d.pid === process.pid) continue;
       this.counts.requests++;
-      const peer = this.peer(d);
-      if (!this.admit(d, peer)) continue;
+      // Who may hear a reply is looked at (a path walked, a file checked)
+      // only once the rate limit let the request in, or to tell it why not:
+      // a flood's dropped datagrams cost no system call.
+      let peer: Peer | null | undefined;
+      const peerOfD = (): Peer | null => (peer === undefined ? (peer = this.peer(d)) : peer);
       const t0 = performance.now();
       try {
-        this.handle(d, peer);
+        if (!this.admit(d, peerOfD)) continue;
+        this.handle(d, peerOfD());
       } catch (err) {
         // A client's request never takes the daemon down.
         this.opts.report.error(`request from pid ${d.pid}: ${(err as Error).message}`);
+      } finally {
+        if (peer) releasePeer(peer);
       }
       // What a request cost is the time it took: a long list, or a log
       // name whose .2 ... .999 are all taken, costs as many requests as the
@@ -251,10 +258,11 @@ export class PlogServer {
   /** The rate limit: whether this datagram is handled. Its sender (if it has
    * an address and did not ask for a list, whose replies would be taken for
    * log names) hears why it was dropped, at most once a second. */
-  private admit(d: Datagram, peer: Peer | null): boolean {
-    const a = this.registry.limits.admit(d.uid, () => peer !== null && !isList(d));
-    if (a === 'tell' && peer) {
-      this.replies?.send(peer, [encodeReply(`Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`)]);
+  private admit(d: Datagram, peer: () => Peer | null): boolean {
+    const a = this.registry.limits.admit(d.uid, () => !isList(d) && peer() !== null);
+    const p = a === 'tell' ? peer() : null;
+    if (p) {
+      this.replies?.send(p, [encodeReply(`Rate limited: uid ${d.uid} sent more than ${LIMITS.ratePerSecond} requests a second; request dropped.`)]);
     }
     return a === 'admit';
   }
@@ -278,7 +286,7 @@ export class PlogServer {
       case 'hello':
         return reply(`plogsrvd ${this.opts.version} ext ${PROTO_EXT}`);
       case 'stats':
-        return reply(this.statsText());
+        return reply(this.statsText(peer));
       case 'select':
       case 'stopby':
         return reply(this.registry.hooks.request?.(req, d.uid, d.gid, d.pid) ?? UNRECOGNIZED);
