@@ -471,6 +471,32 @@ describe('the engine', () => {
     assert.ok(events.some((x) => x.type === 'removed' && x.id === 'sleep.5'));
   });
 
+  test("a list's verdict is made again at most every 30 s, and only when the log has new samples", () => {
+    const d = dir();
+    writeFileSync(join(d, 'node.1'), leakText(30));
+    let mono = 1_000_000;
+    const e = new Engine({ dir: d, files: [], monotonic: () => mono });
+    e.scan();
+    e.service();
+    const entry = e.get('node.1')!;
+    const first = e.verdictOf(entry);
+    const more = (n: number): void => {
+      writeFileSync(join(d, 'node.1'), leakText(n));
+      e.touchAll();
+      e.service();
+    };
+    more(60); // twice the samples
+    mono += 29_000;
+    assert.equal(e.verdictOf(entry), first, 'not again within 30 s, however many samples came');
+    mono += 1_000;
+    const second = e.verdictOf(entry);
+    assert.notEqual(second, first, 'again after 30 s with new samples');
+    mono += 60_000;
+    assert.equal(e.verdictOf(entry), second, 'not again without new samples');
+    more(61);
+    assert.notEqual(e.verdictOf(entry), second);
+  });
+
   test('at most maxLogs logs', () => {
     const d = dir();
     for (let i = 1; i <= 5; i++) writeFileSync(join(d, `p.${i}`), steadyText(2));

@@ -43,6 +43,8 @@ export interface EngineOptions {
   userName?: (uid: number) => string;
   /** Wall-clock now (ms). */
   now?: () => number;
+  /** A monotonic clock (ms) for when verdicts are due (performance.now). */
+  monotonic?: () => number;
 }
 
 export type EngineEvent =
@@ -75,15 +77,14 @@ const NOT_LOGS = new Set(['plogd_sock', 'plogsrvd.state', 'plogsrvd.pid', 'plogs
 /** Samples of a live read parsed per service() call at most (the rest waits for the next). */
 const READ_BUDGET = 1 << 20;
 /**
- * A list's verdict is computed again once the log has 5% more samples (and
- * 10 s went by), or after 30 s with new ones: it moves slowly (it needs 10
- * minutes of log to say "leak"), and each costs a pass over the blocks (and
- * may read one back). Without the 10 s, a young log at 1 s (100 samples)
- * had one every 5 s: a tenth of plog web's time with 500 of them. A log's
- * own page gets its report at each update.
+ * A list's verdict is computed again at most every 30 s, when the log has
+ * new samples: it moves slowly (it needs 10 minutes of log to say "leak"),
+ * and each costs a pass over the blocks (and may read one back). Made again
+ * at 5 % more samples, a young log at 1 s (100 samples) had one every 5 s:
+ * a tenth of plog web's time with 500 of them; every 10 s, the first
+ * minutes of 500 new logs still cost a twentieth. A log's own page gets
+ * its report at each update.
  */
-const VERDICT_GROWTH = 1.05;
-const VERDICT_MIN = 10_000;
 const VERDICT_EVERY = 30_000;
 /** First verdicts made ahead of a page per tick() (see there). */
 const VERDICTS_A_TICK = 100;
@@ -102,6 +103,7 @@ export class Engine {
   private readonly procComm: (pid: number) => string | null;
   private readonly userName: (uid: number) => string;
   private readonly now: () => number;
+  private readonly monotonic: () => number;
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   /** Why the directory cannot be listed, if it cannot. */
   dirError: string | null = null;
@@ -120,6 +122,7 @@ export class Engine {
     this.procComm = opts.procComm ?? procComm;
     this.userName = opts.userName ?? passwdNames();
     this.now = opts.now ?? Date.now;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
   }
 
   subscribe(fn: (e: EngineEvent) => void): () => void {
@@ -370,9 +373,9 @@ export class Engine {
 
   verdictOf(e: Entry): Verdict {
     const n = e.stats.n;
-    const t = performance.now();
+    const t = this.monotonic();
     const since = t - e.verdictAtMs;
-    if (e.verdict === null || (n !== e.verdictAtN && ((n >= e.verdictAtN * VERDICT_GROWTH && since >= VERDICT_MIN) || since >= VERDICT_EVERY))) {
+    if (e.verdict === null || (n !== e.verdictAtN && since >= VERDICT_EVERY)) {
       e.verdict = e.stats.verdict(this.reader(e));
       e.verdictAtN = n;
       e.verdictAtMs = t;
