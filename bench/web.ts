@@ -105,6 +105,13 @@ async function main(): Promise<void> {
   const loadMs: number[] = [];
   const loadParts: Array<{ doc: number; script: number; shown: number; apply: number; painted: number }> = [];
   const cpuPct: number[] = [];
+  /** plog web's CPU over the next `secs` seconds, as a share of one core (%). */
+  const cpuShare = async (secs: number): Promise<number> => {
+    const c0 = cpuUs(web.pid!);
+    const t0 = performance.now();
+    await sleep(secs * 1000);
+    return ((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100;
+  };
   let settlePct: number | null = null;
   let page: PageStats | null = null;
   let profile: string | null = null;
@@ -170,28 +177,15 @@ async function main(): Promise<void> {
       }).observe({ type: 'longtask', buffered: false });
       Object.assign(w.plogList.stats, { events: 0, rowsApplied: 0, maxApplyMs: 0, applyMs: 0, ages: [] });
     });
-    const c0 = cpuUs(web.pid!);
-    const t0 = performance.now();
-    await sleep(SETTLE * 1000);
-    settlePct = ((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100;
-    for (let k = 0; k < 3; k++) {
-      const c0 = cpuUs(web.pid!);
-      const t0 = performance.now();
-      await sleep(WINDOW * 1000);
-      cpuPct.push(((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100);
-    }
+    settlePct = await cpuShare(SETTLE);
+    for (let k = 0; k < 3; k++) cpuPct.push(await cpuShare(WINDOW));
     page = await p.evaluate(() => {
       const w = window as unknown as { plogLong: number; plogList: { rows: Map<string, unknown>; stats: PageStats } };
       return { ...w.plogList.stats, longTaskMs: w.plogLong, rows: w.plogList.rows.size };
     });
   }
   if (!CHROMIUM) {
-    for (let k = 0; k < 3; k++) {
-      const c0 = cpuUs(web.pid!);
-      const t0 = performance.now();
-      await sleep(WINDOW * 1000);
-      cpuPct.push(((cpuUs(web.pid!) - c0) / ((performance.now() - t0) * 1000)) * 100);
-    }
+    for (let k = 0; k < 3; k++) cpuPct.push(await cpuShare(WINDOW));
   }
   const rss = statusKb(web.pid!, 'VmRSS') / 1024;
   // Of which the program's own memory (RssAnon) and the pages of files (RssFile: node's binary, shared).

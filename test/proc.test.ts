@@ -454,15 +454,18 @@ describe('ProcessReader', () => {
     assert.throws(() => new ProcessReader(-5), RangeError);
   });
 
-  test('procRoot: unreadable smaps/maps give null, not a stop', () => {
+  /** A fake proc root with pid 4242: stat, statm and a full smaps (a kernel before 4.14: no smaps_rollup); no maps at all. */
+  function fakeProc(): { root: string; d: string } {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plog-proc-'));
+    const d = path.join(root, '4242');
+    fs.mkdirSync(d);
+    for (const f of ['stat', 'statm', 'smaps']) fs.copyFileSync(new URL(`target.${f}`, FIX), path.join(d, f));
+    return { root, d };
+  }
+
+  test('procRoot: unreadable smaps/maps give null, not a stop', () => {
+    const { root, d } = fakeProc();
     try {
-      const d = path.join(root, '4242');
-      fs.mkdirSync(d);
-      fs.copyFileSync(new URL('target.stat', FIX), path.join(d, 'stat'));
-      fs.copyFileSync(new URL('target.statm', FIX), path.join(d, 'statm'));
-      // no smaps_rollup, a full smaps (kernel < 4.14); no maps at all
-      fs.copyFileSync(new URL('target.smaps', FIX), path.join(d, 'smaps'));
       let r = new ProcessReader(4242, { procRoot: root });
       try {
         assert.equal(r.smapsFile, 'smaps');
@@ -486,7 +489,7 @@ describe('ProcessReader', () => {
       } finally {
         r.close();
       }
-      // malformed stat: stop with the seed's wording
+      // malformed stat: stop with plog 0.1.0's wording
       fs.copyFileSync(new URL('malformed-truncated.stat', FIX), path.join(d, 'stat'));
       r = new ProcessReader(4242, { procRoot: root });
       try {
@@ -568,13 +571,8 @@ describe('ProcessReader', () => {
   });
 
   test('lean: a fake proc root (procRoot) reads as a full reader does: smaps without smaps_rollup, maps missing', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plog-proc-'));
+    const { root, d } = fakeProc();
     try {
-      const d = path.join(root, '4242');
-      fs.mkdirSync(d);
-      fs.copyFileSync(new URL('target.stat', FIX), path.join(d, 'stat'));
-      fs.copyFileSync(new URL('target.statm', FIX), path.join(d, 'statm'));
-      fs.copyFileSync(new URL('target.smaps', FIX), path.join(d, 'smaps'));
       const r = new ProcessReader(4242, { procRoot: root, lean: true });
       try {
         assert.equal(r.smapsFile, 'smaps');

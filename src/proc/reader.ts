@@ -63,6 +63,14 @@ const INITIAL_BUFFER = 64 * 1024;
  */
 let scratch: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
 
+/** Double the scratch buffer, keeping its first `keep` bytes; EFBIG past MAX_PROC_FILE. */
+function growScratch(keep: number): void {
+  if (scratch.length >= MAX_PROC_FILE) throw Object.assign(new Error('File too large'), { code: 'EFBIG' });
+  const bigger = Buffer.allocUnsafe(scratch.length * 2);
+  scratch.copy(bigger, 0, 0, keep);
+  scratch = bigger;
+}
+
 /**
  * Read a whole /proc file from offset 0 into the scratch buffer; returns its length.
  *
@@ -76,14 +84,7 @@ let scratch: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
 function preadAll(fd: number, oneRecord = false): number {
   let pos = 0;
   for (;;) {
-    if (pos === scratch.length) {
-      if (scratch.length >= MAX_PROC_FILE) {
-        throw Object.assign(new Error('File too large'), { code: 'EFBIG' });
-      }
-      const bigger = Buffer.allocUnsafe(scratch.length * 2);
-      scratch.copy(bigger, 0, 0, pos);
-      scratch = bigger;
-    }
+    if (pos === scratch.length) growScratch(pos);
     const want = scratch.length - pos;
     const n = fs.readSync(fd, scratch, pos, want, pos);
     if (n === 0) return pos;
@@ -100,8 +101,7 @@ function readAtAll(dirFd: number, name: string, oneRecord: boolean): number {
   for (;;) {
     const n = readAt(dirFd, name, scratch, oneRecord);
     if (n < scratch.length) return n;
-    if (scratch.length >= MAX_PROC_FILE) throw Object.assign(new Error('File too large'), { code: 'EFBIG' });
-    scratch = Buffer.allocUnsafe(scratch.length * 2);
+    growScratch(0); // read again from the start, into a buffer twice as long
   }
 }
 
@@ -409,15 +409,8 @@ export class ProcessReader {
     // A lean reader opens its files at each sample: they were the new ones already.
     if (this.lean) return false;
     const ro = fs.constants.O_RDONLY;
-    for (const fd of [this.smapsFd, this.mapsFd]) {
-      if (fd !== null) {
-        try {
-          fs.closeSync(fd);
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    closeProcFd(this.smapsFd);
+    closeProcFd(this.mapsFd);
     this.smapsFd = null;
     this.mapsFd = null;
     try {
