@@ -1,4 +1,4 @@
-// Logs in a machine format (issue 6): plog --format csv|jsonl, request
+// Logs in a machine format: plog --format csv|jsonl, request
 // {0, 24}, the extras of src/proc/io.ts (I/O bytes, open fds, context
 // switches), read back by the readers as they are.
 import { test, describe } from 'node:test';
@@ -233,7 +233,7 @@ test('plog --format csv and jsonl: own names, every field, sub-second times, the
   assert.equal(csvLines[1], [...EXPORT_FIELDS, ...EXTRA_FIELDS].join(','));
   assert.match(csvLines[2]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d,\d{13},S,/);
   assert.deepEqual(JSON.parse(lines(jsonl)[0]!), { command: 'sleep 300' });
-  // The text log is the seed's: no extras.
+  // The text log is plog 0.1.0's: no extras.
   assert.equal(readLog(text).format, 'text');
   assert.equal(readLog(text).samples[0]!.extra, undefined);
   // The readers take them as they are.

@@ -1,4 +1,4 @@
-// Hardening, the quick cases (issue 8; the long runs are in test/stress/):
+// Hardening, the quick cases (the long runs are in test/stress/):
 // the stats request, the rate limit and the other per-uid bounds under a
 // real flood, names squatted and swapped under the client and the server,
 // a log's name relinked between two samples, a full and an unwritable

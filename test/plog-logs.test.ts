@@ -1,4 +1,4 @@
-// The log files plogsrvd writes (spec section 5), checked on real processes:
+// The log files plogsrvd writes (plogsrvd(1), LOG FILES), checked on real processes:
 // the command line, the header, the samples and their formats, the names.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

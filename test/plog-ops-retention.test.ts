@@ -1,4 +1,4 @@
-// plogsrvd's retention (issue 7): --max-size rotation to NAME.rN with a new
+// plogsrvd's retention: --max-size rotation to NAME.rN with a new
 // head, --keep, --max-total removing only rotated logs of ours; the size and
 // config parsers; SIGHUP re-reading -c FILE and reopening a moved log.
 import { test } from 'node:test';

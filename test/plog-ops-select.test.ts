@@ -1,4 +1,4 @@
-// Selection by name (issue 7): plog -n NAME / -r REGEX -i INTERVAL logs every
+// Selection by name: plog -n NAME / -r REGEX -i INTERVAL logs every
 // matching process, running or started later, until plog -x stops it; -x
 // also stops one log by path or name; requests 20 and 21 on the wire; a
 // requester who is not root gets only its own processes; an old server.

@@ -1,4 +1,4 @@
-// plogsrvd's registrations across its runs (issue 7): DIR/plogsrvd.state
+// plogsrvd's registrations across its runs: DIR/plogsrvd.state
 // rewritten atomically on every change and kept at a clean stop (which ends
 // logging); --resume takes up a registration whose process runs with the
 // same start time and whose log is still the same kind of file, appending.

@@ -1,4 +1,4 @@
-// Process trees (issue 7): src/proc/tree.ts on a fixture /proc (children
+// Process trees (plog --tree): src/proc/tree.ts on a fixture /proc (children
 // files, and the ppid scan where they are missing), the sums, and on real
 // process trees.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// plog run (issue 6): a real command under a real plogsrvd (the runtime
+// plog run: a real command under a real plogsrvd (the runtime
 // directory's, or a private one on a temporary directory), its exit status,
 // its signals, the summary, the log kept with -o.
 import { test, describe } from 'node:test';

@@ -1,4 +1,4 @@
-// When logging stops (spec section 6): the process ends, the log is deleted,
+// When logging stops: the process ends, the log is deleted,
 // the pid is reused, `plog -x`, the server ends.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

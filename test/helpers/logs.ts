@@ -1,5 +1,5 @@
 // Fixture logs for the readers' tests (plog show, plot, report, export):
-// text logs in plogsrvd's format (spec section 5), built from plain numbers
+// text logs in plogsrvd's format (plogsrvd(1), LOG FILES), built from plain numbers
 // with logline.ts's own formatters for dates, sizes and CPU times, and the
 // column widths of formatLine, so the fixtures look like the real thing.
 import { formatCpuTime, formatDate, formatHeader, formatSize } from '../../src/plog/log/logline.js';
