@@ -20,11 +20,12 @@ export function opt(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? undefined : process.argv[i + 1];
 }
-export function numOpt(name: string, dflt: number): number {
+/** A numeric option: positive, or 0 too with `zero` (an option that turns a part off). */
+export function numOpt(name: string, dflt: number, zero = false): number {
   const v = opt(name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} takes a positive number`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) throw new Error(`--${name} takes a ${zero ? 'number, 0 or more' : 'positive number'}`);
   return n;
 }
 

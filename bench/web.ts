@@ -10,7 +10,8 @@
 //   drawn with every log's row, by the page's clock (the document brings
 //   the rows; list.js applies them), in a fresh tab each time, --loads
 //   times (default 5); the first is the cold one. PLOG_BENCH_TIMING=1
-//   prints each load's navigation and resource timings.
+//   prints each load's navigation and resource timings; PLOG_BENCH_TRACE=FILE
+//   writes Chromium's trace of the first load (chrome://tracing, Perfetto).
 // - plog web's CPU: the scheduler's ns clock of its process (every thread)
 //   over --window seconds (default 30), three windows, while the page is
 //   open and receiving every update (500 rows a second); as a share of one
@@ -128,7 +129,29 @@ async function main(): Promise<void> {
       viewport: { width: 1400, height: 900 },
     });
     ctxClose = () => ctx.close();
+    // PLOG_BENCH_TRACE=FILE: Chromium's trace of the first (cold) load, for
+    // chrome://tracing or Perfetto: where the browser's time went.
+    const tracer = process.env.PLOG_BENCH_TRACE ? ctx.browser() : null;
     for (let i = 0; i < LOADS; i++) {
+      if (tracer && i === 0)
+        await tracer.startTracing(undefined, {
+          path: process.env.PLOG_BENCH_TRACE!,
+          categories: [
+            'devtools.timeline',
+            'v8.execute',
+            'blink',
+            'loading',
+            'navigation',
+            'toplevel',
+            'disabled-by-default-devtools.timeline',
+            'benchmark',
+            'renderer.scheduler',
+            'content',
+            'browser',
+            'cc',
+            'viz',
+          ],
+        });
       const p = await ctx.newPage();
       const t0 = performance.now();
       await p.goto(url, { waitUntil: 'commit' });
@@ -141,6 +164,7 @@ async function main(): Promise<void> {
         { polling: 'raf', timeout: 60_000 },
       );
       loadMs.push(performance.now() - t0);
+      if (tracer && i === 0) await tracer.stopTracing();
       // Where the time went, by the page's clock (from its navigation): the
       // document received, the snapshot applied, and the applying itself.
       loadParts.push(

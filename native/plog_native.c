@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -209,15 +210,31 @@ static napi_value set_int_prop(napi_env env, napi_value obj, const char *name, i
  * size is the datagram's real length (MSG_TRUNC), which may exceed
  * data.length when the sender sent more than maxlen. */
 static napi_value js_recv(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   int32_t fd, maxlen = 65536;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || get_int(env, argv[0], &fd) < 0) return make_int(env, -EINVAL);
   if (argc > 1) get_int(env, argv[1], &maxlen);
-  char *rbuf = instance_rbuf(env);
-  if (rbuf == NULL) return make_int(env, -ENOMEM);
-  if (maxlen < 0 || maxlen > RBUF_SIZE) maxlen = RBUF_SIZE;
+  /* A buffer of the caller's (third argument) is received into, and no
+   * buffer is made: a server that parses each datagram before the next
+   * saves an allocation a datagram. */
+  char *rbuf;
+  bool into = false;
+  if (argc > 2) {
+    bool is_buf = false;
+    void *data = NULL;
+    size_t cap = 0;
+    if (napi_is_buffer(env, argv[2], &is_buf) != napi_ok || !is_buf) return make_int(env, -EINVAL);
+    CHECK(napi_get_buffer_info(env, argv[2], &data, &cap));
+    if (maxlen < 0 || (size_t)maxlen > cap) return make_int(env, -EINVAL);
+    rbuf = data;
+    into = true;
+  } else {
+    rbuf = instance_rbuf(env);
+    if (rbuf == NULL) return make_int(env, -ENOMEM);
+    if (maxlen < 0 || maxlen > RBUF_SIZE) maxlen = RBUF_SIZE;
+  }
 
   struct sockaddr_un from;
   union {
@@ -258,11 +275,15 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
     }
   }
 
-  napi_value obj, buf, path;
-  CHECK(napi_create_object(env, &obj));
-  CHECK(napi_create_buffer_copy(env, got, rbuf, NULL, &buf));
-  CHECK(napi_set_named_property(env, obj, "data", buf));
-  if (!set_int_prop(env, obj, "size", n)) return NULL;
+  /* An array, not an object: its six slots need no property names made
+   * (and looked up in V8's string table) at every datagram; src/native.ts
+   * makes the Datagram of it. */
+  napi_value arr, buf, path;
+  CHECK(napi_create_array_with_length(env, 6, &arr));
+  if (into) CHECK(napi_get_null(env, &buf));
+  else CHECK(napi_create_buffer_copy(env, got, rbuf, NULL, &buf));
+  CHECK(napi_set_element(env, arr, 0, buf));
+  CHECK(napi_set_element(env, arr, 1, make_int(env, n)));
 
   size_t plen = msg.msg_namelen > offsetof(struct sockaddr_un, sun_path)
                     ? msg.msg_namelen - offsetof(struct sockaddr_un, sun_path)
@@ -277,11 +298,11 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   } else {
     CHECK(napi_create_string_utf8(env, from.sun_path, strnlen(from.sun_path, plen), &path));
   }
-  CHECK(napi_set_named_property(env, obj, "path", path));
-  if (!set_int_prop(env, obj, "uid", have_cred ? (int64_t)cred.uid : -1)) return NULL;
-  if (!set_int_prop(env, obj, "gid", have_cred ? (int64_t)cred.gid : -1)) return NULL;
-  if (!set_int_prop(env, obj, "pid", have_cred ? (int64_t)cred.pid : -1)) return NULL;
-  return obj;
+  CHECK(napi_set_element(env, arr, 2, path));
+  CHECK(napi_set_element(env, arr, 3, make_int(env, have_cred ? (int64_t)cred.uid : -1)));
+  CHECK(napi_set_element(env, arr, 4, make_int(env, have_cred ? (int64_t)cred.gid : -1)));
+  CHECK(napi_set_element(env, arr, 5, make_int(env, have_cred ? (int64_t)cred.pid : -1)));
+  return arr;
 }
 
 /* peercred(fd) -> { uid, gid, pid } | -errno */
@@ -371,27 +392,58 @@ static int walk_nofollow(const char *path) {
 /* openpath(path) -> fd | -errno: an O_PATH descriptor (close-on-exec) of the
  * file at an absolute path, no symbolic link followed anywhere on the way; a
  * link as the last component gives a descriptor of the link (fstat shows it). */
-static napi_value js_openpath(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  char path[PATH_MAX];
-  size_t len = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return make_int(env, -EINVAL);
-  if (len == 0 || len >= sizeof path - 1 || strlen(path) != len) return make_int(env, -EINVAL);
-  if (path[0] != '/') return make_int(env, -EINVAL);
+static long open_nofollow(const char *path) {
 #if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-  if (fd >= 0) return make_int(env, fd);
+  if (fd >= 0) return fd;
   /* ENOSYS: a kernel before 5.6; EPERM/EINVAL can come from a seccomp filter
    * or an older kernel's flag check: walk instead. */
-  if (errno != ENOSYS && errno != EPERM && errno != EINVAL) return make_int(env, -errno);
+  if (errno != ENOSYS && errno != EPERM && errno != EINVAL) return -errno;
 #endif
-  return make_int(env, walk_nofollow(path));
+  return walk_nofollow(path);
+}
+
+/* openpath(path[, stat]) -> fd | -errno. With stat (a Float64Array of 4),
+ * the descriptor's fstat(2) in the same call: st_mode, st_uid, st_dev,
+ * st_ino (a server checks who owns what it is about to answer, at every
+ * request: one call instead of an open and Node's fstat). */
+static napi_value js_openpath(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[PATH_MAX];
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) return make_int(env, -EINVAL);
+  if (len == 0 || len >= sizeof path - 1 || strlen(path) != len) return make_int(env, -EINVAL);
+  if (path[0] != '/') return make_int(env, -EINVAL);
+  double *out = NULL;
+  if (argc > 1) {
+    bool is_ta = false;
+    napi_typedarray_type type;
+    size_t n = 0;
+    void *data = NULL;
+    if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta) return make_int(env, -EINVAL);
+    CHECK(napi_get_typedarray_info(env, argv[1], &type, &n, &data, NULL, NULL));
+    if (type != napi_float64_array || n < 4) return make_int(env, -EINVAL);
+    out = data;
+  }
+  long fd = open_nofollow(path);
+  if (fd < 0 || out == NULL) return make_int(env, fd);
+  struct stat st;
+  if (fstat((int)fd, &st) < 0) {
+    int e = errno;
+    close((int)fd);
+    return make_int(env, -e);
+  }
+  out[0] = (double)st.st_mode;
+  out[1] = (double)st.st_uid;
+  out[2] = (double)st.st_dev;
+  out[3] = (double)st.st_ino;
+  return make_int(env, fd);
 }
 
 /* readat(dirfd, name, buffer, oneRecord) -> bytes | -errno: open name in the

@@ -31,11 +31,11 @@ interface Binding {
   bind(fd: number, path: string): number;
   connect(fd: number, path: string): number;
   send(fd: number, data: Buffer, offset: number, length: number, path: string | null): number;
-  recv(fd: number, maxlen: number): Datagram | number;
+  recv(fd: number, maxlen: number, into?: Buffer): [Buffer | null, number, string | null, number, number, number] | number;
   peercred(fd: number): Credentials | number;
   close(fd: number): number;
   lock(fd: number, exclusive: boolean, wait: boolean): number;
-  openpath(path: string): number;
+  openpath(path: string, stat?: Float64Array): number;
   readat(dirfd: number, name: string, buf: Buffer, oneRecord: boolean): number;
   catchRealtime(): [number, number] | number;
   nofile(want: number): [number, number] | number;
@@ -222,15 +222,20 @@ export class UnixSocket {
     throw new SystemError(-r, 'sendto', path ?? undefined);
   }
 
-  /** Receive one datagram, or null when none is waiting (EAGAIN). */
-  recv(maxlen = 65536): Datagram | null {
+  /**
+   * Receive one datagram, or null when none is waiting (EAGAIN). With
+   * `into` (at least maxlen bytes), the datagram is received into it and
+   * its data is a view of it, good until the next recv into the same buffer.
+   */
+  recv(maxlen = 65536, into?: Buffer): Datagram | null {
     if (this.closed) throw new SystemError(errnoOf('EBADF'), 'recvmsg');
-    const r = binding.recv(this.fd, maxlen);
+    const r = into ? binding.recv(this.fd, maxlen, into) : binding.recv(this.fd, maxlen);
     if (typeof r === 'number') {
       if (r === -errnoOf('EAGAIN')) return null;
       throw new SystemError(-r, 'recvmsg');
     }
-    return r;
+    const data = r[0] ?? into!.subarray(0, Math.min(r[1], maxlen));
+    return { data, size: r[1], path: r[2], uid: r[3], gid: r[4], pid: r[5] };
   }
 
   /** Peer credentials of a connected stream socket (SO_PEERCRED). */
@@ -345,6 +350,37 @@ export function lockFile(fd: number, opts: { exclusive?: boolean; wait?: boolean
  */
 export function openPath(path: string): number {
   return check(binding.openpath(path), 'open', path);
+}
+
+/** What openPathStat() found: the descriptor and its fstat(2). */
+export interface PathStat {
+  fd: number;
+  /** A socket (S_IFSOCK); a link at the end is a link (S_IFLNK), not followed. */
+  isSocket: boolean;
+  isSymbolicLink: boolean;
+  uid: number;
+  dev: number;
+  ino: number;
+}
+
+const statOut = new Float64Array(4);
+const S_IFMT = 0o170000;
+
+/**
+ * openPath() and fstat(2) of the descriptor, in one call of the addon: what
+ * a server does at every request before answering it (the file's type and
+ * owner checked), without Node's fstatSync and its Stats. Throws SystemError
+ * as openPath() does (or fstat's; the descriptor is closed then).
+ */
+export function openPathStat(path: string): PathStat {
+  const fd = check(binding.openpath(path, statOut), 'open', path);
+  const fmt = statOut[0]! & S_IFMT;
+  return { fd, isSocket: fmt === 0o140000, isSymbolicLink: fmt === 0o120000, uid: statOut[1]!, dev: statOut[2]!, ino: statOut[3]! };
+}
+
+/** close(2) a descriptor of ours (openPath's, say); Linux closes it even when it reports EINTR. */
+export function closeFd(fd: number): void {
+  check(binding.close(fd), 'close');
 }
 
 /**

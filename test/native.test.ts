@@ -1,7 +1,9 @@
 // The native addon (native/plog_native.c through src/native.ts): errors
 // surface where they happen, a socket's poll survives an error, a closed
 // socket refuses to be used, each thread has its own receive buffer,
-// openPath() never follows a link, and readAt() reads one name of a directory.
+// openPath() never follows a link (openPathStat() tells what it found, as
+// fstat would), recv() can receive into a buffer of the caller's, and
+// readAt() reads one name of a directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import { closeSync, fstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { openPath, readAt, SystemError, UnixSocket, type Datagram } from '../src/native.js';
+import { closeFd, openPath, openPathStat, readAt, SystemError, UnixSocket, type Datagram } from '../src/native.js';
 import { ROOT, tempDir, waitFor } from './helpers/plog.js';
 
 const NATIVE = JSON.stringify(join(ROOT, 'dist/src/native.js'));
@@ -147,6 +149,65 @@ test('openPath: a descriptor of the file itself, never through a symlink on the 
     assert.throws(() => openPath('relative/path'), { code: 'EINVAL' });
   } finally {
     s.close();
+  }
+});
+
+test('openPathStat: the descriptor and what fstat says of it, in one call; links and relative paths as openPath', () => {
+  const d = tempDir();
+  mkdirSync(join(d, 'real'));
+  const s = new UnixSocket();
+  s.bind(join(d, 'real', 'sock'));
+  writeFileSync(join(d, 'file'), 'x');
+  symlinkSync(join(d, 'real'), join(d, 'linkdir'));
+  symlinkSync(join(d, 'real', 'sock'), join(d, 'linksock'));
+  try {
+    for (const [name, socket, link] of [
+      ['real/sock', true, false],
+      ['file', false, false],
+      ['linksock', false, true],
+    ] as const) {
+      const st = openPathStat(join(d, name));
+      const want = fstatSync(st.fd);
+      assert.deepEqual(
+        { isSocket: st.isSocket, isSymbolicLink: st.isSymbolicLink, uid: st.uid, dev: st.dev, ino: st.ino },
+        { isSocket: socket, isSymbolicLink: link, uid: want.uid, dev: want.dev, ino: want.ino },
+        name,
+      );
+      closeFd(st.fd);
+      assert.throws(() => fstatSync(st.fd), { code: 'EBADF' }, `${name}: closeFd closed it`);
+    }
+    assert.throws(() => openPathStat(join(d, 'linkdir', 'sock')), { code: /ELOOP|ENOTDIR/ });
+    assert.throws(() => openPathStat(join(d, 'none')), { code: 'ENOENT' });
+    assert.throws(() => openPathStat('relative/path'), { code: 'EINVAL' });
+  } finally {
+    s.close();
+  }
+});
+
+test("recv into a buffer of the caller's: the data a view of it, cut at maxlen with the real size; a buffer shorter than maxlen refused", () => {
+  const d = tempDir();
+  const a = new UnixSocket();
+  const b = new UnixSocket();
+  a.bind(join(d, 'a'));
+  b.bind(join(d, 'b'));
+  try {
+    const into = Buffer.alloc(8, 0xff);
+    b.trySend(Buffer.from('hello'), join(d, 'a'));
+    const g = a.recv(8, into)!;
+    assert.equal(g.data.toString(), 'hello');
+    assert.equal(g.size, 5);
+    assert.equal(g.data.buffer, into.buffer, 'a view of the buffer given, not a copy');
+    assert.equal(g.path, join(d, 'b'));
+    assert.deepEqual([g.uid, g.gid, g.pid], [process.getuid!(), process.getgid!(), process.pid]);
+    b.trySend(Buffer.from('0123456789'), join(d, 'a'));
+    const cut = a.recv(4, into)!;
+    assert.equal(cut.data.toString(), '0123');
+    assert.equal(cut.size, 10);
+    assert.equal(a.recv(8, into), null, 'nothing waiting: null');
+    assert.throws(() => a.recv(9, into), { code: 'EINVAL' });
+  } finally {
+    a.close();
+    b.close();
   }
 });
 

@@ -215,9 +215,10 @@ export function encodeLog(pid: number, intervalMs: number): Buffer {
 
 /** A reply: NUL-terminated text of at most MAX_REPLY bytes in all. */
 export function encodeReply(text: string): Buffer {
-  let body = Buffer.from(text, 'utf8');
-  if (body.length > MAX_REPLY - 1) body = body.subarray(0, MAX_REPLY - 1);
-  return Buffer.concat([body, Buffer.from([0])]);
+  const buf = Buffer.from(`${text}\0`, 'utf8');
+  if (buf.length <= MAX_REPLY) return buf;
+  buf[MAX_REPLY - 1] = 0;
+  return buf.subarray(0, MAX_REPLY);
 }
 
 /** The text of a reply: up to the first NUL (a reply without one is taken whole). */

@@ -1,8 +1,8 @@
 // Who serves the runtime directory's sockets: only strlogd is talked to.
-import { closeSync, fstatSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { openPath, peercredOf, SystemError, UnixSocket } from '../native.js';
+import { closeFd, openPathStat, peercredOf, SystemError, UnixSocket } from '../native.js';
 import { resolveRunDir } from './rundir.js';
 
 /** The runtime directory from an option or the environment; throws when unusable. */
@@ -50,17 +50,16 @@ export function checkPeer(sock: Socket, dir: string, path: string): void {
  * to it: the connect goes through /proc/self/fd/N of that very file.
  */
 export function connectSubmit(dir: string, path: string): UnixSocket {
-  const fd = openPath(path);
+  const st = openPathStat(path);
   try {
-    const st = fstatSync(fd);
-    if (!st.isSocket()) throw new SystemError(osConstants.errno.ECONNREFUSED, 'connect', path);
+    if (!st.isSocket) throw new SystemError(osConstants.errno.ECONNREFUSED, 'connect', path);
     if (!driverUids(dir).includes(st.uid)) throw notDriver(path, st.uid, dir);
     try {
-      return UnixSocket.connected(`/proc/self/fd/${fd}`);
+      return UnixSocket.connected(`/proc/self/fd/${st.fd}`);
     } catch (err) {
       throw err instanceof SystemError ? new SystemError(err.errno, 'connect', path) : err;
     }
   } finally {
-    closeSync(fd);
+    closeFd(st.fd);
   }
 }

@@ -18,9 +18,8 @@
 // Unix datagram sockets queue only net.unix.max_dgram_qlen messages (often
 // 10): a long list fills a client's queue, and the rest wait here, bounded
 // per client, per uid and in all, on a monotonic clock.
-import { closeSync, fstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { errnoOf, openPath, SystemError, type Datagram, type UnixSocket } from '../../native.js';
+import { closeFd, errnoOf, openPathStat, SystemError, type Datagram, type UnixSocket } from '../../native.js';
 import { errCode, errnoWords } from '../../proc/errors.js';
 
 /** A client the server may answer: its socket file, checked. */
@@ -47,7 +46,7 @@ export function releasePeer(peer: Peer): void {
   if (peer.fd === undefined) return;
   const fd = peer.fd;
   peer.fd = undefined;
-  closeSync(fd);
+  closeFd(fd);
 }
 
 export interface ReplyLimits {
@@ -102,24 +101,18 @@ export function peerOf(d: Datagram, own: { dev: number; ino: number }): Peer | s
   if (path.startsWith('@')) return `its address ${JSON.stringify(path)} is in the abstract namespace, which anyone may take over`;
   if (!path.startsWith('/')) return `its address ${JSON.stringify(path)} is not an absolute path`;
   if (d.pid === process.pid) return 'it is this server';
-  let fd: number;
+  let st;
   try {
-    fd = openPath(path);
+    st = openPathStat(path);
   } catch (err) {
     return `its socket ${path}: ${pathWords(err)}`;
   }
   let why: string;
-  try {
-    const st = fstatSync(fd, { bigint: false });
-    if (!st.isSocket()) why = `${path} is not a socket${st.isSymbolicLink() ? ' but a symbolic link' : ''}`;
-    else if (st.uid !== d.uid) why = `its socket ${path} belongs to uid ${st.uid}, not to the sender (uid ${d.uid})`;
-    else if (st.dev === own.dev && st.ino === own.ino) why = `${path} is this server's own socket`;
-    else return { path, dev: st.dev, ino: st.ino, uid: d.uid, key: `${st.dev}:${st.ino}`, fd };
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  closeSync(fd);
+  if (!st.isSocket) why = `${path} is not a socket${st.isSymbolicLink ? ' but a symbolic link' : ''}`;
+  else if (st.uid !== d.uid) why = `its socket ${path} belongs to uid ${st.uid}, not to the sender (uid ${d.uid})`;
+  else if (st.dev === own.dev && st.ino === own.ino) why = `${path} is this server's own socket`;
+  else return { path, dev: st.dev, ino: st.ino, uid: d.uid, key: `${st.dev}:${st.ino}`, fd: st.fd };
+  closeFd(st.fd);
   return why;
 }
 
@@ -148,20 +141,16 @@ class Pinned {
       return;
     }
     this.owned = true;
-    this.fd = openPath(peer.path);
-    try {
-      const st = fstatSync(this.fd);
-      if (!st.isSocket() || st.dev !== peer.dev || st.ino !== peer.ino || st.uid !== peer.uid) {
-        throw new SystemError(errnoOf('ESTALE'), 'sendto', peer.path);
-      }
-    } catch (err) {
-      closeSync(this.fd);
-      throw err;
+    const st = openPathStat(peer.path);
+    this.fd = st.fd;
+    if (!st.isSocket || st.dev !== peer.dev || st.ino !== peer.ino || st.uid !== peer.uid) {
+      closeFd(this.fd);
+      throw new SystemError(errnoOf('ESTALE'), 'sendto', peer.path);
     }
     this.address = `/proc/self/fd/${this.fd}`;
   }
   close(): void {
-    if (this.owned) closeSync(this.fd);
+    if (this.owned) closeFd(this.fd);
   }
 }
 

@@ -204,6 +204,9 @@ export class PlogServer {
     return `plogsrvd stats ${v.map(([k, n]) => `${k}=${n}`).join(' ')}`;
   }
 
+  /** Where each request is received: it is decoded before the next comes. */
+  private readonly rbuf = Buffer.alloc(MAX_EXT_REQUEST + 1);
+
   private drain(): void {
     const sock = this.sock;
     // A bounded batch: the socket is polled level-triggered, so what is left
@@ -211,7 +214,7 @@ export class PlogServer {
     for (let n = 0; sock && !this.stopped && !this.paused && n < LIMITS.perDrain; n++) {
       let d: Datagram | null;
       try {
-        d = sock.recv(MAX_EXT_REQUEST + 1);
+        d = sock.recv(MAX_EXT_REQUEST + 1, this.rbuf);
       } catch (err) {
         this.opts.report.error(`recvfrom() failed: ${words(err)}`);
         return;
