@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { request } from '../src/plog/client.js';
 import { encodeSelect } from '../src/plog/protocol.js';
 import {
+  askAs,
   atExit,
   cc,
   cpuUs,
@@ -172,19 +173,6 @@ function rowsSince(path: string, from: number): { rows: Array<[number, number]>;
   } finally {
     closeSync(fd);
   }
-}
-
-function askAs(uid: number, dir: string, secs: number, tmp: string, pauseMs: number): Promise<number[]> {
-  if (pauseMs <= 0) return Promise.resolve([]);
-  return new Promise((resolve, reject) => {
-    const c = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./hostask.js', import.meta.url).pathname, dir, String(secs), String(pauseMs)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, PLOG_TMPDIR: tmp },
-    });
-    let out = '';
-    c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    c.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`bench: hostask exited ${code}`))));
-  });
 }
 
 /** µs a line: 10,000 files with kept descriptors (fstat + write, as a log a process), reopened each line, and one file. */

@@ -285,3 +285,21 @@ export function privateTmpSockets(): string {
   process.env.PLOG_TMPDIR = d;
   return d;
 }
+
+/**
+ * Another user's requests (bench/hostask.ts as uid, through setpriv): `plog
+ * -q pid` to dir's plogsrvd one at a time, every pauseMs for secs seconds;
+ * their round trips in ms. pauseMs 0: none asked.
+ */
+export function askAs(uid: number, dir: string, secs: number, tmp: string, pauseMs: number): Promise<number[]> {
+  if (pauseMs <= 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const c = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, new URL('./hostask.js', import.meta.url).pathname, dir, String(secs), String(pauseMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, PLOG_TMPDIR: tmp },
+    });
+    let out = '';
+    c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    c.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`bench: hostask exited ${code}`))));
+  });
+}
