@@ -433,8 +433,11 @@ static napi_value js_openpath(napi_env env, napi_callback_info info) {
   }
   long fd = open_nofollow(path);
   if (fd < 0 || out == NULL) return make_int(env, fd);
+  /* The system call, not fstat(3): glibc exports fstat only from 2.33 on,
+   * and the prebuilt addon runs on glibc 2.28 (as Node 20 does). On x86-64
+   * and arm64 the kernel's struct stat is the C library's. */
   struct stat st;
-  if (fstat((int)fd, &st) < 0) {
+  if (syscall(SYS_fstat, (int)fd, &st) < 0) {
     int e = errno;
     close((int)fd);
     return make_int(env, -e);
