@@ -6,10 +6,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AS_NOBODY, ints, plog, raw, Raw, ROOT, Server, sleep, tempDir, waitFor } from './helpers/plog.js';
 import { statsOf, type Stats } from './stress/lib.js';
+import { UnixSocket } from '../src/native.js';
+import { peerOf, releasePeer } from '../src/plog/server/replies.js';
 
 const ATTACKER = join(ROOT, 'dist/test/helpers/attacker.js');
 
@@ -138,4 +140,38 @@ test('a request whose sender address is not a socket of its own gets no reply, a
   assert.deepEqual(JSON.parse(r), { got: false });
   await waitFor('the refusal to be counted', async () => (await stats()).unanswerable > before);
   await waitFor('the refusal to be said with -v', () => /no reply to pid \d+ \(uid 65534\): its address "@plog-abstract-\d+" is in the abstract namespace/.test(srv.stderr + srv.stdout));
+});
+
+test("peerOf: the sender's socket as the daemon sees its own (the same device and inode numbers), a link to it refused, another's socket or a file refused", () => {
+  const d = tempDir();
+  const own = new UnixSocket();
+  const mine = new UnixSocket();
+  own.bind(join(d, 'own'));
+  mine.bind(join(d, 'mine'));
+  try {
+    // The daemon knows its own socket by Node's lstat of it (src/plog/server/socket.ts).
+    const ownId = { dev: lstatSync(join(d, 'own')).dev, ino: lstatSync(join(d, 'own')).ino };
+    linkSync(join(d, 'own'), join(d, 'hardlink')); // root may link any file
+    symlinkSync(join(d, 'mine'), join(d, 'symlink'));
+    writeFileSync(join(d, 'file'), '');
+    const from = (name: string, uid = 0) => ({ data: Buffer.alloc(8), size: 8, path: join(d, name), uid, gid: uid, pid: 1 });
+
+    const p = peerOf(from('mine'), ownId);
+    assert.ok(typeof p !== 'string', typeof p === 'string' ? p : '');
+    const st = lstatSync(join(d, 'mine'));
+    assert.deepEqual([p.dev, p.ino, p.key], [st.dev, st.ino, `${st.dev}:${st.ino}`]);
+    assert.equal(typeof p.fd, 'number', 'its checked descriptor is held for the replies');
+    releasePeer(p);
+    assert.equal(p.fd, undefined);
+
+    assert.equal(peerOf(from('hardlink'), ownId), `${join(d, 'hardlink')} is this server's own socket`);
+    assert.equal(peerOf(from('symlink'), ownId), `${join(d, 'symlink')} is not a socket but a symbolic link`);
+    assert.equal(peerOf(from('file'), ownId), `${join(d, 'file')} is not a socket`);
+    assert.equal(peerOf(from('mine', 65534), ownId), `its socket ${join(d, 'mine')} belongs to uid 0, not to the sender (uid 65534)`);
+    const none = peerOf(from('none'), ownId);
+    assert.ok(typeof none === 'string' && /^its socket .*none: /.test(none), 'a socket that is not there: said so');
+  } finally {
+    own.close();
+    mine.close();
+  }
 });

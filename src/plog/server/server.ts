@@ -69,6 +69,8 @@ export class PlogServer {
   private readonly counts = { requests: 0, pauses: 0, capped: 0, unanswerable: 0 };
   private fds = -1;
   private fdsAt = -Infinity;
+  /** Where each request is received: it is decoded before the next comes. */
+  private readonly rbuf = Buffer.alloc(MAX_EXT_REQUEST + 1);
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
@@ -203,9 +205,6 @@ export class PlogServer {
     ];
     return `plogsrvd stats ${v.map(([k, n]) => `${k}=${n}`).join(' ')}`;
   }
-
-  /** Where each request is received: it is decoded before the next comes. */
-  private readonly rbuf = Buffer.alloc(MAX_EXT_REQUEST + 1);
 
   private drain(): void {
     const sock = this.sock;
