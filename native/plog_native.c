@@ -389,9 +389,9 @@ static int walk_nofollow(const char *path) {
   }
 }
 
-/* openpath(path) -> fd | -errno: an O_PATH descriptor (close-on-exec) of the
- * file at an absolute path, no symbolic link followed anywhere on the way; a
- * link as the last component gives a descriptor of the link (fstat shows it). */
+/* An O_PATH descriptor (close-on-exec) of the file at an absolute path, no
+ * symbolic link followed anywhere on the way, or -errno; a link as the last
+ * component gives a descriptor of the link (fstat shows it). */
 static long open_nofollow(const char *path) {
 #if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
   struct open_how how;
@@ -407,7 +407,7 @@ static long open_nofollow(const char *path) {
   return walk_nofollow(path);
 }
 
-/* openpath(path[, stat]) -> fd | -errno. With stat (a Float64Array of 4),
+/* openpath(path[, stat]) -> fd | -errno: open_nofollow. With stat (a Float64Array of 4),
  * the descriptor's fstat(2) in the same call: st_mode, st_uid, st_dev,
  * st_ino (a server checks who owns what it is about to answer, at every
  * request: one call instead of an open and Node's fstat). */
@@ -433,11 +433,17 @@ static napi_value js_openpath(napi_env env, napi_callback_info info) {
   }
   long fd = open_nofollow(path);
   if (fd < 0 || out == NULL) return make_int(env, fd);
-  /* The system call, not fstat(3): glibc exports fstat only from 2.33 on,
-   * and the prebuilt addon runs on glibc 2.28 (as Node 20 does). On x86-64
-   * and arm64 the kernel's struct stat is the C library's. */
   struct stat st;
-  if (syscall(SYS_fstat, (int)fd, &st) < 0) {
+#if defined(SYS_fstat) && (defined(__x86_64__) || defined(__aarch64__))
+  /* The system call, not fstat(3): glibc exports fstat only from 2.33 on,
+   * and the prebuilt addons (x86-64, arm64) run on glibc 2.28, as Node 20
+   * does. There the kernel's struct stat is the C library's; elsewhere (a
+   * 32-bit build from source) it is not, and fstat(3) is used. */
+  int r = (int)syscall(SYS_fstat, (int)fd, &st);
+#else
+  int r = fstat((int)fd, &st);
+#endif
+  if (r < 0) {
     int e = errno;
     close((int)fd);
     return make_int(env, -e);
