@@ -205,6 +205,8 @@ describe('plog web in headless Chromium', () => {
   test('a sample written after the page loaded appears without a reload', { skip }, async (t) => {
     const id = sleeps[0]!.id;
     assert.ok((await rowCount(id)) > 0);
+    const spark = page.locator(`tr[data-id="${id}"] svg.spark path`);
+    const drawn = await spark.getAttribute('d');
     const file = join(srv.dir, id);
     // The next line reaching the file, then the page showing as many samples as the file has then.
     const size0 = statSync(file).size;
@@ -216,6 +218,8 @@ describe('plog web in headless Chromium', () => {
       { polling: 'raf', timeout: 15_000 },
     );
     t.diagnostic(`shown ${Math.round(performance.now() - written)} ms after the line was written (interval 1 s)`);
+    // Its sparkline is drawn again when the server sends a new one (a young log's every 5 s, as its points grow).
+    await waitFor('its sparkline redrawn', async () => (await spark.getAttribute('d')) !== drawn, { timeout: 25_000 });
   });
 
   test('a log registered later appears; a log whose process ends is marked ended, and why', { skip }, async () => {

@@ -99,34 +99,39 @@
     const H = 220;
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of vals) {
+    let count = 0;
+    let only = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
       if (v === null) continue;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
+      count++;
+      only = v;
     }
-    if (!Number.isFinite(lo)) return '';
+    if (count === 0) return '';
     // From zero when the swing is small, so that a flat line looks flat.
     if (hi - lo < hi * 0.05) lo = 0;
     const span = hi - lo || 1;
     const n = Math.max(vals.length - 1, 1);
     // One point: a short dash at the right end.
-    if (vals.filter((v) => v !== null).length === 1) {
-      const v = vals.find((x) => x !== null);
-      const y = Math.round(H - 10 - ((v - lo) / span) * (H - 20));
+    if (count === 1) {
+      const y = Math.round(H - 10 - ((only - lo) / span) * (H - 20));
       return `M${W - 60} ${y}L${W} ${y}`;
     }
     let d = '';
     let pen = false;
-    vals.forEach((v, i) => {
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
       if (v === null) {
         pen = false;
-        return;
+        continue;
       }
-      const x = vals.length === 1 ? W : Math.round((i / n) * W);
+      const x = Math.round((i / n) * W);
       const y = Math.round(H - 10 - ((v - lo) / span) * (H - 20));
       d += `${pen ? 'L' : 'M'}${x} ${y}`;
       pen = true;
-    });
+    }
     return d;
   }
 
@@ -164,14 +169,18 @@
   function makeRow(d) {
     const tr = protoRow.cloneNode(true);
     const cells = {};
-    CELLS.forEach((key, i) => (cells[key] = tr.children[i]));
+    let td = tr.firstElementChild;
+    for (const key of CELLS) {
+      cells[key] = td;
+      td = td.nextElementSibling;
+    }
     cells.box = cells.sel.firstChild;
     cells.link = cells.name.firstChild;
     cells.cmd = cells.name.lastChild;
     cells.statusBadge = cells.status.firstChild;
     cells.sparkPath = cells.spark.firstChild.firstChild;
     cells.badge = cells.verdict.firstChild;
-    return { data: d, tr, cells, sparkKey: '', shown: {} };
+    return { data: d, tr, cells, spark: null, shown: new Array(SLOTS) };
   }
 
   // One listener for every row's box (rows come and go by hundreds).
@@ -187,48 +196,60 @@
   // A row's texts and attributes written only when they change: 500 rows
   // updated every second otherwise cost the page a third of its time
   // (bench/web.ts: its long tasks), most of it writing what was there.
-  function set(r, el, prop, v) {
-    const k = `${el}.${prop}`;
-    if (r.shown[k] === v) return;
-    r.shown[k] = v;
-    const node = el === 'tr' ? r.tr : r.cells[el];
+  // What each was last written is kept in a slot of the row's `shown`
+  // (an array: a key made of strings for each would be 10,000 strings made
+  // at a page's load).
+  const ID = 0, CLS = 1, LINK = 2, HREF = 3, FILE = 4, CMD = 5, CMD_TITLE = 6, PID = 7, OWNER = 8, INTERVAL = 9;
+  const STATUS_CLS = 10, STATUS = 11, WHY = 12, RSS = 13, PSS = 14, CPU = 15, BADGE_CLS = 16, BADGE = 17, VERDICT = 18, AGE = 19, STAMP = 20;
+  const SLOTS = 21;
+  function put(r, slot, node, prop, v) {
+    if (r.shown[slot] === v) return;
+    r.shown[slot] = v;
     if (prop === 'text') node.textContent = v;
     else node[prop] = v;
+  }
+
+  /** The same values as the sparkline drawn last (a new object from each event that carries one). */
+  function sameSpark(a, b) {
+    if (a === b) return true;
+    if (!a || !b || a.values.length !== b.values.length) return false;
+    for (let i = 0; i < a.values.length; i++) if (a.values[i] !== b.values[i]) return false;
+    return true;
   }
 
   function fill(r) {
     const d = r.data;
     const c = r.cells;
-    set(r, 'tr', 'className', d.status);
-    if (r.tr.dataset.id !== d.id) r.tr.dataset.id = d.id;
-    set(r, 'link', 'text', d.name);
-    set(r, 'link', 'href', `/log/${encodeURIComponent(d.id)}${TOKEN_QUERY}`);
-    set(r, 'link', 'title', d.file);
-    set(r, 'cmd', 'text', d.command);
-    set(r, 'cmd', 'title', d.command);
-    set(r, 'pid', 'text', String(d.pid ?? ''));
-    set(r, 'owner', 'text', d.owner);
-    set(r, 'interval', 'text', d.intervalMs ? P.duration(d.intervalMs) : '');
-    set(r, 'statusBadge', 'className', `status ${d.status}`);
-    set(r, 'statusBadge', 'text', d.status);
-    set(r, 'statusBadge', 'title', d.why);
-    set(r, 'rss', 'text', P.bytes(d.rss));
-    set(r, 'pss', 'text', P.bytes(d.pss));
-    set(r, 'cpu', 'text', d.cpu === null ? '-' : d.cpu.toFixed(1));
-    const key = `${d.spark.fromMs}:${d.spark.values.join(',')}`;
-    if (key !== r.sparkKey) {
-      r.sparkKey = key;
-      c.sparkPath.setAttribute('d', sparkPath(d.spark));
+    put(r, CLS, r.tr, 'className', d.status);
+    if (r.shown[ID] !== d.id) {
+      r.shown[ID] = d.id;
+      r.tr.dataset.id = d.id;
     }
-    set(r, 'badge', 'className', `badge ${d.verdict.kind}`);
-    set(r, 'badge', 'text', VERDICT_TEXT[d.verdict.kind] ?? d.verdict.kind);
-    set(r, 'badge', 'title', d.verdict.text);
+    put(r, LINK, c.link, 'text', d.name);
+    put(r, HREF, c.link, 'href', `/log/${encodeURIComponent(d.id)}${TOKEN_QUERY}`);
+    put(r, FILE, c.link, 'title', d.file);
+    put(r, CMD, c.cmd, 'text', d.command);
+    put(r, CMD_TITLE, c.cmd, 'title', d.command);
+    put(r, PID, c.pid, 'text', String(d.pid ?? ''));
+    put(r, OWNER, c.owner, 'text', d.owner);
+    put(r, INTERVAL, c.interval, 'text', d.intervalMs ? P.duration(d.intervalMs) : '');
+    put(r, STATUS_CLS, c.statusBadge, 'className', `status ${d.status}`);
+    put(r, STATUS, c.statusBadge, 'text', d.status);
+    put(r, WHY, c.statusBadge, 'title', d.why);
+    put(r, RSS, c.rss, 'text', P.bytes(d.rss));
+    put(r, PSS, c.pss, 'text', P.bytes(d.pss));
+    put(r, CPU, c.cpu, 'text', d.cpu === null ? '-' : d.cpu.toFixed(1));
+    if (!sameSpark(d.spark, r.spark)) c.sparkPath.setAttribute('d', sparkPath(d.spark));
+    r.spark = d.spark;
+    put(r, BADGE_CLS, c.badge, 'className', `badge ${d.verdict.kind}`);
+    put(r, BADGE, c.badge, 'text', VERDICT_TEXT[d.verdict.kind] ?? d.verdict.kind);
+    put(r, VERDICT, c.badge, 'title', d.verdict.text);
     age(r);
   }
 
   function age(r) {
     const d = r.data;
-    set(r, 'age', 'text', d.lastMs === null ? '-' : `${P.duration(Math.max(0, P.serverNow() - d.lastMs))} ago`);
+    put(r, AGE, r.cells.age, 'text', d.lastMs === null ? '-' : `${P.duration(Math.max(0, P.serverNow() - d.lastMs))} ago`);
   }
 
   // The time of a row's last sample (Intl: slow) is its age's title, made
@@ -239,7 +260,7 @@
     const r = tr && rows.get(tr.dataset.id);
     if (!r || td !== r.cells.age || r.stampOf === r.data.lastMs) return;
     r.stampOf = r.data.lastMs;
-    set(r, 'age', 'title', r.data.lastMs === null ? '' : P.stamp(r.data.lastMs));
+    put(r, STAMP, td, 'title', r.data.lastMs === null ? '' : P.stamp(r.data.lastMs));
   });
 
   // A snapshot's row is whole; an update's holds the id and what changed.
