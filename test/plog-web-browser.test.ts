@@ -349,6 +349,35 @@ describe('plog web in headless Chromium', () => {
     assert.match((await page.locator('#reports').textContent())!, /system time/);
   });
 
+  test('a list longer than a screen: the first screen drawn first, then every row, in order', { skip }, async () => {
+    // 150 logs: more than one screen of rows (the page puts in a screen's first, the others after that frame).
+    const many = tempDir();
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const names = Array.from({ length: 150 }, (_, i) => `app${String((i * 37) % 150).padStart(3, '0')}.${7000 + i}`);
+    for (const [i, n] of names.entries()) writeFileSync(join(many, n), textLog(`/usr/bin/app --n ${i}`, series(hourAgo, 60_000, 30, (k) => 1000 + k * i)));
+    const w = await startWeb(['-d', many]);
+    const p = await ctx.newPage();
+    try {
+      p.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+      await p.goto(w.url);
+      await p.waitForSelector('body[data-ready="1"]');
+      const st = await p.evaluate(() => (window as unknown as { plogList: { stats: { firstRows: number; snapshotAt: number; allRowsAt: number; paintedAt: number } } }).plogList.stats);
+      assert.ok(st.firstRows > 0 && st.firstRows < 150, `first rows ${st.firstRows}`);
+      assert.ok(st.allRowsAt >= st.snapshotAt && st.paintedAt > 0, JSON.stringify(st));
+      const ids = await p.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.id));
+      assert.deepEqual(ids, [...names].sort());
+      assert.equal(await p.locator('#count').textContent(), '150 logs');
+      // The filter reaches the rows put in after the first screen.
+      await p.fill('#filter', 'app149');
+      assert.equal(await p.locator('tbody tr:not([hidden])').count(), 1);
+      assert.equal(await p.locator('#count').textContent(), '1 of 150 logs');
+    } finally {
+      await p.close();
+      await killChild(w.child);
+      rmSync(many, { recursive: true, force: true });
+    }
+  });
+
   test("no error in the browser's console (no CSP violation, no failed request, no exception)", { skip }, () => {
     assert.deepEqual(consoleErrors, []);
   });

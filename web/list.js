@@ -13,8 +13,9 @@
   let sortDue = false;
   // For the tests and the benchmark: how the page keeps up.
   // ages: how old each new sample was (by its own time) when the page showed it.
-  // scriptAt, snapshotAt, paintedAt: when this script ran, the first snapshot was applied, and drawn (page clock).
-  const stats = { events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, applyMs: 0, scriptAt: performance.now(), snapshotAt: 0, snapshotApplyMs: 0, paintedAt: 0, ages: [] };
+  // scriptAt, snapshotAt, paintedAt: when this script ran, the first rows were applied, and drawn (page clock);
+  // allRowsAt: when every row of the first list was in (a screen's rows go first, the rest after that frame).
+  const stats = { firstRows: 0, allRowsAt: 0, events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, applyMs: 0, scriptAt: performance.now(), snapshotAt: 0, snapshotApplyMs: 0, paintedAt: 0, ages: [] };
   window.plogList = { rows, stats };
 
   const STATUS_ORDER = { running: 0, waiting: 1, ended: 2, unreadable: 3 };
@@ -80,15 +81,16 @@
     return d.name.toLowerCase().includes(q) || d.id.toLowerCase().includes(q) || d.command.toLowerCase().includes(q);
   }
 
-  function applyFilter() {
+  // total: the logs of the list, of which only the first screen's may be in yet (the page's load).
+  function applyFilter(total = rows.size) {
     const q = filterBox.value.trim().toLowerCase();
     let shown = 0;
     for (const r of rows.values()) {
       r.tr.hidden = !matches(r.data, q);
       if (!r.tr.hidden) shown++;
     }
-    document.getElementById('count').textContent = q ? `${shown} of ${rows.size} logs` : `${rows.size} log${rows.size === 1 ? '' : 's'}`;
-    document.getElementById('empty').hidden = rows.size > 0;
+    document.getElementById('count').textContent = q ? `${shown} of ${total} logs` : `${total} log${total === 1 ? '' : 's'}`;
+    document.getElementById('empty').hidden = total > 0;
   }
 
   // In tenths of the drawn size (viewBox 0 0 1200 220): whole numbers,
@@ -307,6 +309,24 @@
     if (ids.length >= 2) a.href = P.url(`/log/${encodeURIComponent(ids[0])}`, { with: ids.slice(1, 8) });
   }
 
+  // When the frame that shows the first rows was on the screen: the page's
+  // first contentful paint, where the browser reports it (rendering waits
+  // for these scripts, blocking="render", so that frame has the rows);
+  // elsewhere the start of the frame after it.
+  function markPainted() {
+    if (PerformanceObserver.supportedEntryTypes?.includes('paint')) {
+      new PerformanceObserver((l, o) => {
+        for (const e of l.getEntries()) {
+          if (e.name !== 'first-contentful-paint') continue;
+          stats.paintedAt = e.startTime;
+          o.disconnect();
+        }
+      }).observe({ type: 'paint', buffered: true });
+    } else {
+      requestAnimationFrame(() => requestAnimationFrame(() => (stats.paintedAt = performance.now())));
+    }
+  }
+
   function applied(ev, t0, n) {
     stats.events++;
     stats.rowsApplied += n;
@@ -318,29 +338,31 @@
   }
 
   const handlers = {
-    snapshot(ev) {
+    snapshot(ev, total = ev.rows.length) {
       const t0 = performance.now();
       P.serverNow(ev.now);
       meta(ev);
-      const ids = new Set(ev.rows.map((d) => d.id));
-      for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
-      // The first list is made outside the document, in order, and put in
-      // at once: its 500 rows written into the page one by one took it
-      // twice as long.
-      const into = rows.size === 0 ? document.createDocumentFragment() : tbody;
+      if (total === ev.rows.length) {
+        const ids = new Set(ev.rows.map((d) => d.id));
+        for (const id of [...rows.keys()]) if (!ids.has(id)) remove(id);
+      }
+      // New rows are made outside the document, in order, and put in at
+      // once: 500 rows written into the page one by one took it twice as long.
+      const into = document.createDocumentFragment();
       for (const d of ev.rows) upsert(d, into);
       resort(into);
-      if (into !== tbody) tbody.appendChild(into);
-      stats.snapshotRows = ev.rows.length;
-      applyFilter();
+      tbody.appendChild(into);
+      resort();
+      stats.snapshotRows = total;
+      applyFilter(total);
       updateCompare();
       if (!stats.snapshotAt) {
         Object.assign(stats, { snapshotAt: performance.now(), snapshotApplyMs: performance.now() - t0 });
-        // The frame that shows it: drawn before the second frame's callback.
-        requestAnimationFrame(() => requestAnimationFrame(() => (stats.paintedAt = performance.now())));
+        markPainted();
       }
+      if (rows.size >= total && !stats.allRowsAt) stats.allRowsAt = performance.now();
       applied(ev, t0, ev.rows.length);
-      document.body.dataset.ready = '1';
+      if (rows.size >= total) document.body.dataset.ready = '1';
     },
     rows(ev) {
       const t0 = performance.now();
@@ -360,12 +382,33 @@
   // (whose own snapshot on connecting changes what moved meanwhile),
   // connected once that frame is out, so that their snapshot does not hold it up.
   const embedded = document.getElementById('snapshot');
+  const live = () => P.events('/api/events', {}, handlers);
   if (embedded && embedded.textContent) {
-    handlers.snapshot(JSON.parse(embedded.textContent));
+    const ev = JSON.parse(embedded.textContent);
     embedded.remove();
-    requestAnimationFrame(() => setTimeout(() => P.events('/api/events', {}, handlers)));
+    // The rows a screen shows first, the others once that frame is out:
+    // the first frame's style and layout are then those of one screen of
+    // rows, not of every row (bench/web.ts). What the rest were sorted by
+    // is the list's order, so they go in after the first ones.
+    const first = Math.ceil(window.innerHeight / 30) + 10;
+    if (ev.rows.length > first) {
+      const sorted = ev.rows.slice().sort((a, b) => compare({ data: a }, { data: b }));
+      stats.firstRows = first;
+      handlers.snapshot({ ...ev, rows: sorted.slice(0, first) }, ev.rows.length);
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          handlers.snapshot({ ...ev, rows: sorted.slice(first) }, ev.rows.length);
+          live();
+        }),
+      );
+    } else {
+      handlers.snapshot(ev);
+      // The live updates connect once that frame is out (their own
+      // snapshot on connecting changes what moved meanwhile).
+      requestAnimationFrame(() => setTimeout(live));
+    }
   } else {
-    P.events('/api/events', {}, handlers);
+    live();
   }
 
   for (const th of document.querySelectorAll('th[data-key]')) {
@@ -381,7 +424,7 @@
       resort();
     });
   }
-  filterBox.addEventListener('input', applyFilter);
+  filterBox.addEventListener('input', () => applyFilter());
   // Ages move on with the clock.
   setInterval(() => {
     for (const r of rows.values()) if (!r.tr.hidden) age(r);
