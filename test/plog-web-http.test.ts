@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { readLog } from '../src/plog/log/readlog.js';
 import { renderSvg } from '../src/plog/readers/chart-svg.js';
 import { Engine } from '../src/web/engine.js';
-import { hostAllowed, tokenMatches, WebServer } from '../src/web/http.js';
+import { hostAllowed, ROWS_IN_PAGE, tokenMatches, WebServer } from '../src/web/http.js';
 import { Follower } from '../src/web/watch.js';
 import { series, textLine, textLog } from './helpers/logs.js';
 import { plog, run, tempDir, waitFor, PLOG } from './helpers/plog.js';
@@ -256,7 +256,7 @@ describe('bounds', () => {
 describe('what is sent', () => {
   test('log text escaped (escapeText) in the JSON; in a page only as inert JSON with no markup', async () => {
     const r = await get(port, T('/api/logs'));
-    const rows = (JSON.parse(r.body) as { rows: Array<{ id: string; command: string; file: string; name: string }> }).rows;
+    const rows = (JSON.parse(r.body) as { rows: Array<{ id: string; command: string; file: string; name: string; pid: number | null }> }).rows;
     const evil = rows.find((x) => x.command.includes('script'))!;
     assert.equal(evil.command, '<script>alert(1)</script>\\x1b]0;pwned\\x07 \\u{202e}exe.txt');
     assert.equal(evil.name, 'x<img src=y onerror=alert(1)>\\u{202e}');
@@ -272,10 +272,14 @@ describe('what is sent', () => {
     const m = /<script type="application\/json" id="snapshot">([^<]*)<\/script>/.exec(list.body);
     assert.ok(m, 'the snapshot element, with no "<" inside');
     assert.ok(m[1]!.includes('\\u003cscript>alert(1)\\u003c/script>'));
-    const embedded = (JSON.parse(m[1]!) as { rows: Array<{ id: string; command: string }> }).rows;
+    // The list's first rows as the page first sorts them (by name, then pid), and how many there are.
+    const page = JSON.parse(m[1]!) as { total: number; rows: Array<{ id: string; command: string }> };
+    assert.equal(page.total, rows.length);
+    const byName = (x: { name: string; pid: number | null; id: string }): string => `${x.name}\u0000${String(x.pid ?? '').padStart(10, '0')}\u0000${x.id}`;
+    const sorted = [...rows].sort((a, b) => (byName(a) < byName(b) ? -1 : 1));
     assert.deepEqual(
-      embedded.map((x) => [x.id, x.command]),
-      rows.map((x) => [x.id, x.command]),
+      page.rows.map((x) => [x.id, x.command]),
+      sorted.slice(0, ROWS_IN_PAGE).map((x) => [x.id, x.command]),
     );
   });
 

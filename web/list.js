@@ -386,27 +386,24 @@
   if (embedded && embedded.textContent) {
     const ev = JSON.parse(embedded.textContent);
     embedded.remove();
-    // The rows a screen shows first, the others once that frame is out:
-    // the first frame's style and layout are then those of one screen of
-    // rows, not of every row (bench/web.ts). What the rest were sorted by
-    // is the list's order, so they go in after the first ones.
+    // The document carries the first rows of the list (the server's
+    // ROWS_IN_PAGE, as the list is first sorted) and how many there are;
+    // the live updates' first event brings every row. The rows a screen
+    // shows go in first, the others once that frame is out: the first
+    // frame's style and layout are then those of one screen of rows, not of
+    // every row (bench/web.ts). The live updates connect after that frame
+    // too, so that their first event does not hold it up.
+    const total = ev.total ?? ev.rows.length;
     const first = Math.ceil(window.innerHeight / 30) + 10;
-    if (ev.rows.length > first) {
-      const sorted = ev.rows.slice().sort((a, b) => compare({ data: a }, { data: b }));
-      stats.firstRows = first;
-      handlers.snapshot({ ...ev, rows: sorted.slice(0, first) }, ev.rows.length);
-      requestAnimationFrame(() =>
-        setTimeout(() => {
-          handlers.snapshot({ ...ev, rows: sorted.slice(first) }, ev.rows.length);
-          live();
-        }),
-      );
-    } else {
-      handlers.snapshot(ev);
-      // The live updates connect once that frame is out (their own
-      // snapshot on connecting changes what moved meanwhile).
-      requestAnimationFrame(() => setTimeout(live));
-    }
+    const sorted = ev.rows.slice().sort((a, b) => compare({ data: a }, { data: b }));
+    stats.firstRows = Math.min(first, sorted.length);
+    handlers.snapshot({ ...ev, rows: sorted.slice(0, first) }, total);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (sorted.length > first) handlers.snapshot({ ...ev, rows: sorted.slice(first) }, total);
+        live();
+      }),
+    );
   } else {
     live();
   }
