@@ -354,7 +354,14 @@ describe('plog web in headless Chromium', () => {
     const many = tempDir();
     const hourAgo = new Date(Date.now() - 3_600_000);
     const names = Array.from({ length: 150 }, (_, i) => `app${String((i * 37) % 150).padStart(3, '0')}.${7000 + i}`);
-    for (const [i, n] of names.entries()) writeFileSync(join(many, n), textLog(`/usr/bin/app --n ${i}`, series(hourAgo, 60_000, 30, (k) => 1000 + k * i)));
+    for (const [i, n] of names.entries())
+      writeFileSync(
+        join(many, n),
+        textLog(
+          `/usr/bin/app --n ${i}`,
+          series(hourAgo, 60_000, 30, (k) => 1000 + k * i),
+        ),
+      );
     const w = await startWeb(['-d', many]);
     const p = await ctx.newPage();
     try {

@@ -15,7 +15,21 @@
   // ages: how old each new sample was (by its own time) when the page showed it.
   // scriptAt, snapshotAt, paintedAt: when this script ran, the first rows were applied, and drawn (page clock);
   // allRowsAt: when every row of the first list was in (a screen's rows go first, the rest after that frame).
-  const stats = { firstRows: 0, allRowsAt: 0, events: 0, rowsApplied: 0, lastLagMs: 0, maxLagMs: 0, maxApplyMs: 0, applyMs: 0, scriptAt: performance.now(), snapshotAt: 0, snapshotApplyMs: 0, paintedAt: 0, ages: [] };
+  const stats = {
+    firstRows: 0,
+    allRowsAt: 0,
+    events: 0,
+    rowsApplied: 0,
+    lastLagMs: 0,
+    maxLagMs: 0,
+    maxApplyMs: 0,
+    applyMs: 0,
+    scriptAt: performance.now(),
+    snapshotAt: 0,
+    snapshotApplyMs: 0,
+    paintedAt: 0,
+    ages: [],
+  };
   window.plogList = { rows, stats };
 
   const STATUS_ORDER = { running: 0, waiting: 1, ended: 2, unreadable: 3 };
@@ -201,8 +215,27 @@
   // What each was last written is kept in a slot of the row's `shown`
   // (an array: a key made of strings for each would be 10,000 strings made
   // at a page's load).
-  const ID = 0, CLS = 1, LINK = 2, HREF = 3, FILE = 4, CMD = 5, CMD_TITLE = 6, PID = 7, OWNER = 8, INTERVAL = 9;
-  const STATUS_CLS = 10, STATUS = 11, WHY = 12, RSS = 13, PSS = 14, CPU = 15, BADGE_CLS = 16, BADGE = 17, VERDICT = 18, AGE = 19, STAMP = 20;
+  const ID = 0,
+    CLS = 1,
+    LINK = 2,
+    HREF = 3,
+    FILE = 4,
+    CMD = 5,
+    CMD_TITLE = 6,
+    PID = 7,
+    OWNER = 8,
+    INTERVAL = 9;
+  const STATUS_CLS = 10,
+    STATUS = 11,
+    WHY = 12,
+    RSS = 13,
+    PSS = 14,
+    CPU = 15,
+    BADGE_CLS = 16,
+    BADGE = 17,
+    VERDICT = 18,
+    AGE = 19,
+    STAMP = 20;
   const SLOTS = 21;
   function put(r, slot, node, prop, v) {
     if (r.shown[slot] === v) return;
