@@ -343,9 +343,11 @@
   }
 
   // When the frame that shows the first rows was on the screen: the page's
-  // first contentful paint, where the browser reports it (rendering waits
-  // for these scripts, blocking="render", so that frame has the rows);
-  // elsewhere the start of the frame after it.
+  // first contentful paint, where the browser reports it (where it honours
+  // blocking="render", as Chromium does, rendering waits for these scripts
+  // and that frame has the rows; elsewhere it may be the empty table's);
+  // where it reports none, the start of the frame after it. A figure for
+  // bench/web.ts and the tests only.
   function markPainted() {
     if (PerformanceObserver.supportedEntryTypes?.includes('paint')) {
       new PerformanceObserver((l, o) => {
