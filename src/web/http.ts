@@ -265,8 +265,9 @@ export class WebServer {
   private page(res: ServerResponse, name: string): void {
     // The token is URL-safe base64 (letters, digits, - and _): nothing to escape.
     let html = this.pages.get(name)!.replaceAll('__TOKEN__', this.token);
-    // The list's rows in the document: the page shows them while its live
-    // updates connect (a new tab's renderer starts meanwhile: this costs the load nothing).
+    // The list's first rows in the document (pageSnapshot): the page shows
+    // them before its live updates connect (a new tab's renderer starts
+    // meanwhile: this costs the load nothing).
     if (name === 'index') html = html.replace('__SNAPSHOT__', () => inlineJson(this.pageSnapshot()));
     head(res, 200, 'text/html; charset=utf-8', { 'Content-Length': String(Buffer.byteLength(html)) });
     res.end(html);
