@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, waitFor, type WaitOptions } from './wait.js';
 import { assertLength, type Tuple } from './assert.js';
+import { treeOf } from '../../src/proc/tree.js';
 
 export { assertLength, sleep, waitFor, type Tuple, type WaitOptions };
 
@@ -31,6 +32,19 @@ export function atEnd(fn: () => void | Promise<void>): void {
 
 after(async () => {
   for (const f of cleanups.splice(0)) await f();
+  // What a child started and left running (a shell's `sleep 300 &`) goes
+  // with it: killing the shell alone would leave its children to init,
+  // hundreds of them running on into the other files' tests.
+  for (const c of children) {
+    if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
+    for (const p of treeOf(c.pid)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
   for (const c of [...children]) await killChild(c);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
