@@ -215,28 +215,11 @@
   // What each was last written is kept in a slot of the row's `shown`
   // (an array: a key made of strings for each would be 10,000 strings made
   // at a page's load).
-  const ID = 0,
-    CLS = 1,
-    LINK = 2,
-    HREF = 3,
-    FILE = 4,
-    CMD = 5,
-    CMD_TITLE = 6,
-    PID = 7,
-    OWNER = 8,
-    INTERVAL = 9;
-  const STATUS_CLS = 10,
-    STATUS = 11,
-    WHY = 12,
-    RSS = 13,
-    PSS = 14,
-    CPU = 15,
-    BADGE_CLS = 16,
-    BADGE = 17,
-    VERDICT = 18,
-    AGE = 19,
-    STAMP = 20;
-  const SLOTS = 21;
+  // The slots, numbered in order (SLOTS, last, is how many there are).
+  const [ID, CLS, LINK, HREF, FILE, CMD, CMD_TITLE, PID, OWNER, INTERVAL, STATUS_CLS, STATUS, WHY, RSS, PSS, CPU, BADGE_CLS, BADGE, VERDICT, AGE, STAMP, SLOTS] = Array.from(
+    { length: 22 },
+    (_, i) => i,
+  );
   function put(r, slot, node, prop, v) {
     if (r.shown[slot] === v) return;
     r.shown[slot] = v;
