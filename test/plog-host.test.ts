@@ -4,7 +4,7 @@
 // processes; the descriptor limit is raised (native nofile, setrlimit).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { descriptorsFor } from '../src/plog/ops/host.js';
 import { AS_NOBODY, NOBODY, PLOG, plog, ROOT, run, Server, spawnChild, tempDir, waitFor } from './helpers/plog.js';
@@ -63,6 +63,14 @@ test('root plog -r .: every process into one host log, those started later of an
     { timeout: 60_000, interval: 200 },
   );
   const { heads } = hostLog(path);
+  // Root's alone: it carries what /proc shows only to whoever may ptrace each
+  // process (PSS, swap, mappings); nobody cannot open it.
+  const st = statSync(path);
+  assert.equal(st.mode & 0o777, 0o600);
+  assert.equal(st.uid, 0);
+  const peek = await run('cat', [path], { asNobody: true });
+  assert.notEqual(peek.code, 0, 'nobody read the host log');
+  assert.match(peek.stderr, /Permission denied/);
   // Other processes of the machine too (pid 1 is everyone's).
   assert.ok(heads.has(1), 'pid 1 not in the host log');
   // One log file, whatever the number of processes; `plog -l` names it once.

@@ -53,6 +53,8 @@ export function isWholeHost(sel: { uid: number; regex: unknown; pattern: string 
 /** The host log's columns: as `plog export`'s (sizes in bytes, CPU in seconds), the pid first, no local time. */
 export const HOST_FIELDS = ['pid', ...EXPORT_FIELDS.slice(1)] as const;
 export const HOST_HEADER = `${HOST_FIELDS.join(',')}\n`;
+/** The host log is root's alone (HostLog). */
+export const HOST_LOG_MODE = 0o600;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** The descriptor limit in force (raiseDescriptorLimit), and how many host processes keep four. */
@@ -66,8 +68,11 @@ export class HostLog {
   private readonly pageKb = pageSizeKb();
 
   constructor(dir: string) {
-    // Root's file, in root's runtime directory: nobody else's name to follow.
-    this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, 0o644, '.csv');
+    // Root's file, made with O_EXCL and O_NOFOLLOW: nobody else's name to
+    // follow. Mode 600: its rows carry every process's PSS, swap and
+    // writable mappings, which /proc shows only to whoever may ptrace that
+    // process (proc(5), smaps_rollup and maps: PTRACE_MODE_READ).
+    this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, HOST_LOG_MODE, '.csv');
     appendLine(this.file.fd, HOST_HEADER);
     // Its rows are written a sampling turn at a time (LineBatch).
     this.file.batch = new LineBatch(this.file.fd);
