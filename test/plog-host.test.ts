@@ -10,19 +10,21 @@ import { descriptorsFor } from '../src/plog/ops/host.js';
 import { AS_NOBODY, NOBODY, PLOG, plog, ROOT, run, Server, spawnChild, tempDir, waitFor } from './helpers/plog.js';
 import type { ChildProcess } from 'node:child_process';
 
-/** The rows of a host log by pid, and the pids with a `# pid` line. */
-function hostLog(path: string): { rows: Map<number, number>; heads: Set<number> } {
+/** The rows of a host log by pid, the pids with a `# pid` line, and each pid's first row's epoch_ms. */
+function hostLog(path: string): { rows: Map<number, number>; heads: Set<number>; firstMs: Map<number, number> } {
   const rows = new Map<number, number>();
   const heads = new Set<number>();
+  const firstMs = new Map<number, number>();
   for (const line of readFileSync(path, 'latin1').split('\n')) {
     const h = /^# pid (\d+): /.exec(line);
     if (h) heads.add(Number(h[1]));
     else if (/^\d+,/.test(line)) {
-      const pid = Number(line.slice(0, line.indexOf(',')));
+      const [pid, ms] = line.split(',', 2).map(Number) as [number, number];
       rows.set(pid, (rows.get(pid) ?? 0) + 1);
+      if (!firstMs.has(pid)) firstMs.set(pid, ms);
     }
   }
-  return { rows, heads };
+  return { rows, heads, firstMs };
 }
 
 function spawnMany(n: number, asNobody: boolean): ChildProcess[] {
@@ -52,8 +54,12 @@ test('root plog -r .: every process into one host log, those started later of an
   const m = /^Selecting the whole host every 1s: logging every running process, and those that start later, to (\/.*\/host\.[^/]+\.csv)\.\n$/.exec(r.stdout);
   assert.ok(m, r.stdout);
   const path = m[1]!;
+  // Those running are taken first (pid 1 is everyone's).
+  await waitFor('pid 1 in the host log', () => hostLog(path).heads.has(1), { timeout: 60_000, interval: 200 });
   // Started after the selection: 100 of root's, 100 of nobody's.
+  const startedAt = new Map<number, number>();
   const later = [...spawnMany(100, false), ...spawnMany(100, true)];
+  for (const c of later) startedAt.set(c.pid!, Date.now());
   await waitFor(
     '200 later processes in the host log, each with two rows',
     () => {
@@ -62,7 +68,12 @@ test('root plog -r .: every process into one host log, those started later of an
     },
     { timeout: 60_000, interval: 200 },
   );
-  const { heads } = hostLog(path);
+  const { heads, firstMs } = hostLog(path);
+  // Found within the interval of their start, as a rule: by the look at the
+  // pids handed out, twice an interval, not by the listing of /proc every
+  // ten intervals (then the median would be 5 s).
+  const delays = later.map((c) => firstMs.get(c.pid!)! - startedAt.get(c.pid!)!).sort((a, b) => a - b);
+  assert.ok(delays[delays.length >> 1]! < 2000, `median start to first row ${delays[delays.length >> 1]} ms (${delays.join(' ')})`);
   // Root's alone: it carries what /proc shows only to whoever may ptrace each
   // process (PSS, swap, mappings); nobody cannot open it.
   const st = statSync(path);
@@ -82,6 +93,32 @@ test('root plog -r .: every process into one host log, those started later of an
   const x = await plog(['-d', srv.dir, '-x', '.']);
   assert.match(x.stdout, /^Stopped selecting \. and logging to \d+ files?\.\n$/);
   for (const c of later) c.kill('SIGKILL');
+});
+
+test("root plog -r .: a process's threads started after the selection are not taken as processes", async () => {
+  const srv = await Server.start({ foreground: true, args: ['-m', 'world'] });
+  const r = await plog(['-d', srv.dir, '-t', '60', '-r', '.', '-i', '1s']);
+  assert.equal(r.code, 0, r.stderr);
+  const path = /to (\/.*\/host\.[^/]+\.csv)\.\n$/.exec(r.stdout)![1]!;
+  await waitFor('pid 1 in the host log', () => hostLog(path).heads.has(1), { timeout: 60_000, interval: 200 });
+  // Four worker threads, and node's own: their ids are handed out from the
+  // same counter as pids, after the process's own.
+  const code = "const { Worker } = require('node:worker_threads'); for (let i = 0; i < 4; i++) new Worker('setInterval(() => {}, 1000)', { eval: true }); setInterval(() => {}, 1000);";
+  const c = spawnChild(process.execPath, ['-e', code]);
+  const tids = (): number[] => {
+    try {
+      return readdirSync(`/proc/${c.pid}/task`).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  await waitFor('its threads', () => tids().length >= 5 + 4, { timeout: 20_000, interval: 100 });
+  await waitFor('the process in the host log, with two rows', () => (hostLog(path).rows.get(c.pid!) ?? 0) >= 2, { timeout: 30_000, interval: 200 });
+  const { heads, rows } = hostLog(path);
+  const threads = tids().filter((t) => t !== c.pid);
+  assert.ok(threads.length >= 8, `threads ${threads.join(' ')}`);
+  for (const t of threads) assert.ok(!heads.has(t) && !rows.has(t), `thread ${t} of ${c.pid} logged as a process`);
+  c.kill('SIGKILL');
 });
 
 test('root plog -r .: the host log removed ends the whole-host selection, said once, its processes no longer logged', async () => {

@@ -176,6 +176,9 @@ export class Selector implements StateExtension {
    * Returns how many questions were asked.
    */
   scan(sels: Selection[], inRequest = false): number {
+    // A whole host first looks at the pids handed out since its last look
+    // (host.ts, lookNew): /proc is listed for it only when that asks.
+    sels = sels.filter((sel) => this.hosts.get(sel)?.lookNew() ?? true);
     if (sels.length === 0) return 0;
     this.scans++;
     let names: string[];
@@ -295,6 +298,7 @@ export class Selector implements StateExtension {
     const host = new WholeHost(this.engine, sel.intervalMs, {
       live: () => this.selections.get(keyOf(sel)) === sel,
       forget: (pid) => sel.seen.delete(pid),
+      seen: (pid) => sel.seen.set(pid, DECIDED),
       attribute: (fn) => {
         this.current = sel;
         try {
