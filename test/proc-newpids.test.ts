@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseForks, parseLastPid, pidRangesSince, readPidCursor, statExitSignal, type PidCursor } from '../src/proc/newpids.js';
+import { parseForks, parseLastPid, pidRangesSince, processStart, readPidCursor, statExitSignal, type PidCursor } from '../src/proc/newpids.js';
+import { parseStat } from '../src/proc/stat.js';
 
 describe('parsers', () => {
   test('/proc/loadavg: its last field', () => {
@@ -95,6 +96,21 @@ describe('pidRangesSince', () => {
   test('more pids to look at than maxCount: a listing (cheaper then)', () => {
     assert.equal(pidRangesSince(at(500, 10), at(5000, 20), 4096), null);
     assert.deepEqual(pidRangesSince(at(500, 10), at(4596, 20), 4096), [[501, 4596]]);
+  });
+});
+
+describe('processStart', () => {
+  test("a process's start time; null for one of its threads, and for a pid nobody has", () => {
+    assert.equal(processStart(process.pid), parseStat(readFileSync('/proc/self/stat', 'latin1')).starttime);
+    const tid = readdirSync(`/proc/${process.pid}/task`)
+      .map(Number)
+      .find((t) => t !== process.pid)!;
+    // /proc/TID is there for a thread too (not listed): its stat reads.
+    assert.ok(readFileSync(`/proc/${tid}/stat`, 'latin1').startsWith(`${tid} (`));
+    assert.equal(processStart(tid), null);
+    const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1'));
+    assert.equal(processStart(max), null);
+    assert.equal(processStart(1, '/nonexistent'), null);
   });
 });
 

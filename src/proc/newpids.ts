@@ -13,7 +13,8 @@
 // Listing /proc costs the kernel about 2.7 µs a process (proc_pid_readdir
 // fills a dentry for each); looking at the pids handed out costs nothing
 // when none were, and a read of each new task's stat when some were.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { parseStat } from './stat.js';
 
 /** Where the kernel's pid cursor was at a look, and how many tasks had been created. */
 export interface PidCursor {
@@ -97,4 +98,37 @@ export function readPidCursor(procRoot = '/proc'): PidCursor | null {
   const pidMax = max === null ? NaN : Number(max.trim());
   if (forks === null || lastPid === null || !Number.isInteger(pidMax) || pidMax <= 0) return null;
   return { lastPid, forks, pidMax };
+}
+
+/** One stat read at a time (synchronous): a name of at most 64 bytes, numbers. */
+const statBuf = Buffer.allocUnsafe(2048);
+
+/**
+ * A pid handed out since a look: the start time (stat's field 22) of the
+ * process that has it now; null when it is gone, was never handed out, or
+ * is a thread of a process (its exit_signal is -1).
+ */
+export function processStart(pid: number, procRoot = '/proc'): number | null {
+  let fd: number;
+  try {
+    fd = openSync(`${procRoot}/${pid}/stat`, 'r');
+  } catch {
+    return null;
+  }
+  let text: string;
+  try {
+    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
+    if (n === statBuf.length) return null;
+    text = statBuf.toString('latin1', 0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+  if (statExitSignal(text) === -1) return null;
+  try {
+    return parseStat(text).starttime;
+  } catch {
+    return null;
+  }
 }

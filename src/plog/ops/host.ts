@@ -19,10 +19,9 @@
 //   an ordinary selection, bounded as ever by the cap and by what /proc shows
 //   them.
 import { hostname } from 'node:os';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { formatCmdline } from '../../proc/cmdline.js';
-import { pidRangesSince, readPidCursor, statExitSignal, type PidCursor } from '../../proc/newpids.js';
-import { parseStat } from '../../proc/stat.js';
+import { pidRangesSince, processStart, readPidCursor, type PidCursor } from '../../proc/newpids.js';
 import { ProcessReader, type RawSample } from '../../proc/reader.js';
 import { raiseNofile } from '../../native.js';
 import { csvCell } from '../log/export.js';
@@ -40,25 +39,6 @@ const SLICE_MS = 20;
 const LIST_EVERY = 20;
 /** A look goes through at least this many new pids before a listing of /proc is cheaper (more when more processes are logged). */
 const PROBE_MIN = 4096;
-
-/** /proc/PID/stat's text, or null when it cannot be read. */
-function readStat(pid: number): string | null {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${pid}/stat`, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
-    return n < statBuf.length ? statBuf.toString('latin1', 0, n) : null;
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-const statBuf = Buffer.allocUnsafe(2048);
 
 /** The pattern that selects the whole host when root asks with -r. */
 export const WHOLE_HOST = '.';
@@ -364,15 +344,9 @@ export class WholeHost {
   /** A pid handed out since the last look: queued when it is a process not taken yet. */
   private probe(pid: number): void {
     if (pid === process.pid) return;
-    const text = readStat(pid);
-    if (text === null) return; // gone already, or never handed out (a range's bottom after a wrap)
-    if (statExitSignal(text) === -1) return; // a thread of a process
-    let start: number;
-    try {
-      start = parseStat(text).starttime;
-    } catch {
-      return;
-    }
+    // Gone already, never handed out (a range's bottom after a wrap), or a thread.
+    const start = processStart(pid);
+    if (start === null) return;
     if (this.taken.get(pid) === start) return; // taken by a listing already
     this.owner.seen(pid);
     this.found(pid);
