@@ -4,7 +4,7 @@
 // started between two reads.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseForks, parseLastPid, pidRangesSince, processStart, readPidCursor, statExitSignal, type PidCursor } from '../src/proc/newpids.js';
@@ -134,6 +134,16 @@ describe('readPidCursor', () => {
     } finally {
       child.kill();
     }
+  });
+
+  test("a /proc of another pid namespace than the reader's: null (its pids are not the cursor's)", () => {
+    // A new pid namespace without its own /proc: getpid() is 1 there, /proc/self another number.
+    const code = `import('${new URL('../src/proc/newpids.js', import.meta.url).href}').then((m) => console.log(JSON.stringify([process.pid, m.readPidCursor()])))`;
+    const out = execFileSync('unshare', ['--pid', '--fork', process.execPath, '-e', code], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out), [1, null]);
+    // The same program in this namespace reads one.
+    const here = JSON.parse(execFileSync(process.execPath, ['-e', code], { encoding: 'utf8' })) as [number, PidCursor | null];
+    assert.ok(here[1] !== null && here[1].lastPid > 0);
   });
 
   test('a /proc without the files: null', () => {

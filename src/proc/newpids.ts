@@ -13,7 +13,7 @@
 // Listing /proc costs the kernel about 2.7 µs a process (proc_pid_readdir
 // fills a dentry for each); looking at the pids handed out costs nothing
 // when none were, and a read of each new task's stat when some were.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { parseStat } from './stat.js';
 
 /** Where the kernel's pid cursor was at a look, and how many tasks had been created. */
@@ -87,9 +87,17 @@ function readText(path: string): string | null {
  * The kernel's pid cursor now, read in this order: /proc/stat's count of
  * tasks, then /proc/loadavg's last pid (a task created between the two
  * reads is in the range and not yet in the count: the next look's range
- * accounts for it). Null when any of the three cannot be read.
+ * accounts for it). Null when any of the three cannot be read, or when
+ * /proc is another pid namespace's than this process's.
  */
 export function readPidCursor(procRoot = '/proc'): PidCursor | null {
+  // loadavg's pid is of this process's pid namespace; the pids looked at
+  // are /proc's: the same only when /proc/self is this process.
+  try {
+    if (readlinkSync(`${procRoot}/self`) !== String(process.pid)) return null;
+  } catch {
+    return null;
+  }
   const stat = readText(`${procRoot}/stat`);
   const forks = stat === null ? null : parseForks(stat);
   const loadavg = readText(`${procRoot}/loadavg`);
