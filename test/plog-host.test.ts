@@ -69,11 +69,11 @@ test('root plog -r .: every process into one host log, those started later of an
     { timeout: 60_000, interval: 200 },
   );
   const { heads, firstMs } = hostLog(path);
-  // Found within the interval of their start, as a rule: by the look at the
-  // pids handed out, twice an interval, not by the listing of /proc every
-  // ten intervals (then the median would be 5 s).
+  // Found soon after their start: by the look at the pids handed out, twice
+  // an interval, not by the listing of /proc every ten intervals (then the
+  // median is 5 to 9 s; 3 s leaves room for a loaded machine).
   const delays = later.map((c) => firstMs.get(c.pid!)! - startedAt.get(c.pid!)!).sort((a, b) => a - b);
-  assert.ok(delays[delays.length >> 1]! < 2000, `median start to first row ${delays[delays.length >> 1]} ms (${delays.join(' ')})`);
+  assert.ok(delays[delays.length >> 1]! < 3000, `median start to first row ${delays[delays.length >> 1]} ms (${delays.join(' ')})`);
   // Root's alone: it carries what /proc shows only to whoever may ptrace each
   // process (PSS, swap, mappings); nobody cannot open it.
   const st = statSync(path);
