@@ -69,6 +69,30 @@ test('nobody may not log, or stop, a process of root: "pid PID: Operation not pe
   assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${srv.dir}/sleep.${child.pid}\n`]);
 });
 
+test("a log root asks for is root's alone (mode 600): of nobody's process too, nobody cannot read it", async () => {
+  const child = spawnSleep({ asNobody: true });
+  await waitFor('sleep as nobody', () => {
+    try {
+      return readFileSync(`/proc/${child.pid}/status`, 'utf8').includes(`Uid:\t${NOBODY}\t`) && readFileSync(`/proc/${child.pid}/comm`, 'utf8') === 'sleep\n';
+    } catch {
+      return false;
+    }
+  });
+  const log = join(srv.dir, `sleep.${child.pid}`);
+  const r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '200ms']);
+  assert.deepEqual([r.code, r.stdout], [0, `Log file: ${log}\n`]);
+  await waitLines(log, 3);
+  const st = lstatSync(log);
+  assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600]);
+  // Its lines carry the process's PSS, which /proc shows only to whoever may ptrace it.
+  const cat = await run('cat', [log], { asNobody: true });
+  assert.notEqual(cat.code, 0);
+  assert.match(cat.stderr, /Permission denied/);
+  const x = await plog(['-d', srv.dir, '-x', String(child.pid)]);
+  assert.equal(x.code, 0);
+  child.kill();
+});
+
 test("nobody logs its own process: the log is nobody's, and nobody can stop it by deleting it", async () => {
   const child = spawnSleep({ asNobody: true });
   await waitFor('sleep as nobody', () => {

@@ -24,6 +24,9 @@ import { LIMITS, RateLimits } from './limits.js';
 import { onGrid, Schedule, type Scheduled } from './schedule.js';
 import { sampleTarget, writeFirst, type SampledTarget, type SampleEnd, type SampleOptions } from './sampler.js';
 
+/** The mode of a log root asked for (Registry.register): root's alone. */
+export const ROOT_LOG_MODE = 0o600;
+
 export interface Reporter {
   /** A runtime error (to syslog/stderr as -e says). */
   error(message: string): void;
@@ -185,8 +188,13 @@ export class Registry {
       // A root server hands the log to the requester, who can then stop it by
       // deleting it even in a sticky directory.
       const owner = process.getuid?.() === 0 && uid > 0 ? { uid, gid } : undefined;
+      // A log root asks for is root's alone (ROOT_LOG_MODE): it may be of any
+      // user's process, and its lines carry what /proc shows only to whoever
+      // may ptrace that process (PSS, swap, writable mappings), in a
+      // directory every user can read. Anyone else's log is of their own
+      // process, theirs to share (mode 644, as they may chmod it).
       try {
-        log = createLogFile(this.dir, base, owner, undefined, logSuffix(format));
+        log = createLogFile(this.dir, base, owner, uid === 0 ? ROOT_LOG_MODE : undefined, logSuffix(format));
       } catch (err) {
         reader.close();
         return `Problem logging to ${base} -- ${(err as Error).message}`;

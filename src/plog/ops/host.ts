@@ -30,7 +30,7 @@ import { appendLine, createLogFile, LineBatch, logStillThere, type LogFile } fro
 import { performance } from 'node:perf_hooks';
 import { formatInterval } from '../protocol.js';
 import { CLK_TCK, pageSizeKb } from '../../proc/system.js';
-import type { Registry, Reporter } from '../engine/registry.js';
+import { ROOT_LOG_MODE, type Registry, type Reporter } from '../engine/registry.js';
 import { EXPORT_FIELDS } from '../log/fields.js';
 
 /** The longest a whole-host scan takes processes before samples and requests get a turn, ms. */
@@ -58,8 +58,6 @@ export function isWholeHost(sel: { uid: number; regex: unknown; pattern: string 
 /** The host log's columns: as `plog export`'s (sizes in bytes, CPU in seconds), the pid first, no local time. */
 export const HOST_FIELDS = ['pid', ...EXPORT_FIELDS.slice(1)] as const;
 export const HOST_HEADER = `${HOST_FIELDS.join(',')}\n`;
-/** The host log is root's alone (HostLog). */
-export const HOST_LOG_MODE = 0o600;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** The descriptor limit in force (raiseDescriptorLimit), and how many host processes keep four. */
@@ -77,7 +75,7 @@ export class HostLog {
     // follow. Mode 600: its rows carry every process's PSS, swap and
     // writable mappings, which /proc shows only to whoever may ptrace that
     // process (proc(5), smaps_rollup and maps: PTRACE_MODE_READ).
-    this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, HOST_LOG_MODE, '.csv');
+    this.file = createLogFile(dir, `host.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`, undefined, ROOT_LOG_MODE, '.csv');
     appendLine(this.file.fd, HOST_HEADER);
     // Its rows are written a sampling turn at a time (LineBatch).
     this.file.batch = new LineBatch(this.file.fd);
