@@ -508,7 +508,17 @@ describe('ProcessReader', () => {
     const child = await startChild('sleep', ['30']);
     try {
       const full = new ProcessReader(child.pid!);
-      for (let i = 0; i < 100 && full.sample().stat.comm !== 'sleep'; i++) await new Promise((res) => setTimeout(res, 10));
+      // Until sleep sleeps: after its exec the loader still maps its
+      // libraries (statm grows from about 100 pages to 600), and the two
+      // readers below must see one address space.
+      let last = '';
+      for (let i = 0; i < 300; i++) {
+        const s = full.sample();
+        const now = `${s.stat.comm} ${s.stat.state} ${JSON.stringify(s.statm)}`;
+        if (s.stat.comm === 'sleep' && s.stat.state === 'S' && now === last) break;
+        last = now;
+        await new Promise((res) => setTimeout(res, 10));
+      }
       const fds = (): string[] => fs.readdirSync('/proc/self/fd');
       const before = fds().length;
       const r = new ProcessReader(child.pid!, { lean: true });

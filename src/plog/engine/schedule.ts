@@ -127,7 +127,7 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
 
   /**
    * sample(t): take t's sample now; false when t's logging ended (then t is
-   * not rescheduled). afterTurn: called when a turn ends (lines gathered
+   * not rescheduled). afterTurn: called when a turn that sampled ends (lines gathered
    * through it are written then).
    */
   constructor(
@@ -179,6 +179,7 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
     this.timer = null;
     this.timerAt = Infinity;
     this.turning = true;
+    let sampled = 0;
     try {
       const start = performance.now();
       for (;;) {
@@ -189,6 +190,7 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
         if (now < t.due - 1) break; // not yet, or a chained long wait
         if (now - start > TURN_MS) break;
         this.heap.pop();
+        sampled++;
         if (!this.sample(t)) continue;
         t.due += t.intervalMs;
         const after = performance.now();
@@ -197,7 +199,10 @@ export class Schedule<T extends Scheduled & { intervalMs: number }> {
       }
     } finally {
       this.turning = false;
-      this.afterTurn();
+      // A timer may fire before its time by as long as the event loop's
+      // clock was stale when it was set (libuv caches it at each turn of
+      // the loop): such a turn samples nothing and is only re-armed.
+      if (sampled > 0) this.afterTurn();
       this.arm();
     }
   }
