@@ -69,7 +69,8 @@ test('nobody may not log, or stop, a process of root: "pid PID: Operation not pe
   assert.deepEqual([r.code, r.stdout], [0, `Stopped logging to ${srv.dir}/sleep.${child.pid}\n`]);
 });
 
-test("a log root asks for is root's alone (mode 600): of nobody's process too, nobody cannot read it", async () => {
+/** A sleep of nobody's, once it is sleep and nobody's (setpriv has exec'd it). */
+async function nobodysSleep(): Promise<ReturnType<typeof spawnSleep>> {
   const child = spawnSleep({ asNobody: true });
   await waitFor('sleep as nobody', () => {
     try {
@@ -78,6 +79,11 @@ test("a log root asks for is root's alone (mode 600): of nobody's process too, n
       return false;
     }
   });
+  return child;
+}
+
+test("a log root asks for is root's alone (mode 600): of nobody's process too, nobody cannot read it", async () => {
+  const child = await nobodysSleep();
   const log = join(srv.dir, `sleep.${child.pid}`);
   const r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '200ms']);
   assert.deepEqual([r.code, r.stdout], [0, `Log file: ${log}\n`]);
@@ -94,14 +100,7 @@ test("a log root asks for is root's alone (mode 600): of nobody's process too, n
 });
 
 test("nobody logs its own process: the log is nobody's, and nobody can stop it by deleting it", async () => {
-  const child = spawnSleep({ asNobody: true });
-  await waitFor('sleep as nobody', () => {
-    try {
-      return readFileSync(`/proc/${child.pid}/status`, 'utf8').includes(`Uid:\t${NOBODY}\t`) && readFileSync(`/proc/${child.pid}/comm`, 'utf8') === 'sleep\n';
-    } catch {
-      return false;
-    }
-  });
+  const child = await nobodysSleep();
   const name = `sleep.${child.pid}`;
   const log = join(srv.dir, name);
   let r = await plog(['-d', srv.dir, '-p', String(child.pid), '-i', '200ms'], { asNobody: true });
