@@ -13,8 +13,9 @@
 // Listing /proc costs the kernel about 2.7 µs a process (proc_pid_readdir
 // fills a dentry for each); looking at the pids handed out costs nothing
 // when none were, and a read of each new task's stat when some were.
-import { closeSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { parseStat } from './stat.js';
+import { readlinkSync } from 'node:fs';
+import { readPath } from './reader.js';
+import { parseStatBytes } from './stat.js';
 
 /** Where the kernel's pid cursor was at a look, and how many tasks had been created. */
 export interface PidCursor {
@@ -74,10 +75,10 @@ export function pidRangesSince(prev: PidCursor, now: PidCursor, maxCount: number
   return ranges;
 }
 
-/** A /proc file's text (latin1: numbers only here); null when it cannot be read. /proc/stat has a line of every interrupt's count: tens of kB on a large machine. */
+/** A /proc file's text (latin1: numbers only here); null when it cannot be read. */
 function readText(path: string): string | null {
   try {
-    return readFileSync(path, 'latin1');
+    return readPath(path, path).toString('latin1');
   } catch {
     return null;
   }
@@ -108,34 +109,21 @@ export function readPidCursor(procRoot = '/proc'): PidCursor | null {
   return { lastPid, forks, pidMax };
 }
 
-/** One stat read at a time (synchronous): a name of at most 64 bytes, numbers. */
-const statBuf = Buffer.allocUnsafe(2048);
-
 /**
  * A pid handed out since a look: the start time (stat's field 22) of the
  * process that has it now; null when it is gone, was never handed out, or
  * is a thread of a process (its exit_signal is -1).
  */
 export function processStart(pid: number, procRoot = '/proc'): number | null {
-  let fd: number;
+  let buf: Buffer;
   try {
-    fd = openSync(`${procRoot}/${pid}/stat`, 'r');
+    buf = readPath(`${procRoot}/${pid}/stat`, 'stat');
   } catch {
     return null;
   }
-  let text: string;
+  if (statExitSignal(buf.toString('latin1')) === -1) return null;
   try {
-    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
-    if (n === statBuf.length) return null;
-    text = statBuf.toString('latin1', 0, n);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-  if (statExitSignal(text) === -1) return null;
-  try {
-    return parseStat(text).starttime;
+    return parseStatBytes(buf).starttime;
   } catch {
     return null;
   }

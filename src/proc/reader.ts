@@ -120,8 +120,8 @@ export function decodeProc(buf: Uint8Array, length = buf.length): string {
   return Buffer.from(buf.buffer, buf.byteOffset, length).toString('latin1');
 }
 
-/** Read a whole small file by path (opened and closed here). */
-function readPath(path: string, file: string): Buffer {
+/** Read a whole small file by path (opened and closed here); throws ProcReadError naming `file`. */
+export function readPath(path: string, file: string): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY);

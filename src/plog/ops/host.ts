@@ -119,7 +119,7 @@ export class HostLog {
  * found twice, by a look at the new pids and by a listing, is taken once);
  * kept up to date here. Returns null, or why not.
  */
-export function takeWholeHost(server: Registry, log: HostLog, pid: number, intervalMs: number, taken: Map<number, number> = new Map()): string | null {
+export function takeWholeHost(server: Registry, log: HostLog, pid: number, intervalMs: number, taken: Map<number, number>): string | null {
   let reader: ProcessReader;
   // Four descriptors while the host's take at most half of the room under
   // the limit, then one: the other half is left for that many more lean ones.
